@@ -1,0 +1,147 @@
+package clock
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+func TestVirtualRunsInTimeThenScheduleOrder(t *testing.T) {
+	v := NewVirtual(Epoch)
+	var got []string
+	at := func(d time.Duration, name string) {
+		v.AfterFunc(d, func() { got = append(got, name+"@"+v.Elapsed().String()) })
+	}
+	at(3*time.Second, "c")
+	at(time.Second, "a")
+	at(3*time.Second, "d")
+	at(2*time.Second, "b")
+	at(-time.Second, "now")
+	v.Run()
+	want := []string{"now@0s", "a@1s", "b@2s", "c@3s", "d@3s"}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	if v.Fired() != 5 {
+		t.Fatalf("fired %d, want 5", v.Fired())
+	}
+}
+
+func TestVirtualStop(t *testing.T) {
+	v := NewVirtual(Epoch)
+	ran := false
+	tm := v.AfterFunc(time.Second, func() { ran = true })
+	if !tm.Stop() {
+		t.Fatal("first Stop reported false")
+	}
+	if tm.Stop() {
+		t.Fatal("second Stop reported true")
+	}
+	v.Run()
+	if ran {
+		t.Fatal("stopped timer ran")
+	}
+	fired := v.AfterFunc(time.Second, func() {})
+	v.Run()
+	if fired.Stop() {
+		t.Fatal("Stop after firing reported true")
+	}
+}
+
+func TestVirtualCallbacksScheduleMore(t *testing.T) {
+	v := NewVirtual(Epoch)
+	n := 0
+	var tick func()
+	tick = func() {
+		n++
+		if n < 10 {
+			v.AfterFunc(time.Minute, tick)
+		}
+	}
+	v.AfterFunc(time.Minute, tick)
+	v.RunUntil(5 * time.Minute)
+	if n != 5 || v.Elapsed() != 5*time.Minute {
+		t.Fatalf("after RunUntil(5m): n=%d elapsed=%v", n, v.Elapsed())
+	}
+	v.Advance(time.Hour)
+	if n != 10 || v.Elapsed() != 65*time.Minute {
+		t.Fatalf("after Advance(1h): n=%d elapsed=%v", n, v.Elapsed())
+	}
+	if got := v.Now(); !got.Equal(Epoch.Add(65 * time.Minute)) {
+		t.Fatalf("Now = %v", got)
+	}
+}
+
+func TestVirtualHeapOrderUnderLoad(t *testing.T) {
+	v := NewVirtual(Epoch)
+	last := time.Duration(-1)
+	// A deterministic pseudo-random sequence of delays, half cancelled.
+	x := uint64(12345)
+	var timers []Timer
+	for i := 0; i < 5000; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		d := time.Duration(x>>40) * time.Microsecond
+		timers = append(timers, v.AfterFunc(d, func() {
+			if v.Elapsed() < last {
+				t.Fatalf("time went backwards: %v after %v", v.Elapsed(), last)
+			}
+			last = v.Elapsed()
+		}))
+	}
+	for i := 0; i < len(timers); i += 2 {
+		timers[i].Stop()
+	}
+	v.Run()
+	if v.Fired() != 2500 {
+		t.Fatalf("fired %d, want 2500", v.Fired())
+	}
+}
+
+func TestRealClockRunsOnLoop(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	loop := NewLoop()
+	done := make(chan struct{})
+	go func() { loop.Run(ctx); close(done) }()
+	c := NewReal(loop)
+	fired := make(chan string, 2)
+	stopped := c.AfterFunc(time.Hour, func() { fired <- "stopped" })
+	if !stopped.Stop() {
+		t.Fatal("Stop of a pending real timer reported false")
+	}
+	c.AfterFunc(time.Millisecond, func() { fired <- "ran" })
+	select {
+	case got := <-fired:
+		if got != "ran" {
+			t.Fatalf("got %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("real timer did not fire within 10s")
+	}
+	var inLoop bool
+	if err := loop.Do(ctx, func() { inLoop = true }); err != nil || !inLoop {
+		t.Fatalf("Do: err=%v ran=%v", err, inLoop)
+	}
+	cancel()
+	<-done
+	if loop.Post(func() {}) {
+		t.Fatal("Post after stop reported true")
+	}
+}
+
+func BenchmarkVirtualScheduleAndRun(b *testing.B) {
+	v := NewVirtual(Epoch)
+	f := func() {}
+	for i := 0; i < 1000; i++ {
+		v.AfterFunc(time.Duration(i)*time.Millisecond, f)
+	}
+	for b.Loop() {
+		v.AfterFunc(time.Second, f)
+		v.Step()
+	}
+}
