@@ -3,3 +3,5 @@ module github.com/ccswitch/ccswitch
 go 1.26.8
 
 require github.com/looplab/fsm v1.0.3
+
+require go.yaml.in/yaml/v3 v3.0.6 // indirect

@@ -94,7 +94,7 @@ func (e Event) String() string {
 // the single source of truth. The hot path uses a table derived from it
 // once (see Transition); NewInteractionFSM builds the full machine.
 var InteractionEvents = fsm.Events{
-	{Name: "route", Src: []string{"created", "redirected", "established", "held"}, Dst: "routing"},
+	{Name: "route", Src: []string{"created", "queued", "redirected", "established", "held"}, Dst: "routing"},
 	{Name: "queue", Src: []string{"routing", "redirected"}, Dst: "queued"},
 	{Name: "offer", Src: []string{"routing", "queued"}, Dst: "ringing"},
 	{Name: "dial", Src: []string{"created"}, Dst: "ringing"},

@@ -1,0 +1,33 @@
+# ccswitch — short targets, no logic hidden here.
+GO ?= go
+
+.PHONY: run test bench lint fuzz cover build
+
+# Simulate the example center and print its KPIs.
+run:
+	$(GO) run ./cmd/ccswitch sim examples/demo-center.yaml
+
+# Vet, then every test (tests needing a real peer skip without it unless
+# CCSWITCH_REQUIRE_PEERS=1).
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+# Go benchmarks, then the side-by-side scripts under bench/.
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+	bash bench/sim-vs-bare.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
+	$(GO) vet ./...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/config/
+
+cover:
+	$(GO) test -coverprofile=cover.out ./...
+	$(GO) tool cover -func=cover.out | tail -1
+
+build:
+	$(GO) build -o ccswitch ./cmd/ccswitch

@@ -1,0 +1,38 @@
+// Command ccswitch is the contact-center switch: `ccswitch sim` simulates
+// a center on a virtual clock, `ccswitch erlang` prints the analytical
+// Erlang C / Erlang A figures of a queue. main only handles signals and
+// exit codes; the work is in Main.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(os.Stdout, os.Stderr)
+	err := m.ParseFlags(ctx, os.Args[1:])
+	if err == nil {
+		err = m.Run(ctx)
+	}
+	if cerr := m.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, errHelp):
+		os.Exit(0)
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintln(os.Stderr, "ccswitch:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "ccswitch:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,169 @@
+// Package config reads and validates the YAML description of a contact
+// center: its queues, skills, agents, strategies and rules, and, for
+// simulations, the traffic offered to it and how to run it. The same file
+// serves `ccswitch serve`, `ccswitch sim` and `ccswitch replay`; every error
+// names the file, the line and the field that is wrong.
+package config
+
+import "time"
+
+// File is one parsed configuration file: the center, plus the optional
+// simulation sections (traffic and run) that a scenario adds.
+type File struct {
+	// Path is the file name the configuration was read from (for errors).
+	Path string `yaml:"-"`
+
+	Center      CenterInfo   `yaml:"center"`
+	Skills      []string     `yaml:"skills"`
+	Queues      []Queue      `yaml:"queues"`
+	RoutePoints []RoutePoint `yaml:"route_points"`
+	Agents      []AgentGroup `yaml:"agents"`
+
+	Traffic []Traffic `yaml:"traffic"`
+	Run     Run       `yaml:"run"`
+}
+
+// CenterInfo names the center.
+type CenterInfo struct {
+	Name string `yaml:"name"`
+}
+
+// Queue is an ACD queue: interactions of one media wait there for an agent
+// with the queue's skill.
+type Queue struct {
+	Name string `yaml:"name"`
+	// Media is one of voice, voip, im, callback.
+	Media string `yaml:"media"`
+	// Number is the queue's directory number (optional).
+	Number string `yaml:"number"`
+	// Skill is the skill an agent needs; defaults to the queue's name.
+	Skill string `yaml:"skill"`
+	// MinLevel is the lowest skill level accepted (1-10, default 1).
+	MinLevel int `yaml:"min_level"`
+	// Priority is the base priority of the queue's interactions.
+	Priority int `yaml:"priority"`
+	// Aging raises an interaction's priority while it waits.
+	Aging *Aging `yaml:"aging"`
+	// SLTarget is the service-level target (answered within).
+	SLTarget Duration `yaml:"sl_target"`
+	// Strategy picks among eligible agents: longest_idle (default),
+	// round_robin, fewest_interactions, least_talk_time, top_down,
+	// highest_skill, weighted_random.
+	Strategy string `yaml:"strategy"`
+	// Overflow rules, applied in order of their After.
+	Overflow []Overflow `yaml:"overflow"`
+	// Requires lists attributes an agent must have (e.g. language: en).
+	Requires map[string]string `yaml:"requires"`
+}
+
+// Aging adds Step to the priority every Every of waiting, up to Max.
+type Aging struct {
+	Every Duration `yaml:"every"`
+	Step  int      `yaml:"step"`
+	Max   int      `yaml:"max"`
+}
+
+// Overflow widens the set of agents (or moves the interaction) once it has
+// waited After. Exactly one of MinLevel, AddSkill, ToQueue is the action;
+// MinLevel may accompany AddSkill as the level required in the added skill.
+type Overflow struct {
+	After    Duration `yaml:"after"`
+	MinLevel int      `yaml:"min_level"`
+	AddSkill string   `yaml:"add_skill"`
+	ToQueue  string   `yaml:"to_queue"`
+}
+
+// RoutePoint is a directory number where interactions arrive to be routed;
+// Queue is the default target when no external router answers within Timeout.
+type RoutePoint struct {
+	Number  string   `yaml:"number"`
+	Queue   string   `yaml:"queue"`
+	Timeout Duration `yaml:"timeout"`
+}
+
+// AgentGroup describes one agent (ID set) or Count identical agents named
+// <Group>-<n>.
+type AgentGroup struct {
+	ID    string `yaml:"id"`
+	Group string `yaml:"group"`
+	Count int    `yaml:"count"`
+	// Number is the agent's extension; FirstNumber numbers a group
+	// consecutively.
+	Number      string `yaml:"number"`
+	FirstNumber int    `yaml:"first_number"`
+	// Skills maps skill name to level 1-10.
+	Skills map[string]int `yaml:"skills"`
+	// Capacity per media (default voice 1, voip 1, im 1, callback 1).
+	Capacity map[string]int `yaml:"capacity"`
+	// Block is the cross-media rule: while handling the key media, no
+	// offers of the listed media.
+	Block map[string][]string `yaml:"block"`
+	// WrapUp is the after-call work time.
+	WrapUp Duration `yaml:"wrap_up"`
+	// Clients maps an IM client family to a version constraint such as
+	// "*", ">=2.10", "2.14", "<3".
+	Clients map[string]string `yaml:"clients"`
+	// Attributes the agent has (e.g. language: [en, fr]).
+	Attributes map[string][]string `yaml:"attributes"`
+	// Weight for weighted_random (default 1).
+	Weight int `yaml:"weight"`
+	// Ready logs the agent in and makes it ready at start (default true in
+	// simulations).
+	Ready *bool `yaml:"ready"`
+	// Password for the agent's SIP device (live switch only).
+	Password string `yaml:"password"`
+}
+
+// Traffic is simulated load offered to one queue or route point.
+type Traffic struct {
+	Queue      string            `yaml:"queue"`
+	RoutePoint string            `yaml:"route_point"`
+	Media      string            `yaml:"media"`
+	Arrivals   Arrivals          `yaml:"arrivals"`
+	Handle     Distribution      `yaml:"handle"`
+	Patience   *Distribution     `yaml:"patience"`
+	Priority   int               `yaml:"priority"`
+	Client     string            `yaml:"client"`
+	Requires   map[string]string `yaml:"requires"`
+}
+
+// Arrivals is an arrival process.
+type Arrivals struct {
+	Poisson *Poisson `yaml:"poisson"`
+}
+
+// Poisson arrivals at a constant rate.
+type Poisson struct {
+	PerHour float64 `yaml:"per_hour"`
+}
+
+// Distribution of a duration: exactly one of its members is set.
+type Distribution struct {
+	Exponential *Exponential `yaml:"exponential"`
+	Constant    *Constant    `yaml:"constant"`
+}
+
+// Exponential distribution with the given mean.
+type Exponential struct {
+	Mean Duration `yaml:"mean"`
+}
+
+// Constant duration.
+type Constant struct {
+	Value Duration `yaml:"value"`
+}
+
+// Run says how long to simulate and how often.
+type Run struct {
+	Duration     Duration `yaml:"duration"`
+	Warmup       Duration `yaml:"warmup"`
+	Replications int      `yaml:"replications"`
+	Seed         uint64   `yaml:"seed"`
+}
+
+// Duration is a time.Duration written in YAML as "20s", "1h30m" or a bare
+// number of seconds.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

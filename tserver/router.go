@@ -1,0 +1,404 @@
+package tserver
+
+import (
+	"time"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	pbx "github.com/ccswitch/ccswitch/switch"
+)
+
+// Strategy chooses among the agents eligible for an interaction.
+type Strategy uint8
+
+// Routing strategies. Ties always go to the agent idle the longest, then
+// to configuration order.
+const (
+	LongestIdle        Strategy = iota // the agent idle the longest
+	RoundRobin                         // the next agent after the last one chosen, in configuration order
+	FewestInteractions                 // the agent with the fewest interactions in hand, then fewest handled
+	LeastTalkTime                      // the agent with the least talk time since login
+	TopDown                            // the first agent in configuration order
+	HighestSkill                       // the agent with the highest level in the skill
+	WeightedRandom                     // at random, in proportion to agents' weights
+	numStrategies
+)
+
+var strategyNames = [numStrategies]string{"longest_idle", "round_robin", "fewest_interactions", "least_talk_time", "top_down", "highest_skill", "weighted_random"}
+
+func (s Strategy) String() string {
+	if s < numStrategies {
+		return strategyNames[s]
+	}
+	return "strategy(?)"
+}
+
+// ParseStrategy returns the strategy named s ("" is longest_idle).
+func ParseStrategy(s string) (Strategy, error) {
+	if s == "" {
+		return LongestIdle, nil
+	}
+	for i, n := range strategyNames {
+		if n == s {
+			return Strategy(i), nil
+		}
+	}
+	return 0, pbx.Errorf(pbx.Invalid, "unknown strategy %q", s)
+}
+
+// Contact is an interaction as the router sees it: the switch's
+// interaction plus what routing needs.
+type Contact struct {
+	pbx.Interaction
+	// Priority is added to the queue's priority.
+	Priority int
+	// ClientFamily and ClientVersion name the customer's IM software; an
+	// agent must support them.
+	ClientFamily, ClientVersion string
+	// Requires lists attributes the agent must have.
+	Requires []pbx.KV
+	// Tag is the Arrival's Tag.
+	Tag int
+
+	queue     *queue // queue the contact is in or was last routed from
+	statQueue *queue // queue whose statistics count it
+	epoch     uint32 // statistics epoch it was counted in
+	counted   bool
+	waited    bool
+	answered  bool
+	outbound  bool
+	arrived   time.Time // entered the center (or was transferred)
+	answerAt  time.Time
+	seq       uint64 // arrival order, the FIFO tie-break
+	stage     int    // overflow rules applied in the current queue
+	queuedAt  time.Time
+	agent     *Agent // agent it is offered to or connected with
+	rp        *routePoint
+
+	bucket    *bucket
+	prev      *Contact
+	next      *Contact
+	overflowT clock.Timer
+	ringT     clock.Timer
+	routeT    clock.Timer
+}
+
+// Agent returns the agent the contact is offered to or connected with.
+func (c *Contact) Agent() *Agent { return c.agent }
+
+// Queue returns the name of the queue the contact is in or came from.
+func (c *Contact) Queue() string {
+	if c.queue == nil {
+		return ""
+	}
+	return c.queue.name
+}
+
+// Arrived returns when the contact entered the center.
+func (c *Contact) Arrived() time.Time { return c.arrived }
+
+type overflowRule struct {
+	after    time.Duration
+	minLevel int
+	addSkill int // -1: none
+	toQueue  *queue
+}
+
+type queue struct {
+	name     string
+	number   string
+	media    pbx.Media
+	skill    int
+	minLevel int
+	priority int
+	slTarget time.Duration
+	strategy Strategy
+	requires []pbx.KV
+	overflow []overflowRule
+	index    int
+
+	agingEvery time.Duration
+	agingStep  int
+	agingMax   int
+
+	buckets  []*bucket // by priority, highest first
+	waiting  int
+	rrCursor int // order of the agent last chosen (round robin)
+
+	stats  QueueStats
+	recent [recentWaits]time.Duration
+	nrec   int
+}
+
+type bucket struct {
+	priority   int
+	head, tail *Contact
+}
+
+// effectivePriority is the contact's priority after aging.
+func (q *queue) effectivePriority(c *Contact, now time.Time) int {
+	p := q.priority + c.Priority
+	if q.agingEvery > 0 {
+		steps := int(now.Sub(c.arrived)/q.agingEvery) * q.agingStep
+		p += min(steps, q.agingMax)
+	}
+	return p
+}
+
+// before reports whether c comes before d in FIFO order.
+func before(c, d *Contact) bool {
+	if !c.arrived.Equal(d.arrived) {
+		return c.arrived.Before(d.arrived)
+	}
+	return c.seq < d.seq
+}
+
+// insert puts c in its priority bucket in arrival order.
+func (q *queue) insert(c *Contact) {
+	p := q.priority + c.Priority
+	var b *bucket
+	i := 0
+	for ; i < len(q.buckets); i++ {
+		if q.buckets[i].priority == p {
+			b = q.buckets[i]
+			break
+		}
+		if q.buckets[i].priority < p {
+			break
+		}
+	}
+	if b == nil {
+		b = &bucket{priority: p}
+		q.buckets = append(q.buckets, nil)
+		copy(q.buckets[i+1:], q.buckets[i:])
+		q.buckets[i] = b
+	}
+	c.bucket = b
+	q.waiting++
+	switch {
+	case b.tail == nil:
+		b.head, b.tail = c, c
+		c.prev, c.next = nil, nil
+	case !before(c, b.tail):
+		c.prev, c.next = b.tail, nil
+		b.tail.next = c
+		b.tail = c
+	case before(c, b.head):
+		c.prev, c.next = nil, b.head
+		b.head.prev = c
+		b.head = c
+	default:
+		at := b.tail
+		for before(c, at) {
+			at = at.prev
+		}
+		c.prev, c.next = at, at.next
+		at.next.prev = c
+		at.next = c
+	}
+}
+
+// remove takes c out of the queue.
+func (q *queue) remove(c *Contact) {
+	b := c.bucket
+	if b == nil {
+		return
+	}
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		b.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		b.tail = c.prev
+	}
+	c.prev, c.next, c.bucket = nil, nil, nil
+	q.waiting--
+}
+
+// skillOK reports whether agent a may take contact c of this queue, given
+// the overflow rules applied so far, and the agent's level in the skill
+// that qualifies it.
+func (q *queue) skillOK(a *Agent, stage int) (int, bool) {
+	minLevel := q.minLevel
+	best := 0
+	for i := 0; i < stage && i < len(q.overflow); i++ {
+		o := &q.overflow[i]
+		switch {
+		case o.addSkill >= 0:
+			need := max(o.minLevel, 1)
+			if l := a.levelOf(o.addSkill); l >= need && l > best {
+				best = l
+			}
+		case o.minLevel > 0:
+			minLevel = o.minLevel
+		}
+	}
+	if l := a.levelOf(q.skill); l >= minLevel && l > best {
+		best = l
+	}
+	return best, best > 0
+}
+
+// eligible reports whether a may be offered c now, and a's level for it.
+func (s *Server) eligible(a *Agent, c *Contact, q *queue) (int, bool) {
+	if !a.takesWork() || !a.canTake(c.Media) {
+		return 0, false
+	}
+	lvl, ok := q.skillOK(a, c.stage)
+	if !ok || !a.supports(c) || !a.hasAttributes(q.requires) {
+		return 0, false
+	}
+	return lvl, true
+}
+
+// findAgent picks the agent for c in queue q by the queue's strategy, or
+// nil when no eligible agent is available.
+func (s *Server) findAgent(c *Contact, q *queue) *Agent {
+	var best *Agent
+	bestLevel := 0
+	var totalWeight int
+	consider := func(a *Agent) {
+		lvl, ok := s.eligible(a, c, q)
+		if !ok {
+			return
+		}
+		if best == a {
+			return
+		}
+		if q.strategy == WeightedRandom {
+			totalWeight += a.weight
+			if s.rng.IntN(totalWeight) < a.weight {
+				best, bestLevel = a, lvl
+			}
+			return
+		}
+		if best == nil || s.better(q, a, lvl, best, bestLevel) {
+			best, bestLevel = a, lvl
+		}
+	}
+	for _, a := range s.avail[q.skill] {
+		consider(a)
+	}
+	for i := 0; i < c.stage && i < len(q.overflow); i++ {
+		if k := q.overflow[i].addSkill; k >= 0 {
+			for _, a := range s.avail[k] {
+				consider(a)
+			}
+		}
+	}
+	return best
+}
+
+// better reports whether agent a (level la) beats agent b (level lb) under
+// q's strategy.
+func (s *Server) better(q *queue, a *Agent, la int, b *Agent, lb int) bool {
+	switch q.strategy {
+	case RoundRobin:
+		n := len(s.agents)
+		da := (a.order - q.rrCursor - 1 + 2*n) % n
+		db := (b.order - q.rrCursor - 1 + 2*n) % n
+		return da < db
+	case TopDown:
+		return a.order < b.order
+	case FewestInteractions:
+		if x, y := a.offered+a.active, b.offered+b.active; x != y {
+			return x < y
+		}
+		if a.handled != b.handled {
+			return a.handled < b.handled
+		}
+	case LeastTalkTime:
+		now := s.clock.Now()
+		if x, y := a.talkTime(now), b.talkTime(now); x != y {
+			return x < y
+		}
+	case HighestSkill:
+		if la != lb {
+			return la > lb
+		}
+	}
+	if !a.idleSince.Equal(b.idleSince) {
+		return a.idleSince.Before(b.idleSince)
+	}
+	return a.order < b.order
+}
+
+// bestFor returns the contact waiting in q that agent a should take next,
+// with its effective priority.
+func (s *Server) bestFor(q *queue, a *Agent, now time.Time) (*Contact, int) {
+	if q.waiting == 0 || !a.canTake(q.media) || !a.hasAttributes(q.requires) {
+		return nil, 0
+	}
+	var best *Contact
+	bestP := 0
+	for _, b := range q.buckets {
+		for c := b.head; c != nil; c = c.next {
+			if _, ok := q.skillOK(a, c.stage); !ok || !a.supports(c) {
+				continue
+			}
+			p := q.effectivePriority(c, now)
+			if best == nil || p > bestP || (p == bestP && before(c, best)) {
+				best, bestP = c, p
+			}
+			break // later contacts in the bucket are younger, never better
+		}
+	}
+	return best, bestP
+}
+
+// dispatch offers waiting contacts to agent a while it can take more.
+func (s *Server) dispatch(a *Agent) {
+	for a.available() {
+		now := s.clock.Now()
+		var best *Contact
+		bestP := 0
+		for _, q := range a.queues {
+			c, p := s.bestFor(q, a, now)
+			if c == nil {
+				continue
+			}
+			if best == nil || p > bestP || (p == bestP && before(c, best)) {
+				best, bestP = c, p
+			}
+		}
+		if best == nil {
+			return
+		}
+		s.offer(best, a)
+	}
+}
+
+// setAvailable keeps the availability index in step with the agent.
+func (s *Server) setAvailable(a *Agent) {
+	want := a.available()
+	if want == a.inAvailable {
+		return
+	}
+	a.inAvailable = want
+	for i, k := range a.skills {
+		list := s.avail[k]
+		if want {
+			a.availPos[i] = int32(len(list))
+			s.avail[k] = append(list, a)
+			continue
+		}
+		pos := a.availPos[i]
+		last := list[len(list)-1]
+		list[pos] = last
+		last.availPos[last.skillSlot(k)] = pos
+		list[len(list)-1] = nil
+		s.avail[k] = list[:len(list)-1]
+		a.availPos[i] = -1
+	}
+}
+
+func (a *Agent) skillSlot(skill int) int {
+	for i, k := range a.skills {
+		if k == skill {
+			return i
+		}
+	}
+	return -1
+}
