@@ -140,6 +140,9 @@ type model struct {
 	rng     *rand.Rand
 	traffic []trafficModel
 	end     time.Duration
+	// Event handlers as method values, made once: scheduling them
+	// allocates nothing.
+	arriveFn, giveUpFn, hangUpFn func(uint64)
 }
 
 type trafficModel struct {
@@ -177,6 +180,7 @@ func runReplication(ctx context.Context, f *config.File, seed uint64) (replicati
 		return replication{}, err
 	}
 	m.srv = srv
+	m.arriveFn, m.giveUpFn, m.hangUpFn = m.arrive, m.giveUp, m.hangUp
 	for i, t := range f.Traffic {
 		media, err := pbx.ParseMedia(t.Media)
 		if err != nil {
@@ -232,21 +236,23 @@ func (m *model) scheduleArrival(i int) {
 	if m.clk.Elapsed()+gap > m.end {
 		return
 	}
-	m.clk.AfterFunc(gap, func() { m.arrive(i) })
+	m.clk.Schedule(gap, m.arriveFn, uint64(i))
 }
 
-func (m *model) arrive(i int) {
+// arrive brings in a customer of traffic i.
+func (m *model) arrive(i uint64) {
 	t := &m.traffic[i]
 	id, err := m.srv.Arrive(&t.arrival)
 	if err == nil && t.patience != nil {
-		m.clk.AfterFunc(t.patience(m.rng), func() { m.giveUp(id) })
+		m.clk.Schedule(t.patience(m.rng), m.giveUpFn, uint64(id))
 	}
-	m.scheduleArrival(i)
+	m.scheduleArrival(int(i))
 }
 
 // giveUp is a customer's patience running out: if still waiting, it hangs
 // up.
-func (m *model) giveUp(id pbx.ConnID) {
+func (m *model) giveUp(arg uint64) {
+	id := pbx.ConnID(arg)
 	c := m.srv.Contact(id)
 	if c == nil {
 		return
@@ -260,13 +266,15 @@ func (m *model) giveUp(id pbx.ConnID) {
 // Offer is the simulated agent's device: it answers at once and hangs up
 // after the traffic's handle time.
 func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
-	id := c.ID
 	handle := m.traffic[c.Tag].handle(m.rng)
-	if err := m.srv.AnswerCall(id); err != nil {
+	if err := m.srv.AnswerCall(c.ID); err != nil {
 		return
 	}
-	m.clk.AfterFunc(handle, func() { _ = m.srv.ReleaseCall(id) })
+	m.clk.Schedule(handle, m.hangUpFn, uint64(c.ID))
 }
+
+// hangUp ends a call when its handle time is over.
+func (m *model) hangUp(arg uint64) { _ = m.srv.ReleaseCall(pbx.ConnID(arg)) }
 
 func summarise(f *config.File, reps []replication) *Result {
 	res := &Result{
@@ -331,4 +339,3 @@ func sortedKeys(m map[string]string) []string {
 	}
 	return keys
 }
-

@@ -254,41 +254,61 @@ func (s *Server) eligible(a *Agent, c *Contact, q *queue) (int, bool) {
 }
 
 // findAgent picks the agent for c in queue q by the queue's strategy, or
-// nil when no eligible agent is available.
+// nil when no eligible agent is available. It scans the available agents of
+// the queue's skill (and of the skills overflow has added so far); this is
+// the router's hot path, so the common checks are inlined.
 func (s *Server) findAgent(c *Contact, q *queue) *Agent {
-	var best *Agent
-	bestLevel := 0
-	var totalWeight int
-	consider := func(a *Agent) {
-		lvl, ok := s.eligible(a, c, q)
-		if !ok {
-			return
-		}
-		if best == a {
-			return
-		}
-		if q.strategy == WeightedRandom {
-			totalWeight += a.weight
-			if s.rng.IntN(totalWeight) < a.weight {
-				best, bestLevel = a, lvl
-			}
-			return
-		}
-		if best == nil || s.better(q, a, lvl, best, bestLevel) {
-			best, bestLevel = a, lvl
-		}
-	}
-	for _, a := range s.avail[q.skill] {
-		consider(a)
-	}
+	p := pick{c: c, q: q, plain: c.ClientFamily == "" && len(c.Requires) == 0 && len(q.requires) == 0}
+	minLevel := q.minLevel
 	for i := 0; i < c.stage && i < len(q.overflow); i++ {
-		if k := q.overflow[i].addSkill; k >= 0 {
-			for _, a := range s.avail[k] {
-				consider(a)
-			}
+		if o := &q.overflow[i]; o.addSkill < 0 && o.minLevel > 0 {
+			minLevel = o.minLevel
 		}
 	}
-	return best
+	s.scan(&p, s.avail[q.skill], q.skill, minLevel)
+	for i := 0; i < c.stage && i < len(q.overflow); i++ {
+		if o := &q.overflow[i]; o.addSkill >= 0 {
+			s.scan(&p, s.avail[o.addSkill], o.addSkill, max(o.minLevel, 1))
+		}
+	}
+	return p.best
+}
+
+// pick is the state of one routing decision.
+type pick struct {
+	c           *Contact
+	q           *queue
+	plain       bool // no client or attribute requirements
+	best        *Agent
+	bestLevel   int
+	totalWeight int
+}
+
+func (s *Server) scan(p *pick, list []*Agent, skill, minLevel int) {
+	m := p.c.Media
+	bit := uint8(1) << m
+	for _, a := range list {
+		if a.load[m] >= a.capacity[m] || a.blocked()&bit != 0 {
+			continue
+		}
+		lvl := int(a.level[skill])
+		if lvl < minLevel || a == p.best {
+			continue
+		}
+		if !p.plain && (!a.supports(p.c) || !a.hasAttributes(p.q.requires)) {
+			continue
+		}
+		if p.q.strategy == WeightedRandom {
+			p.totalWeight += a.weight
+			if s.rng.IntN(p.totalWeight) < a.weight {
+				p.best, p.bestLevel = a, lvl
+			}
+			continue
+		}
+		if p.best == nil || s.better(p.q, a, lvl, p.best, p.bestLevel) {
+			p.best, p.bestLevel = a, lvl
+		}
+	}
 }
 
 // better reports whether agent a (level la) beats agent b (level lb) under

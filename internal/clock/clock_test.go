@@ -145,3 +145,46 @@ func BenchmarkVirtualScheduleAndRun(b *testing.B) {
 		v.Step()
 	}
 }
+
+func TestVirtualScheduleInterleavesWithAfterFunc(t *testing.T) {
+	v := NewVirtual(Epoch)
+	var got []uint64
+	record := func(arg uint64) { got = append(got, arg) }
+	v.Schedule(2*time.Second, record, 2)
+	v.AfterFunc(time.Second, func() { got = append(got, 1) })
+	v.Schedule(2*time.Second, record, 3)
+	stopped := v.AfterFunc(1500*time.Millisecond, func() { got = append(got, 99) })
+	stopped.Stop()
+	v.Schedule(-time.Second, record, 0)
+	v.Run()
+	want := []uint64{0, 1, 2, 3}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+	// Nodes are recycled: scheduling again reuses them.
+	v.Schedule(time.Second, record, 4)
+	if len(v.free) != 2 {
+		t.Fatalf("free list %d, want 2 after reuse", len(v.free))
+	}
+	v.Run()
+	if got[len(got)-1] != 4 {
+		t.Fatalf("got %v", got)
+	}
+}
+
+func BenchmarkVirtualSchedule(b *testing.B) {
+	v := NewVirtual(Epoch)
+	f := func(uint64) {}
+	for i := 0; i < 1000; i++ {
+		v.Schedule(time.Duration(i)*time.Millisecond, f, 0)
+	}
+	for b.Loop() {
+		v.Schedule(time.Second, f, 0)
+		v.Step()
+	}
+}
