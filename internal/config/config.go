@@ -61,9 +61,10 @@ func Load(path string) (*File, error) {
 // Parse decodes the configuration in data, applies defaults and validates
 // it. name is the file name that errors and File.Path carry.
 //
-// Unknown fields are errors. On failure Parse returns a nil File and every
-// problem found, each an *Error, joined with errors.Join in the order they
-// appear in the file; errors.As finds the first.
+// Unknown fields are errors. On failure Parse returns a nil File and the
+// problems found, each an *Error, joined with errors.Join in the order they
+// appear in the file (the first 20, then a count of the rest); errors.As
+// finds the first.
 func Parse(name string, data []byte) (*File, error) {
 	c := &checker{file: name}
 	root, ok := c.parseTree(data)
@@ -86,20 +87,20 @@ func Parse(name string, data []byte) (*File, error) {
 
 	c.setDefaults(&f)
 	c.validate(&f)
-	if len(c.errs) > 0 {
-		return nil, c.err()
+	if err := c.err(); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }
 
-// parseTree parses data into a node tree and checks that it holds exactly
-// one document, a mapping or something the strict decode will reject
-// with a position.
+// parseTree parses data into a node tree, which keeps the position of every
+// key and value. It reports false, having recorded why, when data is not
+// exactly one non-empty YAML document.
 func (c *checker) parseTree(data []byte) (*yaml.Node, bool) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var root yaml.Node
 	err := dec.Decode(&root)
-	if err == io.EOF || err == nil && resolve(&root).ShortTag() == nullTag {
+	if errors.Is(err, io.EOF) || err == nil && resolve(&root).ShortTag() == nullTag {
 		c.errs = append(c.errs, &Error{File: c.file, Msg: "empty configuration"})
 		return nil, false
 	}
@@ -109,7 +110,7 @@ func (c *checker) parseTree(data []byte) (*yaml.Node, bool) {
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
-	case err == io.EOF:
+	case errors.Is(err, io.EOF):
 		return &root, true
 	case err != nil:
 		c.syntaxError(err, data)
@@ -120,11 +121,15 @@ func (c *checker) parseTree(data []byte) (*yaml.Node, bool) {
 	return nil, false
 }
 
+// maxErrors bounds the errors Parse returns; it counts the rest.
+const maxErrors = 20
+
 // checker collects the errors of one Parse.
 type checker struct {
-	file string
-	root *yaml.Node
-	errs []*Error
+	file    string
+	root    *yaml.Node
+	errs    []*Error
+	skipped int // decode errors left out beyond maxErrors
 }
 
 // errorf records a problem with the field at p, at p's position, or its
@@ -151,7 +156,8 @@ func (c *checker) unset(p path, zero bool) bool {
 	return zero && !c.given(p)
 }
 
-// err returns the collected errors in file order, or nil.
+// err returns the first maxErrors errors in file order, and how many more
+// there are, or nil.
 func (c *checker) err() error {
 	if len(c.errs) == 0 {
 		return nil
@@ -159,9 +165,13 @@ func (c *checker) err() error {
 	slices.SortStableFunc(c.errs, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
 	})
-	errs := make([]error, len(c.errs))
-	for i, e := range c.errs {
-		errs[i] = e
+	shown := c.errs[:min(len(c.errs), maxErrors)]
+	errs := make([]error, 0, len(shown)+1)
+	for _, e := range shown {
+		errs = append(errs, e)
+	}
+	if more := len(c.errs) - len(shown) + c.skipped; more > 0 {
+		errs = append(errs, &Error{File: c.file, Msg: fmt.Sprintf("%d more errors not shown", more)})
 	}
 	return errors.Join(errs...)
 }
@@ -185,7 +195,11 @@ func (c *checker) decodeError(err error) {
 		c.errs = append(c.errs, &Error{File: c.file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
 		return
 	}
-	for _, s := range te.Errors {
+	for i, s := range te.Errors {
+		if i == maxErrors {
+			c.skipped = len(te.Errors) - maxErrors
+			break
+		}
 		c.typeError(s)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -117,6 +118,45 @@ func TestLoadFull(t *testing.T) {
 	}
 	if f.Run.Replications != 1 {
 		t.Errorf("replications = %d, want the default 1", f.Run.Replications)
+	}
+}
+
+func TestParseNullTakesDefault(t *testing.T) {
+	f := MustParse(t, "queues:\n  - {name: a, sl_target: ~, min_level: ~}\nrun: {replications: null}\n")
+	if q := f.Queues[0]; q.SLTarget.D() != 20*time.Second || q.MinLevel != 1 || f.Run.Replications != 1 {
+		t.Errorf("queue %+v, run %+v; want the defaults", q, f.Run)
+	}
+}
+
+func TestParseReportsAtMostMaxErrors(t *testing.T) {
+	for _, tc := range []struct{ name, src string }{
+		{"validation", "queues: [" + strings.Repeat("{name: a, strategy: x},", 30) + "]"},
+		{"decoding", "queues: [" + strings.Repeat("{colour: red},", 30) + "]"},
+	} {
+		_, err := Parse("center.yaml", []byte(tc.src))
+		errs := errorsOf(t, err)
+		if len(errs) != maxErrors+1 {
+			t.Fatalf("%s: got %d errors, want %d", tc.name, len(errs), maxErrors+1)
+		}
+		if last := errs[maxErrors].Error(); !strings.HasSuffix(last, " more errors not shown") {
+			t.Errorf("%s: last error %q, want a count of the rest", tc.name, last)
+		}
+	}
+}
+
+// TestREADMESchema keeps the schema example of README.md valid.
+func TestREADMESchema(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(readme), "## Schema\n\n```yaml\n")
+	src, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("no yaml block under ## Schema in README.md")
+	}
+	if _, err := Parse("README.md", []byte(src)); err != nil {
+		t.Errorf("README example: %v", err)
 	}
 }
 

@@ -52,13 +52,6 @@ func TestDurationUnmarshal(t *testing.T) {
 	}
 }
 
-func TestDurationNullIsZero(t *testing.T) {
-	v := struct{ D Duration }{D: Duration(time.Second)}
-	if err := yaml.Unmarshal([]byte("d: ~"), &v); err != nil || v.D != 0 {
-		t.Errorf("null duration = %v, %v; want 0, nil", v.D, err)
-	}
-}
-
 func TestDurationMarshal(t *testing.T) {
 	out, err := yaml.Marshal(struct{ D Duration }{Duration(90 * time.Minute)})
 	if err != nil || string(out) != "d: 1h30m0s\n" {

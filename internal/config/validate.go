@@ -183,10 +183,12 @@ func (c *checker) checkQueues(f *File, declared map[string]bool, dns map[string]
 func (c *checker) checkOverflow(q *Queue, p path, queues map[string]*Queue, declared map[string]bool) {
 	for k, o := range q.Overflow {
 		op := p.key("overflow").index(k)
-		if o.After <= 0 {
+		switch {
+		case o.After <= 0:
 			c.errorf(op.key("after"), "must be > 0")
-		} else if prev := q.Overflow[max(k-1, 0)].After; o.After < prev {
-			c.errorf(op.key("after"), "%v comes before overflow[%d].after (%v); list the rules in order of after", o.After, k-1, prev)
+		case k > 0 && o.After < q.Overflow[k-1].After:
+			c.errorf(op.key("after"), "%v comes before overflow[%d].after (%v); list the rules in order of after",
+				o.After, k-1, q.Overflow[k-1].After)
 		}
 		hasLevel := o.MinLevel != 0 || c.given(op.key("min_level"))
 		switch {
