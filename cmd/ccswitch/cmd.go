@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/sim"
 )
@@ -40,12 +42,28 @@ Run 'ccswitch COMMAND --help' for a command's flags and an example.
 // Main is the ccswitch program: parse the command line, run it, close.
 type Main struct {
 	stdout, stderr io.Writer
+	log            zerolog.Logger
 	run            func(context.Context) error
 }
 
-// NewMain returns a program writing to stdout and stderr.
+// NewMain returns a program writing results to stdout and structured logs
+// to stderr.
 func NewMain(stdout, stderr io.Writer) *Main {
-	return &Main{stdout: stdout, stderr: stderr}
+	return &Main{stdout: stdout, stderr: stderr, log: zerolog.New(stderr).With().Timestamp().Logger()}
+}
+
+// addLogFlag adds --log-level to a subcommand's flags.
+func (m *Main) addLogFlag(fs *flag.FlagSet) *string {
+	return fs.String("log-level", "info", "log level: debug, info, warn, error, disabled")
+}
+
+func (m *Main) setLogLevel(level string) error {
+	l, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return usagef("--log-level %q: want debug, info, warn, error or disabled", level)
+	}
+	m.log = m.log.Level(l)
+	return nil
 }
 
 // ParseFlags reads the subcommand and its flags.
@@ -116,7 +134,11 @@ func (m *Main) parseSim(args []string) error {
 	reps := fs.Int("replications", 0, "override run.replications")
 	seed := fs.Uint64("seed", 0, "override run.seed (0 keeps the file's)")
 	parallel := fs.Int("parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
+	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := m.setLogLevel(*logLevel); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -140,10 +162,15 @@ func (m *Main) parseSim(args []string) error {
 		f.Run.Seed = *seed
 	}
 	m.run = func(ctx context.Context) error {
+		start := time.Now()
 		res, err := sim.Run(ctx, f, sim.Options{Parallel: *parallel})
 		if err != nil {
 			return err
 		}
+		// Wall time goes to the log, never into the result: the same
+		// scenario and seed must give the same bytes.
+		m.log.Info().Str("scenario", f.Path).Int("replications", res.Replications).
+			Uint64("events", res.Events).Float64("wall_s", time.Since(start).Seconds()).Msg("simulation finished")
 		if *asJSON {
 			enc := json.NewEncoder(m.stdout)
 			return enc.Encode(res)

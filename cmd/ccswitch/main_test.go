@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,5 +185,30 @@ func TestErlang(t *testing.T) {
 	}
 	if r.Model != "erlang_c" || r.PW < 0.1728 || r.PW > 0.1729 {
 		t.Fatalf("got %+v, want erlang_c with pw 0.17286", r)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// TestSimGolden pins the example center's result for its fixed seed: a
+// change in routing or in the simulator that moves any figure shows here
+// (refresh deliberately with go test -update).
+func TestSimGolden(t *testing.T) {
+	out, _, err := runMain(t, "sim", "--json", "--log-level", "disabled", "../../examples/demo-center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "demo-center.json")
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != string(want) {
+		t.Fatalf("result differs from %s (run go test -update if the change is intended):\n%s", golden, out)
 	}
 }
