@@ -42,7 +42,7 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 				case pbx.ACDQueue:
 					q = s.queueByName[dn.Owner]
 				case pbx.Extension:
-					a = s.agentByID[dn.Owner]
+					a = s.agentAt(in.DNIS)
 				}
 			}
 		}
@@ -52,6 +52,9 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 		return 0, pbx.Errorf(pbx.NotFound, "tserver: arrive: no route point, queue or extension %q", in.DNIS)
 	case q != nil && q.media != in.Media:
 		return 0, pbx.Errorf(pbx.Invalid, "tserver: arrive: queue %s takes %s, not %s", q.name, q.media, in.Media)
+	case rp != nil && rp.queue.media != in.Media:
+		// Its default queue is where it may end up.
+		return 0, pbx.Errorf(pbx.Invalid, "tserver: arrive: route point %s routes %s (queue %s), not %s", rp.number, rp.queue.media, rp.queue.name, in.Media)
 	case a != nil && (a.state == LoggedOut || !a.canTake(in.Media) || !a.takesWork()):
 		return 0, pbx.Errorf(pbx.Busy, "tserver: arrive: agent %s at %s cannot take a %s interaction now", a.ID, in.DNIS, in.Media)
 	}
@@ -322,7 +325,9 @@ func (s *Server) RejectCall(id pbx.ConnID, reason string) error {
 	a.load[c.Media]--
 	if !a.working() && a.state == Reserved {
 		a.state, _ = AgentTransition(a.state, AgReject)
-		a.reason = reason
+		// Not ready now, for this reason: a not-ready that was waiting
+		// for the offers to end is done with.
+		a.reason, a.pendingNR = reason, false
 		s.endBusy(a)
 		s.emit(EventAgentNotReady, nil, a, nil, reason)
 		s.setAvailable(a)
@@ -343,7 +348,7 @@ func (s *Server) RejectCall(id pbx.ConnID, reason string) error {
 	}
 	// A direct call to an extension has nowhere to go back to.
 	c.Fire(pbx.EvAbandon)
-	s.finish(c, EventAbandoned, reason)
+	s.finish(c, nil, EventAbandoned, reason)
 	return nil
 }
 
@@ -367,14 +372,14 @@ func (s *Server) ReleaseCall(id pbx.ConnID) error {
 		c.Fire(pbx.EvRelease)
 		a := c.agent
 		s.detach(c, a)
-		s.finish(c, EventReleased, "")
+		s.finish(c, a, EventReleased, "")
 		s.workEnded(a)
 	case pbx.Ringing:
 		if c.outbound {
 			c.Fire(pbx.EvRelease)
 			a := c.agent
 			s.detach(c, a)
-			s.finish(c, EventReleased, "")
+			s.finish(c, a, EventReleased, "")
 			s.workEnded(a)
 			return nil
 		}
@@ -387,7 +392,7 @@ func (s *Server) ReleaseCall(id pbx.ConnID) error {
 		a.offered--
 		a.load[c.Media]--
 		s.countAbandon(c)
-		s.finish(c, EventAbandoned, "")
+		s.finish(c, a, EventAbandoned, "")
 		s.workEnded(a)
 	case pbx.Routing, pbx.Queued, pbx.Redirected:
 		c.Fire(pbx.EvAbandon)
@@ -395,7 +400,7 @@ func (s *Server) ReleaseCall(id pbx.ConnID) error {
 			c.queue.remove(c)
 		}
 		s.countAbandon(c)
-		s.finish(c, EventAbandoned, "")
+		s.finish(c, nil, EventAbandoned, "")
 	default:
 		return pbx.Errorf(pbx.Conflict, "tserver: release: interaction %s is %s", id, c.State)
 	}
@@ -429,8 +434,9 @@ func (s *Server) detach(c *Contact, a *Agent) {
 	c.agent = nil
 }
 
-// finish forgets a contact that is over and says so.
-func (s *Server) finish(c *Contact, t EventType, reason string) {
+// finish forgets a contact that is over and says so; a is the agent it
+// was with, if any.
+func (s *Server) finish(c *Contact, a *Agent, t EventType, reason string) {
 	if c.overflowT != nil {
 		c.overflowT.Stop()
 	}
@@ -440,7 +446,7 @@ func (s *Server) finish(c *Contact, t EventType, reason string) {
 	if c.ringT != nil {
 		c.ringT.Stop()
 	}
-	s.emit(t, c, c.agent, c.queue, reason)
+	s.emit(t, c, a, c.queue, reason)
 	delete(s.contacts, c.ID)
 }
 
@@ -531,6 +537,8 @@ func (s *Server) AgentLogin(id, dn string) error {
 	}
 	if dn == "" {
 		dn = a.HomeDN
+	} else if d, ok := s.dir.Lookup(dn); !ok || d.Type != pbx.Extension {
+		return pbx.Errorf(pbx.NotFound, "tserver: login %s: %s is not an extension", id, dn)
 	}
 	if other, ok := s.agentByDN[dn]; ok && other != a && other.state != LoggedOut && dn != "" {
 		return pbx.Errorf(pbx.Conflict, "tserver: login %s: extension %s is in use by %s", id, dn, other.ID)
@@ -546,6 +554,18 @@ func (s *Server) AgentLogin(id, dn string) error {
 	a.loginSince, a.idleSince = now, now
 	a.reason, a.pendingNR = "", false
 	s.emit(EventAgentLogin, nil, a, nil, "")
+	return nil
+}
+
+// agentAt returns the agent reached at extension dn: the one logged in
+// there, else the extension's owner.
+func (s *Server) agentAt(dn string) *Agent {
+	if a := s.agentByDN[dn]; a != nil && a.state != LoggedOut && a.DN == dn {
+		return a
+	}
+	if d, ok := s.dir.Lookup(dn); ok && d.Type == pbx.Extension {
+		return s.agentByID[d.Owner]
+	}
 	return nil
 }
 
@@ -628,7 +648,9 @@ func (s *Server) AgentNotReady(id, reason string) error {
 	if err := s.agentFire("not ready", a, AgNotReady); err != nil {
 		return err
 	}
-	a.reason = reason
+	// This request replaces a not-ready still pending from before the
+	// wrap-up.
+	a.reason, a.pendingNR = reason, false
 	s.emit(EventAgentNotReady, nil, a, nil, reason)
 	s.setAvailable(a)
 	return nil
@@ -681,7 +703,7 @@ func (s *Server) target(op, target string, m pbx.Media) (*queue, *Agent, error) 
 			case pbx.ACDQueue:
 				q = s.queueByName[dn.Owner]
 			case pbx.Extension:
-				a = s.agentByID[dn.Owner]
+				a = s.agentAt(target)
 			}
 		}
 	}
