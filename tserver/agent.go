@@ -158,7 +158,8 @@ type Agent struct {
 	lastOffer   uint64 // routing sequence of the last offer (round robin)
 	handled     int    // interactions answered since login
 	talk        time.Duration
-	talkSince   time.Time // when active went from 0 to >0
+	talkAtLogin time.Duration // talk before the current login
+	talkSince   time.Time     // when active went from 0 to >0
 	busy        time.Duration
 	busySince   time.Time // when the agent stopped being idle (offered, active or wrapping up)
 	loggedTime  time.Duration

@@ -308,6 +308,11 @@ func (s *Server) RejectCall(id pbx.ConnID, reason string) error {
 	if err != nil {
 		return err
 	}
+	if reason == "" {
+		// An empty reason would read, on the CTI stream, as the final
+		// EventReleased of the interaction.
+		reason = "rejected"
+	}
 	if c.outbound {
 		return pbx.Errorf(pbx.Conflict, "tserver: reject: %s is an outbound call; release it", id)
 	}
@@ -333,6 +338,11 @@ func (s *Server) RejectCall(id pbx.ConnID, reason string) error {
 		s.setAvailable(a)
 	} else {
 		s.goNotReadyLater(a, reason)
+		if !a.working() {
+			// A busy agent whose other interactions ended while this
+			// one rang has no work left: wrap up, then not ready.
+			s.workEnded(a)
+		}
 	}
 	if q := c.queue; q != nil {
 		c.Fire(pbx.EvQueue)
@@ -552,6 +562,8 @@ func (s *Server) AgentLogin(id, dn string) error {
 	}
 	now := s.clock.Now()
 	a.loginSince, a.idleSince = now, now
+	// fewest_interactions and least_talk_time count from login.
+	a.handled, a.talkAtLogin = 0, a.talk
 	a.reason, a.pendingNR = "", false
 	s.emit(EventAgentLogin, nil, a, nil, "")
 	return nil
@@ -765,6 +777,11 @@ func (s *Server) MakeCall(agentID, destination string, m pbx.Media) (pbx.ConnID,
 	a.load[m]++
 	s.setAvailable(a)
 	s.emit(EventDialing, c, a, nil, "")
+	if a.inAvailable {
+		// Dialing out of after-call work ends it: busy, the agent takes
+		// what waits for its other media, as on any other call.
+		s.dispatch(a)
+	}
 	return c.ID, nil
 }
 
@@ -796,12 +813,16 @@ func (s *Server) SingleStepTransfer(id pbx.ConnID, target string) error {
 	c.arrived = s.clock.Now()
 	c.answered, c.counted, c.statQueue = false, false, nil
 	c.queue = nil
+	// The agent's freed capacity goes to what already waits for it before
+	// the transferred interaction is routed: enqueue offers a newcomer to
+	// a free agent at once, which is only fair when no free agent could
+	// take something that waited longer or has a higher priority.
+	s.workEnded(a)
 	if q != nil {
 		s.enqueue(c, q)
 	} else {
 		s.offer(c, b)
 	}
-	s.workEnded(a)
 	return nil
 }
 

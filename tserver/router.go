@@ -265,9 +265,11 @@ func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 			minLevel = o.minLevel
 		}
 	}
+	p.minLevel, p.rule = minLevel, -1
 	s.scan(&p, s.avail[q.skill], q.skill, minLevel)
 	for i := 0; i < c.stage && i < len(q.overflow); i++ {
 		if o := &q.overflow[i]; o.addSkill >= 0 {
+			p.rule = i
 			s.scan(&p, s.avail[o.addSkill], o.addSkill, max(o.minLevel, 1))
 		}
 	}
@@ -282,6 +284,26 @@ type pick struct {
 	best        *Agent
 	bestLevel   int
 	totalWeight int
+	minLevel    int // in the queue's skill
+	rule        int // the add_skill rule whose list is scanned, -1 for the queue's skill
+}
+
+// metBefore reports whether an earlier list of this decision (the queue's
+// skill's, or an earlier add_skill rule's) already had a as a candidate: an
+// agent with several of the skills is in several lists.
+func (p *pick) metBefore(a *Agent) bool {
+	if p.rule < 0 {
+		return false
+	}
+	if int(a.level[p.q.skill]) >= p.minLevel {
+		return true
+	}
+	for j := 0; j < p.rule; j++ {
+		if o := &p.q.overflow[j]; o.addSkill >= 0 && int(a.level[o.addSkill]) >= max(o.minLevel, 1) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) scan(p *pick, list []*Agent, skill, minLevel int) {
@@ -292,13 +314,22 @@ func (s *Server) scan(p *pick, list []*Agent, skill, minLevel int) {
 			continue
 		}
 		lvl := int(a.level[skill])
-		if lvl < minLevel || a == p.best {
+		if lvl < minLevel {
+			continue
+		}
+		if a == p.best {
+			// Met again through another skill: it qualifies by the
+			// higher of its levels, as skillOK says.
+			p.bestLevel = max(p.bestLevel, lvl)
 			continue
 		}
 		if !p.plain && (!a.supports(p.c) || !a.hasAttributes(p.q.requires)) {
 			continue
 		}
 		if p.q.strategy == WeightedRandom {
+			if p.metBefore(a) {
+				continue // drawn for already: one draw per agent
+			}
 			p.totalWeight += a.weight
 			if s.rng.IntN(p.totalWeight) < a.weight {
 				p.best, p.bestLevel = a, lvl
@@ -331,7 +362,7 @@ func (s *Server) better(q *queue, a *Agent, la int, b *Agent, lb int) bool {
 		}
 	case LeastTalkTime:
 		now := s.clock.Now()
-		if x, y := a.talkTime(now), b.talkTime(now); x != y {
+		if x, y := a.talkTime(now)-a.talkAtLogin, b.talkTime(now)-b.talkAtLogin; x != y {
 			return x < y
 		}
 	case HighestSkill:
