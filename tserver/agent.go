@@ -223,19 +223,7 @@ func (a *Agent) supports(c *Contact) bool {
 			return false
 		}
 	}
-	for _, r := range c.Requires {
-		ok := false
-		for _, v := range a.attributes[r.Key] {
-			if v == r.Value {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return a.hasAttributes(c.Requires)
 }
 
 // busyTime returns how long the agent has not been idle while logged in,

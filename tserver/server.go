@@ -10,6 +10,7 @@ package tserver
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -311,16 +312,11 @@ func (a *Agent) mayServe(q *queue) bool {
 	return false
 }
 
+// hasAttributes reports whether the agent has every required attribute
+// value.
 func (a *Agent) hasAttributes(req []pbx.KV) bool {
 	for _, r := range req {
-		ok := false
-		for _, v := range a.attributes[r.Key] {
-			if v == r.Value {
-				ok = true
-				break
-			}
-		}
-		if !ok {
+		if !slices.Contains(a.attributes[r.Key], r.Value) {
 			return false
 		}
 	}
