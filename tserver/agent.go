@@ -170,6 +170,10 @@ type Agent struct {
 // State returns the agent's state.
 func (a *Agent) State() AgentState { return a.state }
 
+// AutoReady reports whether the agent is configured to be ready as soon as
+// it logs in (config: ready).
+func (a *Agent) AutoReady() bool { return a.autoReady }
+
 // Reason returns the not-ready reason.
 func (a *Agent) Reason() string { return a.reason }
 

@@ -49,6 +49,9 @@ type Options struct {
 	// DefaultHandleTime is the handle time EWT assumes before a queue has
 	// handled anything (default 5 minutes).
 	DefaultHandleTime time.Duration
+	// DeferLogin leaves every agent logged out at start: their devices
+	// (a SIP phone registering) or CTI requests log them in.
+	DeferLogin bool
 }
 
 // Server is the routing domain's T-Server.
@@ -168,7 +171,7 @@ func New(cfg *config.File, opts Options) (*Server, error) {
 		}
 	}
 	for _, a := range s.agents {
-		if a.autoReady {
+		if a.autoReady && !opts.DeferLogin {
 			if err := s.AgentLogin(a.ID, ""); err != nil {
 				return nil, err
 			}

@@ -33,6 +33,7 @@ func usagef(format string, args ...any) error {
 const topUsage = `ccswitch — a contact-center switch that runs for real and simulates with the same code.
 
 Usage:
+  ccswitch serve --config CENTER.yaml   run the center live: SIP phones, callers, status
   ccswitch sim [flags] SCENARIO.yaml    simulate a center on a virtual clock
   ccswitch erlang [flags]               analytical Erlang C / Erlang A figures
 
@@ -44,6 +45,7 @@ type Main struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
 	run            func(context.Context) error
+	server         *server // set by serve: runs until Close
 }
 
 // NewMain returns a program writing results to stdout and structured logs
@@ -77,6 +79,8 @@ func (m *Main) ParseFlags(ctx context.Context, args []string) error {
 		return m.parseSim(args[1:])
 	case "erlang":
 		return m.parseErlang(args[1:])
+	case "serve":
+		return m.parseServe(args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(m.stdout, topUsage)
 		return errHelp
@@ -93,8 +97,16 @@ func (m *Main) Run(ctx context.Context) error {
 	return m.run(ctx)
 }
 
-// Close releases what Run opened.
-func (m *Main) Close() error { return nil }
+// Serving reports whether Run started a server that runs until Close.
+func (m *Main) Serving() bool { return m.server != nil }
+
+// Close stops what Run started.
+func (m *Main) Close() error {
+	if m.server != nil {
+		m.server.close()
+	}
+	return nil
+}
 
 func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

@@ -1,6 +1,7 @@
-// Command ccswitch is the contact-center switch: `ccswitch sim` simulates
-// a center on a virtual clock, `ccswitch erlang` prints the analytical
-// Erlang C / Erlang A figures of a queue. main only handles signals and
+// Command ccswitch is the contact-center switch: `ccswitch serve` runs a
+// center live with SIP phones, `ccswitch sim` simulates it on a virtual
+// clock, `ccswitch erlang` prints the analytical Erlang C / Erlang A
+// figures of a queue. main only handles signals and
 // exit codes; the work is in Main.
 package main
 
@@ -20,6 +21,9 @@ func main() {
 	err := m.ParseFlags(ctx, os.Args[1:])
 	if err == nil {
 		err = m.Run(ctx)
+	}
+	if err == nil && m.Serving() {
+		<-ctx.Done()
 	}
 	if cerr := m.Close(); err == nil {
 		err = cerr

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+const serveUsage = `Usage: ccswitch serve --config CENTER.yaml [flags]
+
+Runs the center live on the real clock: SIP phones register and take calls,
+customers call route points and queues over SIP (UDP and TCP), and the
+status is served over HTTP. Everything listens on loopback by default.
+
+Example:
+  ccswitch serve --config examples/sip-center.yaml --sip 127.0.0.1:5060 --http 127.0.0.1:8080
+
+Flags:
+`
+
+// server is what `serve` runs.
+type server struct {
+	loop     *clock.Loop
+	ts       *tserver.Server
+	reg      *registrar.Registrar
+	gw       *sipgw.Gateway
+	sipUDP   net.PacketConn
+	sipTCP   net.Listener
+	httpLn   net.Listener
+	httpSrv  *http.Server
+	cancel   context.CancelFunc
+	finished chan struct{}
+}
+
+func (m *Main) parseServe(args []string) error {
+	fs := m.newFlagSet("serve", serveUsage)
+	cfgPath := fs.String("config", "", "center configuration (required)")
+	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address (UDP and TCP)")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (status)")
+	ringTimeout := fs.Duration("ring-timeout", 20*time.Second, "how long an agent's phone rings before the call goes back to the queue")
+	realm := fs.String("realm", "ccswitch", "SIP digest realm")
+	mediaIP := fs.String("media-ip", "127.0.0.1", "address RTP is sent from and announced in SDP")
+	logLevel := m.addLogFlag(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := m.setLogLevel(*logLevel); err != nil {
+		return err
+	}
+	if *cfgPath == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return usagef("serve: want --config FILE and no other arguments")
+	}
+	f, err := config.Load(*cfgPath)
+	if err != nil {
+		return &usageError{err}
+	}
+	m.run = func(ctx context.Context) error {
+		return m.startServer(ctx, f, *sipAddr, *httpAddr, *realm, *mediaIP, *ringTimeout)
+	}
+	return nil
+}
+
+func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAddr, realm, mediaIP string, ringTimeout time.Duration) (err error) {
+	sip.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(m.log.With().Str("component", "sipgo").Logger())))
+	s := &server{loop: clock.NewLoop(), finished: make(chan struct{})}
+	m.server = s
+	ctx, s.cancel = context.WithCancel(ctx)
+
+	creds := registrar.StaticCredentials{}
+	for _, a := range f.ExpandAgents() {
+		if a.Password != "" && a.Number != "" {
+			creds[a.Number] = registrar.HA1(a.Number, realm, a.Password)
+		}
+	}
+	var gw *sipgw.Gateway
+	s.reg = registrar.New(registrar.Options{
+		Realm:       realm,
+		Credentials: creds,
+		OnChange: func(user string, contacts []registrar.Contact) {
+			gw.OnRegistration(user, contacts)
+		},
+	})
+	gw, err = sipgw.New(sipgw.Config{
+		Loop: s.loop, Registrar: s.reg, Log: m.log.With().Str("component", "sipgw").Logger(),
+		MediaIP: mediaIP, RingTimeout: ringTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	s.gw = gw
+	var seed [8]byte
+	_, _ = rand.Read(seed[:])
+	s.ts, err = tserver.New(f, tserver.Options{
+		Clock: clock.NewReal(s.loop), Endpoints: gw, Seed: binary.LittleEndian.Uint64(seed[:]), DeferLogin: true,
+	})
+	if err != nil {
+		return &usageError{err}
+	}
+	gw.Attach(s.ts)
+	// Agents without a SIP phone (CTI or simulated desks) log in now;
+	// agents with one log in when it registers.
+	for _, a := range f.ExpandAgents() {
+		if a.Ready && a.Password == "" {
+			_ = s.ts.AgentLogin(a.ID, "")
+			_ = s.ts.AgentReady(a.ID)
+		}
+	}
+	if s.sipUDP, err = net.ListenPacket("udp", sipAddr); err != nil {
+		return fmt.Errorf("serve: sip: %w", err)
+	}
+	tcpAddr := s.sipUDP.LocalAddr().String() // same port for TCP
+	if s.sipTCP, err = net.Listen("tcp", tcpAddr); err != nil {
+		_ = s.sipUDP.Close()
+		return fmt.Errorf("serve: sip tcp: %w", err)
+	}
+	if s.httpLn, err = net.Listen("tcp", httpAddr); err != nil {
+		_ = s.sipUDP.Close()
+		_ = s.sipTCP.Close()
+		return fmt.Errorf("serve: http: %w", err)
+	}
+	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+
+	go func() {
+		defer close(s.finished)
+		loopDone := make(chan struct{})
+		go func() { s.loop.Run(ctx); close(loopDone) }()
+		httpDone := make(chan struct{})
+		go func() {
+			if err := s.httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.log.Error().Err(err).Msg("http server stopped")
+			}
+			close(httpDone)
+		}()
+		expiryDone := make(chan struct{})
+		go func() {
+			defer close(expiryDone)
+			t := time.NewTicker(5 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					s.reg.Expire()
+				}
+			}
+		}()
+		if err := gw.Serve(ctx, s.sipUDP, s.sipTCP); err != nil {
+			m.log.Error().Err(err).Msg("sip gateway stopped")
+		}
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.httpSrv.Shutdown(shutdown)
+		cancel()
+		<-httpDone
+		<-expiryDone
+		s.cancel()
+		<-loopDone
+	}()
+	m.log.Info().Str("sip", s.sipUDP.LocalAddr().String()).Str("http", s.httpLn.Addr().String()).
+		Int("agents", len(s.ts.Agents())).Msg("ccswitch serving")
+	return nil
+}
+
+// routes serves the center's status.
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
+		var status []tserver.QueueStatus
+		if err := s.loop.Do(r.Context(), func() { status = s.ts.Status() }); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"queues": status})
+	})
+	return mux
+}
+
+// Do runs f on the live domain's loop (for tests and tools).
+func (s *server) Do(ctx context.Context, f func(*tserver.Server)) error {
+	return s.loop.Do(ctx, func() { f(s.ts) })
+}
+
+// close stops the server and waits for it.
+func (s *server) close() {
+	s.cancel()
+	<-s.finished
+}

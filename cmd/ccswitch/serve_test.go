@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/internal/peer"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// liveCenter is a running `ccswitch serve` with a CTI event recorder.
+type liveCenter struct {
+	m       *Main
+	sipAddr string
+	mu      sync.Mutex
+	events  []tserver.Event
+	changed chan struct{}
+}
+
+func startCenter(t *testing.T, extra ...string) *liveCenter {
+	t.Helper()
+	args := append([]string{"serve", "--config", "../../examples/sip-center.yaml",
+		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	m := NewMain(&strings.Builder{}, &testLogWriter{t: t})
+	if err := m.ParseFlags(context.Background(), args); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	lc := &liveCenter{m: m, sipAddr: m.server.sipUDP.LocalAddr().String(), changed: make(chan struct{}, 1)}
+	t.Cleanup(func() { _ = m.Close() })
+	err := m.server.Do(context.Background(), func(ts *tserver.Server) {
+		ts.Subscribe(func(e tserver.Event) {
+			lc.mu.Lock()
+			lc.events = append(lc.events, e)
+			lc.mu.Unlock()
+			select {
+			case lc.changed <- struct{}{}:
+			default:
+			}
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lc
+}
+
+// waitFor waits until cond holds over the recorded events, or fails.
+func (lc *liveCenter) waitFor(t *testing.T, what string, d time.Duration, cond func([]tserver.Event) bool) {
+	t.Helper()
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	for {
+		lc.mu.Lock()
+		ok := cond(lc.events)
+		lc.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-lc.changed:
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
+
+func (lc *liveCenter) snapshot() []tserver.Event {
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	return append([]tserver.Event(nil), lc.events...)
+}
+
+type testLogWriter struct{ t *testing.T }
+
+func (w *testLogWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// sipp starts SIPp with args; the process ends with the test.
+func sipp(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
+	t.Helper()
+	bin := peer.Require(t, "sipp")
+	cmd := exec.CommandContext(ctx, bin, append(args, "-nostdin")...)
+	cmd.Dir = t.TempDir()
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sipp %v output:\n%s", args, out.String())
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}
+
+func countType(events []tserver.Event, typ tserver.EventType) int {
+	n := 0
+	for _, e := range events {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSIPCallsReachAgents: 4 agents on SIPp phones, 100 callers at 10
+// calls/s through route point 5000: every call is answered by an eligible
+// agent, never more than one call per agent, each call's CTI transcript is
+// EventQueued → EventRinging → EventEstablished → EventReleased, and
+// offered = answered + abandoned.
+func TestSIPCallsReachAgents(t *testing.T) {
+	lc := startCenter(t, "--ring-timeout", "10s")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	scen, _ := filepath.Abs("testdata/sipp")
+	agents := []string{"1001", "1002", "1003", "1004"}
+	for _, user := range agents {
+		port := freeUDPPort(t)
+		sipp(t, ctx, "-sf", filepath.Join(scen, "agent-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+			lc.sipAddr)
+		reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+			"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
+			"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600",
+			"-timeout", "20s", lc.sipAddr)
+		if err := reg.Wait(); err != nil {
+			t.Fatalf("registering %s: %v", user, err)
+		}
+	}
+	lc.waitFor(t, "4 agents ready", 20*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventAgentReady) >= len(agents)
+	})
+	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "100", "-r", "10", "-l", "100",
+		"-timeout", "80s", "-recv_timeout", "60000", lc.sipAddr)
+	if err := caller.Wait(); err != nil {
+		t.Fatalf("SIPp callers: %v (exit status 0 means every call succeeded)", err)
+	}
+	lc.waitFor(t, "100 calls released", 20*time.Second, func(ev []tserver.Event) bool {
+		n := 0
+		for _, e := range ev {
+			if e.Type == tserver.EventReleased && e.Reason == "" {
+				n++
+			}
+		}
+		return n >= 100
+	})
+	events := lc.snapshot()
+
+	transcripts := map[pbx.ConnID][]string{}
+	busy := map[string]int{}
+	answeredBy := map[pbx.ConnID]string{}
+	for _, e := range events {
+		switch e.Type {
+		case tserver.EventQueued, tserver.EventRinging, tserver.EventEstablished, tserver.EventReleased:
+			transcripts[e.ConnID] = append(transcripts[e.ConnID], e.Type.String())
+		}
+		switch e.Type {
+		case tserver.EventEstablished:
+			busy[e.AgentID]++
+			answeredBy[e.ConnID] = e.DN
+			if busy[e.AgentID] > 1 {
+				t.Errorf("agent %s has %d calls at once", e.AgentID, busy[e.AgentID])
+			}
+		case tserver.EventReleased:
+			if e.AgentID != "" {
+				busy[e.AgentID]--
+			}
+		}
+	}
+	if len(transcripts) != 100 {
+		t.Fatalf("%d interactions, want 100", len(transcripts))
+	}
+	want := "EventQueued EventRinging EventEstablished EventReleased"
+	for id, tr := range transcripts {
+		if got := strings.Join(tr, " "); got != want {
+			t.Errorf("call %s: transcript %s, want %s", id, got, want)
+		}
+		if dn := answeredBy[id]; dn < "1001" || dn > "1004" {
+			t.Errorf("call %s answered at %q, not by one of the registered agents", id, dn)
+		}
+	}
+	var st tserver.QueueStats
+	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) { st, _ = ts.QueueStats("support") }); err != nil {
+		t.Fatal(err)
+	}
+	if st.Offered != 100 || st.Offered != st.Answered+st.Abandoned {
+		t.Fatalf("stats offered %d answered %d abandoned %d", st.Offered, st.Answered, st.Abandoned)
+	}
+	if st.Answered != 100 {
+		t.Fatalf("answered %d of 100", st.Answered)
+	}
+}

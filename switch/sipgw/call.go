@@ -1,0 +1,346 @@
+package sipgw
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/switch/media"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// call is one customer call carried by the gateway: the customer's leg
+// (answered by the switch) and, once the router has picked an agent, the
+// agent's leg.
+type call struct {
+	g      *Gateway
+	id     pbx.ConnID
+	codec  media.Codec
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	caller       *sipgo.DialogServerSession
+	callerRTP    net.PacketConn
+	callerRemote net.Addr
+
+	mu          sync.Mutex
+	agent       *sipgo.DialogClientSession // the leg being rung or connected
+	agentRTP    net.PacketConn
+	agentRemote net.Addr
+	stopPlayer  context.CancelFunc
+	bridged     bool
+	done        bool
+}
+
+// onInvite takes a new call (or answers a re-INVITE within a dialog).
+func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); ok {
+			g.onReInvite(req, tx)
+			return
+		}
+	}
+	src := sourceIP(req.Source())
+	if !g.limiter.allow(src) {
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
+		return
+	}
+	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil || req.Contact() == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Missing From, To, Call-ID, CSeq or Contact", nil))
+		return
+	}
+	dnis := req.Recipient.User
+	ani := req.From().Address.User
+	if len(dnis) > 1 && dnis[0] == '*' {
+		g.featureCode(req, tx, dnis)
+		return
+	}
+	dn, known := g.ts.Directory().Lookup(dnis)
+	switch {
+	case !known:
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
+		return
+	case dn.Type == pbx.RoutePoint || dn.Type == pbx.ACDQueue:
+		// Public numbers: anyone may call them.
+	default:
+		user, ok := g.cfg.Registrar.Authenticate(req, tx)
+		if !ok {
+			return // challenged or refused
+		}
+		ani = user
+	}
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: "+err.Error(), nil))
+		return
+	}
+	codec, ok := media.Negotiate(offer, []media.Codec{media.PCMU, media.PCMA})
+	if !ok {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: no PCMU or PCMA", nil))
+		return
+	}
+	conn, port, err := media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
+	if err != nil {
+		g.log.Warn().Err(err).Msg("no RTP port")
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil))
+		return
+	}
+	dtx, err := g.in.ReadInvite(req, tx)
+	if err != nil {
+		_ = conn.Close()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Request", nil))
+		return
+	}
+	m := pbx.VoIP
+	if g.trunks[src] {
+		m = pbx.Voice
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
+		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port}}
+	var arriveErr error
+	err = g.do(func() {
+		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
+			UserData: pbx.UserData{{Key: "sip_call_id", Value: req.CallID().Value()}}})
+		if arriveErr != nil {
+			return
+		}
+		g.mu.Lock()
+		g.calls[c.id] = c
+		g.mu.Unlock()
+		if a := g.pending[c.id]; a != nil {
+			delete(g.pending, c.id)
+			g.ringAgent(c, a)
+		}
+	})
+	if err == nil {
+		err = arriveErr
+	}
+	if err != nil {
+		cancel()
+		_ = conn.Close()
+		code, reason := statusOf(err)
+		_ = dtx.Respond(code, reason, nil)
+		dtx.Close()
+		return
+	}
+	g.wg.Add(1)
+	defer g.wg.Done()
+	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
+	if err := dtx.RespondSDP(sdp); err != nil {
+		// The caller left before the ACK, or the ACK was processed after
+		// the BYE (sipgo handles messages concurrently): a hang-up.
+		g.release(c.id)
+		c.hangUp()
+		return
+	}
+	c.startAnnouncements()
+	select {
+	case <-dtx.Context().Done():
+		g.release(c.id)
+	case <-ctx.Done():
+	}
+	c.hangUp()
+}
+
+// release tells the domain the call is over (abandon if still waiting).
+func (g *Gateway) release(id pbx.ConnID) {
+	g.post(func() { _ = g.ts.ReleaseCall(id) })
+}
+
+// startAnnouncements plays greeting, position and wait, then music.
+func (c *call) startAnnouncements() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bridged || c.done {
+		return
+	}
+	ctx, stop := context.WithCancel(c.ctx)
+	c.stopPlayer = stop
+	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
+	p.Play(media.Greeting())
+	id := c.id
+	c.g.post(func() {
+		pos, ewt, err := c.g.ts.Position(id)
+		if err == nil {
+			p.Play(media.PositionAndWait(pos, max(ewt.Staffing, ewt.Recent))...)
+		}
+	})
+	p.Loop(media.MusicOnHold())
+	go func() { _ = p.Run(ctx) }()
+}
+
+// ringAgent starts the agent's leg; called on the loop.
+func (g *Gateway) ringAgent(c *call, a *tserver.Agent) {
+	agentDN := a.DN
+	contacts := g.cfg.Registrar.Lookup(agentDN)
+	id := c.id
+	if len(contacts) == 0 {
+		g.post(func() { _ = g.ts.RejectCall(id, "unreachable") })
+		return
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		reason := c.dialAgent(contacts[0])
+		if reason != "" {
+			g.post(func() { _ = g.ts.RejectCall(id, reason) })
+		}
+	}()
+}
+
+// dialAgent rings the agent's phone and, when it answers, bridges it; it
+// returns why the offer failed, or "".
+func (c *call) dialAgent(contact registrar.Contact) string {
+	g := c.g
+	conn, port, err := media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
+	if err != nil {
+		return "no_media_port"
+	}
+	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{c.codec}, "sendrecv")
+	ringCtx, cancel := context.WithTimeout(c.ctx, g.cfg.RingTimeout)
+	defer cancel()
+	dlg, err := g.out.Invite(ringCtx, contact.URI, sdp, sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		_ = conn.Close()
+		return "unreachable"
+	}
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		_ = conn.Close()
+		return ""
+	}
+	c.agent, c.agentRTP = dlg, conn
+	c.mu.Unlock()
+	if err := dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{}); err != nil {
+		c.mu.Lock()
+		c.agent, c.agentRTP = nil, nil
+		c.mu.Unlock()
+		_ = conn.Close()
+		dlg.Close()
+		var de *sipgo.ErrDialogResponse
+		switch {
+		case c.ctx.Err() != nil:
+			return "" // the caller is gone: abandon already reported
+		case errors.As(err, &de) && (de.Res.StatusCode == sip.StatusBusyHere || de.Res.StatusCode == 600):
+			return "busy"
+		case errors.As(err, &de) && de.Res.StatusCode == 603:
+			return "declined"
+		case errors.As(err, &de):
+			return "refused"
+		case ringCtx.Err() != nil:
+			return "ring_no_answer"
+		}
+		return "unreachable"
+	}
+	if err := dlg.Ack(c.ctx); err != nil {
+		g.log.Warn().Err(err).Str("conn_id", c.id.String()).Msg("ACK to agent failed")
+	}
+	answer, err := media.ParseSDP(dlg.InviteResponse.Body())
+	if err != nil {
+		_ = dlg.Bye(c.ctx)
+		return "bad_sdp"
+	}
+	c.mu.Lock()
+	c.agentRemote = &net.UDPAddr{IP: net.ParseIP(answer.Address), Port: answer.Port}
+	c.mu.Unlock()
+	var answerErr error
+	if err := g.do(func() { answerErr = g.ts.AnswerCall(c.id) }); err != nil || answerErr != nil {
+		// The caller hung up while the phone rang, or the domain moved on.
+		_ = dlg.Bye(context.Background())
+		return ""
+	}
+	c.bridge()
+	select {
+	case <-dlg.Context().Done():
+		g.release(c.id) // the agent hung up
+	case <-c.ctx.Done():
+	}
+	return ""
+}
+
+// bridge stops the announcements and relays media between the legs.
+func (c *call) bridge() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return
+	}
+	if c.stopPlayer != nil {
+		c.stopPlayer()
+	}
+	c.bridged = true
+	r := media.NewRelay(media.Leg{Conn: c.callerRTP, Remote: c.callerRemote}, media.Leg{Conn: c.agentRTP, Remote: c.agentRemote})
+	go func() { _ = r.Run(c.ctx) }()
+}
+
+// hangUp ends both legs once.
+func (c *call) hangUp() {
+	c.mu.Lock()
+	if c.done {
+		c.mu.Unlock()
+		return
+	}
+	c.done = true
+	agent, agentRTP := c.agent, c.agentRTP
+	c.mu.Unlock()
+	c.cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if agent != nil && agent.Context().Err() == nil {
+		_ = agent.Bye(ctx)
+	}
+	if c.caller.Context().Err() == nil {
+		_ = c.caller.Bye(ctx)
+	}
+	c.caller.Close()
+	if agent != nil {
+		agent.Close()
+	}
+	_ = c.callerRTP.Close()
+	if agentRTP != nil {
+		_ = agentRTP.Close()
+	}
+	c.g.mu.Lock()
+	delete(c.g.calls, c.id)
+	c.g.mu.Unlock()
+}
+
+func (g *Gateway) onAck(req *sip.Request, tx sip.ServerTransaction) {
+	_ = g.in.ReadAck(req, tx)
+}
+
+func (g *Gateway) onBye(req *sip.Request, tx sip.ServerTransaction) {
+	if err := g.in.ReadBye(req, tx); err == nil {
+		return
+	}
+	if err := g.out.ReadBye(req, tx); err == nil {
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+}
+
+// onReInvite answers a re-INVITE within a dialog: hold and retrieve come in
+// a later slice; for now the session is refreshed with the same media.
+func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: re-INVITE not supported yet", nil))
+}
+
+func sourceIP(hostport string) string {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return host
+}

@@ -1,0 +1,262 @@
+// Package sipgw connects SIP phones and trunks to the switch. It is the
+// registrar's host and a back-to-back user agent (B2BUA): a customer's
+// INVITE to a route point or queue becomes an interaction of media voip
+// (or voice from a trunk marked as the switched network), answered by the
+// switch, which plays the greeting, the caller's position and estimated
+// wait, then music on hold over RTP; when the router picks an agent the
+// gateway rings the agent's registered phone on a second leg, bridges the
+// two on answer and keeps the media anchored, so no agent address ever
+// reaches the customer. It implements tserver.Endpoints; every call into
+// the domain is posted to the domain's loop goroutine.
+package sipgw
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// Config configures a Gateway.
+type Config struct {
+	// Loop owns the domain: every call into TServer runs there.
+	Loop *clock.Loop
+	// Registrar authenticates phones and knows where agents' phones are.
+	Registrar *registrar.Registrar
+	Log       zerolog.Logger
+	// MediaIP is the address RTP is sent from and announced in SDP
+	// (default 127.0.0.1).
+	MediaIP string
+	// RTPPortMin and RTPPortMax bound the RTP ports (default 20000-29999).
+	RTPPortMin, RTPPortMax int
+	// RingTimeout is how long an agent's phone rings before the call goes
+	// back to the queue (default 20s): sipgo has no Timer C.
+	RingTimeout time.Duration
+	// UserAgent is the User-Agent/Server header value.
+	UserAgent string
+	// SwitchedTrunks are source IPs whose calls are switched-network
+	// (COST) calls: media voice instead of voip.
+	SwitchedTrunks []string
+	// InviteRate and InviteBurst limit INVITEs per source IP (default
+	// 200/s, burst 400), so one flooding address cannot starve others.
+	InviteRate, InviteBurst float64
+}
+
+// Gateway is the SIP side of the switch.
+type Gateway struct {
+	cfg     Config
+	log     zerolog.Logger
+	ts      *tserver.Server
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	cli     *sipgo.Client
+	in      *sipgo.DialogServerCache
+	out     *sipgo.DialogClientCache
+	host    string
+	port    int
+	limiter *rateLimiter
+	trunks  map[string]bool
+
+	mu      sync.Mutex
+	calls   map[pbx.ConnID]*call
+	pending map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+	ctx     context.Context
+}
+
+var _ tserver.Endpoints = (*Gateway)(nil)
+
+// New returns a gateway; Attach gives it the domain, Serve starts it.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Loop == nil || cfg.Registrar == nil {
+		return nil, errors.New("sipgw: config needs a loop and a registrar")
+	}
+	if cfg.MediaIP == "" {
+		cfg.MediaIP = "127.0.0.1"
+	}
+	if cfg.RTPPortMin == 0 {
+		cfg.RTPPortMin, cfg.RTPPortMax = 20000, 29999
+	}
+	if cfg.RingTimeout <= 0 {
+		cfg.RingTimeout = 20 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "ccswitch"
+	}
+	if cfg.InviteRate <= 0 {
+		cfg.InviteRate, cfg.InviteBurst = 200, 400
+	}
+	g := &Gateway{
+		cfg:     cfg,
+		log:     cfg.Log,
+		limiter: newRateLimiter(cfg.InviteRate, cfg.InviteBurst, time.Now),
+		trunks:  map[string]bool{},
+		calls:   map[pbx.ConnID]*call{},
+		pending: map[pbx.ConnID]*tserver.Agent{},
+	}
+	for _, ip := range cfg.SwitchedTrunks {
+		g.trunks[ip] = true
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	return g, nil
+}
+
+// Attach gives the gateway the domain it serves; call it before Serve.
+func (g *Gateway) Attach(ts *tserver.Server) { g.ts = ts }
+
+// Serve answers SIP on pc (UDP) and ln (TCP, may be nil) until ctx ends.
+func (g *Gateway) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
+	if g.ts == nil {
+		return errors.New("sipgw: Serve before Attach")
+	}
+	host, portStr, err := net.SplitHostPort(pc.LocalAddr().String())
+	if err != nil {
+		return err
+	}
+	g.host = host
+	g.port, _ = strconv.Atoi(portStr)
+	g.ua, err = sipgo.NewUA(sipgo.WithUserAgent(g.cfg.UserAgent), sipgo.WithUserAgentHostname(host))
+	if err != nil {
+		return fmt.Errorf("sipgw: %w", err)
+	}
+	g.srv, err = sipgo.NewServer(g.ua)
+	if err != nil {
+		return fmt.Errorf("sipgw: %w", err)
+	}
+	g.cli, err = sipgo.NewClient(g.ua, sipgo.WithClientHostname(host), sipgo.WithClientConnectionAddr(pc.LocalAddr().String()))
+	if err != nil {
+		return fmt.Errorf("sipgw: %w", err)
+	}
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: g.port}}
+	g.in = sipgo.NewDialogServerCache(g.cli, contact)
+	g.out = sipgo.NewDialogClientCache(g.cli, contact)
+
+	g.srv.OnRegister(g.cfg.Registrar.HandleRegister)
+	g.srv.OnInvite(g.onInvite)
+	g.srv.OnAck(g.onAck)
+	g.srv.OnBye(g.onBye)
+	g.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+		// CANCELs matching an INVITE are absorbed by its transaction.
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+	})
+	g.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
+	})
+	unsubscribe := make(chan func(), 1)
+	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
+
+	errc := make(chan error, 2)
+	go func() { errc <- g.srv.ServeUDP(pc) }()
+	if ln != nil {
+		go func() { errc <- g.srv.ServeTCP(ln) }()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	g.cancel()
+	select {
+	case u := <-unsubscribe:
+		g.cfg.Loop.Post(u)
+	default:
+	}
+	g.hangUpAll()
+	_ = pc.Close()
+	if ln != nil {
+		_ = ln.Close()
+	}
+	g.wg.Wait()
+	_ = g.srv.Close()
+	_ = g.ua.Close()
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("sipgw: %w", err)
+	}
+	return nil
+}
+
+// statusOf maps domain error kinds to SIP responses: the one table.
+func statusOf(err error) (int, string) {
+	switch pbx.KindOf(err) {
+	case pbx.Invalid:
+		return sip.StatusBadRequest, "Bad Request"
+	case pbx.NotFound:
+		return sip.StatusNotFound, "Not Found"
+	case pbx.Busy:
+		return sip.StatusBusyHere, "Busy Here"
+	case pbx.Unavailable:
+		return sip.StatusTemporarilyUnavailable, "Temporarily Unavailable"
+	case pbx.Conflict:
+		return 409, "Conflict"
+	case pbx.Permission:
+		return sip.StatusForbidden, "Forbidden"
+	}
+	return sip.StatusInternalServerError, "Server Internal Error"
+}
+
+// do runs f on the domain's loop and waits for it.
+func (g *Gateway) do(f func()) error {
+	ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
+	defer cancel()
+	return g.cfg.Loop.Do(ctx, f)
+}
+
+// post runs f on the domain's loop without waiting.
+func (g *Gateway) post(f func()) { g.cfg.Loop.Post(f) }
+
+func (g *Gateway) call(id pbx.ConnID) *call {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.calls[id]
+}
+
+// Offer rings the agent's phone: tserver.Endpoints, on the loop.
+func (g *Gateway) Offer(c *tserver.Contact, a *tserver.Agent) {
+	if cl := g.call(c.ID); cl != nil {
+		g.ringAgent(cl, a)
+		return
+	}
+	g.pending[c.ID] = a
+}
+
+// onEvent follows the domain's CTI events (on the loop): when an
+// interaction the gateway carries is over, both legs are hung up.
+func (g *Gateway) onEvent(e tserver.Event) {
+	switch e.Type {
+	case tserver.EventReleased:
+		if e.Reason != "" { // an agent leg only: transfer or refused offer
+			return
+		}
+	case tserver.EventAbandoned:
+	default:
+		return
+	}
+	delete(g.pending, e.ConnID)
+	if cl := g.call(e.ConnID); cl != nil {
+		go cl.hangUp()
+	}
+}
+
+func (g *Gateway) hangUpAll() {
+	g.mu.Lock()
+	calls := make([]*call, 0, len(g.calls))
+	for _, c := range g.calls {
+		calls = append(calls, c)
+	}
+	g.mu.Unlock()
+	for _, c := range calls {
+		c.hangUp()
+	}
+}
