@@ -7,9 +7,10 @@ GO ?= go
 run:
 	$(GO) run ./cmd/ccswitch sim examples/demo-center.yaml
 
-# Vet, then every test (tests needing a real peer skip without it unless
-# CCSWITCH_REQUIRE_PEERS=1).
+# Install missing real peers (SIPp, ...) when root, vet, then every test
+# (tests needing a peer skip without it unless CCSWITCH_REQUIRE_PEERS=1).
 test:
+	bash .ci/peers
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
