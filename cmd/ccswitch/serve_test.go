@@ -215,3 +215,84 @@ func TestSIPCallsReachAgents(t *testing.T) {
 		t.Fatalf("answered %d of 100", st.Answered)
 	}
 }
+
+// registerPhone starts a SIPp phone running scenario for user and
+// registers it; it returns when the registration succeeded.
+func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, keys ...string) {
+	t.Helper()
+	scen, _ := filepath.Abs("testdata/sipp")
+	port := freeUDPPort(t)
+	args := []string{"-sf", filepath.Join(scen, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1"}
+	for i := 0; i+1 < len(keys); i += 2 {
+		args = append(args, "-key", keys[i], keys[i+1])
+	}
+	sipp(t, ctx, append(args, lc.sipAddr)...)
+	reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
+		"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600",
+		"-timeout", "20s", lc.sipAddr)
+	if err := reg.Wait(); err != nil {
+		t.Fatalf("registering %s: %v", user, err)
+	}
+}
+
+// TestSIPHoldRetrieveTransfer: the agent's phone holds the customer
+// (re-INVITE sendonly), retrieves, then blind-transfers (REFER) to the
+// billing queue, where another agent answers.
+func TestSIPHoldRetrieveTransfer(t *testing.T) {
+	lc := startCenter(t, "--config", "testdata/two-queues.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	registerPhone(t, ctx, lc, "1001", "agent-holds-transfers.xml", "target", "6001")
+	lc.waitFor(t, "agent 1001 ready", 10*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventAgentReady) >= 1
+	})
+	registerPhone(t, ctx, lc, "1003", "agent-answers.xml")
+	lc.waitFor(t, "agent 1003 ready", 10*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventAgentReady) >= 2
+	})
+	scen, _ := filepath.Abs("testdata/sipp")
+	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "40s", lc.sipAddr)
+	if err := caller.Wait(); err != nil {
+		t.Fatalf("caller: %v", err)
+	}
+	lc.waitFor(t, "the call released", 10*time.Second, func(ev []tserver.Event) bool {
+		for _, e := range ev {
+			if e.Type == tserver.EventReleased && e.Reason == "" {
+				return true
+			}
+		}
+		return false
+	})
+	var got []string
+	for _, e := range lc.snapshot() {
+		if e.ConnID == 0 || e.Type == tserver.EventDiverted {
+			continue
+		}
+		s := e.Type.String()
+		if e.Queue != "" {
+			s += "(" + e.Queue
+			if e.DN != "" && e.AgentID != "" {
+				s += " " + e.DN
+			}
+			s += ")"
+		} else if e.DN != "" {
+			s += "(" + e.DN + ")"
+		}
+		if e.Reason != "" {
+			s += ":" + e.Reason
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"EventQueued(support)", "EventRinging(support 1001)", "EventEstablished(support 1001)",
+		"EventHeld(support 1001)", "EventRetrieved(support 1001)",
+		"EventReleased(support 1001):transferred", "EventQueued(billing)",
+		"EventRinging(billing 1003)", "EventEstablished(billing 1003)", "EventReleased(billing 1003)",
+	}
+	// The route point's request and the route used come first.
+	if len(got) < len(want) || strings.Join(got[len(got)-len(want):], " ") != strings.Join(want, " ") {
+		t.Fatalf("transcript\n got %v\nwant ... %v", got, want)
+	}
+}

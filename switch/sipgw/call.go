@@ -35,9 +35,17 @@ type call struct {
 	agent       *sipgo.DialogClientSession // the leg being rung or connected
 	agentRTP    net.PacketConn
 	agentRemote net.Addr
-	stopPlayer  context.CancelFunc
-	bridged     bool
+	held        bool // the agent put the customer on hold
 	done        bool
+
+	// What the caller hears: a player (announcements, music) or the
+	// relay from the agent. One at a time; stream keeps the caller's RTP
+	// stream (SSRC, sequence, timestamp) contiguous across them.
+	stream    media.Stream
+	player    *media.Player
+	relay     *media.Relay
+	mediaStop context.CancelFunc
+	mediaDone chan struct{}
 }
 
 // onInvite takes a new call (or answers a re-INVITE within a dialog).
@@ -107,7 +115,8 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
 	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
-		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port}}
+		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port},
+		stream:       media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
 	var arriveErr error
 	err = g.do(func() {
 		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
@@ -144,7 +153,11 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.hangUp()
 		return
 	}
-	c.startAnnouncements()
+	c.mu.Lock()
+	if c.player == nil && c.relay == nil && !c.done {
+		c.announceLocked(true)
+	}
+	c.mu.Unlock()
 	select {
 	case <-dtx.Context().Done():
 		g.release(c.id)
@@ -158,17 +171,42 @@ func (g *Gateway) release(id pbx.ConnID) {
 	g.post(func() { _ = g.ts.ReleaseCall(id) })
 }
 
-// startAnnouncements plays greeting, position and wait, then music.
-func (c *call) startAnnouncements() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.bridged || c.done {
+// stopMediaLocked stops what the caller hears and waits for it to stop;
+// c.mu is held (the media goroutines never take it).
+func (c *call) stopMediaLocked() {
+	if c.mediaStop == nil {
 		return
 	}
+	c.mediaStop()
+	<-c.mediaDone
+	c.mediaStop, c.mediaDone = nil, nil
+	switch {
+	case c.player != nil:
+		c.stream = c.player.Next()
+	case c.relay != nil:
+		c.stream = c.relay.NextA()
+	}
+	c.player, c.relay = nil, nil
+}
+
+func (c *call) runMediaLocked(run func(context.Context) error) {
 	ctx, stop := context.WithCancel(c.ctx)
-	c.stopPlayer = stop
-	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, rand.Uint32(), uint16(rand.Uint32()), rand.Uint32())
-	p.Play(media.Greeting())
+	done := make(chan struct{})
+	c.mediaStop, c.mediaDone = stop, done
+	go func() {
+		defer close(done)
+		_ = run(ctx)
+	}()
+}
+
+// announceLocked plays (the greeting,) the caller's position and wait,
+// then music on hold.
+func (c *call) announceLocked(greeting bool) {
+	c.stopMediaLocked()
+	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
+	if greeting {
+		p.Play(media.Greeting())
+	}
 	id := c.id
 	c.g.post(func() {
 		pos, ewt, err := c.g.ts.Position(id)
@@ -177,7 +215,26 @@ func (c *call) startAnnouncements() {
 		}
 	})
 	p.Loop(media.MusicOnHold())
-	go func() { _ = p.Run(ctx) }()
+	c.player = p
+	c.runMediaLocked(p.Run)
+}
+
+// musicLocked plays music on hold only (the agent holds the customer).
+func (c *call) musicLocked() {
+	c.stopMediaLocked()
+	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
+	p.Loop(media.MusicOnHold())
+	c.player = p
+	c.runMediaLocked(p.Run)
+}
+
+// bridgeLocked relays media between the caller and the agent.
+func (c *call) bridgeLocked() {
+	c.stopMediaLocked()
+	r := media.NewRelay(media.Leg{Conn: c.callerRTP, Remote: c.callerRemote}, media.Leg{Conn: c.agentRTP, Remote: c.agentRemote})
+	r.ContinueA(c.stream)
+	c.relay = r
+	c.runMediaLocked(r.Run)
 }
 
 // ringAgent starts the agent's leg; called on the loop.
@@ -261,28 +318,22 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 		_ = dlg.Bye(context.Background())
 		return ""
 	}
-	c.bridge()
+	c.mu.Lock()
+	if !c.done && c.agent == dlg {
+		c.bridgeLocked()
+	}
+	c.mu.Unlock()
 	select {
 	case <-dlg.Context().Done():
-		g.release(c.id) // the agent hung up
+		c.mu.Lock()
+		current := c.agent == dlg
+		c.mu.Unlock()
+		if current {
+			g.release(c.id) // the agent hung up
+		}
 	case <-c.ctx.Done():
 	}
 	return ""
-}
-
-// bridge stops the announcements and relays media between the legs.
-func (c *call) bridge() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done {
-		return
-	}
-	if c.stopPlayer != nil {
-		c.stopPlayer()
-	}
-	c.bridged = true
-	r := media.NewRelay(media.Leg{Conn: c.callerRTP, Remote: c.callerRemote}, media.Leg{Conn: c.agentRTP, Remote: c.agentRemote})
-	go func() { _ = r.Run(c.ctx) }()
 }
 
 // hangUp ends both legs once.
@@ -294,6 +345,7 @@ func (c *call) hangUp() {
 	}
 	c.done = true
 	agent, agentRTP := c.agent, c.agentRTP
+	c.stopMediaLocked()
 	c.mu.Unlock()
 	c.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -329,12 +381,6 @@ func (g *Gateway) onBye(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
-}
-
-// onReInvite answers a re-INVITE within a dialog: hold and retrieve come in
-// a later slice; for now the session is refreshed with the same media.
-func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
-	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: re-INVITE not supported yet", nil))
 }
 
 func sourceIP(hostport string) string {

@@ -148,6 +148,7 @@ func (g *Gateway) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener)
 	g.srv.OnInvite(g.onInvite)
 	g.srv.OnAck(g.onAck)
 	g.srv.OnBye(g.onBye)
+	g.srv.OnRefer(g.onRefer)
 	g.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// CANCELs matching an INVITE are absorbed by its transaction.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))

@@ -1,0 +1,213 @@
+package sipgw
+
+import (
+	"context"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ccswitch/ccswitch/switch/media"
+)
+
+// callOfAgentLeg finds the call whose agent leg is dlg.
+func (g *Gateway) callOfAgentLeg(dlg *sipgo.DialogClientSession) *call {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.calls {
+		c.mu.Lock()
+		match := c.agent == dlg
+		c.mu.Unlock()
+		if match {
+			return c
+		}
+	}
+	return nil
+}
+
+// callOfCallerLeg finds the call whose customer leg is dtx.
+func (g *Gateway) callOfCallerLeg(dtx *sipgo.DialogServerSession) *call {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, c := range g.calls {
+		if c.caller == dtx {
+			return c
+		}
+	}
+	return nil
+}
+
+// mirror is the direction that answers an offered one (RFC 3264 §6.1).
+func mirror(direction string) string {
+	switch direction {
+	case media.SendOnly:
+		return media.RecvOnly
+	case media.RecvOnly:
+		return media.SendOnly
+	case media.Inactive:
+		return media.Inactive
+	}
+	return media.SendRecv
+}
+
+// onReInvite answers a re-INVITE within a dialog. From the agent's phone,
+// sendonly or inactive is hold (the customer hears music on hold) and
+// sendrecv again is retrieve; the domain hears HoldCall / RetrieveCall.
+// From the customer it is answered and changes nothing.
+func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
+	offer, err := media.ParseSDP(req.Body())
+	if err != nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: "+err.Error(), nil))
+		return
+	}
+	var (
+		c         *call
+		fromAgent bool
+	)
+	if dlg, err := g.out.MatchRequestDialog(req); err == nil {
+		c, fromAgent = g.callOfAgentLeg(dlg), true
+	} else if dtx, err := g.in.MatchDialogRequest(req); err == nil {
+		c = g.callOfCallerLeg(dtx)
+	}
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	hold := offer.Direction == media.SendOnly || offer.Direction == media.Inactive || offer.Address == "0.0.0.0"
+	if fromAgent {
+		var opErr error
+		err := g.do(func() {
+			if hold {
+				opErr = g.ts.HoldCall(c.id)
+			} else {
+				opErr = g.ts.RetrieveCall(c.id)
+			}
+		})
+		if err == nil {
+			err = opErr
+		}
+		// Holding twice or retrieving a call not held is a refresh, not an
+		// error, for the phone.
+		c.mu.Lock()
+		if !c.done {
+			switch {
+			case hold && !c.held:
+				c.held = true
+				c.musicLocked()
+			case !hold && c.held:
+				c.held = false
+				c.bridgeLocked()
+			}
+		}
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	conn := c.callerRTP
+	if fromAgent {
+		conn = c.agentRTP
+	}
+	codec := c.codec
+	c.mu.Unlock()
+	port := 9
+	if conn != nil {
+		port = localPort(conn)
+	}
+	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, mirror(offer.Direction))
+	res := sip.NewSDPResponseFromRequest(req, sdp)
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ccswitch", Host: g.host, Port: g.port}})
+	_ = tx.Respond(res)
+}
+
+// onRefer carries out a blind transfer asked by the agent's phone (RFC
+// 3515): the customer goes to the Refer-To number (a queue, route point or
+// agent), the agent's leg ends.
+func (g *Gateway) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	dlg, err := g.out.MatchRequestDialog(req)
+	var c *call
+	if err == nil {
+		c = g.callOfAgentLeg(dlg)
+	}
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	h := req.GetHeader("Refer-To")
+	if h == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Missing Refer-To", nil))
+		return
+	}
+	var to sip.Uri
+	if err := sip.ParseUri(trimAngle(h.Value()), &to); err != nil || to.User == "" {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusBadRequest, "Bad Refer-To", nil))
+		return
+	}
+	// Detach the agent's leg first: the domain may offer the customer to
+	// the next agent from inside the transfer.
+	c.mu.Lock()
+	if c.done || c.agent != dlg {
+		c.mu.Unlock()
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	oldRTP := c.agentRTP
+	c.agent, c.agentRTP, c.agentRemote, c.held = nil, nil, nil, false
+	c.announceLocked(false)
+	c.mu.Unlock()
+	var opErr error
+	err = g.do(func() { opErr = g.ts.SingleStepTransfer(c.id, to.User) })
+	if err == nil {
+		err = opErr
+	}
+	if err != nil {
+		// Nothing changed in the domain: the agent keeps the customer.
+		c.mu.Lock()
+		if !c.done && c.agent == nil {
+			c.agent, c.agentRTP = dlg, oldRTP
+			c.bridgeLocked()
+		}
+		c.mu.Unlock()
+		status, reason := statusOf(err)
+		_ = tx.Respond(sip.NewResponseFromRequest(req, status, reason, nil))
+		return
+	}
+	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusAccepted, "Accepted", nil))
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
+		defer cancel()
+		notify := sip.NewRequest(sip.NOTIFY, dlg.InviteResponse.Contact().Address)
+		notify.AppendHeader(sip.NewHeader("Event", "refer"))
+		notify.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
+		notify.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+		notify.SetBody([]byte("SIP/2.0 200 OK\r\n"))
+		if res, err := dlg.Do(ctx, notify); err != nil || !res.IsSuccess() {
+			g.log.Debug().Err(err).Msg("NOTIFY after REFER not accepted")
+		}
+		if dlg.Context().Err() == nil {
+			_ = dlg.Bye(ctx)
+		}
+		dlg.Close()
+		if oldRTP != nil {
+			_ = oldRTP.Close()
+		}
+	}()
+}
+
+// trimAngle returns the URI inside <...> of a name-addr.
+func trimAngle(s string) string {
+	if _, rest, ok := strings.Cut(s, "<"); ok {
+		s, _, _ = strings.Cut(rest, ">")
+	}
+	return s
+}
+
+func localPort(conn net.PacketConn) int {
+	if a, ok := conn.LocalAddr().(*net.UDPAddr); ok {
+		return a.Port
+	}
+	return 9
+}
