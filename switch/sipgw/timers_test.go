@@ -1,0 +1,371 @@
+package sipgw
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/internal/memnet"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// These tests run the gateway and sipgo inside a testing/synctest bubble
+// over an in-memory network: sipgo's transaction timers (Timer A/B, 2xx
+// retransmission) and the gateway's ring timeout run in virtual time, so
+// a 32-second Timer B takes microseconds, and nothing sleeps.
+
+const timerCenter = `queues: [{name: support, media: voip, number: "6000"}]
+route_points: [{number: "5000", queue: support}]
+agents: [{id: a1, number: "1001", password: secret, skills: {support: 5}}]
+`
+
+type tmHarness struct {
+	t      *testing.T
+	net    *memnet.Network
+	gwAddr string
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex
+	events []tserver.Event
+}
+
+func tmStart(t *testing.T, ringTimeout time.Duration) *tmHarness {
+	t.Helper()
+	sip.SetDefaultLogger(nil)
+	h := &tmHarness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
+	f, err := config.Parse("timers.yaml", []byte(timerCenter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := clock.NewLoop()
+	var gw *Gateway
+	reg := registrar.New(registrar.Options{
+		Realm:       "ccswitch",
+		Credentials: registrar.StaticCredentials{"1001": registrar.HA1("1001", "ccswitch", "secret")},
+		OnChange:    func(u string, c []registrar.Contact) { gw.OnRegistration(u, c) },
+	})
+	gw, err = New(Config{Loop: loop, Registrar: reg, Log: zerolog.Nop(), RingTimeout: ringTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tserver.New(f, tserver.Options{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.Attach(ts)
+	ts.Subscribe(func(e tserver.Event) {
+		h.mu.Lock()
+		h.events = append(h.events, e)
+		h.mu.Unlock()
+	})
+	pc, err := h.net.Listen(h.gwAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go loop.Run(ctx)
+	go func() {
+		defer close(h.done)
+		if err := gw.Serve(ctx, pc, nil); err != nil {
+			t.Error(err)
+		}
+	}()
+	return h
+}
+
+func (h *tmHarness) stop() {
+	h.cancel()
+	<-h.done
+}
+
+func (h *tmHarness) transcript() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, e := range h.events {
+		s := e.Type.String()
+		if e.Reason != "" {
+			s += ":" + e.Reason
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, " ")
+}
+
+// tmPhone is a hand-driven SIP endpoint on the in-memory network.
+type tmPhone struct {
+	t    *testing.T
+	conn *memnet.Conn
+	addr string
+	to   string
+}
+
+func (h *tmHarness) phone(addr string) *tmPhone {
+	c, err := h.net.Listen(addr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return &tmPhone{t: h.t, conn: c, addr: addr, to: h.gwAddr}
+}
+
+func (p *tmPhone) send(m sip.Message) {
+	p.t.Helper()
+	dst, _ := memnetAddr(p.to)
+	if _, err := p.conn.WriteTo([]byte(m.String()), dst); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// recv returns the next message, or nil if none comes within d (virtual).
+func (p *tmPhone) recv(d time.Duration) sip.Message {
+	p.t.Helper()
+	_ = p.conn.SetReadDeadline(time.Now().Add(d))
+	buf := make([]byte, 65535)
+	n, _, err := p.conn.ReadFrom(buf)
+	if err != nil {
+		return nil
+	}
+	m, err := sip.ParseMessage(buf[:n])
+	if err != nil {
+		p.t.Fatalf("unparsable message from the switch: %v\n%s", err, buf[:n])
+	}
+	return m
+}
+
+// expect waits for a message matching want ("INVITE", "CANCEL", "200",
+// "487", ...), skipping others, within d.
+func (p *tmPhone) expect(want string, d time.Duration) sip.Message {
+	p.t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		m := p.recv(time.Until(deadline))
+		if m == nil {
+			break
+		}
+		switch m := m.(type) {
+		case *sip.Request:
+			if m.Method.String() == want {
+				return m
+			}
+		case *sip.Response:
+			if fmt.Sprint(m.StatusCode) == want {
+				return m
+			}
+		}
+	}
+	p.t.Fatalf("%s: no %s within %v", p.addr, want, d)
+	return nil
+}
+
+func memnetAddr(s string) (addrString, error) { return addrString(s), nil }
+
+type addrString string
+
+func (a addrString) Network() string { return "udp" }
+func (a addrString) String() string  { return string(a) }
+
+func (p *tmPhone) request(method sip.RequestMethod, user string, cseq uint32, callID string) *sip.Request {
+	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: 5060})
+	host, port := splitHostPort(p.addr)
+	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: host, Port: port,
+		Params: params("branch", sip.GenerateBranch())})
+	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: host, Port: port}, Params: params("tag", "ftag"+callID)})
+	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}, Params: sip.NewParams()})
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: host, Port: port}})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	return req
+}
+
+func splitHostPort(s string) (string, int) {
+	i := strings.LastIndexByte(s, ':')
+	var port int
+	fmt.Sscan(s[i+1:], &port)
+	return s[:i], port
+}
+
+// register registers the agent phone 1001 with digest authentication.
+func (p *tmPhone) register() {
+	p.t.Helper()
+	req := p.request(sip.REGISTER, "1001", 1, "reg-1")
+	req.AppendHeader(sip.NewHeader("Expires", "3600"))
+	req.SetBody(nil)
+	p.send(req)
+	res := p.expect("401", 5*time.Second).(*sip.Response)
+	chal, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: req.Recipient.String(), Username: "1001", Password: "secret", Count: 1})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	req = p.request(sip.REGISTER, "1001", 2, "reg-1")
+	req.AppendHeader(sip.NewHeader("Expires", "3600"))
+	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
+	req.SetBody(nil)
+	p.send(req)
+	p.expect("200", 5*time.Second)
+}
+
+const tmSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+
+// call sends an INVITE to the route point and returns it.
+func (p *tmPhone) call(callID string) *sip.Request {
+	req := p.request(sip.INVITE, "5000", 1, callID)
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody([]byte(tmSDP))
+	p.send(req)
+	return req
+}
+
+func params(k, v string) sip.HeaderParams {
+	p := sip.NewParams()
+	p.Add(k, v)
+	return p
+}
+
+// ack acknowledges a 2xx to invite (a new transaction, RFC 3261 13.2.2.4).
+func (p *tmPhone) ack(invite *sip.Request, res *sip.Response) {
+	ack := p.request(sip.ACK, invite.Recipient.User, invite.CSeq().SeqNo, invite.CallID().Value())
+	ack.ReplaceHeader(sip.HeaderClone(res.To()))
+	ack.SetBody(nil)
+	p.send(ack)
+}
+
+// answer sends a response to req.
+func (p *tmPhone) respond(req *sip.Request, code int, reason string) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if to := res.To(); to != nil {
+		if _, ok := to.Params.Get("tag"); !ok {
+			to.Params.Add("tag", "agent-tag")
+		}
+	}
+	p.send(res)
+	return res
+}
+
+// TestRingTimeoutRedirects: the agent's phone rings (180) and never
+// answers; after the ring timeout the switch CANCELs the leg, the call
+// goes back to its queue and the agent becomes not ready.
+func TestRingTimeoutRedirects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, 20*time.Second)
+		defer h.stop()
+		agent := h.phone("127.0.0.1:7001")
+		agent.register()
+		synctest.Wait()
+		caller := h.phone("127.0.0.1:7002")
+		inv := caller.call("call-1")
+		ok := caller.expect("200", 5*time.Second).(*sip.Response)
+		caller.ack(inv, ok)
+		offered := agent.expect("INVITE", 5*time.Second).(*sip.Request)
+		start := time.Now()
+		agent.respond(offered, 180, "Ringing")
+		cancel := agent.expect("CANCEL", time.Minute).(*sip.Request)
+		if waited := time.Since(start); waited < 20*time.Second || waited > 21*time.Second {
+			t.Errorf("CANCEL after %v, want the 20s ring timeout", waited)
+		}
+		agent.respond(cancel, 200, "OK")
+		agent.respond(offered, 487, "Request Terminated")
+		synctest.Wait()
+		got := h.transcript()
+		t.Logf("CANCEL after %v; transcript %s", time.Since(start), got)
+		for _, want := range []string{
+			"EventRinging EventReleased:ring_no_answer EventAgentNotReady:ring_no_answer EventQueued",
+		} {
+			if !strings.Contains(got, want) {
+				t.Fatalf("transcript %q lacks %q", got, want)
+			}
+		}
+	})
+}
+
+// TestLostACKReleases: the caller never ACKs the switch's 200; the switch
+// retransmits it (Timer G style, T1 doubling to T2) and gives up after
+// 64*T1 = 32 s, when the call is over: an abandon.
+func TestLostACKReleases(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, 20*time.Second)
+		defer h.stop()
+		caller := h.phone("127.0.0.1:7002")
+		caller.call("call-2")
+		start := time.Now()
+		oks := 0
+		for {
+			m := caller.recv(time.Minute)
+			if m == nil {
+				break
+			}
+			if r, ok := m.(*sip.Response); ok && r.StatusCode == 200 {
+				oks++
+			}
+			if r, ok := m.(*sip.Request); ok && r.Method == sip.BYE {
+				break
+			}
+		}
+		synctest.Wait()
+		t.Logf("200 sent %d times; gave up after %v; transcript %s", oks, time.Since(start), h.transcript())
+		if oks < 7 {
+			t.Errorf("200 sent %d times, want it retransmitted until Timer H (at least 7)", oks)
+		}
+		if got := h.transcript(); !strings.Contains(got, "EventQueued EventAbandoned") {
+			t.Fatalf("transcript %q: want the call abandoned", got)
+		}
+		if d := time.Since(start); d < 32*time.Second {
+			t.Errorf("gave up after %v, before 64*T1", d)
+		}
+	})
+}
+
+// TestTimerBUnreachable: the agent's phone never answers the INVITE at
+// all (no 1xx); after Timer B (64*T1 = 32 s) the offer fails as
+// unreachable and the call goes back to its queue.
+func TestTimerBUnreachable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, 5*time.Minute) // longer than Timer B
+		defer h.stop()
+		agent := h.phone("127.0.0.1:7001")
+		agent.register()
+		synctest.Wait()
+		caller := h.phone("127.0.0.1:7002")
+		inv := caller.call("call-3")
+		ok := caller.expect("200", 5*time.Second).(*sip.Response)
+		caller.ack(inv, ok)
+		agent.expect("INVITE", 5*time.Second)
+		start := time.Now()
+		invites := 1
+		for time.Since(start) < 40*time.Second {
+			m := agent.recv(40*time.Second - time.Since(start))
+			if m == nil {
+				break
+			}
+			if r, ok := m.(*sip.Request); ok && r.Method == sip.INVITE {
+				invites++ // Timer A retransmissions
+			}
+		}
+		synctest.Wait()
+		t.Logf("INVITE sent %d times; transcript %s", invites, h.transcript())
+		if invites < 6 {
+			t.Errorf("INVITE sent %d times, want Timer A retransmissions", invites)
+		}
+		if got := h.transcript(); !strings.Contains(got, "EventReleased:unreachable EventAgentNotReady:unreachable EventQueued") {
+			t.Fatalf("transcript %q: want the offer to fail as unreachable", got)
+		}
+	})
+}
