@@ -3,6 +3,8 @@ package sipgw
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +33,7 @@ agents: [{id: a1, number: "1001", password: secret, skills: {support: 5}}]
 `
 
 type tmHarness struct {
-	t      *testing.T
+	t      testing.TB
 	net    *memnet.Network
 	gwAddr string
 	cancel context.CancelFunc
@@ -40,9 +42,9 @@ type tmHarness struct {
 	events []tserver.Event
 }
 
-func tmStart(t *testing.T, ringTimeout time.Duration) *tmHarness {
+func tmStart(t testing.TB, ringTimeout time.Duration) *tmHarness {
 	t.Helper()
-	sip.SetDefaultLogger(nil)
+	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := &tmHarness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
 	f, err := config.Parse("timers.yaml", []byte(timerCenter))
 	if err != nil {
@@ -106,7 +108,7 @@ func (h *tmHarness) transcript() string {
 
 // tmPhone is a hand-driven SIP endpoint on the in-memory network.
 type tmPhone struct {
-	t    *testing.T
+	t    testing.TB
 	conn *memnet.Conn
 	addr string
 	to   string
