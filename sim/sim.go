@@ -273,6 +273,10 @@ func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
 	m.clk.Schedule(handle, m.hangUpFn, uint64(c.ID))
 }
 
+// Dial is an agent's outbound call: simulated scenarios place none yet,
+// so there is nothing to do.
+func (m *model) Dial(*tserver.Contact, *tserver.Agent) {}
+
 // hangUp ends a call when its handle time is over.
 func (m *model) hangUp(arg uint64) { _ = m.srv.ReleaseCall(pbx.ConnID(arg)) }
 

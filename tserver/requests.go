@@ -777,12 +777,14 @@ func (s *Server) MakeCall(agentID, destination string, m pbx.Media) (pbx.ConnID,
 	a.load[m]++
 	s.setAvailable(a)
 	s.emit(EventDialing, c, a, nil, "")
+	id := c.ID
 	if a.inAvailable {
 		// Dialing out of after-call work ends it: busy, the agent takes
 		// what waits for its other media, as on any other call.
 		s.dispatch(a)
 	}
-	return c.ID, nil
+	s.endpoints.Dial(c, a)
+	return id, nil
 }
 
 // SingleStepTransfer moves an established interaction from its agent to

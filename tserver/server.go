@@ -26,11 +26,18 @@ type Endpoints interface {
 	// device answers with Server.AnswerCall or refuses with
 	// Server.RejectCall, later or from inside Offer.
 	Offer(c *Contact, agent *Agent)
+	// Dial places agent's outbound interaction c (MakeCall) to c.DNIS:
+	// the device rings the agent's own phone if it must, then the far
+	// end. The far end's answer is reported with Server.AnswerCall, a
+	// failure or a hang-up with Server.ReleaseCall, later or from inside
+	// Dial.
+	Dial(c *Contact, agent *Agent)
 }
 
 type nopEndpoints struct{}
 
 func (nopEndpoints) Offer(*Contact, *Agent) {}
+func (nopEndpoints) Dial(*Contact, *Agent)  {}
 
 // NopEndpoints returns Endpoints that do nothing: agents answer through
 // CTI requests.

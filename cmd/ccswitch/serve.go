@@ -48,14 +48,29 @@ type server struct {
 	finished chan struct{}
 }
 
+// serveOptions are serve's flags.
+type serveOptions struct {
+	sipAddr, httpAddr string
+	ringTimeout       time.Duration
+	realm             string
+	mediaIP           string
+	rtpMin, rtpMax    int
+	trunk             string
+	inviteRate        float64
+}
+
 func (m *Main) parseServe(args []string) error {
 	fs := m.newFlagSet("serve", serveUsage)
+	var o serveOptions
 	cfgPath := fs.String("config", "", "center configuration (required)")
-	sipAddr := fs.String("sip", "127.0.0.1:5060", "SIP listen address (UDP and TCP)")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (status)")
-	ringTimeout := fs.Duration("ring-timeout", 20*time.Second, "how long an agent's phone rings before the call goes back to the queue")
-	realm := fs.String("realm", "ccswitch", "SIP digest realm")
-	mediaIP := fs.String("media-ip", "127.0.0.1", "address RTP is sent from and announced in SDP")
+	fs.StringVar(&o.sipAddr, "sip", "127.0.0.1:5060", "SIP listen address (UDP and TCP)")
+	fs.StringVar(&o.httpAddr, "http", "127.0.0.1:8080", "HTTP listen address (status)")
+	fs.DurationVar(&o.ringTimeout, "ring-timeout", 20*time.Second, "how long an agent's phone rings before the call goes back to the queue")
+	fs.StringVar(&o.realm, "realm", "ccswitch", "SIP digest realm")
+	fs.StringVar(&o.mediaIP, "media-ip", "127.0.0.1", "address RTP is sent from and announced in SDP")
+	rtpPorts := fs.String("rtp-ports", "20000-29999", "RTP port range `MIN-MAX`; each call takes two even ports")
+	fs.StringVar(&o.trunk, "trunk", "", "outbound SIP trunk `HOST:PORT` for agents' calls to outside numbers (MakeCall)")
+	fs.Float64Var(&o.inviteRate, "invite-rate", 200, "INVITEs per second accepted from one source IP (burst: twice that)")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -67,17 +82,27 @@ func (m *Main) parseServe(args []string) error {
 		fs.Usage()
 		return usagef("serve: want --config FILE and no other arguments")
 	}
+	if _, err := fmt.Sscanf(*rtpPorts, "%d-%d", &o.rtpMin, &o.rtpMax); err != nil ||
+		fmt.Sprintf("%d-%d", o.rtpMin, o.rtpMax) != *rtpPorts || o.rtpMin < 1 || o.rtpMax > 65535 || o.rtpMin >= o.rtpMax {
+		return usagef("serve: --rtp-ports wants MIN-MAX within 1-65535, e.g. 20000-29999")
+	}
+	if o.trunk != "" {
+		if _, _, err := net.SplitHostPort(o.trunk); err != nil {
+			return usagef("serve: --trunk wants HOST:PORT: %v", err)
+		}
+	}
+	if o.inviteRate <= 0 {
+		return usagef("serve: --invite-rate must be positive")
+	}
 	f, err := config.Load(*cfgPath)
 	if err != nil {
 		return &usageError{err}
 	}
-	m.run = func(ctx context.Context) error {
-		return m.startServer(ctx, f, *sipAddr, *httpAddr, *realm, *mediaIP, *ringTimeout)
-	}
+	m.run = func(ctx context.Context) error { return m.startServer(ctx, f, o) }
 	return nil
 }
 
-func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAddr, realm, mediaIP string, ringTimeout time.Duration) (err error) {
+func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) (err error) {
 	sip.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(m.log.With().Str("component", "sipgo").Logger())))
 	s := &server{loop: clock.NewLoop(), finished: make(chan struct{})}
 	m.server = s
@@ -86,12 +111,12 @@ func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAdd
 	creds := registrar.StaticCredentials{}
 	for _, a := range f.ExpandAgents() {
 		if a.Password != "" && a.Number != "" {
-			creds[a.Number] = registrar.HA1(a.Number, realm, a.Password)
+			creds[a.Number] = registrar.HA1(a.Number, o.realm, a.Password)
 		}
 	}
 	var gw *sipgw.Gateway
 	s.reg = registrar.New(registrar.Options{
-		Realm:       realm,
+		Realm:       o.realm,
 		Credentials: creds,
 		OnChange: func(user string, contacts []registrar.Contact) {
 			gw.OnRegistration(user, contacts)
@@ -99,7 +124,8 @@ func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAdd
 	})
 	gw, err = sipgw.New(sipgw.Config{
 		Loop: s.loop, Registrar: s.reg, Log: m.log.With().Str("component", "sipgw").Logger(),
-		MediaIP: mediaIP, RingTimeout: ringTimeout,
+		MediaIP: o.mediaIP, RingTimeout: o.ringTimeout, RTPPortMin: o.rtpMin, RTPPortMax: o.rtpMax,
+		OutboundTrunk: o.trunk, InviteRate: o.inviteRate, InviteBurst: 2 * o.inviteRate,
 	})
 	if err != nil {
 		return err
@@ -122,7 +148,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAdd
 			_ = s.ts.AgentReady(a.ID)
 		}
 	}
-	if s.sipUDP, err = net.ListenPacket("udp", sipAddr); err != nil {
+	if s.sipUDP, err = net.ListenPacket("udp", o.sipAddr); err != nil {
 		return fmt.Errorf("serve: sip: %w", err)
 	}
 	tcpAddr := s.sipUDP.LocalAddr().String() // same port for TCP
@@ -130,7 +156,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, sipAddr, httpAdd
 		_ = s.sipUDP.Close()
 		return fmt.Errorf("serve: sip tcp: %w", err)
 	}
-	if s.httpLn, err = net.Listen("tcp", httpAddr); err != nil {
+	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
 		_ = s.sipUDP.Close()
 		_ = s.sipTCP.Close()
 		return fmt.Errorf("serve: http: %w", err)

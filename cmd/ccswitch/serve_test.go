@@ -296,3 +296,41 @@ func TestSIPHoldRetrieveTransfer(t *testing.T) {
 		t.Fatalf("transcript\n got %v\nwant ... %v", got, want)
 	}
 }
+
+// TestSIPMakeCall: an agent's outbound call (MakeCall, the path callbacks
+// take): the switch rings the agent's phone, then calls the destination
+// through the outbound trunk (a SIPp uas), and the agent hangs up.
+func TestSIPMakeCall(t *testing.T) {
+	trunkPort := freeUDPPort(t)
+	lc := startCenter(t, "--trunk", fmt.Sprintf("127.0.0.1:%d", trunkPort))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sipp(t, ctx, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(trunkPort), "-m", "1", lc.sipAddr)
+	registerPhone(t, ctx, lc, "1001", "agent-answers.xml")
+	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventAgentReady) >= 1
+	})
+	var id pbx.ConnID
+	var mcErr error
+	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) { id, mcErr = ts.MakeCall("agent-01", "5551234", pbx.VoIP) }); err != nil || mcErr != nil {
+		t.Fatalf("MakeCall: %v %v", err, mcErr)
+	}
+	lc.waitFor(t, "the outbound call released", 20*time.Second, func(ev []tserver.Event) bool {
+		for _, e := range ev {
+			if e.ConnID == id && e.Type == tserver.EventReleased {
+				return true
+			}
+		}
+		return false
+	})
+	var got []string
+	for _, e := range lc.snapshot() {
+		if e.ConnID == id {
+			got = append(got, e.Type.String()+"("+e.DN+" "+e.DNIS+")")
+		}
+	}
+	want := "EventDialing(1001 5551234) EventEstablished(1001 5551234) EventReleased(1001 5551234)"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("transcript %v, want %s", got, want)
+	}
+}

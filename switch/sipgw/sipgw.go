@@ -52,6 +52,9 @@ type Config struct {
 	// InviteRate and InviteBurst limit INVITEs per source IP (default
 	// 200/s, burst 400), so one flooding address cannot starve others.
 	InviteRate, InviteBurst float64
+	// OutboundTrunk (host:port) is where agents' outbound calls
+	// (MakeCall) to numbers outside the switch go.
+	OutboundTrunk string
 }
 
 // Gateway is the SIP side of the switch.
@@ -69,12 +72,13 @@ type Gateway struct {
 	limiter *rateLimiter
 	trunks  map[string]bool
 
-	mu      sync.Mutex
-	calls   map[pbx.ConnID]*call
-	pending map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
-	ctx     context.Context
+	mu       sync.Mutex
+	calls    map[pbx.ConnID]*call
+	outbound map[pbx.ConnID]*outbound
+	pending  map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc
+	ctx      context.Context
 }
 
 var _ tserver.Endpoints = (*Gateway)(nil)
@@ -100,12 +104,13 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.InviteRate, cfg.InviteBurst = 200, 400
 	}
 	g := &Gateway{
-		cfg:     cfg,
-		log:     cfg.Log,
-		limiter: newRateLimiter(cfg.InviteRate, cfg.InviteBurst, time.Now),
-		trunks:  map[string]bool{},
-		calls:   map[pbx.ConnID]*call{},
-		pending: map[pbx.ConnID]*tserver.Agent{},
+		cfg:      cfg,
+		log:      cfg.Log,
+		limiter:  newRateLimiter(cfg.InviteRate, cfg.InviteBurst, time.Now),
+		trunks:   map[string]bool{},
+		calls:    map[pbx.ConnID]*call{},
+		outbound: map[pbx.ConnID]*outbound{},
+		pending:  map[pbx.ConnID]*tserver.Agent{},
 	}
 	for _, ip := range cfg.SwitchedTrunks {
 		g.trunks[ip] = true
@@ -248,6 +253,12 @@ func (g *Gateway) onEvent(e tserver.Event) {
 	if cl := g.call(e.ConnID); cl != nil {
 		go cl.hangUp()
 	}
+	g.mu.Lock()
+	o := g.outbound[e.ConnID]
+	g.mu.Unlock()
+	if o != nil {
+		go o.hangUp()
+	}
 }
 
 func (g *Gateway) hangUpAll() {
@@ -256,8 +267,15 @@ func (g *Gateway) hangUpAll() {
 	for _, c := range g.calls {
 		calls = append(calls, c)
 	}
+	outs := make([]*outbound, 0, len(g.outbound))
+	for _, o := range g.outbound {
+		outs = append(outs, o)
+	}
 	g.mu.Unlock()
 	for _, c := range calls {
 		c.hangUp()
+	}
+	for _, o := range outs {
+		o.hangUp()
 	}
 }
