@@ -169,22 +169,14 @@ func newSampler(d *config.Distribution) sampler {
 	return nil
 }
 
-func runReplication(ctx context.Context, f *config.File, seed uint64) (replication, error) {
-	m := &model{
-		clk: clock.NewVirtual(clock.Epoch),
-		rng: rand.New(rand.NewPCG(seed, seed^0xd1b54a32d192ed03)),
-		end: f.Run.Duration.D(),
-	}
-	srv, err := tserver.New(f, tserver.Options{Clock: m.clk, Endpoints: m, Seed: seed})
-	if err != nil {
-		return replication{}, err
-	}
-	m.srv = srv
-	m.arriveFn, m.giveUpFn, m.hangUpFn = m.arrive, m.giveUp, m.hangUp
+// buildTraffic turns the scenario's traffic lines into customer models;
+// arrivals carry their line's index as Tag.
+func buildTraffic(f *config.File) ([]trafficModel, error) {
+	var out []trafficModel
 	for i, t := range f.Traffic {
 		media, err := pbx.ParseMedia(t.Media)
 		if err != nil {
-			return replication{}, fmt.Errorf("sim: traffic[%d]: %w", i, err)
+			return nil, fmt.Errorf("sim: traffic[%d]: %w", i, err)
 		}
 		tm := trafficModel{
 			arrival:  tserver.Arrival{Media: media, DNIS: t.Queue, Priority: t.Priority, Tag: i},
@@ -201,7 +193,25 @@ func runReplication(ctx context.Context, f *config.File, seed uint64) (replicati
 		for _, k := range sortedKeys(t.Requires) {
 			tm.arrival.Requires = append(tm.arrival.Requires, pbx.KV{Key: k, Value: t.Requires[k]})
 		}
-		m.traffic = append(m.traffic, tm)
+		out = append(out, tm)
+	}
+	return out, nil
+}
+
+func runReplication(ctx context.Context, f *config.File, seed uint64) (replication, error) {
+	m := &model{
+		clk: clock.NewVirtual(clock.Epoch),
+		rng: rand.New(rand.NewPCG(seed, seed^0xd1b54a32d192ed03)),
+		end: f.Run.Duration.D(),
+	}
+	srv, err := tserver.New(f, tserver.Options{Clock: m.clk, Endpoints: m, Seed: seed})
+	if err != nil {
+		return replication{}, err
+	}
+	m.srv = srv
+	m.arriveFn, m.giveUpFn, m.hangUpFn = m.arrive, m.giveUp, m.hangUp
+	if m.traffic, err = buildTraffic(f); err != nil {
+		return replication{}, err
 	}
 	for i := range m.traffic {
 		m.scheduleArrival(i)

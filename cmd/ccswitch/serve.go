@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/sim"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -57,6 +59,7 @@ type serveOptions struct {
 	rtpMin, rtpMax    int
 	trunk             string
 	inviteRate        float64
+	simulate          bool
 }
 
 func (m *Main) parseServe(args []string) error {
@@ -71,6 +74,7 @@ func (m *Main) parseServe(args []string) error {
 	rtpPorts := fs.String("rtp-ports", "20000-29999", "RTP port range `MIN-MAX`; each call takes two even ports")
 	fs.StringVar(&o.trunk, "trunk", "", "outbound SIP trunk `HOST:PORT` for agents' calls to outside numbers (MakeCall)")
 	fs.Float64Var(&o.inviteRate, "invite-rate", 200, "INVITEs per second accepted from one source IP (burst: twice that)")
+	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -97,6 +101,9 @@ func (m *Main) parseServe(args []string) error {
 	f, err := config.Load(*cfgPath)
 	if err != nil {
 		return &usageError{err}
+	}
+	if o.simulate && len(f.Traffic) == 0 {
+		return usagef("serve: --simulate: %s has no traffic section", f.Path)
 	}
 	m.run = func(ctx context.Context) error { return m.startServer(ctx, f, o) }
 	return nil
@@ -133,13 +140,26 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 	s.gw = gw
 	var seed [8]byte
 	_, _ = rand.Read(seed[:])
+	ep := &endpoints{sip: gw}
+	realClock := clock.NewReal(s.loop)
 	s.ts, err = tserver.New(f, tserver.Options{
-		Clock: clock.NewReal(s.loop), Endpoints: gw, Seed: binary.LittleEndian.Uint64(seed[:]), DeferLogin: true,
+		Clock: realClock, Endpoints: ep, Seed: binary.LittleEndian.Uint64(seed[:]), DeferLogin: true,
 	})
 	if err != nil {
 		return &usageError{err}
 	}
 	gw.Attach(s.ts)
+	if o.simulate {
+		var desks []string
+		for _, a := range f.ExpandAgents() {
+			if a.Password == "" {
+				desks = append(desks, a.ID)
+			}
+		}
+		if ep.desks, err = sim.NewLive(s.ts, realClock, f, desks, binary.LittleEndian.Uint64(seed[:])^1); err != nil {
+			return &usageError{err}
+		}
+	}
 	// Agents without a SIP phone (CTI or simulated desks) log in now;
 	// agents with one log in when it registers.
 	for _, a := range f.ExpandAgents() {
@@ -148,13 +168,8 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 			_ = s.ts.AgentReady(a.ID)
 		}
 	}
-	if s.sipUDP, err = net.ListenPacket("udp", o.sipAddr); err != nil {
-		return fmt.Errorf("serve: sip: %w", err)
-	}
-	tcpAddr := s.sipUDP.LocalAddr().String() // same port for TCP
-	if s.sipTCP, err = net.Listen("tcp", tcpAddr); err != nil {
-		_ = s.sipUDP.Close()
-		return fmt.Errorf("serve: sip tcp: %w", err)
+	if s.sipUDP, s.sipTCP, err = listenSIP(o.sipAddr); err != nil {
+		return err
 	}
 	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
 		_ = s.sipUDP.Close()
@@ -199,9 +214,36 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		s.cancel()
 		<-loopDone
 	}()
+	if ep.desks != nil {
+		// Simulated callers start once the loop runs; they stop with it.
+		s.loop.Post(ep.desks.Start)
+	}
 	m.log.Info().Str("sip", s.sipUDP.LocalAddr().String()).Str("http", s.httpLn.Addr().String()).
 		Int("agents", len(s.ts.Agents())).Msg("ccswitch serving")
 	return nil
+}
+
+// endpoints sends each offer to the agent's device: a simulated desk
+// phone (serve --simulate) or the SIP gateway.
+type endpoints struct {
+	sip   *sipgw.Gateway
+	desks *sim.Live
+}
+
+func (e *endpoints) Offer(c *tserver.Contact, a *tserver.Agent) {
+	if e.desks != nil && e.desks.Owns(a) {
+		e.desks.Offer(c, a)
+		return
+	}
+	e.sip.Offer(c, a)
+}
+
+func (e *endpoints) Dial(c *tserver.Contact, a *tserver.Agent) {
+	if e.desks != nil && e.desks.Owns(a) {
+		e.desks.Dial(c, a)
+		return
+	}
+	e.sip.Dial(c, a)
 }
 
 // routes serves the center's status.
@@ -231,4 +273,28 @@ func (s *server) Do(ctx context.Context, f func(*tserver.Server)) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.finished
+}
+
+// listenSIP opens SIP's UDP socket at addr and a TCP listener on the same
+// port. With port 0 the kernel picks a free UDP port whose TCP twin may be
+// in use; then it tries again with another port.
+func listenSIP(addr string) (net.PacketConn, net.Listener, error) {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: sip: %w", err)
+	}
+	for attempt := 1; ; attempt++ {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("serve: sip: %w", err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln, nil
+		}
+		_ = pc.Close()
+		if port != "0" || attempt == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("serve: sip tcp: %w", err)
+		}
+	}
 }

@@ -334,3 +334,73 @@ func TestSIPMakeCall(t *testing.T) {
 		t.Fatalf("transcript %v, want %s", got, want)
 	}
 }
+
+// TestSIPMixedSimulatedAndReal: serve --simulate mixes simulated trunk
+// callers and simulated desk agents with a real SIP phone and a real SIP
+// caller in one center: simulated callers reach the SIP phone (the switch
+// rings it with no customer leg and hangs up when the simulated customer
+// does), and the real caller can be answered by either.
+func TestSIPMixedSimulatedAndReal(t *testing.T) {
+	lc := startCenter(t, "--config", "testdata/mixed.yaml", "--simulate")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	scen, _ := filepath.Abs("testdata/sipp")
+	port := freeUDPPort(t)
+	sipp(t, ctx, "-sf", filepath.Join(scen, "agent-waits-for-bye.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port), lc.sipAddr)
+	reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		"-m", "1", "-au", "1001", "-ap", "secret", "-key", "user", "1001",
+		"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600", "-timeout", "20s", lc.sipAddr)
+	if err := reg.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	// Simulated customers answered by the SIP phone and by the desks.
+	lc.waitFor(t, "simulated calls handled by the SIP phone and the desks", 40*time.Second, func(ev []tserver.Event) bool {
+		sipDone, deskDone := 0, 0
+		for _, e := range ev {
+			if e.Type == tserver.EventReleased && e.Reason == "" && strings.HasPrefix(e.ANI, "sim-") {
+				switch {
+				case e.AgentID == "sip-1":
+					sipDone++
+				case strings.HasPrefix(e.AgentID, "desk-"):
+					deskDone++
+				}
+			}
+		}
+		return sipDone >= 3 && deskDone >= 3
+	})
+	// A real caller to the route point is answered by a desk or the phone,
+	// talks two seconds and hangs up.
+	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-hangs-up.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-d", "2000", "-timeout", "40s", lc.sipAddr)
+	if err := caller.Wait(); err != nil {
+		t.Fatalf("real caller: %v", err)
+	}
+	lc.waitFor(t, "the real caller answered and released", 10*time.Second, func(ev []tserver.Event) bool {
+		answered := map[pbx.ConnID]bool{}
+		for _, e := range ev {
+			if strings.HasPrefix(e.ANI, "sim-") {
+				continue
+			}
+			switch {
+			case e.Type == tserver.EventEstablished:
+				answered[e.ConnID] = true
+			case e.Type == tserver.EventReleased && e.Reason == "" && answered[e.ConnID]:
+				return true
+			}
+		}
+		return false
+	})
+	var st tserver.QueueStats
+	var waiting int
+	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) {
+		st, _ = ts.QueueStats("support")
+		waiting = ts.Status()[0].Waiting
+	}); err != nil {
+		t.Fatal(err)
+	}
+	inProgress := st.Offered - st.Answered - st.Abandoned
+	if inProgress < 0 || st.Answered < 6 {
+		t.Fatalf("stats %+v (waiting %d)", st, waiting)
+	}
+	t.Logf("offered %d answered %d abandoned %d, %d still waiting or ringing", st.Offered, st.Answered, st.Abandoned, inProgress)
+}

@@ -120,7 +120,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	var arriveErr error
 	err = g.do(func() {
 		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
-			UserData: pbx.UserData{{Key: "sip_call_id", Value: req.CallID().Value()}}})
+			UserData: pbx.UserData{{Key: sipCallIDKey, Value: req.CallID().Value()}}})
 		if arriveErr != nil {
 			return
 		}
@@ -199,10 +199,23 @@ func (c *call) runMediaLocked(run func(context.Context) error) {
 	}()
 }
 
+// answeredElsewhere stops the announcements when an agent without a SIP
+// phone answered the customer.
+func (c *call) answeredElsewhere() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.agent == nil && c.player != nil {
+		c.stopMediaLocked()
+	}
+}
+
 // announceLocked plays (the greeting,) the caller's position and wait,
 // then music on hold.
 func (c *call) announceLocked(greeting bool) {
 	c.stopMediaLocked()
+	if c.callerRTP == nil {
+		return // no customer leg: a simulated or non-SIP customer
+	}
 	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
 	if greeting {
 		p.Play(media.Greeting())
@@ -222,6 +235,9 @@ func (c *call) announceLocked(greeting bool) {
 // musicLocked plays music on hold only (the agent holds the customer).
 func (c *call) musicLocked() {
 	c.stopMediaLocked()
+	if c.callerRTP == nil {
+		return
+	}
 	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
 	p.Loop(media.MusicOnHold())
 	c.player = p
@@ -231,6 +247,9 @@ func (c *call) musicLocked() {
 // bridgeLocked relays media between the caller and the agent.
 func (c *call) bridgeLocked() {
 	c.stopMediaLocked()
+	if c.callerRTP == nil {
+		return // nobody's media to relay to the agent
+	}
 	r := media.NewRelay(media.Leg{Conn: c.callerRTP, Remote: c.callerRemote}, media.Leg{Conn: c.agentRTP, Remote: c.agentRemote})
 	r.ContinueA(c.stream)
 	c.relay = r
@@ -353,14 +372,18 @@ func (c *call) hangUp() {
 	if agent != nil && agent.Context().Err() == nil {
 		_ = agent.Bye(ctx)
 	}
-	if c.caller.Context().Err() == nil {
-		_ = c.caller.Bye(ctx)
+	if c.caller != nil {
+		if c.caller.Context().Err() == nil {
+			_ = c.caller.Bye(ctx)
+		}
+		c.caller.Close()
 	}
-	c.caller.Close()
 	if agent != nil {
 		agent.Close()
 	}
-	_ = c.callerRTP.Close()
+	if c.callerRTP != nil {
+		_ = c.callerRTP.Close()
+	}
 	if agentRTP != nil {
 		_ = agentRTP.Close()
 	}

@@ -33,7 +33,7 @@ func (g *Gateway) callOfCallerLeg(dtx *sipgo.DialogServerSession) *call {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, c := range g.calls {
-		if c.caller == dtx {
+		if c.caller != nil && c.caller == dtx {
 			return c
 		}
 	}

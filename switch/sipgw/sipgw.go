@@ -25,6 +25,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/switch/media"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -234,13 +235,35 @@ func (g *Gateway) Offer(c *tserver.Contact, a *tserver.Agent) {
 		g.ringAgent(cl, a)
 		return
 	}
-	g.pending[c.ID] = a
+	if _, ours := c.UserData.Get(sipCallIDKey); ours {
+		// Offered from inside our own Arrive, before the call is known.
+		g.pending[c.ID] = a
+		return
+	}
+	// An interaction that did not come over SIP (a simulated trunk, a
+	// chat routed to a SIP phone's agent): only the agent's leg exists.
+	ctx, cancel := context.WithCancel(g.ctx)
+	cl := &call{g: g, id: c.ID, codec: media.PCMU, ctx: ctx, cancel: cancel}
+	g.mu.Lock()
+	g.calls[c.ID] = cl
+	g.mu.Unlock()
+	g.ringAgent(cl, a)
 }
+
+// sipCallIDKey is the attached-data key of the customer's SIP Call-ID.
+const sipCallIDKey = "sip_call_id"
 
 // onEvent follows the domain's CTI events (on the loop): when an
 // interaction the gateway carries is over, both legs are hung up.
 func (g *Gateway) onEvent(e tserver.Event) {
 	switch e.Type {
+	case tserver.EventEstablished:
+		// Answered by an agent without a SIP phone (a simulated desk or a
+		// CTI-only agent): the customer stops hearing announcements.
+		if cl := g.call(e.ConnID); cl != nil {
+			go cl.answeredElsewhere()
+		}
+		return
 	case tserver.EventReleased:
 		if e.Reason != "" { // an agent leg only: transfer or refused offer
 			return
