@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -47,6 +48,9 @@ type call struct {
 	mediaStop context.CancelFunc
 	mediaDone chan struct{}
 }
+
+// errStopRinging ends an agent leg's ringing with a CANCEL.
+var errStopRinging = errors.New("sipgw: stop ringing")
 
 // onInvite takes a new call (or answers a re-INVITE within a dialog).
 func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
@@ -284,8 +288,23 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 		return "no_media_port"
 	}
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{c.codec}, "sendrecv")
-	ringCtx, cancel := context.WithTimeout(c.ctx, g.cfg.RingTimeout)
-	defer cancel()
+	// The leg stops ringing at the ring timeout or when the caller goes.
+	// A phone that sent a 1xx gets a CANCEL; one that sent nothing cannot
+	// be cancelled (RFC 3261 §9.1): the INVITE transaction is dropped at
+	// once rather than at Timer B (32 s).
+	ringCtx, stopRinging := context.WithCancelCause(context.WithoutCancel(c.ctx))
+	defer stopRinging(nil)
+	var provisional, timedOut atomic.Bool
+	stop := func() {
+		if provisional.Load() {
+			stopRinging(errStopRinging)
+		} else {
+			stopRinging(sipgo.WaitAnswerForceCancelErr)
+		}
+	}
+	ringTimer := time.AfterFunc(g.cfg.RingTimeout, func() { timedOut.Store(true); stop() })
+	defer ringTimer.Stop()
+	defer context.AfterFunc(c.ctx, stop)()
 	dlg, err := g.out.Invite(ringCtx, contact.URI, sdp, sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
 		_ = conn.Close()
@@ -299,7 +318,13 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 	}
 	c.agent, c.agentRTP = dlg, conn
 	c.mu.Unlock()
-	if err := dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{}); err != nil {
+	onResponse := func(r *sip.Response) error {
+		if r.IsProvisional() {
+			provisional.Store(true)
+		}
+		return nil
+	}
+	if err := dlg.WaitAnswer(ringCtx, sipgo.AnswerOptions{OnResponse: onResponse}); err != nil {
 		c.mu.Lock()
 		c.agent, c.agentRTP = nil, nil
 		c.mu.Unlock()
@@ -315,7 +340,7 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 			return "declined"
 		case errors.As(err, &de):
 			return "refused"
-		case ringCtx.Err() != nil:
+		case timedOut.Load() && provisional.Load():
 			return "ring_no_answer"
 		}
 		return "unreachable"
@@ -369,7 +394,10 @@ func (c *call) hangUp() {
 	c.cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if agent != nil && agent.Context().Err() == nil {
+	// BYE only an answered agent leg: one still ringing is CANCELled by
+	// dialAgent (c.cancel above stops its WaitAnswer), and one answered
+	// but not yet ACKed is BYEd there when AnswerCall fails.
+	if agent != nil && agent.LoadState() == sip.DialogStateConfirmed && agent.Context().Err() == nil {
 		_ = agent.Bye(ctx)
 	}
 	if c.caller != nil {
