@@ -404,3 +404,25 @@ func TestSIPMixedSimulatedAndReal(t *testing.T) {
 	}
 	t.Logf("offered %d answered %d abandoned %d, %d still waiting or ringing", st.Offered, st.Answered, st.Abandoned, inProgress)
 }
+
+// TestSIPLate180: the agent's phone's 180 arrives after its 200 (legal over
+// UDP, and sipgo may also deliver them out of order): the call is
+// established and released as usual.
+func TestSIPLate180(t *testing.T) {
+	lc := startCenter(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	registerPhone(t, ctx, lc, "1001", "agent-late-180.xml")
+	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventAgentReady) >= 1
+	})
+	scen, _ := filepath.Abs("testdata/sipp")
+	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", lc.sipAddr)
+	if err := caller.Wait(); err != nil {
+		t.Fatalf("caller: %v", err)
+	}
+	lc.waitFor(t, "the call established and released", 10*time.Second, func(ev []tserver.Event) bool {
+		return countType(ev, tserver.EventEstablished) == 1 && countType(ev, tserver.EventReleased) == 1
+	})
+}
