@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -44,6 +45,9 @@ type server struct {
 	gw       *sipgw.Gateway
 	sipUDP   net.PacketConn
 	sipTCP   net.Listener
+	sipTLS   net.Listener // with --tls-cert
+	sipWS    net.Listener // with --sip-ws
+	sipWSS   net.Listener // with --tls-cert
 	httpLn   net.Listener
 	httpSrv  *http.Server
 	cancel   context.CancelFunc
@@ -60,6 +64,9 @@ type serveOptions struct {
 	trunk             string
 	inviteRate        float64
 	simulate          bool
+	tlsCert, tlsKey   string
+	tlsAddr, wssAddr  string
+	wsAddr            string
 }
 
 func (m *Main) parseServe(args []string) error {
@@ -74,6 +81,11 @@ func (m *Main) parseServe(args []string) error {
 	rtpPorts := fs.String("rtp-ports", "20000-29999", "RTP port range `MIN-MAX`; each call takes two even ports")
 	fs.StringVar(&o.trunk, "trunk", "", "outbound SIP trunk `HOST:PORT` for agents' calls to outside numbers (MakeCall)")
 	fs.Float64Var(&o.inviteRate, "invite-rate", 200, "INVITEs per second accepted from one source IP (burst: twice that)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate `FILE` (PEM): enables SIP over TLS and secure WebSocket")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "private key `FILE` (PEM) of --tls-cert")
+	fs.StringVar(&o.tlsAddr, "sip-tls", "127.0.0.1:5061", "SIP over TLS listen address (with --tls-cert)")
+	fs.StringVar(&o.wssAddr, "sip-wss", "127.0.0.1:5063", "SIP over secure WebSocket listen address (with --tls-cert)")
+	fs.StringVar(&o.wsAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
 	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -97,6 +109,9 @@ func (m *Main) parseServe(args []string) error {
 	}
 	if o.inviteRate <= 0 {
 		return usagef("serve: --invite-rate must be positive")
+	}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usagef("serve: --tls-cert and --tls-key go together")
 	}
 	f, err := config.Load(*cfgPath)
 	if err != nil {
@@ -171,9 +186,12 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 	if s.sipUDP, s.sipTCP, err = listenSIP(o.sipAddr); err != nil {
 		return err
 	}
+	if err := s.listenStreams(o); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if s.httpLn, err = net.Listen("tcp", o.httpAddr); err != nil {
-		_ = s.sipUDP.Close()
-		_ = s.sipTCP.Close()
+		s.closeListeners()
 		return fmt.Errorf("serve: http: %w", err)
 	}
 	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
@@ -203,7 +221,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 				}
 			}
 		}()
-		if err := gw.Serve(ctx, s.sipUDP, s.sipTCP); err != nil {
+		if err := gw.Serve(ctx, sipgw.Listeners{UDP: s.sipUDP, TCP: s.sipTCP, TLS: s.sipTLS, WS: s.sipWS, WSS: s.sipWSS}); err != nil {
 			m.log.Error().Err(err).Msg("sip gateway stopped")
 		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -273,6 +291,49 @@ func (s *server) Do(ctx context.Context, f func(*tserver.Server)) error {
 func (s *server) close() {
 	s.cancel()
 	<-s.finished
+}
+
+// listenStreams opens the TLS and WebSocket listeners the flags ask for.
+func (s *server) listenStreams(o serveOptions) error {
+	if o.wsAddr != "" {
+		ln, err := net.Listen("tcp", o.wsAddr)
+		if err != nil {
+			return fmt.Errorf("serve: sip ws: %w", err)
+		}
+		s.sipWS = ln
+	}
+	if o.tlsCert == "" {
+		return nil
+	}
+	cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+	if err != nil {
+		return &usageError{fmt.Errorf("serve: --tls-cert/--tls-key: %w", err)}
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	for _, l := range []struct {
+		addr string
+		dst  *net.Listener
+		name string
+	}{{o.tlsAddr, &s.sipTLS, "tls"}, {o.wssAddr, &s.sipWSS, "wss"}} {
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("serve: sip %s: %w", l.name, err)
+		}
+		*l.dst = tls.NewListener(ln, conf)
+	}
+	return nil
+}
+
+// closeListeners closes whatever listeners are open.
+func (s *server) closeListeners() {
+	if s.sipUDP != nil {
+		_ = s.sipUDP.Close()
+	}
+	for _, ln := range []net.Listener{s.sipTCP, s.sipTLS, s.sipWS, s.sipWSS, s.httpLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 }
 
 // listenSIP opens SIP's UDP socket at addr and a TCP listener on the same

@@ -253,17 +253,26 @@ func (r *Registrar) verify(req *sip.Request, identity string, now time.Time) ver
 }
 
 // digestURIMatches reports whether the digest-uri of the credentials names
-// the Request-URI (RFC 2617 §3.2.2.5): equal text, or equal by the URI
-// comparison rules of RFC 3261 §19.1.4.
+// the Request-URI (RFC 2617 §3.2.2.5): equal text, equal by the URI
+// comparison rules of RFC 3261 §19.1.4, or — as common clients write it
+// (sipgo, SIPp) — the same user, host and port without the scheme or the
+// URI parameters.
 func digestURIMatches(s string, ruri *sip.Uri) bool {
 	if s == ruri.String() {
 		return true
 	}
 	var u sip.Uri
+	if !strings.Contains(s, ":") || strings.Count(s, ":") == 1 && !strings.HasPrefix(strings.ToLower(s), "sip") {
+		s = ruri.Scheme + ":" + s
+	}
 	if err := sip.ParseUri(s, &u); err != nil {
 		return false
 	}
-	return sameURI(&u, ruri)
+	if sameURI(&u, ruri) {
+		return true
+	}
+	return strings.EqualFold(u.Scheme, ruri.Scheme) && u.User == ruri.User &&
+		strings.EqualFold(u.Host, ruri.Host) && u.Port == ruri.Port && len(u.UriParams) == 0
 }
 
 // authResponse turns a failed verdict into the response to send: a

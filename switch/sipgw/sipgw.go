@@ -123,11 +123,26 @@ func New(cfg Config) (*Gateway, error) {
 // Attach gives the gateway the domain it serves; call it before Serve.
 func (g *Gateway) Attach(ts *tserver.Server) { g.ts = ts }
 
-// Serve answers SIP on pc (UDP) and ln (TCP, may be nil) until ctx ends.
-func (g *Gateway) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener) error {
+// Listeners are the sockets the gateway answers SIP on. UDP is required;
+// the others may be nil. TLS and WSS listeners already speak TLS (wrap
+// them with tls.NewListener).
+type Listeners struct {
+	UDP net.PacketConn
+	TCP net.Listener
+	TLS net.Listener
+	WS  net.Listener
+	WSS net.Listener
+}
+
+// Serve answers SIP on the listeners until ctx ends.
+func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	if g.ts == nil {
 		return errors.New("sipgw: Serve before Attach")
 	}
+	if l.UDP == nil {
+		return errors.New("sipgw: Serve needs a UDP socket")
+	}
+	pc := l.UDP
 	host, portStr, err := net.SplitHostPort(pc.LocalAddr().String())
 	if err != nil {
 		return err
@@ -165,10 +180,16 @@ func (g *Gateway) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener)
 	unsubscribe := make(chan func(), 1)
 	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 5)
 	go func() { errc <- g.srv.ServeUDP(pc) }()
-	if ln != nil {
-		go func() { errc <- g.srv.ServeTCP(ln) }()
+	streams := []struct {
+		ln    net.Listener
+		serve func(net.Listener) error
+	}{{l.TCP, g.srv.ServeTCP}, {l.TLS, g.srv.ServeTLS}, {l.WS, g.srv.ServeWS}, {l.WSS, g.srv.ServeWSS}}
+	for _, st := range streams {
+		if st.ln != nil {
+			go func() { errc <- st.serve(st.ln) }()
+		}
 	}
 	select {
 	case <-ctx.Done():
@@ -182,8 +203,10 @@ func (g *Gateway) Serve(ctx context.Context, pc net.PacketConn, ln net.Listener)
 	}
 	g.hangUpAll()
 	_ = pc.Close()
-	if ln != nil {
-		_ = ln.Close()
+	for _, st := range streams {
+		if st.ln != nil {
+			_ = st.ln.Close()
+		}
 	}
 	g.wg.Wait()
 	_ = g.srv.Close()

@@ -80,7 +80,7 @@ func tmStart(t testing.TB, ringTimeout time.Duration) *tmHarness {
 	go loop.Run(ctx)
 	go func() {
 		defer close(h.done)
-		if err := gw.Serve(ctx, pc, nil); err != nil {
+		if err := gw.Serve(ctx, Listeners{UDP: pc}); err != nil {
 			t.Error(err)
 		}
 	}()
