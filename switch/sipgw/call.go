@@ -38,6 +38,8 @@ type call struct {
 	agentRemote net.Addr
 	held        bool // the agent put the customer on hold
 	done        bool
+	// callerAnswered: the switch's 200 to the customer was acknowledged.
+	callerAnswered bool
 
 	// What the caller hears: a player (announcements, music) or the
 	// relay from the agent. One at a time; stream keeps the caller's RTP
@@ -150,6 +152,16 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	g.wg.Add(1)
 	defer g.wg.Done()
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
+	c.mu.Lock()
+	over := c.done
+	c.mu.Unlock()
+	if over {
+		// Over before the switch answered (the agent answered and hung up
+		// already, or the domain released it): no dialog to end.
+		_ = dtx.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
+		dtx.Close()
+		return
+	}
 	if err := dtx.RespondSDP(sdp); err != nil {
 		// The caller left before the ACK, or the ACK was processed after
 		// the BYE (sipgo handles messages concurrently): a hang-up.
@@ -158,10 +170,21 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	c.mu.Lock()
+	c.callerAnswered = true
+	over = c.done
 	if c.player == nil && c.relay == nil && !c.done {
 		c.announceLocked(true)
 	}
 	c.mu.Unlock()
+	if over {
+		// hangUp ran while the 200 was waiting for its ACK and could not
+		// end the dialog yet: end it now.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = dtx.Bye(ctx)
+		dtx.Close()
+		return
+	}
 	select {
 	case <-dtx.Context().Done():
 		g.release(c.id)
@@ -388,7 +411,7 @@ func (c *call) hangUp() {
 		return
 	}
 	c.done = true
-	agent, agentRTP := c.agent, c.agentRTP
+	agent, agentRTP, answered := c.agent, c.agentRTP, c.callerAnswered
 	c.stopMediaLocked()
 	c.mu.Unlock()
 	c.cancel()
@@ -400,8 +423,11 @@ func (c *call) hangUp() {
 	if agent != nil && agent.LoadState() == sip.DialogStateConfirmed && agent.Context().Err() == nil {
 		_ = agent.Bye(ctx)
 	}
+	// The customer's dialog exists only once the switch's 200 was
+	// acknowledged; before that onInvite ends it (sipgo's Bye needs the
+	// 200 sent).
 	if c.caller != nil {
-		if c.caller.Context().Err() == nil {
+		if answered && c.caller.Context().Err() == nil {
 			_ = c.caller.Bye(ctx)
 		}
 		c.caller.Close()
