@@ -91,6 +91,9 @@ func (p Prompt) Duration() time.Duration { return time.Duration(p.Frames()) * Pt
 // modify it.
 func (p Prompt) frame(i int) []byte { return p.ulaw[i*FrameSize : (i+1)*FrameSize] }
 
+// Frame returns the i-th 20 ms frame (µ-law), for checks of what was sent.
+func (p Prompt) Frame(i int) []byte { return append([]byte(nil), p.frame(i)...) }
+
 //go:embed prompts/*.ulaw
 var promptFS embed.FS
 

@@ -152,33 +152,25 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	g.wg.Add(1)
 	defer g.wg.Done()
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
-	c.mu.Lock()
-	over := c.done
-	c.mu.Unlock()
-	if over {
-		// Over before the switch answered (the agent answered and hung up
-		// already, or the domain released it): no dialog to end.
-		_ = dtx.Respond(sip.StatusTemporarilyUnavailable, "Temporarily Unavailable", nil)
-		dtx.Close()
-		return
-	}
 	if err := dtx.RespondSDP(sdp); err != nil {
 		// The caller left before the ACK, or the ACK was processed after
 		// the BYE (sipgo handles messages concurrently): a hang-up.
 		g.release(c.id)
 		c.hangUp()
+		dtx.Close()
 		return
 	}
 	c.mu.Lock()
 	c.callerAnswered = true
-	over = c.done
+	over := c.done
 	if c.player == nil && c.relay == nil && !c.done {
 		c.announceLocked(true)
 	}
 	c.mu.Unlock()
 	if over {
-		// hangUp ran while the 200 was waiting for its ACK and could not
-		// end the dialog yet: end it now.
+		// The call ended before the customer's 200 was acknowledged (an
+		// agent can answer and hang up that fast): hangUp could not end
+		// the dialog yet, so end it now.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = dtx.Bye(ctx)
@@ -426,8 +418,10 @@ func (c *call) hangUp() {
 	// The customer's dialog exists only once the switch's 200 was
 	// acknowledged; before that onInvite ends it (sipgo's Bye needs the
 	// 200 sent).
-	if c.caller != nil {
-		if answered && c.caller.Context().Err() == nil {
+	// Before the ACK the dialog must stay known to the server cache, or
+	// the ACK would find nothing and the 200 would wait for it in vain.
+	if c.caller != nil && answered {
+		if c.caller.Context().Err() == nil {
 			_ = c.caller.Bye(ctx)
 		}
 		c.caller.Close()
