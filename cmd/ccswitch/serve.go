@@ -67,6 +67,7 @@ type serveOptions struct {
 	tlsCert, tlsKey   string
 	tlsAddr, wssAddr  string
 	wsAddr            string
+	maxCalls          int
 }
 
 func (m *Main) parseServe(args []string) error {
@@ -86,6 +87,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&o.tlsAddr, "sip-tls", "127.0.0.1:5061", "SIP over TLS listen address (with --tls-cert)")
 	fs.StringVar(&o.wssAddr, "sip-wss", "127.0.0.1:5063", "SIP over secure WebSocket listen address (with --tls-cert)")
 	fs.StringVar(&o.wsAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
+	fs.IntVar(&o.maxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: half the open-file limit, less room for listeners)")
 	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -109,6 +111,9 @@ func (m *Main) parseServe(args []string) error {
 	}
 	if o.inviteRate <= 0 {
 		return usagef("serve: --invite-rate must be positive")
+	}
+	if o.maxCalls < 0 {
+		return usagef("serve: --max-calls must not be negative")
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
@@ -147,7 +152,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 	gw, err = sipgw.New(sipgw.Config{
 		Loop: s.loop, Registrar: s.reg, Log: m.log.With().Str("component", "sipgw").Logger(),
 		MediaIP: o.mediaIP, RingTimeout: o.ringTimeout, RTPPortMin: o.rtpMin, RTPPortMax: o.rtpMax,
-		OutboundTrunk: o.trunk, InviteRate: o.inviteRate, InviteBurst: 2 * o.inviteRate,
+		OutboundTrunk: o.trunk, InviteRate: o.inviteRate, InviteBurst: 2 * o.inviteRate, MaxCalls: o.maxCalls,
 	})
 	if err != nil {
 		return err

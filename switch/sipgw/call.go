@@ -63,6 +63,12 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	src := sourceIP(req.Source())
+	if g.full() {
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: too many calls", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
+		return
+	}
 	if !g.limiter.allow(src) {
 		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", "5"))

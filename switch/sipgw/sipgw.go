@@ -17,6 +17,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -56,6 +57,11 @@ type Config struct {
 	// OutboundTrunk (host:port) is where agents' outbound calls
 	// (MakeCall) to numbers outside the switch go.
 	OutboundTrunk string
+	// MaxCalls bounds the calls carried at once; new INVITEs past it get
+	// 503. Each call holds two RTP sockets, so the default keeps the
+	// process's open-file limit from running out for the listeners:
+	// (RLIMIT_NOFILE - 256) / 2.
+	MaxCalls int
 }
 
 // Gateway is the SIP side of the switch.
@@ -103,6 +109,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.InviteRate <= 0 {
 		cfg.InviteRate, cfg.InviteBurst = 200, 400
+	}
+	if cfg.MaxCalls <= 0 {
+		cfg.MaxCalls = defaultMaxCalls()
 	}
 	g := &Gateway{
 		cfg:      cfg,
@@ -215,6 +224,23 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		return fmt.Errorf("sipgw: %w", err)
 	}
 	return nil
+}
+
+// defaultMaxCalls leaves room under the open-file limit for the
+// listeners, logs and HTTP clients.
+func defaultMaxCalls() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 1024 {
+		return 256
+	}
+	return int(min(rl.Cur-256, 1<<20) / 2)
+}
+
+// full reports whether the gateway carries as many calls as it may.
+func (g *Gateway) full() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.calls)+len(g.outbound) >= g.cfg.MaxCalls
 }
 
 // statusOf maps domain error kinds to SIP responses: the one table.

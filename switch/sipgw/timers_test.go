@@ -42,7 +42,7 @@ type tmHarness struct {
 	events []tserver.Event
 }
 
-func tmStart(t testing.TB, ringTimeout time.Duration) *tmHarness {
+func tmStart(t testing.TB, ringTimeout time.Duration, tune ...func(*Config)) *tmHarness {
 	t.Helper()
 	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := &tmHarness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
@@ -57,7 +57,11 @@ func tmStart(t testing.TB, ringTimeout time.Duration) *tmHarness {
 		Credentials: registrar.StaticCredentials{"1001": registrar.HA1("1001", "ccswitch", "secret")},
 		OnChange:    func(u string, c []registrar.Contact) { gw.OnRegistration(u, c) },
 	})
-	gw, err = New(Config{Loop: loop, Registrar: reg, Log: zerolog.Nop(), RingTimeout: ringTimeout})
+	cfg := Config{Loop: loop, Registrar: reg, Log: zerolog.Nop(), RingTimeout: ringTimeout}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	gw, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,6 +372,29 @@ func TestTimerBUnreachable(t *testing.T) {
 		}
 		if got := h.transcript(); !strings.Contains(got, "EventReleased:unreachable EventAgentNotReady:unreachable EventQueued") {
 			t.Fatalf("transcript %q: want the offer to fail as unreachable", got)
+		}
+	})
+}
+
+// TestMaxCallsRefusesPastTheLimit: past MaxCalls the switch answers 503
+// with Retry-After instead of running out of sockets.
+func TestMaxCallsRefusesPastTheLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, 20*time.Second, func(c *Config) { c.MaxCalls = 1 })
+		defer h.stop()
+		first := h.phone("127.0.0.1:7002")
+		inv := first.call("call-1")
+		ok := first.expect("200", 5*time.Second).(*sip.Response)
+		first.ack(inv, ok)
+		second := h.phone("127.0.0.1:7003")
+		second.call("call-2")
+		res := second.expect("503", 5*time.Second).(*sip.Response)
+		if res.GetHeader("Retry-After") == nil {
+			t.Error("503 without Retry-After")
+		}
+		synctest.Wait()
+		if got := h.transcript(); strings.Count(got, "EventQueued") != 1 {
+			t.Fatalf("transcript %q: want only the first call in the center", got)
 		}
 	})
 }
