@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/looplab/fsm"
+
+	"github.com/ccswitch/ccswitch/internal/fsmtable"
 )
 
 // ConnID identifies an interaction, as T-Server's connection ID does.
@@ -113,43 +115,13 @@ func NewInteractionFSM(s State) *fsm.FSM {
 	return fsm.NewFSM(s.String(), InteractionEvents, nil)
 }
 
-const noState = State(0xff)
-
-var transitions = deriveTable()
-
-func deriveTable() (t [numStates][numEvents]State) {
-	for s := range t {
-		for e := range t[s] {
-			t[s][e] = noState
-		}
-	}
-	stateOf := map[string]State{}
-	for s := State(0); s < numStates; s++ {
-		stateOf[s.String()] = s
-	}
-	eventOf := map[string]Event{}
-	for e := Event(0); e < numEvents; e++ {
-		eventOf[e.String()] = e
-	}
-	for _, d := range InteractionEvents {
-		e, ok := eventOf[d.Name]
-		if !ok {
-			panic("pbx: interaction event " + d.Name + " has no constant")
-		}
-		for _, src := range d.Src {
-			t[stateOf[src]][e] = stateOf[d.Dst]
-		}
-	}
-	return t
-}
+var transitions = fsmtable.Derive(InteractionEvents, numStates, numEvents, State.String, Event.String)
 
 // Transition returns the state an interaction in state s reaches on event
 // e, or an error of kind Conflict when e is not allowed in s.
 func Transition(s State, e Event) (State, error) {
-	if s < numStates && e < numEvents {
-		if d := transitions[s][e]; d != noState {
-			return d, nil
-		}
+	if d, ok := transitions.Next(s, e); ok {
+		return d, nil
 	}
 	return s, Errorf(Conflict, "cannot %s an interaction that is %s", e, s)
 }

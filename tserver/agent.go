@@ -8,6 +8,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/internal/fsmtable"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
@@ -86,43 +87,13 @@ func NewAgentFSM(s AgentState) *fsm.FSM {
 	return fsm.NewFSM(s.String(), AgentEvents, nil)
 }
 
-const noAgentState = AgentState(0xff)
-
-var agentTransitions = deriveAgentTable()
-
-func deriveAgentTable() (t [numAgentStates][numAgentEvents]AgentState) {
-	for s := range t {
-		for e := range t[s] {
-			t[s][e] = noAgentState
-		}
-	}
-	stateOf := map[string]AgentState{}
-	for s := AgentState(0); s < numAgentStates; s++ {
-		stateOf[s.String()] = s
-	}
-	eventOf := map[string]AgentEvent{}
-	for e := AgentEvent(0); e < numAgentEvents; e++ {
-		eventOf[e.String()] = e
-	}
-	for _, d := range AgentEvents {
-		e, ok := eventOf[d.Name]
-		if !ok {
-			panic("tserver: agent event " + d.Name + " has no constant")
-		}
-		for _, src := range d.Src {
-			t[stateOf[src]][e] = stateOf[d.Dst]
-		}
-	}
-	return t
-}
+var agentTransitions = fsmtable.Derive(AgentEvents, numAgentStates, numAgentEvents, AgentState.String, AgentEvent.String)
 
 // AgentTransition returns the state an agent in state s reaches on e, or
 // an error of kind Conflict.
 func AgentTransition(s AgentState, e AgentEvent) (AgentState, error) {
-	if s < numAgentStates && e < numAgentEvents {
-		if d := agentTransitions[s][e]; d != noAgentState {
-			return d, nil
-		}
+	if d, ok := agentTransitions.Next(s, e); ok {
+		return d, nil
 	}
 	return s, pbx.Errorf(pbx.Conflict, "cannot %s an agent who is %s", e, s)
 }
