@@ -140,16 +140,7 @@ func TestSIPCallsReachAgents(t *testing.T) {
 	scen, _ := filepath.Abs("testdata/sipp")
 	agents := []string{"1001", "1002", "1003", "1004"}
 	for _, user := range agents {
-		port := freeUDPPort(t)
-		sipp(t, ctx, "-sf", filepath.Join(scen, "agent-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
-			lc.sipAddr)
-		reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
-			"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
-			"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600",
-			"-timeout", "20s", lc.sipAddr)
-		if err := reg.Wait(); err != nil {
-			t.Fatalf("registering %s: %v", user, err)
-		}
+		registerPhone(t, ctx, lc, user, "agent-answers.xml", 0)
 	}
 	lc.waitFor(t, "4 agents ready", 20*time.Second, func(ev []tserver.Event) bool {
 		return countType(ev, tserver.EventAgentReady) >= len(agents)
@@ -217,12 +208,16 @@ func TestSIPCallsReachAgents(t *testing.T) {
 }
 
 // registerPhone starts a SIPp phone running scenario for user and
-// registers it; it returns when the registration succeeded.
-func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, keys ...string) {
+// registers it; it returns when the registration succeeded;
+// calls bounds how many calls the phone takes (0: no bound).
+func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, calls int, keys ...string) {
 	t.Helper()
 	scen, _ := filepath.Abs("testdata/sipp")
 	port := freeUDPPort(t)
-	args := []string{"-sf", filepath.Join(scen, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1"}
+	args := []string{"-sf", filepath.Join(scen, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port)}
+	if calls > 0 {
+		args = append(args, "-m", strconv.Itoa(calls))
+	}
 	for i := 0; i+1 < len(keys); i += 2 {
 		args = append(args, "-key", keys[i], keys[i+1])
 	}
@@ -243,11 +238,11 @@ func TestSIPHoldRetrieveTransfer(t *testing.T) {
 	lc := startCenter(t, "--config", "testdata/two-queues.yaml")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	registerPhone(t, ctx, lc, "1001", "agent-holds-transfers.xml", "target", "6001")
+	registerPhone(t, ctx, lc, "1001", "agent-holds-transfers.xml", 1, "target", "6001")
 	lc.waitFor(t, "agent 1001 ready", 10*time.Second, func(ev []tserver.Event) bool {
 		return countType(ev, tserver.EventAgentReady) >= 1
 	})
-	registerPhone(t, ctx, lc, "1003", "agent-answers.xml")
+	registerPhone(t, ctx, lc, "1003", "agent-answers.xml", 1)
 	lc.waitFor(t, "agent 1003 ready", 10*time.Second, func(ev []tserver.Event) bool {
 		return countType(ev, tserver.EventAgentReady) >= 2
 	})
@@ -306,7 +301,7 @@ func TestSIPMakeCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sipp(t, ctx, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(trunkPort), "-m", "1", lc.sipAddr)
-	registerPhone(t, ctx, lc, "1001", "agent-answers.xml")
+	registerPhone(t, ctx, lc, "1001", "agent-answers.xml", 1)
 	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
 		return countType(ev, tserver.EventAgentReady) >= 1
 	})
@@ -345,14 +340,7 @@ func TestSIPMixedSimulatedAndReal(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	scen, _ := filepath.Abs("testdata/sipp")
-	port := freeUDPPort(t)
-	sipp(t, ctx, "-sf", filepath.Join(scen, "agent-waits-for-bye.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port), lc.sipAddr)
-	reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
-		"-m", "1", "-au", "1001", "-ap", "secret", "-key", "user", "1001",
-		"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600", "-timeout", "20s", lc.sipAddr)
-	if err := reg.Wait(); err != nil {
-		t.Fatal(err)
-	}
+	registerPhone(t, ctx, lc, "1001", "agent-waits-for-bye.xml", 0)
 	// Simulated customers answered by the SIP phone and by the desks.
 	lc.waitFor(t, "simulated calls handled by the SIP phone and the desks", 40*time.Second, func(ev []tserver.Event) bool {
 		sipDone, deskDone := 0, 0
@@ -412,7 +400,7 @@ func TestSIPLate180(t *testing.T) {
 	lc := startCenter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	registerPhone(t, ctx, lc, "1001", "agent-late-180.xml")
+	registerPhone(t, ctx, lc, "1001", "agent-late-180.xml", 1)
 	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
 		return countType(ev, tserver.EventAgentReady) >= 1
 	})
