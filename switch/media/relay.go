@@ -69,8 +69,11 @@ type outStream struct {
 	tsOff   uint32
 }
 
-// NewRelay returns a relay between legs a and b, each with its own socket
-// (two legs cannot share one).
+// NewRelay returns a relay between legs a and b. Each leg may have its own
+// socket, or both may share one (the switch then spends one socket per
+// call): packets are told apart by their source, those from A's signalled
+// address going to B and those from B's to A; a shared socket needs both
+// remotes signalled and does not learn addresses.
 // The streams it sends start with a random SSRC, sequence number and
 // timestamp, unless ContinueA or ContinueB says otherwise.
 func NewRelay(a, b Leg) *Relay {
@@ -148,13 +151,21 @@ func (r *Relay) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	var errs [2]error
-	for from := range 2 {
+	if r.legs[0].Conn == r.legs[1].Conn {
 		wg.Go(func() {
-			if err := r.pump(ctx, from); err != nil {
-				errs[from] = err
-				cancel()
+			if err := r.pumpShared(ctx); err != nil {
+				errs[0] = err
 			}
 		})
+	} else {
+		for from := range 2 {
+			wg.Go(func() {
+				if err := r.pump(ctx, from); err != nil {
+					errs[from] = err
+					cancel()
+				}
+			})
+		}
 	}
 	wg.Wait()
 	if !stopWake() {
@@ -202,6 +213,63 @@ func (r *Relay) pump(ctx context.Context, from int) error {
 			}
 		})
 	}
+}
+
+// pumpShared relays both ways over the one socket both legs share, until
+// ctx ends.
+func (r *Relay) pumpShared(ctx context.Context) error {
+	conn := r.legs[0].Conn
+	in := make([]byte, maxPayload)
+	out := make([]byte, maxPayload)
+	a, b := addrString(r.legs[0].Remote), addrString(r.legs[1].Remote)
+	for {
+		n, src, err := conn.ReadFrom(in)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				continue
+			}
+			return fmt.Errorf("media: relay: read shared socket: %w", err)
+		}
+		from := -1
+		switch src.String() {
+		case a:
+			from = 0
+		case b:
+			from = 1
+		}
+		if from < 0 {
+			r.count(func(s *RelayStats) { s.Dropped++ })
+			continue
+		}
+		m, dst := r.rewrite(from, 1-from, in[:n], src, out)
+		if m == 0 {
+			continue
+		}
+		if _, err := conn.WriteTo(out[:m], dst); err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("media: relay: write shared socket: %w", err)
+			}
+			r.count(func(s *RelayStats) { s.Dropped++ })
+			continue
+		}
+		r.count(func(s *RelayStats) {
+			if from == 0 {
+				s.AToB++
+			} else {
+				s.BToA++
+			}
+		})
+	}
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }
 
 func (r *Relay) count(f func(*RelayStats)) {

@@ -304,9 +304,22 @@ func (g *Gateway) ringAgent(c *call, a *tserver.Agent) {
 // returns why the offer failed, or "".
 func (c *call) dialAgent(contact registrar.Contact) string {
 	g := c.g
-	conn, port, err := media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
-	if err != nil {
-		return "no_media_port"
+	// The agent's leg shares the customer's RTP socket (the relay tells
+	// the parties apart by address): one socket per call. Only a call
+	// without a customer leg needs its own.
+	conn, port := c.callerRTP, 0
+	if conn != nil {
+		port = localPort(conn)
+	} else {
+		var err error
+		if conn, port, err = media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax); err != nil {
+			return "no_media_port"
+		}
+	}
+	closeConn := func() {
+		if conn != c.callerRTP {
+			_ = conn.Close()
+		}
 	}
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{c.codec}, "sendrecv")
 	// The leg stops ringing at the ring timeout or when the caller goes.
@@ -328,13 +341,13 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 	defer context.AfterFunc(c.ctx, stop)()
 	dlg, err := g.out.Invite(ringCtx, contact.URI, sdp, sip.NewHeader("Content-Type", "application/sdp"))
 	if err != nil {
-		_ = conn.Close()
+		closeConn()
 		return "unreachable"
 	}
 	c.mu.Lock()
 	if c.done {
 		c.mu.Unlock()
-		_ = conn.Close()
+		closeConn()
 		return ""
 	}
 	c.agent, c.agentRTP = dlg, conn
@@ -349,7 +362,7 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 		c.mu.Lock()
 		c.agent, c.agentRTP = nil, nil
 		c.mu.Unlock()
-		_ = conn.Close()
+		closeConn()
 		dlg.Close()
 		var de *sipgo.ErrDialogResponse
 		switch {
@@ -438,7 +451,7 @@ func (c *call) hangUp() {
 	if c.callerRTP != nil {
 		_ = c.callerRTP.Close()
 	}
-	if agentRTP != nil {
+	if agentRTP != nil && agentRTP != c.callerRTP {
 		_ = agentRTP.Close()
 	}
 	c.g.mu.Lock()

@@ -191,7 +191,7 @@ func (g *Gateway) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 			_ = dlg.Bye(ctx)
 		}
 		dlg.Close()
-		if oldRTP != nil {
+		if oldRTP != nil && oldRTP != c.callerRTP {
 			_ = oldRTP.Close()
 		}
 	}()
