@@ -87,7 +87,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&o.tlsAddr, "sip-tls", "127.0.0.1:5061", "SIP over TLS listen address (with --tls-cert)")
 	fs.StringVar(&o.wssAddr, "sip-wss", "127.0.0.1:5063", "SIP over secure WebSocket listen address (with --tls-cert)")
 	fs.StringVar(&o.wsAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
-	fs.IntVar(&o.maxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: half the open-file limit, less room for listeners)")
+	fs.IntVar(&o.maxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: the open-file limit less 1,024)")
 	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {

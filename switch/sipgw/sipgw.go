@@ -58,9 +58,10 @@ type Config struct {
 	// (MakeCall) to numbers outside the switch go.
 	OutboundTrunk string
 	// MaxCalls bounds the calls carried at once; new INVITEs past it get
-	// 503. Each call holds two RTP sockets, so the default keeps the
-	// process's open-file limit from running out for the listeners:
-	// (RLIMIT_NOFILE - 256) / 2.
+	// 503. Each call holds one RTP socket (two for a call without a SIP
+	// customer), so the default keeps room under the process's open-file
+	// limit for listeners and transient SIP connections: RLIMIT_NOFILE
+	// less 1,024 (half the limit when it is small).
 	MaxCalls int
 }
 
@@ -230,10 +231,13 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 // listeners, logs and HTTP clients.
 func defaultMaxCalls() int {
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur < 1024 {
+	switch err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); {
+	case err != nil || rl.Cur < 1024:
 		return 256
+	case rl.Cur < 4096:
+		return int(rl.Cur / 2)
 	}
-	return int(min(rl.Cur-256, 1<<20) / 2)
+	return int(min(rl.Cur-1024, 1<<20))
 }
 
 // full reports whether the gateway carries as many calls as it may.
