@@ -79,7 +79,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.DurationVar(&o.ringTimeout, "ring-timeout", 20*time.Second, "how long an agent's phone rings before the call goes back to the queue")
 	fs.StringVar(&o.realm, "realm", "ccswitch", "SIP digest realm")
 	fs.StringVar(&o.mediaIP, "media-ip", "127.0.0.1", "address RTP is sent from and announced in SDP")
-	rtpPorts := fs.String("rtp-ports", "20000-29999", "RTP port range `MIN-MAX`; each call takes two even ports")
+	rtpPorts := fs.String("rtp-ports", "20000-29999", "RTP port range `MIN-MAX`; each call takes one even port (two for a call without a SIP customer)")
 	fs.StringVar(&o.trunk, "trunk", "", "outbound SIP trunk `HOST:PORT` for agents' calls to outside numbers (MakeCall)")
 	fs.Float64Var(&o.inviteRate, "invite-rate", 200, "INVITEs per second accepted from one source IP (burst: twice that)")
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "certificate `FILE` (PEM): enables SIP over TLS and secure WebSocket")
