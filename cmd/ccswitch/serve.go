@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ Example:
 
 Flags:
 `
+
+var sipgoLogger sync.Once
 
 // server is what `serve` runs.
 type server struct {
@@ -130,7 +133,11 @@ func (m *Main) parseServe(args []string) error {
 }
 
 func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) (err error) {
-	sip.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(m.log.With().Str("component", "sipgo").Logger())))
+	// sipgo's logger is package-global: set it once per process, not per
+	// server (tests run several servers, one after another, in one process).
+	sipgoLogger.Do(func() {
+		sip.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(m.log.With().Str("component", "sipgo").Logger())))
+	})
 	s := &server{loop: clock.NewLoop(), finished: make(chan struct{})}
 	m.server = s
 	ctx, s.cancel = context.WithCancel(ctx)
