@@ -254,6 +254,18 @@ func (p *tmPhone) ack(invite *sip.Request, res *sip.Response) {
 	p.send(ack)
 }
 
+// hangUp ends the caller's answered call from the phone's side, so the
+// switch never has to send a BYE itself: sipgo sends in-dialog requests on
+// a socket of its own, which would be a real one outside the bubble.
+func (p *tmPhone) hangUp(invite *sip.Request, ok *sip.Response) {
+	p.t.Helper()
+	bye := p.request(sip.BYE, invite.Recipient.User, invite.CSeq().SeqNo+1, invite.CallID().Value())
+	bye.ReplaceHeader(sip.HeaderClone(ok.To()))
+	bye.SetBody(nil)
+	p.send(bye)
+	p.expect("200", 5*time.Second)
+}
+
 // answer sends a response to req.
 func (p *tmPhone) respond(req *sip.Request, code int, reason string) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
@@ -290,6 +302,7 @@ func TestRingTimeoutRedirects(t *testing.T) {
 		agent.respond(cancel, 200, "OK")
 		agent.respond(offered, 487, "Request Terminated")
 		synctest.Wait()
+		defer caller.hangUp(inv, ok)
 		got := h.transcript()
 		t.Logf("CANCEL after %v; transcript %s", time.Since(start), got)
 		for _, want := range []string{
@@ -370,6 +383,7 @@ func TestTimerBUnreachable(t *testing.T) {
 		if invites < 6 {
 			t.Errorf("INVITE sent %d times, want Timer A retransmissions", invites)
 		}
+		defer caller.hangUp(inv, ok)
 		if got := h.transcript(); !strings.Contains(got, "EventReleased:unreachable EventAgentNotReady:unreachable EventQueued") {
 			t.Fatalf("transcript %q: want the offer to fail as unreachable", got)
 		}
@@ -386,6 +400,7 @@ func TestMaxCallsRefusesPastTheLimit(t *testing.T) {
 		inv := first.call("call-1")
 		ok := first.expect("200", 5*time.Second).(*sip.Response)
 		first.ack(inv, ok)
+		defer first.hangUp(inv, ok)
 		second := h.phone("127.0.0.1:7003")
 		second.call("call-2")
 		res := second.expect("503", 5*time.Second).(*sip.Response)
