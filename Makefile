@@ -1,7 +1,7 @@
 # ccswitch — short targets, no logic hidden here.
 GO ?= go
 
-.PHONY: run test bench lint fuzz cover build
+.PHONY: run test race bench lint fuzz cover build
 
 # Simulate the example center and print its KPIs.
 run:
@@ -13,6 +13,11 @@ test:
 	bash .ci/peers
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The tests under the race detector (slower; the SIP side is concurrent).
+race:
+	bash .ci/peers
+	$(GO) test -race -count=1 ./...
 
 # Go benchmarks, then the side-by-side scripts under bench/.
 bench:
