@@ -52,6 +52,29 @@ func newGoPhone(t *testing.T, ctx context.Context) *goPhone {
 	return p
 }
 
+// call dials number at the switch offering PCMU on the phone's RTP socket,
+// acknowledges the answer, and hangs up when the test ends.
+func (p *goPhone) call(t *testing.T, ctx context.Context, lc *liveCenter, number string) *sipgo.DialogClientSession {
+	t.Helper()
+	host, portStr, _ := net.SplitHostPort(lc.sipAddr)
+	var swPort int
+	fmt.Sscan(portStr, &swPort)
+	dua := sipgo.DialogUA{Client: p.cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "customer", Host: "127.0.0.1", Port: p.port}}}
+	offer := media.BuildSDP(1, "127.0.0.1", p.rtp.LocalAddr().(*net.UDPAddr).Port, []media.Codec{media.PCMU}, media.SendRecv)
+	dlg, err := dua.Invite(ctx, sip.Uri{Scheme: "sip", User: number, Host: host, Port: swPort}, offer, sip.NewHeader("Content-Type", "application/sdp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dlg.Bye(context.Background()) })
+	return dlg
+}
+
 // rtpPacket builds a PCMU packet whose payload is all b.
 func rtpPacket(seq uint16, ssrc uint32, b byte) []byte {
 	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(seq) * 160, SSRC: ssrc},
@@ -124,18 +147,7 @@ func TestMediaFlowsThroughTheSwitch(t *testing.T) {
 	})
 
 	customer := newGoPhone(t, ctx)
-	dua := sipgo.DialogUA{Client: customer.cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "customer", Host: "127.0.0.1", Port: customer.port}}}
-	offer := media.BuildSDP(1, "127.0.0.1", customer.rtp.LocalAddr().(*net.UDPAddr).Port, []media.Codec{media.PCMU}, media.SendRecv)
-	dlg, err := dua.Invite(ctx, sip.Uri{Scheme: "sip", User: "5000", Host: host, Port: swPort}, offer, sip.NewHeader("Content-Type", "application/sdp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dlg.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dlg := customer.call(t, ctx, lc, "5000")
 	answer, err := media.ParseSDP(dlg.InviteResponse.Body())
 	if err != nil {
 		t.Fatal(err)
@@ -176,5 +188,4 @@ func TestMediaFlowsThroughTheSwitch(t *testing.T) {
 	if back := waitPayload(t, customer.rtp, 0x22); back.String() != switchMedia.String() {
 		t.Fatalf("the agent's audio came from %v, not the switch's %v", back, switchMedia)
 	}
-	_ = dlg.Bye(ctx)
 }

@@ -3,13 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/emiago/sipgo"
-	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
 	"github.com/ccswitch/ccswitch/switch/media"
@@ -23,38 +19,9 @@ func TestQueuedCallerHearsGreetingOverRTP(t *testing.T) {
 	lc := startCenter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rtpConn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rtpConn.Close()
-	port := rtpConn.LocalAddr().(*net.UDPAddr).Port
-
-	ua, err := sipgo.NewUA(sipgo.WithUserAgentHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ua.Close()
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dua := sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "caller", Host: "127.0.0.1"}}}
-	host, sipPort, _ := net.SplitHostPort(lc.sipAddr)
-	var p int
-	fmt.Sscan(sipPort, &p)
-	sdp := media.BuildSDP(1, "127.0.0.1", port, []media.Codec{media.PCMU}, media.SendRecv)
-	dlg, err := dua.Invite(ctx, sip.Uri{Scheme: "sip", User: "5000", Host: host, Port: p}, sdp, sip.NewHeader("Content-Type", "application/sdp"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := dlg.Ack(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = dlg.Bye(context.Background()) }()
+	caller := newGoPhone(t, ctx)
+	caller.call(t, ctx, lc, "5000")
+	rtpConn := caller.rtp
 
 	greeting := media.Greeting()
 	const n = 100
