@@ -231,6 +231,21 @@ func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scen
 	}
 }
 
+// readyPhone registers a SIPp phone for user (see registerPhone) and waits
+// until its agent is ready.
+func readyPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, calls int, keys ...string) {
+	t.Helper()
+	registerPhone(t, ctx, lc, user, scenario, calls, keys...)
+	lc.waitFor(t, "agent "+user+" ready", 10*time.Second, func(ev []tserver.Event) bool {
+		for _, e := range ev {
+			if e.Type == tserver.EventAgentReady && e.DN == user {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestSIPHoldRetrieveTransfer: the agent's phone holds the customer
 // (re-INVITE sendonly), retrieves, then blind-transfers (REFER) to the
 // billing queue, where another agent answers.
@@ -238,14 +253,8 @@ func TestSIPHoldRetrieveTransfer(t *testing.T) {
 	lc := startCenter(t, "--config", "testdata/two-queues.yaml")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	registerPhone(t, ctx, lc, "1001", "agent-holds-transfers.xml", 1, "target", "6001")
-	lc.waitFor(t, "agent 1001 ready", 10*time.Second, func(ev []tserver.Event) bool {
-		return countType(ev, tserver.EventAgentReady) >= 1
-	})
-	registerPhone(t, ctx, lc, "1003", "agent-answers.xml", 1)
-	lc.waitFor(t, "agent 1003 ready", 10*time.Second, func(ev []tserver.Event) bool {
-		return countType(ev, tserver.EventAgentReady) >= 2
-	})
+	readyPhone(t, ctx, lc, "1001", "agent-holds-transfers.xml", 1, "target", "6001")
+	readyPhone(t, ctx, lc, "1003", "agent-answers.xml", 1)
 	scen, _ := filepath.Abs("testdata/sipp")
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
 		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "40s", lc.sipAddr)
@@ -301,10 +310,7 @@ func TestSIPMakeCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sipp(t, ctx, "-sn", "uas", "-i", "127.0.0.1", "-p", strconv.Itoa(trunkPort), "-m", "1", lc.sipAddr)
-	registerPhone(t, ctx, lc, "1001", "agent-answers.xml", 1)
-	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
-		return countType(ev, tserver.EventAgentReady) >= 1
-	})
+	readyPhone(t, ctx, lc, "1001", "agent-answers.xml", 1)
 	var id pbx.ConnID
 	var mcErr error
 	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) { id, mcErr = ts.MakeCall("agent-01", "5551234", pbx.VoIP) }); err != nil || mcErr != nil {
@@ -400,10 +406,7 @@ func TestSIPLate180(t *testing.T) {
 	lc := startCenter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	registerPhone(t, ctx, lc, "1001", "agent-late-180.xml", 1)
-	lc.waitFor(t, "agent ready", 10*time.Second, func(ev []tserver.Event) bool {
-		return countType(ev, tserver.EventAgentReady) >= 1
-	})
+	readyPhone(t, ctx, lc, "1001", "agent-late-180.xml", 1)
 	scen, _ := filepath.Abs("testdata/sipp")
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
 		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", lc.sipAddr)
