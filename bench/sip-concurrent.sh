@@ -75,10 +75,8 @@ BASE_PORT=${BASE_PORT:-13000}
 
 export LC_ALL=C
 
-posint() {
-	case $2 in '' | *[!0-9]*) echo "$1 must be a positive integer, not '$2'" >&2; exit 2 ;; esac
-	(($2 > 0)) || { echo "$1 must be > 0" >&2; exit 2; }
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 posint CALLS "$CALLS"
 posint AGENTS "$AGENTS"
 posint AGENT_PROCS "$AGENT_PROCS"
@@ -146,16 +144,6 @@ port_free() { [[ -z $(ss -Huan "sport = :$1" 2>/dev/null) && -z $(ss -Htln "spor
 for p in "$SIP_PORT" "$HTTP_PORT" "$REG_PORT" "$CALLER_PORT"; do
 	port_free "$p" || { echo "port $p is in use (ss -uanp); set BASE_PORT" >&2; exit 1; }
 done
-
-# bg_sipp LOG ARGS... starts SIPp in the background (-bg) and prints its PID.
-bg_sipp() {
-	local log=$1 pid
-	shift
-	(cd "$tmp" && sipp "$@" -bg -nostdin) >"$log" 2>&1 || true
-	pid=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$log" | head -n1)
-	[[ -n $pid ]] || { echo "no PID from sipp $*:" >&2; cat "$log" >&2; return 1; }
-	printf '%s\n' "$pid"
-}
 
 # stat_sum FIELD FILE... sums a field of the last line of SIPp -trace_stat
 # CSV files (';'-separated; 14 CurrentCall, 13 TotalCallCreated,

@@ -77,10 +77,8 @@ BASE_PORT=${BASE_PORT:-12000}
 
 export LC_ALL=C # decimal points, not commas, in awk/printf
 
-posint() {
-	case $2 in '' | *[!0-9]*) echo "$1 must be a positive integer, not '$2'" >&2; exit 2 ;; esac
-	(($2 > 0)) || { echo "$1 must be > 0" >&2; exit 2; }
-}
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 for r in $STEPS; do posint "a rate in STEPS" "$r"; done
 [[ -n ${STEPS// /} ]] || { echo "STEPS is empty" >&2; exit 2; }
 posint SECONDS_PER_STEP "$SECONDS_PER_STEP"
@@ -165,17 +163,6 @@ forget() {
 		keep+=("$p")
 	done
 	pids=("${keep[@]}")
-}
-
-# bg_sipp LOG ARGS... starts SIPp in the background (-bg) and prints its PID.
-bg_sipp() {
-	local log=$1 pid
-	shift
-	# (the parent's exit status is not 0 even when the daemon started)
-	(cd "$tmp" && sipp "$@" -bg -nostdin) >"$log" 2>&1 || true
-	pid=$(sed -n 's/.*PID=\[\([0-9]*\)\].*/\1/p' "$log" | head -n1)
-	[[ -n $pid ]] || { echo "no PID from sipp $*:" >&2; cat "$log" >&2; return 1; }
-	printf '%s\n' "$pid"
 }
 
 # udp_errors prints the kernel's UDP RcvbufErrors counter (dropped datagrams
