@@ -30,6 +30,8 @@ type Agent struct {
 	// Ready says whether the agent is logged in and ready at start.
 	Ready    bool
 	Password string
+	// Name is shown to customers in chats.
+	Name string
 	// Order is the agent's position in the file after expansion, from 0.
 	Order int
 }
@@ -95,6 +97,7 @@ func (g *AgentGroup) agent(n, order int) Agent {
 		Weight:     g.Weight,
 		Ready:      g.Ready == nil || *g.Ready,
 		Password:   g.Password,
+		Name:       g.Name,
 		Order:      order,
 	}
 	for _, m := range medias {

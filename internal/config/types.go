@@ -18,6 +18,8 @@ type File struct {
 	Queues      []Queue      `yaml:"queues"`
 	RoutePoints []RoutePoint `yaml:"route_points"`
 	Agents      []AgentGroup `yaml:"agents"`
+	// IM configures the IM gateway (serve only).
+	IM *IM `yaml:"im"`
 
 	Traffic []Traffic `yaml:"traffic"`
 	Run     Run       `yaml:"run"`
@@ -110,8 +112,12 @@ type AgentGroup struct {
 	// Ready logs the agent in and makes it ready at start (default true in
 	// simulations).
 	Ready *bool `yaml:"ready"`
-	// Password for the agent's SIP device (live switch only).
+	// Password for the agent's SIP device and CTI login (live switch
+	// only).
 	Password string `yaml:"password"`
+	// Name is the agent's name as customers see it in chats (default
+	// "Agent"); never an address.
+	Name string `yaml:"name"`
 }
 
 // Traffic is simulated load offered to one queue or route point.

@@ -101,6 +101,7 @@ func (c *checker) setDefaults(f *File) {
 	if c.unset(path{}.key("run").key("replications"), f.Run.Replications == 0) {
 		f.Run.Replications = 1
 	}
+	c.setIMDefaults(f)
 }
 
 // validate checks f, with its defaults applied, and records what is wrong.
@@ -112,6 +113,7 @@ func (c *checker) validate(f *File) {
 	c.checkAgents(f, declared, dns)
 	c.checkTraffic(f, queues, routePoints)
 	c.checkRun(f)
+	c.checkIM(f, queues)
 }
 
 // checkSkills returns the declared skills, or nil when the file declares

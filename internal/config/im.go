@@ -1,0 +1,362 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// IM configures the IM gateway: how the bot talks with a customer before
+// routing, what it can answer itself, how waiting customers are kept
+// informed, the limits that protect agents from floods, and demo
+// customers and orders for the embedded store.
+type IM struct {
+	// Name is the center's name as customers see it in chats.
+	Name string `yaml:"name"`
+	// Bot is the dialogue before routing.
+	Bot Bot `yaml:"bot"`
+	// PositionEvery is how often a waiting customer is told the position
+	// in the queue and the estimated wait (default 30s; 0 never).
+	PositionEvery Duration `yaml:"position_every"`
+	// CallbackOfferAfter is how long a customer waits before being
+	// offered a callback instead (default 60s; 0 never).
+	CallbackOfferAfter Duration `yaml:"callback_offer_after"`
+	// ClientWait is how long routing may wait for the customer's client
+	// software to be detected once the bot is done (default 2s).
+	ClientWait Duration `yaml:"client_wait"`
+	// MaxMessageBytes bounds one customer message (default 2000).
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	// MessagesPerMinute bounds a customer's rate (default 30, burst 10).
+	MessagesPerMinute int `yaml:"messages_per_minute"`
+	// EndWords end the conversation when a customer sends one alone
+	// (default ["/end"]).
+	EndWords []string `yaml:"end_words"`
+	// Customers and Orders seed the embedded store (demos, tests).
+	Customers []CustomerSeed `yaml:"customers"`
+	Orders    []OrderSeed    `yaml:"orders"`
+}
+
+// Bot is the IVR-like dialogue of the IM gateway. Its steps run in this
+// order, each only when configured: greeting, identify, language, reason;
+// then the conversation is routed. A customer who writes one of the
+// EscapeWords goes straight to an agent.
+type Bot struct {
+	Greeting string `yaml:"greeting"`
+	// Timeout ends a dialogue the customer stopped answering (default
+	// 2m); TimeoutText is said then.
+	Timeout     Duration `yaml:"timeout"`
+	TimeoutText string   `yaml:"timeout_text"`
+	// EscapeWords skip the rest of the dialogue (default ["agent"]).
+	EscapeWords []string `yaml:"escape_words"`
+	// Handoff is said when the conversation is routed.
+	Handoff  string      `yaml:"handoff"`
+	Identify *Identify   `yaml:"identify"`
+	Language *BotMenu    `yaml:"language"`
+	Reason   *BotMenu    `yaml:"reason"`
+	Answers  []BotAnswer `yaml:"answers"`
+}
+
+// Identify asks who the customer is: a customer number, e-mail or name,
+// looked up in the customer store.
+type Identify struct {
+	Prompt string `yaml:"prompt"`
+	// Found is said when the customer is found ({name} is replaced).
+	Found string `yaml:"found"`
+	// Unknown is said after Retries failed attempts; the dialogue goes on.
+	Unknown string `yaml:"unknown"`
+	// Retry is said after a failed attempt while retries remain.
+	Retry   string `yaml:"retry"`
+	Retries int    `yaml:"retries"`
+}
+
+// BotMenu is a question answered by an option's key (a number or word) or
+// by free text containing one of an option's keywords.
+type BotMenu struct {
+	Prompt  string       `yaml:"prompt"`
+	Options []MenuOption `yaml:"options"`
+	// Default is the option key taken when nothing matches (after one
+	// retry); empty: the reason step falls back to DefaultQueue.
+	Default string `yaml:"default"`
+	// DefaultQueue routes a reason nothing matched.
+	DefaultQueue string `yaml:"default_queue"`
+	// Retry is said when nothing matched.
+	Retry string `yaml:"retry"`
+}
+
+// MenuOption is one answer to a BotMenu.
+type MenuOption struct {
+	Key      string   `yaml:"key"`
+	Label    string   `yaml:"label"`
+	Keywords []string `yaml:"keywords"`
+	// Queue routes the conversation (reason menus).
+	Queue string `yaml:"queue"`
+	// Priority is added to the queue's priority.
+	Priority int `yaml:"priority"`
+	// Answer names a BotAnswer the bot gives itself instead of routing.
+	Answer string `yaml:"answer"`
+}
+
+// BotAnswer is something the bot answers itself: a fixed Text, or a
+// lookup (order_status: asks for an order number and reads the store).
+type BotAnswer struct {
+	Name string `yaml:"name"`
+	// Kind is "text" (default) or "order_status".
+	Kind string `yaml:"kind"`
+	Text string `yaml:"text"`
+	// Prompt asks for the key of a lookup (the order number).
+	Prompt string `yaml:"prompt"`
+	// NotFound is said when the lookup finds nothing.
+	NotFound string `yaml:"not_found"`
+	// Then is said after the answer (e.g. "Anything else?"); the reason
+	// menu is asked again.
+	Then string `yaml:"then"`
+}
+
+// CustomerSeed is a customer put into the store at start.
+type CustomerSeed struct {
+	Number   string `yaml:"number"`
+	Name     string `yaml:"name"`
+	Email    string `yaml:"email"`
+	Language string `yaml:"language"`
+}
+
+// OrderSeed is an order put into the store at start; Customer is the
+// customer's number.
+type OrderSeed struct {
+	ID       string `yaml:"id"`
+	Customer string `yaml:"customer"`
+	Status   string `yaml:"status"`
+}
+
+// Answer kinds.
+var answerKinds = []string{"text", "order_status"}
+
+// IM defaults.
+const (
+	defaultPositionEvery   = 30 * time.Second
+	defaultCallbackOffer   = 60 * time.Second
+	defaultClientWait      = 2 * time.Second
+	defaultBotTimeout      = 2 * time.Minute
+	defaultMaxMessageBytes = 2000
+	defaultMessagesPerMin  = 30
+	maxMessageBytesLimit   = 64 << 10
+)
+
+func (c *checker) setIMDefaults(f *File) {
+	im := f.IM
+	if im == nil {
+		return
+	}
+	p := path{}.key("im")
+	if im.Name == "" {
+		im.Name = f.Center.Name
+	}
+	if c.unset(p.key("position_every"), im.PositionEvery == 0) {
+		im.PositionEvery = Duration(defaultPositionEvery)
+	}
+	if c.unset(p.key("callback_offer_after"), im.CallbackOfferAfter == 0) {
+		im.CallbackOfferAfter = Duration(defaultCallbackOffer)
+	}
+	if c.unset(p.key("client_wait"), im.ClientWait == 0) {
+		im.ClientWait = Duration(defaultClientWait)
+	}
+	if c.unset(p.key("max_message_bytes"), im.MaxMessageBytes == 0) {
+		im.MaxMessageBytes = defaultMaxMessageBytes
+	}
+	if c.unset(p.key("messages_per_minute"), im.MessagesPerMinute == 0) {
+		im.MessagesPerMinute = defaultMessagesPerMin
+	}
+	if im.EndWords == nil {
+		im.EndWords = []string{"/end"}
+	}
+	b := &im.Bot
+	if c.unset(p.key("bot").key("timeout"), b.Timeout == 0) {
+		b.Timeout = Duration(defaultBotTimeout)
+	}
+	if b.EscapeWords == nil {
+		b.EscapeWords = []string{"agent"}
+	}
+	for i := range b.Answers {
+		if b.Answers[i].Kind == "" {
+			b.Answers[i].Kind = "text"
+		}
+	}
+}
+
+func (c *checker) checkIM(f *File, queues map[string]*Queue) {
+	im := f.IM
+	if im == nil {
+		return
+	}
+	p := path{}.key("im")
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"position_every", im.PositionEvery}, {"callback_offer_after", im.CallbackOfferAfter}, {"client_wait", im.ClientWait}} {
+		if d.v < 0 {
+			c.errorf(p.key(d.key), "must be >= 0")
+		}
+	}
+	if im.MaxMessageBytes < 1 || im.MaxMessageBytes > maxMessageBytesLimit {
+		c.errorf(p.key("max_message_bytes"), "%d must be within 1-%d", im.MaxMessageBytes, maxMessageBytesLimit)
+	}
+	if im.MessagesPerMinute < 1 {
+		c.errorf(p.key("messages_per_minute"), "%d must be >= 1", im.MessagesPerMinute)
+	}
+	for i, w := range im.EndWords {
+		if strings.TrimSpace(w) == "" {
+			c.errorf(p.key("end_words").index(i), "empty word")
+		}
+	}
+	imQueue := func(qp path, name string) {
+		switch q := queues[name]; {
+		case q == nil:
+			c.errorf(qp, "unknown queue %q", name)
+		case q.Media != "im":
+			c.errorf(qp, "queue %q takes %s, not im", name, q.Media)
+		}
+	}
+	b, bp := &im.Bot, p.key("bot")
+	if b.Timeout <= 0 {
+		c.errorf(bp.key("timeout"), "must be > 0")
+	}
+	for i, w := range b.EscapeWords {
+		if strings.TrimSpace(w) == "" {
+			c.errorf(bp.key("escape_words").index(i), "empty word")
+		}
+	}
+	answers := map[string]bool{}
+	for i, a := range b.Answers {
+		ap := bp.key("answers").index(i)
+		switch {
+		case a.Name == "":
+			c.errorf(ap.key("name"), "required")
+		case answers[a.Name]:
+			c.errorf(ap.key("name"), "answer %q defined twice", a.Name)
+		}
+		answers[a.Name] = true
+		switch a.Kind {
+		case "text":
+			if a.Text == "" {
+				c.errorf(ap.key("text"), "required for a text answer")
+			}
+		case "order_status":
+			if a.Prompt == "" {
+				c.errorf(ap.key("prompt"), "required for an order_status answer")
+			}
+		default:
+			c.errorf(ap.key("kind"), "unknown answer kind %q (want one of %s)", a.Kind, strings.Join(answerKinds, ", "))
+		}
+	}
+	if id := b.Identify; id != nil {
+		if id.Prompt == "" {
+			c.errorf(bp.key("identify").key("prompt"), "required")
+		}
+		if id.Retries < 0 {
+			c.errorf(bp.key("identify").key("retries"), "%d must be >= 0", id.Retries)
+		}
+	}
+	checkMenu := func(name string, m *BotMenu, reason bool) {
+		if m == nil {
+			return
+		}
+		mp := bp.key(name)
+		if m.Prompt == "" {
+			c.errorf(mp.key("prompt"), "required")
+		}
+		if len(m.Options) == 0 {
+			c.errorf(mp.key("options"), "needs at least one option")
+		}
+		keys := map[string]bool{}
+		for i, o := range m.Options {
+			op := mp.key("options").index(i)
+			switch k := strings.ToLower(strings.TrimSpace(o.Key)); {
+			case k == "":
+				c.errorf(op.key("key"), "required")
+			case keys[k]:
+				c.errorf(op.key("key"), "option key %q used twice", o.Key)
+			default:
+				keys[k] = true
+			}
+			if !reason {
+				if o.Queue != "" || o.Answer != "" {
+					c.errorf(op, "a %s option takes only key, label and keywords", name)
+				}
+				continue
+			}
+			switch {
+			case o.Queue != "" && o.Answer != "":
+				c.errorf(op.key("answer"), "set either queue or answer, not both")
+			case o.Queue != "":
+				imQueue(op.key("queue"), o.Queue)
+			case o.Answer != "":
+				if !answers[o.Answer] {
+					c.errorf(op.key("answer"), "unknown answer %q (define it under im.bot.answers)", o.Answer)
+				}
+			case m.DefaultQueue == "":
+				c.errorf(op, "needs a queue or an answer (or set default_queue)")
+			}
+		}
+		if m.Default != "" && !keys[strings.ToLower(m.Default)] {
+			c.errorf(mp.key("default"), "no option with key %q", m.Default)
+		}
+		if m.DefaultQueue != "" {
+			if !reason {
+				c.errorf(mp.key("default_queue"), "only the reason menu routes")
+			} else {
+				imQueue(mp.key("default_queue"), m.DefaultQueue)
+			}
+		}
+	}
+	checkMenu("language", b.Language, false)
+	checkMenu("reason", b.Reason, true)
+	if b.Reason == nil || b.Reason.DefaultQueue == "" {
+		// Somewhere to route a customer who says "agent" at once.
+		has := false
+		for _, q := range f.Queues {
+			has = has || q.Media == "im"
+		}
+		if !has {
+			c.errorf(bp, "no im queue to route chats to: add one to queues, or set reason.default_queue")
+		}
+	}
+
+	customers := map[string]bool{}
+	for i, cu := range im.Customers {
+		cp := p.key("customers").index(i)
+		switch {
+		case cu.Number == "":
+			c.errorf(cp.key("number"), "required")
+		case customers[cu.Number]:
+			c.errorf(cp.key("number"), "customer %q listed twice", cu.Number)
+		}
+		customers[cu.Number] = true
+	}
+	orders := map[string]bool{}
+	for i, o := range im.Orders {
+		op := p.key("orders").index(i)
+		switch {
+		case o.ID == "":
+			c.errorf(op.key("id"), "required")
+		case orders[o.ID]:
+			c.errorf(op.key("id"), "order %q listed twice", o.ID)
+		}
+		orders[o.ID] = true
+		if !customers[o.Customer] {
+			c.errorf(op.key("customer"), "unknown customer %q (list it under im.customers)", o.Customer)
+		}
+	}
+}
+
+// IMQueue returns the queue chats go to when nothing else says: the
+// reason menu's default queue, else the first im queue.
+func (f *File) IMQueue() string {
+	if f.IM != nil && f.IM.Bot.Reason != nil && f.IM.Bot.Reason.DefaultQueue != "" {
+		return f.IM.Bot.Reason.DefaultQueue
+	}
+	for _, q := range f.Queues {
+		if q.Media == "im" {
+			return q.Name
+		}
+	}
+	return ""
+}

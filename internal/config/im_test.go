@@ -1,0 +1,106 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+const imCenter = `
+center: {name: Example}
+queues:
+  - {name: chat-general, media: im}
+  - {name: chat-tech, media: im}
+  - {name: phones, media: voice}
+agents:
+  - {id: a1, name: Ann, skills: {chat-general: 5}, clients: {AliceChat: ">=2"}}
+im:
+  bot:
+    greeting: Hello
+    identify: {prompt: "Who are you?", retries: 1}
+    language:
+      prompt: Language?
+      options: [{key: en}, {key: fr, keywords: [french]}]
+      default: en
+    reason:
+      prompt: Why?
+      options:
+        - {key: "1", keywords: [router], queue: chat-tech, priority: 2}
+        - {key: "2", answer: orders}
+      default_queue: chat-general
+    answers:
+      - {name: orders, kind: order_status, prompt: "Order number?"}
+  customers:
+    - {number: "1001", name: Alice Example, email: alice@example.test}
+  orders:
+    - {id: A-1, customer: "1001", status: shipped}
+`
+
+func TestParseIM(t *testing.T) {
+	f, err := Parse("im.yaml", []byte(imCenter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := f.IM
+	if im == nil {
+		t.Fatal("no im section")
+	}
+	if im.Name != "Example" {
+		t.Errorf("name %q, want the center's name", im.Name)
+	}
+	if im.PositionEvery.D() != 30*time.Second || im.CallbackOfferAfter.D() != time.Minute ||
+		im.ClientWait.D() != 2*time.Second || im.MaxMessageBytes != 2000 || im.MessagesPerMinute != 30 {
+		t.Errorf("defaults: %+v", im)
+	}
+	if im.Bot.Timeout.D() != 2*time.Minute || len(im.Bot.EscapeWords) != 1 || im.Bot.EscapeWords[0] != "agent" {
+		t.Errorf("bot defaults: %+v", im.Bot)
+	}
+	if got := f.ExpandAgents()[0].Name; got != "Ann" {
+		t.Errorf("agent name %q", got)
+	}
+	if got := f.IMQueue(); got != "chat-general" {
+		t.Errorf("IMQueue %q", got)
+	}
+}
+
+func TestParseIMErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, old, new, field, msg string
+	}{
+		{"queue of another media", "queue: chat-tech, priority", "queue: phones, priority", "im.bot.reason.options[0].queue", `queue "phones" takes voice, not im`},
+		{"unknown queue", "default_queue: chat-general", "default_queue: nowhere", "im.bot.reason.default_queue", `unknown queue "nowhere"`},
+		{"unknown answer", "answer: orders}", "answer: faq}", "im.bot.reason.options[1].answer", `unknown answer "faq"`},
+		{"queue and answer", `answer: orders}`, `answer: orders, queue: chat-tech}`, "im.bot.reason.options[1].answer", "either queue or answer"},
+		{"duplicate key", `{key: "2", answer`, `{key: "1", answer`, "im.bot.reason.options[1].key", `option key "1" used twice`},
+		{"language option routes", "{key: en}", "{key: en, queue: chat-tech}", "im.bot.language.options[0]", "takes only key, label and keywords"},
+		{"bad default", "default: en", "default: de", "im.bot.language.default", `no option with key "de"`},
+		{"answer kind", "kind: order_status", "kind: weather", "im.bot.answers[0].kind", `unknown answer kind "weather"`},
+		{"order of nobody", `customer: "1001"`, `customer: "9"`, "im.orders[0].customer", `unknown customer "9"`},
+		{"negative retries", "retries: 1", "retries: -1", "im.bot.identify.retries", "must be >= 0"},
+		{"unknown field", "greeting: Hello", "greting: Hello", "im.bot.greting", `unknown field "greting"`},
+		{"zero rate", "customers:", "messages_per_minute: 0\n  customers:", "im.messages_per_minute", "must be >= 1"},
+		{"huge messages", "customers:", "max_message_bytes: 100000000\n  customers:", "im.max_message_bytes", "must be within 1-65536"},
+	} {
+		src := strings.Replace(imCenter, tc.old, tc.new, 1)
+		if src == imCenter {
+			t.Fatalf("%s: %q not in the example", tc.name, tc.old)
+		}
+		_, err := Parse("im.yaml", []byte(src))
+		var ce *Error
+		if !errors.As(err, &ce) {
+			t.Errorf("%s: err %v, want a config error", tc.name, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.field+": ") || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("%s: %v\nwant field %s and %q", tc.name, err, tc.field, tc.msg)
+		}
+	}
+}
+
+func TestParseIMNeedsAQueue(t *testing.T) {
+	_, err := Parse("im.yaml", []byte("queues: [{name: q}]\nim:\n  bot: {greeting: hi}\n"))
+	if err == nil || !strings.Contains(err.Error(), "no im queue") {
+		t.Errorf("err %v, want no im queue", err)
+	}
+}
