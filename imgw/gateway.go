@@ -1,0 +1,890 @@
+package imgw
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// AgentChat is what the gateway tells an agent's desktop about a chat: a
+// message, a typing notification, the conversation so far, its end. The
+// CTI server turns it into the events of the same names.
+type AgentChat struct {
+	// Type is EventChatMessage, EventChatTyping, EventChatHistory or
+	// EventChatEnded.
+	Type   string
+	ConnID pbx.ConnID
+	// From is "customer", "agent", "bot", "system" or "supervisor".
+	From string
+	// Name is the sender's display name (the customer's name when known,
+	// never an address).
+	Name  string
+	Text  string
+	State string
+	Time  time.Time
+	// Lines is the transcript so far, for EventChatHistory.
+	Lines []Line
+}
+
+// The AgentChat types.
+const (
+	ChatMessage = "EventChatMessage"
+	ChatTyping  = "EventChatTyping"
+	ChatHistory = "EventChatHistory"
+	ChatEnded   = "EventChatEnded"
+)
+
+// AgentDesk reaches agents' desktops (the CTI server). DeliverChat is
+// called on the gateway's goroutine and must not block.
+type AgentDesk interface {
+	DeliverChat(agentID string, m AgentChat)
+}
+
+// Options configure a Gateway.
+type Options struct {
+	// Clock is the domain's clock (the one tserver runs on).
+	Clock clock.Clock
+	// Post runs f on the domain's goroutine (clock.Loop.Post); Receive
+	// uses it. Nil runs f at once: for single-goroutine simulations.
+	Post func(f func()) bool
+	// TServer routes the conversations, as media im.
+	TServer *tserver.Server
+	// Center is the center's configuration; its im section drives the
+	// bot.
+	Center *config.File
+	// Customers identifies customers; Journal keeps transcripts. Both
+	// default to a MemoryStore.
+	Customers Customers
+	Journal   Journal
+	// Desk reaches the agents.
+	Desk AgentDesk
+	Log  zerolog.Logger
+}
+
+// phase is where a conversation is.
+type phase uint8
+
+const (
+	phaseBot       phase = iota + 1 // talking with the bot
+	phaseWaitInfo                   // bot done, waiting briefly for the client software
+	phaseQueued                     // waiting for an agent
+	phaseConnected                  // with an agent
+	phaseCallback                   // asked for the number to call back
+	phaseEnded
+)
+
+type userKey struct{ network, user string }
+
+// conversation is one customer's chat, from the first message to its end.
+type conversation struct {
+	id       string
+	n        uint64 // the gateway's count when it started
+	key      userKey
+	addr     Address // the device the customer last wrote from
+	phase    phase
+	started  time.Time
+	bot      botState
+	customer *Customer
+	// anonymous: identification was tried and failed.
+	anonymous bool
+	answered  bool // the bot answered something itself
+	language  string
+	queue     string
+	priority  int
+	reason    string
+	clients   []ClientInfo
+
+	conn        pbx.ConnID
+	agent       string
+	supervisors []string
+
+	seq       int64
+	outSeq    int
+	lines     []Line // the transcript, for the agents' history
+	limit     rateLimit
+	botTimer  clock.Timer
+	waitTimer clock.Timer // client info wait, position updates
+	offerT    clock.Timer
+	offered   bool // a callback was offered
+	outcome   string
+}
+
+// maxHistory bounds the transcript lines kept in memory for agents.
+const maxHistory = 200
+
+// maxPendingClients bounds client reports kept for customers without a
+// conversation (presence caps of subscribers).
+const maxPendingClients = 10000
+
+// Gateway is the IM gateway's core. Except Receive, its methods run on the
+// domain's goroutine.
+type Gateway struct {
+	clock     clock.Clock
+	post      func(func()) bool
+	ts        *tserver.Server
+	im        *config.IM
+	customers Customers
+	journal   Journal
+	desk      AgentDesk
+	log       zerolog.Logger
+
+	adapters     map[string]Adapter
+	byUser       map[userKey]*conversation
+	byConn       map[pbx.ConnID]*conversation
+	byID         map[string]*conversation
+	arriving     *conversation
+	pending      map[userKey][]ClientInfo
+	agentNames   map[string]string
+	families     map[string]string // lower-case family -> as agents spell it
+	attributes   map[string]bool   // attribute keys some agent has
+	defaultQueue string
+	prefix       string
+	next         uint64
+	cancel       func()
+}
+
+// New builds a gateway for the center and subscribes it to tserver's
+// events.
+func New(o Options) (*Gateway, error) {
+	if o.Clock == nil || o.TServer == nil || o.Center == nil {
+		return nil, fmt.Errorf("imgw: clock, tserver and center are required")
+	}
+	im := o.Center.IM
+	if im == nil {
+		return nil, fmt.Errorf("imgw: %s has no im section", o.Center.Path)
+	}
+	g := &Gateway{
+		clock: o.Clock, post: o.Post, ts: o.TServer, im: im,
+		customers: o.Customers, journal: o.Journal, desk: o.Desk, log: o.Log,
+		adapters: map[string]Adapter{}, byUser: map[userKey]*conversation{},
+		byConn: map[pbx.ConnID]*conversation{}, byID: map[string]*conversation{},
+		pending: map[userKey][]ClientInfo{}, agentNames: map[string]string{},
+		families: map[string]string{}, attributes: map[string]bool{},
+		defaultQueue: o.Center.IMQueue(),
+		prefix:       strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
+	}
+	if g.customers == nil || g.journal == nil {
+		m := NewMemoryStore()
+		if g.customers == nil {
+			g.customers = m
+		}
+		if g.journal == nil {
+			g.journal = m
+		}
+	}
+	if g.post == nil {
+		g.post = func(f func()) bool { f(); return true }
+	}
+	for _, a := range o.Center.ExpandAgents() {
+		g.agentNames[a.ID] = a.Name
+		for fam := range a.Clients {
+			g.families[strings.ToLower(fam)] = fam
+		}
+		for k := range a.Attributes {
+			g.attributes[k] = true
+		}
+	}
+	g.cancel = g.ts.Subscribe(g.onEvent)
+	return g, nil
+}
+
+// Close stops following tserver's events.
+func (g *Gateway) Close() { g.cancel() }
+
+// AddAdapter connects an IM network. Call it before the adapter reports.
+func (g *Gateway) AddAdapter(a Adapter) { g.adapters[a.Network()] = a }
+
+// Receive implements Receiver: it hands in to the domain's goroutine.
+func (g *Gateway) Receive(in Inbound) {
+	g.post(func() { g.Handle(in) })
+}
+
+// Handle processes one inbound event; it runs on the domain's goroutine.
+func (g *Gateway) Handle(in Inbound) {
+	k := userKey{in.From.Network, in.From.User}
+	c := g.byUser[k]
+	switch in.Kind {
+	case Message:
+		g.message(c, in)
+	case Typing:
+		if c == nil {
+			return
+		}
+		if in.State == StateGone {
+			g.customerEnds(c)
+			return
+		}
+		g.typingToAgents(c, in.State)
+	case Client:
+		if in.Client == nil {
+			return
+		}
+		g.journal.Device(in.From, in.Client, nil)
+		if c == nil {
+			if len(g.pending) >= maxPendingClients {
+				clear(g.pending)
+			}
+			g.pending[k] = append(g.pending[k], *in.Client)
+			return
+		}
+		g.clientInfo(c, *in.Client)
+	case Presence:
+		if in.Presence != nil {
+			g.journal.Device(in.From, nil, in.Presence)
+		}
+	case Bounce:
+		g.bounce(in)
+	}
+}
+
+func (g *Gateway) newConversation(in Inbound) *conversation {
+	g.next++
+	now := g.clock.Now()
+	c := &conversation{
+		id:      g.prefix + "-" + strconv.FormatUint(g.next, 10),
+		n:       g.next,
+		key:     userKey{in.From.Network, in.From.User},
+		addr:    in.From,
+		phase:   phaseBot,
+		started: now,
+	}
+	if infos, ok := g.pending[c.key]; ok {
+		c.clients = infos
+		delete(g.pending, c.key)
+	}
+	g.byUser[c.key], g.byID[c.id] = c, c
+	g.journalConversation(c)
+	g.log.Info().Str("conversation", c.id).Str("network", in.From.Network).Msg("conversation started")
+	return c
+}
+
+// message handles a customer's text.
+func (g *Gateway) message(c *conversation, in Inbound) {
+	now := g.clock.Now()
+	if c == nil {
+		if !g.admit(in) {
+			return
+		}
+		c = g.newConversation(in)
+		c.limit.allow(now, g.im.MessagesPerMinute)
+		g.record(c, "customer", "", g.clean(in.Text))
+		g.botStart(c)
+		g.armBotTimeout(c)
+		return
+	}
+	c.addr = in.From
+	if !c.limit.allow(now, g.im.MessagesPerMinute) {
+		if c.limit.warn(now) {
+			g.say(c, "system", "You are sending messages too fast; some were not delivered. Please wait a moment.")
+		}
+		return
+	}
+	if len(in.Text) > g.im.MaxMessageBytes {
+		g.say(c, "system", fmt.Sprintf("Your message is too long (at most %d characters); please shorten it.", g.im.MaxMessageBytes))
+		return
+	}
+	text := g.clean(in.Text)
+	if text == "" {
+		return
+	}
+	g.record(c, "customer", "", text)
+	if isWord(text, g.im.EndWords) {
+		g.customerEnds(c)
+		return
+	}
+	switch c.phase {
+	case phaseBot:
+		g.armBotTimeout(c)
+		g.botInput(c, text)
+	case phaseQueued:
+		if c.offered && isWord(text, []string{"callback", "call back", "call me"}) {
+			c.phase = phaseCallback
+			g.say(c, "bot", "Which phone number shall we call? (Your place in the queue is kept until you answer.)")
+		}
+	case phaseCallback:
+		g.callbackNumber(c, text)
+	case phaseConnected:
+		g.toAgents(c, AgentChat{Type: ChatMessage, From: "customer", Name: g.customerName(c), Text: text, Time: now})
+	}
+}
+
+// admit checks a first message before a conversation exists.
+func (g *Gateway) admit(in Inbound) bool {
+	if g.adapters[in.From.Network] == nil {
+		g.log.Warn().Str("network", in.From.Network).Msg("message from a network without adapter dropped")
+		return false
+	}
+	if len(in.Text) > g.im.MaxMessageBytes {
+		g.send(in.From, "", fmt.Sprintf("Your message is too long (at most %d characters); please shorten it.", g.im.MaxMessageBytes))
+		return false
+	}
+	return true
+}
+
+func (g *Gateway) clean(s string) string {
+	out, changed := Sanitize(s)
+	if changed && out != strings.TrimSpace(s) {
+		g.log.Debug().Int("in", len(s)).Int("out", len(out)).Msg("customer text sanitised")
+	}
+	return out
+}
+
+func (g *Gateway) customerName(c *conversation) string {
+	if c.customer != nil && c.customer.Name != "" {
+		return c.customer.Name
+	}
+	return "Customer"
+}
+
+// agentName is what customers see of an agent.
+func (g *Gateway) agentName(id string) string {
+	if n := g.agentNames[id]; n != "" {
+		return n
+	}
+	return "Agent"
+}
+
+// say sends text to the customer and records it.
+func (g *Gateway) say(c *conversation, from, text string) {
+	g.sayAs(c, from, "", text, text)
+}
+
+// sayAs records text from agentID and sends shown to the customer.
+func (g *Gateway) sayAs(c *conversation, from, agentID, text, shown string) {
+	if c.phase == phaseEnded && from != "system" {
+		return
+	}
+	g.record(c, from, agentID, text)
+	c.outSeq++
+	g.send(c.addr, c.id+"."+strconv.Itoa(c.outSeq), shown)
+}
+
+func (g *Gateway) send(to Address, id, text string) {
+	a := g.adapters[to.Network]
+	if a == nil {
+		return
+	}
+	a.Send(Outbound{To: to, Text: text, State: StateActive, ID: id})
+}
+
+// record appends a transcript line.
+func (g *Gateway) record(c *conversation, from, agentID, text string) {
+	if text == "" {
+		return
+	}
+	c.seq++
+	l := Line{Conversation: c.id, Seq: c.seq, Time: g.clock.Now(), From: from, AgentID: agentID, Text: text}
+	if len(c.lines) == maxHistory {
+		copy(c.lines, c.lines[1:])
+		c.lines = c.lines[:maxHistory-1]
+	}
+	c.lines = append(c.lines, l)
+	g.journal.Line(l)
+}
+
+func (g *Gateway) journalConversation(c *conversation) {
+	r := ConversationRecord{ID: c.id, From: Address{Network: c.key.network, User: c.key.user}, Queue: c.queue,
+		Reason: c.reason, Language: c.language, Started: c.started, Outcome: c.outcome}
+	if c.customer != nil {
+		r.CustomerID = c.customer.ID
+	}
+	if c.phase == phaseEnded {
+		r.Ended = g.clock.Now()
+	}
+	g.journal.Conversation(r)
+}
+
+func (g *Gateway) armBotTimeout(c *conversation) {
+	if c.botTimer != nil {
+		c.botTimer.Stop()
+	}
+	c.botTimer = g.clock.AfterFunc(g.im.Bot.Timeout.D(), func() {
+		if c.phase != phaseBot && c.phase != phaseCallback {
+			return
+		}
+		t := g.im.Bot.TimeoutText
+		if t == "" {
+			t = "This chat was closed because there was no answer. Write again any time."
+		}
+		g.say(c, "bot", t)
+		if c.phase == phaseCallback && c.conn != 0 {
+			_ = g.ts.ReleaseCall(c.conn)
+		}
+		g.end(c, "timeout")
+	})
+}
+
+// clientInfo adds a client report to c; routing may have waited for it.
+func (g *Gateway) clientInfo(c *conversation, info ClientInfo) {
+	c.clients = append(c.clients, info)
+	switch c.phase {
+	case phaseWaitInfo:
+		if _, _, ok := g.clientFamily(c); ok {
+			g.arrive(c)
+		}
+	case phaseConnected:
+		if info.Family != "" {
+			text := "Client software: " + strings.TrimSpace(info.Family+" "+info.Version)
+			g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: text, Time: g.clock.Now()})
+		}
+	}
+}
+
+// clientFamily picks, among c's client reports, the software routing
+// matches agents against: a family some agent declares, preferring the
+// software's own report (XEP-0092, user agents) over a caps node. ok is
+// false when no report names a family any agent knows.
+func (g *Gateway) clientFamily(c *conversation) (family, version string, ok bool) {
+	rank := map[string]int{"xep-0092": 0, "sip-user-agent": 1, "http-user-agent": 1, "xep-0115": 2, "xep-0030": 3}
+	best := math.MaxInt
+	for _, ci := range c.clients {
+		fam, known := g.families[strings.ToLower(ci.Family)]
+		r, ranked := rank[ci.Source]
+		if !ranked {
+			r = 4
+		}
+		if known && r < best {
+			family, version, best, ok = fam, ci.Version, r, true
+		}
+	}
+	return family, version, ok
+}
+
+// route ends the bot dialogue: the conversation waits for its client
+// software briefly, then enters tserver.
+func (g *Gateway) route(c *conversation) {
+	if c.botTimer != nil {
+		c.botTimer.Stop()
+		c.botTimer = nil
+	}
+	if c.queue == "" {
+		c.queue = g.defaultQueue
+	}
+	if _, _, ok := g.clientFamily(c); ok || len(g.families) == 0 || g.im.ClientWait <= 0 {
+		g.arrive(c)
+		return
+	}
+	c.phase = phaseWaitInfo
+	c.waitTimer = g.clock.AfterFunc(g.im.ClientWait.D(), func() {
+		if c.phase == phaseWaitInfo {
+			g.arrive(c)
+		}
+	})
+}
+
+// arrive hands the conversation to tserver.
+func (g *Gateway) arrive(c *conversation) {
+	if c.waitTimer != nil {
+		c.waitTimer.Stop()
+		c.waitTimer = nil
+	}
+	fam, ver, _ := g.clientFamily(c)
+	in := &tserver.Arrival{Media: pbx.IM, DNIS: c.queue, Priority: c.priority, ClientFamily: fam, ClientVersion: ver}
+	if c.language != "" && g.attributes["language"] {
+		in.Requires = []pbx.KV{{Key: "language", Value: c.language}}
+	}
+	in.ANI = c.id
+	in.UserData.Set("conversation", c.id)
+	in.UserData.Set("network", c.key.network)
+	if c.customer != nil {
+		in.ANI = c.customer.Number
+		in.UserData.Set("customer_number", c.customer.Number)
+		in.UserData.Set("customer_name", c.customer.Name)
+	}
+	if c.reason != "" {
+		in.UserData.Set("reason", c.reason)
+	}
+	if c.language != "" {
+		in.UserData.Set("language", c.language)
+	}
+	if fam != "" {
+		in.UserData.Set("client", fam)
+		in.UserData.Set("client_version", ver)
+	}
+	c.phase = phaseQueued
+	c.outcome = "routed"
+	g.journalConversation(c)
+	g.arriving = c
+	id, err := g.ts.Arrive(in)
+	g.arriving = nil
+	if err != nil {
+		g.log.Error().Err(err).Str("conversation", c.id).Str("queue", c.queue).Msg("routing failed")
+		g.say(c, "system", "Sorry, we cannot take chats right now. Please try again later.")
+		g.end(c, "failed")
+		return
+	}
+	g.bind(c, id)
+	if c.phase == phaseQueued {
+		g.waiting(c)
+	}
+}
+
+func (g *Gateway) bind(c *conversation, id pbx.ConnID) {
+	if c.conn == 0 {
+		c.conn = id
+		g.byConn[id] = c
+	}
+}
+
+// waiting tells a queued customer the position and estimated wait, now
+// and every PositionEvery, and arms the callback offer.
+func (g *Gateway) waiting(c *conversation) {
+	g.tellPosition(c)
+	if every := g.im.PositionEvery.D(); every > 0 && c.waitTimer == nil {
+		var tick func()
+		tick = func() {
+			if c.phase != phaseQueued {
+				c.waitTimer = nil
+				return
+			}
+			g.tellPosition(c)
+			c.waitTimer = g.clock.AfterFunc(every, tick)
+		}
+		c.waitTimer = g.clock.AfterFunc(every, tick)
+	}
+	if after := g.im.CallbackOfferAfter.D(); after > 0 && !c.offered && c.offerT == nil {
+		c.offerT = g.clock.AfterFunc(after, func() {
+			c.offerT = nil
+			if c.phase != phaseQueued || c.offered {
+				return
+			}
+			c.offered = true
+			g.say(c, "bot", "Rather not wait? Reply CALLBACK and we will call you back; you keep your place until then.")
+		})
+	}
+}
+
+// PositionText is what a waiting customer is told: the position and the
+// estimated wait the wallboard shows (the staffing estimate, or the
+// recent waits when nobody staffs the queue).
+func PositionText(pos int, e tserver.EWT) string {
+	w := e.Staffing
+	if w == 0 {
+		w = e.Recent
+	}
+	return fmt.Sprintf("You are number %d in the queue. Estimated wait: %s.", pos, waitWords(w))
+}
+
+// noStaff is the estimate tserver gives when nobody serves a queue.
+const noStaff = 24 * time.Hour
+
+func waitWords(d time.Duration) string {
+	switch {
+	case d >= noStaff:
+		return "unknown, no agent is available at the moment"
+	case d < 30*time.Second:
+		return "less than a minute"
+	case d < 90*time.Second:
+		return "about 1 minute"
+	}
+	return fmt.Sprintf("about %d minutes", int((d+30*time.Second)/time.Minute))
+}
+
+func (g *Gateway) tellPosition(c *conversation) {
+	pos, e, err := g.ts.Position(c.conn)
+	if err != nil {
+		return
+	}
+	g.say(c, "bot", PositionText(pos, e))
+}
+
+// callbackNumber takes the number of a customer who asked for a callback.
+func (g *Gateway) callbackNumber(c *conversation, text string) {
+	var digits strings.Builder
+	for _, r := range text {
+		if r >= '0' && r <= '9' || (r == '+' && digits.Len() == 0) {
+			digits.WriteRune(r)
+		}
+	}
+	n := digits.String()
+	if len(strings.TrimPrefix(n, "+")) < 4 || len(n) > 20 {
+		g.say(c, "bot", "That does not look like a phone number. Which number shall we call?")
+		return
+	}
+	r := CallbackRequest{Conversation: c.id, From: Address{Network: c.key.network, User: c.key.user},
+		Queue: c.queue, Number: n, Requested: g.clock.Now()}
+	if c.customer != nil {
+		r.CustomerID = c.customer.ID
+	}
+	g.journal.Callback(r)
+	g.say(c, "bot", "Thank you. We will call you back at "+n+".")
+	if c.conn != 0 {
+		c.outcome = "callback"
+		_ = g.ts.ReleaseCall(c.conn) // ends it through EventAbandoned
+	}
+	g.end(c, "callback")
+}
+
+// customerEnds: the customer left (end word or chat state gone).
+func (g *Gateway) customerEnds(c *conversation) {
+	if c.phase == phaseEnded {
+		return
+	}
+	outcome := "abandoned"
+	if c.phase == phaseConnected {
+		outcome = "handled"
+	} else if c.answered {
+		outcome = "answered_by_bot"
+	}
+	g.say(c, "system", "Chat ended. Thank you for contacting "+g.im.Name+".")
+	c.outcome = outcome
+	if c.conn != 0 {
+		_ = g.ts.ReleaseCall(c.conn) // the event ends the conversation
+	}
+	g.end(c, outcome)
+}
+
+// end closes the conversation: timers stop, agents are told, the journal
+// gets its end.
+func (g *Gateway) end(c *conversation, outcome string) {
+	if c.phase == phaseEnded {
+		return
+	}
+	for _, t := range []clock.Timer{c.botTimer, c.waitTimer, c.offerT} {
+		if t != nil {
+			t.Stop()
+		}
+	}
+	if c.phase == phaseConnected {
+		g.toAgents(c, AgentChat{Type: ChatEnded, From: "customer", Time: g.clock.Now()})
+	}
+	c.phase = phaseEnded
+	if c.outcome == "" || c.outcome == "routed" {
+		c.outcome = outcome
+	}
+	g.journalConversation(c)
+	delete(g.byUser, c.key)
+	delete(g.byID, c.id)
+	if c.conn != 0 {
+		delete(g.byConn, c.conn)
+	}
+	g.log.Info().Str("conversation", c.id).Str("outcome", c.outcome).Msg("conversation ended")
+}
+
+// onEvent follows tserver's events for the conversations it routes.
+func (g *Gateway) onEvent(e tserver.Event) {
+	if e.Media != pbx.IM || e.ConnID == 0 {
+		return
+	}
+	c := g.byConn[e.ConnID]
+	if c == nil && g.arriving != nil {
+		c = g.arriving
+		g.bind(c, e.ConnID)
+	}
+	if c == nil || c.phase == phaseEnded {
+		return
+	}
+	switch e.Type {
+	case tserver.EventEstablished:
+		g.connected(c, e.AgentID)
+	case tserver.EventQueued:
+		if c.phase != phaseCallback {
+			c.phase = phaseQueued
+		}
+		if g.arriving == nil {
+			g.waiting(c)
+		}
+	case tserver.EventReleased:
+		switch e.Reason {
+		case "transferred":
+			g.say(c, "system", "You are being transferred. Please wait.")
+			c.agent = ""
+			c.phase = phaseQueued
+		case "":
+			if c.phase == phaseConnected {
+				g.say(c, "system", g.agentName(e.AgentID)+" has ended the chat. Thank you for contacting "+g.im.Name+".")
+			}
+			g.end(c, "handled")
+		}
+	case tserver.EventAbandoned:
+		g.end(c, "abandoned")
+	}
+}
+
+// connected: an agent answered; the customer is told and the agent gets
+// the conversation so far.
+func (g *Gateway) connected(c *conversation, agentID string) {
+	for _, t := range []*clock.Timer{&c.waitTimer, &c.offerT} {
+		if *t != nil {
+			(*t).Stop()
+			*t = nil
+		}
+	}
+	c.phase, c.agent = phaseConnected, agentID
+	g.desk.DeliverChat(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
+		Time: g.clock.Now(), Lines: append([]Line(nil), c.lines...)})
+	g.say(c, "system", "You are now chatting with "+g.agentName(agentID)+".")
+}
+
+// toAgents delivers m to the conversation's agent and supervisors.
+func (g *Gateway) toAgents(c *conversation, m AgentChat) {
+	m.ConnID = c.conn
+	if c.agent != "" {
+		g.desk.DeliverChat(c.agent, m)
+	}
+	for _, s := range c.supervisors {
+		g.desk.DeliverChat(s, m)
+	}
+}
+
+func (g *Gateway) typingToAgents(c *conversation, s ChatState) {
+	if c.phase == phaseConnected {
+		g.toAgents(c, AgentChat{Type: ChatTyping, From: "customer", Name: g.customerName(c), State: s.String(), Time: g.clock.Now()})
+	}
+}
+
+// bounce handles a message the network could not deliver.
+func (g *Gateway) bounce(in Inbound) {
+	id, _, _ := strings.Cut(in.ID, ".")
+	c := g.byID[id]
+	g.log.Warn().Str("id", in.ID).Str("error", in.Error).Str("network", in.From.Network).Msg("message bounced")
+	if c == nil {
+		return
+	}
+	if c.phase == phaseConnected {
+		g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: "The customer's IM network could not deliver a message (" + in.Error + ").", Time: g.clock.Now()})
+	}
+}
+
+// chatFor finds the conversation of conn that agentID may write in.
+func (g *Gateway) chatFor(op, agentID string, id pbx.ConnID) (*conversation, bool, error) {
+	c := g.byConn[id]
+	if c == nil {
+		return nil, false, pbx.Errorf(pbx.NotFound, "imgw: %s: no chat %s", op, id)
+	}
+	if c.agent == agentID && c.phase == phaseConnected {
+		return c, false, nil
+	}
+	for _, s := range c.supervisors {
+		if s == agentID {
+			return c, true, nil
+		}
+	}
+	return nil, false, pbx.Errorf(pbx.Permission, "imgw: %s: chat %s is not %s's", op, id, agentID)
+}
+
+// AgentMessage relays an agent's (or a supervisor's) text to the customer.
+func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error {
+	c, super, err := g.chatFor("message", agentID, id)
+	if err != nil {
+		return err
+	}
+	if len(text) > g.im.MaxMessageBytes*4 {
+		return pbx.Errorf(pbx.Invalid, "imgw: message: %d bytes is too long (at most %d)", len(text), g.im.MaxMessageBytes*4)
+	}
+	text, _ = Sanitize(text)
+	if text == "" {
+		return pbx.Errorf(pbx.Invalid, "imgw: message: empty text")
+	}
+	from := "agent"
+	if super {
+		from = "supervisor"
+	}
+	g.sayAs(c, from, agentID, text, g.agentName(agentID)+": "+text)
+	m := AgentChat{Type: ChatMessage, ConnID: c.conn, From: from, Name: g.agentName(agentID), Text: text, Time: g.clock.Now()}
+	// The other agents in the chat see it too.
+	if c.agent != agentID && c.agent != "" {
+		g.desk.DeliverChat(c.agent, m)
+	}
+	for _, s := range c.supervisors {
+		if s != agentID {
+			g.desk.DeliverChat(s, m)
+		}
+	}
+	return nil
+}
+
+// AgentTyping relays an agent's chat state to the customer.
+func (g *Gateway) AgentTyping(agentID string, id pbx.ConnID, state string) error {
+	c, _, err := g.chatFor("typing", agentID, id)
+	if err != nil {
+		return err
+	}
+	s, ok := ParseChatState(state)
+	if !ok || s == StateNone {
+		return pbx.Errorf(pbx.Invalid, "imgw: typing: unknown chat state %q (want active, composing, paused, inactive or gone)", state)
+	}
+	if a := g.adapters[c.addr.Network]; a != nil {
+		a.Send(Outbound{To: c.addr, State: s})
+	}
+	return nil
+}
+
+// SupervisorJoin adds a supervisor to a connected chat: it sees the
+// conversation so far and every line after, and may write.
+func (g *Gateway) SupervisorJoin(agentID string, id pbx.ConnID) error {
+	c := g.byConn[id]
+	if c == nil || c.phase != phaseConnected {
+		return pbx.Errorf(pbx.NotFound, "imgw: join: no connected chat %s", id)
+	}
+	if c.agent == agentID {
+		return pbx.Errorf(pbx.Conflict, "imgw: join: %s already handles chat %s", agentID, id)
+	}
+	for _, s := range c.supervisors {
+		if s == agentID {
+			return nil
+		}
+	}
+	c.supervisors = append(c.supervisors, agentID)
+	g.desk.DeliverChat(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
+		Time: g.clock.Now(), Lines: append([]Line(nil), c.lines...)})
+	g.desk.DeliverChat(c.agent, AgentChat{Type: ChatMessage, ConnID: c.conn, From: "system",
+		Text: g.agentName(agentID) + " (supervisor) joined the chat.", Time: g.clock.Now()})
+	return nil
+}
+
+// SupervisorLeave takes a supervisor out of a chat.
+func (g *Gateway) SupervisorLeave(agentID string, id pbx.ConnID) error {
+	c := g.byConn[id]
+	if c == nil {
+		return pbx.Errorf(pbx.NotFound, "imgw: leave: no chat %s", id)
+	}
+	for i, s := range c.supervisors {
+		if s == agentID {
+			c.supervisors = append(c.supervisors[:i], c.supervisors[i+1:]...)
+			return nil
+		}
+	}
+	return pbx.Errorf(pbx.NotFound, "imgw: leave: %s is not in chat %s", agentID, id)
+}
+
+// ConversationStatus is one live conversation, for status pages.
+type ConversationStatus struct {
+	ID       string     `json:"id"`
+	Network  string     `json:"network"`
+	Phase    string     `json:"phase"`
+	ConnID   pbx.ConnID `json:"conn_id,omitzero"`
+	Agent    string     `json:"agent,omitempty"`
+	Queue    string     `json:"queue,omitempty"`
+	Customer string     `json:"customer,omitempty"`
+	Client   string     `json:"client,omitempty"`
+}
+
+var phaseNames = [...]string{"", "bot", "wait_client", "queued", "connected", "callback", "ended"}
+
+// Conversations lists the live conversations, oldest first.
+func (g *Gateway) Conversations() []ConversationStatus {
+	out := make([]ConversationStatus, 0, len(g.byUser))
+	for _, c := range g.byUser {
+		s := ConversationStatus{ID: c.id, Network: c.key.network, Phase: phaseNames[c.phase], ConnID: c.conn, Agent: c.agent, Queue: c.queue}
+		if c.customer != nil {
+			s.Customer = c.customer.Number
+		}
+		if fam, ver, ok := g.clientFamily(c); ok {
+			s.Client = strings.TrimSpace(fam + " " + ver)
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return g.byID[out[i].ID].n < g.byID[out[j].ID].n })
+	return out
+}

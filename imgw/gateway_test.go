@@ -1,0 +1,440 @@
+package imgw
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+const testCenter = `
+center: {name: Example Support}
+queues:
+  - {name: chat-general, media: im}
+  - {name: chat-tech, media: im}
+agents:
+  - {id: ann, name: Ann, skills: {chat-general: 5, chat-tech: 5}, clients: {AliceChat: ">=2"}, capacity: {im: 2}, ready: false}
+  - {id: bob, name: Bob, skills: {chat-tech: 5}, clients: {BobIM: "*"}, ready: false}
+  - {id: sue, name: Sue, skills: {chat-general: 1}, ready: false}
+im:
+  position_every: 30s
+  callback_offer_after: 60s
+  bot:
+    greeting: "Welcome to {center}!"
+    identify:
+      prompt: "Your customer number, e-mail or name?"
+      found: "Hello {name}."
+      unknown: "Never mind, let's go on."
+      retries: 1
+    reason:
+      prompt: "How can we help? 1 billing, 2 technical, 3 order status"
+      options:
+        - {key: "1", label: billing, keywords: [invoice, bill]}
+        - {key: "2", label: technical, keywords: [router, internet], queue: chat-tech, priority: 3}
+        - {key: "3", label: order status, keywords: [order, parcel], answer: orders}
+      default_queue: chat-general
+    answers:
+      - {name: orders, kind: order_status, prompt: "Which order number?", not_found: "No such order of yours.", then: "Anything else? (1 billing, 2 technical, 3 order status)"}
+    handoff: "Connecting you to an agent."
+  customers:
+    - {number: "1001", name: Alice Example, email: alice@example.test}
+    - {number: "1002", name: Carl Other}
+  orders:
+    - {id: A-1, customer: "1001", status: shipped}
+    - {id: C-9, customer: "1002", status: lost}
+`
+
+// fakeNet is an adapter that records what the gateway sends.
+type fakeNet struct {
+	name string
+	out  []Outbound
+}
+
+func (f *fakeNet) Network() string   { return f.name }
+func (f *fakeNet) Send(out Outbound) { f.out = append(f.out, out) }
+
+// texts returns the texts sent to user since index from.
+func (f *fakeNet) texts(user string) []string {
+	var s []string
+	for _, o := range f.out {
+		if o.To.User == user && o.Text != "" {
+			s = append(s, o.Text)
+		}
+	}
+	return s
+}
+
+func (f *fakeNet) last(user string) string {
+	t := f.texts(user)
+	if len(t) == 0 {
+		return ""
+	}
+	return t[len(t)-1]
+}
+
+// fakeDesk records what agents are told.
+type fakeDesk struct{ got map[string][]AgentChat }
+
+func (d *fakeDesk) DeliverChat(agent string, m AgentChat) {
+	d.got[agent] = append(d.got[agent], m)
+}
+
+type rig struct {
+	t     *testing.T
+	clk   *clock.Virtual
+	ts    *tserver.Server
+	gw    *Gateway
+	net   *fakeNet
+	desk  *fakeDesk
+	store *MemoryStore
+}
+
+func newRig(t *testing.T, src string) *rig {
+	t.Helper()
+	f, err := config.Parse("center.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewVirtual(clock.Epoch)
+	ts, err := tserver.New(f, tserver.Options{Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test"}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: NewMemoryStore()}
+	for _, c := range f.IM.Customers {
+		id := r.store.AddCustomer(Customer{Number: c.Number, Name: c.Name, Email: c.Email})
+		for _, o := range f.IM.Orders {
+			if o.Customer == c.Number {
+				r.store.AddOrder(o.ID, id, o.Status)
+			}
+		}
+	}
+	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.store, Journal: r.store, Desk: r.desk, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.gw.AddAdapter(r.net)
+	return r
+}
+
+func (r *rig) say(user, text string) {
+	r.gw.Handle(Inbound{Kind: Message, From: Address{Network: "xmpp:test", User: user, Device: "laptop"}, Text: text})
+}
+
+func (r *rig) client(user, family, version string) {
+	r.gw.Handle(Inbound{Kind: Client, From: Address{Network: "xmpp:test", User: user, Device: "laptop"},
+		Client: &ClientInfo{Family: family, Version: version, Source: "xep-0092"}})
+}
+
+func (r *rig) ready(ids ...string) {
+	for _, id := range ids {
+		if err := r.ts.AgentLogin(id, ""); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := r.ts.AgentReady(id); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+func (r *rig) wantLast(user, part string) {
+	r.t.Helper()
+	if got := r.net.last(user); !strings.Contains(got, part) {
+		r.t.Fatalf("last message to %s: %q, want it to contain %q\nall: %q", user, got, part, r.net.texts(user))
+	}
+}
+
+func (r *rig) conv(user string) *conversation {
+	return r.gw.byUser[userKey{"xmpp:test", user}]
+}
+
+func TestBotIdentifiesAndRoutesByReasonAndClient(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("ann", "bob", "sue")
+	const alice = "alice@example.test"
+	r.client(alice, "alicechat", "2.5") // before the first message: kept
+	r.say(alice, "hello")
+	got := r.net.texts(alice)
+	if len(got) != 2 || got[0] != "Welcome to Example Support!" || !strings.Contains(got[1], "customer number") {
+		t.Fatalf("greeting: %q", got)
+	}
+	r.say(alice, "ALICE@example.test")
+	if got := r.net.texts(alice); got[2] != "Hello Alice Example." || !strings.Contains(got[3], "How can we help") {
+		t.Fatalf("identify: %q", got)
+	}
+	r.say(alice, "my router keeps dropping")
+	c := r.conv(alice)
+	if c.queue != "chat-tech" || c.priority != 3 || c.reason != "technical" {
+		t.Fatalf("routing: queue %q priority %d reason %q", c.queue, c.priority, c.reason)
+	}
+	// bob is free and has chat-tech but not AliceChat; ann supports it.
+	contact := r.ts.Contact(c.conn)
+	if contact == nil || contact.Agent() == nil || contact.Agent().ID != "ann" {
+		t.Fatalf("offered to %v, want ann", contact)
+	}
+	if contact.ClientFamily != "AliceChat" || contact.ClientVersion != "2.5" {
+		t.Fatalf("client %q %q", contact.ClientFamily, contact.ClientVersion)
+	}
+	if v, _ := contact.UserData.Get("customer_number"); v != "1001" || contact.ANI != "1001" {
+		t.Fatalf("user data %v ANI %q", contact.UserData, contact.ANI)
+	}
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(alice, "You are now chatting with Ann.")
+	hist := r.desk.got["ann"]
+	if len(hist) != 1 || hist[0].Type != ChatHistory || hist[0].Name != "Alice Example" || len(hist[0].Lines) < 6 {
+		t.Fatalf("ann's history: %+v", hist)
+	}
+	r.say(alice, "still broken")
+	if m := r.desk.got["ann"][1]; m.Type != ChatMessage || m.Text != "still broken" || m.From != "customer" {
+		t.Fatalf("relay to agent: %+v", m)
+	}
+	if err := r.gw.AgentMessage("ann", c.conn, "Let me check."); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(alice, "Ann: Let me check.")
+	if err := r.gw.AgentMessage("bob", c.conn, "hi"); pbx.KindOf(err) != pbx.Permission {
+		t.Fatalf("bob writing into ann's chat: %v", err)
+	}
+	if err := r.ts.ReleaseCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(alice, "Ann has ended the chat")
+	if r.conv(alice) != nil {
+		t.Fatal("conversation still live")
+	}
+	lines := r.store.Transcript(c.id)
+	var from []string
+	for _, l := range lines {
+		from = append(from, l.From)
+	}
+	if want := "customer bot bot customer bot bot customer bot system customer agent system"; strings.Join(from, " ") != want {
+		t.Errorf("transcript from: %s\nwant %s", strings.Join(from, " "), want)
+	}
+	if rec, _ := r.store.ConversationRecord(c.id); rec.Outcome != "handled" || rec.CustomerID == 0 || rec.Ended.IsZero() {
+		t.Errorf("record %+v", rec)
+	}
+	for _, o := range r.net.out {
+		for _, bad := range []string{"ann", "bob", "sue"} {
+			if strings.Contains(o.Text, bad) {
+				t.Errorf("agent id %q leaked to the customer: %q", bad, o.Text)
+			}
+		}
+	}
+}
+
+func TestBotAnswersOrderStatusOnlyForTheCustomersOwnOrders(t *testing.T) {
+	r := newRig(t, testCenter)
+	const u = "alice@example.test"
+	r.say(u, "hi")
+	r.say(u, "1001")
+	r.say(u, "where is my parcel?")
+	r.wantLast(u, "Which order number?")
+	r.say(u, "A-1")
+	if got := r.net.texts(u); !strings.Contains(strings.Join(got, "|"), "A-1: shipped|Anything else?") {
+		t.Fatalf("answer: %q", got)
+	}
+	r.say(u, "3")
+	r.say(u, "C-9") // another customer's order
+	r.wantLast(u, "Anything else?")
+	if got := strings.Join(r.net.texts(u), "|"); strings.Contains(got, "lost") || !strings.Contains(got, "No such order of yours.") {
+		t.Fatalf("another customer's order revealed or not refused: %q", got)
+	}
+	r.say(u, "/end")
+	if rec, _ := r.store.ConversationRecord(r.store.conversationIDs()[0]); rec.Outcome != "answered_by_bot" {
+		t.Errorf("outcome %q", rec.Outcome)
+	}
+}
+
+func TestEscapeWordAndUnknownCustomer(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("sue")
+	const u = "x@example.test"
+	r.say(u, "hi")
+	r.say(u, "nobody")
+	r.wantLast(u, "I could not find you.")
+	r.say(u, "still nobody")
+	if got := r.net.texts(u); got[len(got)-2] != "Never mind, let's go on." {
+		t.Fatalf("unknown: %q", got)
+	}
+	r.say(u, "Agent!")
+	r.clk.Advance(2 * time.Second) // client_wait: no client software reported
+	c := r.conv(u)
+	if c.queue != "chat-general" || r.ts.Contact(c.conn).Agent().ID != "sue" {
+		t.Fatalf("escape routed to %q", c.queue)
+	}
+}
+
+func TestWaitingCustomerHearsPositionAndEWTThenCallbackOffer(t *testing.T) {
+	r := newRig(t, testCenter)
+	// bob is logged in but busy elsewhere: the queue is staffed, no agent
+	// is free.
+	r.ready("sue")
+	if err := r.ts.AgentNotReady("sue", "meeting"); err != nil {
+		t.Fatal(err)
+	}
+	users := []string{"a@x", "b@x", "c@x"}
+	for _, u := range users {
+		r.say(u, "hi")
+		r.say(u, "agent")
+	}
+	r.clk.Advance(2 * time.Second) // client_wait
+	for i, u := range users {
+		pos, e, err := r.ts.Position(r.conv(u).conn)
+		if err != nil || pos != i+1 {
+			t.Fatalf("%s: position %d %v", u, pos, err)
+		}
+		r.wantLast(u, PositionText(pos, e))
+		r.wantLast(u, fmt.Sprintf("You are number %d in the queue.", i+1))
+	}
+	// Half a minute later: another update, consistent with tserver.
+	r.clk.Advance(30 * time.Second)
+	pos, e, _ := r.ts.Position(r.conv("c@x").conn)
+	r.wantLast("c@x", PositionText(pos, e))
+	r.clk.Advance(30 * time.Second)
+	if got := strings.Join(r.net.texts("c@x"), "|"); !strings.Contains(got, "Reply CALLBACK") {
+		t.Fatalf("no callback offer after a minute: %q", got)
+	}
+	r.say("c@x", "callback")
+	r.wantLast("c@x", "Which phone number")
+	r.say("c@x", "call me at +44 20 7946 0000")
+	r.wantLast("c@x", "We will call you back at +442079460000.")
+	if cb := r.store.Callbacks(); len(cb) != 1 || cb[0].Number != "+442079460000" || cb[0].Queue != "chat-general" {
+		t.Fatalf("callbacks %+v", cb)
+	}
+	if st, _ := r.ts.QueueStats("chat-general"); st.Abandoned != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The others' positions moved up.
+	r.clk.Advance(30 * time.Second)
+	r.wantLast("b@x", "You are number 2 in the queue.")
+}
+
+func TestClientWaitRoutesWhenInfoArrives(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("ann", "sue")
+	const u = "late@x"
+	r.say(u, "hi")
+	r.say(u, "agent")
+	c := r.conv(u)
+	if c.phase != phaseWaitInfo || c.conn != 0 {
+		t.Fatalf("phase %d conn %d, want waiting for client info", c.phase, c.conn)
+	}
+	r.client(u, "AliceChat", "3.0")
+	if c.conn == 0 || r.ts.Contact(c.conn).Agent().ID != "ann" {
+		t.Fatal("not routed to ann once the client was known")
+	}
+	// Without info, routing goes on after client_wait, unconstrained.
+	const v = "noinfo@x"
+	r.say(v, "hi")
+	r.say(v, "agent")
+	r.clk.Advance(2 * time.Second)
+	if c := r.conv(v); c.conn == 0 || r.ts.Contact(c.conn).Agent() == nil || r.ts.Contact(c.conn).ClientFamily != "" {
+		t.Fatal("not routed, unconstrained, after client_wait")
+	}
+}
+
+func TestLimitsAndHostileText(t *testing.T) {
+	r := newRig(t, testCenter)
+	const u = "flood@x"
+	r.say(u, strings.Repeat("x", 3000))
+	if r.conv(u) != nil || !strings.Contains(r.net.last(u), "too long") {
+		t.Fatal("oversize first message started a conversation")
+	}
+	r.say(u, "<script>alert(1)</script>hi\x00\u202e")
+	c := r.conv(u)
+	if c == nil || c.lines[0].Text != "hi" {
+		t.Fatalf("sanitised first line: %+v", c)
+	}
+	before := len(r.net.out)
+	for range 100 {
+		r.say(u, "spam")
+	}
+	warnings := 0
+	for _, o := range r.net.out[before:] {
+		if strings.Contains(o.Text, "too fast") {
+			warnings++
+		}
+	}
+	if warnings != 1 {
+		t.Fatalf("%d rate warnings, want 1", warnings)
+	}
+	if n := len(r.store.Transcript(c.id)); n > 40 {
+		t.Fatalf("%d transcript lines: the flood got through", n)
+	}
+	r.clk.Advance(time.Minute)
+	r.say(u, "agent")
+	if c.phase != phaseQueued && c.phase != phaseWaitInfo {
+		t.Fatalf("after the flood, phase %d", c.phase)
+	}
+}
+
+func TestBotTimeout(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.say("idle@x", "hi")
+	id := r.conv("idle@x").id
+	r.clk.Advance(2 * time.Minute)
+	if r.conv("idle@x") != nil {
+		t.Fatal("still live after the bot timeout")
+	}
+	r.wantLast("idle@x", "closed because there was no answer")
+	if rec, _ := r.store.ConversationRecord(id); rec.Outcome != "timeout" {
+		t.Fatalf("outcome %q", rec.Outcome)
+	}
+}
+
+func TestTransferAndSupervisor(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("ann")
+	const u = "t@x"
+	r.say(u, "hi")
+	r.say(u, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(u)
+	_ = r.ts.AnswerCall(c.conn)
+	r.ready("sue")
+	if err := r.gw.SupervisorJoin("sue", c.conn); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.desk.got["sue"]; len(h) != 1 || h[0].Type != ChatHistory {
+		t.Fatalf("supervisor history %+v", h)
+	}
+	if err := r.gw.AgentMessage("sue", c.conn, "Supervisor here"); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(u, "Sue: Supervisor here")
+	if m := r.desk.got["ann"][len(r.desk.got["ann"])-1]; m.From != "supervisor" || m.Text != "Supervisor here" {
+		t.Fatalf("ann did not see the supervisor: %+v", m)
+	}
+	_ = r.gw.SupervisorLeave("sue", c.conn)
+	r.ready("bob")
+	if err := r.ts.AgentNotReady("sue", "break"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ts.SingleStepTransfer(c.conn, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(u, "You are now chatting with Bob.")
+	if h := r.desk.got["bob"]; len(h) != 1 || h[0].Type != ChatHistory || len(h[0].Lines) < 5 {
+		t.Fatalf("bob's history %+v", h)
+	}
+	if err := r.gw.AgentMessage("ann", c.conn, "still here?"); pbx.KindOf(err) != pbx.Permission {
+		t.Fatalf("ann after transfer: %v", err)
+	}
+	r.say(u, "bye")
+	r.say(u, "/end")
+	if m := r.desk.got["bob"][len(r.desk.got["bob"])-1]; m.Type != ChatEnded {
+		t.Fatalf("bob not told of the end: %+v", m)
+	}
+}
