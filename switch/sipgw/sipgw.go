@@ -84,6 +84,7 @@ type Gateway struct {
 	calls    map[pbx.ConnID]*call
 	outbound map[pbx.ConnID]*outbound
 	pending  map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
+	msgs     *Messages                     // SIP MESSAGE chat, when enabled
 	wg       sync.WaitGroup
 	cancel   context.CancelFunc
 	ctx      context.Context
@@ -184,6 +185,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		// CANCELs matching an INVITE are absorbed by its transaction.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	})
+	g.srv.OnMessage(g.onMessage)
 	g.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	})
