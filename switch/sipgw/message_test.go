@@ -25,7 +25,7 @@ func TestParseSIPUserAgent(t *testing.T) {
 func TestIsComposingState(t *testing.T) {
 	for doc, want := range map[string]imgw.ChatState{
 		`<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state></isComposing>`: imgw.StateComposing,
-		`<isComposing><state>idle</state></isComposing>`:                                                  imgw.StatePaused,
+		`<isComposing><state>idle</state></isComposing>`:                                                 imgw.StatePaused,
 		`garbage`: imgw.StateActive,
 	} {
 		if got := isComposingState(doc); got != want {
