@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// A migration brings the schema from version n-1 to n, where n is its
+// position in migrations counting from 1. Migrations are append-only: a
+// released one is never edited, a change is a new migration.
+type migration struct {
+	name string
+	sql  string
+}
+
+// migrations, in order. README.md shows the resulting schema (a test keeps
+// it equal).
+var migrations = []migration{
+	{"customers and orders", `
+CREATE TABLE customers (
+	id        INTEGER PRIMARY KEY,
+	number    TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (number <> ''),
+	name      TEXT NOT NULL DEFAULT '',
+	name_key  TEXT NOT NULL DEFAULT '',  -- name folded: case, spaces, Unicode form
+	email     TEXT NOT NULL DEFAULT '',
+	email_key TEXT NOT NULL DEFAULT '',  -- email in lower case
+	language  TEXT NOT NULL DEFAULT '',
+	created   INTEGER NOT NULL           -- Unix ns
+);
+CREATE INDEX customers_name_key ON customers (name_key) WHERE name_key <> '';
+CREATE INDEX customers_email_key ON customers (email_key) WHERE email_key <> '';
+
+CREATE TABLE orders (
+	id          TEXT PRIMARY KEY CHECK (id <> ''),
+	customer_id INTEGER NOT NULL REFERENCES customers (id),
+	status      TEXT NOT NULL CHECK (status <> ''),
+	updated     INTEGER NOT NULL
+);
+CREATE INDEX orders_customer ON orders (customer_id, updated);
+`},
+	{"conversations and transcripts", `
+CREATE TABLE conversations (
+	id          TEXT PRIMARY KEY CHECK (id <> ''),
+	network     TEXT NOT NULL CHECK (network <> ''),
+	im_user     TEXT NOT NULL CHECK (im_user <> ''),
+	customer_id INTEGER REFERENCES customers (id),  -- NULL until identified
+	queue       TEXT NOT NULL DEFAULT '',
+	reason      TEXT NOT NULL DEFAULT '',
+	language    TEXT NOT NULL DEFAULT '',
+	started     INTEGER NOT NULL,
+	ended       INTEGER,                             -- NULL while open
+	outcome     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX conversations_customer ON conversations (customer_id, started);
+CREATE INDEX conversations_user ON conversations (network, im_user, started);
+
+-- A line belongs to its conversation; the customer is found through it.
+CREATE TABLE transcript (
+	conversation TEXT NOT NULL REFERENCES conversations (id),
+	seq          INTEGER NOT NULL CHECK (seq > 0),
+	time         INTEGER NOT NULL,
+	sender       TEXT NOT NULL CHECK (sender IN ('customer', 'agent', 'bot', 'system', 'supervisor')),
+	agent_id     TEXT NOT NULL DEFAULT '',
+	text         TEXT NOT NULL,
+	PRIMARY KEY (conversation, seq)
+) WITHOUT ROWID;
+`},
+	{"devices, subscribers and callback requests", `
+CREATE TABLE devices (
+	network   TEXT NOT NULL,
+	im_user   TEXT NOT NULL,
+	device    TEXT NOT NULL,  -- '' when the network has no devices
+	family    TEXT NOT NULL DEFAULT '',
+	version   TEXT NOT NULL DEFAULT '',
+	os        TEXT NOT NULL DEFAULT '',
+	source    TEXT NOT NULL DEFAULT '',
+	category  TEXT NOT NULL DEFAULT '',
+	type      TEXT NOT NULL DEFAULT '',
+	node      TEXT NOT NULL DEFAULT '',
+	available INTEGER NOT NULL DEFAULT 0,
+	show      TEXT NOT NULL DEFAULT '',
+	status    TEXT NOT NULL DEFAULT '',
+	priority  INTEGER NOT NULL DEFAULT 0,
+	updated   INTEGER NOT NULL,
+	PRIMARY KEY (network, im_user, device)
+) WITHOUT ROWID;
+
+CREATE TABLE subscribers (
+	network TEXT NOT NULL,
+	im_user TEXT NOT NULL,
+	added   INTEGER NOT NULL,
+	PRIMARY KEY (network, im_user)
+) WITHOUT ROWID;
+
+CREATE TABLE callback_requests (
+	id           INTEGER PRIMARY KEY,
+	conversation TEXT NOT NULL DEFAULT '',  -- where it was asked for, if in chat
+	network      TEXT NOT NULL DEFAULT '',
+	im_user      TEXT NOT NULL DEFAULT '',
+	customer_id  INTEGER REFERENCES customers (id),
+	queue        TEXT NOT NULL,
+	number       TEXT NOT NULL DEFAULT '',
+	requested    INTEGER NOT NULL,
+	state        TEXT NOT NULL
+);
+CREATE INDEX callback_requests_open ON callback_requests (requested)
+	WHERE state IN ('pending', 'dialing');
+`},
+}
+
+// LatestSchema is the schema version this build of the store writes.
+func LatestSchema() int { return len(migrations) }
+
+const schemaTable = `CREATE TABLE IF NOT EXISTS schema_version (
+	version INTEGER PRIMARY KEY,
+	name    TEXT NOT NULL,
+	applied INTEGER NOT NULL  -- Unix ns
+)`
+
+// migrate applies the migrations db lacks, in order, each in its own
+// transaction with its schema_version row.
+func migrate(ctx context.Context, db *sql.DB, path string, migs []migration) error {
+	if _, err := db.ExecContext(ctx, schemaTable); err != nil {
+		return fmt.Errorf("store: open %s: schema_version: %w", path, err)
+	}
+	for {
+		done, err := migrateOne(ctx, db, path, migs)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// migrateOne applies the next migration, if any. It reads the version
+// inside the transaction, so two processes opening the file at once apply
+// each migration once.
+func migrateOne(ctx context.Context, db *sql.DB, path string, migs []migration) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("store: open %s: migrate: %w", path, err)
+	}
+	defer tx.Rollback()
+	var cur int
+	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_version").Scan(&cur); err != nil {
+		return false, fmt.Errorf("store: open %s: schema version: %w", path, err)
+	}
+	switch {
+	case cur > len(migs):
+		return false, fmt.Errorf("store: open %s: schema version %d is newer than this build knows (%d): %w",
+			path, cur, len(migs), ErrSchemaTooNew)
+	case cur == len(migs):
+		return true, nil
+	}
+	m := migs[cur]
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return false, fmt.Errorf("store: open %s: migration %d (%s): %w", path, cur+1, m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_version (version, name, applied) VALUES (?, ?, ?)",
+		cur+1, m.name, time.Now().UnixNano()); err != nil {
+		return false, fmt.Errorf("store: open %s: migration %d (%s): %w", path, cur+1, m.name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: open %s: migration %d (%s): commit: %w", path, cur+1, m.name, err)
+	}
+	return false, nil
+}
+
+// schemaText is the schema as README.md shows it.
+func schemaText() string {
+	var b strings.Builder
+	b.WriteString(schemaTable + ";\n")
+	for i, m := range migrations {
+		fmt.Fprintf(&b, "\n-- %d: %s\n%s", i+1, m.name, strings.TrimLeft(m.sql, "\n"))
+	}
+	return b.String()
+}
