@@ -633,7 +633,7 @@ func (g *Gateway) customerEnds(c *conversation) {
 	outcome := "abandoned"
 	if c.phase == phaseConnected {
 		outcome = "handled"
-	} else if c.answered {
+	} else if c.answered && c.phase == phaseBot {
 		outcome = "answered_by_bot"
 	}
 	g.say(c, "system", "Chat ended. Thank you for contacting "+g.im.Name+".")
