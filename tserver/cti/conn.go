@@ -1,0 +1,255 @@
+package cti
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	pbx "github.com/ccswitch/ccswitch/switch"
+)
+
+// hardLimitFactor: frames up to this many times MaxMessageBytes are read
+// and discarded with an EventError; larger ones close the connection.
+const hardLimitFactor = 16
+
+var connIDs atomic.Uint64
+
+// conn is one client connection. Its outgoing queue and kill switch are
+// safe from any goroutine; the fields under "loop" belong to the loop.
+type conn struct {
+	s      *Server
+	id     uint64
+	ws     *websocket.Conn // nil for connections without a network (fuzzing)
+	remote string
+
+	out      chan any      // messages for the writer, bounded
+	killed   chan struct{} // closed by kill
+	killOnce sync.Once
+	code     websocket.StatusCode
+	reason   string
+
+	// loop
+	session *session
+	watches map[watchKey]func() // registrations, with their undo
+	stamp   uint64              // the last event queued here, to send it once
+}
+
+func (s *Server) newConn(ws *websocket.Conn, remote string) *conn {
+	return &conn{
+		s: s, id: connIDs.Add(1), ws: ws, remote: remote,
+		out: make(chan any, s.sendQ), killed: make(chan struct{}),
+		watches: map[watchKey]func(){},
+	}
+}
+
+// send queues m for the client. It never blocks: a full queue closes the
+// connection (the client is too slow) and drops m. It reports whether m
+// was queued.
+func (c *conn) send(m any) bool {
+	select {
+	case <-c.killed:
+		return false
+	default:
+	}
+	select {
+	case c.out <- m:
+		return true
+	default:
+		c.kill(websocket.StatusPolicyViolation, "send queue full: client too slow")
+		return false
+	}
+}
+
+// kill closes the connection with code and reason; the first call wins.
+func (c *conn) kill(code websocket.StatusCode, reason string) {
+	c.killOnce.Do(func() {
+		c.code, c.reason = code, reason
+		close(c.killed)
+	})
+}
+
+// dead reports whether the connection was killed.
+func (c *conn) dead() bool {
+	select {
+	case <-c.killed:
+		return true
+	default:
+		return false
+	}
+}
+
+// why says why the connection ended, once it has.
+func (c *conn) why() string {
+	if !c.dead() {
+		return ""
+	}
+	return c.reason
+}
+
+// serve runs the connection: the reader here, the writer and the pinger
+// on goroutines of their own. It returns when the connection is over and
+// every goroutine it started has ended.
+func (c *conn) serve() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c.ws.SetReadLimit(int64(c.s.maxMsg) * hardLimitFactor)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); c.writer(ctx) }()
+	if c.s.ping > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.pinger(ctx) }()
+	}
+	c.reader(ctx)
+	c.kill(websocket.StatusNormalClosure, "")
+	wg.Wait()
+}
+
+// reader reads requests until the connection fails or is killed.
+func (c *conn) reader(ctx context.Context) {
+	limit := int64(c.s.maxMsg)
+	buf := make([]byte, 0, 512)
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) == -1 && !c.dead() {
+				c.kill(websocket.StatusInternalError, "read failed")
+			}
+			return
+		}
+		buf = buf[:0]
+		w := bytesWriter{&buf}
+		n, err := io.Copy(w, io.LimitReader(r, limit+1))
+		if err == nil && n > limit {
+			var rest int64
+			rest, err = io.Copy(io.Discard, r)
+			if err == nil {
+				c.send(errorReply(0, pbx.Errorf(pbx.Invalid,
+					"cti: request too large: %d bytes, the limit is %d", n+rest, limit)))
+				continue
+			}
+		}
+		if err != nil {
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				c.kill(websocket.StatusMessageTooBig, "request too large")
+			}
+			return
+		}
+		if typ != websocket.MessageText {
+			c.send(errorReply(0, pbx.Errorf(pbx.Invalid, "cti: binary frames are not supported: send JSON text frames")))
+			continue
+		}
+		if !c.s.handle(c, buf) {
+			return
+		}
+	}
+}
+
+type bytesWriter struct{ b *[]byte }
+
+func (w bytesWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}
+
+// writer writes queued messages, then the close frame once killed.
+func (c *conn) writer(ctx context.Context) {
+	for {
+		select {
+		case <-c.killed:
+			c.close()
+			return
+		default:
+		}
+		select {
+		case <-c.killed:
+			c.close()
+			return
+		case m := <-c.out:
+			b, err := json.Marshal(m)
+			if err != nil {
+				c.s.log.Error().Err(err).Msg("cti: encode message")
+				continue
+			}
+			wctx, cancel := context.WithTimeout(ctx, c.s.wtime)
+			err = c.ws.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				c.kill(websocket.StatusAbnormalClosure, "write failed")
+				_ = c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// close ends the connection with the status kill chose.
+func (c *conn) close() {
+	if c.code == websocket.StatusPolicyViolation {
+		c.s.log.Warn().Str("remote", c.remote).Uint64("conn", c.id).Int("queue", c.s.sendQ).
+			Msg("cti: client too slow, send queue full: disconnecting")
+	}
+	_ = c.ws.Close(c.code, c.reason)
+}
+
+// pinger checks that the peer is alive.
+func (c *conn) pinger(ctx context.Context) {
+	t := time.NewTicker(c.s.ping)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.killed:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, c.s.ping)
+			err := c.ws.Ping(pctx)
+			cancel()
+			if err != nil && !c.dead() {
+				c.kill(websocket.StatusPolicyViolation, "ping timeout")
+				_ = c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// handle decodes one request frame and runs it on the loop, waiting for it
+// so that a connection has one request in the loop at a time. It reports
+// false when the connection should stop reading.
+func (s *Server) handle(c *conn, data []byte) bool {
+	req, err := decodeRequest(data)
+	if err != nil {
+		c.send(errorReply(req.Ref, err))
+		return true
+	}
+	done := make(chan struct{})
+	if !s.loop.Post(func() { s.dispatch(c, &req); close(done) }) {
+		c.send(errorReply(req.Ref, pbx.Errorf(pbx.Unavailable, "cti: the switch is shutting down")))
+		return false
+	}
+	select {
+	case <-done:
+		return true
+	case <-c.killed:
+		return false
+	}
+}
+
+// handleNow decodes and runs one frame on the caller's goroutine, which
+// must own the T-Server (fuzzing, tests without a network).
+func (s *Server) handleNow(c *conn, data []byte) {
+	req, err := decodeRequest(data)
+	if err != nil {
+		c.send(errorReply(req.Ref, err))
+		return
+	}
+	s.dispatch(c, &req)
+}
