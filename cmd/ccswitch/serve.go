@@ -18,12 +18,15 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/sim"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 const serveUsage = `Usage: ccswitch serve --config CENTER.yaml [flags]
@@ -53,6 +56,8 @@ type server struct {
 	sipWSS   net.Listener // with --tls-cert
 	httpLn   net.Listener
 	httpSrv  *http.Server
+	cti      *cti.Server
+	im       *imSide // with an im section
 	cancel   context.CancelFunc
 	finished chan struct{}
 }
@@ -71,6 +76,7 @@ type serveOptions struct {
 	tlsAddr, wssAddr  string
 	wsAddr            string
 	maxCalls          int
+	im                imOptions
 }
 
 func (m *Main) parseServe(args []string) error {
@@ -91,6 +97,12 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&o.wssAddr, "sip-wss", "127.0.0.1:5063", "SIP over secure WebSocket listen address (with --tls-cert)")
 	fs.StringVar(&o.wsAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
 	fs.IntVar(&o.maxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: the open-file limit less 1,024)")
+	fs.StringVar(&o.im.storePath, "store", "ccswitch.db", "embedded store `FILE` (SQLite) for customers, transcripts and callbacks (centers with an im section)")
+	fs.StringVar(&o.im.chatUser, "sip-chat-user", "support", "user part of the SIP address customers send MESSAGEs to")
+	var xmppAddrs, xmppDomains, xmppSecrets listFlag
+	fs.Var(&xmppAddrs, "xmpp-component", "XMPP server's component port `HOST:PORT` the IM gateway connects to (XEP-0114); repeat once per IM provider")
+	fs.Var(&xmppDomains, "xmpp-domain", "the gateway's component `DOMAIN` on that server; customers write to support@DOMAIN")
+	fs.Var(&xmppSecrets, "xmpp-secret", "the component's shared `SECRET` on that server")
 	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -121,9 +133,16 @@ func (m *Main) parseServe(args []string) error {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
 	}
+	var err error
+	if o.im.xmpp, err = parseXMPP(xmppAddrs, xmppDomains, xmppSecrets); err != nil {
+		return err
+	}
 	f, err := config.Load(*cfgPath)
 	if err != nil {
 		return &usageError{err}
+	}
+	if len(o.im.xmpp) > 0 && f.IM == nil {
+		return usagef("serve: --xmpp-component: %s has no im section", f.Path)
 	}
 	if o.simulate && len(f.Traffic) == 0 {
 		return usagef("serve: --simulate: %s has no traffic section", f.Path)
@@ -176,6 +195,19 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		return &usageError{err}
 	}
 	gw.Attach(s.ts)
+	desk := &ctiDesk{}
+	var chat cti.ChatHandler
+	if f.IM != nil {
+		if s.im, err = s.startIM(ctx, m, f, o, realClock, desk); err != nil {
+			return err
+		}
+		chat = s.im.gw
+	}
+	if err := s.startCTI(m, f, realClock, chat); err != nil {
+		s.closeIM()
+		return err
+	}
+	desk.cti = s.cti
 	if o.simulate {
 		var desks []string
 		for _, a := range f.ExpandAgents() {
@@ -236,6 +268,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		if err := gw.Serve(ctx, sipgw.Listeners{UDP: s.sipUDP, TCP: s.sipTCP, TLS: s.sipTLS, WS: s.sipWS, WSS: s.sipWSS}); err != nil {
 			m.log.Error().Err(err).Msg("sip gateway stopped")
 		}
+		s.cti.Close()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.httpSrv.Shutdown(shutdown)
 		cancel()
@@ -243,6 +276,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		<-expiryDone
 		s.cancel()
 		<-loopDone
+		s.closeIM()
 	}()
 	if ep.desks != nil {
 		// Simulated callers start once the loop runs; they stop with it.
@@ -265,6 +299,11 @@ func (e *endpoints) Offer(c *tserver.Contact, a *tserver.Agent) {
 		e.desks.Offer(c, a)
 		return
 	}
+	if c.Media == pbx.IM {
+		// A chat rings on the agent's CTI desktop (EventRinging), which
+		// answers with RequestAnswerCall; no phone is involved.
+		return
+	}
 	e.sip.Offer(c, a)
 }
 
@@ -283,14 +322,25 @@ func (s *server) routes() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /api/status", func(w http.ResponseWriter, r *http.Request) {
-		var status []tserver.QueueStatus
-		if err := s.loop.Do(r.Context(), func() { status = s.ts.Status() }); err != nil {
+		var (
+			status []tserver.QueueStatus
+			chats  []imgw.ConversationStatus
+		)
+		if err := s.loop.Do(r.Context(), func() { status, chats = s.ts.Status(), s.im.conversations() }); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"queues": status})
+		body := map[string]any{"queues": status}
+		if s.im != nil {
+			body["conversations"] = chats
+		}
+		_ = json.NewEncoder(w).Encode(body)
 	})
+	mux.Handle("/cti", s.cti)
+	if s.im != nil {
+		s.im.mount(mux)
+	}
 	return mux
 }
 
@@ -336,8 +386,20 @@ func (s *server) listenStreams(o serveOptions) error {
 	return nil
 }
 
-// closeListeners closes whatever listeners are open.
+// closeIM stops the IM side (when it was started before a failure).
+func (s *server) closeIM() {
+	if s.im != nil {
+		s.im.close()
+		s.im = nil
+	}
+}
+
+// closeListeners closes whatever listeners are open, and the IM side.
 func (s *server) closeListeners() {
+	if s.cti != nil {
+		s.cti.Close()
+	}
+	s.closeIM()
 	if s.sipUDP != nil {
 		_ = s.sipUDP.Close()
 	}

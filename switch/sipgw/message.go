@@ -26,8 +26,20 @@ type Messages struct {
 	recv imgw.Receiver
 
 	mu      sync.Mutex
-	targets map[string]messageTarget // customer AOR -> where to reach them
+	targets map[string]messageTarget   // customer AOR -> where to reach them
+	queues  map[string][]queuedMessage // customer AOR -> MESSAGEs waiting for the one in flight
 }
+
+// queuedMessage is a MESSAGE waiting its turn: a customer's messages go
+// one at a time, each after the previous one's final response, so they
+// arrive in order.
+type queuedMessage struct {
+	req *sip.Request
+	out imgw.Outbound
+}
+
+// maxQueuedMessages bounds the MESSAGEs waiting for one customer.
+const maxQueuedMessages = 256
 
 // messageTarget is where a customer's MESSAGEs came from, and so where
 // replies go.
@@ -35,6 +47,10 @@ type messageTarget struct {
 	uri       sip.Uri
 	addr      string
 	transport string
+	// callID of the customer's last MESSAGE: replies carry it, so a
+	// client can thread the conversation (a MESSAGE makes no dialog; a
+	// fresh From tag and CSeq keep each request its own).
+	callID string
 }
 
 // MessageNetwork is the network name of SIP MESSAGE customers.
@@ -50,7 +66,7 @@ func (g *Gateway) EnableMessages(user string, recv imgw.Receiver) *Messages {
 	if user == "" {
 		user = "support"
 	}
-	g.msgs = &Messages{g: g, user: user, recv: recv, targets: map[string]messageTarget{}}
+	g.msgs = &Messages{g: g, user: user, recv: recv, targets: map[string]messageTarget{}, queues: map[string][]queuedMessage{}}
 	return g.msgs
 }
 
@@ -115,6 +131,9 @@ func (g *Gateway) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	target := messageTarget{uri: from.Address, addr: req.Source(), transport: req.Transport()}
+	if id := req.CallID(); id != nil {
+		target.callID = id.Value()
+	}
 	if c := req.Contact(); c != nil {
 		target.uri = c.Address
 	}
@@ -179,31 +198,66 @@ func (m *Messages) Send(out imgw.Outbound) {
 	from.Params.Add("tag", sip.GenerateTagN(16))
 	req.AppendHeader(from)
 	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: t.uri.User, Host: t.uri.Host, Port: t.uri.Port}, Params: sip.NewParams()})
+	if t.callID != "" {
+		id := sip.CallIDHeader(t.callID)
+		req.AppendHeader(&id)
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", ct))
 	req.SetBody([]byte(body))
 	req.SetDestination(t.addr)
 	req.SetTransport(t.transport)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q, busy := m.queues[out.To.User]
+	if busy {
+		if len(q) >= maxQueuedMessages {
+			m.g.log.Warn().Str("to", out.To.User).Msg("MESSAGE queue full, message dropped")
+			return
+		}
+		m.queues[out.To.User] = append(q, queuedMessage{req, out})
+		return
+	}
+	m.queues[out.To.User] = nil
 	m.g.wg.Add(1)
-	go func() {
-		defer m.g.wg.Done()
-		ctx, cancel := context.WithTimeout(m.g.ctx, 32*time.Second)
-		defer cancel()
-		res, err := m.g.cli.Do(ctx, req)
-		var reason string
-		switch {
-		case err != nil:
-			reason = err.Error()
-		case !res.IsSuccess():
-			reason = strconv.Itoa(res.StatusCode) + " " + res.Reason
-		default:
+	go m.sender(out.To.User, queuedMessage{req, out})
+}
+
+// sender sends a customer's MESSAGEs in order until none waits.
+func (m *Messages) sender(user string, next queuedMessage) {
+	defer m.g.wg.Done()
+	for {
+		m.deliver(next)
+		m.mu.Lock()
+		q := m.queues[user]
+		if len(q) == 0 || m.g.ctx.Err() != nil {
+			delete(m.queues, user)
+			m.mu.Unlock()
 			return
 		}
-		if out.Text == "" {
-			return
-		}
-		m.g.log.Debug().Str("to", out.To.User).Str("reason", reason).Msg("MESSAGE not delivered")
-		m.recv.Receive(imgw.Inbound{Kind: imgw.Bounce, From: out.To, ID: out.ID, Error: reason})
-	}()
+		next, m.queues[user] = q[0], q[1:]
+		m.mu.Unlock()
+	}
+}
+
+// deliver sends one MESSAGE and reports a refusal as a Bounce.
+func (m *Messages) deliver(qm queuedMessage) {
+	ctx, cancel := context.WithTimeout(m.g.ctx, 32*time.Second)
+	defer cancel()
+	res, err := m.g.cli.Do(ctx, qm.req)
+	var reason string
+	switch {
+	case err != nil:
+		reason = err.Error()
+	case !res.IsSuccess():
+		reason = strconv.Itoa(res.StatusCode) + " " + res.Reason
+	default:
+		return
+	}
+	if qm.out.Text == "" {
+		return
+	}
+	m.g.log.Debug().Str("to", qm.out.To.User).Str("reason", reason).Msg("MESSAGE not delivered")
+	m.recv.Receive(imgw.Inbound{Kind: imgw.Bounce, From: qm.out.To, ID: qm.out.ID, Error: reason})
 }
 
 // hostOf returns the host of a host:port address.
