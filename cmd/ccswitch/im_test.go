@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -12,8 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/store"
-	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -235,7 +236,6 @@ func TestWebChatConversation(t *testing.T) {
 			t.Errorf("transcript lacks %q:\n%s", w, joined)
 		}
 	}
-	_ = pbx.IM
 }
 
 // closeAndFlush stops the server: every accepted record is then on disk.
@@ -282,5 +282,85 @@ func TestSIPMessageConversation(t *testing.T) {
 		if !strings.Contains(lines, w) {
 			t.Errorf("transcript lacks %q:\n%s", w, lines)
 		}
+	}
+}
+
+// waitCenter has one chat agent taking one chat at a time, and tells
+// waiting customers their position every second, offering a callback
+// after two.
+const waitCenter = `
+center: {name: Wait Center}
+queues:
+  - {name: chat, media: im}
+agents:
+  - {id: ann, name: Ann, password: secret, ready: false, skills: {chat: 5}, capacity: {im: 1}}
+im:
+  position_every: 1s
+  callback_offer_after: 2s
+  client_wait: 0s
+  bot:
+    greeting: "Hello."
+    handoff: "Connecting you to an agent."
+`
+
+// TestWaitingChatGetsPositionEWTAndCallbackOffer: with the only agent busy,
+// a second customer hears the position and estimated wait that tserver
+// computes, then is offered a callback, accepts it, and the request is in
+// the store.
+func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := filepath.Join(t.TempDir(), "wait.yaml")
+	if err := os.WriteFile(cfg, []byte(waitCenter), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := startIMCenter(t, "--config", cfg)
+	ann := c.agentDesk(t, ctx, "ann")
+	first := dialWebChat(t, ctx, c.http, "Firefox/128.0")
+	first.say(ctx, "hi")
+	first.expect(ctx, "Connecting you to an agent.")
+	ring := expectChat(t, ctx, ann, "EventRinging", nil)
+	if err := ann.Answer(ctx, ring.ConnID); err != nil {
+		t.Fatal(err)
+	}
+	first.expect(ctx, "now chatting with Ann")
+
+	second := dialWebChat(t, ctx, c.http, "Firefox/128.0")
+	second.say(ctx, "hi")
+	second.expect(ctx, "Connecting you to an agent.")
+	second.expect(ctx, "You are number 1 in the queue.")
+	text := second.got[len(second.got)-1]
+	var want string
+	if err := c.m.server.Do(ctx, func(ts *tserver.Server) {
+		for _, cs := range c.m.server.im.gw.Conversations() {
+			if cs.Phase == "queued" {
+				pos, e, err := ts.Position(cs.ConnID)
+				if err == nil {
+					want = imgw.PositionText(pos, e)
+				}
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if text != want || !strings.Contains(text, "about 5 minutes") {
+		t.Fatalf("customer told %q; tserver says %q (want about 5 minutes: one agent, default handle time)", text, want)
+	}
+	second.expect(ctx, "You are number 1 in the queue.") // a second later, again
+	second.expect(ctx, "Reply CALLBACK")
+	second.say(ctx, "callback")
+	second.expect(ctx, "Which phone number")
+	second.say(ctx, "+1 555 0100")
+	second.expect(ctx, "We will call you back at +15550100.")
+	c.waitFor(t, "the queued chat abandoned for the callback", 5*time.Second, scHas(tserver.EventAbandoned, "", ""))
+	c.closeAndFlush(t)
+	st, err := store.Open(c.store, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cbs, err := st.PendingCallbacks(ctx)
+	if err != nil || len(cbs) != 1 || cbs[0].Number != "+15550100" || cbs[0].Queue != "chat" || cbs[0].User != second.key {
+		t.Fatalf("callbacks %+v %v", cbs, err)
 	}
 }
