@@ -123,15 +123,14 @@ func (c *conn) reader(ctx context.Context) {
 			}
 			return
 		}
-		buf = buf[:0]
-		w := bytesWriter{&buf}
-		n, err := io.Copy(w, io.LimitReader(r, limit+1))
-		if err == nil && n > limit {
+		var over bool
+		buf, over, err = readFrame(r, buf, limit)
+		if err == nil && over {
 			var rest int64
 			rest, err = io.Copy(io.Discard, r)
 			if err == nil {
 				c.send(errorReply(0, pbx.Errorf(pbx.Invalid,
-					"cti: request too large: %d bytes, the limit is %d", n+rest, limit)))
+					"cti: request too large: %d bytes, the limit is %d", int64(len(buf))+rest, limit)))
 				continue
 			}
 		}
@@ -151,11 +150,25 @@ func (c *conn) reader(ctx context.Context) {
 	}
 }
 
-type bytesWriter struct{ b *[]byte }
-
-func (w bytesWriter) Write(p []byte) (int, error) {
-	*w.b = append(*w.b, p...)
-	return len(p), nil
+// readFrame reads a message into buf, reusing it, up to limit bytes; over
+// reports that the message is longer (the rest is still unread).
+func readFrame(r io.Reader, buf []byte, limit int64) (_ []byte, over bool, err error) {
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case int64(len(buf)) > limit:
+			return buf, true, nil
+		case err == io.EOF:
+			return buf, false, nil
+		case err != nil:
+			return buf, false, err
+		}
+	}
 }
 
 // writer writes queued messages, then the close frame once killed.

@@ -1,0 +1,153 @@
+package cti
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/internal/clock"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// fuzzSeeds are request sequences, one frame a line, run by one
+// connection against testCenter (a line "--" drops it and connects
+// again) with interactions 1 (IM, ringing at a2),
+// 2 (voice, queued) and 3 (voice, at route point 5000).
+var fuzzSeeds = []string{
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a1","password":"pw1"}
+{"request":"RequestAgentReady","ref":2}
+{"request":"RequestAnswerCall","ref":3,"conn_id":"2"}
+{"request":"RequestHoldCall","ref":4,"conn_id":"2"}
+{"request":"RequestRetrieveCall","ref":5,"conn_id":"2"}
+{"request":"RequestSingleStepTransfer","ref":6,"conn_id":"2","target":"support"}
+{"request":"RequestAgentLogout","ref":7}`,
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a1","password":"pw1"}
+{"request":"RequestAgentReady","ref":2}
+--
+{"request":"RequestQueryAgent","ref":3,"agent_id":"a1"}
+{"request":"RequestAgentLogin","ref":4,"agent_id":"a1","password":"pw1"}
+{"request":"RequestAnswerCall","ref":5,"conn_id":"2"}
+--
+{"request":"RequestQueryAgent","ref":6,"agent_id":"a1"}
+{"request":"RequestQueryAgent","ref":7,"agent_id":"a1"}
+{"request":"RequestQueryAgent","ref":8,"agent_id":"a1"}
+{"request":"RequestQueryAgent","ref":9,"agent_id":"a1"}
+{"request":"RequestQueryAgent","ref":10,"agent_id":"a1"}`,
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a2"}
+{"request":"RequestAnswerCall","ref":2,"conn_id":"1"}
+{"request":"RequestChatMessage","ref":3,"conn_id":"1","text":"hello"}
+{"request":"RequestChatTyping","ref":4,"conn_id":"1","state":"composing"}
+{"request":"RequestAttachUserData","ref":5,"conn_id":"1","user_data":[{"key":"k","value":"v"}]}
+{"request":"RequestReleaseCall","ref":6,"conn_id":"1"}
+{"request":"RequestMakeCall","ref":7,"destination":"5550100","media":"voice"}`,
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"sup"}
+{"request":"RequestRegisterAddress","ref":2,"dn":"*"}
+{"request":"RequestChatJoin","ref":3,"conn_id":"1"}
+{"request":"RequestChatLeave","ref":4,"conn_id":"1"}
+{"request":"RequestUnregisterAddress","ref":5,"dn":"*"}`,
+	`{"request":"RequestRegisterAddress","ref":1,"dn":"5000"}
+{"request":"RequestAttachUserData","ref":2,"conn_id":"3","user_data":[{"key":"vip","value":"yes"}]}
+{"request":"RequestRouteCall","ref":3,"conn_id":"3","target":"a2"}
+{"request":"RequestQueryQueue","ref":4}
+{"request":"RequestQueryCall","ref":5,"conn_id":"2"}
+{"request":"RequestQueryAgent","ref":6,"agent_id":"a1"}`,
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a2"}
+{"request":"RequestRejectCall","ref":2,"conn_id":"1","reason":"no"}
+{"request":"RequestAgentNotReady","ref":3,"reason":"break"}`,
+	`{`,
+	`{"request":"RequestFly"}`,
+	`{"request":"RequestAnswerCall","conn_id":"ffffffffffffffff"}`,
+	`{"request":"RequestAnswerCall","conn_id":5,"ref":"x"}`,
+	`[]`,
+	``,
+}
+
+// FuzzRequest feeds request sequences to the decoder and dispatcher, with
+// no network: every frame gets exactly one reply, queued after the events
+// it caused, with the frame's ref; no reply is an internal error; every
+// message encodes.
+func FuzzRequest(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add([]byte(s))
+	}
+	center := mustCenter(f)
+	pw := passwords(center)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		clk := clock.NewVirtual(clock.Epoch)
+		ts, err := tserver.New(center, tserver.Options{Clock: clk, DeferLogin: true, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustOK(t, ts.AgentLogin("a2", ""), "login a2")
+		mustOK(t, ts.AgentReady("a2"), "ready a2")
+		for _, a := range []tserver.Arrival{
+			{Media: pbx.IM, DNIS: "chat"},
+			{Media: pbx.Voice, DNIS: "support"},
+			{Media: pbx.Voice, DNIS: "5000"},
+		} {
+			if _, err := ts.Arrive(&a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := newServer(Config{TServer: ts, Clock: clk, Passwords: pw, Chat: &fakeChat{}, Log: zerolog.Nop(), SendQueue: 1 << 14})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.start()
+		c := s.newConn(nil, "fuzz")
+		frames := bytes.Split(data, []byte("\n"))
+		if len(frames) > 64 {
+			frames = frames[:64]
+		}
+		for _, frame := range frames {
+			if string(frame) == "--" {
+				// The connection drops; the client reconnects.
+				s.detach(c)
+				c = s.newConn(nil, "fuzz")
+				continue
+			}
+			s.handleNow(c, frame)
+			var msgs []any
+		drain:
+			for {
+				select {
+				case m := <-c.out:
+					msgs = append(msgs, m)
+				default:
+					break drain
+				}
+			}
+			if c.dead() {
+				t.Fatalf("connection killed: %s", c.reason)
+			}
+			if len(msgs) == 0 {
+				t.Fatalf("%q: no reply", frame)
+			}
+			for i, m := range msgs {
+				if _, err := json.Marshal(m); err != nil {
+					t.Fatalf("%q: message %d does not encode: %v", frame, i, err)
+				}
+				r, isReply := m.(*reply)
+				last := i == len(msgs)-1
+				if isReply != last {
+					t.Fatalf("%q: message %d of %d is reply=%v", frame, i, len(msgs), isReply)
+				}
+				if !isReply {
+					continue
+				}
+				if r.Kind == "internal" {
+					t.Fatalf("%q: internal error: %s", frame, r.Error)
+				}
+				if req, err := decodeRequest(frame); err == nil && r.Ref != req.Ref {
+					t.Fatalf("%q: reply ref %d, want %d", frame, r.Ref, req.Ref)
+				}
+			}
+			// Time moves on: route and grace timers fire.
+			clk.Advance(15 * time.Second)
+		}
+	})
+}
