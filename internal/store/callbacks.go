@@ -51,7 +51,7 @@ func checkCallbackState(state string) error {
 // user). Requested, when zero, is now; State, when empty, is pending.
 func (s *Store) AddCallbackRequest(ctx context.Context, r CallbackRequest) (CallbackRequest, error) {
 	now := s.now()
-	err := s.update(ctx, "add callback request", func(tx *sql.Tx) error {
+	err := s.update(ctx, "add callback request", func(tx txn) error {
 		var err error
 		r, err = addCallbackRequest(ctx, tx, now, r)
 		return err
@@ -62,7 +62,7 @@ func (s *Store) AddCallbackRequest(ctx context.Context, r CallbackRequest) (Call
 	return r, nil
 }
 
-func addCallbackRequest(ctx context.Context, tx *sql.Tx, now time.Time, r CallbackRequest) (CallbackRequest, error) {
+func addCallbackRequest(ctx context.Context, tx txn, now time.Time, r CallbackRequest) (CallbackRequest, error) {
 	r.Network, r.User = strings.TrimSpace(r.Network), strings.TrimSpace(r.User)
 	r.Queue, r.Number = strings.TrimSpace(r.Queue), strings.TrimSpace(r.Number)
 	r.Conversation = strings.TrimSpace(r.Conversation)
@@ -78,7 +78,7 @@ func addCallbackRequest(ctx context.Context, tx *sql.Tx, now time.Time, r Callba
 	case r.Queue == "":
 		bad = fmt.Errorf("empty queue: %w", ErrInvalid)
 	case (r.Network == "") != (r.User == ""):
-		bad = fmt.Errorf("IM address %q!%q lacks a part: %w", r.Network, r.User, ErrInvalid)
+		bad = fmt.Errorf("IM address %q needs both a network and a user: %w", r.Network+"!"+r.User, ErrInvalid)
 	case r.Number == "" && r.User == "":
 		bad = fmt.Errorf("neither a number nor an IM address to call back: %w", ErrInvalid)
 	case r.CustomerID < 0:
@@ -135,7 +135,7 @@ func (s *Store) SetCallbackState(ctx context.Context, id int64, state string) er
 	if err := checkCallbackState(state); err != nil {
 		return fmt.Errorf("store: set callback %d state: %w", id, err)
 	}
-	return s.update(ctx, "set callback state", func(tx *sql.Tx) error {
+	return s.update(ctx, "set callback state", func(tx txn) error {
 		res, err := tx.ExecContext(ctx, "UPDATE callback_requests SET state = ? WHERE id = ?", state, id)
 		if err != nil {
 			return fmt.Errorf("store: set callback %d state: %w", id, err)

@@ -55,6 +55,19 @@ type TranscriptLine struct {
 
 const conversationCols = "id, network, im_user, COALESCE(customer_id, 0), queue, reason, language, started, ended, outcome"
 
+// The Writer's hot statements.
+var (
+	qConversation       = prep("SELECT " + conversationCols + " FROM conversations WHERE id = ?")
+	qConversationExists = prep("SELECT 1 FROM conversations WHERE id = ?")
+	qPutConversation    = prep(`INSERT INTO conversations (id, network, im_user, customer_id, queue, reason, language, started, ended, outcome)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, queue = excluded.queue, reason = excluded.reason,
+			language = excluded.language, started = excluded.started, ended = excluded.ended, outcome = excluded.outcome`)
+	qNextSeq    = prep("SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE conversation = ?")
+	qLine       = prep("SELECT " + lineCols + " FROM transcript WHERE conversation = ? AND seq = ?")
+	qInsertLine = prep("INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?)")
+)
+
 func scanConversation(r scanner) (Conversation, error) {
 	var c Conversation
 	var started, ended sql.NullInt64
@@ -71,12 +84,12 @@ func scanConversation(r scanner) (Conversation, error) {
 // zero on a new conversation, is now.
 func (s *Store) PutConversation(ctx context.Context, c Conversation) error {
 	now := s.now()
-	return s.update(ctx, "put conversation "+c.ID, func(tx *sql.Tx) error {
+	return s.update(ctx, "put conversation "+c.ID, func(tx txn) error {
 		return putConversation(ctx, tx, now, c)
 	})
 }
 
-func putConversation(ctx context.Context, tx *sql.Tx, now time.Time, c Conversation) error {
+func putConversation(ctx context.Context, tx txn, now time.Time, c Conversation) error {
 	c.ID = strings.TrimSpace(c.ID)
 	c.Network = strings.TrimSpace(c.Network)
 	c.User = strings.TrimSpace(c.User)
@@ -95,7 +108,7 @@ func putConversation(ctx context.Context, tx *sql.Tx, now time.Time, c Conversat
 			return fmt.Errorf("store: put conversation %s: unknown customer id %d: %w", c.ID, c.CustomerID, ErrInvalid)
 		}
 	}
-	old, err := scanConversation(tx.QueryRowContext(ctx, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", c.ID))
+	old, err := scanConversation(tx.QueryRowContext(ctx, qConversation, c.ID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if c.Network == "" || c.User == "" {
@@ -117,10 +130,7 @@ func putConversation(ctx context.Context, tx *sql.Tx, now time.Time, c Conversat
 		return fmt.Errorf("store: put conversation %s: ends (%s) before it starts (%s): %w",
 			c.ID, c.Ended.Format(time.RFC3339Nano), c.Started.Format(time.RFC3339Nano), ErrInvalid)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO conversations (id, network, im_user, customer_id, queue, reason, language, started, ended, outcome)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, queue = excluded.queue, reason = excluded.reason,
-			language = excluded.language, started = excluded.started, ended = excluded.ended, outcome = excluded.outcome`,
+	_, err = tx.ExecContext(ctx, qPutConversation,
 		c.ID, c.Network, c.User, nullID(c.CustomerID), c.Queue, c.Reason, c.Language, c.Started.UnixNano(), encTime(c.Ended), c.Outcome)
 	if err != nil {
 		return fmt.Errorf("store: put conversation %s: %w", c.ID, err)
@@ -158,7 +168,7 @@ func (s *Store) Conversation(ctx context.Context, id string) (Conversation, bool
 	if id == "" {
 		return Conversation{}, false, fmt.Errorf("store: conversation: empty conversation id: %w", ErrInvalid)
 	}
-	c, err := scanConversation(s.rdb.QueryRowContext(ctx, "SELECT "+conversationCols+" FROM conversations WHERE id = ?", id))
+	c, err := scanConversation(s.rdb.QueryRowContext(ctx, qConversation, id))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return Conversation{}, false, nil
@@ -179,7 +189,7 @@ func (s *Store) SetConversationCustomer(ctx context.Context, id string, customer
 	if customerID <= 0 {
 		return fmt.Errorf("store: set conversation %s customer: customer id %d: %w", id, customerID, ErrInvalid)
 	}
-	return s.update(ctx, "set conversation "+id+" customer", func(tx *sql.Tx) error {
+	return s.update(ctx, "set conversation "+id+" customer", func(tx txn) error {
 		ok, err := customerExists(ctx, tx, customerID)
 		if err != nil {
 			return fmt.Errorf("store: set conversation %s customer: %w", id, err)
@@ -229,7 +239,7 @@ func (s *Store) AppendTranscript(ctx context.Context, lines ...TranscriptLine) e
 		return nil
 	}
 	now := s.now()
-	return s.update(ctx, "append transcript", func(tx *sql.Tx) error {
+	return s.update(ctx, "append transcript", func(tx txn) error {
 		return appendTranscript(ctx, tx, now, lines)
 	})
 }
@@ -255,7 +265,7 @@ func (l *TranscriptLine) check() error {
 		l.Conversation, l.From, ErrInvalid)
 }
 
-func appendTranscript(ctx context.Context, tx *sql.Tx, now time.Time, lines []TranscriptLine) error {
+func appendTranscript(ctx context.Context, tx txn, now time.Time, lines []TranscriptLine) error {
 	where := func(i int) string {
 		if len(lines) == 1 {
 			return "store: append transcript"
@@ -273,7 +283,7 @@ func appendTranscript(ctx context.Context, tx *sql.Tx, now time.Time, lines []Tr
 		}
 		if !known[l.Conversation] {
 			var one int
-			err := tx.QueryRowContext(ctx, "SELECT 1 FROM conversations WHERE id = ?", l.Conversation).Scan(&one)
+			err := tx.QueryRowContext(ctx, qConversationExists, l.Conversation).Scan(&one)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("%s: unknown conversation %s: %w", where(i), l.Conversation, ErrInvalid)
 			}
@@ -283,14 +293,12 @@ func appendTranscript(ctx context.Context, tx *sql.Tx, now time.Time, lines []Tr
 			known[l.Conversation] = true
 		}
 		if l.Seq == 0 {
-			err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE conversation = ?",
-				l.Conversation).Scan(&l.Seq)
+			err := tx.QueryRowContext(ctx, qNextSeq, l.Conversation).Scan(&l.Seq)
 			if err != nil {
 				return fmt.Errorf("%s: %w", where(i), err)
 			}
 		} else {
-			old, err := scanLine(tx.QueryRowContext(ctx, "SELECT "+lineCols+" FROM transcript WHERE conversation = ? AND seq = ?",
-				l.Conversation, l.Seq))
+			old, err := scanLine(tx.QueryRowContext(ctx, qLine, l.Conversation, l.Seq))
 			switch {
 			case err == nil:
 				if (!timed || old.Time.Equal(l.Time)) && old.From == l.From && old.AgentID == l.AgentID && old.Text == l.Text {
@@ -301,8 +309,7 @@ func appendTranscript(ctx context.Context, tx *sql.Tx, now time.Time, lines []Tr
 				return fmt.Errorf("%s: %w", where(i), err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?)",
-			l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
+		_, err := tx.ExecContext(ctx, qInsertLine, l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
 		if err != nil {
 			return fmt.Errorf("%s: conversation %s line %d: %w", where(i), l.Conversation, l.Seq, err)
 		}

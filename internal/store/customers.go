@@ -98,7 +98,7 @@ func (s *Store) PutCustomer(ctx context.Context, c Customer) (Customer, error) {
 		c.Created = s.now()
 	}
 	var out Customer
-	err := s.update(ctx, "put customer "+c.Number, func(tx *sql.Tx) error {
+	err := s.update(ctx, "put customer "+c.Number, func(tx txn) error {
 		var err error
 		out, err = putCustomer(ctx, tx, c, true)
 		return err
@@ -108,7 +108,7 @@ func (s *Store) PutCustomer(ctx context.Context, c Customer) (Customer, error) {
 
 // putCustomer inserts c, or updates (overwrite) or keeps the customer with
 // its number. c is clean.
-func putCustomer(ctx context.Context, tx *sql.Tx, c Customer, overwrite bool) (Customer, error) {
+func putCustomer(ctx context.Context, tx txn, c Customer, overwrite bool) (Customer, error) {
 	old, err := scanCustomer(tx.QueryRowContext(ctx, "SELECT "+customerCols+" FROM customers WHERE number = ?", c.Number))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -212,7 +212,7 @@ func (s *Store) PutOrder(ctx context.Context, o Order) (Order, error) {
 		o.Updated = s.now()
 	}
 	o.Updated = o.Updated.Round(0).UTC()
-	err := s.update(ctx, "put order "+o.ID, func(tx *sql.Tx) error {
+	err := s.update(ctx, "put order "+o.ID, func(tx txn) error {
 		ok, err := customerExists(ctx, tx, o.CustomerID)
 		if err != nil {
 			return fmt.Errorf("store: put order %s: %w", o.ID, err)
@@ -315,7 +315,7 @@ func (s *Store) Seed(ctx context.Context, customers []Customer, orders []OrderSe
 			o.Updated = now
 		}
 	}
-	return s.update(ctx, "seed", func(tx *sql.Tx) error {
+	return s.update(ctx, "seed", func(tx txn) error {
 		for i, c := range customers {
 			if _, err := putCustomer(ctx, tx, c, false); err != nil {
 				return fmt.Errorf("store: seed: customer %d: %w", i, err)

@@ -67,6 +67,11 @@ func (d Device) Presence() Presence {
 
 const deviceCols = "network, im_user, device, family, version, os, source, category, type, node, available, show, status, priority, updated"
 
+var (
+	qDevice     = prep("SELECT " + deviceCols + " FROM devices WHERE network = ? AND im_user = ? AND device = ?")
+	qSaveDevice = prep("INSERT OR REPLACE INTO devices (" + deviceCols + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+)
+
 func scanDevice(r scanner) (Device, error) {
 	var d Device
 	var updated sql.NullInt64
@@ -94,12 +99,12 @@ func checkAddress(what, network, user string) (string, string, error) {
 // device is created if new.
 func (s *Store) PutDeviceClient(ctx context.Context, network, user, device string, c Client) error {
 	now := s.now()
-	return s.update(ctx, "put device client", func(tx *sql.Tx) error {
+	return s.update(ctx, "put device client", func(tx txn) error {
 		return putDeviceClient(ctx, tx, now, network, user, device, c)
 	})
 }
 
-func putDeviceClient(ctx context.Context, tx *sql.Tx, now time.Time, network, user, device string, c Client) error {
+func putDeviceClient(ctx context.Context, tx txn, now time.Time, network, user, device string, c Client) error {
 	network, user, err := checkAddress("put device client", network, user)
 	if err != nil {
 		return err
@@ -132,12 +137,12 @@ func putDeviceClient(ctx context.Context, tx *sql.Tx, now time.Time, network, us
 // device is created if new.
 func (s *Store) PutDevicePresence(ctx context.Context, network, user, device string, p Presence) error {
 	now := s.now()
-	return s.update(ctx, "put device presence", func(tx *sql.Tx) error {
+	return s.update(ctx, "put device presence", func(tx txn) error {
 		return putDevicePresence(ctx, tx, now, network, user, device, p)
 	})
 }
 
-func putDevicePresence(ctx context.Context, tx *sql.Tx, now time.Time, network, user, device string, p Presence) error {
+func putDevicePresence(ctx context.Context, tx txn, now time.Time, network, user, device string, p Presence) error {
 	network, user, err := checkAddress("put device presence", network, user)
 	if err != nil {
 		return err
@@ -162,17 +167,16 @@ func putDevicePresence(ctx context.Context, tx *sql.Tx, now time.Time, network, 
 }
 
 // loadDevice returns the stored device or a new one.
-func loadDevice(ctx context.Context, tx *sql.Tx, network, user, device string) (Device, error) {
-	d, err := scanDevice(tx.QueryRowContext(ctx, "SELECT "+deviceCols+" FROM devices WHERE network = ? AND im_user = ? AND device = ?",
-		network, user, device))
+func loadDevice(ctx context.Context, tx txn, network, user, device string) (Device, error) {
+	d, err := scanDevice(tx.QueryRowContext(ctx, qDevice, network, user, device))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Device{Network: network, User: user, Device: device}, nil
 	}
 	return d, err
 }
 
-func saveDevice(ctx context.Context, tx *sql.Tx, d Device) error {
-	_, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO devices ("+deviceCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+func saveDevice(ctx context.Context, tx txn, d Device) error {
+	_, err := tx.ExecContext(ctx, qSaveDevice,
 		d.Network, d.User, d.Device, d.Family, d.Version, d.OS, d.Source, d.Category, d.Type, d.Node,
 		d.Available, d.Show, d.Status, d.Priority, d.Updated.UnixNano())
 	return err
@@ -201,7 +205,7 @@ func (s *Store) AddSubscriber(network, user string) error {
 		return err
 	}
 	now := s.now()
-	return s.update(context.Background(), "add subscriber", func(tx *sql.Tx) error {
+	return s.update(context.Background(), "add subscriber", func(tx txn) error {
 		_, err := tx.Exec("INSERT INTO subscribers (network, im_user, added) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
 			network, user, now.UnixNano())
 		if err != nil {
@@ -218,7 +222,7 @@ func (s *Store) RemoveSubscriber(network, user string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(context.Background(), "remove subscriber", func(tx *sql.Tx) error {
+	return s.update(context.Background(), "remove subscriber", func(tx txn) error {
 		if _, err := tx.Exec("DELETE FROM subscribers WHERE network = ? AND im_user = ?", network, user); err != nil {
 			return fmt.Errorf("store: remove subscriber %s!%s: %w", network, user, err)
 		}

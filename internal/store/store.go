@@ -80,6 +80,11 @@ type Store struct {
 	wdb  *sql.DB // one connection: every write
 	rdb  *sql.DB // read-only pool
 
+	// prepared holds the write path's hot statements (writeQueries),
+	// prepared once on the write connection: parsing the SQL of every
+	// statement again was most of the Writer's cost. Read-only after Open.
+	prepared map[string]*sql.Stmt
+
 	mu      sync.Mutex
 	closed  bool
 	shared  *Writer
@@ -134,6 +139,17 @@ func open(path string, opts Options, migs []migration) (*Store, error) {
 	if err := migrate(ctx, s.wdb, path, migs); err != nil {
 		s.wdb.Close()
 		return nil, err
+	}
+	if len(migs) == len(migrations) { // tests open older schemas
+		s.prepared = make(map[string]*sql.Stmt, len(writeQueries))
+		for _, q := range writeQueries {
+			st, err := s.wdb.PrepareContext(ctx, q)
+			if err != nil {
+				s.wdb.Close()
+				return nil, fmt.Errorf("store: open %s: prepare %q: %w", path, q, err)
+			}
+			s.prepared[q] = st
+		}
 	}
 
 	s.rdb, err = sql.Open("sqlite", dsn(abs, opts.BusyTimeout, true))
@@ -201,6 +217,9 @@ func (s *Store) Close() error {
 	for i := len(ws) - 1; i >= 0; i-- {
 		errs = append(errs, ws[i].Close())
 	}
+	for _, st := range s.prepared {
+		st.Close()
+	}
 	if err := s.rdb.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("store: close readers: %w", err))
 	}
@@ -210,14 +229,47 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
+// writeQueries are the statements prepared at Open; prep adds one.
+var writeQueries []string
+
+func prep(query string) string {
+	writeQueries = append(writeQueries, query)
+	return query
+}
+
+// txn is a write transaction that runs the store's prepared statements
+// for the queries that have one.
+type txn struct {
+	*sql.Tx
+	prepared map[string]*sql.Stmt
+}
+
+func (s *Store) txn(tx *sql.Tx) txn { return txn{tx, s.prepared} }
+
+// ExecContext runs query, prepared if it is one of writeQueries.
+func (t txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st, ok := t.prepared[query]; ok {
+		return t.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query, prepared if it is one of writeQueries.
+func (t txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	if st, ok := t.prepared[query]; ok {
+		return t.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.Tx.QueryRowContext(ctx, query, args...)
+}
+
 // update runs fn in one write transaction and commits it: nil means the
 // change is on disk, an error means nothing changed.
-func (s *Store) update(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+func (s *Store) update(ctx context.Context, what string, fn func(tx txn) error) error {
 	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %s: begin: %w", what, err)
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(s.txn(tx)); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -278,10 +330,12 @@ func queryAll[T any](ctx context.Context, q queryer, scan func(scanner) (T, erro
 	return out, rows.Err()
 }
 
+var qCustomerExists = prep("SELECT 1 FROM customers WHERE id = ?")
+
 // customerExists reports whether a customer with that id exists.
 func customerExists(ctx context.Context, q queryer, id int64) (bool, error) {
 	var one int
-	err := q.QueryRowContext(ctx, "SELECT 1 FROM customers WHERE id = ?", id).Scan(&one)
+	err := q.QueryRowContext(ctx, qCustomerExists, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -45,6 +45,13 @@ type Writer struct {
 	batches, ops, failed, retried atomic.Uint64
 }
 
+// Each op of a batch runs under a savepoint.
+var (
+	qSavepoint  = prep("SAVEPOINT op")
+	qRollbackTo = prep("ROLLBACK TO op")
+	qRelease    = prep("RELEASE op")
+)
+
 type request struct {
 	op   func(tx *sql.Tx) error // nil: a Flush marker
 	done func(error)
@@ -146,7 +153,7 @@ func (w *Writer) enqueue(ctx context.Context, r request) error {
 func (w *Writer) SubmitTranscript(line TranscriptLine, done func(error)) {
 	now := w.s.now()
 	w.Submit(func(tx *sql.Tx) error {
-		return appendTranscript(context.Background(), tx, now, []TranscriptLine{line})
+		return appendTranscript(context.Background(), w.s.txn(tx), now, []TranscriptLine{line})
 	}, done)
 }
 
@@ -155,7 +162,7 @@ func (w *Writer) SubmitTranscript(line TranscriptLine, done func(error)) {
 func (w *Writer) SubmitConversation(c Conversation, done func(error)) {
 	now := w.s.now()
 	w.Submit(func(tx *sql.Tx) error {
-		return putConversation(context.Background(), tx, now, c)
+		return putConversation(context.Background(), w.s.txn(tx), now, c)
 	}, done)
 }
 
@@ -164,7 +171,7 @@ func (w *Writer) SubmitConversation(c Conversation, done func(error)) {
 func (w *Writer) SubmitDeviceClient(network, user, device string, c Client, done func(error)) {
 	now := w.s.now()
 	w.Submit(func(tx *sql.Tx) error {
-		return putDeviceClient(context.Background(), tx, now, network, user, device, c)
+		return putDeviceClient(context.Background(), w.s.txn(tx), now, network, user, device, c)
 	}, done)
 }
 
@@ -173,7 +180,7 @@ func (w *Writer) SubmitDeviceClient(network, user, device string, c Client, done
 func (w *Writer) SubmitDevicePresence(network, user, device string, p Presence, done func(error)) {
 	now := w.s.now()
 	w.Submit(func(tx *sql.Tx) error {
-		return putDevicePresence(context.Background(), tx, now, network, user, device, p)
+		return putDevicePresence(context.Background(), w.s.txn(tx), now, network, user, device, p)
 	}, done)
 }
 
@@ -182,7 +189,7 @@ func (w *Writer) SubmitDevicePresence(network, user, device string, p Presence, 
 func (w *Writer) SubmitCallbackRequest(r CallbackRequest, done func(error)) {
 	now := w.s.now()
 	w.Submit(func(tx *sql.Tx) error {
-		_, err := addCallbackRequest(context.Background(), tx, now, r)
+		_, err := addCallbackRequest(context.Background(), w.s.txn(tx), now, r)
 		return err
 	}, done)
 }
@@ -306,21 +313,22 @@ func (w *Writer) together(batch []request, errs []error) bool {
 		}
 		return true
 	}
+	ptx := w.s.txn(tx)
 	for i, r := range batch {
 		if r.op == nil {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+		if _, err := ptx.ExecContext(ctx, qSavepoint); err != nil {
 			tx.Rollback()
 			return false
 		}
 		if errs[i] = runOp(r.op, tx); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+			if _, err := ptx.ExecContext(ctx, qRollbackTo); err != nil {
 				tx.Rollback() // SQLite may have rolled back the whole transaction
 				return false
 			}
 		}
-		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+		if _, err := ptx.ExecContext(ctx, qRelease); err != nil {
 			tx.Rollback()
 			return false
 		}

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+)
+
+func TestDeviceClientMerge(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	const net, user = "xmpp", "ann@example.test"
+	steps := []struct {
+		name   string
+		device string
+		client Client
+		want   Client
+	}{
+		{"caps first", "laptop",
+			Client{Source: "xep-0115", Node: "http://gajim.org", Category: "client", Type: "pc"},
+			Client{Source: "xep-0115", Node: "http://gajim.org", Category: "client", Type: "pc"}},
+		{"version later", "laptop",
+			Client{Source: "xep-0092", Family: "Gajim", Version: "1.8.4", OS: "Linux"},
+			Client{Source: "xep-0092", Node: "http://gajim.org", Category: "client", Type: "pc", Family: "Gajim", Version: "1.8.4", OS: "Linux"}},
+		{"empty fields keep", "laptop",
+			Client{Version: "1.9.0"},
+			Client{Source: "xep-0092", Node: "http://gajim.org", Category: "client", Type: "pc", Family: "Gajim", Version: "1.9.0", OS: "Linux"}},
+		{"blank fields keep", "laptop",
+			Client{Family: "  ", OS: "\t"},
+			Client{Source: "xep-0092", Node: "http://gajim.org", Category: "client", Type: "pc", Family: "Gajim", Version: "1.9.0", OS: "Linux"}},
+		{"another device", "phone",
+			Client{Source: "xep-0030", Category: "client", Type: "phone"},
+			Client{Source: "xep-0030", Category: "client", Type: "phone"}},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := s.PutDeviceClient(ctx, net, user, st.device, st.client); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := s.Devices(ctx, net, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(ds, func(d Device) bool { return d.Device == st.device })
+			if i < 0 {
+				t.Fatalf("device %s missing from %+v", st.device, ds)
+			}
+			if got := ds[i].Client(); got != st.want {
+				t.Errorf("merged client\n%+v, want\n%+v", got, st.want)
+			}
+		})
+	}
+
+	// Presence replaces presence and leaves the client alone.
+	if err := s.PutDevicePresence(ctx, net, user, "laptop", Presence{Available: true, Show: "away", Status: "lunch", Priority: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutDevicePresence(ctx, net, user, "laptop", Presence{Available: true, Show: "dnd"}); err != nil {
+		t.Fatal(err)
+	}
+	// A client report leaves the presence alone.
+	if err := s.PutDeviceClient(ctx, net, user, "laptop", Client{OS: "Debian"}); err != nil {
+		t.Fatal(err)
+	}
+	// Presence of a device never seen before creates it.
+	if err := s.PutDevicePresence(ctx, net, user, "tablet", Presence{}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Devices(ctx, net, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range ds {
+		names = append(names, d.Device)
+		if d.Network != net || d.User != user || d.Updated.IsZero() {
+			t.Errorf("device %+v", d)
+		}
+	}
+	if !slices.Equal(names, []string{"laptop", "phone", "tablet"}) {
+		t.Fatalf("devices %v", names)
+	}
+	laptop := ds[0]
+	if got, want := laptop.Presence(), (Presence{Available: true, Show: "dnd"}); got != want {
+		t.Errorf("laptop presence %+v, want %+v", got, want)
+	}
+	if laptop.OS != "Debian" || laptop.Family != "Gajim" {
+		t.Errorf("laptop client %+v", laptop.Client())
+	}
+	if ds[2].Available || ds[2].Client() != (Client{}) {
+		t.Errorf("tablet %+v", ds[2])
+	}
+	// A network without devices: device "".
+	if err := s.PutDeviceClient(ctx, "webchat", "v-1", "", Client{Source: "http-user-agent", Family: "Firefox", Version: "128"}); err != nil {
+		t.Fatal(err)
+	}
+	if ds, _ := s.Devices(ctx, "webchat", "v-1"); len(ds) != 1 || ds[0].Family != "Firefox" {
+		t.Errorf("webchat devices %+v", ds)
+	}
+	if ds, err := s.Devices(ctx, net, "nobody@example.test"); len(ds) != 0 || err != nil {
+		t.Errorf("devices of nobody %v %v", ds, err)
+	}
+
+	before := count(t, s, "devices")
+	for _, tc := range []struct {
+		name string
+		err  error
+		text string
+	}{
+		{"client without network", s.PutDeviceClient(ctx, "", user, "x", Client{Family: "x"}), "put device client: empty network"},
+		{"client without user", s.PutDeviceClient(ctx, net, " ", "x", Client{Family: "x"}), "put device client: empty user on xmpp"},
+		{"presence without network", s.PutDevicePresence(ctx, "", user, "x", Presence{}), "put device presence: empty network"},
+		{"presence with a bad show", s.PutDevicePresence(ctx, net, user, "x", Presence{Available: true, Show: "busy"}), `show "busy"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) { wantErr(t, tc.err, ErrInvalid, tc.text) })
+	}
+	_, err = s.Devices(ctx, net, "")
+	wantErr(t, err, ErrInvalid, "devices: empty user")
+	if n := count(t, s, "devices"); n != before {
+		t.Errorf("bad input added devices: %d, want %d", n, before)
+	}
+}
+
+// SubscriberStore is the interface an XMPP component defines for its
+// subscribers; *Store satisfies it.
+type SubscriberStore interface {
+	AddSubscriber(network, user string) error
+	RemoveSubscriber(network, user string) error
+	Subscribers(network string) ([]string, error)
+}
+
+var _ SubscriberStore = (*Store)(nil)
+
+func TestSubscribers(t *testing.T) {
+	var s SubscriberStore = MustOpen(t)
+	const comp = "xmpp:support.example.test"
+	for _, u := range []string{"cy@example.test", "ann@example.test", "bob@example.test", "ann@example.test"} {
+		if err := s.AddSubscriber(comp, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.AddSubscriber("xmpp:sales.example.test", "dan@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Subscribers(comp)
+	if err != nil || !slices.Equal(got, []string{"ann@example.test", "bob@example.test", "cy@example.test"}) {
+		t.Fatalf("Subscribers = %v, %v", got, err)
+	}
+	if err := s.RemoveSubscriber(comp, "bob@example.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveSubscriber(comp, "bob@example.test"); err != nil {
+		t.Errorf("removing a subscriber twice: %v", err)
+	}
+	got, _ = s.Subscribers(comp)
+	if !slices.Equal(got, []string{"ann@example.test", "cy@example.test"}) {
+		t.Errorf("after removal %v", got)
+	}
+	if got, _ := s.Subscribers("xmpp:sales.example.test"); !slices.Equal(got, []string{"dan@example.test"}) {
+		t.Errorf("other component %v", got)
+	}
+	if got, err := s.Subscribers("xmpp:nobody"); len(got) != 0 || err != nil {
+		t.Errorf("unknown component %v %v", got, err)
+	}
+	wantErr(t, s.AddSubscriber("", "x@y"), ErrInvalid, "add subscriber: empty network")
+	wantErr(t, s.AddSubscriber(comp, ""), ErrInvalid, "add subscriber: empty user")
+	wantErr(t, s.RemoveSubscriber(comp, ""), ErrInvalid, "remove subscriber: empty user")
+	_, err = s.Subscribers("")
+	wantErr(t, err, ErrInvalid, "subscribers: empty network")
+}
