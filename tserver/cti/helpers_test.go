@@ -106,6 +106,15 @@ func (e *env) do(f func()) {
 	}
 }
 
+// must runs f on the loop and fails the test (on the test's goroutine)
+// when f fails.
+func (e *env) must(what string, f func() error) {
+	e.tb.Helper()
+	var err error
+	e.do(func() { err = f() })
+	mustOK(e.tb, err, what)
+}
+
 // dial connects a client, closed when the test ends.
 func (e *env) dial() *Client {
 	e.tb.Helper()

@@ -3,7 +3,9 @@ package cti
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -525,18 +527,8 @@ func TestSlowClientIsDisconnected(t *testing.T) {
 
 	big := pbx.UserData{{Key: "blob", Value: strings.Repeat("z", 256<<10)}}
 	var worst time.Duration
-	overflowed := func() bool {
-		e.cti.mu.Lock()
-		defer e.cti.mu.Unlock()
-		for c := range e.cti.live {
-			if c.dead() && c.code == websocket.StatusPolicyViolation {
-				return true
-			}
-		}
-		return false
-	}
 	n := 0
-	for !overflowed() {
+	for !e.killedWith(websocket.StatusPolicyViolation) {
 		if ctx.Err() != nil {
 			t.Fatalf("no overflow after %d events", n)
 		}
@@ -567,6 +559,74 @@ func TestSlowClientIsDisconnected(t *testing.T) {
 	if _, err := fast.QueryAgent(ctx, "a1"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// An agent's desktop too slow to read is disconnected; what it was never
+// sent waits for it to come back.
+func TestSlowAgentResumes(t *testing.T) {
+	clk := newManualClock()
+	e := newEnv(t, func(c *Config) { c.Clock = clk; c.SendQueue = 8 })
+	ctx := testCtx(t)
+	mon := e.dial()
+	mustOK(t, mon.Register(ctx, "a1"), "monitor a1")
+	slow, _, err := websocket.Dial(ctx, e.url, nil)
+	mustOK(t, err, "dial")
+	defer slow.CloseNow()
+	for _, f := range []string{
+		`{"request":"RequestAgentLogin","ref":1,"agent_id":"a1","password":"pw1"}`,
+		`{"request":"RequestAgentReady","ref":2}`,
+	} {
+		mustOK(t, slow.Write(ctx, websocket.MessageText, []byte(f)), "write")
+	}
+	mustEvent(t, mon, "EventAgentReady", 0)
+	id := e.arrive(pbx.IM, "1001")
+	mustEvent(t, mon, "EventRinging", id)
+
+	big := strings.Repeat("z", 256<<10)
+	last := ""
+	for n := 0; ; n++ {
+		if e.killedWith(websocket.StatusPolicyViolation) {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no overflow after %d events", n)
+		}
+		last = strconv.Itoa(n)
+		e.must("attach", func() error {
+			return e.ts.AttachUserData(id, pbx.UserData{{Key: "blob", Value: big}, {Key: "n", Value: last}})
+		})
+	}
+	// Two more while the connection is closing.
+	for _, v := range []string{"closing-1", "closing-2"} {
+		last = v
+		e.must("attach", func() error { return e.ts.AttachUserData(id, pbx.UserData{{Key: "n", Value: v}}) })
+	}
+	_ = slow.CloseNow()
+	clk.waitArmed(t)
+
+	c := e.dial()
+	rep, err := c.Login(ctx, "a1", "", "pw1")
+	mustOK(t, err, "login again")
+	p := c.Pending()
+	if !rep.Resumed || rep.Missed == 0 || len(p) != 4 {
+		t.Fatalf("resumed %v missed %d kept %s", rep.Resumed, rep.Missed, names(p))
+	}
+	if v, _ := p[len(p)-1].UserData.Get("n"); v != last {
+		t.Fatalf("last kept event has n=%q, want %q", v, last)
+	}
+	mustOK(t, c.Answer(ctx, id), "answer")
+}
+
+// killedWith reports whether a live connection was killed with code.
+func (e *env) killedWith(code websocket.StatusCode) bool {
+	e.cti.mu.Lock()
+	defer e.cti.mu.Unlock()
+	for c := range e.cti.live {
+		if c.dead() && c.code == code {
+			return true
+		}
+	}
+	return false
 }
 
 // The desktop reconnects within the grace period and finds everything as
@@ -615,7 +675,7 @@ func TestReconnectAndGrace(t *testing.T) {
 	if st := e.agentState("a1"); st != tserver.Busy {
 		t.Fatalf("a1 is %s, want busy", st)
 	}
-	e.do(func() { mustOK(t, e.ts.ReleaseCall(id), "customer leaves") })
+	e.must("customer leaves", func() error { return e.ts.ReleaseCall(id) })
 	e.do(func() { clk.fire() })
 	mustEvent(t, mon, "EventAgentLogout", 0)
 	e.do(func() {
@@ -656,10 +716,8 @@ func TestGraceLeavesOthersLogins(t *testing.T) {
 	clk := newManualClock()
 	e := newEnv(t, func(c *Config) { c.Clock = clk })
 	ctx := testCtx(t)
-	e.do(func() {
-		mustOK(t, e.ts.AgentLogin("a2", ""), "login")
-		mustOK(t, e.ts.AgentReady("a2"), "ready")
-	})
+	e.must("log a2 in", func() error { return e.ts.AgentLogin("a2", "") })
+	e.must("a2 ready", func() error { return e.ts.AgentReady("a2") })
 	c := e.dial()
 	rep, err := c.Login(ctx, "a2", "", "")
 	mustOK(t, err, "attach")
@@ -705,6 +763,11 @@ func TestClose(t *testing.T) {
 	}
 	if got := websocket.CloseStatus(c.Err()); got != websocket.StatusGoingAway {
 		t.Fatalf("closed with %v, want 1001", got)
+	}
+	// Close waited for every connection's goroutines.
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "cti.(*conn)") {
+		t.Fatalf("connection goroutines left after Close:\n%s", stacks)
 	}
 	if _, err := Dial(ctx, e.url); err == nil {
 		t.Fatal("dial after Close succeeded")

@@ -148,21 +148,33 @@ func (s *Server) deliverConn(c *conn, m any) {
 }
 
 // deliverSession queues m on the agent's connections, or keeps it while
-// there are none.
+// none takes it (none is connected, or they are closing).
 func (s *Server) deliverSession(ss *session, m any) {
-	if len(ss.conns) > 0 {
-		for _, c := range ss.conns {
-			s.deliverConn(c, m)
+	taken := false
+	for _, c := range ss.conns {
+		if c.stamp == s.st.stamp {
+			taken = true
+			continue
 		}
-		return
+		c.stamp = s.st.stamp
+		if c.send(m) {
+			taken = true
+		}
 	}
-	limit := max(s.sendQ/2, 1)
-	if len(ss.backlog) >= limit {
-		n := len(ss.backlog) - limit + 1
+	if !taken {
+		s.keep(ss, m)
+	}
+}
+
+// keep adds messages to the session's backlog, dropping the oldest beyond
+// half of SendQueue.
+func (s *Server) keep(ss *session, ms ...any) {
+	ss.backlog = append(ss.backlog, ms...)
+	if limit := max(s.sendQ/2, 1); len(ss.backlog) > limit {
+		n := len(ss.backlog) - limit
 		ss.missed += n
 		ss.backlog = append(ss.backlog[:0], ss.backlog[n:]...)
 	}
-	ss.backlog = append(ss.backlog, m)
 }
 
 // attach makes c act as the session's agent and hands it what was kept.
@@ -226,8 +238,24 @@ func (s *Server) detach(c *conn) {
 	if len(ss.conns) > 0 || s.st.stopped {
 		return
 	}
-	s.log.Info().Str("agent", ss.agentID).Dur("grace", s.grace).Msg("cti: agent's desktop disconnected")
+	// What the connection's writer never wrote (it has ended) goes back
+	// to the session, before what the session kept since.
+	var unsent []any
+	for len(c.out) > 0 {
+		if m := <-c.out; !isReply(m) {
+			unsent = append(unsent, m)
+		}
+	}
+	kept := ss.backlog
+	ss.backlog = nil
+	s.keep(ss, append(unsent, kept...)...)
+	s.log.Info().Str("agent", ss.agentID).Dur("grace", s.grace).Int("kept", len(ss.backlog)).Msg("cti: agent's desktop disconnected")
 	s.armGrace(ss)
+}
+
+func isReply(m any) bool {
+	_, ok := m.(*reply)
+	return ok
 }
 
 func (s *Server) armGrace(ss *session) {
