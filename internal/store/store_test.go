@@ -128,6 +128,10 @@ func TestOpenPragmas(t *testing.T) {
 
 func TestOpenBadPath(t *testing.T) {
 	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	if err := os.WriteFile(junk, []byte(strings.Repeat("not a database\n", 100)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name, path string
 		kind       error
@@ -137,6 +141,7 @@ func TestOpenBadPath(t *testing.T) {
 		{"uri", "file:x.db", ErrInvalid},
 		{"directory", dir, nil},
 		{"missing directory", filepath.Join(dir, "no", "such", "x.db"), nil},
+		{"not a database", junk, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			s, err := Open(c.path, Options{})

@@ -436,3 +436,79 @@ func TestWriterJournalOps(t *testing.T) {
 		t.Errorf("transcript %+v", lines)
 	}
 }
+
+// An op that ends the whole transaction (as SQLite itself does on some
+// errors, disk full or I/O) makes the batch run again op by op: the others
+// are kept.
+func TestWriterOpEndsTransaction(t *testing.T) {
+	s := MustOpen(t)
+	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
+	w := s.Writer()
+	release := blockWriter(t, w)
+	r := newResults()
+	w.SubmitTranscript(line("im-1", 1), r.done(0))
+	w.Submit(func(tx *sql.Tx) error {
+		_, err := tx.Exec("ROLLBACK")
+		return err
+	}, r.done(1))
+	w.SubmitTranscript(line("im-1", 2), r.done(2))
+	release()
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		err, ok := r.get(i)
+		switch {
+		case !ok:
+			t.Errorf("op %d: done not called", i)
+		case i == 1 && err == nil:
+			t.Error("op 1 ended the transaction and was told it committed")
+		case i != 1 && err != nil:
+			t.Errorf("op %d: %v", i, err)
+		}
+	}
+	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, []int64{1, 2}) {
+		t.Errorf("lines %v, want 1 and 2", got)
+	}
+	if st := w.Stats(); st.Retried != 1 {
+		t.Errorf("stats %+v, want a retried batch", st)
+	}
+}
+
+// While another process holds the write lock past the busy timeout, ops
+// fail with the lock error (nothing is silently dropped), and the Writer
+// recovers once the lock is released.
+func TestWriterLockedByAnotherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.db")
+	s := MustOpenPath(t, path, Options{BusyTimeout: 50 * time.Millisecond})
+	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	w := s.Writer()
+	errc := make(chan error, 1)
+	w.SubmitTranscript(line("im-1", 1), func(err error) { errc <- err })
+	if err := <-errc; err == nil || !strings.Contains(err.Error(), "begin") {
+		t.Errorf("locked: %v, want a begin error", err)
+	}
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	w.SubmitTranscript(line("im-1", 1), func(err error) { errc <- err })
+	if err := <-errc; err != nil {
+		t.Errorf("after the lock: %v", err)
+	}
+	if st := w.Stats(); st.Failed != 1 || st.Ops != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
