@@ -151,6 +151,7 @@ type Gateway struct {
 	prefix       string
 	next         uint64
 	cancel       func()
+	robots       map[string]*robot
 }
 
 // New builds a gateway for the center and subscribes it to tserver's
@@ -194,6 +195,7 @@ func New(o Options) (*Gateway, error) {
 			g.attributes[k] = true
 		}
 	}
+	g.addRobots(im.AutomatedAgents)
 	g.cancel = g.ts.Subscribe(g.onEvent)
 	return g, nil
 }
@@ -721,7 +723,7 @@ func (g *Gateway) connected(c *conversation, agentID string) {
 		}
 	}
 	c.phase, c.agent = phaseConnected, agentID
-	g.desk.DeliverChat(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
+	g.deliver(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
 		Time: g.clock.Now(), Lines: append([]Line(nil), c.lines...)})
 	g.say(c, "system", "You are now chatting with "+g.agentName(agentID)+".")
 }
@@ -730,10 +732,10 @@ func (g *Gateway) connected(c *conversation, agentID string) {
 func (g *Gateway) toAgents(c *conversation, m AgentChat) {
 	m.ConnID = c.conn
 	if c.agent != "" {
-		g.desk.DeliverChat(c.agent, m)
+		g.deliver(c.agent, m)
 	}
 	for _, s := range c.supervisors {
-		g.desk.DeliverChat(s, m)
+		g.deliver(s, m)
 	}
 }
 
@@ -794,11 +796,11 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 	m := AgentChat{Type: ChatMessage, ConnID: c.conn, From: from, Name: g.agentName(agentID), Text: text, Time: g.clock.Now()}
 	// The other agents in the chat see it too.
 	if c.agent != agentID && c.agent != "" {
-		g.desk.DeliverChat(c.agent, m)
+		g.deliver(c.agent, m)
 	}
 	for _, s := range c.supervisors {
 		if s != agentID {
-			g.desk.DeliverChat(s, m)
+			g.deliver(s, m)
 		}
 	}
 	return nil
@@ -836,9 +838,9 @@ func (g *Gateway) SupervisorJoin(agentID string, id pbx.ConnID) error {
 		}
 	}
 	c.supervisors = append(c.supervisors, agentID)
-	g.desk.DeliverChat(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
+	g.deliver(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
 		Time: g.clock.Now(), Lines: append([]Line(nil), c.lines...)})
-	g.desk.DeliverChat(c.agent, AgentChat{Type: ChatMessage, ConnID: c.conn, From: "system",
+	g.deliver(c.agent, AgentChat{Type: ChatMessage, ConnID: c.conn, From: "system",
 		Text: g.agentName(agentID) + " (supervisor) joined the chat.", Time: g.clock.Now()})
 	return nil
 }

@@ -103,7 +103,8 @@ func newRig(t *testing.T, src string) *rig {
 		t.Fatal(err)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	ts, err := tserver.New(f, tserver.Options{Clock: clk})
+	ep := &chatEndpoints{}
+	ts, err := tserver.New(f, tserver.Options{Clock: clk, Endpoints: ep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,8 +122,15 @@ func newRig(t *testing.T, src string) *rig {
 		t.Fatal(err)
 	}
 	r.gw.AddAdapter(r.net)
+	ep.gw = r.gw
 	return r
 }
+
+// chatEndpoints lets the gateway's robots answer their offers.
+type chatEndpoints struct{ gw *Gateway }
+
+func (e *chatEndpoints) Offer(c *tserver.Contact, a *tserver.Agent) { e.gw.Offer(c, a) }
+func (e *chatEndpoints) Dial(*tserver.Contact, *tserver.Agent)      {}
 
 func (r *rig) say(user, text string) {
 	r.gw.Handle(Inbound{Kind: Message, From: Address{Network: "xmpp:test", User: user, Device: "laptop"}, Text: text})
@@ -438,3 +446,5 @@ func TestTransferAndSupervisor(t *testing.T) {
 		t.Fatalf("bob not told of the end: %+v", m)
 	}
 }
+
+func parseCenter(src string) (*config.File, error) { return config.Parse("center.yaml", []byte(src)) }

@@ -194,6 +194,11 @@ func (a *Agent) available() bool {
 func (a *Agent) supports(c *Contact) bool {
 	if c.ClientFamily != "" {
 		vc, ok := a.clients[c.ClientFamily]
+		if !ok {
+			// "*" as a family: any client (an automated agent, a web
+			// desktop that renders plain text from everyone).
+			vc, ok = a.clients["*"]
+		}
 		if !ok || !vc.Allows(c.ClientVersion) {
 			return false
 		}

@@ -1096,6 +1096,7 @@ agents:
   - {id: old, skills: {chat: 5}, clients: {pidgin: "<2.10"}, ready: false}
   - {id: new, skills: {chat: 5}, clients: {pidgin: ">=2.10"}, ready: false}
   - {id: any, skills: {chat: 5}, clients: {pidgin: "*", adium: "1.5"}, ready: false}
+  - {id: all, skills: {chat: 5}, clients: {"*": "*", adium: "2"}, ready: false}
 `
 	tests := []struct {
 		name            string
@@ -1115,6 +1116,8 @@ agents:
 		{"exact version", []string{"any"}, "adium", "1.5.0", "any"},
 		{"exact version refuses another", []string{"any"}, "adium", "1.6", ""},
 		{"other family: only agents with it", []string{"new", "old", "none"}, "trillian", "1", ""},
+		{"family * takes any family", []string{"new", "old", "none", "all"}, "trillian", "1", "all"},
+		{"a listed family wins over *", []string{"all"}, "adium", "1.5", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

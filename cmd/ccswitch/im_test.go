@@ -364,3 +364,43 @@ func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
 		t.Fatalf("callbacks %+v %v", cbs, err)
 	}
 }
+
+// TestAutomatedAgentHandsOverToAPerson: Max, the example center's bot
+// agent, takes "other questions", answers the opening hours itself and
+// passes the rest to a person, who gets the whole conversation.
+func TestAutomatedAgentHandsOverToAPerson(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := startIMCenter(t)
+	ann := c.agentDesk(t, ctx, "ann")
+	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
+	v.say(ctx, "hi")
+	v.expect(ctx, "customer number")
+	v.say(ctx, "1001")
+	v.expect(ctx, "How can we help?")
+	v.say(ctx, "4")
+	v.expect(ctx, "Max (virtual assistant): Hello Alice Example, I am Max")
+	v.say(ctx, "when are you open on saturday?")
+	v.expect(ctx, "Max (virtual assistant): We are open Monday to Saturday, 8am to 8pm.")
+	v.say(ctx, "I need to change my contract")
+	v.expect(ctx, "I will pass you to a colleague")
+	ring := expectChat(t, ctx, ann, "EventRinging", nil)
+	if ring.Queue != "chat-general" {
+		t.Fatalf("transferred to %q", ring.Queue)
+	}
+	if err := ann.Answer(ctx, ring.ConnID); err != nil {
+		t.Fatal(err)
+	}
+	hist := expectChat(t, ctx, ann, "EventChatHistory", nil)
+	var lines []string
+	for _, l := range hist.Lines {
+		lines = append(lines, l.From+": "+l.Text)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, w := range []string{"agent: We are open Monday to Saturday, 8am to 8pm.", "customer: I need to change my contract"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("ann's history lacks %q:\n%s", w, joined)
+		}
+	}
+	v.expect(ctx, "You are now chatting with Ann.")
+}

@@ -202,6 +202,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 			return err
 		}
 		chat = s.im.gw
+		ep.im = s.im.gw
 	}
 	if err := s.startCTI(m, f, realClock, chat); err != nil {
 		s.closeIM()
@@ -268,10 +269,11 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		if err := gw.Serve(ctx, sipgw.Listeners{UDP: s.sipUDP, TCP: s.sipTCP, TLS: s.sipTLS, WS: s.sipWS, WSS: s.sipWSS}); err != nil {
 			m.log.Error().Err(err).Msg("sip gateway stopped")
 		}
-		s.cti.Close()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = s.httpSrv.Shutdown(shutdown)
 		cancel()
+		// Shutdown does not wait for hijacked WebSockets: Close does.
+		s.cti.Close()
 		<-httpDone
 		<-expiryDone
 		s.cancel()
@@ -292,6 +294,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 type endpoints struct {
 	sip   *sipgw.Gateway
 	desks *sim.Live
+	im    *imgw.Gateway // answers for its automated agents
 }
 
 func (e *endpoints) Offer(c *tserver.Contact, a *tserver.Agent) {
@@ -301,7 +304,11 @@ func (e *endpoints) Offer(c *tserver.Contact, a *tserver.Agent) {
 	}
 	if c.Media == pbx.IM {
 		// A chat rings on the agent's CTI desktop (EventRinging), which
-		// answers with RequestAnswerCall; no phone is involved.
+		// answers with RequestAnswerCall, or is an automated agent's,
+		// which the gateway answers; no phone is involved.
+		if e.im != nil {
+			e.im.Offer(c, a)
+		}
 		return
 	}
 	e.sip.Offer(c, a)

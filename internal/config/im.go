@@ -30,6 +30,9 @@ type IM struct {
 	// EndWords end the conversation when a customer sends one alone
 	// (default ["/end"]).
 	EndWords []string `yaml:"end_words"`
+	// AutomatedAgents are agents of the center that are bots: they take
+	// chats like a person, answer what they can and transfer the rest.
+	AutomatedAgents []AutomatedAgent `yaml:"automated_agents"`
 	// Customers and Orders seed the embedded store (demos, tests).
 	Customers []CustomerSeed `yaml:"customers"`
 	Orders    []OrderSeed    `yaml:"orders"`
@@ -109,6 +112,26 @@ type BotAnswer struct {
 	// Then is said after the answer (e.g. "Anything else?"); the reason
 	// menu is asked again.
 	Then string `yaml:"then"`
+	// Keywords let an automated agent pick this answer from free text.
+	Keywords []string `yaml:"keywords"`
+}
+
+// AutomatedAgent makes an agent of the agents section a bot (the seed's
+// "CSRs include automated systems"): it logs in and takes chats within
+// its capacity, answers with the bot answers whose keywords the customer's
+// words match, and transfers to a human queue, conversation attached,
+// what it cannot answer or when the customer asks for a person.
+type AutomatedAgent struct {
+	// ID is the agent's id in the agents section.
+	ID string `yaml:"id"`
+	// Greeting is said when it takes a chat.
+	Greeting string `yaml:"greeting"`
+	// Answers names the bot answers it gives.
+	Answers []string `yaml:"answers"`
+	// TransferTo is the im queue it hands chats over to.
+	TransferTo string `yaml:"transfer_to"`
+	// Handoff is said before the transfer.
+	Handoff string `yaml:"handoff"`
 }
 
 // CustomerSeed is a customer put into the store at start.
@@ -317,6 +340,34 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 		}
 		if !has {
 			c.errorf(bp, "no im queue to route chats to: add one to queues, or set reason.default_queue")
+		}
+	}
+
+	agentIDs := map[string]bool{}
+	for _, a := range f.ExpandAgents() {
+		agentIDs[a.ID] = true
+	}
+	robots := map[string]bool{}
+	for i, r := range im.AutomatedAgents {
+		rp := p.key("automated_agents").index(i)
+		switch {
+		case r.ID == "":
+			c.errorf(rp.key("id"), "required")
+		case !agentIDs[r.ID]:
+			c.errorf(rp.key("id"), "unknown agent %q (list it under agents, with skills and im capacity)", r.ID)
+		case robots[r.ID]:
+			c.errorf(rp.key("id"), "agent %q listed twice", r.ID)
+		}
+		robots[r.ID] = true
+		for j, name := range r.Answers {
+			if !answers[name] {
+				c.errorf(rp.key("answers").index(j), "unknown answer %q (define it under im.bot.answers)", name)
+			}
+		}
+		if r.TransferTo == "" {
+			c.errorf(rp.key("transfer_to"), "required: the queue of the people who take over")
+		} else {
+			imQueue(rp.key("transfer_to"), r.TransferTo)
 		}
 	}
 

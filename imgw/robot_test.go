@@ -1,0 +1,97 @@
+package imgw
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const robotCenter = testCenter + `
+  automated_agents:
+    - id: robo
+      greeting: "Hi {name}, I am Robo, the virtual assistant."
+      answers: [orders, hours]
+      transfer_to: chat-tech
+      handoff: "I'll pass you to a colleague."
+`
+
+func robotRig(t *testing.T) *rig {
+	src := strings.Replace(robotCenter, "agents:\n", "agents:\n  - {id: robo, name: Robo, skills: {chat-general: 9}, capacity: {im: 20}, clients: {AliceChat: \"*\", BobIM: \"*\"}, ready: false}\n", 1)
+	src = strings.Replace(src, `    answers:
+      - {name: orders,`, `    answers:
+      - {name: hours, text: "We are open 8am to 8pm.", keywords: [open, hours]}
+      - {name: orders, keywords: [order, parcel],`, 1)
+	return newRig(t, src)
+}
+
+func TestAutomatedAgentAnswersThenTransfersWithHistory(t *testing.T) {
+	r := robotRig(t)
+	r.ready("robo", "ann")
+	if err := r.ts.AgentNotReady("ann", "later"); err != nil {
+		t.Fatal(err)
+	}
+	const u = "alice@example.test"
+	r.say(u, "hi")
+	r.say(u, "1001")
+	r.say(u, "1") // billing: chat-general, where the robot is the only one ready
+	r.client(u, "AliceChat", "2.5")
+	r.clk.Advance(time.Millisecond)
+	c := r.conv(u)
+	if c.agent != "robo" {
+		t.Fatalf("chat with %q, want robo", c.agent)
+	}
+	r.wantLast(u, "Robo: Hi Alice Example, I am Robo, the virtual assistant.")
+	r.say(u, "when are you open?")
+	r.clk.Advance(time.Millisecond)
+	r.wantLast(u, "Robo: We are open 8am to 8pm.")
+	r.say(u, "and where is my order?")
+	r.clk.Advance(time.Millisecond)
+	r.wantLast(u, "Robo: Which order number?")
+	r.say(u, "A-1")
+	r.clk.Advance(time.Millisecond)
+	if got := strings.Join(r.net.texts(u), "|"); !strings.Contains(got, "Robo: A-1: shipped") {
+		t.Fatalf("order answer missing: %q", got)
+	}
+	if err := r.ts.AgentReady("ann"); err != nil {
+		t.Fatal(err)
+	}
+	r.say(u, "I want to cancel my contract")
+	r.clk.Advance(time.Millisecond)
+	if got := strings.Join(r.net.texts(u), "|"); !strings.Contains(got, "Robo: I'll pass you to a colleague.|You are being transferred.") {
+		t.Fatalf("handoff: %q", got)
+	}
+	if c.agent != "" || r.ts.Contact(c.conn).Agent().ID != "ann" {
+		t.Fatalf("after transfer: agent %q", c.agent)
+	}
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(u, "You are now chatting with Ann.")
+	h := r.desk.got["ann"][0]
+	var lines []string
+	for _, l := range h.Lines {
+		lines = append(lines, l.From+": "+l.Text)
+	}
+	joined := strings.Join(lines, "\n")
+	for _, want := range []string{"agent: We are open 8am to 8pm.", "customer: I want to cancel my contract", "agent: I'll pass you to a colleague."} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("ann's history lacks %q:\n%s", want, joined)
+		}
+	}
+	if _, ok := r.desk.got["robo"]; ok {
+		t.Error("the robot's chat events went to a CTI desk")
+	}
+}
+
+func TestAutomatedAgentConfigErrors(t *testing.T) {
+	src := strings.Replace(robotCenter, "transfer_to: chat-tech", "transfer_to: nowhere", 1)
+	src = strings.Replace(src, "agents:\n", "agents:\n  - {id: robo, skills: {chat-general: 9}}\n", 1)
+	_, err := parseCenter(src)
+	if err == nil || !strings.Contains(err.Error(), `im.automated_agents[0].transfer_to: unknown queue "nowhere"`) {
+		t.Fatalf("err %v", err)
+	}
+	_, err = parseCenter(robotCenter)
+	if err == nil || !strings.Contains(err.Error(), `im.automated_agents[0].id: unknown agent "robo"`) {
+		t.Fatalf("err %v", err)
+	}
+}
