@@ -119,14 +119,15 @@ type Adapter struct {
 	// connects counts successful handshakes (tests check that hostile
 	// stanzas cause no reconnect).
 	connects atomic.Int64
-	subs    SubscriberStore
-	inbox   inbox
-	infoSem chan struct{}
+	subs     SubscriberStore
+	inbox    inbox
+	infoSem  chan struct{}
 
 	mu        sync.Mutex
 	outbox    []imgw.Outbound
 	sess      *xmpp.Session
 	connected chan struct{} // closed while connected
+	down      chan struct{} // closed while disconnected
 	asked     map[string]bool
 	wake      chan struct{} // outbox not empty (cap 1)
 }
@@ -195,6 +196,7 @@ func New(cfg Config) (*Adapter, error) {
 		subs:      cfg.Subscribers,
 		infoSem:   make(chan struct{}, maxInfoQueries),
 		connected: make(chan struct{}),
+		down:      closedChan(),
 		asked:     make(map[string]bool),
 		wake:      make(chan struct{}, 1),
 	}
@@ -227,6 +229,25 @@ func (a *Adapter) WaitConnected(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("xmpp: waiting for the connection: %w", ctx.Err())
 	}
+}
+
+// waitDisconnected waits until the component is disconnected.
+func (a *Adapter) waitDisconnected(ctx context.Context) error {
+	a.mu.Lock()
+	ch := a.down
+	a.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("xmpp: waiting for the disconnect: %w", ctx.Err())
+	}
+}
+
+func closedChan() chan struct{} {
+	ch := make(chan struct{})
+	close(ch)
+	return ch
 }
 
 // Send implements imgw.Adapter. It queues out for the connection's
@@ -346,14 +367,14 @@ func (a *Adapter) Run(ctx context.Context) error {
 // succeeded, and why the connection ended.
 func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	start := time.Now()
+	// Cancelled only when the connection ends: see conn.write.
 	dctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
 	nc, err := a.cfg.Dial(dctx, "tcp", a.cfg.Addr)
 	if err != nil {
-		cancel()
 		return false, fmt.Errorf("xmpp: dial %s: %w", a.cfg.Addr, err)
 	}
 	sess, err := component.NewSession(dctx, a.domain, []byte(a.cfg.Secret), nc)
-	cancel()
 	if err != nil {
 		nc.Close()
 		return false, fmt.Errorf("xmpp: handshake with %s as %s: %w", a.cfg.Addr, a.domain, err)
@@ -364,6 +385,7 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	cctx, ccancel := context.WithCancel(ctx)
 	c := &conn{
 		a:       a,
+		nc:      nc,
 		sess:    sess,
 		ctx:     cctx,
 		queried: make(map[string]bool),
@@ -372,6 +394,7 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	a.mu.Lock()
 	a.sess = sess
 	close(a.connected)
+	a.down = make(chan struct{})
 	a.mu.Unlock()
 
 	serveErr := make(chan error, 1)
@@ -393,6 +416,7 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	a.mu.Lock()
 	a.sess = nil
 	a.connected = make(chan struct{})
+	close(a.down)
 	a.mu.Unlock()
 	ccancel()
 	if !wrote {
@@ -401,8 +425,9 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	if !served {
 		if ctx.Err() != nil {
 			// Leaving: close our stream and give the server a moment
-			// to close its own.
-			_ = sess.SetCloseDeadline(time.Now().Add(time.Second))
+			// to close its own. (The connection's deadline, not
+			// Session.SetCloseDeadline, which races with Serve.)
+			_ = nc.SetReadDeadline(time.Now().Add(time.Second))
 			_ = sess.Close()
 		}
 		nc.Close()
@@ -417,6 +442,7 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 // the client-information queries.
 type conn struct {
 	a    *Adapter
+	nc   net.Conn
 	sess *xmpp.Session
 	ctx  context.Context
 	wg   sync.WaitGroup // client-information queries
@@ -493,10 +519,18 @@ func (c *conn) send(out imgw.Outbound) error {
 	return c.write(message(c.a.selfStr, to.String(), id, out.Text, out.State))
 }
 
+// write sends one stanza, failing if the server does not take it within
+// Timeout. The context given to mellium is the connection's: mellium
+// watches it during a write and, when it is done, sets the connection's
+// write deadline in the past; a context cancelled right after a write can
+// still trigger that (its watcher picks at random between "done" and
+// "finished") and break a later write of another goroutine. So only the
+// end of the connection cancels it, and the timeout is a write deadline.
 func (c *conn) write(toks tokens) error {
-	ctx, cancel := context.WithTimeout(c.ctx, c.a.cfg.Timeout)
-	defer cancel()
-	if err := c.sess.Send(ctx, &toks); err != nil {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.a.cfg.Timeout))
+	err := c.sess.Send(c.ctx, &toks)
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
 		return fmt.Errorf("xmpp: write: %w", err)
 	}
 	return nil
@@ -743,8 +777,11 @@ func (c *conn) queryClient(full jid.JID) {
 	addr := address(a.network, full)
 	c.wg.Go(func() {
 		defer func() { <-a.infoSem }()
+		// Not cancelled on return but when the timeout passes, for the
+		// reason given at write: the context of a finished query must
+		// not end while mellium may still be watching it.
 		ctx, cancel := context.WithTimeout(c.ctx, a.cfg.Timeout)
-		defer cancel()
+		defer time.AfterFunc(a.cfg.Timeout, cancel)
 		iq := stanza.IQ{From: a.self, To: full}
 		q, err := version.GetIQ(ctx, iq, c.sess)
 		switch {

@@ -499,3 +499,122 @@ func checkPrivacy(t *testing.T, srv *xmpptest.Server, c *xmpptest.Customer, forb
 		t.Errorf("%s got nothing from %s", c.JID, public)
 	}
 }
+
+// gate holds the adapter's connection attempts while it is closed.
+type gate struct {
+	mu sync.Mutex
+	ch chan struct{} // closed while the gate is open
+}
+
+func newGate() *gate {
+	ch := make(chan struct{})
+	close(ch)
+	return &gate{ch: ch}
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.ch = make(chan struct{})
+}
+
+func (g *gate) open() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	close(g.ch)
+}
+
+func (g *gate) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	g.mu.Lock()
+	ch := g.ch
+	g.mu.Unlock()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func TestProsodyRestart(t *testing.T) {
+	t.Parallel()
+	serverRestart(t, xmpptest.Prosody(t, xmpptest.Options{Users: map[string]string{"carol": "carolpw"}}))
+}
+
+func TestEjabberdRestart(t *testing.T) {
+	t.Parallel()
+	serverRestart(t, xmpptest.Ejabberd(t, xmpptest.Options{Users: map[string]string{"carol": "carolpw"}}))
+}
+
+// serverRestart stops the server in the middle of a conversation: the
+// adapter reconnects once it is back, delivers what was sent during the
+// outage, in order, and learns the customer's presence again by probing
+// (the customer is online before the adapter reconnects, so only the
+// probe can tell it).
+func serverRestart(t *testing.T, srv *xmpptest.Server) {
+	g := newGate()
+	h := startAdapter(t, srv, harnessOptions{dial: g.dial})
+	public := h.a.Public()
+	ctx := expectCtx(t)
+	opts := xmpptest.CustomerOptions{JID: srv.JID("carol"), Password: "carolpw", Resource: "phone", Subscribe: public}
+	carol := xmpptest.StartCustomer(t, srv, opts)
+	h.rec.expect(t, 0, "carol's presence", func(in imgw.Inbound) bool { return in.Kind == imgw.Presence && from(carol)(in) })
+	carol.Send(public, "my order is late")
+	h.rec.expect(t, 0, "carol's message", func(in imgw.Inbound) bool { return in.Text == "my order is late" })
+	h.a.Send(imgw.Outbound{To: h.addr(carol), Text: "let me check", ID: "r1"})
+	if _, err := carol.Expect(ctx, func(s xmpptest.Stanza) bool { return s.ID == "r1" }); err != nil {
+		t.Fatal(err)
+	}
+
+	g.close()
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.a.waitDisconnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-carol.Done():
+	case <-ctx.Done():
+		t.Fatal("carol still connected")
+	}
+	mark := h.rec.mark()
+	h.a.Send(imgw.Outbound{To: h.addr(carol), Text: "found it:", ID: "r2"})
+	h.a.Send(imgw.Outbound{To: h.addr(carol), State: imgw.StateComposing}) // stale by then: dropped
+	h.a.Send(imgw.Outbound{To: h.addr(carol), Text: "it ships today", ID: "r3"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	opts.Subscribe = ""
+	carol = xmpptest.StartCustomer(t, srv, opts)
+	if h.a.Connected() {
+		t.Fatal("connected through a closed gate")
+	}
+	g.open()
+	if err := h.a.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := h.rec.expect(t, mark, "carol's presence from the probe", func(in imgw.Inbound) bool {
+		return in.Kind == imgw.Presence && from(carol)(in)
+	})
+	if !in.Presence.Available {
+		t.Errorf("presence %+v", *in.Presence)
+	}
+	r3, err := carol.Expect(ctx, func(s xmpptest.Stanza) bool { return s.ID == "r3" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range carol.Received() {
+		if s.Kind == "message" && s.From == public {
+			got = append(got, s.ID+":"+s.Body+":"+s.State)
+		}
+	}
+	if want := []string{"r2:found it::", "r3:it ships today:"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("carol got %q, want %q (%s)", got, want, r3.XML)
+	}
+	carol.Send(public, "thanks")
+	h.rec.expect(t, mark, "carol's message after the restart", func(in imgw.Inbound) bool { return in.Text == "thanks" })
+	checkPrivacy(t, srv, carol, srv.Secret)
+}
