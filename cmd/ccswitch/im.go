@@ -10,6 +10,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/imgw/webchat"
+	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/store"
@@ -70,6 +71,7 @@ type imSide struct {
 	w       *store.Writer
 	gw      *imgw.Gateway
 	web     *webchat.Server
+	xmpp    []*xmpp.Adapter
 	running sync.WaitGroup
 }
 

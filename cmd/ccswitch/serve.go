@@ -396,6 +396,7 @@ func (s *server) listenStreams(o serveOptions) error {
 // closeIM stops the IM side (when it was started before a failure).
 func (s *server) closeIM() {
 	if s.im != nil {
+		s.cancel() // the XMPP components stop with the server's context
 		s.im.close()
 		s.im = nil
 	}
