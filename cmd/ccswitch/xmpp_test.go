@@ -214,3 +214,93 @@ func TestXMPPCustomersOnTwoServers(t *testing.T) {
 		}
 	}
 }
+
+// TestXMPPServerRestartMidConversation: Prosody stops in the middle of a
+// chat and starts again. What the agent wrote meanwhile (and the switch
+// acknowledged) reaches the customer afterwards, in order; the
+// conversation goes on with the same agent; the customer's presence is
+// known again.
+func TestXMPPServerRestartMidConversation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	prosody := xmpptest.Prosody(t, xmpptest.Options{Offline: true, Users: map[string]string{"alice": "alicepw"}})
+	c := startIMCenter(t, xmppArgs(prosody)...)
+	c.waitComponents(t, ctx)
+	ann := c.agentDesk(t, ctx, "ann")
+	center := "support@" + prosody.ComponentDomain
+	opts := xmpptest.CustomerOptions{JID: prosody.JID("alice"), Password: "alicepw", Resource: "laptop",
+		Software: "AliceChat", Version: "2.5", Subscribe: center}
+	alice := xmpptest.StartCustomer(t, prosody, opts)
+	alice.Send(center, "hi")
+	expectBody(t, ctx, alice, "customer number")
+	alice.Send(center, "1001")
+	alice.Send(center, "1")
+	ring := expectChat(t, ctx, ann, "EventRinging", nil)
+	if err := ann.Answer(ctx, ring.ConnID); err != nil {
+		t.Fatal(err)
+	}
+	expectBody(t, ctx, alice, "now chatting with Ann")
+
+	if err := prosody.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-alice.Done():
+	case <-ctx.Done():
+		t.Fatal("alice still connected to a stopped server")
+	}
+	for _, text := range []string{"Are you still there?", "I found the fault: please restart the router."} {
+		if _, err := ann.Do(ctx, cti.Request{Request: "RequestChatMessage", ConnID: ring.ConnID, Text: text}); err != nil {
+			t.Fatalf("the switch refused a line during the outage: %v", err)
+		}
+	}
+	if err := prosody.Start(); err != nil {
+		t.Fatal(err)
+	}
+	opts.Subscribe = ""
+	alice = xmpptest.StartCustomer(t, prosody, opts)
+	c.waitComponents(t, ctx)
+	first := expectBody(t, ctx, alice, "Ann: Are you still there?")
+	second := expectBody(t, ctx, alice, "Ann: I found the fault")
+	var order []string
+	for _, s := range alice.Received() {
+		if s.Kind == "message" && strings.HasPrefix(s.Body, "Ann: ") {
+			order = append(order, s.Body)
+		}
+	}
+	if len(order) != 2 || order[0] != first.Body || order[1] != second.Body {
+		t.Fatalf("lines after the restart: %q", order)
+	}
+	alice.Send(center, "done, it works")
+	m, err := ann.Expect(ctx, func(m cti.Message) bool { return m.Event == "EventChatMessage" && m.From == "customer" })
+	if err != nil || m.Text != "done, it works" || m.ConnID != ring.ConnID {
+		t.Fatalf("after the restart: %+v %v", m, err)
+	}
+	checkCustomerPrivacy(t, prosody, alice, "ann", "bob", "cat")
+	// The customer's presence is known again: her presence reached the
+	// gateway before her last message did (the component also probes its
+	// subscribers after every reconnect: see imgw/xmpp's restart test).
+	devs := c.devices(t, ctx, "xmpp:"+prosody.ComponentDomain, prosody.JID("alice"))
+	if len(devs) == 0 || !devs["laptop"] {
+		t.Errorf("alice's laptop not known available after the restart: %v", devs)
+	}
+}
+
+// devices returns which devices of user the store knows available. Call
+// it after an event that followed the presence through the gateway (the
+// adapter hands events over in order); Flush makes the journal current.
+func (c *imCenter) devices(t *testing.T, ctx context.Context, network, user string) map[string]bool {
+	t.Helper()
+	if err := c.m.server.im.w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	devs, err := c.m.server.im.st.Devices(ctx, network, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, d := range devs {
+		out[d.Device] = d.Available
+	}
+	return out
+}
