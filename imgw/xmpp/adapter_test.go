@@ -289,6 +289,21 @@ func TestOutboxAcrossReconnect(t *testing.T) {
 			}
 		}
 
+		// A bounce counts only from the recipient of the message it
+		// names.
+		for _, from := range []string{"mallory@example.test/x", "carol@example.test", "carol@example.test/phone"} {
+			for _, id := range []string{"1", "unknown"} {
+				c.write(t, `<message type='error' id='`+id+`' from='`+from+`' to='support@support.example.test'><error type='cancel'><service-unavailable xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></message>`)
+			}
+		}
+		synctest.Wait()
+		mu.Lock()
+		if len(bounces) != 3 || bounces[1].ID != "1" || bounces[1].From.User != "carol@example.test" ||
+			bounces[1].From.Device != "" || bounces[2].From.Device != "phone" || bounces[1].Error != "service-unavailable" {
+			t.Errorf("bounces %+v", bounces)
+		}
+		mu.Unlock()
+
 		// The server goes away; the next connection probes again.
 		c.conn.Close()
 		c = f.accept(t)

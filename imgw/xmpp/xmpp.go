@@ -59,6 +59,10 @@ const maxTracked = 10000
 // maxInfoField caps each client-information string reported.
 const maxInfoField = 256
 
+// maxSent is how many sent message ids the adapter remembers to check
+// bounces against.
+const maxSent = 8192
+
 // Config configures an Adapter.
 type Config struct {
 	// Addr is the server's component port, host:port.
@@ -129,7 +133,33 @@ type Adapter struct {
 	connected chan struct{} // closed while connected
 	down      chan struct{} // closed while disconnected
 	asked     map[string]bool
+	sent      sentLog
 	wake      chan struct{} // outbox not empty (cap 1)
+}
+
+// sentLog remembers the recipients (bare JIDs) of the last maxSent
+// messages by id, so that a bounce is reported only when it comes from
+// the recipient of the message it names: a customer cannot forge the
+// bounce of a message sent to someone else.
+type sentLog struct {
+	ring []string // ids, oldest overwritten first
+	next int
+	to   map[string]string
+}
+
+func (l *sentLog) add(id, bare string) {
+	if l.to == nil {
+		l.ring = make([]string, maxSent)
+		l.to = make(map[string]string, maxSent)
+	}
+	if _, ok := l.to[id]; !ok {
+		if old := l.ring[l.next]; old != "" {
+			delete(l.to, old)
+		}
+		l.ring[l.next] = id
+		l.next = (l.next + 1) % maxSent
+	}
+	l.to[id] = bare
 }
 
 var _ imgw.Adapter = (*Adapter)(nil)
@@ -422,6 +452,9 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	if !wrote {
 		<-writeErr
 	}
+	if ctx.Err() != nil {
+		a.log.Info().Msg("component stopping")
+	}
 	if !served {
 		if ctx.Err() != nil {
 			// Leaving: close our stream and give the server a moment
@@ -515,6 +548,10 @@ func (c *conn) send(out imgw.Outbound) error {
 	id := out.ID
 	if id == "" {
 		id = randomID()
+	} else {
+		c.a.mu.Lock()
+		c.a.sent.add(id, to.Bare().String())
+		c.a.mu.Unlock()
 	}
 	return c.write(message(c.a.selfStr, to.String(), id, out.Text, out.State))
 }
@@ -585,12 +622,19 @@ func (c *conn) onMessage(st *inStanza, tooBig bool) tokens {
 	public, _ := a.addressee(st.To)
 	switch {
 	case st.Type == "error":
-		if public {
-			if in, ok := st.inbound(a.network); ok {
-				a.log.Debug().Str("from", st.From).Str("id", st.ID).Str("error", in.Error).Msg("bounce")
-				a.post(in)
-			}
+		in, ok := st.inbound(a.network)
+		if !public || !ok {
+			return nil
 		}
+		a.mu.Lock()
+		to, sent := a.sent.to[st.ID]
+		a.mu.Unlock()
+		if !sent || to != in.From.User {
+			a.log.Debug().Str("from", st.From).Str("id", st.ID).Msg("error for no message sent to its sender; ignored")
+			return nil
+		}
+		a.log.Debug().Str("from", st.From).Str("id", st.ID).Str("error", in.Error).Msg("bounce")
+		a.post(in)
 		return nil
 	case st.Type == "headline" || st.Type == "groupchat":
 		return nil
