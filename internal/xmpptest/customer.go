@@ -22,6 +22,11 @@ import (
 //go:embed customer.py
 var customerScript []byte
 
+// slixmppUsable checks once per process that Python imports slixmpp.
+var slixmppUsable = sync.OnceValue(func() error {
+	return exec.Command(Python, "-c", "import slixmpp").Run()
+})
+
 // Python is the interpreter that has slixmpp (the Debian package
 // python3-slixmpp); a python3 earlier in PATH (pyenv) usually lacks it.
 const Python = "/usr/bin/python3"
@@ -120,7 +125,7 @@ func StartCustomer(t testing.TB, srv *Server, opts CustomerOptions) *Customer {
 	if _, err := os.Stat(Python); err != nil {
 		peer.Require(t, Python)
 	}
-	if err := exec.Command(Python, "-c", "import slixmpp").Run(); err != nil {
+	if err := slixmppUsable(); err != nil {
 		msg := fmt.Sprintf("slixmpp not importable by %s (install python3-slixmpp): %v", Python, err)
 		if os.Getenv(peer.EnvRequire) == "1" {
 			t.Fatal(msg)
