@@ -2,7 +2,9 @@ package imgw
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -19,6 +21,11 @@ type StoreJournal struct {
 	st  *store.Store
 	w   *store.Writer
 	log zerolog.Logger
+
+	// pending gathers records until the writer takes them: one writer
+	// op for everything journaled while the previous one waited.
+	mu      sync.Mutex
+	pending *store.Batch
 }
 
 // lookupTimeout bounds a bot lookup.
@@ -63,44 +70,73 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 	return o.Status, nil
 }
 
-// done logs a write the store refused.
-func (j *StoreJournal) done(what string) func(error) {
-	return func(err error) {
-		if err != nil {
-			j.log.Error().Err(err).Str("record", what).Msg("journal write failed")
+// record adds a record to the pending batch; the first record of a
+// batch submits it, and the writer takes whatever the batch holds by
+// the time it runs.
+func (j *StoreJournal) record(add func(b *store.Batch)) {
+	j.mu.Lock()
+	first := j.pending == nil
+	if first {
+		j.pending = &store.Batch{}
+	}
+	add(j.pending)
+	j.mu.Unlock()
+	if !first {
+		return
+	}
+	var b *store.Batch
+	j.w.Submit(func(tx *sql.Tx) error {
+		if b == nil { // the first run takes the batch; a rerun (after a failed COMMIT) keeps it
+			j.mu.Lock()
+			b, j.pending = j.pending, nil
+			j.mu.Unlock()
 		}
+		return j.w.RunBatch(tx, b, j.failed)
+	}, j.done)
+}
+
+func (j *StoreJournal) failed(what string, err error) {
+	j.log.Error().Err(err).Str("record", what).Msg("journal record refused")
+}
+
+func (j *StoreJournal) done(err error) {
+	if err != nil {
+		j.log.Error().Err(err).Msg("journal write failed")
 	}
 }
 
 // Conversation implements Journal.
 func (j *StoreJournal) Conversation(r ConversationRecord) {
-	j.w.SubmitConversation(store.Conversation{
+	c := store.Conversation{
 		ID: r.ID, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Reason: r.Reason, Language: r.Language, Started: r.Started, Ended: r.Ended, Outcome: r.Outcome,
-	}, j.done("conversation"))
+	}
+	j.record(func(b *store.Batch) { b.Conversation(c) })
 }
 
 // Line implements Journal.
 func (j *StoreJournal) Line(l Line) {
-	j.w.SubmitTranscript(store.TranscriptLine{
-		Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text,
-	}, j.done("transcript"))
+	tl := store.TranscriptLine{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
+	j.record(func(b *store.Batch) { b.Line(tl) })
 }
 
 // Device implements Journal.
 func (j *StoreJournal) Device(from Address, client *ClientInfo, presence *PresenceInfo) {
-	if client != nil {
-		j.w.SubmitDeviceClient(from.Network, from.User, from.Device, store.Client(*client), j.done("device client"))
-	}
-	if presence != nil {
-		j.w.SubmitDevicePresence(from.Network, from.User, from.Device, store.Presence(*presence), j.done("device presence"))
-	}
+	j.record(func(b *store.Batch) {
+		if client != nil {
+			b.DeviceClient(from.Network, from.User, from.Device, store.Client(*client))
+		}
+		if presence != nil {
+			b.DevicePresence(from.Network, from.User, from.Device, store.Presence(*presence))
+		}
+	})
 }
 
 // Callback implements Journal.
 func (j *StoreJournal) Callback(r CallbackRequest) {
-	j.w.SubmitCallbackRequest(store.CallbackRequest{
+	cr := store.CallbackRequest{
 		Conversation: r.Conversation, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Number: r.Number, Requested: r.Requested,
-	}, j.done("callback request"))
+	}
+	j.record(func(b *store.Batch) { b.Callback(cr) })
 }

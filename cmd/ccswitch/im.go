@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/imgw/webchat"
@@ -111,7 +112,9 @@ func (s *server) startCTI(m *Main, f *config.File, realClock clock.Clock, chat c
 func (s *server) startIM(ctx context.Context, m *Main, f *config.File, o serveOptions, realClock clock.Clock, desk *ctiDesk) (*imSide, error) {
 	im := &imSide{}
 	var err error
-	if im.st, err = store.Open(o.im.storePath, store.Options{}); err != nil {
+	// Transcript lines gather for up to 5 ms into one transaction: a busy
+	// center commits a few large batches instead of one per line.
+	if im.st, err = store.Open(o.im.storePath, store.Options{Writer: store.WriterOptions{Linger: 5 * time.Millisecond}}); err != nil {
 		return nil, fmt.Errorf("serve: store: %w", err)
 	}
 	customers := make([]store.Customer, 0, len(f.IM.Customers))

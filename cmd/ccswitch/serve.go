@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"syscall"
 	"time"
@@ -76,6 +77,7 @@ type serveOptions struct {
 	tlsAddr, wssAddr  string
 	wsAddr            string
 	maxCalls          int
+	pprof             bool
 	im                imOptions
 }
 
@@ -103,6 +105,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.Var(&xmppAddrs, "xmpp-component", "XMPP server's component port `HOST:PORT` the IM gateway connects to (XEP-0114); repeat once per IM provider")
 	fs.Var(&xmppDomains, "xmpp-domain", "the gateway's component `DOMAIN` on that server; customers write to support@DOMAIN")
 	fs.Var(&xmppSecrets, "xmpp-secret", "the component's shared `SECRET` on that server")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the HTTP address (keep it on loopback)")
 	fs.BoolVar(&o.simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
 	if err := parse(fs, args); err != nil {
@@ -239,7 +242,14 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		s.closeListeners()
 		return fmt.Errorf("serve: http: %w", err)
 	}
-	s.httpSrv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	mux := s.routes()
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	s.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	go func() {
 		defer close(s.finished)
@@ -323,7 +333,7 @@ func (e *endpoints) Dial(c *tserver.Contact, a *tserver.Agent) {
 }
 
 // routes serves the center's status.
-func (s *server) routes() http.Handler {
+func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))

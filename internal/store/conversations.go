@@ -66,6 +66,9 @@ var (
 	qNextSeq    = prep("SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE conversation = ?")
 	qLine       = prep("SELECT " + lineCols + " FROM transcript WHERE conversation = ? AND seq = ?")
 	qInsertLine = prep("INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?)")
+	// qInsertNewLine inserts a numbered line unless its number is taken
+	// (a retry, or a conflict the caller then tells apart).
+	qInsertNewLine = prep("INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (conversation, seq) DO NOTHING")
 )
 
 func scanConversation(r scanner) (Conversation, error) {
@@ -281,6 +284,31 @@ func appendTranscript(ctx context.Context, tx txn, now time.Time, lines []Transc
 		if !timed {
 			l.Time = now
 		}
+		if l.Seq != 0 {
+			// The common case, one statement: the foreign key finds an
+			// unknown conversation, the primary key a line already there.
+			res, err := tx.ExecContext(ctx, qInsertNewLine, l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
+			if err != nil {
+				if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
+					return fmt.Errorf("%s: unknown conversation %s: %w", where(i), l.Conversation, ErrInvalid)
+				}
+				return fmt.Errorf("%s: conversation %s line %d: %w", where(i), l.Conversation, l.Seq, err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 1 {
+				if err != nil {
+					return fmt.Errorf("%s: %w", where(i), err)
+				}
+				continue
+			}
+			old, err := scanLine(tx.QueryRowContext(ctx, qLine, l.Conversation, l.Seq))
+			switch {
+			case err != nil:
+				return fmt.Errorf("%s: %w", where(i), err)
+			case (!timed || old.Time.Equal(l.Time)) && old.From == l.From && old.AgentID == l.AgentID && old.Text == l.Text:
+				continue // the same line again: a retry
+			}
+			return fmt.Errorf("%s: conversation %s already has a different line %d: %w", where(i), l.Conversation, l.Seq, ErrConflict)
+		}
 		if !known[l.Conversation] {
 			var one int
 			err := tx.QueryRowContext(ctx, qConversationExists, l.Conversation).Scan(&one)
@@ -292,22 +320,8 @@ func appendTranscript(ctx context.Context, tx txn, now time.Time, lines []Transc
 			}
 			known[l.Conversation] = true
 		}
-		if l.Seq == 0 {
-			err := tx.QueryRowContext(ctx, qNextSeq, l.Conversation).Scan(&l.Seq)
-			if err != nil {
-				return fmt.Errorf("%s: %w", where(i), err)
-			}
-		} else {
-			old, err := scanLine(tx.QueryRowContext(ctx, qLine, l.Conversation, l.Seq))
-			switch {
-			case err == nil:
-				if (!timed || old.Time.Equal(l.Time)) && old.From == l.From && old.AgentID == l.AgentID && old.Text == l.Text {
-					continue // the same line again: a retry
-				}
-				return fmt.Errorf("%s: conversation %s already has a different line %d: %w", where(i), l.Conversation, l.Seq, ErrConflict)
-			case !errors.Is(err, sql.ErrNoRows):
-				return fmt.Errorf("%s: %w", where(i), err)
-			}
+		if err := tx.QueryRowContext(ctx, qNextSeq, l.Conversation).Scan(&l.Seq); err != nil {
+			return fmt.Errorf("%s: %w", where(i), err)
 		}
 		_, err := tx.ExecContext(ctx, qInsertLine, l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
 		if err != nil {

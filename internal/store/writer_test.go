@@ -512,3 +512,42 @@ func TestWriterLockedByAnotherProcess(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// With a linger, ops submitted one after another while the writer is idle
+// share one transaction: the writer waits for them (here until the batch
+// is full, the linger being an hour).
+func TestWriterLingerGathersABatch(t *testing.T) {
+	s := MustOpen(t)
+	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
+	w := NewWriter(s, WriterOptions{MaxBatch: 10, Linger: time.Hour})
+	r := newResults()
+	for i := 1; i <= 10; i++ {
+		w.SubmitTranscript(line("im-1", int64(i)), r.done(i))
+	}
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(10)) {
+		t.Fatalf("stored %v", got)
+	}
+	if st := w.Stats(); st.Batches != 1 || st.Ops != 10 {
+		t.Errorf("stats %+v, want the 10 ops in 1 batch", st)
+	}
+}
+
+// Flush does not wait out the linger.
+func TestWriterFlushCutsTheLinger(t *testing.T) {
+	s := MustOpen(t)
+	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
+	w := NewWriter(s, WriterOptions{Linger: time.Hour})
+	r := newResults()
+	w.SubmitTranscript(line("im-1", 1), r.done(1))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err, called := r.get(1); !called || err != nil {
+		t.Fatalf("line 1 after Flush: called %v, err %v", called, err)
+	}
+}
