@@ -23,6 +23,7 @@ race:
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
 	bash bench/sim-vs-bare.sh
+	bash bench/im-relay.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
@@ -30,6 +31,10 @@ lint:
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/config/
+	$(GO) test -run='^$$' -fuzz=FuzzBotInput -fuzztime=30s -fuzzminimizetime=10s ./imgw/
+	$(GO) test -run='^$$' -fuzz=FuzzSanitize -fuzztime=30s ./imgw/
+	$(GO) test -run='^$$' -fuzz=FuzzInboundStanza -fuzztime=30s ./imgw/xmpp/
+	$(GO) test -run='^$$' -fuzz=FuzzRequest -fuzztime=30s ./tserver/cti/
 
 cover:
 	$(GO) test -coverprofile=cover.out ./...
