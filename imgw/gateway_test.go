@@ -448,3 +448,47 @@ func TestTransferAndSupervisor(t *testing.T) {
 }
 
 func parseCenter(src string) (*config.File, error) { return config.Parse("center.yaml", []byte(src)) }
+
+// Typing notifications pass both ways once a chat is connected, and not
+// before (the bot does not need them).
+func TestTypingBothWays(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("sue")
+	const u = "typist@x"
+	from := Address{Network: "xmpp:test", User: u, Device: "laptop"}
+	r.say(u, "hi")
+	r.gw.Handle(Inbound{Kind: Typing, From: from, State: StateComposing})
+	if len(r.desk.got["sue"]) != 0 {
+		t.Fatal("typing reached an agent before the chat was connected")
+	}
+	r.say(u, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(u)
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.gw.Handle(Inbound{Kind: Typing, From: from, State: StateComposing})
+	if m := r.desk.got["sue"][len(r.desk.got["sue"])-1]; m.Type != ChatTyping || m.State != "composing" || m.From != "customer" {
+		t.Fatalf("sue got %+v", m)
+	}
+	if err := r.gw.AgentTyping("sue", c.conn, "composing"); err != nil {
+		t.Fatal(err)
+	}
+	if o := r.net.out[len(r.net.out)-1]; o.State != StateComposing || o.Text != "" || o.To != from {
+		t.Fatalf("customer got %+v", o)
+	}
+	if err := r.gw.AgentTyping("sue", c.conn, "dancing"); pbx.KindOf(err) != pbx.Invalid {
+		t.Fatalf("bad state: %v", err)
+	}
+	if err := r.gw.AgentTyping("bob", c.conn, "composing"); pbx.KindOf(err) != pbx.Permission {
+		t.Fatalf("another agent's chat: %v", err)
+	}
+	// The customer leaving (chat state gone) ends the chat.
+	r.gw.Handle(Inbound{Kind: Typing, From: from, State: StateGone})
+	if r.conv(u) != nil {
+		t.Fatal("still live after gone")
+	}
+	if m := r.desk.got["sue"][len(r.desk.got["sue"])-1]; m.Type != ChatEnded {
+		t.Fatalf("sue got %+v", m)
+	}
+}
