@@ -23,7 +23,7 @@
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     if (key) url.searchParams.set("visitor", key);
     ws = new WebSocket(url);
-    ws.onopen = () => { retry = 500; };
+    ws.onopen = () => { retry = 500; document.body.dataset.state = "open"; };
     ws.onmessage = (ev) => {
       const f = JSON.parse(ev.data);
       if (f.type === "welcome") sessionStorage.setItem("ccswitch-visitor", f.visitor);
@@ -32,6 +32,7 @@
       else if (f.type === "error") show("error", f.error);
     };
     ws.onclose = (ev) => {
+      document.body.dataset.state = "closed";
       if (ev.code === 1008 || ev.code === 4403) sessionStorage.removeItem("ccswitch-visitor");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
