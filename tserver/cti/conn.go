@@ -26,6 +26,7 @@ type conn struct {
 	s      *Server
 	id     uint64
 	ws     *websocket.Conn // nil for connections without a network (fuzzing)
+	cork   *corkConn       // under ws; nil if the server's writer could not be wrapped
 	remote string
 
 	out      chan any      // messages for the writer, bounded
@@ -171,7 +172,9 @@ func readFrame(r io.Reader, buf []byte, limit int64) (_ []byte, over bool, err e
 	}
 }
 
-// writer writes queued messages, then the close frame once killed.
+// writer writes queued messages, then the close frame once killed. It
+// writes what is queued (up to maxBurst messages) corked, so that a burst
+// of events costs one system call.
 func (c *conn) writer(ctx context.Context) {
 	for {
 		select {
@@ -185,21 +188,65 @@ func (c *conn) writer(ctx context.Context) {
 			c.close()
 			return
 		case m := <-c.out:
-			b, err := json.Marshal(m)
-			if err != nil {
-				c.s.log.Error().Err(err).Msg("cti: encode message")
-				continue
-			}
-			wctx, cancel := context.WithTimeout(ctx, c.s.wtime)
-			err = c.ws.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
+			if err := c.writeBurst(ctx, m); err != nil {
 				c.kill(websocket.StatusAbnormalClosure, "write failed")
 				_ = c.ws.CloseNow()
 				return
 			}
 		}
 	}
+}
+
+// maxBurst caps the messages the writer writes before it uncorks.
+const maxBurst = 64
+
+// writeBurst writes m and whatever else is queued, up to maxBurst
+// messages, while the connection is alive.
+func (c *conn) writeBurst(ctx context.Context, m any) error {
+	if c.cork == nil {
+		return c.writeOne(ctx, m)
+	}
+	// A corked write goes to memory: the cork's timeout bounds the
+	// actual write.
+	wctx := context.WithoutCancel(ctx)
+	c.cork.cork()
+	err := c.writeOne(wctx, m)
+	for n := 1; err == nil && n < maxBurst && !c.dead(); n++ {
+		var ok bool
+		if m, ok = c.queued(); !ok {
+			break
+		}
+		err = c.writeOne(wctx, m)
+	}
+	if uerr := c.cork.uncork(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// queued takes the next queued message without waiting.
+func (c *conn) queued() (any, bool) {
+	select {
+	case m := <-c.out:
+		return m, true
+	default:
+		return nil, false
+	}
+}
+
+// writeOne encodes m and writes it as one frame.
+func (c *conn) writeOne(ctx context.Context, m any) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		c.s.log.Error().Err(err).Msg("cti: encode message")
+		return nil
+	}
+	if _, ok := ctx.Deadline(); !ok && ctx.Done() != nil {
+		wctx, cancel := context.WithTimeout(ctx, c.s.wtime)
+		defer cancel()
+		ctx = wctx
+	}
+	return c.ws.Write(ctx, websocket.MessageText, b)
 }
 
 // close ends the connection with the status kill chose.
