@@ -230,12 +230,50 @@ func address(network string, j jid.JID) imgw.Address {
 	return imgw.Address{Network: network, User: j.Bare().String(), Device: j.Resourcepart()}
 }
 
+// jidCache remembers the addresses a connection parsed: the senders of a
+// busy component repeat, and parsing a JID (PRECIS) is costly.
+type jidCache struct {
+	m map[string]parsedJID
+}
+
+type parsedJID struct {
+	j   jid.JID
+	err error
+}
+
+// Bounds of a jidCache: longer strings are parsed every time; past
+// maxJIDs entries it starts again.
+const (
+	maxJIDs      = 4096
+	maxCachedJID = 256
+)
+
+// parse is jid.Parse, remembered.
+func (c *jidCache) parse(s string) (jid.JID, error) {
+	if r, ok := c.m[s]; ok {
+		return r.j, r.err
+	}
+	j, err := jid.Parse(s)
+	if len(s) <= maxCachedJID {
+		if c.m == nil || len(c.m) >= maxJIDs {
+			c.m = make(map[string]parsedJID)
+		}
+		c.m[s] = parsedJID{j, err}
+	}
+	return j, err
+}
+
 // inbound turns a decoded message or presence into the event the gateway
 // gets. It reports false for stanzas that are no event: IQs,
 // subscriptions, probes, headlines, group chat, messages with neither
 // body nor chat state, and anything without a valid sender.
 func (st *inStanza) inbound(network string) (imgw.Inbound, bool) {
-	from, err := jid.Parse(st.From)
+	return st.inboundParsed(network, jid.Parse)
+}
+
+// inboundParsed is inbound with the sender's address parsed by parse.
+func (st *inStanza) inboundParsed(network string, parse func(string) (jid.JID, error)) (imgw.Inbound, bool) {
+	from, err := parse(st.From)
 	if err != nil || st.From == "" {
 		return imgw.Inbound{}, false
 	}

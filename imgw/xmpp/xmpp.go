@@ -128,13 +128,26 @@ type Adapter struct {
 	infoSem  chan struct{}
 
 	mu        sync.Mutex
-	outbox    []imgw.Outbound
+	outbox    []queued
+	rcpts     map[imgw.Address]rcpt // recipients checked, up to maxTracked
 	sess      *xmpp.Session
 	connected chan struct{} // closed while connected
 	down      chan struct{} // closed while disconnected
 	asked     map[string]bool
 	sent      sentLog
 	wake      chan struct{} // outbox not empty (cap 1)
+}
+
+// queued is a message in the outbox, with its recipient checked.
+type queued struct {
+	out imgw.Outbound
+	rcpt
+}
+
+// rcpt is a checked recipient: the JID a message goes to, and its bare
+// JID.
+type rcpt struct {
+	to, bare string
 }
 
 // sentLog remembers the recipients (bare JIDs) of the last maxSent
@@ -228,6 +241,7 @@ func New(cfg Config) (*Adapter, error) {
 		connected: make(chan struct{}),
 		down:      closedChan(),
 		asked:     make(map[string]bool),
+		rcpts:     make(map[imgw.Address]rcpt),
 		wake:      make(chan struct{}, 1),
 	}
 	a.inbox.init(cfg.InboxSize)
@@ -291,7 +305,8 @@ func (a *Adapter) Send(out imgw.Outbound) {
 	if out.Text == "" && out.State == imgw.StateNone {
 		return
 	}
-	if _, err := a.recipient(out.To); err != nil {
+	r, err := a.checkRecipient(out.To)
+	if err != nil {
 		a.log.Warn().Err(err).Str("id", out.ID).Msg("outbound message dropped")
 		a.bounce(out, "jid-malformed")
 		return
@@ -311,12 +326,35 @@ func (a *Adapter) Send(out imgw.Outbound) {
 		a.bounce(out, "resource-constraint")
 		return
 	}
-	a.outbox = append(a.outbox, out)
+	a.outbox = append(a.outbox, queued{out, r})
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
 	default:
 	}
+}
+
+// checkRecipient is recipient, remembered: checking a JID (PRECIS) is
+// costly, and a chat's messages all go to the same one.
+func (a *Adapter) checkRecipient(to imgw.Address) (rcpt, error) {
+	a.mu.Lock()
+	r, ok := a.rcpts[to]
+	a.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	j, err := a.recipient(to)
+	if err != nil {
+		return rcpt{}, err
+	}
+	r = rcpt{to: j.String(), bare: j.Bare().String()}
+	a.mu.Lock()
+	if len(a.rcpts) >= maxTracked {
+		clear(a.rcpts)
+	}
+	a.rcpts[to] = r
+	a.mu.Unlock()
+	return r, nil
 }
 
 // recipient checks that to is a device on this adapter's network that
@@ -449,9 +487,11 @@ func (a *Adapter) connection(ctx context.Context) (bool, error) {
 	close(a.down)
 	a.mu.Unlock()
 	ccancel()
+	c.abortWrite()
 	if !wrote {
 		<-writeErr
 	}
+	_ = nc.SetWriteDeadline(time.Time{}) // the writer is done
 	if ctx.Err() != nil {
 		a.log.Info().Msg("component stopping")
 	}
@@ -479,15 +519,18 @@ type conn struct {
 	sess *xmpp.Session
 	ctx  context.Context
 	wg   sync.WaitGroup // client-information queries
+	wmu  sync.Mutex     // orders the writer's write deadlines with abortWrite
 
 	// Only Serve's goroutine (the handler) uses these.
 	queried map[string]bool   // full JIDs queried for client info
+	jids    jidCache          // addresses of stanzas read
 	caps    map[string]string // full JID -> caps node#ver reported
 }
 
 // writeLoop announces the component to its subscribers, probes them so
 // that their presence is learned again, then writes the outbox until the
-// connection ends. A message is taken off the outbox only once written.
+// connection ends. It writes what is queued, up to maxBurst messages, at
+// once, and takes those messages off the outbox only once written.
 func (c *conn) writeLoop() error {
 	a := c.a
 	subs, err := a.subs.Subscribers(a.network)
@@ -500,22 +543,22 @@ func (c *conn) writeLoop() error {
 			continue
 		}
 		to = to.Bare()
-		if err := c.write(presence(a.selfStr, to.String(), "")); err != nil {
-			return err
-		}
-		if err := c.write(presence(a.selfStr, to.String(), "probe")); err != nil {
+		if err := c.write(presence(a.selfStr, to.String(), ""), presence(a.selfStr, to.String(), "probe")); err != nil {
 			return err
 		}
 	}
 	if len(subs) > 0 {
 		a.log.Debug().Int("subscribers", len(subs)).Msg("probed subscribers")
 	}
+	var burst []queued
 	for {
 		a.mu.Lock()
-		var out imgw.Outbound
-		n := len(a.outbox)
-		if n > 0 {
-			out = a.outbox[0]
+		n := min(len(a.outbox), maxBurst)
+		burst = append(burst[:0], a.outbox[:n]...)
+		for _, q := range burst {
+			if q.out.ID != "" {
+				a.sent.add(q.out.ID, q.bare)
+			}
 		}
 		a.mu.Unlock()
 		if n == 0 {
@@ -526,51 +569,86 @@ func (c *conn) writeLoop() error {
 				return nil
 			}
 		}
-		if err := c.send(out); err != nil {
+		stanzas := make([]tokens, len(burst))
+		for i, q := range burst {
+			id := q.out.ID
+			if id == "" {
+				id = randomID()
+			}
+			stanzas[i] = message(a.selfStr, q.to, id, q.out.Text, q.out.State)
+		}
+		if err := c.write(stanzas...); err != nil {
 			return err
 		}
 		a.mu.Lock()
-		a.outbox[0] = imgw.Outbound{}
-		a.outbox = a.outbox[1:]
+		clear(a.outbox[:n])
+		a.outbox = a.outbox[n:]
 		if len(a.outbox) == 0 {
 			a.outbox = nil
 		}
 		a.mu.Unlock()
+		clear(burst)
 	}
 }
 
-func (c *conn) send(out imgw.Outbound) error {
-	to, err := c.a.recipient(out.To)
-	if err != nil {
-		c.a.bounce(out, "jid-malformed")
-		return nil
-	}
-	id := out.ID
-	if id == "" {
-		id = randomID()
-	} else {
-		c.a.mu.Lock()
-		c.a.sent.add(id, to.Bare().String())
-		c.a.mu.Unlock()
-	}
-	return c.write(message(c.a.selfStr, to.String(), id, out.Text, out.State))
-}
+// maxBurst caps the messages written at once, in one system call.
+const maxBurst = 64
 
-// write sends one stanza, failing if the server does not take it within
-// Timeout. The context given to mellium is the connection's: mellium
-// watches it during a write and, when it is done, sets the connection's
-// write deadline in the past; a context cancelled right after a write can
-// still trigger that (its watcher picks at random between "done" and
-// "finished") and break a later write of another goroutine. So only the
-// end of the connection cancels it, and the timeout is a write deadline.
-func (c *conn) write(toks tokens) error {
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.a.cfg.Timeout))
-	err := c.sess.Send(c.ctx, &toks)
-	_ = c.nc.SetWriteDeadline(time.Time{})
+// write sends stanzas, in one write when they fit the encoder's buffer,
+// failing if the server does not take them within Timeout. It writes
+// through the session's token writer, with the connection's write
+// deadline as its timeout, rather than through Session.Send: Send starts
+// a goroutine per stanza to watch its context and flushes each stanza
+// on its own.
+func (c *conn) write(stanzas ...tokens) error {
+	if !c.armWrite() {
+		return fmt.Errorf("xmpp: write: %w", net.ErrClosed)
+	}
+	w := c.sess.TokenWriter()
+	var err error
+	for i := range stanzas {
+		if _, err = xmlstream.Copy(w, &stanzas[i]); err != nil {
+			break
+		}
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	c.disarmWrite()
 	if err != nil {
 		return fmt.Errorf("xmpp: write: %w", err)
 	}
 	return nil
+}
+
+// armWrite sets the write deadline for a write of the writer, unless the
+// connection is ending.
+func (c *conn) armWrite() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ctx.Err() != nil {
+		return false
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.a.cfg.Timeout))
+	return true
+}
+
+// disarmWrite clears the write deadline after a write of the writer.
+func (c *conn) disarmWrite() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ctx.Err() == nil {
+		_ = c.nc.SetWriteDeadline(time.Time{})
+	}
+}
+
+// abortWrite makes a write of the writer in progress fail at once (the
+// connection is ending); once the writer has returned, the caller clears
+// the deadline again for the stream's closing tag.
+func (c *conn) abortWrite() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Unix(1, 0))
 }
 
 // HandleXMPP is Serve's handler. It runs with the session's input locked
@@ -606,8 +684,9 @@ func (c *conn) HandleXMPP(t xmlstream.TokenReadEncoder, start *xml.StartElement)
 
 // addressee classifies a stanza's to: our public address, our bare
 // domain, or anything else.
-func (a *Adapter) addressee(to string) (public, domain bool) {
-	j, err := jid.Parse(to)
+func (c *conn) addressee(to string) (public, domain bool) {
+	a := c.a
+	j, err := c.jids.parse(to)
 	if err != nil || j.Domainpart() != a.domain.Domainpart() {
 		return false, false
 	}
@@ -619,10 +698,10 @@ func (a *Adapter) addressee(to string) (public, domain bool) {
 
 func (c *conn) onMessage(st *inStanza, tooBig bool) tokens {
 	a := c.a
-	public, _ := a.addressee(st.To)
+	public, _ := c.addressee(st.To)
 	switch {
 	case st.Type == "error":
-		in, ok := st.inbound(a.network)
+		in, ok := st.inboundParsed(a.network, c.jids.parse)
 		if !public || !ok {
 			return nil
 		}
@@ -645,12 +724,12 @@ func (c *conn) onMessage(st *inStanza, tooBig bool) tokens {
 		a.log.Info().Str("from", st.From).Int("max", a.cfg.MaxStanzaBytes).Msg("message too large; refused")
 		return errorStanza("message", a.selfStr, st.From, st.ID, "modify", "policy-violation", "message too large")
 	}
-	in, ok := st.inbound(a.network)
+	in, ok := st.inboundParsed(a.network, c.jids.parse)
 	if !ok {
 		return nil
 	}
 	a.post(in)
-	if from, err := jid.Parse(st.From); err == nil {
+	if from, err := c.jids.parse(st.From); err == nil {
 		c.queryClient(from)
 	}
 	return nil
@@ -658,8 +737,8 @@ func (c *conn) onMessage(st *inStanza, tooBig bool) tokens {
 
 func (c *conn) onPresence(st *inStanza, tooBig bool) tokens {
 	a := c.a
-	from, err := jid.Parse(st.From)
-	if public, _ := a.addressee(st.To); !public || err != nil || st.From == "" || tooBig {
+	from, err := c.jids.parse(st.From)
+	if public, _ := c.addressee(st.To); !public || err != nil || st.From == "" || tooBig {
 		return nil
 	}
 	bare := from.Bare().String()
@@ -700,7 +779,7 @@ func (c *conn) onPresence(st *inStanza, tooBig bool) tokens {
 	case "probe":
 		return presence(a.selfStr, st.From, "")
 	}
-	in, ok := st.inbound(a.network)
+	in, ok := st.inboundParsed(a.network, c.jids.parse)
 	if !ok {
 		return nil
 	}
@@ -734,7 +813,7 @@ func (c *conn) onIQ(st *inStanza, tooBig bool) tokens {
 	}
 	// Always answer a get or set ourselves: mellium's default answer
 	// would parse the sender's address and end the stream if it failed.
-	public, domain := a.addressee(st.To)
+	public, domain := c.addressee(st.To)
 	from := a.selfStr
 	if domain {
 		from = a.domain.String()
