@@ -60,3 +60,73 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("lines %v", got)
 	}
 }
+
+// Numbered lines of a batch are inserted several at a time, with the
+// rules of one at a time: a retry is accepted, a different line with a
+// number taken is ErrConflict, an unknown conversation ErrInvalid, and
+// neither takes the other lines down.
+func TestBatchManyLines(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	w := s.Writer()
+	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
+	MustConversation(t, s, Conversation{ID: "im-2", Network: "xmpp", User: "bob@x"})
+	run := func(b *Batch) (failures []error) {
+		t.Helper()
+		var doneErr error
+		w.SubmitBatch(b, func(what string, err error) { failures = append(failures, err) }, func(err error) { doneErr = err })
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if doneErr != nil {
+			t.Fatalf("done %v", doneErr)
+		}
+		return failures
+	}
+
+	// 100 lines of two conversations, in chunks of 64, 32 and 4.
+	var b Batch
+	for i := int64(1); i <= 50; i++ {
+		b.Line(line("im-1", i))
+		b.Line(line("im-2", i))
+	}
+	if f := run(&b); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(50)) {
+		t.Fatalf("im-1 lines %v", got)
+	}
+
+	// Retries among new lines, and the same line twice in one batch.
+	var b2 Batch
+	b2.Line(line("im-1", 49))
+	b2.Line(line("im-1", 51))
+	b2.Line(line("im-1", 51))
+	b2.Line(line("im-2", 50))
+	if f := run(&b2); len(f) != 0 {
+		t.Fatalf("failures %v", f)
+	}
+	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(51)) {
+		t.Fatalf("im-1 lines %v", got)
+	}
+
+	// A conflict and an unknown conversation among good lines.
+	var b3 Batch
+	b3.Line(line("im-1", 52))
+	other := line("im-1", 10)
+	other.Text = "not line 10"
+	b3.Line(other)
+	b3.Line(line("nowhere", 1))
+	b3.Line(line("im-1", 53))
+	f := run(&b3)
+	if len(f) != 2 || !errors.Is(f[0], ErrConflict) || !errors.Is(f[1], ErrInvalid) {
+		t.Fatalf("failures %v, want a conflict and an invalid line", f)
+	}
+	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(53)) {
+		t.Fatalf("im-1 lines %v", got)
+	}
+	lines, err := s.Transcript(ctx, "im-1")
+	if err != nil || lines[9].Text != "line 10" {
+		t.Fatalf("line 10 %+v %v", lines[9], err)
+	}
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -68,4 +69,36 @@ func BenchmarkWriterTranscript(b *testing.B) {
 	if eachLinesPerSec > 0 {
 		b.ReportMetric(rate/eachLinesPerSec, "x-baseline")
 	}
+}
+
+// BenchmarkBatchLines writes numbered lines of ten conversations in
+// batches of 64, one writer op each, as the IM gateway journals them;
+// us/line is the writer's cost of one line (commit included).
+func BenchmarkBatchLines(b *testing.B) {
+	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Options{})
+	const convs, per = 10, 64
+	for i := range convs {
+		MustConversation(b, s, Conversation{ID: fmt.Sprintf("im-%d", i), Network: "xmpp", User: fmt.Sprintf("u%d@x", i)})
+	}
+	ctx := context.Background()
+	w := s.Writer()
+	seq := make([]int64, convs)
+	fail := func(what string, err error) { b.Fatalf("%s: %v", what, err) }
+	now := time.Now()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		var bt Batch
+		for k := range per {
+			c := k % convs
+			seq[c]++
+			bt.Line(TranscriptLine{Conversation: fmt.Sprintf("im-%d", c), Seq: seq[c], Time: now, From: FromCustomer, Text: benchText})
+		}
+		w.SubmitBatch(&bt, fail, nil)
+		n += per
+		if err := w.Flush(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(n), "us/line")
 }
