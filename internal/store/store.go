@@ -184,7 +184,12 @@ func dsn(abs string, busy time.Duration, readOnly bool) string {
 	if readOnly {
 		q = append(q, "_query_only=1")
 	} else {
-		q = append(q, "_pragma=journal_mode(WAL)", "_txlock=immediate")
+		// The Writer's savepoints keep page copies in a statement
+		// journal, which otherwise goes to a temporary file past 64 KiB
+		// (an open, writes and a close per batch); it is only for
+		// rolling back within a transaction, never for recovery, so
+		// memory does not weaken durability.
+		q = append(q, "_pragma=journal_mode(WAL)", "_pragma=temp_store(MEMORY)", "_txlock=immediate")
 	}
 	return "file:" + esc + "?" + strings.Join(q, "&")
 }

@@ -109,6 +109,7 @@ func TestOpenPragmas(t *testing.T) {
 		{s.wdb, "foreign_keys", "1"},
 		{s.wdb, "busy_timeout", "5000"},
 		{s.wdb, "query_only", "0"},
+		{s.wdb, "temp_store", "2"}, // MEMORY: savepoints' journal
 		{s.rdb, "synchronous", "2"},
 		{s.rdb, "foreign_keys", "1"},
 		{s.rdb, "query_only", "1"},
