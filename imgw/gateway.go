@@ -387,8 +387,11 @@ func (g *Gateway) record(c *conversation, from, agentID, text string) {
 	c.seq++
 	l := Line{Conversation: c.id, Seq: c.seq, Time: g.clock.Now(), From: from, AgentID: agentID, Text: text}
 	if len(c.lines) == maxHistory {
-		copy(c.lines, c.lines[1:])
-		c.lines = c.lines[:maxHistory-1]
+		// Drop the oldest by slicing rather than moving the other
+		// lines down for every line of a long chat: the lines are
+		// copied only when append runs out of the array.
+		c.lines[0] = Line{}
+		c.lines = c.lines[1:]
 	}
 	c.lines = append(c.lines, l)
 	g.journal.Line(l)
