@@ -233,6 +233,16 @@ func run(ctx context.Context, o options) (result, error) {
 				_ = c.send(ctx, peer[i], "m"+strconv.Itoa(w)+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
 			}
 			for m := range c.in {
+				if done.Load() {
+					// The run is over: in gateway mode, read on until the
+					// center confirms the chat's end (closing the socket
+					// with unread data would reset it and could lose the
+					// "/end"); in direct mode, stop.
+					if o.mode == "direct" || strings.HasPrefix(m.Body, "Chat ended") {
+						break
+					}
+					continue
+				}
 				text := strings.TrimPrefix(m.Body, prefix[i])
 				tag, stamp, ok := strings.Cut(text, " ")
 				ns, err := strconv.ParseInt(stamp, 10, 64)
@@ -242,9 +252,6 @@ func run(ctx context.Context, o options) (result, error) {
 				if measuring.Load() {
 					local = append(local, time.Since(time.Unix(0, ns)))
 					n++
-				}
-				if done.Load() {
-					break
 				}
 				_ = c.send(ctx, peer[i], tag+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
 			}
@@ -261,14 +268,27 @@ func run(ctx context.Context, o options) (result, error) {
 	measuring.Store(false)
 	elapsed := time.Since(t0)
 	done.Store(true)
-	for i, c := range customers {
-		if o.mode == "gateway" {
+	if o.mode == "gateway" {
+		for i, c := range customers {
 			_ = c.send(ctx, peer[i], "/end") // the next run starts new chats
 		}
+	} else {
+		for _, c := range customers {
+			_ = c.s.Close()
+			_ = c.s.Conn().Close()
+		}
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("customers did not finish: %w", ctx.Err())
+	}
+	for _, c := range customers {
 		_ = c.s.Close()
 		_ = c.s.Conn().Close()
 	}
-	wg.Wait()
 	_ = start
 	slices.Sort(rtts)
 	q := func(p float64) float64 {
