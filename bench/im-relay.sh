@@ -12,32 +12,37 @@
 #            Prosody); the bot routes the chat at once to one of AGENTS CTI
 #            agents (WebSocket desktops), which echo each line back into the
 #            chat; the gateway relays it to the customer.
-# Each customer keeps WINDOW messages in flight for DURATION seconds after a
-# warm-up. A round trip is two messages relayed. The script runs the modes
-# in turn ROUNDS times and keeps each mode's best rate and its p99.
+# Throughput: each customer keeps WINDOW messages in flight for DURATION
+# seconds after a warm-up (a closed loop, as fast as the path goes); a
+# round trip is two messages relayed. Latency: the customers together start
+# RATE round trips a second at an even pace (an open loop at a load both
+# paths carry) for DURATION seconds. The script runs the modes in turn,
+# ROUNDS times, and keeps each mode's best rate and lowest paced p99.
 #
 # Then bench/imsessions holds SESSIONS chat sessions in the gateway in
 # process and reports the memory.
 #
 # The last line is:
 #   gateway_msgs_s=N direct_msgs_s=M ratio=R added_p99_ms=X
-# with R = N/M and X = (gateway p99 round trip - direct p99 round trip)/2,
-# the latency the gateway adds to one message (a round trip crosses it
-# twice). Goal: R >= 0.8, X <= 2.
+# with R = N/M and X = (gateway p99 round trip - direct p99 round trip)/2
+# at the paced load, the latency the gateway adds to one message (a round
+# trip crosses it twice). Goal: R >= 0.8, X <= 2.
 #
-# Environment: CUSTOMERS (50), AGENTS (10), WINDOW (4), DURATION (10),
-# ROUNDS (2), SESSIONS (100000; 0 skips), BASE_PORT (26000), KEEP_TMP.
+# Environment: CUSTOMERS (50), AGENTS (10), WINDOW (4), RATE (1000),
+# DURATION (10), ROUNDS (2), SESSIONS (100000; 0 skips), BASE_PORT (26000),
+# PPROF (serve --pprof), KEEP_TMP.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CUSTOMERS=${CUSTOMERS:-50}
 AGENTS=${AGENTS:-10}
 WINDOW=${WINDOW:-4}
+RATE=${RATE:-1000}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-2}
 SESSIONS=${SESSIONS:-100000}
 BASE_PORT=${BASE_PORT:-26000}
-for v in CUSTOMERS AGENTS WINDOW DURATION ROUNDS BASE_PORT; do posint "$v" "${!v}"; done
+for v in CUSTOMERS AGENTS WINDOW RATE DURATION ROUNDS BASE_PORT; do posint "$v" "${!v}"; done
 case $SESSIONS in '' | *[!0-9]*) echo "SESSIONS must be a whole number" >&2; exit 2 ;; esac
 for p in prosody prosodyctl; do
 	command -v "$p" >/dev/null 2>&1 || { echo "$p not found (apt-get install prosody)" >&2; exit 2; }
@@ -131,25 +136,37 @@ cc_pid=$!
 pids+=("$cc_pid")
 wait_port "$HTTP_PORT"
 
+# relay MODE RATE runs imrelay: closed loop when RATE is 0, else paced.
 relay() {
-	"$tmp/imrelay" -mode "$1" -c2s "127.0.0.1:$C2S_PORT" -domain example.test \
+	"$tmp/imrelay" -mode "$1" -rate "$2" -c2s "127.0.0.1:$C2S_PORT" -domain example.test \
 		-center support@support.example.test -cti "ws://127.0.0.1:$HTTP_PORT/cti" \
 		-customers "$CUSTOMERS" -agents "$AGENTS" -window "$WINDOW" -duration "${DURATION}s"
 }
 # field NAME JSON prints a number field of a one-line JSON object.
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }
 
-best_gw=0 best_gw_p99=0 best_dir=0 best_dir_p99=0
+best_gw=0 best_dir=0 gw_p99='' dir_p99=''
+# better A B: is A > B (numbers)?
+better() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 for r in $(seq "$ROUNDS"); do
 	for mode in direct gateway; do
-		out=$(relay "$mode") || { echo "imrelay $mode failed; ccswitch log:" >&2; tail -20 "$tmp/ccswitch.log" >&2; exit 1; }
-		echo "round $r: $out"
+		out=$(relay "$mode" 0) || { echo "imrelay $mode failed; ccswitch log:" >&2; tail -20 "$tmp/ccswitch.log" >&2; exit 1; }
+		echo "round $r, closed loop: $out"
 		rate=$(field msgs_s "$out")
+		if [[ $mode == direct ]]; then
+			better "$rate" "$best_dir" && best_dir=$rate
+		else
+			better "$rate" "$best_gw" && best_gw=$rate
+		fi
+	done
+	for mode in direct gateway; do
+		out=$(relay "$mode" "$RATE") || { echo "imrelay $mode -rate $RATE failed; ccswitch log:" >&2; tail -20 "$tmp/ccswitch.log" >&2; exit 1; }
+		echo "round $r, $RATE round trips/s: $out"
 		p99=$(field p99_ms "$out")
-		if [[ $mode == direct ]] && awk -v a="$rate" -v b="$best_dir" 'BEGIN { exit !(a > b) }'; then
-			best_dir=$rate best_dir_p99=$p99
-		elif [[ $mode == gateway ]] && awk -v a="$rate" -v b="$best_gw" 'BEGIN { exit !(a > b) }'; then
-			best_gw=$rate best_gw_p99=$p99
+		if [[ $mode == direct ]]; then
+			[[ -z $dir_p99 ]] || better "$dir_p99" "$p99" && dir_p99=$p99
+		else
+			[[ -z $gw_p99 ]] || better "$gw_p99" "$p99" && gw_p99=$p99
 		fi
 	done
 done
@@ -161,6 +178,6 @@ if ((SESSIONS > 0)); then
 	"$tmp/imsessions" -n "$SESSIONS" | tail -n1
 fi
 
-awk -v g="$best_gw" -v d="$best_dir" -v gp="$best_gw_p99" -v dp="$best_dir_p99" 'BEGIN {
+awk -v g="$best_gw" -v d="$best_dir" -v gp="$gw_p99" -v dp="$dir_p99" 'BEGIN {
 	printf "gateway_msgs_s=%d direct_msgs_s=%d ratio=%.2f added_p99_ms=%.2f\n", g, d, (d > 0 ? g / d : 0), (gp - dp) / 2
 }'

@@ -3,7 +3,10 @@
 // to agents' own XMPP accounts that echo them ("direct"), or through the
 // same server to the center's IM gateway, which relays them to agents' CTI
 // desktops that echo them back ("gateway"). Each customer keeps -window
-// messages in flight for -duration after a warm-up. It prints one JSON
+// messages in flight for -duration after a warm-up (a closed loop: the
+// highest rate the path sustains), or, with -rate, the customers together
+// send -rate messages a second at an even pace whatever comes back (an
+// open loop: the latency at a load both paths carry). It prints one JSON
 // line: mode, customers, messages relayed per second (each round trip is
 // two messages), and the round-trip latency percentiles.
 package main
@@ -43,6 +46,7 @@ type options struct {
 	agents    int
 	customers int
 	window    int
+	rate      float64
 	warmup    time.Duration
 	duration  time.Duration
 	password  string
@@ -128,6 +132,7 @@ func main() {
 	flag.IntVar(&o.agents, "agents", 10, "agents (gateway: CTI logins bench-agent-N of the center's group bench-agent; direct: customer i talks to account agent<i mod agents>)")
 	flag.IntVar(&o.customers, "customers", 50, "customers (accounts customer0..)")
 	flag.IntVar(&o.window, "window", 4, "messages each customer keeps in flight")
+	flag.Float64Var(&o.rate, "rate", 0, "round trips per second the customers start together, paced (0: closed loop with -window)")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time before measuring")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time")
 	flag.StringVar(&o.password, "password", "pw", "every account's password")
@@ -136,7 +141,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "imrelay: -mode must be direct or gateway")
 		os.Exit(2)
 	}
-	if o.customers < 1 || o.agents < 1 || o.window < 1 || o.duration <= 0 {
+	if o.customers < 1 || o.agents < 1 || o.window < 1 || o.duration <= 0 || o.rate < 0 {
 		fmt.Fprintln(os.Stderr, "imrelay: -customers, -agents, -window and -duration must be positive")
 		os.Exit(2)
 	}
@@ -229,8 +234,29 @@ func run(ctx context.Context, o options) (result, error) {
 			defer wg.Done()
 			var local []time.Duration
 			var n int64
-			for w := range o.window {
-				_ = c.send(ctx, peer[i], "m"+strconv.Itoa(w)+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
+			if o.rate > 0 {
+				// Open loop: send at this customer's share of the rate,
+				// whatever comes back, until the run is over.
+				every := time.Duration(float64(time.Second) * float64(o.customers) / o.rate)
+				go func() {
+					t := time.NewTicker(every)
+					defer t.Stop()
+					for seq := 0; !done.Load(); seq++ {
+						select {
+						case <-t.C:
+						case <-ctx.Done():
+							return
+						}
+						if done.Load() {
+							return
+						}
+						_ = c.send(ctx, peer[i], "p"+strconv.Itoa(seq)+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
+					}
+				}()
+			} else {
+				for w := range o.window {
+					_ = c.send(ctx, peer[i], "m"+strconv.Itoa(w)+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
+				}
 			}
 			for m := range c.in {
 				if done.Load() {
@@ -246,14 +272,16 @@ func run(ctx context.Context, o options) (result, error) {
 				text := strings.TrimPrefix(m.Body, prefix[i])
 				tag, stamp, ok := strings.Cut(text, " ")
 				ns, err := strconv.ParseInt(stamp, 10, 64)
-				if !ok || err != nil || !strings.HasPrefix(tag, "m") {
+				if !ok || err != nil || (!strings.HasPrefix(tag, "m") && !strings.HasPrefix(tag, "p")) {
 					continue // the center's own lines
 				}
 				if measuring.Load() {
 					local = append(local, time.Since(time.Unix(0, ns)))
 					n++
 				}
-				_ = c.send(ctx, peer[i], tag+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
+				if tag[0] == 'm' {
+					_ = c.send(ctx, peer[i], tag+" "+strconv.FormatInt(time.Now().UnixNano(), 10))
+				}
 			}
 			mu.Lock()
 			rtts = append(rtts, local...)
