@@ -31,28 +31,8 @@ func startIMCenter(t *testing.T, extra ...string) *imCenter {
 	dbPath := filepath.Join(t.TempDir(), "cc.db")
 	args := append([]string{"serve", "--config", "../../examples/im-center.yaml",
 		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", dbPath}, extra...)
-	m := NewMain(&strings.Builder{}, &testLogWriter{t: t})
-	if err := m.ParseFlags(context.Background(), args); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	lc := &liveCenter{m: m, sipAddr: m.server.sipUDP.LocalAddr().String(), changed: make(chan struct{}, 1)}
-	t.Cleanup(func() { _ = m.Close() })
-	if err := m.server.Do(context.Background(), func(ts *tserver.Server) {
-		ts.Subscribe(func(e tserver.Event) {
-			lc.mu.Lock()
-			lc.events = append(lc.events, e)
-			lc.mu.Unlock()
-			select {
-			case lc.changed <- struct{}{}:
-			default:
-			}
-		})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	lc := startServe(t, args)
+	m := lc.m
 	return &imCenter{liveCenter: lc, http: m.server.httpLn.Addr().String(), store: dbPath}
 }
 

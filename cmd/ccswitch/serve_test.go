@@ -28,8 +28,14 @@ type liveCenter struct {
 
 func startCenter(t *testing.T, extra ...string) *liveCenter {
 	t.Helper()
-	args := append([]string{"serve", "--config", "../../examples/sip-center.yaml",
-		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn"}, extra...)
+	return startServe(t, append([]string{"serve", "--config", "../../examples/sip-center.yaml",
+		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn"}, extra...))
+}
+
+// startServe runs `ccswitch args...` (a serve command) and records its CTI
+// events; it stops with the test.
+func startServe(t *testing.T, args []string) *liveCenter {
+	t.Helper()
 	m := NewMain(&strings.Builder{}, &testLogWriter{t: t})
 	if err := m.ParseFlags(context.Background(), args); err != nil {
 		t.Fatal(err)
