@@ -3,6 +3,7 @@ package imgw
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -846,6 +847,25 @@ func (g *Gateway) SupervisorJoin(agentID string, id pbx.ConnID) error {
 	g.deliver(c.agent, AgentChat{Type: ChatMessage, ConnID: c.conn, From: "system",
 		Text: g.agentName(agentID) + " (supervisor) joined the chat.", Time: g.clock.Now()})
 	return nil
+}
+
+// DeskLost hands the chats of an agent whose desktop is gone (and did not
+// come back) to other agents: each goes back to its queue, conversation
+// attached, and the customer is told. A supervisor just leaves.
+func (g *Gateway) DeskLost(agentID string) {
+	g.later(func() {
+		for id, c := range g.byConn {
+			if c.phase == phaseConnected && c.agent == agentID {
+				g.say(c, "system", "Your agent was disconnected; another agent will take over. Please wait.")
+				if err := g.ts.SingleStepTransfer(id, c.queue); err != nil {
+					g.log.Error().Err(err).Str("conversation", c.id).Msg("chat of a lost desk not transferred")
+				}
+			}
+			if i := slices.Index(c.supervisors, agentID); i >= 0 {
+				c.supervisors = slices.Delete(c.supervisors, i, i+1)
+			}
+		}
+	})
 }
 
 // SupervisorLeave takes a supervisor out of a chat.

@@ -492,3 +492,38 @@ func TestTypingBothWays(t *testing.T) {
 		t.Fatalf("sue got %+v", m)
 	}
 }
+
+// An agent whose desktop is lost gives its chats back to their queue: the
+// next agent gets them with the conversation so far.
+func TestDeskLostHandsChatsOver(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("sue")
+	const u = "lost@x"
+	r.say(u, "hi")
+	r.say(u, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(u)
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	r.say(u, "are you there?")
+	r.ready("ann")
+	if err := r.ts.AgentNotReady("sue", "cti_disconnected"); err != nil {
+		t.Fatal(err)
+	}
+	r.gw.DeskLost("sue")
+	r.clk.Advance(time.Millisecond)
+	if got := strings.Join(r.net.texts(u), "|"); !strings.Contains(got, "Your agent was disconnected") {
+		t.Fatalf("customer not told: %q", got)
+	}
+	if a := r.ts.Contact(c.conn).Agent(); a == nil || a.ID != "ann" {
+		t.Fatalf("chat offered to %v, want ann", a)
+	}
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	h := r.desk.got["ann"][0]
+	if h.Type != ChatHistory || !strings.Contains(fmt.Sprint(h.Lines), "are you there?") {
+		t.Fatalf("ann's history %+v", h)
+	}
+}

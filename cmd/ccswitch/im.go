@@ -15,6 +15,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
@@ -140,6 +141,13 @@ func (s *server) startIM(ctx context.Context, m *Main, f *config.File, o serveOp
 		im.close()
 		return nil, err
 	}
+	// A desktop that went away with chats in hand and did not come back:
+	// its chats go to other agents.
+	s.ts.Subscribe(func(e tserver.Event) {
+		if e.Type == tserver.EventAgentNotReady && e.Reason == cti.ReasonDisconnected {
+			im.gw.DeskLost(e.AgentID)
+		}
+	})
 	im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: m.log.With().Str("component", "webchat").Logger()})
 	im.gw.AddAdapter(im.web)
 	im.gw.AddAdapter(s.gw.EnableMessages(o.im.chatUser, im.gw))

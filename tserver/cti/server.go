@@ -125,6 +125,11 @@ type Server struct {
 	st loopState
 }
 
+// ReasonDisconnected is the not-ready reason of an agent whose desktop
+// went away with work in hand and did not come back within the grace
+// period (a chat's gateway may hand such work to somebody else).
+const ReasonDisconnected = "cti_disconnected"
+
 // Default configuration values.
 const (
 	DefaultLogoutGrace     = 60 * time.Second

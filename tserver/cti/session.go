@@ -294,7 +294,7 @@ func (s *Server) graceOver(ss *session) {
 	}
 	if !ss.notReady && a.State() != tserver.NotReady {
 		ss.notReady = true
-		if err := s.ts.AgentNotReady(ss.agentID, "cti_disconnected"); err != nil {
+		if err := s.ts.AgentNotReady(ss.agentID, ReasonDisconnected); err != nil {
 			s.log.Warn().Err(err).Str("agent", ss.agentID).Msg("cti: not ready after disconnect")
 		}
 	}
