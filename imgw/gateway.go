@@ -113,6 +113,8 @@ type conversation struct {
 	outSeq    int
 	lines     []Line // the transcript, for the agents' history
 	limit     rateLimit
+	typing    rateLimit // typing notifications relayed
+	lastState ChatState // the last one relayed to the agents
 	botTimer  clock.Timer
 	waitTimer clock.Timer // client info wait, position updates
 	offerT    clock.Timer
@@ -145,6 +147,7 @@ type Gateway struct {
 	byID         map[string]*conversation
 	arriving     *conversation
 	pending      map[userKey][]ClientInfo
+	presence     map[Address]PresenceInfo // last journaled, per device
 	agentNames   map[string]string
 	families     map[string]string // lower-case family -> as agents spell it
 	attributes   map[string]bool   // attribute keys some agent has
@@ -170,7 +173,7 @@ func New(o Options) (*Gateway, error) {
 		customers: o.Customers, journal: o.Journal, desk: o.Desk, log: o.Log,
 		adapters: map[string]Adapter{}, byUser: map[userKey]*conversation{},
 		byConn: map[pbx.ConnID]*conversation{}, byID: map[string]*conversation{},
-		pending: map[userKey][]ClientInfo{}, agentNames: map[string]string{},
+		pending: map[userKey][]ClientInfo{}, presence: map[Address]PresenceInfo{}, agentNames: map[string]string{},
 		families: map[string]string{}, attributes: map[string]bool{},
 		defaultQueue: o.Center.IMQueue(),
 		prefix:       strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
@@ -242,7 +245,13 @@ func (g *Gateway) Handle(in Inbound) {
 		}
 		g.clientInfo(c, *in.Client)
 	case Presence:
-		if in.Presence != nil {
+		// Only changes are journaled: a device repeating its presence
+		// (or a customer flooding it) costs no write.
+		if in.Presence != nil && g.presence[in.From] != *in.Presence {
+			if len(g.presence) >= maxPendingClients {
+				clear(g.presence)
+			}
+			g.presence[in.From] = *in.Presence
 			g.journal.Device(in.From, nil, in.Presence)
 		}
 	case Bounce:
@@ -317,6 +326,7 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 	case phaseCallback:
 		g.callbackNumber(c, text)
 	case phaseConnected:
+		c.lastState = StateActive // a message ends the typing
 		g.toAgents(c, AgentChat{Type: ChatMessage, From: "customer", Name: g.customerName(c), Text: text, Time: now})
 	}
 }
@@ -743,10 +753,16 @@ func (g *Gateway) toAgents(c *conversation, m AgentChat) {
 	}
 }
 
+// typingPerMinute bounds the typing notifications relayed from one
+// customer: a flood of them must not swamp (or disconnect) a desktop.
+const typingPerMinute = 120
+
 func (g *Gateway) typingToAgents(c *conversation, s ChatState) {
-	if c.phase == phaseConnected {
-		g.toAgents(c, AgentChat{Type: ChatTyping, From: "customer", Name: g.customerName(c), State: s.String(), Time: g.clock.Now()})
+	if c.phase != phaseConnected || s == c.lastState || !c.typing.allow(g.clock.Now(), typingPerMinute) {
+		return
 	}
+	c.lastState = s
+	g.toAgents(c, AgentChat{Type: ChatTyping, From: "customer", Name: g.customerName(c), State: s.String(), Time: g.clock.Now()})
 }
 
 // bounce handles a message the network could not deliver.

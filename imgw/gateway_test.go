@@ -527,3 +527,63 @@ func TestDeskLostHandsChatsOver(t *testing.T) {
 		t.Fatalf("ann's history %+v", h)
 	}
 }
+
+// A flood of typing notifications reaches the agent as state changes only,
+// and at most a bounded number a minute.
+func TestTypingFloodIsBounded(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("sue")
+	const u = "flood@x"
+	from := Address{Network: "xmpp:test", User: u, Device: "laptop"}
+	r.say(u, "hi")
+	r.say(u, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(u)
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		t.Fatal(err)
+	}
+	typing := func() int {
+		n := 0
+		for _, m := range r.desk.got["sue"] {
+			if m.Type == ChatTyping {
+				n++
+			}
+		}
+		return n
+	}
+	for range 1000 {
+		r.gw.Handle(Inbound{Kind: Typing, From: from, State: StateComposing})
+	}
+	if n := typing(); n != 1 {
+		t.Fatalf("%d identical typing notifications relayed, want 1", n)
+	}
+	for i := range 1000 {
+		st := StateComposing
+		if i%2 == 0 {
+			st = StatePaused
+		}
+		r.gw.Handle(Inbound{Kind: Typing, From: from, State: st})
+	}
+	if n := typing(); n > rateBurst+1 {
+		t.Fatalf("%d alternating typing notifications relayed at once, want at most the burst", n)
+	}
+}
+
+// Presence is journaled when it changes, not when it repeats.
+func TestPresenceJournaledOnChange(t *testing.T) {
+	r := newRig(t, testCenter)
+	from := Address{Network: "xmpp:test", User: "p@x", Device: "phone"}
+	for range 100 {
+		r.gw.Handle(Inbound{Kind: Presence, From: from, Presence: &PresenceInfo{Available: true, Show: "away"}})
+	}
+	r.gw.Handle(Inbound{Kind: Presence, From: from, Presence: &PresenceInfo{Available: false}})
+	r.store.mu.Lock()
+	d := r.store.devices[from]
+	r.store.mu.Unlock()
+	if d.Presence.Available {
+		t.Fatalf("last presence %+v", d.Presence)
+	}
+	if n := r.store.presenceWrites(from); n != 2 {
+		t.Fatalf("%d presence writes, want 2", n)
+	}
+}

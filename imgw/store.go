@@ -101,8 +101,9 @@ type memOrder struct {
 }
 
 type deviceRecord struct {
-	Clients  []ClientInfo
-	Presence PresenceInfo
+	Clients        []ClientInfo
+	Presence       PresenceInfo
+	PresenceWrites int
 }
 
 // NewMemoryStore returns an empty store.
@@ -194,6 +195,7 @@ func (m *MemoryStore) Device(from Address, client *ClientInfo, presence *Presenc
 	}
 	if presence != nil {
 		d.Presence = *presence
+		d.PresenceWrites++
 	}
 	m.devices[from] = d
 }
@@ -244,4 +246,12 @@ func (m *MemoryStore) conversationIDs() []string {
 	}
 	slices.Sort(ids)
 	return ids
+}
+
+// presenceWrites counts the presence records journaled for a device
+// (tests).
+func (m *MemoryStore) presenceWrites(a Address) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.devices[a].PresenceWrites
 }
