@@ -110,7 +110,8 @@ echo "registering $CUSTOMERS customers and $AGENTS agents ..." >&2
 for i in $(seq 0 $((CUSTOMERS - 1))); do "${PCTL[@]}" register "customer$i" example.test pw >/dev/null 2>&1; done
 for i in $(seq 0 $((AGENTS - 1))); do "${PCTL[@]}" register "agent$i" example.test pw >/dev/null 2>&1; done
 prosody --config "$tmp/prosody/prosody.cfg.lua" -F >"$tmp/prosody/stdout" 2>&1 &
-pids+=($!)
+prosody_pid=$!
+pids+=("$prosody_pid")
 wait_port "$C2S_PORT"
 wait_port "$COMP_PORT"
 
@@ -142,6 +143,11 @@ relay() {
 		-center support@support.example.test -cti "ws://127.0.0.1:$HTTP_PORT/cti" \
 		-customers "$CUSTOMERS" -agents "$AGENTS" -window "$WINDOW" -duration "${DURATION}s"
 }
+# ticks PID prints the CPU time (user+system, clock ticks) PID used so far.
+ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+# cpu_per_msg T0 T1 MSGS prints the microseconds of CPU per message.
+cpu_per_msg() { awk -v a="$1" -v b="$2" -v m="$3" -v hz="$HZ" 'BEGIN { printf "%.1f", (m > 0 ? (b - a) / hz * 1e6 / m : 0) }'; }
 # field NAME JSON prints a number field of a one-line JSON object.
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$2"; }
 
@@ -150,8 +156,13 @@ best_gw=0 best_dir=0 gw_p99='' dir_p99=''
 better() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 for r in $(seq "$ROUNDS"); do
 	for mode in direct gateway; do
+		p0=$(ticks "$prosody_pid") c0=$(ticks "$cc_pid")
 		out=$(relay "$mode" 0) || { echo "imrelay $mode failed; ccswitch log:" >&2; tail -20 "$tmp/ccswitch.log" >&2; exit 1; }
-		echo "round $r, closed loop: $out"
+		p1=$(ticks "$prosody_pid") c1=$(ticks "$cc_pid")
+		# CPU per message over the whole run: logins and warm-up
+		# included, the same for both modes.
+		msgs=$(field all_messages "$out")
+		echo "round $r, closed loop: $out cpu_us_per_msg: prosody=$(cpu_per_msg "$p0" "$p1" "$msgs") ccswitch=$(cpu_per_msg "$c0" "$c1" "$msgs")"
 		rate=$(field msgs_s "$out")
 		if [[ $mode == direct ]]; then
 			better "$rate" "$best_dir" && best_dir=$rate

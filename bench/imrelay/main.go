@@ -114,12 +114,15 @@ func (c *client) send(ctx context.Context, to jid.JID, text string) error {
 
 // result is what a run measured.
 type result struct {
-	Mode      string  `json:"mode"`
-	Customers int     `json:"customers"`
-	Messages  int64   `json:"messages"`
-	MsgsPerS  float64 `json:"msgs_s"`
-	P50ms     float64 `json:"p50_ms"`
-	P99ms     float64 `json:"p99_ms"`
+	Mode      string `json:"mode"`
+	Customers int    `json:"customers"`
+	Messages  int64  `json:"messages"`
+	// AllMessages counts the warm-up and the end too (for CPU per message
+	// measured over the whole run).
+	AllMessages int64   `json:"all_messages"`
+	MsgsPerS    float64 `json:"msgs_s"`
+	P50ms       float64 `json:"p50_ms"`
+	P99ms       float64 `json:"p99_ms"`
 }
 
 func main() {
@@ -223,6 +226,7 @@ func run(ctx context.Context, o options) (result, error) {
 		measuring atomic.Bool
 		done      atomic.Bool
 		count     atomic.Int64
+		all       atomic.Int64
 		mu        sync.Mutex
 		rtts      []time.Duration
 		wg        sync.WaitGroup
@@ -275,6 +279,7 @@ func run(ctx context.Context, o options) (result, error) {
 				if !ok || err != nil || (!strings.HasPrefix(tag, "m") && !strings.HasPrefix(tag, "p")) {
 					continue // the center's own lines
 				}
+				all.Add(2)
 				if measuring.Load() {
 					local = append(local, time.Since(time.Unix(0, ns)))
 					n++
@@ -326,7 +331,7 @@ func run(ctx context.Context, o options) (result, error) {
 		return float64(rtts[min(len(rtts)-1, int(p*float64(len(rtts))))].Microseconds()) / 1000
 	}
 	n := count.Load()
-	return result{Mode: o.mode, Customers: o.customers, Messages: 2 * n,
+	return result{Mode: o.mode, Customers: o.customers, Messages: 2 * n, AllMessages: all.Load(),
 		MsgsPerS: float64(2*n) / elapsed.Seconds(), P50ms: q(0.50), P99ms: q(0.99)}, nil
 }
 
