@@ -120,6 +120,7 @@ type conversation struct {
 	offerT    clock.Timer
 	offered   bool // a callback was offered
 	outcome   string
+	endedBy   string // who ended a connected chat: "customer" (default) or "agent"
 }
 
 // maxHistory bounds the transcript lines kept in memory for agents.
@@ -672,7 +673,11 @@ func (g *Gateway) end(c *conversation, outcome string) {
 		}
 	}
 	if c.phase == phaseConnected {
-		g.toAgents(c, AgentChat{Type: ChatEnded, From: "customer", Time: g.clock.Now()})
+		by := c.endedBy
+		if by == "" {
+			by = "customer"
+		}
+		g.toAgents(c, AgentChat{Type: ChatEnded, From: by, Time: g.clock.Now()})
 	}
 	c.phase = phaseEnded
 	if c.outcome == "" || c.outcome == "routed" {
@@ -719,6 +724,7 @@ func (g *Gateway) onEvent(e tserver.Event) {
 		case "":
 			if c.phase == phaseConnected {
 				g.say(c, "system", g.agentName(e.AgentID)+" has ended the chat. Thank you for contacting "+g.im.Name+".")
+				c.endedBy = "agent"
 			}
 			g.end(c, "handled")
 		}

@@ -216,6 +216,9 @@ func TestBotIdentifiesAndRoutesByReasonAndClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wantLast(alice, "Ann has ended the chat")
+	if m := r.desk.got["ann"][len(r.desk.got["ann"])-1]; m.Type != ChatEnded || m.From != "agent" {
+		t.Fatalf("ann's last chat event %+v, want the chat ended by the agent", m)
+	}
 	if r.conv(alice) != nil {
 		t.Fatal("conversation still live")
 	}
