@@ -59,22 +59,31 @@ func matchOption(m *config.BotMenu, text string) *config.MenuOption {
 			return &m.Options[i]
 		}
 	}
-	ws := words(text)
-	lower := " " + strings.Join(ws, " ") + " "
+	padded := padWords(text)
 	var best *config.MenuOption
 	bestHits := 0
 	for i := range m.Options {
-		hits := 0
-		for _, k := range m.Options[i].Keywords {
-			if k = strings.Join(words(k), " "); k != "" && strings.Contains(lower, " "+k+" ") {
-				hits++
-			}
-		}
-		if hits > bestHits {
+		if hits := keywordHits(padded, m.Options[i].Keywords); hits > bestHits {
 			best, bestHits = &m.Options[i], hits
 		}
 	}
 	return best
+}
+
+// padWords returns text's words, lower case, space-separated with a space
+// at each end, for keywordHits.
+func padWords(text string) string { return " " + strings.Join(words(text), " ") + " " }
+
+// keywordHits counts the keywords (each one or more words) that padded
+// (from padWords) contains as whole words.
+func keywordHits(padded string, keywords []string) int {
+	hits := 0
+	for _, k := range keywords {
+		if k = strings.Join(words(k), " "); k != "" && strings.Contains(padded, " "+k+" ") {
+			hits++
+		}
+	}
+	return hits
 }
 
 // fill replaces {name} and {center} in a bot text.

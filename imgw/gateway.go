@@ -457,16 +457,19 @@ func (g *Gateway) clientInfo(c *conversation, info ClientInfo) {
 	}
 }
 
+// sourceRank orders client reports by trust: the software's own word
+// first, a caps node, then a bare identity.
+var sourceRank = map[string]int{"xep-0092": 0, "sip-user-agent": 1, "http-user-agent": 1, "xep-0115": 2, "xep-0030": 3}
+
 // clientFamily picks, among c's client reports, the software routing
 // matches agents against: a family some agent declares, preferring the
 // software's own report (XEP-0092, user agents) over a caps node. ok is
 // false when no report names a family any agent knows.
 func (g *Gateway) clientFamily(c *conversation) (family, version string, ok bool) {
-	rank := map[string]int{"xep-0092": 0, "sip-user-agent": 1, "http-user-agent": 1, "xep-0115": 2, "xep-0030": 3}
 	best := math.MaxInt
 	for _, ci := range c.clients {
 		fam, known := g.families[strings.ToLower(ci.Family)]
-		r, ranked := rank[ci.Source]
+		r, ranked := sourceRank[ci.Source]
 		if !ranked {
 			r = 4
 		}

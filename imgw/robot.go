@@ -113,17 +113,11 @@ func (r *robot) handle(m AgentChat) {
 
 // match picks the answer with the most keywords in text.
 func (r *robot) match(text string) *config.BotAnswer {
-	lower := " " + strings.Join(words(text), " ") + " "
+	padded := padWords(text)
 	var best *config.BotAnswer
 	bestHits := 0
 	for _, a := range r.answers {
-		hits := 0
-		for _, k := range a.Keywords {
-			if k = strings.Join(words(k), " "); k != "" && strings.Contains(lower, " "+k+" ") {
-				hits++
-			}
-		}
-		if hits > bestHits {
+		if hits := keywordHits(padded, a.Keywords); hits > bestHits {
 			best, bestHits = a, hits
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ccswitch/ccswitch/internal/store"
 )
 
 // Customer is a customer the bot can identify.
@@ -132,9 +134,6 @@ func (m *MemoryStore) AddOrder(id string, customer int64, status string) {
 	m.orders[id] = memOrder{customer, status}
 }
 
-// normName folds case and spaces, for name lookups.
-func normName(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
-
 // FindCustomer implements Customers.
 func (m *MemoryStore) FindCustomer(key string) (Customer, error) {
 	m.mu.Lock()
@@ -147,7 +146,7 @@ func (m *MemoryStore) FindCustomer(key string) (Customer, error) {
 	}
 	var found []Customer
 	for _, c := range m.customers {
-		if normName(c.Name) == normName(key) {
+		if store.NameKey(c.Name) == store.NameKey(key) {
 			found = append(found, c)
 		}
 	}

@@ -231,7 +231,6 @@ func run(ctx context.Context, o options) (result, error) {
 		rtts      []time.Duration
 		wg        sync.WaitGroup
 	)
-	start := time.Now()
 	for i, c := range customers {
 		wg.Add(1)
 		go func() {
@@ -322,7 +321,6 @@ func run(ctx context.Context, o options) (result, error) {
 		_ = c.s.Close()
 		_ = c.s.Conn().Close()
 	}
-	_ = start
 	slices.Sort(rtts)
 	q := func(p float64) float64 {
 		if len(rtts) == 0 {

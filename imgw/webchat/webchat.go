@@ -298,16 +298,6 @@ func (s *Server) signal() {
 	s.changed = make(chan struct{})
 }
 
-// Tabs returns how many tabs visitor key has open.
-func (s *Server) Tabs(key string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v := s.visitors[key]; v != nil {
-		return len(v.conns)
-	}
-	return 0
-}
-
 // WaitTabs waits until visitor key has n tabs open, or ctx ends.
 func (s *Server) WaitTabs(ctx context.Context, key string, n int) error {
 	for {

@@ -3,7 +3,6 @@ package sipgw
 import (
 	"context"
 	"mime"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +101,7 @@ func (g *Gateway) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 		respond(sip.StatusBadRequest, "Bad Request: From has no user")
 		return
 	}
-	if !g.limiter.allow(hostOf(req.Source())) {
+	if !g.limiter.allow(sourceIP(req.Source())) {
 		respond(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
 		return
 	}
@@ -258,14 +257,6 @@ func (m *Messages) deliver(qm queuedMessage) {
 	}
 	m.g.log.Debug().Str("to", qm.out.To.User).Str("reason", reason).Msg("MESSAGE not delivered")
 	m.recv.Receive(imgw.Inbound{Kind: imgw.Bounce, From: qm.out.To, ID: qm.out.ID, Error: reason})
-}
-
-// hostOf returns the host of a host:port address.
-func hostOf(addr string) string {
-	if h, _, err := net.SplitHostPort(addr); err == nil {
-		return h
-	}
-	return addr
 }
 
 // ParseSIPUserAgent reads the client software from a SIP User-Agent
