@@ -250,13 +250,7 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 	answers := map[string]bool{}
 	for i, a := range b.Answers {
 		ap := bp.key("answers").index(i)
-		switch {
-		case a.Name == "":
-			c.errorf(ap.key("name"), "required")
-		case answers[a.Name]:
-			c.errorf(ap.key("name"), "answer %q defined twice", a.Name)
-		}
-		answers[a.Name] = true
+		c.uniqueName(ap.key("name"), answers, a.Name, a.Name, "answer %q defined twice")
 		switch a.Kind {
 		case "text":
 			if a.Text == "" {
@@ -292,14 +286,7 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 		keys := map[string]bool{}
 		for i, o := range m.Options {
 			op := mp.key("options").index(i)
-			switch k := strings.ToLower(strings.TrimSpace(o.Key)); {
-			case k == "":
-				c.errorf(op.key("key"), "required")
-			case keys[k]:
-				c.errorf(op.key("key"), "option key %q used twice", o.Key)
-			default:
-				keys[k] = true
-			}
+			c.uniqueName(op.key("key"), keys, strings.ToLower(strings.TrimSpace(o.Key)), o.Key, "option key %q used twice")
 			if !reason {
 				if o.Queue != "" || o.Answer != "" {
 					c.errorf(op, "a %s option takes only key, label and keywords", name)
@@ -373,25 +360,12 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 
 	customers := map[string]bool{}
 	for i, cu := range im.Customers {
-		cp := p.key("customers").index(i)
-		switch {
-		case cu.Number == "":
-			c.errorf(cp.key("number"), "required")
-		case customers[cu.Number]:
-			c.errorf(cp.key("number"), "customer %q listed twice", cu.Number)
-		}
-		customers[cu.Number] = true
+		c.uniqueName(p.key("customers").index(i).key("number"), customers, cu.Number, cu.Number, "customer %q listed twice")
 	}
 	orders := map[string]bool{}
 	for i, o := range im.Orders {
 		op := p.key("orders").index(i)
-		switch {
-		case o.ID == "":
-			c.errorf(op.key("id"), "required")
-		case orders[o.ID]:
-			c.errorf(op.key("id"), "order %q listed twice", o.ID)
-		}
-		orders[o.ID] = true
+		c.uniqueName(op.key("id"), orders, o.ID, o.ID, "order %q listed twice")
 		if !customers[o.Customer] {
 			c.errorf(op.key("customer"), "unknown customer %q (list it under im.customers)", o.Customer)
 		}
@@ -410,4 +384,18 @@ func (f *File) IMQueue() string {
 		}
 	}
 	return ""
+}
+
+// uniqueName checks a required name that must not repeat: key is how it
+// is compared (seen holds the keys met so far), shown how the error
+// names it, twice the message for a repeat (with %q).
+func (c *checker) uniqueName(p path, seen map[string]bool, key, shown, twice string) {
+	switch {
+	case key == "":
+		c.errorf(p, "required")
+	case seen[key]:
+		c.errorf(p, twice, shown)
+	default:
+		seen[key] = true
+	}
 }

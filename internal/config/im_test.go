@@ -80,6 +80,11 @@ func TestParseIMErrors(t *testing.T) {
 		{"negative retries", "retries: 1", "retries: -1", "im.bot.identify.retries", "must be >= 0"},
 		{"unknown field", "greeting: Hello", "greting: Hello", "im.bot.greting", `unknown field "greting"`},
 		{"zero rate", "customers:", "messages_per_minute: 0\n  customers:", "im.messages_per_minute", "must be >= 1"},
+		{"customer twice", `- {number: "1001", name: Alice Example`, `- {number: "1001", name: Twin}
+    - {number: "1001", name: Alice Example`, "im.customers[1].number", `customer "1001" listed twice`},
+		{"order twice", `- {id: A-1, customer: "1001", status: shipped}`, `- {id: A-1, customer: "1001", status: shipped}
+    - {id: A-1, customer: "1001", status: lost}`, "im.orders[1].id", `order "A-1" listed twice`},
+		{"answer without name", "{name: orders, kind", "{name: '', kind", "im.bot.answers[0].name", "required"},
 		{"huge messages", "customers:", "max_message_bytes: 100000000\n  customers:", "im.max_message_bytes", "must be within 1-65536"},
 	} {
 		src := strings.Replace(imCenter, tc.old, tc.new, 1)
