@@ -159,6 +159,23 @@ func (r *rig) wantLast(user, part string) {
 	}
 }
 
+// chatting takes user past the bot ("agent"), waits out client_wait and
+// has the ringing agent answer: the chat is connected.
+func (r *rig) chatting(user string) *conversation {
+	r.t.Helper()
+	r.say(user, "hi")
+	r.say(user, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(user)
+	if c == nil || c.conn == 0 {
+		r.t.Fatalf("%s not routed", user)
+	}
+	if err := r.ts.AnswerCall(c.conn); err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
 func (r *rig) conv(user string) *conversation {
 	return r.gw.byUser[userKey{"xmpp:test", user}]
 }
@@ -406,11 +423,7 @@ func TestTransferAndSupervisor(t *testing.T) {
 	r := newRig(t, testCenter)
 	r.ready("ann")
 	const u = "t@x"
-	r.say(u, "hi")
-	r.say(u, "agent")
-	r.clk.Advance(2 * time.Second)
-	c := r.conv(u)
-	_ = r.ts.AnswerCall(c.conn)
+	c := r.chatting(u)
 	r.ready("sue")
 	if err := r.gw.SupervisorJoin("sue", c.conn); err != nil {
 		t.Fatal(err)
@@ -464,12 +477,7 @@ func TestTypingBothWays(t *testing.T) {
 	if len(r.desk.got["sue"]) != 0 {
 		t.Fatal("typing reached an agent before the chat was connected")
 	}
-	r.say(u, "agent")
-	r.clk.Advance(2 * time.Second)
-	c := r.conv(u)
-	if err := r.ts.AnswerCall(c.conn); err != nil {
-		t.Fatal(err)
-	}
+	c := r.chatting(u)
 	r.gw.Handle(Inbound{Kind: Typing, From: from, State: StateComposing})
 	if m := r.desk.got["sue"][len(r.desk.got["sue"])-1]; m.Type != ChatTyping || m.State != "composing" || m.From != "customer" {
 		t.Fatalf("sue got %+v", m)
@@ -502,13 +510,7 @@ func TestDeskLostHandsChatsOver(t *testing.T) {
 	r := newRig(t, testCenter)
 	r.ready("sue")
 	const u = "lost@x"
-	r.say(u, "hi")
-	r.say(u, "agent")
-	r.clk.Advance(2 * time.Second)
-	c := r.conv(u)
-	if err := r.ts.AnswerCall(c.conn); err != nil {
-		t.Fatal(err)
-	}
+	c := r.chatting(u)
 	r.say(u, "are you there?")
 	r.ready("ann")
 	if err := r.ts.AgentNotReady("sue", "cti_disconnected"); err != nil {
@@ -538,13 +540,7 @@ func TestTypingFloodIsBounded(t *testing.T) {
 	r.ready("sue")
 	const u = "flood@x"
 	from := Address{Network: "xmpp:test", User: u, Device: "laptop"}
-	r.say(u, "hi")
-	r.say(u, "agent")
-	r.clk.Advance(2 * time.Second)
-	c := r.conv(u)
-	if err := r.ts.AnswerCall(c.conn); err != nil {
-		t.Fatal(err)
-	}
+	r.chatting(u)
 	typing := func() int {
 		n := 0
 		for _, m := range r.desk.got["sue"] {
