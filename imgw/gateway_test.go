@@ -303,8 +303,8 @@ func TestEscapeWordAndUnknownCustomer(t *testing.T) {
 
 func TestWaitingCustomerHearsPositionAndEWTThenCallbackOffer(t *testing.T) {
 	r := newRig(t, testCenter)
-	// bob is logged in but busy elsewhere: the queue is staffed, no agent
-	// is free.
+	// sue is logged in but not ready: the queue is staffed, no agent is
+	// free.
 	r.ready("sue")
 	if err := r.ts.AgentNotReady("sue", "meeting"); err != nil {
 		t.Fatal(err)

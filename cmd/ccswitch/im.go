@@ -91,9 +91,9 @@ func (d *ctiDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 
 // startCTI builds the CTI server, with the IM gateway as its chat handler
 // when the center takes chats.
-func (s *server) startCTI(m *Main, f *config.File, realClock clock.Clock, chat cti.ChatHandler) error {
-	passwords := map[string]string{}
-	for _, a := range f.ExpandAgents() {
+func (s *server) startCTI(m *Main, agents []config.Agent, realClock clock.Clock, chat cti.ChatHandler) error {
+	passwords := make(map[string]string, len(agents))
+	for _, a := range agents {
 		passwords[a.ID] = a.Password
 	}
 	var err error

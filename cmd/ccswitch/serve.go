@@ -165,7 +165,8 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 	ctx, s.cancel = context.WithCancel(ctx)
 
 	creds := registrar.StaticCredentials{}
-	for _, a := range f.ExpandAgents() {
+	agents := f.ExpandAgents()
+	for _, a := range agents {
 		if a.Password != "" && a.Number != "" {
 			creds[a.Number] = registrar.HA1(a.Number, o.realm, a.Password)
 		}
@@ -207,14 +208,14 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		chat = s.im.gw
 		ep.im = s.im.gw
 	}
-	if err := s.startCTI(m, f, realClock, chat); err != nil {
+	if err := s.startCTI(m, agents, realClock, chat); err != nil {
 		s.closeIM()
 		return err
 	}
 	desk.cti = s.cti
 	if o.simulate {
 		var desks []string
-		for _, a := range f.ExpandAgents() {
+		for _, a := range agents {
 			if a.Password == "" {
 				desks = append(desks, a.ID)
 			}
@@ -225,7 +226,7 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 	}
 	// Agents without a SIP phone (CTI or simulated desks) log in now;
 	// agents with one log in when it registers.
-	for _, a := range f.ExpandAgents() {
+	for _, a := range agents {
 		if a.Ready && a.Password == "" {
 			_ = s.ts.AgentLogin(a.ID, "")
 			_ = s.ts.AgentReady(a.ID)
