@@ -90,7 +90,10 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			err = opErr
 		}
 		// Holding twice or retrieving a call not held is a refresh, not an
-		// error, for the phone.
+		// error, for the phone: the domain's answer is only logged.
+		if err != nil {
+			g.log.Debug().Err(err).Bool("hold", hold).Msg("re-INVITE: hold state unchanged in the domain")
+		}
 		c.mu.Lock()
 		if !c.done {
 			switch {

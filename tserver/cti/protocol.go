@@ -342,8 +342,6 @@ type reply struct {
 	Call    *CallInfo             `json:"call,omitempty"`
 }
 
-func ack(ref uint64) *reply { return &reply{Event: EventACK, Ref: ref} }
-
 func errorReply(ref uint64, err error) *reply {
 	return &reply{Event: EventError, Ref: ref, Error: err.Error(), Kind: KindCode(pbx.KindOf(err))}
 }
