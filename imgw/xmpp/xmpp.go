@@ -127,15 +127,18 @@ type Adapter struct {
 	inbox    inbox
 	infoSem  chan struct{}
 
-	mu        sync.Mutex
-	outbox    []queued
-	rcpts     map[imgw.Address]rcpt // recipients checked, up to maxTracked
-	sess      *xmpp.Session
-	connected chan struct{} // closed while connected
-	down      chan struct{} // closed while disconnected
-	asked     map[string]bool
-	sent      sentLog
-	wake      chan struct{} // outbox not empty (cap 1)
+	mu     sync.Mutex
+	outbox []queued
+	rcpts  map[imgw.Address]rcpt // recipients checked, up to maxTracked
+	// chatStates holds the devices whose last message carried an XEP-0085
+	// chat state (up to maxTracked): only they get chat states back.
+	chatStates map[imgw.Address]bool
+	sess       *xmpp.Session
+	connected  chan struct{} // closed while connected
+	down       chan struct{} // closed while disconnected
+	asked      map[string]bool
+	sent       sentLog
+	wake       chan struct{} // outbox not empty (cap 1)
 }
 
 // queued is a message in the outbox, with its recipient checked.
@@ -243,6 +246,8 @@ func New(cfg Config) (*Adapter, error) {
 		asked:     make(map[string]bool),
 		rcpts:     make(map[imgw.Address]rcpt),
 		wake:      make(chan struct{}, 1),
+
+		chatStates: make(map[imgw.Address]bool),
 	}
 	a.inbox.init(cfg.InboxSize)
 	return a, nil
@@ -301,7 +306,19 @@ func closedChan() chan struct{} {
 // sent comes back as a Bounce: a bad address (jid-malformed), a text over
 // MaxStanzaBytes (policy-violation) or a full outbox
 // (resource-constraint).
+//
+// Chat states follow XEP-0085's negotiation: a device gets them only
+// while its own messages carry them. A chat state for any other device
+// is left out of a message, and a pure chat state is not sent at all.
 func (a *Adapter) Send(out imgw.Outbound) {
+	if out.State != imgw.StateNone {
+		a.mu.Lock()
+		wanted := a.chatStates[out.To]
+		a.mu.Unlock()
+		if !wanted {
+			out.State = imgw.StateNone
+		}
+	}
 	if out.Text == "" && out.State == imgw.StateNone {
 		return
 	}
@@ -379,6 +396,26 @@ func (a *Adapter) recipient(to imgw.Address) (jid.JID, error) {
 		}
 	}
 	return j, nil
+}
+
+// noteChatStates remembers whether the device that sent in wants chat
+// states (XEP-0085 §5.1): it does while its messages carry one, and no
+// longer once it sends a message without.
+func (a *Adapter) noteChatStates(in imgw.Inbound) {
+	uses := in.State != imgw.StateNone
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if uses == a.chatStates[in.From] {
+		return
+	}
+	if !uses {
+		delete(a.chatStates, in.From)
+		return
+	}
+	if len(a.chatStates) >= maxTracked {
+		clear(a.chatStates)
+	}
+	a.chatStates[in.From] = true
 }
 
 func (a *Adapter) bounce(out imgw.Outbound, cond string) {
@@ -728,6 +765,7 @@ func (c *conn) onMessage(st *inStanza, tooBig bool) tokens {
 	if !ok {
 		return nil
 	}
+	a.noteChatStates(in)
 	a.post(in)
 	if from, err := c.jids.parse(st.From); err == nil {
 		c.queryClient(from)

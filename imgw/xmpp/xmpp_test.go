@@ -250,6 +250,34 @@ func conversation(t *testing.T, srv *xmpptest.Server) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+
+		// XEP-0085 §5.1: once alice writes without a chat state, she
+		// gets none back: the state is left out of a message, and a
+		// pure state is not sent.
+		alice.SendMessage(xmpptest.Message{To: public, Body: "no more states", ID: "a2"})
+		h.rec.expect(t, 0, "alice's stateless message", func(in imgw.Inbound) bool {
+			return in.Kind == imgw.Message && in.ID == "a2" && in.State == imgw.StateNone
+		})
+		seen := len(alice.Received())
+		h.a.Send(imgw.Outbound{To: h.addr(alice), State: imgw.StateComposing})
+		h.a.Send(imgw.Outbound{To: h.addr(alice), Text: "plain", State: imgw.StateActive, ID: "o3"})
+		if _, err := alice.Expect(ctx, func(s xmpptest.Stanza) bool { return s.ID == "o3" }); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range alice.Received()[seen:] {
+			if s.Kind == "message" && (s.State != "" || s.ID == "o3" && s.Body != "plain") {
+				t.Errorf("alice, who no longer sends chat states, got %+v", s)
+			}
+		}
+		// Her next chat state turns them back on.
+		alice.SendState(public, "active")
+		h.rec.expect(t, 0, "alice's active", func(in imgw.Inbound) bool {
+			return in.Kind == imgw.Typing && in.State == imgw.StateActive && from(alice)(in)
+		})
+		h.a.Send(imgw.Outbound{To: h.addr(alice), Text: "states again", State: imgw.StateActive, ID: "o4"})
+		if got, err := alice.Expect(ctx, func(s xmpptest.Stanza) bool { return s.ID == "o4" }); err != nil || got.State != "active" {
+			t.Fatalf("o4: %+v, %v", got, err)
+		}
 	})
 
 	t.Run("client detection", func(t *testing.T) {
