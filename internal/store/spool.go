@@ -34,7 +34,7 @@ type Spool struct {
 	maxSize int64
 
 	mu       sync.Mutex
-	buf      []byte       // frames not yet written
+	buf      []byte        // frames not yet written
 	waiting  []func(error) // Sync callbacks for what buf holds
 	wake     chan struct{}
 	err      error // a failed write or fsync: the spool refuses all after
