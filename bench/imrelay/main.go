@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"mellium.im/sasl"
@@ -123,6 +124,10 @@ type result struct {
 	MsgsPerS    float64 `json:"msgs_s"`
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	// LoadCPUs is the CPU time (user and system, seconds) this load
+	// generator used over the whole run: on a machine it shares with the
+	// servers, it is part of what both paths cost.
+	LoadCPUs float64 `json:"load_cpu_s"`
 }
 
 func main() {
@@ -330,7 +335,16 @@ func run(ctx context.Context, o options) (result, error) {
 	}
 	n := count.Load()
 	return result{Mode: o.mode, Customers: o.customers, Messages: 2 * n, AllMessages: all.Load(),
-		MsgsPerS: float64(2*n) / elapsed.Seconds(), P50ms: q(0.50), P99ms: q(0.99)}, nil
+		MsgsPerS: float64(2*n) / elapsed.Seconds(), P50ms: q(0.50), P99ms: q(0.99), LoadCPUs: cpuSeconds()}, nil
+}
+
+// cpuSeconds is the CPU time this process has used so far.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // startDesks logs the CTI agents in; each answers what rings and echoes
