@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,6 +33,8 @@ type Agent struct {
 	Password string
 	// Name is shown to customers in chats.
 	Name string
+	// ChatVia is ChatViaCTI or ChatViaSIP: where the agent's chats go.
+	ChatVia string
 	// Order is the agent's position in the file after expansion, from 0.
 	Order int
 }
@@ -98,6 +101,7 @@ func (g *AgentGroup) agent(n, order int) Agent {
 		Ready:      g.Ready == nil || *g.Ready,
 		Password:   g.Password,
 		Name:       g.Name,
+		ChatVia:    cmp.Or(g.ChatVia, ChatViaCTI),
 		Order:      order,
 	}
 	for _, m := range medias {

@@ -63,6 +63,7 @@ agents:
     attributes: {language: [en, fr]}
     weight: 4
     password: secret
+    chat_via: sip
   - {group: night, count: 2, skills: {chat: 2}, ready: false}
 `)
 	agents := f.ExpandAgents()
@@ -75,17 +76,17 @@ agents:
 			WrapUp:     15 * time.Second,
 			Clients:    map[string]string{"pidgin": ">=2.10"},
 			Attributes: map[string][]string{"language": {"en", "fr"}},
-			Weight:     4, Ready: true, Password: "secret", Order: 0,
+			Weight:     4, Ready: true, Password: "secret", ChatVia: "sip", Order: 0,
 		},
 		{
 			ID: "night-1", Skills: map[string]int{"chat": 2},
 			Capacity: map[string]int{"voice": 1, "voip": 1, "im": 1, "callback": 1},
-			Weight:   1, Order: 1,
+			Weight:   1, ChatVia: "cti", Order: 1,
 		},
 		{
 			ID: "night-2", Skills: map[string]int{"chat": 2},
 			Capacity: map[string]int{"voice": 1, "voip": 1, "im": 1, "callback": 1},
-			Weight:   1, Order: 2,
+			Weight:   1, ChatVia: "cti", Order: 2,
 		},
 	}
 	if !reflect.DeepEqual(agents, want) {
@@ -104,7 +105,7 @@ func TestExpandAgentsDefaultsWithoutParse(t *testing.T) {
 	f := &File{Agents: []AgentGroup{{ID: "a", Capacity: map[string]int{"im": 0}}}}
 	a := f.ExpandAgents()[0]
 	wantCapacity := map[string]int{"voice": 1, "voip": 1, "im": 0, "callback": 1}
-	if a.Weight != 1 || !a.Ready || !reflect.DeepEqual(a.Capacity, wantCapacity) {
-		t.Errorf("agent = %+v, want weight 1, ready, capacity %v", a, wantCapacity)
+	if a.Weight != 1 || !a.Ready || !reflect.DeepEqual(a.Capacity, wantCapacity) || a.ChatVia != ChatViaCTI {
+		t.Errorf("agent = %+v, want weight 1, ready, capacity %v, chat via cti", a, wantCapacity)
 	}
 }

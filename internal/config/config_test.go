@@ -369,6 +369,33 @@ agents:
   - {group: t, count: 2, number: "1001"}
 `, "agents[0].number", 2, "number a group with first_number"},
 
+		// Where agents chat.
+		{"unknown chat_via", `
+agents:
+  - id: bob
+    number: "1001"
+    chat_via: phone
+`, "agents[0].chat_via", 4, `unknown chat_via "phone" (want cti or sip)`},
+		{"empty chat_via", `
+agents:
+  - {id: bob, chat_via: ""}
+`, "agents[0].chat_via", 2, `unknown chat_via ""`},
+		{"chat_via sip without number", `
+agents:
+  - {id: bob, password: secret}
+  - {id: cat, password: secret, chat_via: sip}
+`, "agents[1].chat_via", 3, "sip needs the agent's number"},
+		{"chat_via sip for a group without numbers", `
+agents:
+  - {group: night, count: 2, password: secret, chat_via: sip}
+`, "agents[0].chat_via", 2, "sip needs first_number"},
+		{"chat_via sip without password", `
+agents:
+  - id: bob
+    number: "1001"
+    chat_via: sip
+`, "agents[0].chat_via", 4, "sip needs a password"},
+
 		// Skills and levels.
 		{"skill level", `
 queues: [{name: support}]

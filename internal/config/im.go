@@ -331,8 +331,10 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 	}
 
 	agentIDs := map[string]bool{}
+	onPhone := map[string]bool{}
 	for _, a := range f.ExpandAgents() {
 		agentIDs[a.ID] = true
+		onPhone[a.ID] = a.ChatVia == ChatViaSIP
 	}
 	robots := map[string]bool{}
 	for i, r := range im.AutomatedAgents {
@@ -344,6 +346,8 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 			c.errorf(rp.key("id"), "unknown agent %q (list it under agents, with skills and im capacity)", r.ID)
 		case robots[r.ID]:
 			c.errorf(rp.key("id"), "agent %q listed twice", r.ID)
+		case onPhone[r.ID]:
+			c.errorf(rp.key("id"), "agent %q chats via sip: an automated agent has no phone (drop its chat_via)", r.ID)
 		}
 		robots[r.ID] = true
 		for j, name := range r.Answers {

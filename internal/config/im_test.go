@@ -109,3 +109,15 @@ func TestParseIMNeedsAQueue(t *testing.T) {
 		t.Errorf("err %v, want no im queue", err)
 	}
 }
+
+func TestParseIMAutomatedAgentOnAPhone(t *testing.T) {
+	src := strings.Replace(imCenter, "agents:\n", `agents:
+  - {id: bot, number: "2001", password: secret, chat_via: sip, skills: {chat-general: 1}}
+`, 1) + `  automated_agents: [{id: bot, transfer_to: chat-general}]
+`
+	_, err := Parse("im.yaml", []byte(src))
+	const want = `im.yaml:30:27: im.automated_agents[0].id: agent "bot" chats via sip`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err %v, want %s", err, want)
+	}
+}

@@ -118,7 +118,18 @@ type AgentGroup struct {
 	// Name is the agent's name as customers see it in chats (default
 	// "Agent"); never an address.
 	Name string `yaml:"name"`
+	// ChatVia is where the agent handles chats: ChatViaCTI (default), its
+	// CTI desktop; or ChatViaSIP, its SIP phone, by MESSAGE (RFC 3428),
+	// which needs the agent's number and password (its phone registers
+	// with them).
+	ChatVia string `yaml:"chat_via"`
 }
+
+// The values of AgentGroup.ChatVia.
+const (
+	ChatViaCTI = "cti"
+	ChatViaSIP = "sip"
+)
 
 // Traffic is simulated load offered to one queue or route point.
 type Traffic struct {

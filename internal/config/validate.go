@@ -85,6 +85,9 @@ func (c *checker) setDefaults(f *File) {
 			ready := true
 			g.Ready = &ready
 		}
+		if c.unset(p.key("chat_via"), g.ChatVia == "") {
+			g.ChatVia = ChatViaCTI
+		}
 	}
 
 	for i := range f.Traffic {
@@ -298,6 +301,7 @@ func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]
 		if g.Weight < 1 {
 			c.errorf(p.key("weight"), "%d must be >= 1", g.Weight)
 		}
+		c.checkChatVia(g, p)
 		total += min(g.size(), maxAgents)
 	}
 	if tooMany {
@@ -335,6 +339,26 @@ func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]
 				}
 			}
 		}
+	}
+}
+
+// checkChatVia checks where g's agents chat: a phone needs an extension
+// to be found at and a password to register with.
+func (c *checker) checkChatVia(g *AgentGroup, p path) {
+	cp := p.key("chat_via")
+	switch g.ChatVia {
+	case ChatViaCTI:
+	case ChatViaSIP:
+		switch {
+		case g.ID != "" && g.Number == "":
+			c.errorf(cp, "sip needs the agent's number: the extension its phone registers as")
+		case g.ID == "" && g.FirstNumber == 0:
+			c.errorf(cp, "sip needs first_number: the extensions the group's phones register as")
+		case g.Password == "":
+			c.errorf(cp, "sip needs a password: the agent's phone registers with it")
+		}
+	default:
+		c.errorf(cp, "unknown chat_via %q (want %s or %s)", g.ChatVia, ChatViaCTI, ChatViaSIP)
 	}
 }
 
