@@ -157,6 +157,9 @@ type Gateway struct {
 	next         uint64
 	cancel       func()
 	robots       map[string]*robot
+	// onPhone: agents who chat from their SIP phone (chat_via: sip),
+	// whose offers the gateway answers for them.
+	onPhone map[string]bool
 }
 
 // New builds a gateway for the center and subscribes it to tserver's
@@ -175,7 +178,7 @@ func New(o Options) (*Gateway, error) {
 		adapters: map[string]Adapter{}, byUser: map[userKey]*conversation{},
 		byConn: map[pbx.ConnID]*conversation{}, byID: map[string]*conversation{},
 		pending: map[userKey][]ClientInfo{}, presence: map[Address]PresenceInfo{}, agentNames: map[string]string{},
-		families: map[string]string{}, attributes: map[string]bool{},
+		families: map[string]string{}, attributes: map[string]bool{}, onPhone: map[string]bool{},
 		defaultQueue: o.Center.IMQueue(),
 		prefix:       strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
 	}
@@ -193,6 +196,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	for _, a := range o.Center.ExpandAgents() {
 		g.agentNames[a.ID] = a.Name
+		if a.ChatVia == config.ChatViaSIP {
+			g.onPhone[a.ID] = true
+		}
 		for fam := range a.Clients {
 			g.families[strings.ToLower(fam)] = fam
 		}
@@ -834,6 +840,11 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 	}
 	return nil
 }
+
+// Durable calls done once everything the gateway has journaled so far is
+// durable: the CTI server acknowledges an agent's chat line (AgentMessage)
+// only then. done may run on another goroutine and must not block.
+func (g *Gateway) Durable(done func(error)) { g.journal.Durable(done) }
 
 // AgentTyping relays an agent's chat state to the customer.
 func (g *Gateway) AgentTyping(agentID string, id pbx.ConnID, state string) error {

@@ -38,10 +38,12 @@ func (g *Gateway) addRobots(cfg []config.AutomatedAgent) {
 // Automated reports whether agent id is one of the gateway's robots.
 func (g *Gateway) Automated(id string) bool { return g.robots[id] != nil }
 
-// Offer answers, for a robot, the chat tserver offers it (the robot's
-// device). It reports false for agents that are people.
+// Offer answers the chat tserver offers a robot, or an agent who chats
+// from a SIP phone (chat_via: sip: a phone has no answer button; the
+// chat's lines simply start arriving). It reports false for the agents
+// who answer on their CTI desktop.
 func (g *Gateway) Offer(c *tserver.Contact, a *tserver.Agent) bool {
-	if g.robots[a.ID] == nil {
+	if g.robots[a.ID] == nil && !g.onPhone[a.ID] {
 		return false
 	}
 	id := c.ID

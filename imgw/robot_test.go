@@ -95,3 +95,28 @@ func TestAutomatedAgentConfigErrors(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// TestPhoneAgentChatIsAnsweredForIt: an agent who chats from its SIP phone
+// (chat_via: sip) has no answer button: the gateway answers the offer, and
+// the agent's desk gets the history at once.
+func TestPhoneAgentChatIsAnsweredForIt(t *testing.T) {
+	src := strings.Replace(testCenter, "agents:\n", "agents:\n  - {id: dora, name: Dora, number: \"2001\", password: secret, chat_via: sip, skills: {chat-general: 9}, ready: false}\n", 1)
+	r := newRig(t, src)
+	r.ready("dora")
+	const u = "alice@example.test"
+	r.say(u, "hi")
+	r.say(u, "agent")
+	r.clk.Advance(2 * time.Second)
+	c := r.conv(u)
+	if c == nil || c.agent != "dora" || c.phase != phaseConnected {
+		t.Fatalf("conversation %+v, want connected to dora", c)
+	}
+	r.wantLast(u, "You are now chatting with Dora.")
+	if got := r.desk.got["dora"]; len(got) != 1 || got[0].Type != ChatHistory || got[0].ConnID != c.conn {
+		t.Fatalf("dora's desk got %+v, want the history", got)
+	}
+	if err := r.gw.AgentMessage("dora", c.conn, "Hello, Dora here."); err != nil {
+		t.Fatal(err)
+	}
+	r.wantLast(u, "Dora: Hello, Dora here.")
+}
