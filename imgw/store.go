@@ -83,6 +83,10 @@ type Journal interface {
 	Line(l Line)
 	Device(from Address, client *ClientInfo, presence *PresenceInfo)
 	Callback(r CallbackRequest)
+	// Durable calls done once every record journaled so far is durable
+	// (nil), or cannot be made so (the error). done may run on another
+	// goroutine and must not block.
+	Durable(done func(error))
 }
 
 // MemoryStore is a Customers and Journal in memory, for simulations and
@@ -205,6 +209,9 @@ func (m *MemoryStore) Callback(r CallbackRequest) {
 	defer m.mu.Unlock()
 	m.callbacks = append(m.callbacks, r)
 }
+
+// Durable implements Journal: memory is as durable as it gets.
+func (m *MemoryStore) Durable(done func(error)) { done(nil) }
 
 // Transcript returns the lines of conversation id.
 func (m *MemoryStore) Transcript(id string) []Line {

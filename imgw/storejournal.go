@@ -3,7 +3,9 @@ package imgw
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -14,26 +16,189 @@ import (
 
 // StoreJournal keeps the gateway's records in the embedded store: it is
 // the Customers and the Journal of a live gateway. Lookups read the store
-// directly (they are indexed and local); writes go through the store's
-// group-commit Writer, so the gateway's goroutine never waits for a disk
-// flush, and each is durable a few milliseconds later.
+// directly (they are indexed and local).
+//
+// Records are made durable in a spool (store.Spool: an append-only file,
+// fsync'ed in groups) and applied to SQLite behind it through the store's
+// group-commit Writer, so the gateway's goroutine never waits for a disk.
+// Conversations, devices and callback requests are applied at once;
+// transcript lines wait, per conversation, until groupLines of them have
+// gathered, the conversation ends or the oldest is lineAge old, and go in
+// together: a line inserted on its own costs a B-tree page write for its
+// conversation in every commit, a busy center's largest cost. What the
+// spool holds and SQLite does not yet is applied again at the next open
+// (Replay). Without a spool, every record goes to the Writer as it comes.
 type StoreJournal struct {
-	st  *store.Store
-	w   *store.Writer
-	log zerolog.Logger
+	st    *store.Store
+	w     *store.Writer
+	spool *store.Spool
+	log   zerolog.Logger
 
+	mu sync.Mutex
 	// pending gathers records until the writer takes them: one writer
-	// op for everything journaled while the previous one waited.
-	mu      sync.Mutex
+	// op for everything journaled while the previous one waited; segs
+	// counts the spool records in it, by segment.
 	pending *store.Batch
+	segs    segCounts
+	// lines holds each conversation's transcript lines not yet handed to
+	// the writer.
+	lines       map[string]*lineGroup
+	spoolFailed bool
+	stop        chan struct{}
+	stopped     chan struct{}
 }
+
+// lineGroup is a conversation's lines waiting to go to SQLite together.
+type lineGroup struct {
+	lines []store.TranscriptLine
+	segs  segCounts
+	first time.Time // when the oldest was journaled
+}
+
+// segCounts counts spool records by segment, in segment order.
+type segCounts []segCount
+
+type segCount struct {
+	seg uint64
+	n   int
+}
+
+func (c *segCounts) add(seg uint64, n int) {
+	if k := len(*c); k > 0 && (*c)[k-1].seg == seg {
+		(*c)[k-1].n += n
+		return
+	}
+	*c = append(*c, segCount{seg, n})
+}
+
+// Grouping of transcript lines.
+const (
+	groupLines = 64
+	lineAge    = 2 * time.Second
+)
 
 // lookupTimeout bounds a bot lookup.
 const lookupTimeout = 2 * time.Second
 
-// NewStoreJournal returns the journal of st, writing through w.
+// NewStoreJournal returns the journal of st, writing through w, without
+// a spool.
 func NewStoreJournal(st *store.Store, w *store.Writer, log zerolog.Logger) *StoreJournal {
 	return &StoreJournal{st: st, w: w, log: log}
+}
+
+// OpenStoreJournal returns the journal of st, writing through w behind
+// the spool in directory spoolDir. It first applies what the spool kept
+// from before (a crash, or records not yet applied at the last Close),
+// and returns once that is in the store.
+func OpenStoreJournal(ctx context.Context, st *store.Store, w *store.Writer, spoolDir string, log zerolog.Logger) (*StoreJournal, error) {
+	sp, left, err := store.OpenSpool(spoolDir, store.SpoolOptions{})
+	if err != nil {
+		return nil, err
+	}
+	j := &StoreJournal{st: st, w: w, spool: sp, log: log, lines: make(map[string]*lineGroup),
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	if err := j.replay(ctx, left); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	if err := sp.ReplayDone(); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	go j.ageLines()
+	return j, nil
+}
+
+// replay applies records left in the spool, in order, idempotently: some
+// may be in the store already.
+func (j *StoreJournal) replay(ctx context.Context, recs [][]byte) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	bad := 0
+	for len(recs) > 0 {
+		n := min(len(recs), 4096)
+		b := &store.Batch{}
+		for _, raw := range recs[:n] {
+			var r spoolRecord
+			if err := json.Unmarshal(raw, &r); err != nil || !r.addTo(b, true) {
+				bad++
+			}
+		}
+		j.w.SubmitBatch(b, j.failed, j.done)
+		recs = recs[n:]
+	}
+	if err := j.w.Flush(ctx); err != nil {
+		return fmt.Errorf("imgw: journal replay: %w", err)
+	}
+	if bad > 0 {
+		j.log.Error().Int("records", bad).Msg("journal replay: unreadable records skipped")
+	}
+	return nil
+}
+
+// spoolRecord is a journal record as the spool keeps it.
+type spoolRecord struct {
+	Conversation *store.Conversation    `json:"c,omitempty"`
+	Line         *store.TranscriptLine  `json:"l,omitempty"`
+	Device       *deviceRecordJSON      `json:"d,omitempty"`
+	Callback     *store.CallbackRequest `json:"b,omitempty"`
+}
+
+type deviceRecordJSON struct {
+	Network, User, Device string
+	Client                *store.Client   `json:",omitempty"`
+	Presence              *store.Presence `json:",omitempty"`
+}
+
+// addTo adds the record to b; once makes a callback request idempotent
+// (a replay).
+func (r *spoolRecord) addTo(b *store.Batch, once bool) bool {
+	switch {
+	case r.Conversation != nil:
+		b.Conversation(*r.Conversation)
+	case r.Line != nil:
+		b.Line(*r.Line)
+	case r.Device != nil:
+		d := r.Device
+		if d.Client != nil {
+			b.DeviceClient(d.Network, d.User, d.Device, *d.Client)
+		}
+		if d.Presence != nil {
+			b.DevicePresence(d.Network, d.User, d.Device, *d.Presence)
+		}
+	case r.Callback != nil && once:
+		b.CallbackOnce(*r.Callback)
+	case r.Callback != nil:
+		b.Callback(*r.Callback)
+	default:
+		return false
+	}
+	return true
+}
+
+// spooled appends r to the spool; it returns the segment, or false when
+// there is no spool or it failed (the record then goes to the writer
+// alone, as without a spool).
+func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
+	if j.spool == nil {
+		return 0, false
+	}
+	raw, err := json.Marshal(r)
+	if err == nil {
+		var seg uint64
+		if seg, err = j.spool.Append(raw); err == nil {
+			return seg, true
+		}
+	}
+	j.mu.Lock()
+	first := !j.spoolFailed
+	j.spoolFailed = true
+	j.mu.Unlock()
+	if first {
+		j.log.Error().Err(err).Msg("journal spool failed; records go to the store directly")
+	}
+	return 0, false
 }
 
 // FindCustomer implements Customers.
@@ -70,29 +235,132 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 	return o.Status, nil
 }
 
-// record adds a record to the pending batch; the first record of a
-// batch submits it, and the writer takes whatever the batch holds by
-// the time it runs.
-func (j *StoreJournal) record(add func(b *store.Batch)) {
+// record adds a record to the pending batch (with its spool segment, when
+// spooled); the first record of a batch submits it, and the writer takes
+// whatever the batch holds by the time it runs.
+func (j *StoreJournal) record(r *spoolRecord) {
+	seg, ok := j.spooled(r)
 	j.mu.Lock()
-	first := j.pending == nil
-	if first {
-		j.pending = &store.Batch{}
+	if r.Conversation != nil && !r.Conversation.Ended.IsZero() {
+		j.takeLines(r.Conversation.ID) // its lines before its end
 	}
-	add(j.pending)
+	r.addTo(j.batch(), false)
+	if ok {
+		j.segs.add(seg, 1)
+	}
 	j.mu.Unlock()
-	if !first {
-		return
+}
+
+// batch returns the pending batch, submitting a new one to the writer;
+// j.mu is held.
+func (j *StoreJournal) batch() *store.Batch {
+	if j.pending != nil {
+		return j.pending
 	}
-	var b *store.Batch
+	j.pending = &store.Batch{}
+	var (
+		b    *store.Batch
+		segs segCounts
+	)
 	j.w.Submit(func(tx *sql.Tx) error {
 		if b == nil { // the first run takes the batch; a rerun (after a failed COMMIT) keeps it
 			j.mu.Lock()
 			b, j.pending = j.pending, nil
+			segs, j.segs = j.segs, nil
 			j.mu.Unlock()
 		}
 		return j.w.RunBatch(tx, b, j.failed)
-	}, j.done)
+	}, func(err error) {
+		j.done(err)
+		if err == nil && j.spool != nil {
+			for _, c := range segs {
+				j.spool.Applied(c.seg, c.n)
+			}
+		}
+	})
+	return j.pending
+}
+
+// takeLines moves conversation id's waiting lines to the pending batch;
+// j.mu is held.
+func (j *StoreJournal) takeLines(id string) {
+	g := j.lines[id]
+	if g == nil {
+		return
+	}
+	delete(j.lines, id)
+	b := j.batch()
+	for _, l := range g.lines {
+		b.Line(l)
+	}
+	for _, c := range g.segs {
+		j.segs.add(c.seg, c.n)
+	}
+}
+
+// ageLines hands lines that waited lineAge to the writer, until Close.
+func (j *StoreJournal) ageLines() {
+	defer close(j.stopped)
+	t := time.NewTicker(lineAge / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case now := <-t.C:
+			j.mu.Lock()
+			for id, g := range j.lines {
+				if now.Sub(g.first) >= lineAge {
+					j.takeLines(id)
+				}
+			}
+			j.mu.Unlock()
+		}
+	}
+}
+
+// FlushLines hands every waiting transcript line to the writer (Flush the
+// writer to see them in the store).
+func (j *StoreJournal) FlushLines() {
+	j.mu.Lock()
+	for id := range j.lines {
+		j.takeLines(id)
+	}
+	j.mu.Unlock()
+}
+
+// Durable calls done once every record journaled so far is durable: in
+// the spool, or committed to the store when there is none. done runs on
+// another goroutine and must not block.
+func (j *StoreJournal) Durable(done func(error)) {
+	if j.spool != nil && !j.spoolIsFailed() {
+		j.spool.Sync(done)
+		return
+	}
+	j.w.Submit(func(*sql.Tx) error { return nil }, done)
+}
+
+func (j *StoreJournal) spoolIsFailed() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.spoolFailed
+}
+
+// Close hands the waiting lines to the writer, flushes it, and closes the
+// spool: what is in the store is no longer replayed. The writer and the
+// store stay open.
+func (j *StoreJournal) Close(ctx context.Context) error {
+	if j.spool == nil {
+		return j.w.Flush(ctx)
+	}
+	close(j.stop)
+	<-j.stopped
+	j.FlushLines()
+	err := j.w.Flush(ctx)
+	if cerr := j.spool.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func (j *StoreJournal) failed(what string, err error) {
@@ -107,36 +375,53 @@ func (j *StoreJournal) done(err error) {
 
 // Conversation implements Journal.
 func (j *StoreJournal) Conversation(r ConversationRecord) {
-	c := store.Conversation{
+	j.record(&spoolRecord{Conversation: &store.Conversation{
 		ID: r.ID, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Reason: r.Reason, Language: r.Language, Started: r.Started, Ended: r.Ended, Outcome: r.Outcome,
-	}
-	j.record(func(b *store.Batch) { b.Conversation(c) })
+	}})
 }
 
 // Line implements Journal.
 func (j *StoreJournal) Line(l Line) {
 	tl := store.TranscriptLine{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
-	j.record(func(b *store.Batch) { b.Line(tl) })
+	r := &spoolRecord{Line: &tl}
+	seg, ok := j.spooled(r)
+	if !ok {
+		j.record(r)
+		return
+	}
+	j.mu.Lock()
+	g := j.lines[tl.Conversation]
+	if g == nil {
+		g = &lineGroup{first: time.Now()}
+		j.lines[tl.Conversation] = g
+	}
+	g.lines = append(g.lines, tl)
+	g.segs.add(seg, 1)
+	if len(g.lines) >= groupLines {
+		j.takeLines(tl.Conversation)
+	}
+	j.mu.Unlock()
 }
 
 // Device implements Journal.
 func (j *StoreJournal) Device(from Address, client *ClientInfo, presence *PresenceInfo) {
-	j.record(func(b *store.Batch) {
-		if client != nil {
-			b.DeviceClient(from.Network, from.User, from.Device, store.Client(*client))
-		}
-		if presence != nil {
-			b.DevicePresence(from.Network, from.User, from.Device, store.Presence(*presence))
-		}
-	})
+	d := &deviceRecordJSON{Network: from.Network, User: from.User, Device: from.Device}
+	if client != nil {
+		c := store.Client(*client)
+		d.Client = &c
+	}
+	if presence != nil {
+		p := store.Presence(*presence)
+		d.Presence = &p
+	}
+	j.record(&spoolRecord{Device: d})
 }
 
 // Callback implements Journal.
 func (j *StoreJournal) Callback(r CallbackRequest) {
-	cr := store.CallbackRequest{
+	j.record(&spoolRecord{Callback: &store.CallbackRequest{
 		Conversation: r.Conversation, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Number: r.Number, Requested: r.Requested,
-	}
-	j.record(func(b *store.Batch) { b.Callback(cr) })
+	}})
 }

@@ -2,8 +2,12 @@ package imgw
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -113,5 +117,186 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	hist, err := st.History(ctx, c.CustomerID)
 	if err != nil || len(hist) != 1 || hist[0].ID != c.ID {
 		t.Fatalf("history %+v %v", hist, err)
+	}
+}
+
+// copyTree copies the regular files of dir src into dst (created), as a
+// crash would leave them: nothing is flushed or closed first.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasSuffix(e.Name(), "-shm") {
+			continue // SQLite rebuilds its shared-memory index from the WAL
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A crash after the journal said "durable": the store's files and the
+// spool, copied while everything is still open, hold every record once
+// the journal is opened on them: the lines still waiting to be grouped
+// come back from the spool; what was in the store already is not doubled.
+func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
+	live := t.TempDir()
+	path := filepath.Join(live, "cc.db")
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	w := st.Writer()
+	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(ctx)
+	from := Address{Network: "xmpp:test", User: "dora@example.test", Device: "phone"}
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	j.Conversation(ConversationRecord{ID: "im-7", From: from, Started: t0})
+	const lines = groupLines + 6 // a group goes to the store; six lines wait
+	for i := 1; i <= lines; i++ {
+		j.Line(Line{Conversation: "im-7", Seq: int64(i), Time: t0.Add(time.Duration(i) * time.Second), From: "customer", Text: fmt.Sprintf("line %d", i)})
+	}
+	j.Callback(CallbackRequest{Conversation: "im-7", From: from, Queue: "chat", Number: "+15550100", Requested: t0.Add(time.Minute)})
+	j.Device(from, &ClientInfo{Family: "Conversations", Version: "2.17", Source: "xep-0092"}, &PresenceInfo{Available: true, Show: "away"})
+	// The callback and the first group are in the store's tables now;
+	// the spool still holds them too.
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	durable := make(chan error, 1)
+	j.Durable(func(err error) { durable <- err })
+	if err := <-durable; err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Transcript(ctx, "im-7"); err != nil || len(got) != groupLines {
+		t.Fatalf("before the crash the store holds %d lines (%v), want the first group of %d", len(got), err, groupLines)
+	}
+
+	crashed := t.TempDir()
+	copyTree(t, live, crashed)
+	copyTree(t, path+".spool", filepath.Join(crashed, "cc.db.spool"))
+
+	for round := 1; round <= 2; round++ { // the second open finds nothing left to replay
+		cpath := filepath.Join(crashed, "cc.db")
+		c, err := store.Open(cpath, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cw := c.Writer()
+		cj, err := OpenStoreJournal(ctx, c, cw, cpath+".spool", zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Transcript(ctx, "im-7")
+		if err != nil || len(got) != lines {
+			t.Fatalf("round %d: %d lines after the replay (%v), want %d", round, len(got), err, lines)
+		}
+		for i, l := range got {
+			if l.Seq != int64(i+1) || l.Text != fmt.Sprintf("line %d", i+1) {
+				t.Fatalf("round %d: line %d is %+v", round, i+1, l)
+			}
+		}
+		cbs, err := c.PendingCallbacks(ctx)
+		if err != nil || len(cbs) != 1 || cbs[0].Number != "+15550100" {
+			t.Fatalf("round %d: callbacks %+v %v, want exactly one", round, cbs, err)
+		}
+		devs, err := c.Devices(ctx, from.Network, from.User)
+		if err != nil || len(devs) != 1 || devs[0].Family != "Conversations" || devs[0].Presence().Show != "away" {
+			t.Fatalf("round %d: devices %+v %v", round, devs, err)
+		}
+		if err := cj.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cw.Close()
+		c.Close()
+	}
+}
+
+// Lines wait in groups: a group goes to the store when it is full or its
+// conversation ends, and Close hands over the rest; no line is lost or
+// doubled, and the spool is empty after a clean Close.
+func TestStoreJournalGroupsLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cc.db")
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	w := st.Writer()
+	defer w.Close()
+	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	for c := range 3 {
+		id := fmt.Sprintf("im-%d", c)
+		j.Conversation(ConversationRecord{ID: id, From: Address{Network: "webchat", User: fmt.Sprintf("v%d", c)}, Started: t0})
+	}
+	count := func(id string) int {
+		t.Helper()
+		if err := w.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Transcript(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	// Interleaved, as a busy center writes them.
+	seq := [3]int64{}
+	for i := range groupLines + 10 {
+		for c := range 3 {
+			if c == 2 && i >= 5 {
+				continue // a quiet conversation
+			}
+			seq[c]++
+			j.Line(Line{Conversation: fmt.Sprintf("im-%d", c), Seq: seq[c], Time: t0, From: "customer", Text: "x"})
+		}
+	}
+	if n := count("im-0"); n != groupLines {
+		t.Fatalf("im-0: %d lines in the store, want one full group (%d)", n, groupLines)
+	}
+	if n := count("im-2"); n != 0 {
+		t.Fatalf("im-2: %d lines in the store before its group is full", n)
+	}
+	// The end of im-2 takes its lines along.
+	j.Conversation(ConversationRecord{ID: "im-2", From: Address{Network: "webchat", User: "v2"}, Started: t0, Ended: t0.Add(time.Minute), Outcome: "handled"})
+	if n := count("im-2"); n != 5 {
+		t.Fatalf("im-2: %d lines after its end, want 5", n)
+	}
+	if err := j.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range []int{groupLines + 10, groupLines + 10, 5} {
+		if n := count(fmt.Sprintf("im-%d", c)); n != want {
+			t.Fatalf("im-%d: %d lines after Close, want %d", c, n, want)
+		}
+	}
+	sp, left, err := store.OpenSpool(path+".spool", store.SpoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if len(left) != 0 {
+		t.Fatalf("%d records left in the spool after a clean Close", len(left))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/imgw/webchat"
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
@@ -71,6 +73,8 @@ func parseXMPP(addrs, domains, secrets []string) ([]xmppProvider, error) {
 type imSide struct {
 	st      *store.Store
 	w       *store.Writer
+	journal *imgw.StoreJournal
+	log     zerolog.Logger
 	gw      *imgw.Gateway
 	web     *webchat.Server
 	xmpp    []*xmpp.Adapter
@@ -132,7 +136,15 @@ func (s *server) startIM(ctx context.Context, m *Main, f *config.File, o serveOp
 	}
 	im.w = im.st.Writer()
 	log := m.log.With().Str("component", "imgw").Logger()
-	journal := imgw.NewStoreJournal(im.st, im.w, log)
+	// The journal's spool (next to the store file) makes records durable
+	// at once; they reach the store's tables behind it. What a crash left
+	// in it is applied here, before the gateway takes new chats.
+	journal, err := imgw.OpenStoreJournal(ctx, im.st, im.w, o.im.storePath+".spool", log)
+	if err != nil {
+		im.close()
+		return nil, fmt.Errorf("serve: store: %w", err)
+	}
+	im.journal, im.log = journal, log
 	im.gw, err = imgw.New(imgw.Options{
 		Clock: realClock, Post: s.loop.Post, TServer: s.ts, Center: f,
 		Customers: journal, Journal: journal, Desk: desk, Log: log,
@@ -163,6 +175,13 @@ func (im *imSide) close() {
 	im.running.Wait()
 	if im.web != nil {
 		im.web.Close()
+	}
+	if im.journal != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := im.journal.Close(ctx); err != nil {
+			im.log.Error().Err(err).Msg("journal close failed; the spool keeps what did not reach the store")
+		}
+		cancel()
 	}
 	if im.w != nil {
 		_ = im.w.Close()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -75,6 +76,29 @@ func (b *Batch) DevicePresence(network, user, device string, p Presence) {
 // Callback adds an AddCallbackRequest.
 func (b *Batch) Callback(r CallbackRequest) {
 	b.add("callback request", func(ctx context.Context, tx txn, now time.Time) error {
+		_, err := addCallbackRequest(ctx, tx, now, r)
+		return err
+	})
+}
+
+// CallbackOnce adds an AddCallbackRequest unless the store holds one
+// already for the same conversation, address and number, asked for at the
+// same time: replaying a journal must not ask for a callback twice.
+func (b *Batch) CallbackOnce(r CallbackRequest) {
+	b.add("callback request", func(ctx context.Context, tx txn, now time.Time) error {
+		if !r.Requested.IsZero() {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM callback_requests
+				WHERE conversation = ? AND network = ? AND im_user = ? AND number = ? AND requested = ? LIMIT 1`,
+				strings.TrimSpace(r.Conversation), strings.TrimSpace(r.Network), strings.TrimSpace(r.User),
+				strings.TrimSpace(r.Number), r.Requested.UnixNano()).Scan(&one)
+			if err == nil {
+				return nil
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("store: add callback request: %w", err)
+			}
+		}
 		_, err := addCallbackRequest(ctx, tx, now, r)
 		return err
 	})

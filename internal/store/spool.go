@@ -274,8 +274,9 @@ func (s *Spool) Segments() int {
 	return len(names)
 }
 
-// Close writes and syncs what was appended, and stops. The files stay:
-// what was not applied is replayed at the next open.
+// Close writes and syncs what was appended, and stops. The segments whose
+// records are all applied are removed; the others stay, and what was not
+// applied is replayed at the next open.
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -287,6 +288,7 @@ func (s *Spool) Close() error {
 	s.signal()
 	s.mu.Unlock()
 	<-s.stopped
+	s.seal(s.cur) // gone now if all of it is applied, else replayed at the next open
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.err

@@ -2,6 +2,7 @@ package cti
 
 import (
 	"crypto/subtle"
+	"errors"
 
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -55,6 +56,9 @@ func (s *Server) dispatch(c *conn, r *Request) {
 		err = pbx.Errorf(pbx.Invalid, "cti: unknown request %q", r.Request)
 	default:
 		rep, err = h(s, c, r)
+	}
+	if err == errAckLater {
+		return
 	}
 	if err != nil {
 		rep = errorReply(r.Ref, err)
@@ -392,12 +396,44 @@ func (s *Server) chatContact(c *conn, r *Request) (*session, error) {
 	return nil, pbx.Errorf(pbx.Permission, "cti: %s: chat %s is not yours (a supervisor joins it first)", r.Request, r.ConnID)
 }
 
+// DurableChat is a ChatHandler that can tell when what it accepted is on
+// disk (the IM gateway's journal). With one, RequestChatMessage is
+// acknowledged only once the agent's line is durable: nothing the switch
+// acknowledged is lost in a crash. Its events may then come before the
+// EventACK.
+type DurableChat interface {
+	ChatHandler
+	// Durable calls done once everything accepted so far is durable, or
+	// with the error that kept it from being so. done may run on any
+	// goroutine and must not block.
+	Durable(done func(error))
+}
+
+// errAckLater is a handler's word that it will send the reply itself.
+var errAckLater = errors.New("cti: reply sent later")
+
 func (s *Server) chatMessage(c *conn, r *Request) (*reply, error) {
 	ss, err := s.chatContact(c, r)
 	if err != nil {
 		return nil, err
 	}
-	return nil, s.chat.AgentMessage(ss.agentID, r.ConnID, r.Text)
+	if err := s.chat.AgentMessage(ss.agentID, r.ConnID, r.Text); err != nil {
+		return nil, err
+	}
+	d, ok := s.chat.(DurableChat)
+	if !ok {
+		return nil, nil
+	}
+	ref := r.Ref
+	d.Durable(func(err error) {
+		if err != nil {
+			s.log.Error().Err(err).Str("conn_id", r.ConnID.String()).Msg("a chat line was sent but not stored")
+			c.send(errorReply(ref, pbx.Errorf(pbx.Internal, "cti: RequestChatMessage: the line was sent but could not be stored: %v", err)))
+			return
+		}
+		c.send(&reply{Event: EventACK, Ref: ref})
+	})
+	return nil, errAckLater
 }
 
 func (s *Server) chatTyping(c *conn, r *Request) (*reply, error) {

@@ -2,6 +2,7 @@ package cti
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"slices"
@@ -814,5 +815,75 @@ func TestClientClosed(t *testing.T) {
 	defer cancel()
 	if err := c.Ready(ctx); err == nil {
 		t.Fatal("request on a closed client succeeded")
+	}
+}
+
+// durableChat is a fakeChat that makes lines durable when the test says.
+type durableChat struct {
+	fakeChat
+	dones chan func(error)
+}
+
+func (d *durableChat) Durable(done func(error)) { d.dones <- done }
+
+// With a DurableChat, an agent's chat line is acknowledged once the
+// handler says it is durable, not before; a line that could not be stored
+// is an EventError.
+func TestChatLineAckedOnceDurable(t *testing.T) {
+	chat := &durableChat{dones: make(chan func(error), 4)}
+	e := newEnv(t, func(c *Config) { c.Chat = chat })
+	ctx := testCtx(t)
+	a1 := e.agent("a1", "pw1", true)
+	id := e.arrive(pbx.IM, "chat")
+	mustEvent(t, a1, "EventRinging", id)
+	mustOK(t, a1.Answer(ctx, id), "answer")
+
+	send := func(r Request) {
+		t.Helper()
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a1.SendRaw(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// reply returns the next reply (EventACK or EventError).
+	reply := func() Message {
+		t.Helper()
+		for {
+			m, err := a1.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Event == EventACK || m.Event == EventError {
+				return m
+			}
+		}
+	}
+	send(Request{Request: RequestChatMessage, ConnID: id, Text: "your refund is on its way", Ref: 101})
+	var done func(error)
+	select {
+	case done = <-chat.dones:
+	case <-ctx.Done():
+		t.Fatal("the handler was never asked for durability")
+	}
+	// A later request is answered first: the line is not acknowledged yet.
+	send(Request{Request: RequestChatTyping, ConnID: id, State: "paused", Ref: 102})
+	if m := reply(); m.Ref != 102 || m.Event != EventACK {
+		t.Fatalf("first reply %+v, want the typing request's EventACK", m)
+	}
+	done(nil)
+	if m := reply(); m.Ref != 101 || m.Event != EventACK {
+		t.Fatalf("reply %+v, want the line's EventACK once durable", m)
+	}
+
+	send(Request{Request: RequestChatMessage, ConnID: id, Text: "and a second line", Ref: 103})
+	(<-chat.dones)(errors.New("disk full"))
+	if m := reply(); m.Ref != 103 || m.Event != EventError || m.Kind != KindCode(pbx.Internal) || !strings.Contains(m.Error, "disk full") {
+		t.Fatalf("reply %+v, want an internal EventError naming the cause", m)
+	}
+	if got := chat.take(); len(got) != 3 {
+		t.Fatalf("calls %q", got)
 	}
 }
