@@ -25,20 +25,63 @@ type Messages struct {
 	recv imgw.Receiver
 
 	mu      sync.Mutex
-	targets map[string]messageTarget   // customer AOR -> where to reach them
-	queues  map[string][]queuedMessage // customer AOR -> MESSAGEs waiting for the one in flight
+	targets map[string]messageTarget // customer AOR -> where to reach them
+	out     inOrder                  // by customer AOR
 }
 
-// queuedMessage is a MESSAGE waiting its turn: a customer's messages go
-// one at a time, each after the previous one's final response, so they
-// arrive in order.
-type queuedMessage struct {
-	req *sip.Request
-	out imgw.Outbound
+// inOrder sends requests one at a time per target, each after the
+// previous one's final response, so that they arrive in order: sipgo
+// handles every request it receives on a goroutine of its own, so two
+// MESSAGEs in flight at once may be shown in either order. A busy target
+// has one goroutine, which ends when its queue is empty.
+type inOrder struct {
+	g      *Gateway
+	mu     sync.Mutex
+	queues map[string][]func() // target -> sends waiting for the one in flight
 }
 
-// maxQueuedMessages bounds the MESSAGEs waiting for one customer.
+// maxQueuedMessages bounds the MESSAGEs waiting for one target.
 const maxQueuedMessages = 256
+
+// push runs send after the target's earlier sends; it reports false,
+// dropping send, when maxQueuedMessages already wait.
+func (q *inOrder) push(target string, send func()) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.queues == nil {
+		q.queues = map[string][]func(){}
+	}
+	waiting, busy := q.queues[target]
+	if busy {
+		if len(waiting) >= maxQueuedMessages {
+			return false
+		}
+		q.queues[target] = append(waiting, send)
+		return true
+	}
+	q.queues[target] = nil
+	q.g.wg.Add(1)
+	go q.run(target, send)
+	return true
+}
+
+// run sends a target's requests in order until none waits, or the
+// gateway stops.
+func (q *inOrder) run(target string, next func()) {
+	defer q.g.wg.Done()
+	for {
+		next()
+		q.mu.Lock()
+		waiting := q.queues[target]
+		if len(waiting) == 0 || q.g.ctx.Err() != nil {
+			delete(q.queues, target)
+			q.mu.Unlock()
+			return
+		}
+		waiting[0], next, q.queues[target] = nil, waiting[0], waiting[1:]
+		q.mu.Unlock()
+	}
+}
 
 // messageTarget is where a customer's MESSAGEs came from, and so where
 // replies go.
@@ -65,7 +108,7 @@ func (g *Gateway) EnableMessages(user string, recv imgw.Receiver) *Messages {
 	if user == "" {
 		user = "support"
 	}
-	g.msgs = &Messages{g: g, user: user, recv: recv, targets: map[string]messageTarget{}, queues: map[string][]queuedMessage{}}
+	g.msgs = &Messages{g: g, user: user, recv: recv, targets: map[string]messageTarget{}, out: inOrder{g: g}}
 	return g.msgs
 }
 
@@ -104,6 +147,12 @@ func (g *Gateway) onMessage(req *sip.Request, tx sip.ServerTransaction) {
 	if !g.limiter.allow(sourceIP(req.Source())) {
 		respond(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
 		return
+	}
+	if a := g.agentChats; a != nil {
+		if agentID, ok := a.agentFrom(from.Address.User, req.Source()); ok {
+			a.onMessage(agentID, req, respond)
+			return
+		}
 	}
 	ct := "text/plain"
 	if h := req.ContentType(); h != nil {
@@ -205,58 +254,34 @@ func (m *Messages) Send(out imgw.Outbound) {
 	req.SetBody([]byte(body))
 	req.SetDestination(t.addr)
 	req.SetTransport(t.transport)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	q, busy := m.queues[out.To.User]
-	if busy {
-		if len(q) >= maxQueuedMessages {
-			m.g.log.Warn().Str("to", out.To.User).Msg("MESSAGE queue full, message dropped")
-			return
-		}
-		m.queues[out.To.User] = append(q, queuedMessage{req, out})
-		return
-	}
-	m.queues[out.To.User] = nil
-	m.g.wg.Add(1)
-	go m.sender(out.To.User, queuedMessage{req, out})
-}
-
-// sender sends a customer's MESSAGEs in order until none waits.
-func (m *Messages) sender(user string, next queuedMessage) {
-	defer m.g.wg.Done()
-	for {
-		m.deliver(next)
-		m.mu.Lock()
-		q := m.queues[user]
-		if len(q) == 0 || m.g.ctx.Err() != nil {
-			delete(m.queues, user)
-			m.mu.Unlock()
-			return
-		}
-		next, m.queues[user] = q[0], q[1:]
-		m.mu.Unlock()
+	if !m.out.push(out.To.User, func() { m.deliver(req, out) }) {
+		m.g.log.Warn().Str("to", out.To.User).Msg("MESSAGE queue full, message dropped")
 	}
 }
 
 // deliver sends one MESSAGE and reports a refusal as a Bounce.
-func (m *Messages) deliver(qm queuedMessage) {
-	ctx, cancel := context.WithTimeout(m.g.ctx, 32*time.Second)
+func (m *Messages) deliver(req *sip.Request, out imgw.Outbound) {
+	reason := m.g.sendMessage(req)
+	if reason == "" || out.Text == "" {
+		return
+	}
+	m.g.log.Debug().Str("to", out.To.User).Str("reason", reason).Msg("MESSAGE not delivered")
+	m.recv.Receive(imgw.Inbound{Kind: imgw.Bounce, From: out.To, ID: out.ID, Error: reason})
+}
+
+// sendMessage sends a MESSAGE and waits for its final response: it
+// returns why it failed, or "" when it was delivered.
+func (g *Gateway) sendMessage(req *sip.Request) string {
+	ctx, cancel := context.WithTimeout(g.ctx, 32*time.Second)
 	defer cancel()
-	res, err := m.g.cli.Do(ctx, qm.req)
-	var reason string
+	res, err := g.cli.Do(ctx, req)
 	switch {
 	case err != nil:
-		reason = err.Error()
+		return err.Error()
 	case !res.IsSuccess():
-		reason = strconv.Itoa(res.StatusCode) + " " + res.Reason
-	default:
-		return
+		return strconv.Itoa(res.StatusCode) + " " + res.Reason
 	}
-	if qm.out.Text == "" {
-		return
-	}
-	m.g.log.Debug().Str("to", qm.out.To.User).Str("reason", reason).Msg("MESSAGE not delivered")
-	m.recv.Receive(imgw.Inbound{Kind: imgw.Bounce, From: qm.out.To, ID: qm.out.ID, Error: reason})
+	return ""
 }
 
 // ParseSIPUserAgent reads the client software from a SIP User-Agent

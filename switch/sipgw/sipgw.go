@@ -80,14 +80,15 @@ type Gateway struct {
 	limiter *rateLimiter
 	trunks  map[string]bool
 
-	mu       sync.Mutex
-	calls    map[pbx.ConnID]*call
-	outbound map[pbx.ConnID]*outbound
-	pending  map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
-	msgs     *Messages                     // SIP MESSAGE chat, when enabled
-	wg       sync.WaitGroup
-	cancel   context.CancelFunc
-	ctx      context.Context
+	mu         sync.Mutex
+	calls      map[pbx.ConnID]*call
+	outbound   map[pbx.ConnID]*outbound
+	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
+	msgs       *Messages                     // SIP MESSAGE chat, when enabled
+	agentChats *AgentChats                   // agents who chat from their phones, when enabled
+	wg         sync.WaitGroup
+	cancel     context.CancelFunc
+	ctx        context.Context
 }
 
 var _ tserver.Endpoints = (*Gateway)(nil)

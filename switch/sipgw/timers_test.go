@@ -35,6 +35,8 @@ agents: [{id: a1, number: "1001", password: secret, skills: {support: 5}}]
 type tmHarness struct {
 	t      testing.TB
 	net    *memnet.Network
+	gw     *Gateway
+	loop   *clock.Loop
 	gwAddr string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -43,6 +45,12 @@ type tmHarness struct {
 }
 
 func tmStart(t testing.TB, ringTimeout time.Duration, tune ...func(*Config)) *tmHarness {
+	t.Helper()
+	return tmStartWith(t, ringTimeout, nil, tune...)
+}
+
+// tmStartWith is tmStart with setup run on the gateway before it serves.
+func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), tune ...func(*Config)) *tmHarness {
 	t.Helper()
 	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h := &tmHarness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
@@ -70,6 +78,10 @@ func tmStart(t testing.TB, ringTimeout time.Duration, tune ...func(*Config)) *tm
 		t.Fatal(err)
 	}
 	gw.Attach(ts)
+	h.gw, h.loop = gw, loop
+	if setup != nil {
+		setup(gw)
+	}
 	ts.Subscribe(func(e tserver.Event) {
 		h.mu.Lock()
 		h.events = append(h.events, e)
