@@ -77,6 +77,11 @@ const (
 	lineAge    = 2 * time.Second
 )
 
+// spoolLinger is the least time between two fsyncs of the spool: a busy
+// center syncs at most 200 times a second, and an agent's chat line is
+// acknowledged at most this much later.
+const spoolLinger = 5 * time.Millisecond
+
 // lookupTimeout bounds a bot lookup.
 const lookupTimeout = 2 * time.Second
 
@@ -91,7 +96,7 @@ func NewStoreJournal(st *store.Store, w *store.Writer, log zerolog.Logger) *Stor
 // from before (a crash, or records not yet applied at the last Close),
 // and returns once that is in the store.
 func OpenStoreJournal(ctx context.Context, st *store.Store, w *store.Writer, spoolDir string, log zerolog.Logger) (*StoreJournal, error) {
-	sp, left, err := store.OpenSpool(spoolDir, store.SpoolOptions{})
+	sp, left, err := store.OpenSpool(spoolDir, store.SpoolOptions{Linger: spoolLinger})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Spool is a write-ahead log in front of the store. A busy IM gateway
@@ -32,6 +34,7 @@ import (
 type Spool struct {
 	dir     string
 	maxSize int64
+	linger  time.Duration
 
 	mu       sync.Mutex
 	buf      []byte        // frames not yet written
@@ -43,6 +46,7 @@ type Spool struct {
 	cur      uint64 // the segment being appended to
 	leftover []string
 	stopped  chan struct{}
+	fsyncs   atomic.Int64
 }
 
 // segment counts a segment's records: written, and applied to the store.
@@ -56,6 +60,10 @@ type SpoolOptions struct {
 	// SegmentBytes is the size after which appends go to a new segment
 	// (default 8 MiB).
 	SegmentBytes int64
+	// Linger is the least time between two fsyncs: under load, what is
+	// appended meanwhile waits (up to Linger) to share the next one. An
+	// fsync costs the CPU of many appends; 0 syncs as soon as it can.
+	Linger time.Duration
 }
 
 // spoolExt is a segment file's extension; its name is its number, in
@@ -93,7 +101,7 @@ func OpenSpool(dir string, o SpoolOptions) (*Spool, [][]byte, error) {
 		next = max(next, num+1)
 	}
 	s := &Spool{
-		dir: dir, maxSize: o.SegmentBytes, wake: make(chan struct{}, 1),
+		dir: dir, maxSize: o.SegmentBytes, linger: o.Linger, wake: make(chan struct{}, 1),
 		segs: map[uint64]*segment{next: {}}, cur: next, leftover: names, stopped: make(chan struct{}),
 	}
 	f, err := s.openSegment(next)
@@ -274,6 +282,9 @@ func (s *Spool) Segments() int {
 	return len(names)
 }
 
+// Fsyncs returns how many times the spool has synced its file.
+func (s *Spool) Fsyncs() int64 { return s.fsyncs.Load() }
+
 // Close writes and syncs what was appended, and stops. The segments whose
 // records are all applied are removed; the others stay, and what was not
 // applied is replayed at the next open.
@@ -299,11 +310,15 @@ func (s *Spool) Close() error {
 func (s *Spool) run(f *os.File, seg uint64) {
 	defer close(s.stopped)
 	var (
-		buf  []byte
-		dues []func(error)
-		size int64
+		buf      []byte
+		dues     []func(error)
+		size     int64
+		lastSync time.Time
 	)
 	for {
+		if wait := s.linger - time.Since(lastSync); wait > 0 {
+			time.Sleep(wait) // gather: this fsync serves all that comes meanwhile
+		}
 		// A full segment: appends go to the next one from the moment
 		// the pending bytes (all counted in this one) are taken.
 		var next *os.File
@@ -327,6 +342,8 @@ func (s *Spool) run(f *os.File, seg uint64) {
 			}
 			if err == nil {
 				err = f.Sync()
+				lastSync = time.Now()
+				s.fsyncs.Add(1)
 			}
 			if err != nil {
 				s.mu.Lock()

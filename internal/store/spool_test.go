@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // syncSpool waits for a Sync of sp.
@@ -253,5 +254,30 @@ func TestSpoolCrashChild(t *testing.T) {
 				os.Stdout.WriteString("ack " + strconv.Itoa(i) + "\n")
 			})
 		}
+	}
+}
+
+// Under load, appends share fsyncs: with a linger, a hundred records
+// synced one by one take a few fsyncs, not a hundred; each still gets
+// its callback once durable.
+func TestSpoolLingerSharesFsyncs(t *testing.T) {
+	sp, _, err := OpenSpool(t.TempDir(), SpoolOptions{Linger: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	const n = 100
+	done := make(chan error, n)
+	for i := range n {
+		appendRec(t, sp, "r"+strconv.Itoa(i))
+		sp.Sync(func(err error) { done <- err })
+	}
+	for range n {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := sp.Fsyncs(); got < 1 || got > 3 {
+		t.Fatalf("%d fsyncs for %d synced appends, want 1 to 3", got, n)
 	}
 }
