@@ -47,6 +47,7 @@ type Spool struct {
 	leftover []string
 	stopped  chan struct{}
 	fsyncs   atomic.Int64
+	sleep    func(time.Duration) // time.Sleep; tests watch it
 }
 
 // segment counts a segment's records: written, and applied to the store.
@@ -103,6 +104,7 @@ func OpenSpool(dir string, o SpoolOptions) (*Spool, [][]byte, error) {
 	s := &Spool{
 		dir: dir, maxSize: o.SegmentBytes, linger: o.Linger, wake: make(chan struct{}, 1),
 		segs: map[uint64]*segment{next: {}}, cur: next, leftover: names, stopped: make(chan struct{}),
+		sleep: time.Sleep,
 	}
 	f, err := s.openSegment(next)
 	if err != nil {
@@ -316,8 +318,24 @@ func (s *Spool) run(f *os.File, seg uint64) {
 		lastSync time.Time
 	)
 	for {
+		s.mu.Lock()
+		// Syncs asked for after the last write: it covered them.
+		var covered []func(error)
+		if len(s.buf) == 0 && len(s.waiting) > 0 {
+			covered, s.waiting = s.waiting, nil
+		}
+		idle := len(s.buf) == 0 && !s.closed && size < s.maxSize
+		lastErr := s.err
+		s.mu.Unlock()
+		for _, d := range covered {
+			d(lastErr)
+		}
+		if idle {
+			<-s.wake
+			continue
+		}
 		if wait := s.linger - time.Since(lastSync); wait > 0 {
-			time.Sleep(wait) // gather: this fsync serves all that comes meanwhile
+			s.sleep(wait) // gather: this fsync serves all that comes meanwhile
 		}
 		// A full segment: appends go to the next one from the moment
 		// the pending bytes (all counted in this one) are taken.
@@ -379,7 +397,6 @@ func (s *Spool) run(f *os.File, seg uint64) {
 			}
 			return
 		}
-		<-s.wake
 	}
 }
 

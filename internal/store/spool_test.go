@@ -257,11 +257,10 @@ func TestSpoolCrashChild(t *testing.T) {
 	}
 }
 
-// Under load, appends share fsyncs: with a linger, a hundred records
-// synced one by one take a few fsyncs, not a hundred; each still gets
-// its callback once durable.
-func TestSpoolLingerSharesFsyncs(t *testing.T) {
-	sp, _, err := OpenSpool(t.TempDir(), SpoolOptions{Linger: 50 * time.Millisecond})
+// Appends share fsyncs: a hundred records synced one by one without
+// waiting take a few fsyncs, not a hundred; each gets its callback.
+func TestSpoolSyncsInGroups(t *testing.T) {
+	sp, _, err := OpenSpool(t.TempDir(), SpoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +276,38 @@ func TestSpoolLingerSharesFsyncs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := sp.Fsyncs(); got < 1 || got > 3 {
-		t.Fatalf("%d fsyncs for %d synced appends, want 1 to 3", got, n)
+	if got := sp.Fsyncs(); got < 1 || got > n/4 {
+		t.Fatalf("%d fsyncs for %d synced appends", got, n)
+	}
+}
+
+// With a linger, an fsync right after another waits out the rest of the
+// linger first (gathering what comes meanwhile); the first does not wait.
+func TestSpoolLingersBetweenFsyncs(t *testing.T) {
+	const linger = time.Hour
+	waits := make(chan time.Duration, 4)
+	dir := t.TempDir()
+	sp, _, err := OpenSpool(dir, SpoolOptions{Linger: linger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp.mu.Lock()
+	sp.sleep = func(d time.Duration) { waits <- d } // returns at once: the test does not wait an hour
+	sp.mu.Unlock()
+	defer sp.Close()
+	appendRec(t, sp, "first")
+	syncSpool(t, sp)
+	if len(waits) != 0 {
+		t.Fatalf("the first fsync waited %v", <-waits)
+	}
+	appendRec(t, sp, "second")
+	syncSpool(t, sp)
+	select {
+	case d := <-waits:
+		if d <= 0 || d > linger {
+			t.Fatalf("waited %v before the second fsync, want up to %v", d, linger)
+		}
+	default:
+		t.Fatal("the second fsync came right after the first, without lingering")
 	}
 }
