@@ -46,8 +46,11 @@ type AgentChats struct {
 	agents   map[string]string // agent ID -> extension
 	byNumber map[string]string // extension -> agent ID
 	out      inOrder           // by agent and contact
+	callIDs  string            // the prefix of the Call-IDs of the chats
 
-	desks map[string]*phoneDesk // loop only
+	// On the loop:
+	desks map[string]*phoneDesk
+	cseq  uint32 // of the last MESSAGE sent
 }
 
 var _ imgw.AgentDesk = (*AgentChats)(nil)
@@ -73,7 +76,7 @@ func (g *Gateway) EnableAgentChats(agents map[string]string, chat AgentChatHandl
 		return nil, errors.New("sipgw: agents' chats need EnableMessages first: they share its chat address")
 	}
 	a := &AgentChats{g: g, chat: chat, user: g.msgs.user, agents: map[string]string{}, byNumber: map[string]string{},
-		out: inOrder{g: g}, desks: map[string]*phoneDesk{}}
+		out: inOrder{g: g}, callIDs: sip.GenerateTagN(16), desks: map[string]*phoneDesk{}}
 	for id, number := range agents {
 		if number == "" {
 			return nil, fmt.Errorf("sipgw: agent %s chats on its phone but has no extension", id)
@@ -125,12 +128,15 @@ func (a *AgentChats) DeliverChat(agentID string, m imgw.AgentChat) {
 		return
 	}
 	for _, b := range bodies {
-		a.send(agentID, b)
+		a.send(agentID, m.ConnID, b)
 	}
 }
 
-// send queues body for each of the agent's registered phones.
-func (a *AgentChats) send(agentID, body string) {
+// send queues body, a line of chat id, for each of the agent's registered
+// phones. The MESSAGEs of one chat share a Call-ID, with increasing
+// CSeqs, so that a phone can thread the chat (and SIPp, which tells calls
+// apart by Call-ID, can run one scenario per chat).
+func (a *AgentChats) send(agentID string, id pbx.ConnID, body string) {
 	if a.g.cli == nil {
 		return
 	}
@@ -140,8 +146,13 @@ func (a *AgentChats) send(agentID, body string) {
 		a.g.log.Warn().Str("agent_id", agentID).Str("dn", number).Msg("chat line for an agent whose phone is not registered dropped")
 		return
 	}
+	callID := sip.CallIDHeader(a.callIDs + "." + strconv.FormatUint(uint64(id), 10) + "." + number)
 	for _, c := range contacts {
+		a.cseq++
 		req := sip.NewRequest(sip.MESSAGE, c.URI)
+		cid := callID
+		req.AppendHeader(&cid)
+		req.AppendHeader(&sip.CSeqHeader{SeqNo: a.cseq, MethodName: sip.MESSAGE})
 		from := &sip.FromHeader{Address: a.address(), Params: sip.NewParams()}
 		from.Params.Add("tag", sip.GenerateTagN(16))
 		req.AppendHeader(from)
@@ -274,7 +285,7 @@ func (a *AgentChats) end(agentID string, d *phoneDesk, n int, id pbx.ConnID) err
 		return err
 	}
 	d.close(id)
-	a.send(agentID, tag(n, "")+" you left the chat")
+	a.send(agentID, id, tag(n, "")+" you left the chat")
 	return nil
 }
 

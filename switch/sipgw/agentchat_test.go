@@ -257,20 +257,24 @@ func (p *tmPhone) write(from, text string, cseq uint32) *sip.Response {
 	}
 }
 
-// messages answers the next n MESSAGEs and returns their bodies; it
-// answers and skips retransmissions, and those of the Call-IDs in seen.
-func (p *tmPhone) messages(n int, seen ...string) []string {
+// messages answers the next n MESSAGEs and returns them; it answers and
+// skips retransmissions, and those of the requests in seen.
+func (p *tmPhone) messages(n int, seen ...*sip.Request) []*sip.Request {
 	p.t.Helper()
-	var bodies []string
-	for len(bodies) < n {
+	var got []*sip.Request
+	for len(got) < n {
 		m := p.expect("MESSAGE", 5*time.Second).(*sip.Request)
 		p.respond(m, 200, "OK")
-		if id := m.CallID().Value(); !slices.Contains(seen, id) {
-			seen = append(seen, id)
-			bodies = append(bodies, string(m.Body()))
+		if !slices.ContainsFunc(seen, func(s *sip.Request) bool { return sameRequest(s, m) }) {
+			seen = append(seen, m)
+			got = append(got, m)
 		}
 	}
-	return bodies
+	return got
+}
+
+func sameRequest(a, b *sip.Request) bool {
+	return a.CallID().Value() == b.CallID().Value() && a.CSeq().SeqNo == b.CSeq().SeqNo
 }
 
 // TestAgentChatsOverSIP: the gateway is the desk of agent a1 (extension
@@ -324,14 +328,23 @@ func TestAgentChatsOverSIP(t *testing.T) {
 			if m == nil {
 				break
 			}
-			if r, ok := m.(*sip.Request); !ok || r.CallID().Value() != first.CallID().Value() {
+			if r, ok := m.(*sip.Request); !ok || !sameRequest(r, first) {
 				t.Fatalf("a second message while the first is unanswered:\n%v", m)
 			}
 		}
 		phone.respond(first, 200, "OK")
-		bodies := phone.messages(2, first.CallID().Value())
-		if bodies[0] != "[1 Alice] are you there?" || !strings.HasPrefix(bodies[1], "[2 Bob] new chat") {
-			t.Fatalf("then %q", bodies)
+		then := phone.messages(2, first)
+		if b := string(then[0].Body()); b != "[1 Alice] are you there?" {
+			t.Fatalf("then %q", b)
+		}
+		if b := string(then[1].Body()); !strings.HasPrefix(b, "[2 Bob] new chat") {
+			t.Fatalf("then %q", b)
+		}
+		// A chat's lines share a Call-ID (phones thread them), CSeq rising.
+		if then[0].CallID().Value() != first.CallID().Value() || then[0].CSeq().SeqNo <= first.CSeq().SeqNo ||
+			then[1].CallID().Value() == first.CallID().Value() {
+			t.Errorf("Call-IDs %s %s %s, CSeqs %d %d", first.CallID().Value(), then[0].CallID().Value(), then[1].CallID().Value(),
+				first.CSeq().SeqNo, then[0].CSeq().SeqNo)
 		}
 		synctest.Wait()
 
@@ -357,7 +370,7 @@ func TestAgentChatsOverSIP(t *testing.T) {
 		if len(chats.leaves) != 1 || chats.leaves[0] != 42 {
 			t.Errorf("left %v, want chat 42", chats.leaves)
 		}
-		if got := phone.messages(1, first.CallID().Value()); got[0] != "[2] you left the chat" {
+		if got := string(phone.messages(1, first)[0].Body()); got != "[2] you left the chat" {
 			t.Errorf("after /end: %q", got)
 		}
 		// Chat 1 is the only one left: bare text goes there.
