@@ -114,7 +114,7 @@ func (s *server) startCTI(m *Main, agents []config.Agent, realClock clock.Clock,
 
 // startIM opens the store and builds the IM gateway with its networks:
 // the web chat, SIP MESSAGE and every XMPP provider.
-func (s *server) startIM(ctx context.Context, m *Main, f *config.File, o serveOptions, realClock clock.Clock, desk *ctiDesk) (*imSide, error) {
+func (s *server) startIM(ctx context.Context, m *Main, f *config.File, o serveOptions, realClock clock.Clock, desk imgw.AgentDesk) (*imSide, error) {
 	im := &imSide{}
 	var err error
 	// Transcript lines gather for up to 5 ms into one transaction: a busy

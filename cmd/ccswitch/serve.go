@@ -199,10 +199,14 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		return &usageError{err}
 	}
 	gw.Attach(s.ts)
-	desk := &ctiDesk{}
+	desk := newIMDesk()
 	var chat cti.ChatHandler
 	if f.IM != nil {
 		if s.im, err = s.startIM(ctx, m, f, o, realClock, desk); err != nil {
+			return err
+		}
+		if err := desk.attachPhones(gw, s.im.gw, agents); err != nil {
+			s.closeIM()
 			return err
 		}
 		chat = s.im.gw
