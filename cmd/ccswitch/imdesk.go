@@ -13,7 +13,10 @@ type imDesk struct {
 	phones *sipgw.AgentChats // the agents with chat_via: sip; nil when none
 }
 
-var _ imgw.AgentDesk = (*imDesk)(nil)
+var (
+	_ imgw.AgentDesk         = (*imDesk)(nil)
+	_ sipgw.AgentChatHandler = (*imgw.Gateway)(nil)
+)
 
 func newIMDesk() *imDesk { return &imDesk{ctiDesk: &ctiDesk{}} }
 
