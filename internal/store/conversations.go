@@ -63,12 +63,6 @@ var (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, queue = excluded.queue, reason = excluded.reason,
 			language = excluded.language, started = excluded.started, ended = excluded.ended, outcome = excluded.outcome`)
-	qNextSeq    = prep("SELECT COALESCE(MAX(seq), 0) + 1 FROM transcript WHERE conversation = ?")
-	qLine       = prep("SELECT " + lineCols + " FROM transcript WHERE conversation = ? AND seq = ?")
-	qInsertLine = prep("INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?)")
-	// qInsertNewLine inserts a numbered line unless its number is taken
-	// (a retry, or a conflict the caller then tells apart).
-	qInsertNewLine = prep("INSERT INTO transcript (conversation, seq, time, sender, agent_id, text) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (conversation, seq) DO NOTHING")
 )
 
 func scanConversation(r scanner) (Conversation, error) {
@@ -275,70 +269,38 @@ func appendTranscript(ctx context.Context, tx txn, now time.Time, lines []Transc
 		}
 		return fmt.Sprintf("store: append transcript: line %d", i)
 	}
-	known := make(map[string]bool)
+	next := make(map[string]int64) // the next free number of a conversation, once asked for
+	out := make([]numberedLine, 0, len(lines))
 	for i, l := range lines {
 		if err := l.check(); err != nil {
 			return fmt.Errorf("%s: %w", where(i), err)
 		}
-		timed := !l.Time.IsZero()
-		if !timed {
-			l.Time = now
+		n := numberedLine{TranscriptLine: l, index: i, timed: !l.Time.IsZero()}
+		if !n.timed {
+			n.Time = now
 		}
-		if l.Seq != 0 {
-			// The common case, one statement: the foreign key finds an
-			// unknown conversation, the primary key a line already there.
-			res, err := tx.ExecContext(ctx, qInsertNewLine, l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
-			if err != nil {
-				if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
-					return fmt.Errorf("%s: unknown conversation %s: %w", where(i), l.Conversation, ErrInvalid)
+		if n.Seq == 0 {
+			seq, ok := next[n.Conversation]
+			if !ok {
+				var one int
+				err := tx.QueryRowContext(ctx, qConversationExists, n.Conversation).Scan(&one)
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("%s: unknown conversation %s: %w", where(i), n.Conversation, ErrInvalid)
 				}
-				return fmt.Errorf("%s: conversation %s line %d: %w", where(i), l.Conversation, l.Seq, err)
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 1 {
 				if err != nil {
 					return fmt.Errorf("%s: %w", where(i), err)
 				}
-				continue
+				if err := tx.QueryRowContext(ctx, qLastSeq, n.Conversation).Scan(&seq); err != nil {
+					return fmt.Errorf("%s: %w", where(i), err)
+				}
+				seq++
 			}
-			old, err := scanLine(tx.QueryRowContext(ctx, qLine, l.Conversation, l.Seq))
-			switch {
-			case err != nil:
-				return fmt.Errorf("%s: %w", where(i), err)
-			case (!timed || old.Time.Equal(l.Time)) && old.From == l.From && old.AgentID == l.AgentID && old.Text == l.Text:
-				continue // the same line again: a retry
-			}
-			return fmt.Errorf("%s: conversation %s already has a different line %d: %w", where(i), l.Conversation, l.Seq, ErrConflict)
+			n.Seq = seq
 		}
-		if !known[l.Conversation] {
-			var one int
-			err := tx.QueryRowContext(ctx, qConversationExists, l.Conversation).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%s: unknown conversation %s: %w", where(i), l.Conversation, ErrInvalid)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", where(i), err)
-			}
-			known[l.Conversation] = true
-		}
-		if err := tx.QueryRowContext(ctx, qNextSeq, l.Conversation).Scan(&l.Seq); err != nil {
-			return fmt.Errorf("%s: %w", where(i), err)
-		}
-		_, err := tx.ExecContext(ctx, qInsertLine, l.Conversation, l.Seq, l.Time.UnixNano(), l.From, l.AgentID, l.Text)
-		if err != nil {
-			return fmt.Errorf("%s: conversation %s line %d: %w", where(i), l.Conversation, l.Seq, err)
-		}
+		next[n.Conversation] = max(next[n.Conversation], n.Seq+1)
+		out = append(out, n)
 	}
-	return nil
-}
-
-const lineCols = "conversation, seq, time, sender, agent_id, text"
-
-func scanLine(r scanner) (TranscriptLine, error) {
-	var l TranscriptLine
-	var t sql.NullInt64
-	err := r.Scan(&l.Conversation, &l.Seq, &t, &l.From, &l.AgentID, &l.Text)
-	l.Time = decTime(t)
-	return l, err
+	return writeLines(ctx, tx, out, where)
 }
 
 // Transcript returns a conversation's lines in Seq order (none for an
@@ -348,9 +310,22 @@ func (s *Store) Transcript(ctx context.Context, conversationID string) ([]Transc
 	if conversationID == "" {
 		return nil, fmt.Errorf("store: transcript: empty conversation id: %w", ErrInvalid)
 	}
-	out, err := queryAll(ctx, s.rdb, scanLine, "SELECT "+lineCols+" FROM transcript WHERE conversation = ? ORDER BY seq",
-		conversationID)
+	rows, err := s.rdb.QueryContext(ctx, "SELECT lines FROM transcript_chunks WHERE conversation = ? ORDER BY first_seq", conversationID)
 	if err != nil {
+		return nil, fmt.Errorf("store: transcript of %s: %w", conversationID, err)
+	}
+	defer rows.Close()
+	var out []TranscriptLine
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			return nil, fmt.Errorf("store: transcript of %s: %w", conversationID, err)
+		}
+		if out, err = decodeChunk(out, conversationID, raw); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: transcript of %s: %w", conversationID, err)
 	}
 	return out, nil

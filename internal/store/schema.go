@@ -109,6 +109,40 @@ CREATE TABLE callback_requests (
 CREATE INDEX callback_requests_open ON callback_requests (requested)
 	WHERE state IN ('pending', 'dialing');
 `},
+	{"transcripts in chunks", `
+-- A run of a conversation's lines with consecutive numbers, as a JSON
+-- array of {"s": seq, "t": time (Unix ns), "f": sender, "a": agent id
+-- (absent when empty), "x": text}. Chunks of a conversation do not
+-- overlap.
+CREATE TABLE transcript_chunks (
+	conversation TEXT NOT NULL REFERENCES conversations (id),
+	first_seq    INTEGER NOT NULL CHECK (first_seq > 0),
+	last_seq     INTEGER NOT NULL CHECK (last_seq >= first_seq),
+	lines        TEXT NOT NULL CHECK (json_valid(lines)),
+	PRIMARY KEY (conversation, first_seq)
+) WITHOUT ROWID;
+
+INSERT INTO transcript_chunks (conversation, first_seq, last_seq, lines)
+	SELECT conversation, seq, seq, json_array(json_object('s', seq, 't', time, 'f', sender, 'a', agent_id, 'x', text))
+	FROM transcript;
+DROP TABLE transcript;
+
+-- One row per line, as the table it replaces was.
+CREATE VIEW transcript (conversation, seq, time, sender, agent_id, text) AS
+	SELECT c.conversation, l.value ->> 's', l.value ->> 't', l.value ->> 'f', COALESCE(l.value ->> 'a', ''), l.value ->> 'x'
+	FROM transcript_chunks AS c, json_each(c.lines) AS l;
+
+-- A line written through the view is a chunk of its own.
+CREATE TRIGGER transcript_insert INSTEAD OF INSERT ON transcript
+BEGIN
+	SELECT RAISE(ABORT, 'UNIQUE constraint failed: transcript.conversation, transcript.seq')
+	WHERE EXISTS (SELECT 1 FROM transcript_chunks
+		WHERE conversation = NEW.conversation AND first_seq <= NEW.seq AND last_seq >= NEW.seq);
+	INSERT INTO transcript_chunks (conversation, first_seq, last_seq, lines)
+	VALUES (NEW.conversation, NEW.seq, NEW.seq,
+		json_array(json_object('s', NEW.seq, 't', NEW.time, 'f', NEW.sender, 'a', COALESCE(NEW.agent_id, ''), 'x', NEW.text)));
+END;
+`},
 }
 
 // LatestSchema is the schema version this build of the store writes.
