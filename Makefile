@@ -35,6 +35,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzSanitize -fuzztime=30s ./imgw/
 	$(GO) test -run='^$$' -fuzz=FuzzInboundStanza -fuzztime=30s ./imgw/xmpp/
 	$(GO) test -run='^$$' -fuzz=FuzzRequest -fuzztime=30s ./tserver/cti/
+	$(GO) test -run='^$$' -fuzz=FuzzLineRecord -fuzztime=15s ./imgw/
+	$(GO) test -run='^$$' -fuzz=FuzzChunkEncoding -fuzztime=15s ./internal/store/
 
 cover:
 	$(GO) test -coverprofile=cover.out ./...

@@ -3,6 +3,7 @@ package imgw
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,8 +126,8 @@ func (j *StoreJournal) replay(ctx context.Context, recs [][]byte) error {
 		n := min(len(recs), 4096)
 		b := &store.Batch{}
 		for _, raw := range recs[:n] {
-			var r spoolRecord
-			if err := json.Unmarshal(raw, &r); err != nil || !r.addTo(b, true) {
+			r, err := decodeRecord(raw)
+			if err != nil || !r.addTo(b, true) {
 				bad++
 			}
 		}
@@ -182,6 +183,68 @@ func (r *spoolRecord) addTo(b *store.Batch, once bool) bool {
 	return true
 }
 
+// A spool record is JSON (a spoolRecord), except a transcript line, the
+// record of every relayed message, which is binary: lineTag, then the
+// number, the time (Unix ns) and the lengths of the four strings as
+// varints, then the conversation, sender, agent id and text.
+const lineTag = 'L'
+
+func appendLineRecord(b []byte, l *store.TranscriptLine) []byte {
+	b = append(b, lineTag)
+	b = binary.AppendVarint(b, l.Seq)
+	b = binary.AppendVarint(b, l.Time.UnixNano())
+	for _, f := range [...]string{l.Conversation, l.From, l.AgentID, l.Text} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+	}
+	return append(append(append(append(b, l.Conversation...), l.From...), l.AgentID...), l.Text...)
+}
+
+var errBadLineRecord = errors.New("imgw: journal: a damaged line record")
+
+func decodeLineRecord(b []byte) (store.TranscriptLine, error) {
+	if len(b) == 0 || b[0] != lineTag {
+		return store.TranscriptLine{}, errBadLineRecord
+	}
+	b = b[1:]
+	var nums [2]int64
+	for i := range nums {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			return store.TranscriptLine{}, errBadLineRecord
+		}
+		nums[i], b = v, b[n:]
+	}
+	var lens [4]uint64
+	total := uint64(0)
+	for i := range lens {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > uint64(len(b)) {
+			return store.TranscriptLine{}, errBadLineRecord
+		}
+		lens[i], b = v, b[n:]
+		total += v
+	}
+	if total != uint64(len(b)) {
+		return store.TranscriptLine{}, errBadLineRecord
+	}
+	var f [4]string
+	for i, n := range lens {
+		f[i], b = string(b[:n]), b[n:]
+	}
+	return store.TranscriptLine{Conversation: f[0], Seq: nums[0], Time: time.Unix(0, nums[1]).UTC(), From: f[1], AgentID: f[2], Text: f[3]}, nil
+}
+
+// decodeRecord reads a spool record.
+func decodeRecord(raw []byte) (spoolRecord, error) {
+	if len(raw) > 0 && raw[0] == lineTag {
+		l, err := decodeLineRecord(raw)
+		return spoolRecord{Line: &l}, err
+	}
+	var r spoolRecord
+	err := json.Unmarshal(raw, &r)
+	return r, err
+}
+
 // spooled appends r to the spool; it returns the segment, or false when
 // there is no spool or it failed (the record then goes to the writer
 // alone, as without a spool).
@@ -189,7 +252,15 @@ func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
 	if j.spool == nil {
 		return 0, false
 	}
-	raw, err := json.Marshal(r)
+	var (
+		raw []byte
+		err error
+	)
+	if r.Line != nil {
+		raw = appendLineRecord(make([]byte, 0, 64+len(r.Line.Text)), r.Line)
+	} else {
+		raw, err = json.Marshal(r)
+	}
 	if err == nil {
 		var seg uint64
 		if seg, err = j.spool.Append(raw); err == nil {

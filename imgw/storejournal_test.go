@@ -300,3 +300,27 @@ func TestStoreJournalGroupsLines(t *testing.T) {
 		t.Fatalf("%d records left in the spool after a clean Close", len(left))
 	}
 }
+
+// A line's spool record reads back as the line; a damaged one is refused,
+// never misread.
+func FuzzLineRecord(f *testing.F) {
+	f.Add("im-1", int64(3), int64(1764406800123456789), "agent", "alice", "Hello, Dora.")
+	f.Add("", int64(0), int64(-1), "", "", "")
+	f.Add("im-\xff", int64(-5), int64(0), "bot", "", "ünï 💬\x00")
+	f.Fuzz(func(t *testing.T, conv string, seq, ns int64, from, agent, text string) {
+		l := store.TranscriptLine{Conversation: conv, Seq: seq, Time: time.Unix(0, ns).UTC(), From: from, AgentID: agent, Text: text}
+		raw := appendLineRecord(nil, &l)
+		got, err := decodeLineRecord(raw)
+		if err != nil || got != l {
+			t.Fatalf("%q reads back as %+v, %v; want %+v", raw, got, err, l)
+		}
+		for cut := range len(raw) {
+			if _, err := decodeLineRecord(raw[:cut]); err == nil {
+				t.Fatalf("the first %d of %d bytes read as a line", cut, len(raw))
+			}
+		}
+		if _, err := decodeLineRecord(append(raw, 'x')); err == nil {
+			t.Fatal("a record with a byte too many read as a line")
+		}
+	})
+}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Transcripts are stored in chunks: a row of transcript_chunks holds a run
@@ -38,14 +40,81 @@ var (
 	qInsertRows = prep("INSERT INTO transcript_chunks (conversation, first_seq, last_seq, lines) VALUES (?, ?, ?, ?)")
 )
 
-// encodeChunk is the JSON of a run of lines.
-func encodeChunk(lines []TranscriptLine) (string, error) {
-	cl := make([]chunkLine, len(lines))
-	for i, l := range lines {
-		cl[i] = chunkLine{Seq: l.Seq, Time: l.Time.UnixNano(), From: l.From, AgentID: l.AgentID, Text: l.Text}
+// encodeChunk is the JSON of a run of lines, as encoding/json writes
+// chunkLine (without its HTML escaping), written by hand: it runs for
+// every line a busy center relays.
+func encodeChunk(lines []TranscriptLine) string {
+	n := 2
+	for i := range lines {
+		n += 48 + len(lines[i].From) + len(lines[i].AgentID) + len(lines[i].Text)
 	}
-	b, err := json.Marshal(cl)
-	return string(b), err
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, l := range lines {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"s":`...)
+		b = strconv.AppendInt(b, l.Seq, 10)
+		b = append(b, `,"t":`...)
+		b = strconv.AppendInt(b, l.Time.UnixNano(), 10)
+		b = append(b, `,"f":`...)
+		b = appendJSONString(b, l.From)
+		if l.AgentID != "" {
+			b = append(b, `,"a":`...)
+			b = appendJSONString(b, l.AgentID)
+		}
+		b = append(b, `,"x":`...)
+		b = appendJSONString(b, l.Text)
+		b = append(b, '}')
+	}
+	return string(append(b, ']'))
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string: quotes, backslashes and
+// control characters escaped, invalid UTF-8 as U+FFFD (as encoding/json
+// does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // decodeChunk appends a chunk's lines to out.
@@ -177,10 +246,7 @@ func insertRun(ctx context.Context, tx txn, run []numberedLine, where func(i int
 	for i := range run {
 		lines[i] = run[i].TranscriptLine
 	}
-	raw, err := encodeChunk(lines)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where(run[0].index), err)
-	}
+	raw := encodeChunk(lines)
 	conv := run[0].Conversation
 	if _, err := tx.ExecContext(ctx, qInsertRows, conv, run[0].Seq, run[len(run)-1].Seq, raw); err != nil {
 		if strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {

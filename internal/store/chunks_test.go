@@ -166,3 +166,34 @@ func TestChunksMigrateOldTranscripts(t *testing.T) {
 		t.Fatalf("lines %v", got)
 	}
 }
+
+// The hand-written chunk JSON reads back, through encoding/json, as the
+// lines it was made of (invalid UTF-8 as U+FFFD), and SQLite finds it
+// valid.
+func FuzzChunkEncoding(f *testing.F) {
+	for _, s := range []string{"", "plain", `q"uote\back`, "tab\tnl\ncr\r\x00\x1f\x7f", "ünï©ødé 💬", "bad \xff\xfe utf8", "</script>&<"} {
+		f.Add(s, "alice", int64(7), int64(1764406800123456789))
+	}
+	f.Fuzz(func(t *testing.T, text, agent string, seq, ns int64) {
+		l := TranscriptLine{Conversation: "im-1", Seq: seq, Time: time.Unix(0, ns).UTC(), From: FromAgent, AgentID: agent, Text: text}
+		raw := encodeChunk([]TranscriptLine{l, l})
+		got, err := decodeChunk(nil, "im-1", raw)
+		if err != nil {
+			t.Fatalf("%q does not decode: %v", raw, err)
+		}
+		want := l
+		want.Text, want.AgentID = string([]rune(text)), string([]rune(agent)) // U+FFFD for each invalid byte
+		if len(got) != 2 || got[0] != want || got[1] != want {
+			t.Fatalf("%q decodes as %+v, want %+v twice", raw, got, want)
+		}
+	})
+}
+
+func TestChunkJSONValidInSQLite(t *testing.T) {
+	s := MustOpen(t)
+	l := TranscriptLine{Conversation: "im-1", Seq: 1, From: FromCustomer, Text: "tab\tnul\x00 bad\xff \"q\" \\ ünï 💬"}
+	var ok int
+	if err := s.rdb.QueryRow("SELECT json_valid(?)", encodeChunk([]TranscriptLine{l})).Scan(&ok); err != nil || ok != 1 {
+		t.Fatalf("json_valid: %d, %v", ok, err)
+	}
+}
