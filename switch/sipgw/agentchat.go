@@ -6,6 +6,7 @@ import (
 	"mime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
@@ -50,7 +51,39 @@ type AgentChats struct {
 
 	// On the loop:
 	desks map[string]*phoneDesk
-	cseq  uint32 // of the last MESSAGE sent
+	cseq  uint32     // of the last MESSAGE sent
+	held  *heldSends // while a phone's MESSAGE is handled
+}
+
+// heldSends are the MESSAGEs that a phone's own MESSAGE caused ("[3] chat
+// ended" after "3 /end"): they go once the phone's MESSAGE is answered,
+// so that the phone sees its 200 first.
+type heldSends struct {
+	mu       sync.Mutex
+	sends    []func()
+	released bool
+}
+
+// add sends f after release, or now if that was.
+func (h *heldSends) add(f func()) {
+	h.mu.Lock()
+	if !h.released {
+		h.sends = append(h.sends, f)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	f()
+}
+
+func (h *heldSends) release() {
+	h.mu.Lock()
+	sends := h.sends
+	h.sends, h.released = nil, true
+	h.mu.Unlock()
+	for _, f := range sends {
+		f()
+	}
 }
 
 var _ imgw.AgentDesk = (*AgentChats)(nil)
@@ -160,8 +193,15 @@ func (a *AgentChats) send(agentID string, id pbx.ConnID, body string) {
 		req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 		req.SetBody([]byte(body))
 		contact := c.URI.String()
-		if !a.out.push(agentID+" "+contact, func() { a.deliver(agentID, contact, req) }) {
-			a.g.log.Warn().Str("agent_id", agentID).Msg("agent's MESSAGE queue full, chat line dropped")
+		push := func() {
+			if !a.out.push(agentID+" "+contact, func() { a.deliver(agentID, contact, req) }) {
+				a.g.log.Warn().Str("agent_id", agentID).Msg("agent's MESSAGE queue full, chat line dropped")
+			}
+		}
+		if a.held != nil {
+			a.held.add(push)
+		} else {
+			push()
 		}
 	}
 }
@@ -228,7 +268,13 @@ func (a *AgentChats) onMessage(agentID string, req *sip.Request, respond func(in
 		}
 		var opErr error
 		line := parseAgentLine(string(req.Body()))
-		if err := a.g.do(func() { opErr = a.apply(agentID, line) }); err != nil {
+		held := &heldSends{}
+		defer held.release()
+		if err := a.g.do(func() {
+			a.held = held
+			opErr = a.apply(agentID, line)
+			a.held = nil
+		}); err != nil {
 			respond(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1"))
 			return
 		}

@@ -237,7 +237,9 @@ func (r *customerRecorder) texts() []string {
 }
 
 // write sends a text MESSAGE from p, with From user from, to the chat
-// address, and returns the final response.
+// address, and returns the final response. A MESSAGE from the switch
+// before it (one the write caused: "[2] you left the chat") is an error:
+// the phone is to see its answer first.
 func (p *tmPhone) write(from, text string, cseq uint32) *sip.Response {
 	p.t.Helper()
 	req := p.request(sip.MESSAGE, "support", cseq, "msg-"+from+"-"+string(rune('a'+cseq)))
@@ -253,6 +255,9 @@ func (p *tmPhone) write(from, text string, cseq uint32) *sip.Response {
 		}
 		if res, ok := m.(*sip.Response); ok && res.CallID().Value() == req.CallID().Value() && !res.IsProvisional() {
 			return res
+		}
+		if r, ok := m.(*sip.Request); ok && r.Method == sip.MESSAGE {
+			p.t.Errorf("%q came before the answer to %q", r.Body(), text)
 		}
 	}
 }
