@@ -55,37 +55,6 @@ type AgentChats struct {
 	held  *heldSends // while a phone's MESSAGE is handled
 }
 
-// heldSends are the MESSAGEs that a phone's own MESSAGE caused ("[3] chat
-// ended" after "3 /end"): they go once the phone's MESSAGE is answered,
-// so that the phone sees its 200 first.
-type heldSends struct {
-	mu       sync.Mutex
-	sends    []func()
-	released bool
-}
-
-// add sends f after release, or now if that was.
-func (h *heldSends) add(f func()) {
-	h.mu.Lock()
-	if !h.released {
-		h.sends = append(h.sends, f)
-		h.mu.Unlock()
-		return
-	}
-	h.mu.Unlock()
-	f()
-}
-
-func (h *heldSends) release() {
-	h.mu.Lock()
-	sends := h.sends
-	h.sends, h.released = nil, true
-	h.mu.Unlock()
-	for _, f := range sends {
-		f()
-	}
-}
-
 var _ imgw.AgentDesk = (*AgentChats)(nil)
 
 // AgentChatHandler takes what agents write from their phones; the IM
@@ -333,6 +302,37 @@ func (a *AgentChats) end(agentID string, d *phoneDesk, n int, id pbx.ConnID) err
 	d.close(id)
 	a.send(agentID, id, tag(n, "")+" you left the chat")
 	return nil
+}
+
+// heldSends are the MESSAGEs that a phone's own MESSAGE caused ("[3] chat
+// ended" after "3 /end"): they go once the phone's MESSAGE is answered,
+// so that the phone sees its 200 first.
+type heldSends struct {
+	mu       sync.Mutex
+	sends    []func()
+	released bool
+}
+
+// add sends f after release, or now if that was.
+func (h *heldSends) add(f func()) {
+	h.mu.Lock()
+	if !h.released {
+		h.sends = append(h.sends, f)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+	f()
+}
+
+func (h *heldSends) release() {
+	h.mu.Lock()
+	sends := h.sends
+	h.sends, h.released = nil, true
+	h.mu.Unlock()
+	for _, f := range sends {
+		f()
+	}
 }
 
 // phoneDesk is one agent's chats on its phone, by the short numbers its
