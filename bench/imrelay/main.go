@@ -21,6 +21,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +145,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "time before measuring")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "measured time")
 	flag.StringVar(&o.password, "password", "pw", "every account's password")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the run to `FILE`")
 	flag.Parse()
 	if o.mode != "direct" && o.mode != "gateway" {
 		fmt.Fprintln(os.Stderr, "imrelay: -mode must be direct or gateway")
@@ -155,6 +157,18 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.warmup+o.duration+2*time.Minute)
 	defer cancel()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "imrelay:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "imrelay:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	r, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imrelay:", err)
@@ -182,6 +196,18 @@ func run(ctx context.Context, o options) (result, error) {
 			ag, err := login(ctx, o, "agent"+strconv.Itoa(a))
 			if err != nil {
 				return result{}, err
+			}
+			// A message to itself comes back once the server has taken
+			// its available presence (a session's stanzas are handled in
+			// order): from then on customers' messages reach it instead
+			// of bouncing, which would cost a customer a window slot.
+			if err := ag.send(ctx, ag.self.Bare(), "ready"); err != nil {
+				return result{}, err
+			}
+			select {
+			case <-ag.in:
+			case <-ctx.Done():
+				return result{}, fmt.Errorf("agent%d never became available: %w", a, ctx.Err())
 			}
 			go func() {
 				for m := range ag.in {
