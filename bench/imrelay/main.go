@@ -35,8 +35,6 @@ import (
 	"mellium.im/xmpp"
 	"mellium.im/xmpp/jid"
 	"mellium.im/xmpp/stanza"
-
-	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 type options struct {
@@ -371,48 +369,4 @@ func cpuSeconds() float64 {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// startDesks logs the CTI agents in; each answers what rings and echoes
-// every customer line back into its chat.
-func startDesks(ctx context.Context, o options) error {
-	for a := range o.agents {
-		cl, err := cti.Dial(ctx, o.ctiURL)
-		if err != nil {
-			return err
-		}
-		// As config.ExpandAgents names a group's members.
-		id := fmt.Sprintf("bench-agent-%0*d", len(strconv.Itoa(o.agents)), a+1)
-		if _, err := cl.Login(ctx, id, "", o.password); err != nil {
-			return fmt.Errorf("login %s: %w", id, err)
-		}
-		if err := cl.Ready(ctx); err != nil {
-			return err
-		}
-		// Requests go out without waiting for their replies (a desktop
-		// does not block its agent on an acknowledgement); the replies
-		// come back with the events and are skipped.
-		go func() {
-			for {
-				m, err := cl.Next(ctx)
-				if err != nil {
-					return
-				}
-				var r cti.Request
-				switch {
-				case m.Event == "EventRinging":
-					r = cti.Request{Request: "RequestAnswerCall", ConnID: m.ConnID, Ref: 1}
-				case m.Event == "EventChatMessage" && m.From == "customer":
-					r = cti.Request{Request: "RequestChatMessage", ConnID: m.ConnID, Text: m.Text, Ref: 1}
-				default:
-					continue
-				}
-				b, _ := json.Marshal(r)
-				if err := cl.SendRaw(ctx, b); err != nil {
-					return
-				}
-			}
-		}()
-	}
-	return nil
 }
