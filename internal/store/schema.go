@@ -118,7 +118,7 @@ CREATE TABLE transcript_chunks (
 	conversation TEXT NOT NULL REFERENCES conversations (id),
 	first_seq    INTEGER NOT NULL CHECK (first_seq > 0),
 	last_seq     INTEGER NOT NULL CHECK (last_seq >= first_seq),
-	lines        TEXT NOT NULL CHECK (json_valid(lines)),
+	lines        TEXT NOT NULL,  -- written by the store (encodeChunk) or the view's trigger
 	PRIMARY KEY (conversation, first_seq)
 ) WITHOUT ROWID;
 
