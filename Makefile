@@ -37,6 +37,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzRequest -fuzztime=30s ./tserver/cti/
 	$(GO) test -run='^$$' -fuzz=FuzzLineRecord -fuzztime=15s ./imgw/
 	$(GO) test -run='^$$' -fuzz=FuzzChunkEncoding -fuzztime=15s ./internal/store/
+	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=15s ./internal/jsonenc/
+	$(GO) test -run='^$$' -fuzz=FuzzChatEventJSON -fuzztime=15s ./tserver/cti/
 
 cover:
 	$(GO) test -coverprofile=cover.out ./...

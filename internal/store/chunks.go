@@ -11,7 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/ccswitch/ccswitch/internal/jsonenc"
 )
 
 // Transcripts are stored in chunks: a row of transcript_chunks holds a run
@@ -59,62 +60,16 @@ func encodeChunk(lines []TranscriptLine) string {
 		b = append(b, `,"t":`...)
 		b = strconv.AppendInt(b, l.Time.UnixNano(), 10)
 		b = append(b, `,"f":`...)
-		b = appendJSONString(b, l.From)
+		b = jsonenc.AppendString(b, l.From)
 		if l.AgentID != "" {
 			b = append(b, `,"a":`...)
-			b = appendJSONString(b, l.AgentID)
+			b = jsonenc.AppendString(b, l.AgentID)
 		}
 		b = append(b, `,"x":`...)
-		b = appendJSONString(b, l.Text)
+		b = jsonenc.AppendString(b, l.Text)
 		b = append(b, '}')
 	}
 	return string(append(b, ']'))
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string: quotes, backslashes and
-// control characters escaped, invalid UTF-8 as U+FFFD (as encoding/json
-// does).
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // decodeChunk appends a chunk's lines to out.

@@ -30,6 +30,7 @@ type conn struct {
 	remote string
 
 	out      chan any      // messages for the writer, bounded
+	wbuf     []byte        // the writer's encoding buffer
 	killed   chan struct{} // closed by kill
 	killOnce sync.Once
 	code     websocket.StatusCode
@@ -236,10 +237,16 @@ func (c *conn) queued() (any, bool) {
 
 // writeOne encodes m and writes it as one frame.
 func (c *conn) writeOne(ctx context.Context, m any) error {
-	b, err := json.Marshal(m)
-	if err != nil {
-		c.s.log.Error().Err(err).Msg("cti: encode message")
-		return nil
+	var b []byte
+	if e, ok := m.(*ChatEvent); ok && len(e.Lines) == 0 {
+		c.wbuf = e.appendJSON(c.wbuf[:0]) // a chat line: the hot path
+		b = c.wbuf
+	} else {
+		var err error
+		if b, err = json.Marshal(m); err != nil {
+			c.s.log.Error().Err(err).Msg("cti: encode message")
+			return nil
+		}
 	}
 	if _, ok := ctx.Deadline(); !ok && ctx.Done() != nil {
 		wctx, cancel := context.WithTimeout(ctx, c.s.wtime)

@@ -3,6 +3,7 @@ package cti
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 
@@ -148,6 +149,37 @@ func FuzzRequest(f *testing.F) {
 			}
 			// Time moves on: route and grace timers fire.
 			clk.Advance(15 * time.Second)
+		}
+	})
+}
+
+// A chat event written by the fast path decodes as what encoding/json
+// writes decodes.
+func FuzzChatEventJSON(f *testing.F) {
+	f.Add("EventChatMessage", uint64(42), "customer", "Dora", "hello <b>&</b> \"q\" \x00 \xff", "", int64(1764406800123456789))
+	f.Add("EventChatTyping", uint64(0), "agent", "", "", "composing", int64(0))
+	f.Fuzz(func(t *testing.T, typ string, id uint64, from, name, text, state string, ns int64) {
+		e := &ChatEvent{Type: ChatEventType(typ), ConnID: pbx.ConnID(id), From: from, Name: name, Text: text, State: state}
+		if ns != 0 {
+			e.Time = time.Unix(0, ns).UTC()
+		}
+		if y := e.Time.Year(); y < 0 || y > 9999 {
+			return // encoding/json refuses such times
+		}
+		fast := e.appendJSON(nil)
+		std, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a, b map[string]any
+		if err := json.Unmarshal(fast, &a); err != nil {
+			t.Fatalf("%s: %v", fast, err)
+		}
+		if err := json.Unmarshal(std, &b); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("fast %s\nstd  %s", fast, std)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/jsonenc"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -399,6 +400,31 @@ type ChatEvent struct {
 	Time time.Time `json:"time,omitzero"`
 	// Lines of an EventChatHistory, oldest first.
 	Lines []ChatLine `json:"lines,omitempty"`
+}
+
+// appendJSON appends e, which has no Lines, as encoding/json writes it
+// (but for its HTML escaping): a chat line goes through here for every
+// message relayed.
+func (e *ChatEvent) appendJSON(b []byte) []byte {
+	b = append(b, `{"event":`...)
+	b = jsonenc.AppendString(b, string(e.Type))
+	b = append(b, `,"conn_id":"`...)
+	b = append(b, e.ConnID.String()...)
+	b = append(b, '"')
+	for _, f := range [...]struct{ key, val string }{
+		{`,"from":`, e.From}, {`,"name":`, e.Name}, {`,"text":`, e.Text}, {`,"state":`, e.State},
+	} {
+		if f.val != "" {
+			b = append(b, f.key...)
+			b = jsonenc.AppendString(b, f.val)
+		}
+	}
+	if !e.Time.IsZero() {
+		b = append(b, `,"time":"`...)
+		b = e.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return append(b, '}')
 }
 
 // ChatLine is one line of a chat's history.
