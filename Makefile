@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzChunkEncoding -fuzztime=15s ./internal/store/
 	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=15s ./internal/jsonenc/
 	$(GO) test -run='^$$' -fuzz=FuzzChatEventJSON -fuzztime=15s ./tserver/cti/
+	$(GO) test -run='^$$' -fuzz=FuzzAppendMessage -fuzztime=15s ./imgw/xmpp/
 
 cover:
 	$(GO) test -coverprofile=cover.out ./...

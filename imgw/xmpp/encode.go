@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/xml"
 	"io"
+	"unicode/utf8"
 
 	"github.com/ccswitch/ccswitch/imgw"
 )
@@ -49,17 +50,79 @@ func textElement(local, text string) tokens {
 	return tokens{xml.StartElement{Name: name}, xml.CharData(text), xml.EndElement{Name: name}}
 }
 
-// message is a chat message with an optional body and chat state.
-func message(from, to, id, body string, state imgw.ChatState) tokens {
-	var payload tokens
+// appendMessage appends the bytes of message(from, to, id, body, state)
+// as encoding/xml writes them in the stream: the outbox's messages, a
+// chat's every line, are written this way rather than token by token.
+func appendMessage(b []byte, from, to, id, body string, state imgw.ChatState) []byte {
+	b = append(b, `<message type="chat"`...)
+	for _, a := range [...]struct{ name, val string }{{` from="`, from}, {` to="`, to}, {` id="`, id}} {
+		if a.val != "" { // as attrs: an empty attribute is left out
+			b = append(b, a.name...)
+			b = appendEscaped(b, a.val, true)
+			b = append(b, '"')
+		}
+	}
+	b = append(b, '>')
 	if body != "" {
-		payload = append(payload, textElement("body", body)...)
+		b = append(b, "<body>"...)
+		b = appendEscaped(b, body, false)
+		b = append(b, "</body>"...)
 	}
 	if state != imgw.StateNone {
-		name := xml.Name{Space: nsChatStates, Local: state.String()}
-		payload = append(payload, xml.StartElement{Name: name}, xml.EndElement{Name: name})
+		b = append(b, '<')
+		b = append(b, state.String()...)
+		b = append(b, ` xmlns="`+nsChatStates+`"></`...)
+		b = append(b, state.String()...)
+		b = append(b, '>')
 	}
-	return wrap("message", attrs("type", "chat", "from", from, "to", to, "id", id), payload)
+	return append(b, "</message>"...)
+}
+
+// appendEscaped appends s escaped as encoding/xml does: the five markup
+// characters, tab and carriage return as references, a line feed too in
+// an attribute (newline) but not in text, and what XML cannot carry
+// (invalid UTF-8, characters outside XML's range) as U+FFFD.
+func appendEscaped(b []byte, s string, newline bool) []byte {
+	last := 0
+	for i := 0; i < len(s); {
+		r, width := utf8.DecodeRuneInString(s[i:])
+		var esc string
+		switch {
+		case r == '"':
+			esc = "&#34;"
+		case r == '\'':
+			esc = "&#39;"
+		case r == '&':
+			esc = "&amp;"
+		case r == '<':
+			esc = "&lt;"
+		case r == '>':
+			esc = "&gt;"
+		case r == '\t':
+			esc = "&#x9;"
+		case r == '\n' && newline:
+			esc = "&#xA;"
+		case r == '\r':
+			esc = "&#xD;"
+		case r == utf8.RuneError && width == 1 || !inXMLRange(r):
+			esc = "\uFFFD"
+		}
+		if esc == "" {
+			i += width
+			continue
+		}
+		b = append(b, s[last:i]...)
+		b = append(b, esc...)
+		i += width
+		last = i
+	}
+	return append(b, s[last:]...)
+}
+
+// inXMLRange reports whether XML 1.0 allows r (its Char production).
+func inXMLRange(r rune) bool {
+	return r == 0x09 || r == 0x0A || r == 0x0D ||
+		r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF
 }
 
 // presence is a presence stanza of type typ ("" is available).

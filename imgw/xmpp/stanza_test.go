@@ -1,6 +1,7 @@
 package xmpp
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"strings"
@@ -230,6 +231,48 @@ func FuzzInboundStanza(f *testing.F) {
 		}
 		if ci := capsClient(st.CapsNode); ci != nil && ci.Source != "xep-0115" {
 			t.Fatalf("caps %+v", ci)
+		}
+	})
+}
+
+// message is a chat message as tokens, the reference appendMessage is
+// checked against: a chat message with an optional body and chat state.
+func message(from, to, id, body string, state imgw.ChatState) tokens {
+	var payload tokens
+	if body != "" {
+		payload = append(payload, textElement("body", body)...)
+	}
+	if state != imgw.StateNone {
+		name := xml.Name{Space: nsChatStates, Local: state.String()}
+		payload = append(payload, xml.StartElement{Name: name}, xml.EndElement{Name: name})
+	}
+	return wrap("message", attrs("type", "chat", "from", from, "to", to, "id", id), payload)
+}
+
+// A message written by hand (appendMessage) is byte for byte what
+// encoding/xml writes for its tokens (message).
+func FuzzAppendMessage(f *testing.F) {
+	f.Add("support@support.example.test", "alice@example.test/laptop", "im-1.3", "Ann: <b>hi</b> & \"bye\" 'x'\t\r\n", uint8(imgw.StateActive))
+	f.Add("a@b", "c@d", "", "bad \xff utf8 \x00 \x1f \ufffe 💬", uint8(imgw.StateNone))
+	f.Add("a@b", "c@d", "x", "", uint8(imgw.StateComposing))
+	f.Fuzz(func(t *testing.T, from, to, id, body string, state uint8) {
+		st := imgw.ChatState(state % 6)
+		if _, ok := imgw.ParseChatState(st.String()); !ok && st != imgw.StateNone {
+			return
+		}
+		var want bytes.Buffer
+		e := xml.NewEncoder(&want)
+		toks := message(from, to, id, body, st)
+		for _, tok := range toks {
+			if err := e.EncodeToken(tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := e.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendMessage(nil, from, to, id, body, st); string(got) != want.String() {
+			t.Fatalf("by hand  %q\nencoding/xml %q", got, want.String())
 		}
 	})
 }

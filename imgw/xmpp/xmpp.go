@@ -587,7 +587,10 @@ func (c *conn) writeLoop() error {
 	if len(subs) > 0 {
 		a.log.Debug().Int("subscribers", len(subs)).Msg("probed subscribers")
 	}
-	var burst []queued
+	var (
+		burst []queued
+		raw   []byte
+	)
 	for {
 		a.mu.Lock()
 		n := min(len(a.outbox), maxBurst)
@@ -606,15 +609,15 @@ func (c *conn) writeLoop() error {
 				return nil
 			}
 		}
-		stanzas := make([]tokens, len(burst))
-		for i, q := range burst {
+		raw = raw[:0]
+		for _, q := range burst {
 			id := q.out.ID
 			if id == "" {
 				id = randomID()
 			}
-			stanzas[i] = message(a.selfStr, q.to, id, q.out.Text, q.out.State)
+			raw = appendMessage(raw, a.selfStr, q.to, id, q.out.Text, q.out.State)
 		}
-		if err := c.write(stanzas...); err != nil {
+		if err := c.writeRaw(raw); err != nil {
 			return err
 		}
 		a.mu.Lock()
@@ -626,6 +629,28 @@ func (c *conn) writeLoop() error {
 		a.mu.Unlock()
 		clear(burst)
 	}
+}
+
+// writeRaw writes stanzas already serialized (appendMessage) straight to
+// the connection, in one system call, failing if the server does not take
+// them within Timeout. It holds the session's token writer meanwhile, so
+// that nothing the session writes (an IQ answer) can come in between; the
+// session's encoder has nothing buffered then (each of its writers
+// flushes when it closes).
+func (c *conn) writeRaw(b []byte) error {
+	if !c.armWrite() {
+		return fmt.Errorf("xmpp: write: %w", net.ErrClosed)
+	}
+	w := c.sess.TokenWriter()
+	_, err := c.nc.Write(b)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	c.disarmWrite()
+	if err != nil {
+		return fmt.Errorf("xmpp: write: %w", err)
+	}
+	return nil
 }
 
 // maxBurst caps the messages written at once, in one system call.
