@@ -79,9 +79,9 @@ const (
 )
 
 // spoolLinger is the least time between two fsyncs of the spool: a busy
-// center syncs at most 200 times a second, and an agent's chat line is
+// center syncs at most 100 times a second, and an agent's chat line is
 // acknowledged at most this much later.
-const spoolLinger = 5 * time.Millisecond
+const spoolLinger = 10 * time.Millisecond
 
 // lookupTimeout bounds a bot lookup.
 const lookupTimeout = 2 * time.Second

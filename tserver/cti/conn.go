@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +30,13 @@ type conn struct {
 	cork   *corkConn       // under ws; nil if the server's writer could not be wrapped
 	remote string
 
-	out      chan any      // messages for the writer, bounded
-	wbuf     []byte        // the writer's encoding buffer
+	out  chan any // messages for the writer, bounded
+	wbuf []byte   // the writer's encoding buffer
+
+	// Chat lines made durable, to acknowledge: the spool makes many
+	// durable at once, and the writer acknowledges them in one burst.
+	ackMu    sync.Mutex
+	acks     []uint64
 	killed   chan struct{} // closed by kill
 	killOnce sync.Once
 	code     websocket.StatusCode
@@ -237,17 +243,58 @@ func (c *conn) queued() (any, bool) {
 
 // writeOne encodes m and writes it as one frame.
 func (c *conn) writeOne(ctx context.Context, m any) error {
-	var b []byte
-	if e, ok := m.(*ChatEvent); ok && len(e.Lines) == 0 {
-		c.wbuf = e.appendJSON(c.wbuf[:0]) // a chat line: the hot path
-		b = c.wbuf
-	} else {
-		var err error
-		if b, err = json.Marshal(m); err != nil {
-			c.s.log.Error().Err(err).Msg("cti: encode message")
-			return nil
+	switch e := m.(type) {
+	case ackBatch:
+		return c.writeAcks(ctx)
+	case *ChatEvent:
+		if len(e.Lines) == 0 {
+			c.wbuf = e.appendJSON(c.wbuf[:0]) // a chat line: the hot path
+			return c.writeFrame(ctx, c.wbuf)
 		}
 	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		c.s.log.Error().Err(err).Msg("cti: encode message")
+		return nil
+	}
+	return c.writeFrame(ctx, b)
+}
+
+// ackBatch, queued for the writer, stands for the acknowledgements in
+// conn.acks.
+type ackBatch struct{}
+
+// ackLater queues the EventACK of request ref for the writer: the first
+// of a batch queues an ackBatch, and the writer writes all that are queued
+// by the time it gets to it, in one burst.
+func (c *conn) ackLater(ref uint64) {
+	c.ackMu.Lock()
+	first := len(c.acks) == 0
+	c.acks = append(c.acks, ref)
+	c.ackMu.Unlock()
+	if first {
+		c.send(ackBatch{})
+	}
+}
+
+// writeAcks writes the queued acknowledgements.
+func (c *conn) writeAcks(ctx context.Context) error {
+	c.ackMu.Lock()
+	refs := c.acks
+	c.acks = nil
+	c.ackMu.Unlock()
+	for _, ref := range refs {
+		c.wbuf = strconv.AppendUint(append(c.wbuf[:0], `{"event":"EventACK","ref":`...), ref, 10)
+		c.wbuf = append(c.wbuf, '}')
+		if err := c.writeFrame(ctx, c.wbuf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFrame writes one text frame.
+func (c *conn) writeFrame(ctx context.Context, b []byte) error {
 	if _, ok := ctx.Deadline(); !ok && ctx.Done() != nil {
 		wctx, cancel := context.WithTimeout(ctx, c.s.wtime)
 		defer cancel()

@@ -431,7 +431,7 @@ func (s *Server) chatMessage(c *conn, r *Request) (*reply, error) {
 			c.send(errorReply(ref, pbx.Errorf(pbx.Internal, "cti: RequestChatMessage: the line was sent but could not be stored: %v", err)))
 			return
 		}
-		c.send(&reply{Event: EventACK, Ref: ref})
+		c.ackLater(ref)
 	})
 	return nil, errAckLater
 }
