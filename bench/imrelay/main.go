@@ -271,6 +271,10 @@ func run(ctx context.Context, o options) (result, error) {
 				// whatever comes back, until the run is over.
 				every := time.Duration(float64(time.Second) * float64(o.customers) / o.rate)
 				go func() {
+					// Customer i starts i/customers of a period late, so
+					// that together they send at an even pace rather than
+					// in bursts of one message each.
+					time.Sleep(every * time.Duration(i) / time.Duration(o.customers))
 					t := time.NewTicker(every)
 					defer t.Stop()
 					for seq := 0; !done.Load(); seq++ {
