@@ -638,19 +638,10 @@ func (c *conn) writeLoop() error {
 // session's encoder has nothing buffered then (each of its writers
 // flushes when it closes).
 func (c *conn) writeRaw(b []byte) error {
-	if !c.armWrite() {
-		return fmt.Errorf("xmpp: write: %w", net.ErrClosed)
-	}
-	w := c.sess.TokenWriter()
-	_, err := c.nc.Write(b)
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	c.disarmWrite()
-	if err != nil {
-		return fmt.Errorf("xmpp: write: %w", err)
-	}
-	return nil
+	return c.writing(func(xmlstream.TokenWriteFlushCloser) error {
+		_, err := c.nc.Write(b)
+		return err
+	})
 }
 
 // maxBurst caps the messages written at once, in one system call.
@@ -663,16 +654,25 @@ const maxBurst = 64
 // a goroutine per stanza to watch its context and flushes each stanza
 // on its own.
 func (c *conn) write(stanzas ...tokens) error {
+	return c.writing(func(w xmlstream.TokenWriteFlushCloser) error {
+		for i := range stanzas {
+			if _, err := xmlstream.Copy(w, &stanzas[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// writing runs f with the session's token writer held (so that nothing
+// else the session writes comes in between) and the connection's write
+// deadline set; closing the token writer flushes what f encoded.
+func (c *conn) writing(f func(w xmlstream.TokenWriteFlushCloser) error) error {
 	if !c.armWrite() {
 		return fmt.Errorf("xmpp: write: %w", net.ErrClosed)
 	}
 	w := c.sess.TokenWriter()
-	var err error
-	for i := range stanzas {
-		if _, err = xmlstream.Copy(w, &stanzas[i]); err != nil {
-			break
-		}
-	}
+	err := f(w)
 	if cerr := w.Close(); err == nil {
 		err = cerr
 	}

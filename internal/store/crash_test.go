@@ -145,40 +145,7 @@ func TestCrashKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	path := filepath.Join(t.TempDir(), "killed.db")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "STORE_CRASH_DB="+path)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var last int64
-	killed := false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		n, ok := strings.CutPrefix(sc.Text(), "ack ")
-		if !ok {
-			continue
-		}
-		seq, err := strconv.ParseInt(n, 10, 64)
-		if err != nil || seq != last+1 {
-			t.Fatalf("child said %q after ack %d", sc.Text(), last)
-		}
-		last = seq
-		if last == 3000 && !killed {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true // read on: what it wrote before dying was acknowledged
-		}
-	}
-	cmd.Wait()
-	if !killed {
-		t.Fatalf("the child stopped by itself after %d acknowledgements", last)
-	}
+	last := killAfterAcks(t, "TestCrashChild", "STORE_CRASH_DB="+path, 1)
 	s := MustOpenPath(t, path, Options{})
 	got := seqsOf(t, s, "im-1")
 	t.Logf("killed after %d acknowledgements; the file holds %d lines", last, len(got))
@@ -210,4 +177,47 @@ func TestCrashChild(t *testing.T) {
 			os.Stdout.WriteString("ack " + strconv.FormatInt(i, 10) + "\n")
 		})
 	}
+}
+
+// killAfterAcks runs test child (of this binary) with env added, reads the
+// "ack N" lines it prints (N rising by step: each ack covers the step
+// before), kills it with SIGKILL once N reaches 3000, reads on to the end
+// (what it acknowledged before dying counts) and returns the last N.
+func killAfterAcks(t *testing.T, child, env string, step int64) int64 {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+child+"$", "-test.count=1")
+	cmd.Env = append(os.Environ(), env)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var last int64
+	killed := false
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		n, ok := strings.CutPrefix(sc.Text(), "ack ")
+		if !ok {
+			continue
+		}
+		seq, err := strconv.ParseInt(n, 10, 64)
+		if err != nil || seq != last+step {
+			t.Fatalf("child said %q after ack %d", sc.Text(), last)
+		}
+		last = seq
+		if last >= 3000 && !killed {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true // read on: what it wrote before dying was acknowledged
+		}
+	}
+	cmd.Wait()
+	if !killed {
+		t.Fatalf("%s stopped by itself after %d acknowledgements", child, last)
+	}
+	return last
 }

@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -182,40 +180,7 @@ func TestSpoolCrashKill(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSpoolCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "STORE_SPOOL_DIR="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var last int64
-	killed := false
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		n, ok := strings.CutPrefix(sc.Text(), "ack ")
-		if !ok {
-			continue
-		}
-		seq, err := strconv.ParseInt(n, 10, 64)
-		if err != nil || seq < last {
-			t.Fatalf("child said %q after ack %d", sc.Text(), last)
-		}
-		last = seq
-		if last >= 3000 && !killed {
-			if err := cmd.Process.Kill(); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	cmd.Wait()
-	if !killed {
-		t.Fatalf("the child stopped by itself after %d acknowledgements", last)
-	}
+	last := killAfterAcks(t, "TestSpoolCrashChild", "STORE_SPOOL_DIR="+dir, spoolAckStep)
 	_, left, err := OpenSpool(dir, SpoolOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +196,9 @@ func TestSpoolCrashKill(t *testing.T) {
 	}
 }
 
+// spoolAckStep: the child syncs, and acknowledges, every seventh record.
+const spoolAckStep = 7
+
 // TestSpoolCrashChild is the child of TestSpoolCrashKill; alone, it skips.
 func TestSpoolCrashChild(t *testing.T) {
 	dir := os.Getenv("STORE_SPOOL_DIR")
@@ -245,7 +213,7 @@ func TestSpoolCrashChild(t *testing.T) {
 		if _, err := sp.Append([]byte("rec " + strconv.Itoa(i))); err != nil {
 			t.Fatal(err)
 		}
-		if i%7 == 0 {
+		if i%spoolAckStep == 0 {
 			sp.Sync(func(err error) {
 				if err != nil {
 					os.Stdout.WriteString("error " + err.Error() + "\n")
