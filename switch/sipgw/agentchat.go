@@ -459,12 +459,12 @@ func leadingNumber(s string) (n int, rest string, ok bool) {
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
 
-// maxPhoneBody bounds the body of a MESSAGE to a phone. RFC 3428 §7 keeps
-// a MESSAGE sent over a transport without congestion control under 1300
-// bytes (and sipgo refuses larger UDP datagrams); the headers take the
-// rest. Longer lines go in several MESSAGEs; a long history keeps its
-// latest lines.
-const maxPhoneBody = 800
+// maxMessageBody bounds the body of a MESSAGE the switch sends, to an
+// agent's phone or over UDP to a customer. RFC 3428 §7 keeps a MESSAGE
+// sent over a transport without congestion control under 1300 bytes (and
+// sipgo refuses larger UDP datagrams); the headers take the rest. Longer
+// lines go in several MESSAGEs; a long history keeps its latest lines.
+const maxMessageBody = 800
 
 // maxHistoryLine bounds one line of the history a phone gets, and
 // maxTagName the name in a line's tag.
@@ -499,7 +499,7 @@ func speaker(from, name string) string {
 func lineTexts(n int, m imgw.AgentChat) []string {
 	prefix := tag(n, speaker(m.From, m.Name)) + " "
 	var out []string
-	for _, part := range split(m.Text, maxPhoneBody-len(prefix)) {
+	for _, part := range split(m.Text, maxMessageBody-len(prefix)) {
 		out = append(out, prefix+part)
 	}
 	return out
@@ -524,7 +524,7 @@ func historyText(n int, m imgw.AgentChat) string {
 		if first > 1 {
 			next += len("\n(999 earlier lines)")
 		}
-		if next > maxPhoneBody {
+		if next > maxMessageBody {
 			break
 		}
 		size += 1 + len(lines[first-1])

@@ -147,7 +147,7 @@ func TestAgentChatTexts(t *testing.T) {
 	}
 	var joined []string
 	for _, p := range parts {
-		if len(p) > maxPhoneBody || !utf8.ValidString(p) || !strings.HasPrefix(p, "[3 Alice] ") {
+		if len(p) > maxMessageBody || !utf8.ValidString(p) || !strings.HasPrefix(p, "[3 Alice] ") {
 			t.Fatalf("part of %d bytes: %q", len(p), p)
 		}
 		joined = append(joined, strings.TrimPrefix(p, "[3 Alice] "))
@@ -176,7 +176,7 @@ func TestAgentChatTexts(t *testing.T) {
 		h.Lines = append(h.Lines, imgw.Line{From: "customer", Text: strings.Repeat("x", 2*i) + " line"})
 	}
 	got := historyText(4, h)
-	if len(got) > maxPhoneBody || !strings.HasSuffix(got, strings.Repeat("x", maxHistoryLine-len("…"))+"…") ||
+	if len(got) > maxMessageBody || !strings.HasSuffix(got, strings.Repeat("x", maxHistoryLine-len("…"))+"…") ||
 		!strings.Contains(got, " earlier lines)\n") {
 		t.Errorf("long history (%d bytes):\n%s", len(got), got)
 	}

@@ -241,6 +241,24 @@ func (m *Messages) Send(out imgw.Outbound) {
 	default:
 		return
 	}
+	// A long line over UDP goes in several MESSAGEs: RFC 3428 §7 keeps a
+	// MESSAGE without congestion control under 1300 bytes, and sipgo
+	// refuses larger datagrams.
+	bodies := []string{body}
+	if ct != "application/im-iscomposing+xml" && strings.EqualFold(t.transport, "udp") && len(body) > maxMessageBody {
+		bodies = split(body, maxMessageBody)
+	}
+	for _, b := range bodies {
+		req := m.request(t, ct, b)
+		if !m.out.push(out.To.User, func() { m.deliver(req, out) }) {
+			m.g.log.Warn().Str("to", out.To.User).Msg("MESSAGE queue full, message dropped")
+			return
+		}
+	}
+}
+
+// request is a MESSAGE to customer target t.
+func (m *Messages) request(t messageTarget, ct, body string) *sip.Request {
 	req := sip.NewRequest(sip.MESSAGE, t.uri)
 	from := &sip.FromHeader{Address: m.address(), Params: sip.NewParams()}
 	from.Params.Add("tag", sip.GenerateTagN(16))
@@ -254,9 +272,7 @@ func (m *Messages) Send(out imgw.Outbound) {
 	req.SetBody([]byte(body))
 	req.SetDestination(t.addr)
 	req.SetTransport(t.transport)
-	if !m.out.push(out.To.User, func() { m.deliver(req, out) }) {
-		m.g.log.Warn().Str("to", out.To.User).Msg("MESSAGE queue full, message dropped")
-	}
+	return req
 }
 
 // deliver sends one MESSAGE and reports a refusal as a Bounce.

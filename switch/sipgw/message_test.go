@@ -1,7 +1,11 @@
 package sipgw
 
 import (
+	"strconv"
+	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/ccswitch/ccswitch/imgw"
 )
@@ -32,4 +36,45 @@ func TestIsComposingState(t *testing.T) {
 			t.Errorf("%s: %v, want %v", doc, got, want)
 		}
 	}
+}
+
+// A line too long for one MESSAGE over UDP reaches a SIP customer in
+// several, in order, each under RFC 3428's bound (sipgo refused the whole
+// datagram, and the line bounced).
+func TestLongLineToCustomerIsSplit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		customers := &customerRecorder{}
+		var msgs *Messages
+		h := tmStartWith(t, 20*time.Second, func(g *Gateway) { msgs = g.EnableMessages("support", customers) })
+		defer h.stop()
+		carol := h.phone("127.0.0.1:7002")
+		if res := carol.write("carol", "hello", 1); res.StatusCode != 200 {
+			t.Fatalf("carol's MESSAGE: %d", res.StatusCode)
+		}
+		synctest.Wait()
+		customers.mu.Lock()
+		from := customers.ins[0].From
+		customers.mu.Unlock()
+
+		var words []string
+		for i := range 400 {
+			words = append(words, "word"+strconv.Itoa(i))
+		}
+		long := "Ann: " + strings.Join(words, " ")
+		msgs.Send(imgw.Outbound{To: from, Text: long, ID: "o1"})
+		var parts []string
+		for joined := ""; joined != long; joined = strings.Join(parts, " ") {
+			if len(parts) > 10 {
+				t.Fatalf("parts %q do not make the line", parts)
+			}
+			m := carol.messages(1)[0]
+			if n := len(m.Body()); n > maxMessageBody {
+				t.Fatalf("a part of %d bytes", n)
+			}
+			parts = append(parts, string(m.Body()))
+		}
+		if len(parts) < 2 {
+			t.Fatalf("a %d-byte line went in one MESSAGE", len(long))
+		}
+	})
 }
