@@ -475,3 +475,38 @@ func TestAgentTotals(t *testing.T) {
 		})
 	}
 }
+
+// A contact's own EWT counts only the agents who could take it: a free
+// agent whose IM clients it does not match does not make it "next", and
+// with nobody able to take it the wait is unbounded. The queue's EWT (a
+// new contact with no requirements) still counts every agent.
+func TestPositionEWTCountsOnlyEligibleAgents(t *testing.T) {
+	e := utNewEnv(t, `
+queues: [{name: chat, media: im}]
+agents:
+  - {id: ann, skills: {chat: 5}, capacity: {im: 1}, clients: {AliceChat: ">=2"}}
+  - {id: bob, skills: {chat: 5}, capacity: {im: 1}, clients: {BobIM: "*"}}
+`)
+	aht := 5 * time.Minute // the default
+	first := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "2.5"})
+	if got := e.agentOf(first); got != "ann" {
+		t.Fatalf("the first AliceChat chat rings %q", got)
+	}
+	e.answer(first) // ann is at capacity; bob is free
+	alice := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "3.0"})
+	if got := e.agentOf(alice); got != "" {
+		t.Fatalf("an AliceChat chat rings %q, who does not support AliceChat", got)
+	}
+	pos, ewt, err := e.s.Position(alice)
+	e.must(err, "position")
+	if pos != 1 || ewt.Staffing != aht {
+		t.Errorf("position %d, staffing EWT %v; want 1 and one handle time (%v, ann's capacity of 1), not 0 for the free bob", pos, ewt.Staffing, aht)
+	}
+	old := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "1.0"})
+	if _, ewt, err := e.s.Position(old); err != nil || ewt.Staffing != 24*time.Hour {
+		t.Errorf("AliceChat 1.0, which no agent supports: staffing EWT %v (%v), want the unbounded 24h", ewt.Staffing, err)
+	}
+	if q, err := e.s.EstimatedWait("chat"); err != nil || q.Staffing != time.Duration(3)*aht/2 {
+		t.Errorf("the queue's EWT %v (%v), want (2 waiting + 1) x %v / 2 agents' capacity", q.Staffing, err, aht)
+	}
+}

@@ -64,13 +64,24 @@ func (s *Server) aht(q *queue) time.Duration {
 }
 
 // serving counts the logged-in agents who take work from q now, their
-// total capacity for its media and how many could take one more now.
-func (s *Server) serving(q *queue) (agents, capacity, free int) {
+// total capacity for its media and how many could take one more now. For
+// a contact c (nil: any contact of q), only the agents who could take c
+// count: its IM client and attributes, the skill levels of its overflow
+// stage. A chat whose client no free agent supports is not told it is
+// next for a free agent.
+func (s *Server) serving(q *queue, c *Contact) (agents, capacity, free int) {
+	stage := 0
+	if c != nil {
+		stage = c.stage
+	}
 	for _, a := range s.agents {
 		if a.state == LoggedOut || a.state == NotReady {
 			continue
 		}
-		if _, ok := q.skillOK(a, 0); !ok || a.capacity[q.media] == 0 || !a.hasAttributes(q.requires) {
+		if _, ok := q.skillOK(a, stage); !ok || a.capacity[q.media] == 0 || !a.hasAttributes(q.requires) {
+			continue
+		}
+		if c != nil && !a.supports(c) {
 			continue
 		}
 		agents++
@@ -82,9 +93,11 @@ func (s *Server) serving(q *queue) (agents, capacity, free int) {
 	return
 }
 
-func (s *Server) ewtFor(q *queue, ahead int) EWT {
+// ewtFor is the EWT of a contact of q with ahead contacts before it: c,
+// when not nil, is the contact (see serving).
+func (s *Server) ewtFor(q *queue, ahead int, c *Contact) EWT {
 	var e EWT
-	_, capacity, free := s.serving(q)
+	_, capacity, free := s.serving(q, c)
 	switch {
 	case free > 0 && ahead == 0:
 	case capacity == 0:
@@ -125,7 +138,7 @@ func (s *Server) EstimatedWait(name string) (EWT, error) {
 	if q == nil {
 		return EWT{}, pbx.Errorf(pbx.NotFound, "tserver: ewt: no queue %q", name)
 	}
-	return s.ewtFor(q, q.waiting), nil
+	return s.ewtFor(q, q.waiting, nil), nil
 }
 
 // Position returns a queued interaction's place in its queue (1 is next)
@@ -149,7 +162,7 @@ func (s *Server) Position(id pbx.ConnID) (int, EWT, error) {
 			}
 		}
 	}
-	e := s.ewtFor(q, ahead)
+	e := s.ewtFor(q, ahead, c)
 	e.Recent = max(0, e.Recent-now.Sub(c.arrived))
 	return ahead + 1, e, nil
 }
@@ -189,7 +202,7 @@ func (s *Server) Status() []QueueStatus {
 			}
 		}
 		st.OldestWait = s.oldestWait(q)
-		st.EWT = s.ewtFor(q, q.waiting)
+		st.EWT = s.ewtFor(q, q.waiting, nil)
 		if done := q.stats.Answered + q.stats.Abandoned; done > 0 {
 			st.ServiceLevel = float64(q.stats.AnsweredInSL) / float64(done)
 		}
