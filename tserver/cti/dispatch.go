@@ -3,6 +3,7 @@ package cti
 import (
 	"crypto/subtle"
 	"errors"
+	"time"
 
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -128,13 +129,21 @@ func agentInfo(a *tserver.Agent) *AgentInfo {
 // agent as it is (a desktop reconnecting, or joining the agent's phone),
 // gets what its session kept, and the reply says resumed.
 func (s *Server) login(c *conn, r *Request) (*reply, error) {
+	host := loginHost(c.remote)
+	if wait := s.loginWait(host); wait > 0 {
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: too many failed logins from %s; try again in %s",
+			r.Request, host, wait.Round(time.Second))
+	}
 	a, ok := s.ts.Agent(r.AgentID)
 	if !ok {
+		s.loginFailed(host)
 		return nil, pbx.Errorf(pbx.NotFound, "cti: %s: no agent %q", r.Request, r.AgentID)
 	}
 	if pw, ok := s.pw(a.ID); ok && pw != "" && subtle.ConstantTimeCompare([]byte(pw), []byte(r.Password)) != 1 {
+		s.loginFailed(host)
 		return nil, pbx.Errorf(pbx.Permission, "cti: %s: wrong password for agent %s", r.Request, a.ID)
 	}
+	delete(s.st.failed, host)
 	if ss := c.session; ss != nil {
 		if ss.agentID == a.ID {
 			return nil, pbx.Errorf(pbx.Conflict, "cti: %s: this connection is already logged in as %s", r.Request, a.ID)

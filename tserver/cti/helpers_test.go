@@ -278,6 +278,7 @@ type manualClock struct {
 	mu     sync.Mutex
 	timers []*manualTimer
 	armed  chan time.Duration
+	ahead  time.Duration // how far Now is ahead of the real time (advance)
 }
 
 type manualTimer struct {
@@ -287,7 +288,18 @@ type manualTimer struct {
 
 func newManualClock() *manualClock { return &manualClock{armed: make(chan time.Duration, 64)} }
 
-func (m *manualClock) Now() time.Time { return time.Now() }
+func (m *manualClock) Now() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return time.Now().Add(m.ahead)
+}
+
+// advance moves Now forward by d (timers fire only through fire).
+func (m *manualClock) advance(d time.Duration) {
+	m.mu.Lock()
+	m.ahead += d
+	m.mu.Unlock()
+}
 
 func (m *manualClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	t := &manualTimer{f: f}

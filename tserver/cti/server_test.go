@@ -887,3 +887,39 @@ func TestChatLineAckedOnceDurable(t *testing.T) {
 		t.Fatalf("calls %q", got)
 	}
 }
+
+// Failed logins are throttled per host: after five in a minute, even the
+// right password is refused, with an error that says why and for how
+// long, until the minute is over; a good login clears the count.
+func TestFailedLoginsThrottled(t *testing.T) {
+	clk := newManualClock()
+	e := newEnv(t, func(c *Config) { c.Clock = clk })
+	ctx := testCtx(t)
+	cl := e.dial()
+	for i := range maxFailedLogins - 1 {
+		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
+		wantKind(t, err, pbx.Permission, "wrong password")
+	}
+	// A good login before the limit clears the count.
+	mustOK(t, func() error { _, err := cl.Login(ctx, "a1", "", "pw1"); return err }(), "right password")
+	mustOK(t, cl.Logout(ctx), "logout")
+	for i := range maxFailedLogins {
+		if i%2 == 1 {
+			_, err := cl.Login(ctx, "nobody", "", "x") // unknown agents count too
+			wantKind(t, err, pbx.NotFound, "unknown agent")
+			continue
+		}
+		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
+		wantKind(t, err, pbx.Permission, "wrong password")
+	}
+	other := e.dial() // a new connection from the same host
+	_, err := other.Login(ctx, "a1", "", "pw1")
+	wantKind(t, err, pbx.Permission, "throttled")
+	if !strings.Contains(err.Error(), "too many failed logins from 127.0.0.1; try again in") {
+		t.Fatalf("error %q does not say why", err)
+	}
+	clk.advance(failedLoginWindow)
+	if _, err := other.Login(ctx, "a1", "", "pw1"); err != nil {
+		t.Fatalf("login after the window: %v", err)
+	}
+}

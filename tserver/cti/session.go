@@ -16,10 +16,13 @@ type loopState struct {
 	// joins: the supervisors in each chat.
 	joins map[pbx.ConnID]map[*session]struct{}
 	stamp uint64 // counts deliveries, so a message reaches a connection once
+	// failed counts failed logins by client host (throttle.go).
+	failed map[string]*loginFailures
 }
 
 func (st *loopState) init() {
 	st.sessions = map[string]*session{}
+	st.failed = map[string]*loginFailures{}
 	st.watchers = map[watchKey]map[*conn]struct{}{}
 	st.joins = map[pbx.ConnID]map[*session]struct{}{}
 }
