@@ -324,3 +324,48 @@ func FuzzLineRecord(f *testing.F) {
 		}
 	})
 }
+
+// When the spool fails (here: closed under the journal), records go to
+// the store's writer directly, and Durable answers once they are
+// committed: the journal degrades to what it was without a spool.
+func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	w := st.Writer()
+	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close(ctx)
+	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	j.Conversation(ConversationRecord{ID: "im-1", From: Address{Network: "webchat", User: "v1"}, Started: t0})
+	j.Line(Line{Conversation: "im-1", Seq: 1, Time: t0, From: "customer", Text: "before"})
+	if err := j.spool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j.Line(Line{Conversation: "im-1", Seq: 2, Time: t0, From: "customer", Text: "after"})
+	j.Callback(CallbackRequest{Conversation: "im-1", From: Address{Network: "webchat", User: "v1"}, Queue: "chat", Number: "+15550100", Requested: t0})
+	done := make(chan error, 1)
+	j.Durable(func(err error) { done <- err })
+	if err := <-done; err != nil {
+		t.Fatalf("Durable after the spool failed: %v", err)
+	}
+	// "after" and the callback are committed already; "before" waits in
+	// its group until the journal hands it over.
+	if cbs, err := st.PendingCallbacks(ctx); err != nil || len(cbs) != 1 {
+		t.Fatalf("callbacks %+v %v", cbs, err)
+	}
+	j.FlushLines()
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lines, err := st.Transcript(ctx, "im-1")
+	if err != nil || len(lines) != 2 || lines[0].Text != "before" || lines[1].Text != "after" {
+		t.Fatalf("transcript %+v %v", lines, err)
+	}
+}
