@@ -130,20 +130,24 @@ func agentInfo(a *tserver.Agent) *AgentInfo {
 // gets what its session kept, and the reply says resumed.
 func (s *Server) login(c *conn, r *Request) (*reply, error) {
 	host := loginHost(c.remote)
-	if wait := s.loginWait(host); wait > 0 {
-		return nil, pbx.Errorf(pbx.Permission, "cti: %s: too many failed logins from %s; try again in %s",
-			r.Request, host, wait.Round(time.Second))
+	if wait, all := s.loginWait(host, r.AgentID); wait > 0 {
+		whose := "agent " + r.AgentID
+		if all {
+			whose = "any agent"
+		}
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: too many failed logins for %s from %s; try again in %s",
+			r.Request, whose, host, wait.Round(time.Second))
 	}
 	a, ok := s.ts.Agent(r.AgentID)
 	if !ok {
-		s.loginFailed(host)
+		s.loginFailed(host, r.AgentID)
 		return nil, pbx.Errorf(pbx.NotFound, "cti: %s: no agent %q", r.Request, r.AgentID)
 	}
 	if pw, ok := s.pw(a.ID); ok && pw != "" && subtle.ConstantTimeCompare([]byte(pw), []byte(r.Password)) != 1 {
-		s.loginFailed(host)
+		s.loginFailed(host, a.ID)
 		return nil, pbx.Errorf(pbx.Permission, "cti: %s: wrong password for agent %s", r.Request, a.ID)
 	}
-	delete(s.st.failed, host)
+	delete(s.st.failed, failureKey(host, a.ID))
 	if ss := c.session; ss != nil {
 		if ss.agentID == a.ID {
 			return nil, pbx.Errorf(pbx.Conflict, "cti: %s: this connection is already logged in as %s", r.Request, a.ID)

@@ -888,9 +888,11 @@ func TestChatLineAckedOnceDurable(t *testing.T) {
 	}
 }
 
-// Failed logins are throttled per host: after five in a minute, even the
-// right password is refused, with an error that says why and for how
-// long, until the minute is over; a good login clears the count.
+// Failed logins are throttled per agent and host: after five in a
+// minute, even the right password for that agent is refused, with an
+// error that says why and for how long, until the minute is over; other
+// agents on the same host log in still; a good login clears the count;
+// fifty failures for any agents close the host.
 func TestFailedLoginsThrottled(t *testing.T) {
 	clk := newManualClock()
 	e := newEnv(t, func(c *Config) { c.Clock = clk })
@@ -901,25 +903,35 @@ func TestFailedLoginsThrottled(t *testing.T) {
 		wantKind(t, err, pbx.Permission, "wrong password")
 	}
 	// A good login before the limit clears the count.
-	mustOK(t, func() error { _, err := cl.Login(ctx, "a1", "", "pw1"); return err }(), "right password")
+	_, err := cl.Login(ctx, "a1", "", "pw1")
+	mustOK(t, err, "right password")
 	mustOK(t, cl.Logout(ctx), "logout")
 	for i := range maxFailedLogins {
-		if i%2 == 1 {
-			_, err := cl.Login(ctx, "nobody", "", "x") // unknown agents count too
-			wantKind(t, err, pbx.NotFound, "unknown agent")
-			continue
-		}
 		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
 		wantKind(t, err, pbx.Permission, "wrong password")
 	}
 	other := e.dial() // a new connection from the same host
-	_, err := other.Login(ctx, "a1", "", "pw1")
+	_, err = other.Login(ctx, "a1", "", "pw1")
 	wantKind(t, err, pbx.Permission, "throttled")
-	if !strings.Contains(err.Error(), "too many failed logins from 127.0.0.1; try again in") {
+	if !strings.Contains(err.Error(), "too many failed logins for agent a1 from 127.0.0.1; try again in") {
 		t.Fatalf("error %q does not say why", err)
 	}
+	// Another agent on the same host is not locked out with a1.
+	_, err = e.dial().Login(ctx, "a2", "", "")
+	mustOK(t, err, "a2 from the same host")
 	clk.advance(failedLoginWindow)
 	if _, err := other.Login(ctx, "a1", "", "pw1"); err != nil {
 		t.Fatalf("login after the window: %v", err)
+	}
+
+	// Guessing across agents (unknown ones count too) closes the host.
+	for i := range maxHostFailures {
+		_, err := cl.Login(ctx, "nobody"+strconv.Itoa(i), "", "x")
+		wantKind(t, err, pbx.NotFound, "unknown agent")
+	}
+	_, err = e.dial().Login(ctx, "a2", "", "")
+	wantKind(t, err, pbx.Permission, "host throttled")
+	if !strings.Contains(err.Error(), "too many failed logins for any agent from 127.0.0.1") {
+		t.Fatalf("error %q does not say why", err)
 	}
 }
