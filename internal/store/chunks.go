@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -153,6 +154,11 @@ func writeLines(ctx context.Context, tx txn, lines []numberedLine, where func(i 
 		if err := writeRun(ctx, tx, lines[start:end], where); err != nil {
 			return err
 		}
+		// A big batch is many chunks: between two, let the goroutines
+		// that share the processor run (a center given one processor
+		// beside its XMPP server relays chats on it; without this its
+		// p99 grew by milliseconds while a commit ran).
+		runtime.Gosched()
 		start = end
 	}
 	return nil
