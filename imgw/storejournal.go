@@ -246,10 +246,11 @@ func decodeRecord(raw []byte) (spoolRecord, error) {
 }
 
 // spooled appends r to the spool; it returns the segment, or false when
-// there is no spool or it failed (the record then goes to the writer
-// alone, as without a spool).
+// there is no spool or it has failed (the record then goes to the writer
+// alone, as without a spool; a spool that failed once is not tried again
+// until the next start).
 func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
-	if j.spool == nil {
+	if j.spool == nil || j.spoolIsFailed() {
 		return 0, false
 	}
 	var (
@@ -316,12 +317,18 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 // whatever the batch holds by the time it runs.
 func (j *StoreJournal) record(r *spoolRecord) {
 	seg, ok := j.spooled(r)
+	j.apply(r, seg, ok)
+}
+
+// apply adds r to the pending batch; spooled says whether r is in the
+// spool, in segment seg.
+func (j *StoreJournal) apply(r *spoolRecord, seg uint64, spooled bool) {
 	j.mu.Lock()
 	if r.Conversation != nil && !r.Conversation.Ended.IsZero() {
 		j.takeLines(r.Conversation.ID) // its lines before its end
 	}
 	r.addTo(j.batch(), false)
-	if ok {
+	if spooled {
 		j.segs.add(seg, 1)
 	}
 	j.mu.Unlock()
@@ -463,7 +470,7 @@ func (j *StoreJournal) Line(l Line) {
 	r := &spoolRecord{Line: &tl}
 	seg, ok := j.spooled(r)
 	if !ok {
-		j.record(r)
+		j.apply(r, 0, false)
 		return
 	}
 	j.mu.Lock()
