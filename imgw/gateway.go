@@ -889,19 +889,24 @@ func (g *Gateway) SupervisorJoin(agentID string, id pbx.ConnID) error {
 // come back) to other agents: each goes back to its queue, conversation
 // attached, and the customer is told. A supervisor just leaves.
 func (g *Gateway) DeskLost(agentID string) {
-	g.later(func() {
-		for id, c := range g.byConn {
-			if c.phase == phaseConnected && c.agent == agentID {
-				g.say(c, "system", "Your agent was disconnected; another agent will take over. Please wait.")
-				if err := g.ts.SingleStepTransfer(id, c.queue); err != nil {
-					g.log.Error().Err(err).Str("conversation", c.id).Msg("chat of a lost desk not transferred")
-				}
-			}
-			if i := slices.Index(c.supervisors, agentID); i >= 0 {
-				c.supervisors = slices.Delete(c.supervisors, i, i+1)
+	g.later(func() { g.HandOverChats(agentID) })
+}
+
+// HandOverChats does what DeskLost does, at once: call it on the domain's
+// goroutine, outside tserver's event callbacks (a tserver subscriber calls
+// DeskLost instead). When it returns, the agent holds none of its chats.
+func (g *Gateway) HandOverChats(agentID string) {
+	for id, c := range g.byConn {
+		if c.phase == phaseConnected && c.agent == agentID {
+			g.say(c, "system", "Your agent was disconnected; another agent will take over. Please wait.")
+			if err := g.ts.SingleStepTransfer(id, c.queue); err != nil {
+				g.log.Error().Err(err).Str("conversation", c.id).Msg("chat of a lost desk not transferred")
 			}
 		}
-	})
+		if i := slices.Index(c.supervisors, agentID); i >= 0 {
+			c.supervisors = slices.Delete(c.supervisors, i, i+1)
+		}
+	}
 }
 
 // SupervisorLeave takes a supervisor out of a chat.

@@ -4,6 +4,7 @@ import (
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
+	"github.com/ccswitch/ccswitch/tserver"
 )
 
 // imDesk sends each agent's chat events where the agent chats (its
@@ -11,6 +12,13 @@ import (
 type imDesk struct {
 	*ctiDesk
 	phones *sipgw.AgentChats // the agents with chat_via: sip; nil when none
+	// byNumber maps a phone agent's extension to the agent; gw is the IM
+	// gateway its chats come from and post runs a function on the
+	// domain's loop (phoneGone).
+	byNumber map[string]string
+	gw       *imgw.Gateway
+	ts       *tserver.Server
+	post     func(func()) bool
 }
 
 var (
@@ -32,7 +40,7 @@ func (d *imDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 // attachPhones makes the SIP gateway the desk of the agents who chat on
 // their phones; what they write goes to chat (the IM gateway). Call it
 // before the loop runs.
-func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, agents []config.Agent) error {
+func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, agents []config.Agent, ts *tserver.Server, post func(func()) bool) error {
 	phones := map[string]string{}
 	for _, a := range agents {
 		if a.ChatVia == config.ChatViaSIP {
@@ -42,7 +50,37 @@ func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, ag
 	if len(phones) == 0 {
 		return nil
 	}
+	d.byNumber = make(map[string]string, len(phones))
+	for id, number := range phones {
+		d.byNumber[number] = id
+	}
+	d.gw, _ = chat.(*imgw.Gateway)
+	d.ts, d.post = ts, post
 	var err error
 	d.phones, err = gw.EnableAgentChats(phones, chat)
 	return err
 }
+
+// phoneGone hands the chats of an agent who chats on its phone to other
+// agents when the phone's last registration goes (unregistered, expired):
+// nobody would read them. Call it from the registrar's OnChange before the
+// SIP gateway's OnRegistration: both post to the loop, in that order, so
+// that the chats are gone when the gateway logs the agent out (which it
+// cannot while the agent holds them).
+func (d *imDesk) phoneGone(user string, contacts int) {
+	if d == nil || contacts > 0 || d.gw == nil {
+		return
+	}
+	if id, ok := d.byNumber[user]; ok {
+		d.post(func() {
+			// Not ready first, so that the chats handed over do not come
+			// straight back.
+			_ = d.ts.AgentNotReady(id, reasonPhoneGone)
+			d.gw.HandOverChats(id)
+		})
+	}
+}
+
+// reasonPhoneGone is the not-ready reason of an agent whose chat phone
+// unregistered with chats in hand.
+const reasonPhoneGone = "phone_unregistered"

@@ -171,11 +171,15 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 			creds[a.Number] = registrar.HA1(a.Number, o.realm, a.Password)
 		}
 	}
-	var gw *sipgw.Gateway
+	var (
+		gw   *sipgw.Gateway
+		desk = newIMDesk() // before the SIP side serves: OnChange reads it
+	)
 	s.reg = registrar.New(registrar.Options{
 		Realm:       o.realm,
 		Credentials: creds,
 		OnChange: func(user string, contacts []registrar.Contact) {
+			desk.phoneGone(user, len(contacts))
 			gw.OnRegistration(user, contacts)
 		},
 	})
@@ -199,13 +203,12 @@ func (m *Main) startServer(ctx context.Context, f *config.File, o serveOptions) 
 		return &usageError{err}
 	}
 	gw.Attach(s.ts)
-	desk := newIMDesk()
 	var chat cti.ChatHandler
 	if f.IM != nil {
 		if s.im, err = s.startIM(ctx, m, f, o, realClock, desk); err != nil {
 			return err
 		}
-		if err := desk.attachPhones(gw, s.im.gw, agents); err != nil {
+		if err := desk.attachPhones(gw, s.im.gw, agents, s.ts, s.loop.Post); err != nil {
 			s.closeIM()
 			return err
 		}

@@ -238,3 +238,42 @@ func TestSIPAgentForgedFromIsACustomer(t *testing.T) {
 		t.Fatalf("Dora's MESSAGE: %d %s, want 404 (she has no chat)", res.StatusCode, res.Reason)
 	}
 }
+
+// TestSIPAgentPhoneGoneHandsChatsOver: Dora's phone unregisters while she
+// holds a chat. Nobody would read it there: the customer is told another
+// agent will take over, the chat goes back to its queue, and Dora is
+// logged out (before the fix she stayed logged in with the chat).
+func TestSIPAgentPhoneGoneHandsChatsOver(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := startPhoneDeskCenter(t)
+	phone := newUDPPhone(t, c.sipAddr)
+	scRegister(t, ctx, c.liveCenter, "2001", phone.addr(), "3600")
+	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
+
+	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
+	var frames []string
+	v.say(ctx, "hello")
+	v.expectFrame(ctx, "customer number", &frames)
+	v.say(ctx, "alice@example.test")
+	v.expectFrame(ctx, "You are now chatting with Dora.", &frames)
+	phone.expect(ctx, "the chat's history on the phone", func(m sip.Message) bool {
+		req, ok := m.(*sip.Request)
+		return ok && req.Method == sip.MESSAGE && strings.Contains(string(req.Body()), "new chat")
+	})
+
+	scRegister(t, ctx, c.liveCenter, "2001", phone.addr(), "0")
+	v.expectFrame(ctx, "Your agent was disconnected; another agent will take over.", &frames)
+	c.waitFor(t, "dora logged out", 10*time.Second, scHas(tserver.EventAgentLogout, "2001", ""))
+	var phases []string
+	if err := c.m.server.Do(ctx, func(*tserver.Server) {
+		for _, s := range c.m.server.im.gw.Conversations() {
+			phases = append(phases, s.Phase)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(phases) != 1 || phases[0] != "queued" {
+		t.Fatalf("conversations %q, want the chat queued again", phases)
+	}
+}
