@@ -120,6 +120,23 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	}
 }
 
+// openJournal opens the store at path (closed at the end of the test)
+// and a journal on it behind its spool.
+func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *StoreJournal) {
+	t.Helper()
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := st.Writer()
+	j, err := OpenStoreJournal(context.Background(), st, w, path+".spool", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, w, j
+}
+
 // copyTree copies the regular files of dir src into dst (created), as a
 // crash would leave them: nothing is flushed or closed first.
 func copyTree(t *testing.T, src, dst string) {
@@ -152,17 +169,8 @@ func copyTree(t *testing.T, src, dst string) {
 func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
 	live := t.TempDir()
 	path := filepath.Join(live, "cc.db")
-	st, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	ctx := context.Background()
-	w := st.Writer()
-	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, w, j := openJournal(t, path)
 	defer j.Close(ctx)
 	from := Address{Network: "xmpp:test", User: "dora@example.test", Device: "phone"}
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
@@ -231,20 +239,9 @@ func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
 // conversation ends, and Close hands over the rest; no line is lost or
 // doubled, and the spool is empty after a clean Close.
 func TestStoreJournalGroupsLines(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "cc.db")
-	st, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	path := filepath.Join(t.TempDir(), "cc.db")
 	ctx := context.Background()
-	w := st.Writer()
-	defer w.Close()
-	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, w, j := openJournal(t, path)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	for c := range 3 {
 		id := fmt.Sprintf("im-%d", c)
@@ -330,17 +327,8 @@ func FuzzLineRecord(f *testing.F) {
 // committed: the journal degrades to what it was without a spool.
 func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
-	st, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	ctx := context.Background()
-	w := st.Writer()
-	j, err := OpenStoreJournal(ctx, st, w, path+".spool", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, w, j := openJournal(t, path)
 	defer j.Close(ctx)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	j.Conversation(ConversationRecord{ID: "im-1", From: Address{Network: "webchat", User: "v1"}, Started: t0})
