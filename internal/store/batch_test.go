@@ -61,8 +61,8 @@ func TestBatch(t *testing.T) {
 	}
 }
 
-// Numbered lines of a batch are inserted several at a time, with the
-// rules of one at a time: a retry is accepted, a different line with a
+// Numbered lines of a batch go in together (a run of a conversation's
+// consecutive lines is one chunk), with the rules of one at a time: a retry is accepted, a different line with a
 // number taken is ErrConflict, an unknown conversation ErrInvalid, and
 // neither takes the other lines down.
 func TestBatchManyLines(t *testing.T) {
@@ -71,20 +71,9 @@ func TestBatchManyLines(t *testing.T) {
 	w := s.Writer()
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	MustConversation(t, s, Conversation{ID: "im-2", Network: "xmpp", User: "bob@x"})
-	run := func(b *Batch) (failures []error) {
-		t.Helper()
-		var doneErr error
-		w.SubmitBatch(b, func(what string, err error) { failures = append(failures, err) }, func(err error) { doneErr = err })
-		if err := w.Flush(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if doneErr != nil {
-			t.Fatalf("done %v", doneErr)
-		}
-		return failures
-	}
+	run := func(b *Batch) []error { return runBatch(t, w, b) }
 
-	// 100 lines of two conversations, in chunks of 64, 32 and 4.
+	// 100 lines of two conversations, interleaved.
 	var b Batch
 	for i := int64(1); i <= 50; i++ {
 		b.Line(line("im-1", i))

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -10,24 +11,24 @@ import (
 	"time"
 )
 
-// runBatch writes b through a writer of s and waits; it returns the
-// records that failed.
-func runBatch(t *testing.T, s *Store, b *Batch) []string {
+// runBatch writes b through w and waits; it returns the errors of the
+// records that failed, in order.
+func runBatch(t *testing.T, w *Writer, b *Batch) (failures []error) {
 	t.Helper()
-	var failed []string
 	done := make(chan error, 1)
-	s.Writer().SubmitBatch(b, func(what string, err error) { failed = append(failed, what+": "+err.Error()) },
+	w.SubmitBatch(b, func(what string, err error) { failures = append(failures, err) },
 		func(err error) { done <- err })
 	if err := <-done; err != nil {
-		t.Fatal(err)
+		t.Fatalf("done %v", err)
 	}
-	return failed
+	return failures
 }
 
 // A group of a conversation's lines is one row; interleaved groups of two
 // conversations are a row each; the view shows every line.
 func TestChunksOnePerRun(t *testing.T) {
 	s := MustOpen(t)
+	w := s.Writer()
 	ctx := context.Background()
 	for _, id := range []string{"im-1", "im-2"} {
 		MustConversation(t, s, Conversation{ID: id, Network: "xmpp", User: id + "@x"})
@@ -39,7 +40,7 @@ func TestChunksOnePerRun(t *testing.T) {
 	for i := int64(1); i <= 10; i++ {
 		b.Line(line("im-2", i))
 	}
-	if f := runBatch(t, s, &b); f != nil {
+	if f := runBatch(t, w, &b); f != nil {
 		t.Fatal(f)
 	}
 	if n := count(t, s, "transcript_chunks"); n != 2 {
@@ -69,6 +70,7 @@ func TestChunksOnePerRun(t *testing.T) {
 // different line under a stored number is a conflict.
 func TestChunksOverlap(t *testing.T) {
 	s := MustOpen(t)
+	w := s.Writer()
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	at := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
 	mk := func(seq int64) TranscriptLine {
@@ -80,14 +82,14 @@ func TestChunksOverlap(t *testing.T) {
 	for _, seq := range []int64{3, 4, 5, 9, 10} {
 		first.Line(mk(seq))
 	}
-	if f := runBatch(t, s, &first); f != nil {
+	if f := runBatch(t, w, &first); f != nil {
 		t.Fatal(f)
 	}
 	var replay Batch
 	for seq := int64(1); seq <= 12; seq++ {
 		replay.Line(mk(seq))
 	}
-	if f := runBatch(t, s, &replay); f != nil {
+	if f := runBatch(t, w, &replay); f != nil {
 		t.Fatal(f)
 	}
 	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(12)) {
@@ -107,8 +109,8 @@ func TestChunksOverlap(t *testing.T) {
 	bad.Text = "not what was said"
 	conflict.Line(mk(13))
 	conflict.Line(bad)
-	f := runBatch(t, s, &conflict)
-	if len(f) != 1 || !strings.Contains(f[0], "already has a different line 4") {
+	f := runBatch(t, w, &conflict)
+	if len(f) != 1 || !errors.Is(f[0], ErrConflict) || !strings.Contains(f[0].Error(), "already has a different line 4") {
 		t.Fatalf("failures %q, want line 4's conflict alone", f)
 	}
 	if got := seqsOf(t, s, "im-1"); !slices.Equal(got, upTo(13)) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -419,4 +418,3 @@ func (s *Spool) seal(seg uint64) {
 	}
 }
 
-var _ io.Closer = (*Spool)(nil)
