@@ -417,4 +417,3 @@ func (s *Spool) seal(seg uint64) {
 		_ = os.Remove(s.segmentPath(seg))
 	}
 }
-
