@@ -69,6 +69,22 @@ func (v *webVisitor) expectFrame(ctx context.Context, part string, frames *[]str
 	}
 }
 
+// aliceChatsWithDora registers Dora's phone at contact, and has a web chat
+// customer identify as Alice through the bot and reach Dora; the frames
+// the customer read are added to frames.
+func aliceChatsWithDora(t *testing.T, ctx context.Context, c *imCenter, contact string, frames *[]string) *webVisitor {
+	t.Helper()
+	scRegister(t, ctx, c.liveCenter, "2001", contact, "3600")
+	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
+	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
+	v.say(ctx, "hello")
+	v.expectFrame(ctx, "customer number", frames)
+	v.say(ctx, "alice@example.test")
+	v.expectFrame(ctx, "Thank you, Alice Example.", frames)
+	v.expectFrame(ctx, "You are now chatting with Dora.", frames)
+	return v
+}
+
 // TestSIPAgentChatsOnPhone: Dora handles chats on her SIP phone (SIPp,
 // chat-agent.xml). A web chat customer identifies through the bot and is
 // routed to her; the switch answers for her and her phone gets the
@@ -85,16 +101,8 @@ func TestSIPAgentChatsOnPhone(t *testing.T) {
 	phone := sipp(t, ctx, "-sf", scScenario(t, "chat-agent.xml"), "-s", "support", "-key", "user", "2001",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "30s", "-timeout_error",
 		"-trace_msg", "-message_file", filepath.Join(t.TempDir(), "msgs.log"), c.sipAddr)
-	scRegister(t, ctx, c.liveCenter, "2001", fmt.Sprintf("127.0.0.1:%d", port), "3600")
-	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
-
-	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
 	var frames []string
-	v.say(ctx, "hello")
-	v.expectFrame(ctx, "customer number", &frames)
-	v.say(ctx, "alice@example.test")
-	v.expectFrame(ctx, "Thank you, Alice Example.", &frames)
-	v.expectFrame(ctx, "You are now chatting with Dora.", &frames)
+	v := aliceChatsWithDora(t, ctx, c, fmt.Sprintf("127.0.0.1:%d", port), &frames)
 	v.expectFrame(ctx, "Dora: Hello Alice, Dora here. How can I help?", &frames)
 	v.say(ctx, "thanks, that was all")
 	v.expectFrame(ctx, "Dora has ended the chat", &frames)
@@ -248,15 +256,8 @@ func TestSIPAgentPhoneGoneHandsChatsOver(t *testing.T) {
 	defer cancel()
 	c := startPhoneDeskCenter(t)
 	phone := newUDPPhone(t, c.sipAddr)
-	scRegister(t, ctx, c.liveCenter, "2001", phone.addr(), "3600")
-	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
-
-	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
 	var frames []string
-	v.say(ctx, "hello")
-	v.expectFrame(ctx, "customer number", &frames)
-	v.say(ctx, "alice@example.test")
-	v.expectFrame(ctx, "You are now chatting with Dora.", &frames)
+	v := aliceChatsWithDora(t, ctx, c, phone.addr(), &frames)
 	phone.expect(ctx, "the chat's history on the phone", func(m sip.Message) bool {
 		req, ok := m.(*sip.Request)
 		return ok && req.Method == sip.MESSAGE && strings.Contains(string(req.Body()), "new chat")
