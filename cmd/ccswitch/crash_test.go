@@ -44,14 +44,8 @@ func TestServeKilledKeepsAcknowledgedChatLines(t *testing.T) {
 	first := startServeChild(t, ctx, "first", path)
 	c := &imCenter{http: first.http, store: path}
 	ann := c.agentDesk(t, ctx, "ann")
-	const ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.73 Safari/537.36"
-	v := dialWebChat(t, ctx, c.http, ua)
-	v.say(ctx, "hello")
-	v.expect(ctx, "customer number")
-	v.say(ctx, "alice@example.test")
-	v.expect(ctx, "How can we help?")
-	v.say(ctx, "my wifi router is broken")
-	v.expect(ctx, "Connecting you to an agent.")
+	v := dialWebChat(t, ctx, c.http, chromeUA)
+	v.askAsAliceForTechSupport(ctx)
 	ring := expectChat(t, ctx, ann, "EventRinging", nil)
 	if err := ann.Answer(ctx, ring.ConnID); err != nil {
 		t.Fatal(err)

@@ -149,6 +149,23 @@ func expectChat(t *testing.T, ctx context.Context, cl *cti.Client, ev string, ma
 	return m
 }
 
+// chromeUA is a Chrome browser's user agent.
+const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.73 Safari/537.36"
+
+// askAsAliceForTechSupport walks the example center's bot as Alice
+// (customer 1001) with a broken router, up to the handoff to an agent.
+func (v *webVisitor) askAsAliceForTechSupport(ctx context.Context) {
+	v.t.Helper()
+	v.say(ctx, "hello")
+	v.expect(ctx, "customer number")
+	v.say(ctx, "alice@example.test")
+	v.expect(ctx, "Thank you, Alice Example.")
+	// Her language is in the store: the bot does not ask it.
+	v.expect(ctx, "How can we help?")
+	v.say(ctx, "my wifi router is broken")
+	v.expect(ctx, "Connecting you to an agent.")
+}
+
 // TestWebChatConversation: a browser visitor talks with the bot, is
 // routed by reason and browser to an agent's CTI desktop, and the two chat
 // until the agent ends it; the transcript is in the store.
@@ -158,16 +175,8 @@ func TestWebChatConversation(t *testing.T) {
 	c := startIMCenter(t)
 	bob := c.agentDesk(t, ctx, "bob") // chat-tech, but BobIM only
 	ann := c.agentDesk(t, ctx, "ann") // chat-tech, supports Chrome
-	const ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.8078.73 Safari/537.36"
-	v := dialWebChat(t, ctx, c.http, ua)
-	v.say(ctx, "hello")
-	v.expect(ctx, "customer number")
-	v.say(ctx, "alice@example.test")
-	v.expect(ctx, "Thank you, Alice Example.")
-	// Her language is in the store: the bot does not ask it.
-	v.expect(ctx, "How can we help?")
-	v.say(ctx, "my wifi router is broken")
-	v.expect(ctx, "Connecting you to an agent.")
+	v := dialWebChat(t, ctx, c.http, chromeUA)
+	v.askAsAliceForTechSupport(ctx)
 
 	ring := expectChat(t, ctx, ann, "EventRinging", nil)
 	if ring.Media != "im" || ring.Queue != "chat-tech" {
