@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,12 +29,18 @@ import (
 // together: a line inserted on its own costs a B-tree page write for its
 // conversation in every commit, a busy center's largest cost. What the
 // spool holds and SQLite does not yet is applied again at the next open
-// (Replay). Without a spool, every record goes to the Writer as it comes.
+// (OpenStoreJournal). Without a spool, every record goes to the Writer as
+// it comes.
 type StoreJournal struct {
 	st    *store.Store
 	w     *store.Writer
 	spool *store.Spool
 	log   zerolog.Logger
+	// spoolFailed: the spool refused a record; from then on records go to
+	// the writer alone.
+	spoolFailed atomic.Bool
+	stop        chan struct{} // ends ageLines
+	stopped     chan struct{}
 
 	mu sync.Mutex
 	// pending gathers records until the writer takes them: one writer
@@ -43,10 +50,7 @@ type StoreJournal struct {
 	segs    segCounts
 	// lines holds each conversation's transcript lines not yet handed to
 	// the writer.
-	lines       map[string]*lineGroup
-	spoolFailed bool
-	stop        chan struct{}
-	stopped     chan struct{}
+	lines map[string]*lineGroup
 }
 
 // lineGroup is a conversation's lines waiting to go to SQLite together.
@@ -250,7 +254,7 @@ func decodeRecord(raw []byte) (spoolRecord, error) {
 // alone, as without a spool; a spool that failed once is not tried again
 // until the next start).
 func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
-	if j.spool == nil || j.spoolIsFailed() {
+	if j.spool == nil || j.spoolFailed.Load() {
 		return 0, false
 	}
 	var (
@@ -268,11 +272,7 @@ func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
 			return seg, true
 		}
 	}
-	j.mu.Lock()
-	first := !j.spoolFailed
-	j.spoolFailed = true
-	j.mu.Unlock()
-	if first {
+	if first := j.spoolFailed.CompareAndSwap(false, true); first {
 		j.log.Error().Err(err).Msg("journal spool failed; records go to the store directly")
 	}
 	return 0, false
@@ -416,17 +416,11 @@ func (j *StoreJournal) FlushLines() {
 // the spool, or committed to the store when there is none. done runs on
 // another goroutine and must not block.
 func (j *StoreJournal) Durable(done func(error)) {
-	if j.spool != nil && !j.spoolIsFailed() {
+	if j.spool != nil && !j.spoolFailed.Load() {
 		j.spool.Sync(done)
 		return
 	}
 	j.w.Submit(func(*sql.Tx) error { return nil }, done)
-}
-
-func (j *StoreJournal) spoolIsFailed() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.spoolFailed
 }
 
 // Close hands the waiting lines to the writer, flushes it, and closes the

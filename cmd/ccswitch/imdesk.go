@@ -68,7 +68,7 @@ func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, ag
 // that the chats are gone when the gateway logs the agent out (which it
 // cannot while the agent holds them).
 func (d *imDesk) phoneGone(user string, contacts int) {
-	if d == nil || contacts > 0 || d.gw == nil {
+	if contacts > 0 || d.gw == nil {
 		return
 	}
 	if id, ok := d.byNumber[user]; ok {

@@ -276,13 +276,6 @@ func (s *Spool) ReplayDone() error {
 	return nil
 }
 
-// Segments returns how many segment files the spool holds now (for tests
-// and status).
-func (s *Spool) Segments() int {
-	names, _ := segmentNames(s.dir)
-	return len(names)
-}
-
 // Fsyncs returns how many times the spool has synced its file.
 func (s *Spool) Fsyncs() int64 { return s.fsyncs.Load() }
 
