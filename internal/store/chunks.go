@@ -85,24 +85,38 @@ func decodeChunk(out []TranscriptLine, conv, raw string) ([]TranscriptLine, erro
 	return out, nil
 }
 
-// storedLine returns line seq of conversation conv, if stored.
-func storedLine(ctx context.Context, tx txn, conv string, seq int64) (TranscriptLine, bool, error) {
-	var first, last int64
-	var raw string
-	err := tx.QueryRowContext(ctx, qChunkAt, conv, seq).Scan(&first, &last, &raw)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && last < seq {
-		return TranscriptLine{}, false, nil
+// storedLines reads a conversation's stored lines by number, keeping the
+// chunk it read last: the lines of a run that meets stored ones mostly
+// fall in the same chunk, decoded once.
+type storedLines struct {
+	ctx         context.Context
+	tx          txn
+	conv        string
+	first, last int64 // the kept chunk's numbers; last 0: none kept
+	lines       []TranscriptLine
+}
+
+// line returns line seq, if stored.
+func (s *storedLines) line(seq int64) (TranscriptLine, bool, error) {
+	if s.last == 0 || seq < s.first || seq > s.last {
+		var raw string
+		err := s.tx.QueryRowContext(s.ctx, qChunkAt, s.conv, seq).Scan(&s.first, &s.last, &raw)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && s.last < seq {
+			s.last = 0
+			return TranscriptLine{}, false, nil
+		}
+		if err != nil {
+			s.last = 0
+			return TranscriptLine{}, false, err
+		}
+		if s.lines, err = decodeChunk(s.lines[:0], s.conv, raw); err != nil {
+			s.last = 0
+			return TranscriptLine{}, false, err
+		}
 	}
-	if err != nil {
-		return TranscriptLine{}, false, err
-	}
-	lines, err := decodeChunk(nil, conv, raw)
-	if err != nil {
-		return TranscriptLine{}, false, err
-	}
-	i := sort.Search(len(lines), func(i int) bool { return lines[i].Seq >= seq })
-	if i < len(lines) && lines[i].Seq == seq {
-		return lines[i], true, nil
+	i := sort.Search(len(s.lines), func(i int) bool { return s.lines[i].Seq >= seq })
+	if i < len(s.lines) && s.lines[i].Seq == seq {
+		return s.lines[i], true, nil
 	}
 	return TranscriptLine{}, false, nil
 }
@@ -177,8 +191,9 @@ func writeRun(ctx context.Context, tx txn, run []numberedLine, where func(i int)
 	// Some are there: keep the retries, refuse the conflicts, write the
 	// others (in runs again).
 	var missing []numberedLine
+	stored := storedLines{ctx: ctx, tx: tx, conv: conv}
 	for _, l := range run {
-		old, ok, err := storedLine(ctx, tx, conv, l.Seq)
+		old, ok, err := stored.line(l.Seq)
 		switch {
 		case err != nil:
 			return fmt.Errorf("%s: %w", where(l.index), err)
