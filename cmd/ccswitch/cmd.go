@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/internal/live"
 	"github.com/ccswitch/ccswitch/sim"
 )
 
@@ -45,7 +46,7 @@ type Main struct {
 	stdout, stderr io.Writer
 	log            zerolog.Logger
 	run            func(context.Context) error
-	server         *server // set by serve: runs until Close
+	center         *live.Center // set by serve: runs until Close
 }
 
 // NewMain returns a program writing results to stdout and structured logs
@@ -98,12 +99,12 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 // Serving reports whether Run started a server that runs until Close.
-func (m *Main) Serving() bool { return m.server != nil }
+func (m *Main) Serving() bool { return m.center != nil }
 
 // Close stops what Run started.
 func (m *Main) Close() error {
-	if m.server != nil {
-		m.server.close()
+	if m.center != nil {
+		return m.center.Close()
 	}
 	return nil
 }

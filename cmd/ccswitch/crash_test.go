@@ -433,7 +433,7 @@ func TestServeCrashChild(t *testing.T) {
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fmt.Printf("http %s\n", m.server.httpLn.Addr())
+	fmt.Printf("http %s\n", m.center.Addrs().HTTP)
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent stops us, or dies
 	if err := m.Close(); err != nil {
 		t.Fatal(err)

@@ -33,7 +33,7 @@ func startIMCenter(t *testing.T, extra ...string) *imCenter {
 		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", dbPath}, extra...)
 	lc := startServe(t, args)
 	m := lc.m
-	return &imCenter{liveCenter: lc, http: m.server.httpLn.Addr().String(), store: dbPath}
+	return &imCenter{liveCenter: lc, http: m.center.Addrs().HTTP, store: dbPath}
 }
 
 // agentDesk logs agent id in over CTI and makes it ready.
@@ -320,8 +320,12 @@ func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
 	second.expect(ctx, "You are number 1 in the queue.")
 	text := second.got[len(second.got)-1]
 	var want string
-	if err := c.m.server.Do(ctx, func(ts *tserver.Server) {
-		for _, cs := range c.m.server.im.gw.Conversations() {
+	convs, err := c.m.center.Conversations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.m.center.Do(ctx, func(ts *tserver.Server) {
+		for _, cs := range convs {
 			if cs.Phase == "queued" {
 				pos, e, err := ts.Position(cs.ConnID)
 				if err == nil {

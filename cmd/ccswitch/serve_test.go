@@ -43,9 +43,9 @@ func startServe(t *testing.T, args []string) *liveCenter {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	lc := &liveCenter{m: m, sipAddr: m.server.sipUDP.LocalAddr().String(), changed: make(chan struct{}, 1)}
+	lc := &liveCenter{m: m, sipAddr: m.center.Addrs().SIP, changed: make(chan struct{}, 1)}
 	t.Cleanup(func() { _ = m.Close() })
-	err := m.server.Do(context.Background(), func(ts *tserver.Server) {
+	err := m.center.Do(context.Background(), func(ts *tserver.Server) {
 		ts.Subscribe(func(e tserver.Event) {
 			lc.mu.Lock()
 			lc.events = append(lc.events, e)
@@ -202,7 +202,7 @@ func TestSIPCallsReachAgents(t *testing.T) {
 		}
 	}
 	var st tserver.QueueStats
-	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) { st, _ = ts.QueueStats("support") }); err != nil {
+	if err := lc.m.center.Do(ctx, func(ts *tserver.Server) { st, _ = ts.QueueStats("support") }); err != nil {
 		t.Fatal(err)
 	}
 	if st.Offered != 100 || st.Offered != st.Answered+st.Abandoned {
@@ -319,7 +319,7 @@ func TestSIPMakeCall(t *testing.T) {
 	readyPhone(t, ctx, lc, "1001", "agent-answers.xml", 1)
 	var id pbx.ConnID
 	var mcErr error
-	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) { id, mcErr = ts.MakeCall("agent-01", "5551234", pbx.VoIP) }); err != nil || mcErr != nil {
+	if err := lc.m.center.Do(ctx, func(ts *tserver.Server) { id, mcErr = ts.MakeCall("agent-01", "5551234", pbx.VoIP) }); err != nil || mcErr != nil {
 		t.Fatalf("MakeCall: %v %v", err, mcErr)
 	}
 	lc.waitFor(t, "the outbound call released", 20*time.Second, func(ev []tserver.Event) bool {
@@ -392,7 +392,7 @@ func TestSIPMixedSimulatedAndReal(t *testing.T) {
 	})
 	var st tserver.QueueStats
 	var waiting int
-	if err := lc.m.server.Do(ctx, func(ts *tserver.Server) {
+	if err := lc.m.center.Do(ctx, func(ts *tserver.Server) {
 		st, _ = ts.QueueStats("support")
 		waiting = ts.Status()[0].Waiting
 	}); err != nil {

@@ -181,7 +181,7 @@ func scStats(t *testing.T, lc *liveCenter) tserver.QueueStats {
 	t.Helper()
 	var st tserver.QueueStats
 	var err error
-	if derr := lc.m.server.Do(context.Background(), func(ts *tserver.Server) { st, err = ts.QueueStats("support") }); derr != nil {
+	if derr := lc.m.center.Do(context.Background(), func(ts *tserver.Server) { st, err = ts.QueueStats("support") }); derr != nil {
 		t.Fatal(derr)
 	}
 	if err != nil {
@@ -226,7 +226,7 @@ func scAgentState(t *testing.T, lc *liveCenter, dn string) (tserver.AgentState, 
 		reason string
 		found  bool
 	)
-	err := lc.m.server.Do(context.Background(), func(ts *tserver.Server) {
+	err := lc.m.center.Do(context.Background(), func(ts *tserver.Server) {
 		d, ok := ts.Directory().Lookup(dn)
 		if !ok {
 			return
@@ -491,7 +491,7 @@ func TestSIPSecurity(t *testing.T) {
 		if n := len(lc.snapshot()); n != 0 {
 			t.Errorf("%d CTI events, want none: %v", n, lc.snapshot())
 		}
-		if c := lc.m.server.reg.Lookup("1001"); len(c) != 0 {
+		if c := lc.m.center.Registrar().Lookup("1001"); len(c) != 0 {
 			t.Errorf("1001 has bindings %v", c)
 		}
 		if st, _ := scAgentState(t, lc, "1001"); st != tserver.LoggedOut {
@@ -504,7 +504,7 @@ func TestSIPSecurity(t *testing.T) {
 // run (the gateway posts registrations and arrivals there).
 func scBarrier(t *testing.T, lc *liveCenter) {
 	t.Helper()
-	if err := lc.m.server.Do(context.Background(), func(*tserver.Server) {}); err != nil {
+	if err := lc.m.center.Do(context.Background(), func(*tserver.Server) {}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -904,32 +904,11 @@ func TestSIPUnregisterLogsOut(t *testing.T) {
 	lc.waitFor(t, "1001 ready", 10*time.Second, scHas(tserver.EventAgentReady, "1001", ""))
 	scRegister(t, ctx, lc, "1001", contact, "0")
 	lc.waitFor(t, "1001 logged out", 5*time.Second, scHas(tserver.EventAgentLogout, "1001", ""))
-	if c := lc.m.server.reg.Lookup("1001"); len(c) != 0 {
+	if c := lc.m.center.Registrar().Lookup("1001"); len(c) != 0 {
 		t.Errorf("1001 still has bindings %v", c)
 	}
 	if got, want := strings.Join(scAgentLines(lc.snapshot(), "1001"), " "),
 		"EventAgentLogin@1001 EventAgentReady@1001 EventAgentLogout@1001"; got != want {
 		t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
-	}
-}
-
-// TestListenSIP: serve's SIP listeners share one port; with port 0 a UDP
-// port whose TCP twin is taken is given up for another.
-func TestListenSIP(t *testing.T) {
-	pc, ln, err := listenSIP("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp, tcp := pc.LocalAddr().(*net.UDPAddr), ln.Addr().(*net.TCPAddr)
-	if udp.Port != tcp.Port {
-		t.Errorf("UDP port %d, TCP port %d", udp.Port, tcp.Port)
-	}
-	// That port's TCP twin is now taken: an explicit port fails.
-	_ = pc.Close()
-	defer ln.Close()
-	if pc2, ln2, err := listenSIP(udp.String()); err == nil {
-		_ = pc2.Close()
-		_ = ln2.Close()
-		t.Errorf("listenSIP(%s) with its TCP port taken: no error", udp)
 	}
 }

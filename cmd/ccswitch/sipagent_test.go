@@ -229,12 +229,12 @@ func TestSIPAgentForgedFromIsACustomer(t *testing.T) {
 		t.Fatalf("the forger got %q, want the bot's greeting", body)
 	}
 	var convs []string
-	if err := c.m.server.Do(ctx, func(*tserver.Server) {
-		for _, s := range c.m.server.im.gw.Conversations() {
-			convs = append(convs, s.Network+" "+s.Phase)
-		}
-	}); err != nil {
+	all, err := c.m.center.Conversations(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range all {
+		convs = append(convs, s.Network+" "+s.Phase)
 	}
 	if len(convs) != 1 || convs[0] != "sip bot" {
 		t.Fatalf("conversations %q, want the forger's, with the bot", convs)
@@ -267,12 +267,12 @@ func TestSIPAgentPhoneGoneHandsChatsOver(t *testing.T) {
 	v.expectFrame(ctx, "Your agent was disconnected; another agent will take over.", &frames)
 	c.waitFor(t, "dora logged out", 10*time.Second, scHas(tserver.EventAgentLogout, "2001", ""))
 	var phases []string
-	if err := c.m.server.Do(ctx, func(*tserver.Server) {
-		for _, s := range c.m.server.im.gw.Conversations() {
-			phases = append(phases, s.Phase)
-		}
-	}); err != nil {
+	all, err := c.m.center.Conversations(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range all {
+		phases = append(phases, s.Phase)
 	}
 	if len(phases) != 1 || phases[0] != "queued" {
 		t.Fatalf("conversations %q, want the chat queued again", phases)

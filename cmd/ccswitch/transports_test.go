@@ -62,7 +62,7 @@ func TestSIPOverTLSAndWebSocket(t *testing.T) {
 	cert, key := writeSelfSigned(t)
 	lc := startCenter(t, "--tls-cert", cert, "--tls-key", key,
 		"--sip-tls", "127.0.0.1:0", "--sip-wss", "127.0.0.1:0", "--sip-ws", "127.0.0.1:0")
-	s := lc.m.server
+	s := lc.m.center.Addrs()
 	ua, err := sipgo.NewUA(sipgo.WithUserAgenTLSConfig(&tls.Config{InsecureSkipVerify: true}))
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +76,8 @@ func TestSIPOverTLSAndWebSocket(t *testing.T) {
 	defer cancel()
 	for _, tr := range []struct {
 		name string
-		addr net.Addr
-	}{{"tls", s.sipTLS.Addr()}, {"wss", s.sipWSS.Addr()}, {"ws", s.sipWS.Addr()}} {
+		addr string
+	}{{"tls", s.SIPTLS}, {"wss", s.SIPWSS}, {"ws", s.SIPWS}} {
 		t.Run("options over "+tr.name, func(t *testing.T) {
 			host, port := splitAddr(t, tr.addr)
 			req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", User: "ccswitch", Host: host, Port: port,
@@ -93,7 +93,7 @@ func TestSIPOverTLSAndWebSocket(t *testing.T) {
 		})
 	}
 	t.Run("register over wss", func(t *testing.T) {
-		host, port := splitAddr(t, s.sipWSS.Addr())
+		host, port := splitAddr(t, s.SIPWSS)
 		uri := sip.Uri{Scheme: "sip", User: "1002", Host: host, Port: port, UriParams: sip.HeaderParams{{K: "transport", V: "wss"}}}
 		req := sip.NewRequest(sip.REGISTER, uri)
 		req.SetTransport("wss")
@@ -124,11 +124,11 @@ func TestSIPOverTLSAndWebSocket(t *testing.T) {
 	})
 }
 
-func splitAddr(t *testing.T, a net.Addr) (string, int) {
+func splitAddr(t *testing.T, a string) (string, int) {
 	t.Helper()
-	ta, ok := a.(*net.TCPAddr)
-	if !ok {
-		t.Fatalf("not a TCP address: %v", a)
+	ta, err := net.ResolveTCPAddr("tcp", a)
+	if err != nil {
+		t.Fatalf("not a TCP address: %v", err)
 	}
 	return ta.IP.String(), ta.Port
 }

@@ -24,10 +24,8 @@ func xmppArgs(servers ...*xmpptest.Server) []string {
 // connected.
 func (c *imCenter) waitComponents(t *testing.T, ctx context.Context) {
 	t.Helper()
-	for _, a := range c.m.server.im.xmpp {
-		if err := a.WaitConnected(ctx); err != nil {
-			t.Fatalf("component %s: %v", a.Network(), err)
-		}
+	if err := c.m.center.WaitXMPP(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -258,10 +256,10 @@ func TestXMPPServerRestartMidConversation(t *testing.T) {
 // adapter hands events over in order); Flush makes the journal current.
 func (c *imCenter) devices(t *testing.T, ctx context.Context, network, user string) map[string]bool {
 	t.Helper()
-	if err := c.m.server.im.w.Flush(ctx); err != nil {
+	if err := c.m.center.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	devs, err := c.m.server.im.st.Devices(ctx, network, user)
+	devs, err := c.m.center.Store().Devices(ctx, network, user)
 	if err != nil {
 		t.Fatal(err)
 	}

