@@ -19,6 +19,7 @@ func (d *ctiDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 	}
 	_ = d.cti.DeliverChat(agentID, ev)
 }
+
 // imDesk sends each agent's chat events where the agent chats (its
 // chat_via): its CTI desktop, or its SIP phone as MESSAGEs.
 type imDesk struct {

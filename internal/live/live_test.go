@@ -176,6 +176,7 @@ func TestStatusWithoutCredentials(t *testing.T) {
 		}
 	}
 }
+
 // TestListenSIP: the SIP listeners share one port; with port 0 a UDP
 // port whose TCP twin is taken is given up for another.
 func TestListenSIP(t *testing.T) {
