@@ -56,6 +56,14 @@ var errStopRinging = errors.New("sipgw: stop ringing")
 
 // onInvite takes a new call (or answers a re-INVITE within a dialog).
 func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	// The handler carries the call until it ends: Serve waits for it.
+	if !g.enter() {
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: closing", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
+	defer g.wg.Done()
 	if to := req.To(); to != nil {
 		if _, ok := to.Params.Get("tag"); ok {
 			g.onReInvite(req, tx)
@@ -63,6 +71,12 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	}
 	src := sourceIP(req.Source())
+	if g.draining.Load() {
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: closing", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "30"))
+		_ = tx.Respond(res)
+		return
+	}
 	if g.full() {
 		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: too many calls", nil)
 		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
@@ -155,8 +169,6 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dtx.Close()
 		return
 	}
-	g.wg.Add(1)
-	defer g.wg.Done()
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
 	if err := dtx.RespondSDP(sdp); err != nil {
 		// The caller left before the ACK, or the ACK was processed after
@@ -290,14 +302,12 @@ func (g *Gateway) ringAgent(c *call, a *tserver.Agent) {
 		g.post(func() { _ = g.ts.RejectCall(id, "unreachable") })
 		return
 	}
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.goOwned(func() {
 		reason := c.dialAgent(contacts[0])
 		if reason != "" {
 			g.post(func() { _ = g.ts.RejectCall(id, reason) })
 		}
-	}()
+	})
 }
 
 // dialAgent rings the agent's phone and, when it answers, bridges it; it

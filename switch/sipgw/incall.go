@@ -177,9 +177,7 @@ func (g *Gateway) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusAccepted, "Accepted", nil))
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.goOwned(func() {
 		ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
 		defer cancel()
 		notify := sip.NewRequest(sip.NOTIFY, dlg.InviteResponse.Contact().Address)
@@ -197,7 +195,7 @@ func (g *Gateway) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		if oldRTP != nil && oldRTP != c.callerRTP {
 			_ = oldRTP.Close()
 		}
-	}()
+	})
 }
 
 // trimAngle returns the URI inside <...> of a name-addr.

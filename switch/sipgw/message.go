@@ -60,15 +60,16 @@ func (q *inOrder) push(target string, send func()) bool {
 		return true
 	}
 	q.queues[target] = nil
-	q.g.wg.Add(1)
-	go q.run(target, send)
+	if !q.g.goOwned(func() { q.run(target, send) }) {
+		delete(q.queues, target)
+		return false
+	}
 	return true
 }
 
 // run sends a target's requests in order until none waits, or the
 // gateway stops.
 func (q *inOrder) run(target string, next func()) {
-	defer q.g.wg.Done()
 	for {
 		next()
 		q.mu.Lock()

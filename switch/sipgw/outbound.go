@@ -39,15 +39,13 @@ func (g *Gateway) Dial(c *tserver.Contact, a *tserver.Agent) {
 	g.outbound[c.ID] = o
 	g.mu.Unlock()
 	agentDN, dest := a.DN, c.DNIS
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
+	g.goOwned(func() {
 		o.run(agentDN, dest)
 		// However it ended, the domain hears it; a second release of an
 		// interaction already over is refused harmlessly.
 		g.release(o.id)
 		o.hangUp()
-	}()
+	})
 }
 
 // run rings the agent, then the destination, then bridges until either
@@ -94,7 +92,7 @@ func (o *outbound) run(agentDN, dest string) {
 	relay := media.NewRelay(
 		media.Leg{Conn: agentConn, Remote: &net.UDPAddr{IP: net.ParseIP(agentAnswer.Address), Port: agentAnswer.Port}},
 		media.Leg{Conn: farConn, Remote: &net.UDPAddr{IP: net.ParseIP(farAnswer.Address), Port: farAnswer.Port}})
-	go func() { _ = relay.Run(o.ctx) }()
+	o.g.goOwned(func() { _ = relay.Run(o.ctx) })
 	select {
 	case <-agentLeg.Context().Done():
 	case <-farLeg.Context().Done():

@@ -17,6 +17,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -86,7 +87,13 @@ type Gateway struct {
 	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
 	msgs       *Messages                     // SIP MESSAGE chat, when enabled
 	agentChats *AgentChats                   // agents who chat from their phones, when enabled
-	wg         sync.WaitGroup
+	// wg counts the goroutines the gateway owns (calls, transfers,
+	// dialers, relays, hang-ups, MESSAGE queues); goOwned starts them and
+	// refuses once Serve is closing, so that Serve's Wait is final.
+	wg       sync.WaitGroup
+	goMu     sync.Mutex
+	closing  bool
+	draining atomic.Bool // Drain: new calls are refused
 	cancel     context.CancelFunc
 	ctx        context.Context
 }
@@ -194,14 +201,15 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
 
 	errc := make(chan error, 5)
-	go func() { errc <- g.srv.ServeUDP(pc) }()
+	var listening sync.WaitGroup // the listeners' goroutines
+	listening.Go(func() { errc <- g.srv.ServeUDP(pc) })
 	streams := []struct {
 		ln    net.Listener
 		serve func(net.Listener) error
 	}{{l.TCP, g.srv.ServeTCP}, {l.TLS, g.srv.ServeTLS}, {l.WS, g.srv.ServeWS}, {l.WSS, g.srv.ServeWSS}}
 	for _, st := range streams {
 		if st.ln != nil {
-			go func() { errc <- st.serve(st.ln) }()
+			listening.Go(func() { errc <- st.serve(st.ln) })
 		}
 	}
 	select {
@@ -214,16 +222,32 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		g.cfg.Loop.Post(u)
 	default:
 	}
+	g.goMu.Lock()
+	g.closing = true
+	g.goMu.Unlock()
 	g.hangUpAll()
+	// The hang-ups under way (BYEs, CANCELs and their retransmissions)
+	// need the transports: they close once the gateway's goroutines are
+	// done, or after closeWait when a peer keeps one waiting.
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeWait):
+		g.log.Warn().Dur("after", closeWait).Msg("calls still ending; closing the SIP transports")
+	}
 	_ = pc.Close()
 	for _, st := range streams {
 		if st.ln != nil {
 			_ = st.ln.Close()
 		}
 	}
-	g.wg.Wait()
+	// Closing the user agent terminates the transactions still open (a
+	// final response waiting for its ACK ends then).
 	_ = g.srv.Close()
 	_ = g.ua.Close()
+	<-done
+	listening.Wait()
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("sipgw: %w", err)
 	}
@@ -241,6 +265,51 @@ func defaultMaxCalls() int {
 		return int(rl.Cur / 2)
 	}
 	return int(min(rl.Cur-1024, 1<<20))
+}
+
+// closeWait bounds how long Serve, stopping, keeps its transports open
+// for the calls that are ending (a BYE's transaction lasts up to 32 s when
+// a peer never answers it; 5 s covers its retransmissions on loopback
+// and on any LAN).
+const closeWait = 5 * time.Second
+
+// goOwned runs f on a goroutine the gateway owns: Serve waits for it
+// before it returns. Once Serve is closing, f does not run and goOwned
+// reports false.
+func (g *Gateway) goOwned(f func()) bool {
+	g.goMu.Lock()
+	defer g.goMu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Go(f)
+	return true
+}
+
+// enter counts the calling goroutine (a SIP handler that carries a call)
+// as one the gateway owns; it must call g.wg.Done when it returns. It
+// reports false, counting nothing, once Serve is closing.
+func (g *Gateway) enter() bool {
+	g.goMu.Lock()
+	defer g.goMu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// Drain makes the gateway refuse new calls (503 with Retry-After: 30)
+// while it keeps carrying the calls it has: a center that is closing.
+// Requests within a call (re-INVITE, BYE, REFER) are still served.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
+// Calls is the number of calls the gateway carries (inbound and
+// outbound).
+func (g *Gateway) Calls() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.calls) + len(g.outbound)
 }
 
 // full reports whether the gateway carries as many calls as it may.
@@ -317,7 +386,7 @@ func (g *Gateway) onEvent(e tserver.Event) {
 		// Answered by an agent without a SIP phone (a simulated desk or a
 		// CTI-only agent): the customer stops hearing announcements.
 		if cl := g.call(e.ConnID); cl != nil {
-			go cl.answeredElsewhere()
+			g.goOwned(cl.answeredElsewhere)
 		}
 		return
 	case tserver.EventReleased:
@@ -330,13 +399,13 @@ func (g *Gateway) onEvent(e tserver.Event) {
 	}
 	delete(g.pending, e.ConnID)
 	if cl := g.call(e.ConnID); cl != nil {
-		go cl.hangUp()
+		g.goOwned(cl.hangUp)
 	}
 	g.mu.Lock()
 	o := g.outbound[e.ConnID]
 	g.mu.Unlock()
 	if o != nil {
-		go o.hangUp()
+		g.goOwned(o.hangUp)
 	}
 }
 
