@@ -94,8 +94,8 @@ type Gateway struct {
 	goMu     sync.Mutex
 	closing  bool
 	draining atomic.Bool // Drain: new calls are refused
-	cancel     context.CancelFunc
-	ctx        context.Context
+	cancel   context.CancelFunc
+	ctx      context.Context
 }
 
 var _ tserver.Endpoints = (*Gateway)(nil)
