@@ -33,6 +33,7 @@ im:
       found: "Hello {name}."
       unknown: "Never mind, let's go on."
       retries: 1
+      verify: {field: postcode, prompt: "To protect your data, what is your postcode?", tries: 2}
     reason:
       prompt: "How can we help? 1 billing, 2 technical, 3 order status"
       options:
@@ -44,21 +45,32 @@ im:
       - {name: orders, kind: order_status, prompt: "Which order number?", not_found: "No such order of yours.", then: "Anything else? (1 billing, 2 technical, 3 order status)"}
     handoff: "Connecting you to an agent."
   customers:
-    - {number: "1001", name: Alice Example, email: alice@example.test}
-    - {number: "1002", name: Carl Other}
+    - {number: "1001", name: Alice Example, email: alice@example.test, postcode: AB1 2CD}
+    - {number: "1002", name: Carl Other, postcode: "10115"}
   orders:
     - {id: A-1, customer: "1001", status: shipped}
     - {id: C-9, customer: "1002", status: lost}
 `
 
-// fakeNet is an adapter that records what the gateway sends.
+// fakeNet is an adapter that records what the gateway sends; auth says
+// whether its network authenticates users (as XMPP does, SIP MESSAGE and
+// the web chat's visitor keys do not). check, if set, sees each message
+// as it is sent.
 type fakeNet struct {
-	name string
-	out  []Outbound
+	name  string
+	auth  bool
+	out   []Outbound
+	check func(Outbound)
 }
 
-func (f *fakeNet) Network() string   { return f.name }
-func (f *fakeNet) Send(out Outbound) { f.out = append(f.out, out) }
+func (f *fakeNet) Network() string          { return f.name }
+func (f *fakeNet) AuthenticatesUsers() bool { return f.auth }
+func (f *fakeNet) Send(out Outbound) {
+	if f.check != nil {
+		f.check(out)
+	}
+	f.out = append(f.out, out)
+}
 
 // texts returns the texts sent to user since index from.
 func (f *fakeNet) texts(user string) []string {
@@ -108,9 +120,9 @@ func newRig(t *testing.T, src string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test"}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: NewMemoryStore()}
+	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test", auth: true}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: NewMemoryStore()}
 	for _, c := range f.IM.Customers {
-		id := r.store.AddCustomer(Customer{Number: c.Number, Name: c.Name, Email: c.Email})
+		id := r.store.AddCustomer(Customer{Number: c.Number, Name: c.Name, Email: c.Email, Postcode: c.Postcode})
 		for _, o := range f.IM.Orders {
 			if o.Customer == c.Number {
 				r.store.AddOrder(o.ID, id, o.Status)
@@ -265,13 +277,16 @@ func TestBotAnswersOrderStatusOnlyForTheCustomersOwnOrders(t *testing.T) {
 	r.say(u, "hi")
 	r.say(u, "1001")
 	r.say(u, "where is my parcel?")
+	r.wantLast(u, "To protect your data, what is your postcode?")
+	r.say(u, "ab12cd")
 	r.wantLast(u, "Which order number?")
 	r.say(u, "A-1")
 	if got := r.net.texts(u); !strings.Contains(strings.Join(got, "|"), "A-1: shipped|Anything else?") {
 		t.Fatalf("answer: %q", got)
 	}
 	r.say(u, "3")
-	r.say(u, "C-9") // another customer's order
+	r.wantLast(u, "Which order number?") // verified once per conversation
+	r.say(u, "C-9")                      // another customer's order
 	r.wantLast(u, "Anything else?")
 	if got := strings.Join(r.net.texts(u), "|"); strings.Contains(got, "lost") || !strings.Contains(got, "No such order of yours.") {
 		t.Fatalf("another customer's order revealed or not refused: %q", got)
