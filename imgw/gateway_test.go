@@ -106,6 +106,20 @@ type rig struct {
 	net   *fakeNet
 	desk  *fakeDesk
 	store *MemoryStore
+	// spy is the gateway's Customers: r.store, with its order lookups
+	// recorded.
+	spy *spyCustomers
+}
+
+// spyCustomers records the order lookups the gateway makes.
+type spyCustomers struct {
+	Customers
+	lookups []int64 // the customer of each OrderStatus call
+}
+
+func (s *spyCustomers) OrderStatus(id string, customer int64) (string, error) {
+	s.lookups = append(s.lookups, customer)
+	return s.Customers.OrderStatus(id, customer)
 }
 
 func newRig(t *testing.T, src string) *rig {
@@ -129,7 +143,8 @@ func newRig(t *testing.T, src string) *rig {
 			}
 		}
 	}
-	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.store, Journal: r.store, Desk: r.desk, Log: zerolog.Nop()})
+	r.spy = &spyCustomers{Customers: r.store}
+	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop(), HandoffSecret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +152,9 @@ func newRig(t *testing.T, src string) *rig {
 	ep.gw = r.gw
 	return r
 }
+
+// testSecret signs the hand-off tokens of the tests.
+var testSecret = []byte("the-company-site-and-the-center-share-this")
 
 // chatEndpoints lets the gateway's robots answer their offers.
 type chatEndpoints struct{ gw *Gateway }
