@@ -2,6 +2,7 @@ package imgw
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -366,5 +367,34 @@ func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
 	lines, err := st.Transcript(ctx, "im-1")
 	if err != nil || len(lines) != 2 || lines[0].Text != "before" || lines[1].Text != "after" {
 		t.Fatalf("transcript %+v %v", lines, err)
+	}
+}
+
+// A link goes through the spool like any record: the store has it after
+// Close, LinkedCustomer reads it back, and a spool record of it decodes.
+func TestStoreJournalLinksThroughTheSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	st, _, j := openJournal(t, path)
+	ctx := context.Background()
+	cu, err := st.PutCustomer(ctx, store.Customer{Number: "1002", Name: "Carl Other", Postcode: "10115"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
+	if _, err := j.LinkedCustomer(from); err != ErrNotFound {
+		t.Fatalf("before the link: %v", err)
+	}
+	j.Link(from, cu.ID)
+	if err := j.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.LinkedCustomer(Address{Network: "xmpp:test", User: "carl@example.test", Device: "phone"})
+	if err != nil || got.ID != cu.ID || got.Postcode != "10115" {
+		t.Fatalf("linked customer %+v %v", got, err)
+	}
+	raw, _ := json.Marshal(&spoolRecord{Link: &linkRecordJSON{Network: "xmpp:test", User: "u", Customer: 7}})
+	r, err := decodeRecord(raw)
+	if err != nil || r.Link == nil || r.Link.Customer != 7 || !r.addTo(&store.Batch{}, true) {
+		t.Fatalf("link record %s: %+v %v", raw, r, err)
 	}
 }
