@@ -16,6 +16,7 @@ const (
 	stepLanguage
 	stepReason
 	stepAnswerKey // waiting for the key of a lookup answer (an order number)
+	stepVerify    // waiting for the answer to the verification question
 	stepDone
 )
 
@@ -172,23 +173,40 @@ func (g *Gateway) botInput(c *conversation, text string) {
 		g.botNext(c, stepReason)
 	case stepReason:
 		g.botReason(c, text)
+	case stepVerify:
+		a := c.bot.answer
+		switch g.verifyAnswer(c, text) {
+		case verifyOK:
+			c.bot.step = stepAnswerKey
+			g.say(c, "bot", g.fill(c, a.Prompt))
+		case verifyRetry:
+			g.say(c, "bot", g.verifyRetryText())
+		default:
+			g.say(c, "bot", g.im.Identity.UnverifiedText)
+			g.afterAnswer(c, a)
+		}
 	case stepAnswerKey:
 		a := c.bot.answer
-		var id int64
-		if c.customer != nil {
-			id = c.customer.ID
-		}
-		status, err := g.customers.OrderStatus(strings.TrimSpace(text), id)
-		switch {
-		case err == nil:
-			g.say(c, "bot", strings.TrimSpace(text)+": "+status)
-		case a.NotFound != "":
-			g.say(c, "bot", g.fill(c, a.NotFound))
-		default:
-			g.say(c, "bot", "I could not find that.")
-		}
+		g.say(c, "bot", g.orderAnswer(c, a, text))
 		g.afterAnswer(c, a)
 	}
+}
+
+// orderAnswer is the bot's line for order key of c's customer: its
+// status, or why not. The store is asked only for a verified customer.
+func (g *Gateway) orderAnswer(c *conversation, a *config.BotAnswer, key string) string {
+	key = strings.TrimSpace(key)
+	if g.access(c) != accessOpen {
+		return g.im.Identity.UnverifiedText
+	}
+	status, err := g.customers.OrderStatus(key, c.customer.ID)
+	switch {
+	case err == nil:
+		return key + ": " + status
+	case a.NotFound != "":
+		return g.fill(c, a.NotFound)
+	}
+	return "I could not find that."
 }
 
 func (g *Gateway) retryText(retry, prompt string) string {
@@ -211,10 +229,9 @@ func (g *Gateway) botIdentify(c *conversation, text string) {
 	id := g.im.Bot.Identify
 	cu, err := g.customers.FindCustomer(text)
 	if err == nil {
-		c.customer = &cu
-		if c.language == "" && cu.Language != "" && g.im.Bot.Language != nil && optionByKey(g.im.Bot.Language, cu.Language) != nil {
-			c.language = strings.ToLower(cu.Language)
-		}
+		// Identified for routing only: what was typed proves nothing.
+		g.identified(c, cu)
+		c.idText = text
 		g.journalConversation(c)
 		if id.Found != "" {
 			g.say(c, "bot", g.fill(c, id.Found))
@@ -280,8 +297,17 @@ func (g *Gateway) answer(c *conversation, name string) {
 		}
 		switch a.Kind {
 		case "order_status":
-			c.bot.step, c.bot.answer = stepAnswerKey, a
-			g.say(c, "bot", g.fill(c, a.Prompt))
+			switch g.access(c) {
+			case accessOpen:
+				c.bot.step, c.bot.answer = stepAnswerKey, a
+				g.say(c, "bot", g.fill(c, a.Prompt))
+			case accessAsk:
+				c.bot.step, c.bot.answer = stepVerify, a
+				g.say(c, "bot", g.fill(c, g.im.Bot.Identify.Verify.Prompt))
+			default:
+				g.say(c, "bot", g.im.Identity.UnverifiedText)
+				g.afterAnswer(c, a)
+			}
 		default:
 			g.say(c, "bot", g.fill(c, a.Text))
 			g.afterAnswer(c, a)

@@ -10,7 +10,10 @@ import (
 // FuzzBotInput drives customers through the bot, the queue and a chat with
 // arbitrary text: nothing panics, every text a customer gets is valid
 // UTF-8 without control characters, no agent ID reaches a customer, and a
-// conversation with an agent is always the agent's to write in.
+// conversation with an agent is always the agent's to write in. Oracle:
+// whatever is typed, no line names an order's status unless the
+// conversation it goes to has a verified customer who owns the order, and
+// no order is looked up for anyone else.
 func FuzzBotInput(f *testing.F) {
 	for _, seed := range [][]string{
 		{"hi", "1001", "2", "agent"},
@@ -18,12 +21,31 @@ func FuzzBotInput(f *testing.F) {
 		{"<script>x</script>", "\x00\xff", strings.Repeat("a", 3000), "callback", "+44 1234"},
 		{"agent", "callback", "12", "/end"},
 		{"", " ", "AGENT!", "Carl Other", "1", "router"},
+		{"hi", "Carl Other", "3", "10115", "C-9", "3", "A-1"},
+		{"hi", "Alice Example", "3", "AB1 2CD", "3", "10115", "C-9", "A-1"},
+		{"hi", "nobody", "nobody", "3", "A-1", "C-9", "agent"},
+		{"hi", "alice@example.test", "order", "ab12cd", "A-1", "order", "C-9"},
 	} {
 		f.Add(strings.Join(seed, "\n"), uint8(3))
 	}
 	f.Fuzz(func(t *testing.T, script string, ops uint8) {
 		r := newRig(t, testCenter)
 		r.ready("ann", "bob", "sue")
+		// u2 writes from an XMPP user linked to Carl (customer 2).
+		r.store.Link(Address{Network: "xmpp:test", User: "u2@x"}, 2)
+		owner := map[string]int64{"A-1": 1, "C-9": 2}
+		statuses := map[string]string{"A-1": "shipped", "C-9": "lost"}
+		r.net.check = func(o Outbound) {
+			for id, st := range statuses {
+				if !strings.HasPrefix(o.Text, id+": "+st) {
+					continue
+				}
+				c := r.gw.byUser[userKey{o.To.Network, o.To.User}]
+				if c == nil || !c.verified || c.customer == nil || c.customer.ID != owner[id] {
+					t.Fatalf("order %s's status reached %s, whose conversation is %+v", id, o.To.User, c)
+				}
+			}
+		}
 		users := []string{"u1@x", "u2@x"}
 		for i, line := range strings.Split(script, "\n") {
 			u := users[i%2]
@@ -46,6 +68,11 @@ func FuzzBotInput(f *testing.F) {
 				r.client(u, line, "1")
 			}
 			r.say(u, line)
+		}
+		for _, id := range r.spy.lookups {
+			if id <= 0 {
+				t.Fatalf("an order looked up for customer %d", id)
+			}
 		}
 		for _, o := range r.net.out {
 			if !utf8.ValidString(o.Text) {

@@ -70,6 +70,11 @@ type Options struct {
 	// Desk reaches the agents.
 	Desk AgentDesk
 	Log  zerolog.Logger
+	// HandoffSecret checks the web chat's hand-off tokens (SignHandoff):
+	// the secret im.identity.handoff_secret_file or handoff_secret_env
+	// names, read by whoever opens the center. Empty: every token is
+	// refused. At least MinHandoffSecret bytes.
+	HandoffSecret []byte
 }
 
 // phase is where a conversation is.
@@ -98,12 +103,24 @@ type conversation struct {
 	customer *Customer
 	// anonymous: identification was tried and failed.
 	anonymous bool
-	answered  bool // the bot answered something itself
-	language  string
-	queue     string
-	priority  int
-	reason    string
-	clients   []ClientInfo
+	// verified: customer is proven, not only claimed: the IM user is
+	// linked to them, a hand-off token vouched for them, or they
+	// answered the verification question. Only then does the bot open
+	// their personal data.
+	verified bool
+	// verifyWrong counts wrong answers to the verification question.
+	verifyWrong int
+	// idText is what the customer typed to be identified.
+	idText string
+	// handoffTried: a hand-off token was looked at (one per
+	// conversation).
+	handoffTried bool
+	answered     bool // the bot answered something itself
+	language     string
+	queue        string
+	priority     int
+	reason       string
+	clients      []ClientInfo
 
 	conn        pbx.ConnID
 	agent       string
@@ -160,6 +177,8 @@ type Gateway struct {
 	// onPhone: agents who chat from their SIP phone (chat_via: sip),
 	// whose offers the gateway answers for them.
 	onPhone map[string]bool
+	// handoffSecret checks hand-off tokens (none: refused).
+	handoffSecret []byte
 }
 
 // New builds a gateway for the center and subscribes it to tserver's
@@ -172,6 +191,9 @@ func New(o Options) (*Gateway, error) {
 	if im == nil {
 		return nil, fmt.Errorf("imgw: %s has no im section", o.Center.Path)
 	}
+	if n := len(o.HandoffSecret); n > 0 && n < MinHandoffSecret {
+		return nil, fmt.Errorf("imgw: the hand-off secret has %d bytes, want at least %d", n, MinHandoffSecret)
+	}
 	g := &Gateway{
 		clock: o.Clock, post: o.Post, ts: o.TServer, im: im,
 		customers: o.Customers, journal: o.Journal, desk: o.Desk, log: o.Log,
@@ -179,8 +201,9 @@ func New(o Options) (*Gateway, error) {
 		byConn: map[pbx.ConnID]*conversation{}, byID: map[string]*conversation{},
 		pending: map[userKey][]ClientInfo{}, presence: map[Address]PresenceInfo{}, agentNames: map[string]string{},
 		families: map[string]string{}, attributes: map[string]bool{}, onPhone: map[string]bool{},
-		defaultQueue: o.Center.IMQueue(),
-		prefix:       strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
+		defaultQueue:  o.Center.IMQueue(),
+		prefix:        strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
+		handoffSecret: slices.Clone(o.HandoffSecret),
 	}
 	if g.customers == nil || g.journal == nil {
 		m := NewMemoryStore()
@@ -282,6 +305,13 @@ func (g *Gateway) newConversation(in Inbound) *conversation {
 		delete(g.pending, c.key)
 	}
 	g.byUser[c.key], g.byID[c.id] = c, c
+	if g.authenticates(in.From.Network) {
+		if cu, err := g.customers.LinkedCustomer(in.From); err == nil {
+			g.identified(c, cu)
+			c.verified = true
+		}
+	}
+	g.handoff(c, in.Identity)
 	g.journalConversation(c)
 	g.log.Info().Str("conversation", c.id).Str("network", in.From.Network).Msg("conversation started")
 	return c
@@ -302,6 +332,10 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		return
 	}
 	c.addr = in.From
+	if in.Identity != "" && !c.handoffTried && c.phase == phaseBot {
+		g.handoff(c, in.Identity)
+		g.journalConversation(c)
+	}
 	if !c.limit.allow(now, g.im.MessagesPerMinute) {
 		if c.limit.warn(now) {
 			g.say(c, "system", "You are sending messages too fast; some were not delivered. Please wait a moment.")

@@ -33,6 +33,7 @@ im:
       found: "Hello {name}."
       unknown: "Never mind, let's go on."
       retries: 1
+      verify: {field: postcode, prompt: "To protect your data, what is your postcode?", tries: 2}
     reason:
       prompt: "How can we help? 1 billing, 2 technical, 3 order status"
       options:
@@ -44,21 +45,32 @@ im:
       - {name: orders, kind: order_status, prompt: "Which order number?", not_found: "No such order of yours.", then: "Anything else? (1 billing, 2 technical, 3 order status)"}
     handoff: "Connecting you to an agent."
   customers:
-    - {number: "1001", name: Alice Example, email: alice@example.test}
-    - {number: "1002", name: Carl Other}
+    - {number: "1001", name: Alice Example, email: alice@example.test, postcode: AB1 2CD}
+    - {number: "1002", name: Carl Other, postcode: "10115"}
   orders:
     - {id: A-1, customer: "1001", status: shipped}
     - {id: C-9, customer: "1002", status: lost}
 `
 
-// fakeNet is an adapter that records what the gateway sends.
+// fakeNet is an adapter that records what the gateway sends; auth says
+// whether its network authenticates users (as XMPP does, SIP MESSAGE and
+// the web chat's visitor keys do not). check, if set, sees each message
+// as it is sent.
 type fakeNet struct {
-	name string
-	out  []Outbound
+	name  string
+	auth  bool
+	out   []Outbound
+	check func(Outbound)
 }
 
-func (f *fakeNet) Network() string   { return f.name }
-func (f *fakeNet) Send(out Outbound) { f.out = append(f.out, out) }
+func (f *fakeNet) Network() string          { return f.name }
+func (f *fakeNet) AuthenticatesUsers() bool { return f.auth }
+func (f *fakeNet) Send(out Outbound) {
+	if f.check != nil {
+		f.check(out)
+	}
+	f.out = append(f.out, out)
+}
 
 // texts returns the texts sent to user since index from.
 func (f *fakeNet) texts(user string) []string {
@@ -94,6 +106,20 @@ type rig struct {
 	net   *fakeNet
 	desk  *fakeDesk
 	store *MemoryStore
+	// spy is the gateway's Customers: r.store, with its order lookups
+	// recorded.
+	spy *spyCustomers
+}
+
+// spyCustomers records the order lookups the gateway makes.
+type spyCustomers struct {
+	Customers
+	lookups []int64 // the customer of each OrderStatus call
+}
+
+func (s *spyCustomers) OrderStatus(id string, customer int64) (string, error) {
+	s.lookups = append(s.lookups, customer)
+	return s.Customers.OrderStatus(id, customer)
 }
 
 func newRig(t *testing.T, src string) *rig {
@@ -108,16 +134,17 @@ func newRig(t *testing.T, src string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test"}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: NewMemoryStore()}
+	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test", auth: true}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: NewMemoryStore()}
 	for _, c := range f.IM.Customers {
-		id := r.store.AddCustomer(Customer{Number: c.Number, Name: c.Name, Email: c.Email})
+		id := r.store.AddCustomer(Customer{Number: c.Number, Name: c.Name, Email: c.Email, Postcode: c.Postcode})
 		for _, o := range f.IM.Orders {
 			if o.Customer == c.Number {
 				r.store.AddOrder(o.ID, id, o.Status)
 			}
 		}
 	}
-	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.store, Journal: r.store, Desk: r.desk, Log: zerolog.Nop()})
+	r.spy = &spyCustomers{Customers: r.store}
+	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop(), HandoffSecret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,6 +152,9 @@ func newRig(t *testing.T, src string) *rig {
 	ep.gw = r.gw
 	return r
 }
+
+// testSecret signs the hand-off tokens of the tests.
+var testSecret = []byte("the-company-site-and-the-center-share-this")
 
 // chatEndpoints lets the gateway's robots answer their offers.
 type chatEndpoints struct{ gw *Gateway }
@@ -265,13 +295,16 @@ func TestBotAnswersOrderStatusOnlyForTheCustomersOwnOrders(t *testing.T) {
 	r.say(u, "hi")
 	r.say(u, "1001")
 	r.say(u, "where is my parcel?")
+	r.wantLast(u, "To protect your data, what is your postcode?")
+	r.say(u, "ab12cd")
 	r.wantLast(u, "Which order number?")
 	r.say(u, "A-1")
 	if got := r.net.texts(u); !strings.Contains(strings.Join(got, "|"), "A-1: shipped|Anything else?") {
 		t.Fatalf("answer: %q", got)
 	}
 	r.say(u, "3")
-	r.say(u, "C-9") // another customer's order
+	r.wantLast(u, "Which order number?") // verified once per conversation
+	r.say(u, "C-9")                      // another customer's order
 	r.wantLast(u, "Anything else?")
 	if got := strings.Join(r.net.texts(u), "|"); strings.Contains(got, "lost") || !strings.Contains(got, "No such order of yours.") {
 		t.Fatalf("another customer's order revealed or not refused: %q", got)

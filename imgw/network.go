@@ -108,6 +108,11 @@ type Inbound struct {
 	ID string
 	// Error is the network's reason for a Bounce.
 	Error string
+	// Identity is a signed hand-off token (SignHandoff) the customer's
+	// session was opened with (the web chat's identity parameter), sent
+	// along with a Message. The gateway checks it; a valid one verifies
+	// the conversation's customer, anything else is ignored.
+	Identity string
 }
 
 // ClientInfo is what the gateway learned of a device's client software,
@@ -164,6 +169,18 @@ type Adapter interface {
 	// goroutine. A message the network later refuses comes back as a
 	// Bounce.
 	Send(out Outbound)
+}
+
+// UserAuthenticator is an Adapter that may vouch for its users: when
+// AuthenticatesUsers is true, Address.User is proven by the network (an
+// XMPP server authenticates a JID) rather than merely claimed (a SIP
+// MESSAGE's From, which anyone can write; a web chat visitor key, a
+// browser's bearer key). Only such a network's users are linked to the
+// customer who verified from them, and only there does a link verify a
+// later chat. An adapter that is not a UserAuthenticator vouches for
+// nobody.
+type UserAuthenticator interface {
+	AuthenticatesUsers() bool
 }
 
 // Receiver takes an adapter's inbound events; the Gateway is one. Receive

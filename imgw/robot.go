@@ -1,8 +1,6 @@
 package imgw
 
 import (
-	"strings"
-
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -16,14 +14,21 @@ type robot struct {
 	g       *Gateway
 	cfg     config.AutomatedAgent
 	answers []*config.BotAnswer
-	// awaiting: chats whose customer is to give the key of a lookup.
-	awaiting map[pbx.ConnID]*config.BotAnswer
+	// awaiting: chats whose customer is to give the key of a lookup, or
+	// first the answer to the verification question.
+	awaiting map[pbx.ConnID]robotWait
+}
+
+// robotWait is what a robot waits for in a chat.
+type robotWait struct {
+	answer *config.BotAnswer
+	verify bool // the answer to the verification question, then the key
 }
 
 func (g *Gateway) addRobots(cfg []config.AutomatedAgent) {
 	g.robots = map[string]*robot{}
 	for _, rc := range cfg {
-		r := &robot{g: g, cfg: rc, awaiting: map[pbx.ConnID]*config.BotAnswer{}}
+		r := &robot{g: g, cfg: rc, awaiting: map[pbx.ConnID]robotWait{}}
 		for _, name := range rc.Answers {
 			for i := range g.im.Bot.Answers {
 				if g.im.Bot.Answers[i].Name == name {
@@ -94,9 +99,13 @@ func (r *robot) handle(m AgentChat) {
 		if m.From != "customer" {
 			return
 		}
-		if a, ok := r.awaiting[m.ConnID]; ok {
+		if w, ok := r.awaiting[m.ConnID]; ok {
 			delete(r.awaiting, m.ConnID)
-			r.lookup(c, a, m.Text)
+			if w.verify {
+				r.verify(c, w.answer, m.Text)
+				return
+			}
+			r.lookup(c, w.answer, m.Text)
 			return
 		}
 		if isWord(m.Text, r.g.im.Bot.EscapeWords) {
@@ -128,26 +137,43 @@ func (r *robot) match(text string) *config.BotAnswer {
 
 func (r *robot) answer(c *conversation, a *config.BotAnswer) {
 	if a.Kind == "order_status" {
-		r.awaiting[c.conn] = a
-		r.say(c.conn, r.g.fill(c, a.Prompt))
+		switch r.g.access(c) {
+		case accessOpen:
+			r.awaiting[c.conn] = robotWait{answer: a}
+			r.say(c.conn, r.g.fill(c, a.Prompt))
+		case accessAsk:
+			r.awaiting[c.conn] = robotWait{answer: a, verify: true}
+			r.say(c.conn, r.g.fill(c, r.g.im.Bot.Identify.Verify.Prompt))
+		default:
+			r.say(c.conn, r.g.im.Identity.UnverifiedText)
+			r.say(c.conn, r.g.fill(c, a.Then))
+		}
 		return
 	}
 	r.say(c.conn, r.g.fill(c, a.Text))
 	r.say(c.conn, r.g.fill(c, a.Then))
 }
 
+// verify takes the answer to the verification question: right, the
+// robot asks for the order; wrong, it asks again while tries remain.
+func (r *robot) verify(c *conversation, a *config.BotAnswer, text string) {
+	switch r.g.verifyAnswer(c, text) {
+	case verifyOK:
+		r.awaiting[c.conn] = robotWait{answer: a}
+		r.say(c.conn, r.g.fill(c, a.Prompt))
+	case verifyRetry:
+		r.awaiting[c.conn] = robotWait{answer: a, verify: true}
+		r.say(c.conn, r.g.verifyRetryText())
+	default:
+		r.say(c.conn, r.g.im.Identity.UnverifiedText)
+		r.say(c.conn, r.g.fill(c, a.Then))
+	}
+}
+
+// lookup answers the order key; only a verified customer's own orders
+// are read (orderAnswer).
 func (r *robot) lookup(c *conversation, a *config.BotAnswer, key string) {
-	var customer int64
-	if c.customer != nil {
-		customer = c.customer.ID
-	}
-	if status, err := r.g.customers.OrderStatus(strings.TrimSpace(key), customer); err == nil {
-		r.say(c.conn, strings.TrimSpace(key)+": "+status)
-	} else if a.NotFound != "" {
-		r.say(c.conn, r.g.fill(c, a.NotFound))
-	} else {
-		r.say(c.conn, "I could not find that.")
-	}
+	r.say(c.conn, r.g.orderAnswer(c, a, key))
 	r.say(c.conn, r.g.fill(c, a.Then))
 }
 

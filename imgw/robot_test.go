@@ -46,6 +46,9 @@ func TestAutomatedAgentAnswersThenTransfersWithHistory(t *testing.T) {
 	r.wantLast(u, "Robo: We are open 8am to 8pm.")
 	r.say(u, "and where is my order?")
 	r.clk.Advance(time.Millisecond)
+	r.wantLast(u, "Robo: To protect your data, what is your postcode?")
+	r.say(u, "AB1 2CD")
+	r.clk.Advance(time.Millisecond)
 	r.wantLast(u, "Robo: Which order number?")
 	r.say(u, "A-1")
 	r.clk.Advance(time.Millisecond)
@@ -119,4 +122,53 @@ func TestPhoneAgentChatIsAnsweredForIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.wantLast(u, "Dora: Hello, Dora here.")
+}
+
+// An automated agent reads no order for a customer the bot could not
+// identify, and asks the verification question of one identified by name.
+func TestAutomatedAgentRefusesTheUnverified(t *testing.T) {
+	r := robotRig(t)
+	r.ready("robo")
+	const u = "stranger@example.test"
+	for _, s := range []string{"hi", "nobody", "nobody either", "1"} {
+		r.say(u, s)
+	}
+	r.clk.Advance(2 * time.Second)
+	if c := r.conv(u); c == nil || c.agent != "robo" {
+		t.Fatalf("not with robo: %+v", c)
+	}
+	before := len(r.net.texts(u))
+	r.say(u, "where is my order?")
+	r.clk.Advance(time.Millisecond)
+	r.say(u, "C-9")
+	r.clk.Advance(time.Millisecond)
+	got := r.net.texts(u)[before:]
+	if len(got) < 2 || got[0] != "Robo: Tell me who you are first." || got[1] != "Robo: Anything else? (1 billing, 2 technical, 3 order status)" {
+		t.Fatalf("robot to an anonymous customer: %q", got)
+	}
+	noOrderLeaked(t, r.net)
+	if len(r.spy.lookups) != 0 {
+		t.Fatalf("order lookups %v", r.spy.lookups)
+	}
+
+	const carl = "carl-claimed@example.test"
+	for _, s := range []string{"hi", "Carl Other", "1"} {
+		r.say(carl, s)
+	}
+	r.clk.Advance(2 * time.Second)
+	r.say(carl, "my parcel?")
+	r.clk.Advance(time.Millisecond)
+	r.wantLast(carl, "Robo: To protect your data, what is your postcode?")
+	r.say(carl, "99999")
+	r.clk.Advance(time.Millisecond)
+	r.wantLast(carl, "Robo: That does not match our records.")
+	r.say(carl, "00000")
+	r.clk.Advance(time.Millisecond)
+	if got := strings.Join(r.net.texts(carl), "|"); !strings.HasSuffix(got, "Robo: Tell me who you are first.|Robo: Anything else? (1 billing, 2 technical, 3 order status)") {
+		t.Fatalf("after two wrong postcodes: %q", got)
+	}
+	noOrderLeaked(t, r.net)
+	if len(r.spy.lookups) != 0 {
+		t.Fatalf("order lookups %v", r.spy.lookups)
+	}
 }

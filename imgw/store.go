@@ -17,6 +17,8 @@ type Customer struct {
 	Name     string
 	Email    string
 	Language string
+	// Postcode is a fact the bot may verify the customer by.
+	Postcode string
 }
 
 // Lookup errors.
@@ -35,8 +37,15 @@ type Customers interface {
 	// FindCustomer finds a customer by number, e-mail or name.
 	FindCustomer(key string) (Customer, error)
 	// OrderStatus returns the status of order id, which must belong to
-	// customer (0: the customer is unknown, any order).
+	// customer; ErrNotFound when there is no such order of that customer.
+	// Customer 0 is nobody: ErrNotFound, always. The gateway asks only
+	// for a verified customer.
 	OrderStatus(id string, customer int64) (string, error)
+	// LinkedCustomer returns the customer the IM user from.Network,
+	// from.User (any of its devices) is linked to: the customer verified
+	// from it before, or it was registered for them. ErrNotFound when it
+	// is linked to nobody.
+	LinkedCustomer(from Address) (Customer, error)
 }
 
 // ConversationRecord is a conversation as the journal keeps it.
@@ -83,6 +92,9 @@ type Journal interface {
 	Line(l Line)
 	Device(from Address, client *ClientInfo, presence *PresenceInfo)
 	Callback(r CallbackRequest)
+	// Link links the IM user from.Network, from.User to customer, who
+	// just verified from it: its next chats open the customer's data.
+	Link(from Address, customer int64)
 	// Durable calls done once every record journaled so far is durable
 	// (nil), or cannot be made so (the error). done may run on another
 	// goroutine and must not block.
@@ -98,6 +110,7 @@ type MemoryStore struct {
 	conversations map[string]ConversationRecord
 	lines         map[string][]Line
 	devices       map[Address]deviceRecord
+	links         map[userKey]int64
 	callbacks     []CallbackRequest
 }
 
@@ -119,6 +132,7 @@ func NewMemoryStore() *MemoryStore {
 		conversations: map[string]ConversationRecord{},
 		lines:         map[string][]Line{},
 		devices:       map[Address]deviceRecord{},
+		links:         map[userKey]int64{},
 	}
 }
 
@@ -168,10 +182,29 @@ func (m *MemoryStore) OrderStatus(id string, customer int64) (string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	o, ok := m.orders[strings.TrimSpace(id)]
-	if !ok || (customer != 0 && o.customer != customer) {
+	if !ok || customer <= 0 || o.customer != customer {
 		return "", ErrNotFound
 	}
 	return o.status, nil
+}
+
+// LinkedCustomer implements Customers.
+func (m *MemoryStore) LinkedCustomer(from Address) (Customer, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.links[userKey{from.Network, from.User}]
+	if !ok || id < 1 || int(id) > len(m.customers) {
+		return Customer{}, ErrNotFound
+	}
+	return m.customers[id-1], nil
+}
+
+// Link implements Journal; it also registers an IM user for a customer
+// (tests, simulations).
+func (m *MemoryStore) Link(from Address, customer int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.links[userKey{from.Network, from.User}] = customer
 }
 
 // Conversation implements Journal.

@@ -153,6 +153,12 @@ type spoolRecord struct {
 	Line         *store.TranscriptLine  `json:"l,omitempty"`
 	Device       *deviceRecordJSON      `json:"d,omitempty"`
 	Callback     *store.CallbackRequest `json:"b,omitempty"`
+	Link         *linkRecordJSON        `json:"k,omitempty"`
+}
+
+type linkRecordJSON struct {
+	Network, User string
+	Customer      int64
 }
 
 type deviceRecordJSON struct {
@@ -177,6 +183,8 @@ func (r *spoolRecord) addTo(b *store.Batch, once bool) bool {
 		if d.Presence != nil {
 			b.DevicePresence(d.Network, d.User, d.Device, *d.Presence)
 		}
+	case r.Link != nil:
+		b.LinkDevice(r.Link.Network, r.Link.User, r.Link.Customer, store.LinkVerified)
 	case r.Callback != nil && once:
 		b.CallbackOnce(*r.Callback)
 	case r.Callback != nil:
@@ -294,11 +302,34 @@ func (j *StoreJournal) FindCustomer(key string) (Customer, error) {
 	case !ok:
 		return Customer{}, ErrNotFound
 	}
-	return Customer{ID: c.ID, Number: c.Number, Name: c.Name, Email: c.Email, Language: c.Language}, nil
+	return customerOf(c), nil
 }
 
-// OrderStatus implements Customers.
+func customerOf(c store.Customer) Customer {
+	return Customer{ID: c.ID, Number: c.Number, Name: c.Name, Email: c.Email, Language: c.Language, Postcode: c.Postcode}
+}
+
+// LinkedCustomer implements Customers.
+func (j *StoreJournal) LinkedCustomer(from Address) (Customer, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
+	defer cancel()
+	c, ok, err := j.st.LinkedCustomer(ctx, from.Network, from.User)
+	switch {
+	case err != nil && !errors.Is(err, store.ErrInvalid):
+		j.log.Error().Err(err).Msg("linked customer lookup failed")
+		return Customer{}, ErrNotFound
+	case err != nil || !ok:
+		return Customer{}, ErrNotFound
+	}
+	return customerOf(c), nil
+}
+
+// OrderStatus implements Customers. Customer 0 is nobody: it reads
+// nothing and finds nothing.
 func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
+	if customer <= 0 {
+		return "", ErrNotFound
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	o, ok, err := j.st.Order(ctx, id)
@@ -306,7 +337,7 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 	case err != nil && !errors.Is(err, store.ErrInvalid):
 		j.log.Error().Err(err).Msg("order lookup failed")
 		return "", ErrNotFound
-	case err != nil || !ok || (customer != 0 && o.CustomerID != customer):
+	case err != nil || !ok || o.CustomerID != customer:
 		return "", ErrNotFound
 	}
 	return o.Status, nil
@@ -501,4 +532,9 @@ func (j *StoreJournal) Callback(r CallbackRequest) {
 		Conversation: r.Conversation, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Number: r.Number, Requested: r.Requested,
 	}})
+}
+
+// Link implements Journal.
+func (j *StoreJournal) Link(from Address, customer int64) {
+	j.record(&spoolRecord{Link: &linkRecordJSON{Network: from.Network, User: from.User, Customer: customer}})
 }

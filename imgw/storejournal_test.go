@@ -2,6 +2,7 @@ package imgw
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,7 +35,7 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	}
 	var seeds []store.Customer
 	for _, c := range f.IM.Customers {
-		seeds = append(seeds, store.Customer{Number: c.Number, Name: c.Name, Email: c.Email})
+		seeds = append(seeds, store.Customer{Number: c.Number, Name: c.Name, Email: c.Email, Postcode: c.Postcode})
 	}
 	var orders []store.OrderSeed
 	for _, o := range f.IM.Orders {
@@ -45,6 +46,12 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	}
 	w := st.Writer()
 	j := NewStoreJournal(st, w, zerolog.Nop())
+	// Customer 0 is nobody: never another customer's order.
+	for _, id := range []string{"A-1", "C-9"} {
+		if status, err := j.OrderStatus(id, 0); err != ErrNotFound {
+			t.Errorf("OrderStatus(%s, 0) = %q, %v; want ErrNotFound", id, status, err)
+		}
+	}
 	clk := clock.NewVirtual(clock.Epoch)
 	ts, err := tserver.New(f, tserver.Options{Clock: clk})
 	if err != nil {
@@ -55,7 +62,7 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	net := &fakeNet{name: "xmpp:test"}
+	net := &fakeNet{name: "xmpp:test", auth: true}
 	gw.AddAdapter(net)
 	from := Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
 	say := func(s string) { gw.Handle(Inbound{Kind: Message, From: from, Text: s}) }
@@ -63,6 +70,7 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	say("hi")
 	say("Carl  OTHER") // name lookup, case and spaces folded
 	say("3")
+	say("10 115") // the postcode verifies Carl, and links his JID
 	say("C-9")
 	say("3")
 	say("A-1") // Alice's order: not Carl's
@@ -97,7 +105,8 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	want := []string{
 		"customer: hi", "bot: Welcome to Example Support!", "bot: Your customer number, e-mail or name?",
 		"customer: Carl  OTHER", "bot: Hello Carl Other.", "bot: How can we help? 1 billing, 2 technical, 3 order status",
-		"customer: 3", "bot: Which order number?", "customer: C-9", "bot: C-9: lost",
+		"customer: 3", "bot: To protect your data, what is your postcode?", "customer: 10 115",
+		"bot: Which order number?", "customer: C-9", "bot: C-9: lost",
 		"bot: Anything else? (1 billing, 2 technical, 3 order status)",
 		"customer: 3", "bot: Which order number?", "customer: A-1", "bot: No such order of yours.", "bot: Anything else? (1 billing, 2 technical, 3 order status)",
 		"customer: /end", "system: Chat ended. Thank you for contacting Example Support.",
@@ -117,6 +126,9 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	hist, err := st.History(ctx, c.CustomerID)
 	if err != nil || len(hist) != 1 || hist[0].ID != c.ID {
 		t.Fatalf("history %+v %v", hist, err)
+	}
+	if cu, ok, err := st.LinkedCustomer(ctx, "xmpp:test", "carl@example.test"); err != nil || !ok || cu.ID != c.CustomerID || cu.Postcode != "10115" {
+		t.Fatalf("linked customer %+v %v %v, want Carl", cu, ok, err)
 	}
 }
 
@@ -355,5 +367,34 @@ func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
 	lines, err := st.Transcript(ctx, "im-1")
 	if err != nil || len(lines) != 2 || lines[0].Text != "before" || lines[1].Text != "after" {
 		t.Fatalf("transcript %+v %v", lines, err)
+	}
+}
+
+// A link goes through the spool like any record: the store has it after
+// Close, LinkedCustomer reads it back, and a spool record of it decodes.
+func TestStoreJournalLinksThroughTheSpool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cc.db")
+	st, _, j := openJournal(t, path)
+	ctx := context.Background()
+	cu, err := st.PutCustomer(ctx, store.Customer{Number: "1002", Name: "Carl Other", Postcode: "10115"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
+	if _, err := j.LinkedCustomer(from); err != ErrNotFound {
+		t.Fatalf("before the link: %v", err)
+	}
+	j.Link(from, cu.ID)
+	if err := j.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := j.LinkedCustomer(Address{Network: "xmpp:test", User: "carl@example.test", Device: "phone"})
+	if err != nil || got.ID != cu.ID || got.Postcode != "10115" {
+		t.Fatalf("linked customer %+v %v", got, err)
+	}
+	raw, _ := json.Marshal(&spoolRecord{Link: &linkRecordJSON{Network: "xmpp:test", User: "u", Customer: 7}})
+	r, err := decodeRecord(raw)
+	if err != nil || r.Link == nil || r.Link.Customer != 7 || !r.addTo(&store.Batch{}, true) {
+		t.Fatalf("link record %s: %+v %v", raw, r, err)
 	}
 }

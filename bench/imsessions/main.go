@@ -145,4 +145,5 @@ func (discard) Conversation(imgw.ConversationRecord)                      {}
 func (discard) Line(imgw.Line)                                            {}
 func (discard) Device(imgw.Address, *imgw.ClientInfo, *imgw.PresenceInfo) {}
 func (discard) Callback(imgw.CallbackRequest)                             {}
+func (discard) Link(imgw.Address, int64)                                  {}
 func (discard) Durable(done func(error))                                  { done(nil) }

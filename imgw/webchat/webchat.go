@@ -5,6 +5,15 @@
 // across reconnects and tabs with it; messages sent while no tab is open
 // wait in a bounded outbox. The browser's user agent is reported as the
 // client software.
+//
+// A page of the company's site where the customer is logged in may open
+// the chat with a signed hand-off token (imgw.SignHandoff):
+// /?identity=TOKEN, which the page passes on to the WebSocket as
+// ws?identity=TOKEN. Every message of that connection carries it to the
+// gateway (imgw.Inbound.Identity), which verifies it. A visitor key is a
+// browser's bearer key, not an account: the web chat does not
+// authenticate users (it is no imgw.UserAuthenticator), so a visitor is
+// never verified by a link, only by a token or the bot's question.
 package webchat
 
 import (
@@ -136,8 +145,17 @@ func (s *Server) validKey(k string) bool {
 	return hmac.Equal([]byte(s.mac(k[:32])), []byte(k[33:]))
 }
 
+// maxIdentity bounds the identity parameter passed on to the gateway.
+const maxIdentity = 512
+
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	key := r.URL.Query().Get("visitor")
+	// identity is the company site's signed hand-off token, if the chat
+	// was opened with one: the gateway checks it (imgw.VerifyHandoff).
+	identity := r.URL.Query().Get("identity")
+	if len(identity) > maxIdentity {
+		identity = ""
+	}
 	if key != "" && !s.validKey(key) {
 		// Not ours (forged, or from before a restart with another
 		// secret): a new visitor, who gets a new key.
@@ -208,7 +226,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		}
 		switch f.Type {
 		case "message":
-			s.cfg.Receiver.Receive(imgw.Inbound{Kind: imgw.Message, From: from, Text: f.Text})
+			s.cfg.Receiver.Receive(imgw.Inbound{Kind: imgw.Message, From: from, Text: f.Text, Identity: identity})
 		case "typing":
 			st, ok := imgw.ParseChatState(f.State)
 			if !ok || st == imgw.StateNone {

@@ -197,3 +197,40 @@ func TestParseUserAgent(t *testing.T) {
 		}
 	}
 }
+
+// A chat opened with ws?identity=TOKEN passes the token on with every
+// message, for the gateway to verify; the web chat itself vouches for no
+// visitor, and an oversized token is dropped.
+func TestIdentityTokenIsPassedOn(t *testing.T) {
+	s, rec, url := start(t)
+	if _, ok := any(s).(imgw.UserAuthenticator); ok {
+		t.Error("the web chat claims to authenticate its visitors")
+	}
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	token := imgw.SignHandoff(secret, "1001", time.Now().Add(time.Hour))
+	tb := dial(t, url+"?identity="+token, "")
+	if f := tb.read(); f.Type != "welcome" {
+		t.Fatalf("first frame %+v", f)
+	}
+	tb.write(`{"type":"message","text":"hello"}`)
+	in := rec.next(t, imgw.Message)
+	if in.Identity != token || in.Text != "hello" {
+		t.Fatalf("inbound %+v, want the token along", in)
+	}
+	tb.write(`{"type":"message","text":"again"}`)
+	if in := rec.next(t, imgw.Message); in.Identity != token {
+		t.Fatalf("second message without the token: %+v", in)
+	}
+	big := dial(t, url+"?identity="+strings.Repeat("x", 600), "")
+	big.read()
+	big.write(`{"type":"message","text":"hi"}`)
+	if in := rec.next(t, imgw.Message); in.Identity != "" {
+		t.Fatalf("oversized token passed on: %d bytes", len(in.Identity))
+	}
+	plain := dial(t, url, "")
+	plain.read()
+	plain.write(`{"type":"message","text":"hi"}`)
+	if in := rec.next(t, imgw.Message); in.Identity != "" {
+		t.Fatalf("identity %q without a token", in.Identity)
+	}
+}

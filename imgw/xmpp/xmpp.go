@@ -256,6 +256,14 @@ func New(cfg Config) (*Adapter, error) {
 // Network implements imgw.Adapter: "xmpp:" + Domain.
 func (a *Adapter) Network() string { return a.network }
 
+// AuthenticatesUsers implements imgw.UserAuthenticator: the XMPP server
+// the component is attached to authenticated the sender's JID (its own
+// users by login, other domains' by server-to-server authentication), so
+// a bare JID linked to a customer verifies that customer's chats.
+func (a *Adapter) AuthenticatesUsers() bool { return true }
+
+var _ imgw.UserAuthenticator = (*Adapter)(nil)
+
 // Public returns the center's public address, support@<Domain>.
 func (a *Adapter) Public() string { return a.selfStr }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,6 +31,9 @@ type IM struct {
 	// EndWords end the conversation when a customer sends one alone
 	// (default ["/end"]).
 	EndWords []string `yaml:"end_words"`
+	// Identity says how the gateway verifies who a customer is before
+	// it opens personal data (order status) to them.
+	Identity Identity `yaml:"identity"`
 	// AutomatedAgents are agents of the center that are bots: they take
 	// chats like a person, answer what they can and transfer the rest.
 	AutomatedAgents []AutomatedAgent `yaml:"automated_agents"`
@@ -69,6 +73,49 @@ type Identify struct {
 	// Retry is said after a failed attempt while retries remain.
 	Retry   string `yaml:"retry"`
 	Retries int    `yaml:"retries"`
+	// Verify is the question that verifies an identified customer when
+	// personal data is asked for (none: only a linked IM user or a
+	// hand-off token verifies).
+	Verify *Verify `yaml:"verify"`
+}
+
+// Verify is the bot's question for a second fact only the customer
+// knows, asked of an identified customer the first time personal data is
+// asked for (an order_status answer), not before: a chat that only wants
+// routing is not slowed down.
+type Verify struct {
+	// Field is the customer record's field the answer is compared with
+	// (case and spaces ignored): "postcode" or "email".
+	Field string `yaml:"field"`
+	// Prompt asks for it.
+	Prompt string `yaml:"prompt"`
+	// Retry is said after a wrong answer while tries remain (default
+	// "That does not match our records. " and the prompt).
+	Retry string `yaml:"retry"`
+	// Tries bounds the answers per conversation (default 3, at most 10);
+	// after as many wrong answers the customer stays unverified.
+	Tries int `yaml:"tries"`
+}
+
+// Verify fields.
+var verifyFields = []string{"postcode", "email"}
+
+// Identity configures how a customer's identity is verified. A customer
+// identified by what they typed (a number, an e-mail, a name) is routed
+// as that customer but sees no personal data until verified: from an IM
+// user linked to the customer in the store, by a signed hand-off token
+// from the company's site (web chat), or by the answer to
+// im.bot.identify.verify.
+type Identity struct {
+	// HandoffSecretFile and HandoffSecretEnv name where the secret that
+	// signs hand-off tokens is (a file, or an environment variable; at
+	// most one). Whoever opens the center reads it and gives it to the
+	// gateway; without one, hand-off tokens are refused.
+	HandoffSecretFile string `yaml:"handoff_secret_file"`
+	HandoffSecretEnv  string `yaml:"handoff_secret_env"`
+	// UnverifiedText is said instead of personal data to a customer who
+	// is not verified (default "Tell me who you are first.").
+	UnverifiedText string `yaml:"unverified_text"`
 }
 
 // BotMenu is a question answered by an option's key (a number or word) or
@@ -140,6 +187,8 @@ type CustomerSeed struct {
 	Name     string `yaml:"name"`
 	Email    string `yaml:"email"`
 	Language string `yaml:"language"`
+	// Postcode is a fact the bot may verify the customer by.
+	Postcode string `yaml:"postcode"`
 }
 
 // OrderSeed is an order put into the store at start; Customer is the
@@ -162,6 +211,10 @@ const (
 	defaultMaxMessageBytes = 2000
 	defaultMessagesPerMin  = 30
 	maxMessageBytesLimit   = 64 << 10
+	defaultVerifyTries     = 3
+	maxVerifyTries         = 10
+	// DefaultUnverifiedText is im.identity.unverified_text's default.
+	DefaultUnverifiedText = "Tell me who you are first."
 )
 
 func (c *checker) setIMDefaults(f *File) {
@@ -197,6 +250,16 @@ func (c *checker) setIMDefaults(f *File) {
 	}
 	if b.EscapeWords == nil {
 		b.EscapeWords = []string{"agent"}
+	}
+	if im.Identity.UnverifiedText == "" {
+		im.Identity.UnverifiedText = DefaultUnverifiedText
+	}
+	if b.Identify != nil && b.Identify.Verify != nil {
+		v := b.Identify.Verify
+		if c.unset(p.key("bot").key("identify").key("verify").key("tries"), v.Tries == 0) {
+			v.Tries = defaultVerifyTries
+		}
+		v.Field = strings.ToLower(strings.TrimSpace(v.Field))
 	}
 	for i := range b.Answers {
 		if b.Answers[i].Kind == "" {
@@ -271,7 +334,23 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 		if id.Retries < 0 {
 			c.errorf(bp.key("identify").key("retries"), "%d must be >= 0", id.Retries)
 		}
+		if v := id.Verify; v != nil {
+			vp := bp.key("identify").key("verify")
+			switch {
+			case v.Field == "":
+				c.errorf(vp.key("field"), "required (one of %s)", strings.Join(verifyFields, ", "))
+			case !slices.Contains(verifyFields, v.Field):
+				c.errorf(vp.key("field"), "unknown field %q (want one of %s)", v.Field, strings.Join(verifyFields, ", "))
+			}
+			if strings.TrimSpace(v.Prompt) == "" {
+				c.errorf(vp.key("prompt"), "required")
+			}
+			if v.Tries < 1 || v.Tries > maxVerifyTries {
+				c.errorf(vp.key("tries"), "%d must be within 1-%d", v.Tries, maxVerifyTries)
+			}
+		}
 	}
+	c.checkIdentity(f, p.key("identity"))
 	checkMenu := func(name string, m *BotMenu, reason bool) {
 		if m == nil {
 			return
@@ -374,6 +453,36 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 			c.errorf(op.key("customer"), "unknown customer %q (list it under im.customers)", o.Customer)
 		}
 	}
+}
+
+// checkIdentity checks im.identity and what verification needs.
+func (c *checker) checkIdentity(f *File, p path) {
+	id := &f.IM.Identity
+	if id.HandoffSecretFile != "" && id.HandoffSecretEnv != "" {
+		c.errorf(p.key("handoff_secret_env"), "set handoff_secret_file or handoff_secret_env, not both")
+	}
+	if c.given(p.key("handoff_secret_file")) && strings.TrimSpace(id.HandoffSecretFile) == "" {
+		c.errorf(p.key("handoff_secret_file"), "empty path")
+	}
+	if e := id.HandoffSecretEnv; c.given(p.key("handoff_secret_env")) && !envName(e) {
+		c.errorf(p.key("handoff_secret_env"), "%q is not an environment variable name (letters, digits, _; not starting with a digit)", e)
+	}
+	if strings.TrimSpace(id.UnverifiedText) == "" {
+		c.errorf(p.key("unverified_text"), "must not be blank")
+	}
+}
+
+// envName reports whether s is a portable environment variable name.
+func envName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // IMQueue returns the queue chats go to when nothing else says: the

@@ -18,7 +18,10 @@ agents:
 im:
   bot:
     greeting: Hello
-    identify: {prompt: "Who are you?", retries: 1}
+    identify:
+      prompt: "Who are you?"
+      retries: 1
+      verify: {field: postcode, prompt: "Your postcode?"}
     language:
       prompt: Language?
       options: [{key: en}, {key: fr, keywords: [french]}]
@@ -32,7 +35,8 @@ im:
     answers:
       - {name: orders, kind: order_status, prompt: "Order number?"}
   customers:
-    - {number: "1001", name: Alice Example, email: alice@example.test}
+    - {number: "1001", name: Alice Example, email: alice@example.test, postcode: AB1 2CD}
+  identity: {handoff_secret_env: CCSWITCH_HANDOFF_SECRET}
   orders:
     - {id: A-1, customer: "1001", status: shipped}
 `
@@ -55,6 +59,15 @@ func TestParseIM(t *testing.T) {
 	}
 	if im.Bot.Timeout.D() != 2*time.Minute || len(im.Bot.EscapeWords) != 1 || im.Bot.EscapeWords[0] != "agent" {
 		t.Errorf("bot defaults: %+v", im.Bot)
+	}
+	if v := im.Bot.Identify.Verify; v == nil || v.Field != "postcode" || v.Tries != 3 || v.Prompt != "Your postcode?" {
+		t.Errorf("verify: %+v, want postcode with 3 tries", v)
+	}
+	if im.Identity.UnverifiedText != "Tell me who you are first." || im.Identity.HandoffSecretEnv != "CCSWITCH_HANDOFF_SECRET" {
+		t.Errorf("identity: %+v", im.Identity)
+	}
+	if im.Customers[0].Postcode != "AB1 2CD" {
+		t.Errorf("postcode %q", im.Customers[0].Postcode)
 	}
 	if got := f.ExpandAgents()[0].Name; got != "Ann" {
 		t.Errorf("agent name %q", got)
@@ -85,6 +98,16 @@ func TestParseIMErrors(t *testing.T) {
 		{"order twice", `- {id: A-1, customer: "1001", status: shipped}`, `- {id: A-1, customer: "1001", status: shipped}
     - {id: A-1, customer: "1001", status: lost}`, "im.orders[1].id", `order "A-1" listed twice`},
 		{"answer without name", "{name: orders, kind", "{name: '', kind", "im.bot.answers[0].name", "required"},
+		{"verify field", "field: postcode", "field: birthday", "im.bot.identify.verify.field", `unknown field "birthday" (want one of postcode, email)`},
+		{"verify without field", "field: postcode, ", "", "im.bot.identify.verify.field", "required"},
+		{"verify without prompt", `, prompt: "Your postcode?"`, "", "im.bot.identify.verify.prompt", "required"},
+		{"verify tries", "field: postcode,", "field: postcode, tries: 0,", "im.bot.identify.verify.tries", "0 must be within 1-10"},
+		{"verify too many tries", "field: postcode,", "field: postcode, tries: 1000,", "im.bot.identify.verify.tries", "1000 must be within 1-10"},
+		{"secret twice", "{handoff_secret_env: CCSWITCH_HANDOFF_SECRET}", "{handoff_secret_env: X, handoff_secret_file: /etc/x}", "im.identity.handoff_secret_env", "not both"},
+		{"secret env name", "handoff_secret_env: CCSWITCH_HANDOFF_SECRET", "handoff_secret_env: 'A B'", "im.identity.handoff_secret_env", `"A B" is not an environment variable name`},
+		{"secret file empty", "handoff_secret_env: CCSWITCH_HANDOFF_SECRET", "handoff_secret_file: ' '", "im.identity.handoff_secret_file", "empty path"},
+		{"blank unverified text", "{handoff_secret_env: CCSWITCH_HANDOFF_SECRET}", "{unverified_text: ' '}", "im.identity.unverified_text", "must not be blank"},
+		{"identity unknown key", "{handoff_secret_env: CCSWITCH_HANDOFF_SECRET}", "{handoff_secret: hunter2}", "im.identity.handoff_secret", `unknown field "handoff_secret"`},
 		{"huge messages", "customers:", "max_message_bytes: 100000000\n  customers:", "im.max_message_bytes", "must be within 1-65536"},
 	} {
 		src := strings.Replace(imCenter, tc.old, tc.new, 1)
@@ -116,7 +139,17 @@ func TestParseIMAutomatedAgentOnAPhone(t *testing.T) {
 `, 1) + `  automated_agents: [{id: bot, transfer_to: chat-general}]
 `
 	_, err := Parse("im.yaml", []byte(src))
-	const want = `im.yaml:30:27: im.automated_agents[0].id: agent "bot" chats via sip`
+	const want = `im.yaml:34:27: im.automated_agents[0].id: agent "bot" chats via sip`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err %v, want %s", err, want)
+	}
+}
+
+// A verification error names the file, line and column of the field.
+func TestParseIMVerifyErrorPosition(t *testing.T) {
+	src := strings.Replace(imCenter, "field: postcode", "field: shoe_size", 1)
+	_, err := Parse("im.yaml", []byte(src))
+	const want = `im.yaml:15:23: im.bot.identify.verify.field: unknown field "shoe_size"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err %v, want %s", err, want)
 	}

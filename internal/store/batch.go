@@ -193,3 +193,10 @@ func insertLines(ctx context.Context, tx txn, now time.Time, recs []batchRecord)
 	}
 	return writeLines(ctx, tx, lines, func(int) string { return "store: append transcript" })
 }
+
+// LinkDevice adds a LinkDevice.
+func (b *Batch) LinkDevice(network, user string, customerID int64, via string) {
+	b.add("device link", func(ctx context.Context, tx txn, now time.Time) error {
+		return linkDevice(ctx, tx, now, network, user, customerID, via)
+	})
+}

@@ -22,6 +22,9 @@ type Customer struct {
 	Name     string
 	Email    string
 	Language string
+	// Postcode is a fact the bot may ask to verify the customer
+	// (compared without regard to case and spaces).
+	Postcode string
 	Created  time.Time
 }
 
@@ -70,24 +73,25 @@ func (c *Customer) clean() error {
 	c.Name = strings.TrimSpace(c.Name)
 	c.Email = strings.TrimSpace(c.Email)
 	c.Language = strings.TrimSpace(c.Language)
+	c.Postcode = strings.TrimSpace(c.Postcode)
 	if c.Number == "" {
 		return fmt.Errorf("empty customer number: %w", ErrInvalid)
 	}
 	return checkEmail(c.Email)
 }
 
-const customerCols = "id, number, name, email, language, created"
+const customerCols = "id, number, name, email, language, postcode, created"
 
 func scanCustomer(r scanner) (Customer, error) {
 	var c Customer
 	var created sql.NullInt64
-	err := r.Scan(&c.ID, &c.Number, &c.Name, &c.Email, &c.Language, &created)
+	err := r.Scan(&c.ID, &c.Number, &c.Name, &c.Email, &c.Language, &c.Postcode, &created)
 	c.Created = decTime(created)
 	return c, err
 }
 
 // PutCustomer inserts the customer, or updates the one with the same
-// Number (its name, e-mail and language become c's; its id and creation
+// Number (its name, e-mail, language and postcode become c's; its id and creation
 // time stay). c.ID is ignored; c.Created, when zero, is now. It returns the
 // customer as stored.
 func (s *Store) PutCustomer(ctx context.Context, c Customer) (Customer, error) {
@@ -112,9 +116,9 @@ func putCustomer(ctx context.Context, tx txn, c Customer, overwrite bool) (Custo
 	old, err := scanCustomer(tx.QueryRowContext(ctx, "SELECT "+customerCols+" FROM customers WHERE number = ?", c.Number))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		res, err := tx.ExecContext(ctx, `INSERT INTO customers (number, name, name_key, email, email_key, language, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			c.Number, c.Name, NameKey(c.Name), c.Email, emailKey(c.Email), c.Language, c.Created.UnixNano())
+		res, err := tx.ExecContext(ctx, `INSERT INTO customers (number, name, name_key, email, email_key, language, postcode, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			c.Number, c.Name, NameKey(c.Name), c.Email, emailKey(c.Email), c.Language, c.Postcode, c.Created.UnixNano())
 		if err != nil {
 			return Customer{}, fmt.Errorf("store: put customer %s: %w", c.Number, err)
 		}
@@ -128,9 +132,9 @@ func putCustomer(ctx context.Context, tx txn, c Customer, overwrite bool) (Custo
 	case !overwrite:
 		return old, nil
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE customers SET number = ?, name = ?, name_key = ?, email = ?, email_key = ?, language = ?
+	_, err = tx.ExecContext(ctx, `UPDATE customers SET number = ?, name = ?, name_key = ?, email = ?, email_key = ?, language = ?, postcode = ?
 		WHERE id = ?`,
-		c.Number, c.Name, NameKey(c.Name), c.Email, emailKey(c.Email), c.Language, old.ID)
+		c.Number, c.Name, NameKey(c.Name), c.Email, emailKey(c.Email), c.Language, c.Postcode, old.ID)
 	if err != nil {
 		return Customer{}, fmt.Errorf("store: put customer %s: %w", c.Number, err)
 	}

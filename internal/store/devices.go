@@ -246,3 +246,90 @@ func (s *Store) Subscribers(network string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// How an IM user came to be linked to a customer (LinkDevice).
+const (
+	// LinkVerified: the customer verified from that IM user (a second
+	// fact, a signed hand-off).
+	LinkVerified = "verified"
+	// LinkRegistered: the IM user was registered for the customer (by
+	// an admin, a self-service page).
+	LinkRegistered = "registered"
+)
+
+// LinkDevice links an IM user (all its devices) to a customer: the chats
+// that user starts then belong to that verified customer. Link only an
+// IM user whose network authenticates it (an XMPP JID, not a SIP From
+// anyone can write), and only after the customer verified from it or for
+// a registration: a name typed from a device never links it. Linking it
+// again, or to another customer, replaces the link.
+func (s *Store) LinkDevice(ctx context.Context, network, user string, customerID int64, via string) error {
+	now := s.now()
+	return s.update(ctx, "link device", func(tx txn) error {
+		return linkDevice(ctx, tx, now, network, user, customerID, via)
+	})
+}
+
+var qLinkDevice = prep(`INSERT INTO device_links (network, im_user, customer_id, via, linked) VALUES (?, ?, ?, ?, ?)
+	ON CONFLICT (network, im_user) DO UPDATE SET customer_id = excluded.customer_id, via = excluded.via, linked = excluded.linked`)
+
+func linkDevice(ctx context.Context, tx txn, now time.Time, network, user string, customerID int64, via string) error {
+	network, user, err := checkAddress("link device", network, user)
+	if err != nil {
+		return err
+	}
+	if via != LinkVerified && via != LinkRegistered {
+		return fmt.Errorf("store: link device %s!%s: via %q (want %s or %s): %w", network, user, via, LinkVerified, LinkRegistered, ErrInvalid)
+	}
+	switch ok, err := customerExists(ctx, tx, customerID); {
+	case err != nil:
+		return fmt.Errorf("store: link device %s!%s: %w", network, user, err)
+	case !ok:
+		return fmt.Errorf("store: link device %s!%s: unknown customer id %d: %w", network, user, customerID, ErrInvalid)
+	}
+	if _, err := tx.ExecContext(ctx, qLinkDevice, network, user, customerID, via, now.UnixNano()); err != nil {
+		return fmt.Errorf("store: link device %s!%s: %w", network, user, err)
+	}
+	return nil
+}
+
+// UnlinkDevice removes an IM user's link. Removing one that is not there
+// is not an error.
+func (s *Store) UnlinkDevice(ctx context.Context, network, user string) error {
+	network, user, err := checkAddress("unlink device", network, user)
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, "unlink device", func(tx txn) error {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM device_links WHERE network = ? AND im_user = ?", network, user); err != nil {
+			return fmt.Errorf("store: unlink device %s!%s: %w", network, user, err)
+		}
+		return nil
+	})
+}
+
+// LinkedCustomer returns the customer an IM user is linked to.
+func (s *Store) LinkedCustomer(ctx context.Context, network, user string) (Customer, bool, error) {
+	network, user, err := checkAddress("linked customer", network, user)
+	if err != nil {
+		return Customer{}, false, err
+	}
+	c, err := scanCustomer(s.rdb.QueryRowContext(ctx, "SELECT "+prefixed("c.", customerCols)+
+		" FROM device_links AS l JOIN customers AS c ON c.id = l.customer_id WHERE l.network = ? AND l.im_user = ?", network, user))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Customer{}, false, nil
+	case err != nil:
+		return Customer{}, false, fmt.Errorf("store: linked customer of %s!%s: %w", network, user, err)
+	}
+	return c, true, nil
+}
+
+// prefixed puts prefix before each of the comma-separated columns.
+func prefixed(prefix, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i := range parts {
+		parts[i] = prefix + parts[i]
+	}
+	return strings.Join(parts, ", ")
+}

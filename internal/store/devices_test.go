@@ -168,3 +168,56 @@ func TestSubscribers(t *testing.T) {
 	_, err = s.Subscribers("")
 	wantErr(t, err, ErrInvalid, "subscribers: empty network")
 }
+
+// An IM user linked to a customer finds that customer; a link can be
+// replaced and removed, and only to a customer that exists.
+func TestDeviceLinks(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	ann := MustCustomer(t, s, "C1", "Ann Lee", "ann@example.test")
+	bob := MustCustomer(t, s, "C2", "Bob Ray", "")
+	const net, user = "xmpp:support.example.test", "ann@example.test"
+	if _, ok, err := s.LinkedCustomer(ctx, net, user); ok || err != nil {
+		t.Fatalf("unlinked user: %v %v", ok, err)
+	}
+	if err := s.LinkDevice(ctx, net, user, ann.ID, LinkVerified); err != nil {
+		t.Fatal(err)
+	}
+	c, ok, err := s.LinkedCustomer(ctx, net, user)
+	if err != nil || !ok || c.ID != ann.ID || c.Number != "C1" {
+		t.Fatalf("linked customer %+v %v %v, want C1", c, ok, err)
+	}
+	if _, ok, _ := s.LinkedCustomer(ctx, "webchat", user); ok {
+		t.Error("a link on one network holds on another")
+	}
+	if err := s.LinkDevice(ctx, net, user, bob.ID, LinkRegistered); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := s.LinkedCustomer(ctx, net, user); c.ID != bob.ID {
+		t.Errorf("relinked to %d, want %d", c.ID, bob.ID)
+	}
+	wantErr(t, s.LinkDevice(ctx, net, user, 999, LinkVerified), ErrInvalid, "unknown customer id 999")
+	wantErr(t, s.LinkDevice(ctx, net, user, ann.ID, "claimed"), ErrInvalid, `via "claimed"`)
+	wantErr(t, s.LinkDevice(ctx, net, " ", ann.ID, LinkVerified), ErrInvalid, "empty user")
+	if err := s.UnlinkDevice(ctx, net, user); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.LinkedCustomer(ctx, net, user); ok {
+		t.Error("still linked after UnlinkDevice")
+	}
+	// Through a Writer's batch, as the gateway's journal links.
+	b := &Batch{}
+	b.LinkDevice(net, user, ann.ID, LinkVerified)
+	w := s.Writer()
+	w.SubmitBatch(b, func(what string, err error) { t.Errorf("%s: %v", what, err) }, func(err error) {
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	if err := w.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, _ := s.LinkedCustomer(ctx, net, user); !ok || c.ID != ann.ID {
+		t.Errorf("batch link: %+v %v", c, ok)
+	}
+}

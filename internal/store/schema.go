@@ -143,6 +143,23 @@ BEGIN
 		json_array(json_object('s', NEW.seq, 't', NEW.time, 'f', NEW.sender, 'a', COALESCE(NEW.agent_id, ''), 'x', NEW.text)));
 END;
 `},
+	{"customer postcodes and linked devices", `
+-- A second fact the bot may ask to verify a customer (im.bot.identify.verify).
+ALTER TABLE customers ADD COLUMN postcode TEXT NOT NULL DEFAULT '';
+
+-- An IM user (an XMPP bare JID, ...) that belongs to a customer: the
+-- customer verified from it, or it was registered for the customer. A
+-- linked user's chats open the customer's data without asking again.
+CREATE TABLE device_links (
+	network     TEXT NOT NULL CHECK (network <> ''),
+	im_user     TEXT NOT NULL CHECK (im_user <> ''),
+	customer_id INTEGER NOT NULL REFERENCES customers (id),
+	via         TEXT NOT NULL CHECK (via IN ('verified', 'registered')),
+	linked      INTEGER NOT NULL,  -- Unix ns
+	PRIMARY KEY (network, im_user)
+) WITHOUT ROWID;
+CREATE INDEX device_links_customer ON device_links (customer_id);
+`},
 }
 
 // LatestSchema is the schema version this build of the store writes.

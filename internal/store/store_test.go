@@ -214,7 +214,7 @@ func TestMigrateFromOlder(t *testing.T) {
 			t.Fatalf("version %d, want %d", v, n)
 		}
 		if n == 1 {
-			MustCustomer(t, old, "C1", "Ann Old", "ann@example.test")
+			mustOldCustomer(t, old, "C1", "Ann Old", "ann@example.test")
 		}
 		old.Close()
 	}
@@ -299,4 +299,48 @@ func TestClose(t *testing.T) {
 // README.md shows the schema the migrations build.
 func TestReadmeSchema(t *testing.T) {
 	doctest.CheckBlock(t, "README.md", "schema", "sql", schemaText(), *update)
+}
+
+// Migration 5 gives the customers of an older file an empty postcode and
+// the store keeps the postcodes written after it.
+func TestMigratePostcodes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := open(path, Options{}, migrations[:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOldCustomer(t, old, "C1", "Ann Old", "ann@example.test")
+	old.Close()
+	s := MustOpenPath(t, path, Options{})
+	ctx := context.Background()
+	c, ok, err := s.FindCustomer(ctx, "C1")
+	if err != nil || !ok || c.Postcode != "" {
+		t.Fatalf("migrated customer %+v %v %v, want an empty postcode", c, ok, err)
+	}
+	c.Postcode = " AB1 2CD "
+	if _, err := s.PutCustomer(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seed(ctx, []Customer{{Number: "C2", Name: "Bea New", Postcode: "10115"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for number, want := range map[string]string{"C1": "AB1 2CD", "C2": "10115"} {
+		if c, _, _ := s.FindCustomer(ctx, number); c.Postcode != want {
+			t.Errorf("%s postcode %q, want %q", number, c.Postcode, want)
+		}
+	}
+	if n := count(t, s, "device_links"); n != 0 {
+		t.Errorf("%d device links after the migration", n)
+	}
+}
+
+// mustOldCustomer inserts a customer with the columns of schema version 1,
+// as an older build wrote it.
+func mustOldCustomer(tb testing.TB, s *Store, number, name, email string) {
+	tb.Helper()
+	_, err := s.wdb.Exec(`INSERT INTO customers (number, name, name_key, email, email_key, language, created)
+		VALUES (?, ?, ?, ?, ?, '', 1)`, number, name, NameKey(name), email, emailKey(email))
+	if err != nil {
+		tb.Fatal(err)
+	}
 }

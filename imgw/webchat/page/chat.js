@@ -22,6 +22,8 @@
     const url = new URL("ws", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     if (key) url.searchParams.set("visitor", key);
+    const identity = new URLSearchParams(location.search).get("identity");
+    if (identity) url.searchParams.set("identity", identity);
     ws = new WebSocket(url);
     ws.onopen = () => { retry = 500; document.body.dataset.state = "open"; };
     ws.onmessage = (ev) => {
