@@ -45,7 +45,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	}
 	customers := make([]store.Customer, 0, len(f.IM.Customers))
 	for _, cu := range f.IM.Customers {
-		customers = append(customers, store.Customer{Number: cu.Number, Name: cu.Name, Email: cu.Email, Language: cu.Language})
+		customers = append(customers, store.Customer{Number: cu.Number, Name: cu.Name, Email: cu.Email, Language: cu.Language, Postcode: cu.Postcode})
 	}
 	orders := make([]store.OrderSeed, 0, len(f.IM.Orders))
 	for _, o := range f.IM.Orders {
@@ -64,9 +64,14 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	if im.journal, err = imgw.OpenStoreJournal(ctx, im.st, im.w, spool, log); err != nil {
 		return fmt.Errorf("live: store spool %s: %w", spool, err)
 	}
+	handoff, err := c.readSecret("im.identity hand-off secret", f.IM.Identity.HandoffSecretFile, f.IM.Identity.HandoffSecretEnv)
+	if err != nil {
+		return err
+	}
 	im.gw, err = imgw.New(imgw.Options{
 		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
 		Customers: im.journal, Journal: im.journal, Desk: desk, Log: log,
+		HandoffSecret: handoff,
 	})
 	if err != nil {
 		return &ConfigError{err}

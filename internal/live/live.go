@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -88,6 +89,9 @@ type Config struct {
 	Simulate bool
 	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr.
 	Pprof bool
+	// Getenv reads the environment variables the center file names for
+	// its secrets (os.Getenv when nil).
+	Getenv func(string) string
 	// Seed seeds the router's and the simulation's random choices (0:
 	// random).
 	Seed uint64
@@ -197,6 +201,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.InviteRate == 0 {
 		cfg.InviteRate = 200
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
 	}
 	if cfg.Seed == 0 {
 		var b [8]byte
