@@ -379,8 +379,8 @@ func TestLimitsAndHostileText(t *testing.T) {
 	}
 	r.say(u, "<script>alert(1)</script>hi\x00\u202e")
 	c := r.conv(u)
-	if c == nil || c.lines[0].Text != "hi" {
-		t.Fatalf("sanitised first line: %+v", c)
+	if c == nil || c.lines[0].Text != "<script>alert(1)</script>hi" {
+		t.Fatalf("sanitised first line (markup kept as text, control and format characters dropped): %+v", c)
 	}
 	before := len(r.net.out)
 	for range 100 {
@@ -696,5 +696,51 @@ func TestChatEndAttributedToWhoEndedIt(t *testing.T) {
 				t.Errorf("record %+v", rec)
 			}
 		})
+	}
+}
+
+// Chat text is text end to end: a hostile line reaches the agent's chat
+// event, the transcript and the customer's screen as it was typed (but
+// for what Sanitize drops), never as markup the input did not have.
+func TestHostileTextReachesAgentAsTyped(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("ann")
+	const u = "hostile@x"
+	c := r.chatting(u)
+	for _, s := range hostile {
+		r.clk.Advance(time.Minute) // under the rate limit
+		want, _ := Sanitize(s)
+		r.say(u, s)
+		got := r.desk.got["ann"]
+		m := got[len(got)-1]
+		if m.Type != ChatMessage || m.From != "customer" || m.Text != want {
+			t.Errorf("customer wrote %q; ann got %+v, want text %q", s, m, want)
+		}
+		if p := newMarkup(s, m.Text); p != "" {
+			t.Errorf("customer wrote %q; ann got %q: %q is new markup", s, m.Text, p)
+		}
+		if err := r.gw.AgentMessage("ann", c.conn, s); err != nil {
+			t.Fatalf("ann writes %q: %v", s, err)
+		}
+		if got := r.net.last(u); got != "Ann: "+want {
+			t.Errorf("ann wrote %q; the customer got %q, want %q", s, got, "Ann: "+want)
+		}
+		if p := newMarkup(s, strings.TrimPrefix(r.net.last(u), "Ann: ")); p != "" {
+			t.Errorf("ann wrote %q; the customer got %q: %q is new markup", s, r.net.last(u), p)
+		}
+		lines := r.store.Transcript(c.id)
+		if l := lines[len(lines)-2]; l.From != "customer" || l.Text != want {
+			t.Errorf("transcript has %s: %q, want customer: %q", l.From, l.Text, want)
+		}
+		if l := lines[len(lines)-1]; l.From != "agent" || l.Text != want {
+			t.Errorf("transcript has %s: %q, want agent: %q", l.From, l.Text, want)
+		}
+	}
+	// The example arrives exactly as typed.
+	const img = "<<b>img src=x onerror=alert(1)>"
+	r.clk.Advance(time.Minute)
+	r.say(u, img)
+	if got := r.desk.got["ann"]; got[len(got)-1].Text != img {
+		t.Fatalf("ann got %q, want %q as typed", got[len(got)-1].Text, img)
 	}
 }
