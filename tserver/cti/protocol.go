@@ -59,7 +59,7 @@ const (
 	EventChatMessage ChatEventType = "EventChatMessage" // a line of the conversation
 	EventChatTyping  ChatEventType = "EventChatTyping"  // a participant's chat state
 	EventChatHistory ChatEventType = "EventChatHistory" // the conversation so far (Lines)
-	EventChatEnded   ChatEventType = "EventChatEnded"   // the customer left or the chat was closed
+	EventChatEnded   ChatEventType = "EventChatEnded"   // the chat is over; From is who ended it
 )
 
 func (t ChatEventType) valid() bool {
