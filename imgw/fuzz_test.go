@@ -66,8 +66,9 @@ func FuzzBotInput(f *testing.F) {
 }
 
 // FuzzNoNewMarkup sends arbitrary text through the gateway both ways —
-// a customer's first line (the bot), a line in a connected chat (to the
-// agent's desk and the transcript), an agent's line (to the customer) —
+// a customer's first line (the bot), a client's name and version, a line
+// in a connected chat (to the agent's desk and the transcript), an
+// agent's line (to the customer) —
 // and checks the oracle: no text anyone is given holds a tag start ("<"
 // and a letter, "/", "!" or "?") that the input did not, and a relayed
 // line is the input as Sanitize leaves it.
@@ -84,6 +85,7 @@ func FuzzNoNewMarkup(f *testing.F) {
 		c := r.chatting(u)
 		r.say(v, s) // a first line: the bot's turn
 		r.say(v, s)
+		r.client(u, s, s) // the client's own name, shown to the agent
 		r.say(u, s)
 		want, _ := Sanitize(s)
 		relay := want != "" && len(s) <= 2000 && !isWord(want, []string{"/end"})

@@ -457,7 +457,8 @@ func (g *Gateway) clientInfo(c *conversation, info ClientInfo) {
 		}
 	case phaseConnected:
 		if info.Family != "" {
-			text := "Client software: " + strings.TrimSpace(info.Family+" "+info.Version)
+			// The client names itself: its words are text like a line's.
+			text, _ := Sanitize("Client software: " + strings.TrimSpace(info.Family+" "+info.Version))
 			g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: text, Time: g.clock.Now()})
 		}
 	}
@@ -795,7 +796,8 @@ func (g *Gateway) bounce(in Inbound) {
 		return
 	}
 	if c.phase == phaseConnected {
-		g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: "The customer's IM network could not deliver a message (" + in.Error + ").", Time: g.clock.Now()})
+		text, _ := Sanitize("The customer's IM network could not deliver a message (" + in.Error + ").")
+		g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: text, Time: g.clock.Now()})
 	}
 }
 
