@@ -91,3 +91,62 @@ func FuzzBotInput(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNoNewMarkup sends arbitrary text through the gateway both ways —
+// a customer's first line (the bot), a client's name and version, a line
+// in a connected chat (to the agent's desk and the transcript), an
+// agent's line (to the customer) —
+// and checks the oracle: no text anyone is given holds a tag start ("<"
+// and a letter, "/", "!" or "?") that the input did not, and a relayed
+// line is the input as Sanitize leaves it.
+func FuzzNoNewMarkup(f *testing.F) {
+	for _, s := range hostile {
+		f.Add(s)
+	}
+	f.Add("<b>bold</b> & <i>")
+	f.Add("<\u200b\u200bimg>")
+	f.Fuzz(func(t *testing.T, s string) {
+		r := newRig(t, testCenter)
+		r.ready("ann")
+		const u, v = "u@x", "v@x"
+		c := r.chatting(u)
+		r.say(v, s) // a first line: the bot's turn
+		r.say(v, s)
+		r.client(u, s, s) // the client's own name, shown to the agent
+		r.say(u, s)
+		want, _ := Sanitize(s)
+		relay := want != "" && len(s) <= 2000 && !isWord(want, []string{"/end"})
+		if got := r.desk.got["ann"]; relay {
+			if m := got[len(got)-1]; m.Type != ChatMessage || m.From != "customer" || m.Text != want {
+				t.Fatalf("customer wrote %q; ann got %+v, want text %q", s, m, want)
+			}
+		}
+		if r.conv(u) != nil {
+			err := r.gw.AgentMessage("ann", c.conn, s)
+			if err == nil && r.net.last(u) != "Ann: "+want {
+				t.Fatalf("ann wrote %q; the customer got %q, want %q", s, r.net.last(u), "Ann: "+want)
+			}
+		}
+		for _, m := range r.desk.got["ann"] {
+			texts := []string{m.Text}
+			for _, l := range m.Lines {
+				texts = append(texts, l.Text)
+			}
+			for _, x := range texts {
+				if p := newMarkup(s, x); p != "" {
+					t.Fatalf("input %q; ann got %q: %q is new markup", s, x, p)
+				}
+			}
+		}
+		for _, o := range r.net.out {
+			if p := newMarkup(s, o.Text); p != "" {
+				t.Fatalf("input %q; %s got %q: %q is new markup", s, o.To.User, o.Text, p)
+			}
+		}
+		for _, l := range r.store.Transcript(c.id) {
+			if p := newMarkup(s, l.Text); p != "" {
+				t.Fatalf("input %q; the transcript has %q: %q is new markup", s, l.Text, p)
+			}
+		}
+	})
+}

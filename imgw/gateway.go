@@ -137,7 +137,7 @@ type conversation struct {
 	offerT    clock.Timer
 	offered   bool // a callback was offered
 	outcome   string
-	endedBy   string // who ended a connected chat: "customer" (default) or "agent"
+	endedBy   string // who ended the chat: "customer", "agent", or "" while nobody has
 }
 
 // maxHistory bounds the transcript lines kept in memory for agents.
@@ -491,7 +491,8 @@ func (g *Gateway) clientInfo(c *conversation, info ClientInfo) {
 		}
 	case phaseConnected:
 		if info.Family != "" {
-			text := "Client software: " + strings.TrimSpace(info.Family+" "+info.Version)
+			// The client names itself: its words are text like a line's.
+			text, _ := Sanitize("Client software: " + strings.TrimSpace(info.Family+" "+info.Version))
 			g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: text, Time: g.clock.Now()})
 		}
 	}
@@ -696,8 +697,12 @@ func (g *Gateway) customerEnds(c *conversation) {
 	} else if c.answered && c.phase == phaseBot {
 		outcome = "answered_by_bot"
 	}
-	g.say(c, "system", "Chat ended. Thank you for contacting "+g.im.Name+".")
+	// The transcript says who ended the chat; the customer, who did, gets
+	// a confirmation. endedBy is set before the release, whose event
+	// (EventReleased) would otherwise read as the agent hanging up.
+	g.sayAs(c, "system", "", "Chat ended by the customer.", "Chat ended by you. Thank you for contacting "+g.im.Name+".")
 	c.outcome = outcome
+	c.endedBy = "customer"
 	if c.conn != 0 {
 		_ = g.ts.ReleaseCall(c.conn) // the event ends the conversation
 	}
@@ -765,7 +770,9 @@ func (g *Gateway) onEvent(e tserver.Event) {
 			c.agent = ""
 			c.phase = phaseQueued
 		case "":
-			if c.phase == phaseConnected {
+			if c.phase == phaseConnected && c.endedBy == "" {
+				// Not the customer's own release (customerEnds): the
+				// agent ended the chat.
 				g.say(c, "system", g.agentName(e.AgentID)+" has ended the chat. Thank you for contacting "+g.im.Name+".")
 				c.endedBy = "agent"
 			}
@@ -823,7 +830,8 @@ func (g *Gateway) bounce(in Inbound) {
 		return
 	}
 	if c.phase == phaseConnected {
-		g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: "The customer's IM network could not deliver a message (" + in.Error + ").", Time: g.clock.Now()})
+		text, _ := Sanitize("The customer's IM network could not deliver a message (" + in.Error + ").")
+		g.toAgents(c, AgentChat{Type: ChatMessage, From: "system", Text: text, Time: g.clock.Now()})
 	}
 }
 

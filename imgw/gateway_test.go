@@ -412,8 +412,8 @@ func TestLimitsAndHostileText(t *testing.T) {
 	}
 	r.say(u, "<script>alert(1)</script>hi\x00\u202e")
 	c := r.conv(u)
-	if c == nil || c.lines[0].Text != "hi" {
-		t.Fatalf("sanitised first line: %+v", c)
+	if c == nil || c.lines[0].Text != "<script>alert(1)</script>hi" {
+		t.Fatalf("sanitised first line (markup kept as text, control and format characters dropped): %+v", c)
 	}
 	before := len(r.net.out)
 	for range 100 {
@@ -617,5 +617,163 @@ func TestPresenceJournaledOnChange(t *testing.T) {
 	}
 	if n := r.store.presenceWrites(from); n != 2 {
 		t.Fatalf("%d presence writes, want 2", n)
+	}
+}
+
+// The end of a chat is attributed to whoever ended it: the customer who
+// ends it (by an end word, here a configured one, or by going away) gets a
+// confirmation and the agent an EventChatEnded from the customer; the
+// agent who ends it is named to the customer and its event is from the
+// agent. The transcript's last line says who ended it.
+func TestChatEndAttributedToWhoEndedIt(t *testing.T) {
+	center := strings.Replace(testCenter, "  position_every: 30s\n", "  position_every: 30s\n  end_words: [/end, bye now]\n", 1)
+	lastEvent := func(r *rig, agent string) AgentChat {
+		t.Helper()
+		got := r.desk.got[agent]
+		if len(got) == 0 {
+			t.Fatalf("%s got no chat events", agent)
+		}
+		return got[len(got)-1]
+	}
+	ended := func(r *rig, agent string) int {
+		n := 0
+		for _, m := range r.desk.got[agent] {
+			if m.Type == ChatEnded {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tc := range []struct {
+		name     string
+		end      func(r *rig, u string, c *conversation)
+		told     string // the customer's last line
+		notTold  string // a line the customer must not get
+		from     string // the agent's EventChatEnded
+		lastLine Line   // the transcript's last line (From, Text)
+	}{
+		{
+			name:     "customer /end",
+			end:      func(r *rig, u string, _ *conversation) { r.say(u, "/end") },
+			told:     "Chat ended by you. Thank you for contacting Example Support.",
+			notTold:  "Ann has ended the chat",
+			from:     "customer",
+			lastLine: Line{From: "system", Text: "Chat ended by the customer."},
+		},
+		{
+			name:     "customer end word",
+			end:      func(r *rig, u string, _ *conversation) { r.say(u, "Bye now") },
+			told:     "Chat ended by you. Thank you for contacting Example Support.",
+			notTold:  "Ann has ended the chat",
+			from:     "customer",
+			lastLine: Line{From: "system", Text: "Chat ended by the customer."},
+		},
+		{
+			name: "customer gone",
+			end: func(r *rig, u string, _ *conversation) {
+				r.gw.Handle(Inbound{Kind: Typing, From: Address{Network: "xmpp:test", User: u, Device: "laptop"}, State: StateGone})
+			},
+			told:     "Chat ended by you. Thank you for contacting Example Support.",
+			notTold:  "Ann has ended the chat",
+			from:     "customer",
+			lastLine: Line{From: "system", Text: "Chat ended by the customer."},
+		},
+		{
+			name: "agent releases",
+			end: func(r *rig, _ string, c *conversation) {
+				if err := r.ts.ReleaseCall(c.conn); err != nil {
+					r.t.Fatal(err)
+				}
+			},
+			told:     "Ann has ended the chat. Thank you for contacting Example Support.",
+			notTold:  "Chat ended by you",
+			from:     "agent",
+			lastLine: Line{From: "system", Text: "Ann has ended the chat. Thank you for contacting Example Support."},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, center)
+			r.ready("ann")
+			const u = "end@x"
+			c := r.chatting(u)
+			r.say(u, "thanks")
+			tc.end(r, u, c)
+			r.clk.Advance(time.Second)
+			if got := r.net.last(u); got != tc.told {
+				t.Errorf("customer's last line %q, want %q", got, tc.told)
+			}
+			for _, s := range r.net.texts(u) {
+				if strings.Contains(s, tc.notTold) {
+					t.Errorf("customer told %q", s)
+				}
+			}
+			if m := lastEvent(r, "ann"); m.Type != ChatEnded || m.From != tc.from || m.ConnID != c.conn {
+				t.Errorf("ann's last chat event %+v, want %s from %s", m, ChatEnded, tc.from)
+			}
+			if n := ended(r, "ann"); n != 1 {
+				t.Errorf("ann got %d EventChatEnded, want 1", n)
+			}
+			if r.conv(u) != nil {
+				t.Error("conversation still live")
+			}
+			lines := r.store.Transcript(c.id)
+			if l := lines[len(lines)-1]; l.From != tc.lastLine.From || l.Text != tc.lastLine.Text {
+				t.Errorf("transcript's last line %s: %q, want %s: %q", l.From, l.Text, tc.lastLine.From, tc.lastLine.Text)
+			}
+			for _, l := range lines {
+				if l.From == "system" && strings.Contains(l.Text, "ended the chat") && l != lines[len(lines)-1] {
+					t.Errorf("two end lines in the transcript: %q", l.Text)
+				}
+			}
+			if rec, _ := r.store.ConversationRecord(c.id); rec.Outcome != "handled" || rec.Ended.IsZero() {
+				t.Errorf("record %+v", rec)
+			}
+		})
+	}
+}
+
+// Chat text is text end to end: a hostile line reaches the agent's chat
+// event, the transcript and the customer's screen as it was typed (but
+// for what Sanitize drops), never as markup the input did not have.
+func TestHostileTextReachesAgentAsTyped(t *testing.T) {
+	r := newRig(t, testCenter)
+	r.ready("ann")
+	const u = "hostile@x"
+	c := r.chatting(u)
+	for _, s := range hostile {
+		r.clk.Advance(time.Minute) // under the rate limit
+		want, _ := Sanitize(s)
+		r.say(u, s)
+		got := r.desk.got["ann"]
+		m := got[len(got)-1]
+		if m.Type != ChatMessage || m.From != "customer" || m.Text != want {
+			t.Errorf("customer wrote %q; ann got %+v, want text %q", s, m, want)
+		}
+		if p := newMarkup(s, m.Text); p != "" {
+			t.Errorf("customer wrote %q; ann got %q: %q is new markup", s, m.Text, p)
+		}
+		if err := r.gw.AgentMessage("ann", c.conn, s); err != nil {
+			t.Fatalf("ann writes %q: %v", s, err)
+		}
+		if got := r.net.last(u); got != "Ann: "+want {
+			t.Errorf("ann wrote %q; the customer got %q, want %q", s, got, "Ann: "+want)
+		}
+		if p := newMarkup(s, strings.TrimPrefix(r.net.last(u), "Ann: ")); p != "" {
+			t.Errorf("ann wrote %q; the customer got %q: %q is new markup", s, r.net.last(u), p)
+		}
+		lines := r.store.Transcript(c.id)
+		if l := lines[len(lines)-2]; l.From != "customer" || l.Text != want {
+			t.Errorf("transcript has %s: %q, want customer: %q", l.From, l.Text, want)
+		}
+		if l := lines[len(lines)-1]; l.From != "agent" || l.Text != want {
+			t.Errorf("transcript has %s: %q, want agent: %q", l.From, l.Text, want)
+		}
+	}
+	// The example arrives exactly as typed.
+	const img = "<<b>img src=x onerror=alert(1)>"
+	r.clk.Advance(time.Minute)
+	r.say(u, img)
+	if got := r.desk.got["ann"]; got[len(got)-1].Text != img {
+		t.Fatalf("ann got %q, want %q as typed", got[len(got)-1].Text, img)
 	}
 }

@@ -109,7 +109,7 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 		"bot: Which order number?", "customer: C-9", "bot: C-9: lost",
 		"bot: Anything else? (1 billing, 2 technical, 3 order status)",
 		"customer: 3", "bot: Which order number?", "customer: A-1", "bot: No such order of yours.", "bot: Anything else? (1 billing, 2 technical, 3 order status)",
-		"customer: /end", "system: Chat ended. Thank you for contacting Example Support.",
+		"customer: /end", "system: Chat ended by the customer.",
 	}
 	if len(texts) != len(want) {
 		t.Fatalf("transcript:\n%q\nwant\n%q", texts, want)

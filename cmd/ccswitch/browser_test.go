@@ -248,7 +248,7 @@ func TestWebChatInChromium(t *testing.T) {
 	if _, err := ann.Do(ctx, cti.Request{Request: "RequestChatMessage", ConnID: ring.ConnID, Text: "<b>Hi</b> Alice, <img src=x onerror=alert(1)>let's fix it."}); err != nil {
 		t.Fatal(err)
 	}
-	step("", "Ann: Hi Alice, let's fix it.")
+	step("", "Ann: <b>Hi</b> Alice, <img src=x onerror=alert(1)>let's fix it.")
 	if n := b.eval(ctx, `String(document.querySelectorAll("#log b, #log img, #log script").length)`); n != "0" {
 		t.Errorf("%s elements rendered from chat text", n)
 	}

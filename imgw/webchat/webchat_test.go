@@ -1,8 +1,10 @@
 package webchat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -233,4 +235,73 @@ func TestIdentityTokenIsPassedOn(t *testing.T) {
 	if in := rec.next(t, imgw.Message); in.Identity != "" {
 		t.Fatalf("identity %q without a token", in.Identity)
 	}
+}
+
+// The page renders chat text as text: no embedded file uses an API that
+// parses a string as HTML, and the script sets textContent.
+func TestPageRendersTextOnly(t *testing.T) {
+	htmlAPIs := []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "createContextualFragment", "DOMParser", "srcdoc", "setHTML"}
+	var files, withText int
+	err := fs.WalkDir(page, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(page, path)
+		if err != nil {
+			return err
+		}
+		files++
+		for _, api := range htmlAPIs {
+			if bytes.Contains(data, []byte(api)) {
+				t.Errorf("%s uses %s: chat text must be set with textContent", path, api)
+			}
+		}
+		if bytes.Contains(data, []byte(".textContent = text")) {
+			withText++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 2 || withText == 0 {
+		t.Fatalf("%d page files, %d setting textContent: the walk missed the page", files, withText)
+	}
+}
+
+// Text with markup goes to the page as the JSON string of what was
+// written, HTML-safe, for the page to show as text.
+func TestMarkupTravelsAsText(t *testing.T) {
+	s, rec, url := start(t)
+	tb := dial(t, url, "")
+	if w := tb.read(); w.Type != "welcome" {
+		t.Fatalf("welcome %+v", w)
+	}
+	const text = "<<b>img src=x onerror=alert(1)> &lt;i&gt;"
+	tb.write(`{"type":"message","text":` + string(must(json.Marshal(text))) + `}`)
+	in := rec.next(t, imgw.Message)
+	if in.Text != text {
+		t.Fatalf("inbound %q, want %q as typed", in.Text, text)
+	}
+	s.Send(imgw.Outbound{To: in.From, Text: "Ann: " + text})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, data, err := tb.c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.ContainsAny(data, "<>&") {
+		t.Errorf("frame %s: markup characters not escaped", data)
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil || f.Type != "message" || f.Text != "Ann: "+text {
+		t.Fatalf("frame %s: %+v %v", data, f, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

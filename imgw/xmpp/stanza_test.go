@@ -255,6 +255,7 @@ func FuzzAppendMessage(f *testing.F) {
 	f.Add("support@support.example.test", "alice@example.test/laptop", "im-1.3", "Ann: <b>hi</b> & \"bye\" 'x'\t\r\n", uint8(imgw.StateActive))
 	f.Add("a@b", "c@d", "", "bad \xff utf8 \x00 \x1f \ufffe 💬", uint8(imgw.StateNone))
 	f.Add("a@b", "c@d", "x", "", uint8(imgw.StateComposing))
+	f.Add("a@b", "c@d", "x", "Ann: <<b>img src=x onerror=alert(1)> &lt;i&gt; ]]> <![CDATA[", uint8(imgw.StateActive))
 	f.Fuzz(func(t *testing.T, from, to, id, body string, state uint8) {
 		st := imgw.ChatState(state % 6)
 		if _, ok := imgw.ParseChatState(st.String()); !ok && st != imgw.StateNone {

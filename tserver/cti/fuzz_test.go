@@ -153,10 +153,14 @@ func FuzzRequest(f *testing.F) {
 	})
 }
 
-// A chat event written by the fast path decodes as what encoding/json
-// writes decodes.
+// A chat event written by the fast path is what encoding/json writes,
+// byte for byte, HTML escaping included: chat text with markup in it
+// travels as a JSON string that cannot open or close a tag where a page
+// embeds the frame.
 func FuzzChatEventJSON(f *testing.F) {
 	f.Add("EventChatMessage", uint64(42), "customer", "Dora", "hello <b>&</b> \"q\" \x00 \xff", "", int64(1764406800123456789))
+	f.Add("EventChatMessage", uint64(7), "customer", "Ann <i>", "<<b>img src=x onerror=alert(1)>", "", int64(1))
+	f.Add("EventChatMessage", uint64(7), "agent", "", "</script><script>alert(1)</script>\u2028&amp;\b\f", "", int64(0))
 	f.Add("EventChatTyping", uint64(0), "agent", "", "", "composing", int64(0))
 	f.Fuzz(func(t *testing.T, typ string, id uint64, from, name, text, state string, ns int64) {
 		e := &ChatEvent{Type: ChatEventType(typ), ConnID: pbx.ConnID(id), From: from, Name: name, Text: text, State: state}
@@ -180,6 +184,12 @@ func FuzzChatEventJSON(f *testing.F) {
 		}
 		if !reflect.DeepEqual(a, b) {
 			t.Fatalf("fast %s\nstd  %s", fast, std)
+		}
+		if !bytes.Equal(fast, std) {
+			t.Fatalf("fast %s\nstd  %s: not the same bytes", fast, std)
+		}
+		if bytes.ContainsAny(fast, "<>&") {
+			t.Fatalf("fast %s: not HTML-safe", fast)
 		}
 	})
 }

@@ -59,7 +59,7 @@ const (
 	EventChatMessage ChatEventType = "EventChatMessage" // a line of the conversation
 	EventChatTyping  ChatEventType = "EventChatTyping"  // a participant's chat state
 	EventChatHistory ChatEventType = "EventChatHistory" // the conversation so far (Lines)
-	EventChatEnded   ChatEventType = "EventChatEnded"   // the customer left or the chat was closed
+	EventChatEnded   ChatEventType = "EventChatEnded"   // the chat is over; From is who ended it
 )
 
 func (t ChatEventType) valid() bool {
@@ -392,7 +392,9 @@ type ChatEvent struct {
 	// Name is From's display name (never a customer's or agent's network
 	// address).
 	Name string `json:"name,omitempty"`
-	// Text of an EventChatMessage; the reason of an EventChatEnded.
+	// Text of an EventChatMessage, the reason of an EventChatEnded: plain
+	// text as its author wrote it (control and format characters removed,
+	// markup kept as typed). A desktop renders it as text, never as HTML.
 	Text string `json:"text,omitempty"`
 	// State of an EventChatTyping: one of ChatStates.
 	State string `json:"state,omitempty"`
@@ -402,12 +404,13 @@ type ChatEvent struct {
 	Lines []ChatLine `json:"lines,omitempty"`
 }
 
-// appendJSON appends e, which has no Lines, as encoding/json writes it
-// (but for its HTML escaping): a chat line goes through here for every
-// message relayed.
+// appendJSON appends e, which has no Lines, as encoding/json writes it,
+// byte for byte: a chat line goes through here for every message relayed.
+// Strings are HTML-safe, as encoding/json makes them (<, > and & as
+// \u003c, \u003e and \u0026): a desktop may embed a frame in a page.
 func (e *ChatEvent) appendJSON(b []byte) []byte {
 	b = append(b, `{"event":`...)
-	b = jsonenc.AppendString(b, string(e.Type))
+	b = jsonenc.AppendHTMLString(b, string(e.Type))
 	b = append(b, `,"conn_id":"`...)
 	b = append(b, e.ConnID.String()...)
 	b = append(b, '"')
@@ -416,7 +419,7 @@ func (e *ChatEvent) appendJSON(b []byte) []byte {
 	} {
 		if f.val != "" {
 			b = append(b, f.key...)
-			b = jsonenc.AppendString(b, f.val)
+			b = jsonenc.AppendHTMLString(b, f.val)
 		}
 	}
 	if !e.Time.IsZero() {

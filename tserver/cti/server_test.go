@@ -1,6 +1,7 @@
 package cti
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -450,6 +451,41 @@ func TestDeliverChat(t *testing.T) {
 		if len(h.Lines) != 2 || h.Lines[0].Text != "Who are you?" || !h.Time.Equal(at) {
 			t.Fatalf("EventChatHistory %s", h.Raw)
 		}
+	}
+}
+
+// Chat text is plain text: a line with markup in it reaches the desktop
+// as the customer typed it, in a JSON string that is HTML-safe (<, > and
+// & escaped, as encoding/json does), on the hand-written path (a chat
+// line) and on encoding/json's (a history) alike.
+func TestChatTextIsText(t *testing.T) {
+	e := newEnv(t)
+	a1 := e.agent("a1", "pw1", true)
+	const text = "<<b>img src=x onerror=alert(1)> &lt;i&gt; </script>"
+	const escaped = `"\u003c\u003cb\u003eimg src=x onerror=alert(1)\u003e \u0026lt;i\u0026gt; \u003c/script\u003e"`
+	var errs [2]error
+	e.do(func() {
+		errs[0] = e.cti.DeliverChat("a1", ChatEvent{Type: EventChatMessage, ConnID: 7, From: "customer", Name: "<i>Ann</i>", Text: text})
+		errs[1] = e.cti.DeliverChat("a1", ChatEvent{Type: EventChatHistory, ConnID: 7, Lines: []ChatLine{{From: "customer", Name: "Ann", Text: text}}})
+	})
+	mustOK(t, errs[0], "deliver message")
+	mustOK(t, errs[1], "deliver history")
+	m := mustEvent(t, a1, "EventChatMessage", 7)
+	if m.Text != text || m.Name != "<i>Ann</i>" {
+		t.Errorf("EventChatMessage text %q name %q, want %q and %q as written", m.Text, m.Name, text, "<i>Ann</i>")
+	}
+	h := mustEvent(t, a1, "EventChatHistory", 7)
+	if len(h.Lines) != 1 || h.Lines[0].Text != text {
+		t.Errorf("EventChatHistory %s", h.Raw)
+	}
+	for _, raw := range []json.RawMessage{m.Raw, h.Raw} {
+		if !bytes.Contains(raw, []byte(`"text":`+escaped)) || bytes.ContainsAny(raw, "<>&") {
+			t.Errorf("frame %s: want the text as the HTML-safe JSON string %s", raw, escaped)
+		}
+	}
+	std, _ := json.Marshal(text)
+	if string(std) != escaped {
+		t.Errorf("encoding/json writes %s, the test wants %s", std, escaped)
 	}
 }
 

@@ -1,6 +1,7 @@
-// The web chat client: one WebSocket to ws, JSON frames, plain text only
-// (textContent, never innerHTML). The visitor key the server issues is kept
-// in sessionStorage so a reload continues the conversation.
+// The web chat client: one WebSocket to ws, JSON frames, plain text only:
+// chat text is shown with textContent, never parsed as HTML (a test fails on
+// any API that would). The visitor key the server issues is kept in
+// sessionStorage so a reload continues the conversation.
 (function () {
   "use strict";
   const log = document.getElementById("log");
