@@ -179,6 +179,8 @@ type Gateway struct {
 	onPhone map[string]bool
 	// handoffSecret checks hand-off tokens (none: refused).
 	handoffSecret []byte
+	// draining: the center is closing; no new conversation (drain.go).
+	draining bool
 }
 
 // New builds a gateway for the center and subscribes it to tserver's
@@ -321,7 +323,7 @@ func (g *Gateway) newConversation(in Inbound) *conversation {
 func (g *Gateway) message(c *conversation, in Inbound) {
 	now := g.clock.Now()
 	if c == nil {
-		if !g.admit(in) {
+		if !g.admit(in) || g.refuseWhileDraining(in) {
 			return
 		}
 		c = g.newConversation(in)

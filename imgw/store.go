@@ -58,7 +58,7 @@ type ConversationRecord struct {
 	Language   string
 	Started    time.Time
 	Ended      time.Time
-	Outcome    string // "", "routed", "answered_by_bot", "abandoned", "handled", "callback", "timeout"
+	Outcome    string // "", "routed", "answered_by_bot", "abandoned", "handled", "callback", "timeout", "closed" (the center closed)
 }
 
 // Line is one line of a transcript.
