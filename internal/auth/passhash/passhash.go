@@ -19,10 +19,12 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Limits on argon2id parameters, so that a hash cannot make one check
-// take the machine's memory or minutes of CPU.
+// Limits on a hash's cost, so that a hash cannot make one check take the
+// machine's memory or minutes of CPU.
 const (
 	MaxMemoryKiB = 1 << 20 // 1 GiB
+	// MaxBcryptCost: cost 16 takes seconds a check; 31, days.
+	MaxBcryptCost = 15
 	MaxTime      = 64
 	MaxThreads   = 64
 	minSaltLen   = 8
@@ -50,8 +52,12 @@ var ErrUnknownFormat = errors.New("not a bcrypt ($2a$, $2b$, $2y$) or argon2id (
 func Parse(s string) (Hash, error) {
 	switch {
 	case strings.HasPrefix(s, "$2a$"), strings.HasPrefix(s, "$2b$"), strings.HasPrefix(s, "$2y$"):
-		if _, err := bcrypt.Cost([]byte(s)); err != nil {
+		cost, err := bcrypt.Cost([]byte(s))
+		if err != nil {
 			return Hash{}, fmt.Errorf("bad bcrypt hash: %s", strings.TrimPrefix(err.Error(), "crypto/bcrypt: "))
+		}
+		if cost > MaxBcryptCost {
+			return Hash{}, fmt.Errorf("bad bcrypt hash: cost %d is more than %d", cost, MaxBcryptCost)
 		}
 		if len(s) != 60 {
 			return Hash{}, errors.New("bad bcrypt hash: want 60 characters")
