@@ -185,7 +185,9 @@ func TestChatJoinRoles(t *testing.T) {
 	mustOK(t, boss.ChatJoin(ctx, id), "boss joins")
 	mustOK(t, boss.ChatSend(ctx, id, "I am here too"), "boss writes")
 	var derr error
-	e.do(func() { derr = e.cti.DeliverChat("boss", ChatEvent{Type: EventChatMessage, ConnID: id, From: "customer", Text: "hi all"}) })
+	e.do(func() {
+		derr = e.cti.DeliverChat("boss", ChatEvent{Type: EventChatMessage, ConnID: id, From: "customer", Text: "hi all"})
+	})
 	mustOK(t, derr, "deliver to the supervisor")
 	if m := mustEvent(t, boss, "EventChatMessage", id); m.Text != "hi all" {
 		t.Fatalf("boss got %s", m.Raw)
@@ -533,4 +535,3 @@ func rightSecret(r Request) bool {
 	}
 	return false
 }
-

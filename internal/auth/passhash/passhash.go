@@ -25,11 +25,11 @@ const (
 	MaxMemoryKiB = 1 << 20 // 1 GiB
 	// MaxBcryptCost: cost 16 takes seconds a check; 31, days.
 	MaxBcryptCost = 15
-	MaxTime      = 64
-	MaxThreads   = 64
-	minSaltLen   = 8
-	minKeyLen    = 16
-	maxKeyLen    = 128
+	MaxTime       = 64
+	MaxThreads    = 64
+	minSaltLen    = 8
+	minKeyLen     = 16
+	maxKeyLen     = 128
 )
 
 // Hash is a parsed password hash.
