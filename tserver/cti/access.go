@@ -94,7 +94,7 @@ func (s *Server) allowed(c *conn, r *Request) error {
 	if c.principal.IsZero() {
 		return pbx.Errorf(pbx.Permission, "cti: %s: log in first (RequestAgentLogin or RequestLogin)", r.Request)
 	}
-	return pbx.Errorf(pbx.Permission, "cti: %s: not allowed to %s (%s)", r.Request, describe(c.principal), needs(need))
+	return pbx.Errorf(pbx.Permission, "cti: %s: %s may not: %s", r.Request, describe(c.principal), needs(need))
 }
 
 // describe says who p is, for errors.
@@ -120,7 +120,10 @@ func needs(w who) string {
 			names = append(names, x.name)
 		}
 	}
-	return "it takes " + strings.Join(names, " or ")
+	if len(names) > 1 {
+		return "it takes " + strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	}
+	return "it takes " + strings.Join(names, "")
 }
 
 // loginVerdict is what the reader found of a RequestLogin's credentials.

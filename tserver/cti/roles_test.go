@@ -165,7 +165,7 @@ func TestChatJoinRoles(t *testing.T) {
 	wantKind(t, a2.Register(ctx, "a1"), pbx.Permission, "a2 watches another agent")
 	err := a2.ChatJoin(ctx, id)
 	wantKind(t, err, pbx.Permission, "a plain agent joins another's chat")
-	if !strings.Contains(err.Error(), "not allowed to agent a2") {
+	if !strings.Contains(err.Error(), "RequestChatJoin: agent a2 (roles: agent) may not: it takes supervisor or admin") {
 		t.Errorf("error %q does not say who", err)
 	}
 	wantKind(t, a2.ChatSend(ctx, id, "psst"), pbx.Permission, "a plain agent writes in another's chat")

@@ -48,7 +48,9 @@ type ChatHandler interface {
 	// composing, paused, inactive or gone.
 	AgentTyping(agentID string, id pbx.ConnID, state string) error
 	// SupervisorJoin adds supervisor agentID to chat id; from then on the
-	// gateway delivers the chat to it too (DeliverChat).
+	// gateway delivers the chat to it too (DeliverChat). A supervisor who
+	// is a user, not an agent, comes under its user name (which is no
+	// agent's id); AgentMessage and SupervisorLeave then name it so too.
 	SupervisorJoin(agentID string, id pbx.ConnID) error
 	// SupervisorLeave takes supervisor agentID out of chat id.
 	SupervisorLeave(agentID string, id pbx.ConnID) error
