@@ -370,7 +370,13 @@ func TestChatHooks(t *testing.T) {
 		t.Fatalf("error %q does not carry the gateway's message", err)
 	}
 	chat.setErr(errors.New("no kind"))
-	wantKind(t, a1.ChatSend(ctx, id, "again"), pbx.Internal, "error without a kind")
+	err = a1.ChatSend(ctx, id, "again")
+	wantKind(t, err, pbx.Internal, "error without a kind")
+	// An internal error's details stay in the log: the client gets an id.
+	if strings.Contains(err.Error(), "no kind") {
+		t.Fatalf("internal error %q shows its cause to the client", err)
+	}
+	internalID(t, err.Error())
 	chat.setErr(nil)
 
 	voice := e.arrive(pbx.Voice, "1001")
