@@ -148,6 +148,18 @@ func (a *Agent) AutoReady() bool { return a.autoReady }
 // Reason returns the not-ready reason.
 func (a *Agent) Reason() string { return a.reason }
 
+// Serves reports whether the agent may ever take interactions from the
+// queue named queue: it has the queue's skill or an overflow skill,
+// capacity for its media and the attributes it requires.
+func (a *Agent) Serves(queue string) bool {
+	for _, q := range a.queues {
+		if q.name == queue {
+			return true
+		}
+	}
+	return false
+}
+
 // Level returns the agent's level in skill (0 when the agent lacks it).
 func (a *Agent) levelOf(skill int) int { return int(a.level[skill]) }
 

@@ -523,3 +523,24 @@ agents:
 		})
 	}
 }
+
+// An agent serves the queues of its skills (and overflow skills) that it
+// has capacity and attributes for.
+func TestAgentServes(t *testing.T) {
+	e := utNewEnv(t, `
+queues:
+  - {name: support}
+  - {name: billing, overflow: [{after: 60s, add_skill: support}]}
+  - {name: chat, media: im, skill: support}
+  - {name: french, skill: support, requires: {language: fr}}
+  - {name: sales}
+agents:
+  - {id: a, skills: {support: 5}, capacity: {im: 0}}
+`)
+	a, _ := e.s.Agent("a")
+	for q, want := range map[string]bool{"support": true, "billing": true, "chat": false, "french": false, "sales": false, "nowhere": false} {
+		if got := a.Serves(q); got != want {
+			t.Errorf("Serves(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

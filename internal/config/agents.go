@@ -37,6 +37,8 @@ type Agent struct {
 	ChatVia string
 	// Order is the agent's position in the file after expansion, from 0.
 	Order int
+	// Roles the agent holds besides agent (supervisor, ...).
+	Roles []string
 }
 
 // ExpandAgents lists the agents of f in file order: an AgentGroup with an
@@ -103,6 +105,7 @@ func (g *AgentGroup) agent(n, order int) Agent {
 		Name:       g.Name,
 		ChatVia:    cmp.Or(g.ChatVia, ChatViaCTI),
 		Order:      order,
+		Roles:      slices.Clone(g.Roles),
 	}
 	for _, m := range medias {
 		a.Capacity[m] = 1

@@ -119,6 +119,10 @@ func TestLoadFull(t *testing.T) {
 	if f.Run.Replications != 1 {
 		t.Errorf("replications = %d, want the default 1", f.Run.Replications)
 	}
+	if len(f.Users) != 4 || f.Users[1].Name != "sup1" || f.Users[1].Roles[0] != "supervisor" ||
+		f.Users[2].TokenEnv != "CCSWITCH_ROUTER_TOKEN" || len(alice.Roles) != 1 || alice.Roles[0] != "supervisor" {
+		t.Errorf("users %+v, alice's roles %q", f.Users, alice.Roles)
+	}
 }
 
 func TestParseNullTakesDefault(t *testing.T) {

@@ -20,6 +20,10 @@ type File struct {
 	Agents      []AgentGroup `yaml:"agents"`
 	// IM configures the IM gateway (serve only).
 	IM *IM `yaml:"im"`
+	// Users are the people and programs other than agents that may use
+	// the live switch's doors (CTI, HTTP): supervisors, routers,
+	// monitors (wallboards), admins (serve only).
+	Users []User `yaml:"users"`
 
 	Traffic []Traffic `yaml:"traffic"`
 	Run     Run       `yaml:"run"`
@@ -123,6 +127,9 @@ type AgentGroup struct {
 	// which needs the agent's number and password (its phone registers
 	// with them).
 	ChatVia string `yaml:"chat_via"`
+	// Roles the agents hold besides agent (for example supervisor: they
+	// may join other agents' chats). Optional.
+	Roles []string `yaml:"roles"`
 }
 
 // The values of AgentGroup.ChatVia.
@@ -130,6 +137,34 @@ const (
 	ChatViaCTI = "cti"
 	ChatViaSIP = "sip"
 )
+
+// User is one user of the live switch who is not an agent, such as a
+// supervisor, an external router or a wallboard. It proves who it is with
+// a password (only its hash is in the file) or a bearer token read, when
+// the center opens, from a file or an environment variable: secrets are
+// never in the file in clear, nor in argv.
+type User struct {
+	// Name is what the user logs in as; unique among users and agent ids.
+	Name string `yaml:"name"`
+	// Roles: one or more of supervisor, router, monitor, admin.
+	Roles []string `yaml:"roles"`
+	// PasswordHash is a bcrypt ($2a$, $2b$, $2y$) or argon2id
+	// ($argon2id$v=19$m=...,t=...,p=...$salt$hash) hash.
+	PasswordHash string `yaml:"password_hash"`
+	// Password is never accepted: it is decoded only to say so, with the
+	// file and line.
+	Password string `yaml:"password"`
+	// TokenFile holds the user's bearer token (surrounding white space
+	// is ignored).
+	TokenFile string `yaml:"token_file"`
+	// TokenEnv names the environment variable holding the user's bearer
+	// token.
+	TokenEnv string `yaml:"token_env"`
+}
+
+// Roles are the roles a user or an agent may hold: agent (every agent's,
+// implied), supervisor, router, monitor, admin.
+var Roles = []string{"agent", "supervisor", "router", "monitor", "admin"}
 
 // Traffic is simulated load offered to one queue or route point.
 type Traffic struct {

@@ -113,10 +113,11 @@ func (c *checker) validate(f *File) {
 	dns := make(map[string]string) // directory number -> its first user
 	queues := c.checkQueues(f, declared, dns)
 	routePoints := c.checkRoutePoints(f, queues, dns)
-	c.checkAgents(f, declared, dns)
+	agentIDs := c.checkAgents(f, declared, dns)
 	c.checkTraffic(f, queues, routePoints)
 	c.checkRun(f)
 	c.checkIM(f, queues)
+	c.checkUsers(f, agentIDs)
 }
 
 // checkSkills returns the declared skills, or nil when the file declares
@@ -240,7 +241,9 @@ func (c *checker) checkRoutePoints(f *File, queues map[string]*Queue, dns map[st
 	return byNumber
 }
 
-func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]string) {
+// checkAgents returns the agent ids (nil when there are too many agents to
+// list them).
+func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]string) map[string]string {
 	total, tooMany := 0, false
 	for i := range f.Agents {
 		g, p := &f.Agents[i], path{}.key("agents").index(i)
@@ -302,14 +305,15 @@ func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]
 			c.errorf(p.key("weight"), "%d must be >= 1", g.Weight)
 		}
 		c.checkChatVia(g, p)
+		c.checkRoles(p.key("roles"), g.Roles, true)
 		total += min(g.size(), maxAgents)
 	}
 	if tooMany {
-		return
+		return nil
 	}
 	if total > maxAgents {
 		c.errorf(path{}.key("agents"), "%d agents in all is too many (max %d)", total, maxAgents)
-		return
+		return nil
 	}
 
 	// Agent IDs and extensions after expansion.
@@ -340,6 +344,7 @@ func (c *checker) checkAgents(f *File, declared map[string]bool, dns map[string]
 			}
 		}
 	}
+	return ids
 }
 
 // checkChatVia checks where g's agents chat: a phone needs an extension

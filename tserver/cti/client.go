@@ -265,6 +265,17 @@ func (c *Client) Login(ctx context.Context, agentID, dn, password string) (Messa
 	return c.Do(ctx, Request{Request: RequestAgentLogin, AgentID: agentID, DN: dn, Password: password})
 }
 
+// LoginUser logs the connection in as user, with password (RequestLogin),
+// and returns the reply, whose User lists the user's roles.
+func (c *Client) LoginUser(ctx context.Context, user, password string) (Message, error) {
+	return c.Do(ctx, Request{Request: RequestLogin, User: user, Password: password})
+}
+
+// LoginToken logs the connection in with a bearer token (RequestLogin).
+func (c *Client) LoginToken(ctx context.Context, token string) (Message, error) {
+	return c.Do(ctx, Request{Request: RequestLogin, Token: token})
+}
+
 // Logout logs the connection's agent out.
 func (c *Client) Logout(ctx context.Context) error {
 	return c.simple(ctx, Request{Request: RequestAgentLogout})

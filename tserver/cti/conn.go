@@ -12,6 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
@@ -43,9 +44,12 @@ type conn struct {
 	reason   string
 
 	// loop
-	session *session
-	watches map[watchKey]func() // registrations, with their undo
-	stamp   uint64              // the last event queued here, to send it once
+	// principal is who the connection acts as: nobody (the zero value)
+	// until RequestAgentLogin or RequestLogin succeeds.
+	principal auth.Principal
+	session   *session
+	watches   map[watchKey]func() // registrations, with their undo
+	stamp     uint64              // the last event queued here, to send it once
 }
 
 func (s *Server) newConn(ws *websocket.Conn, remote string) *conn {
@@ -137,7 +141,7 @@ func (c *conn) reader(ctx context.Context) {
 			var rest int64
 			rest, err = io.Copy(io.Discard, r)
 			if err == nil {
-				c.send(errorReply(0, pbx.Errorf(pbx.Invalid,
+				c.send(c.s.errorReply(0, pbx.Errorf(pbx.Invalid,
 					"cti: request too large: %d bytes, the limit is %d", int64(len(buf))+rest, limit)))
 				continue
 			}
@@ -149,7 +153,7 @@ func (c *conn) reader(ctx context.Context) {
 			return
 		}
 		if typ != websocket.MessageText {
-			c.send(errorReply(0, pbx.Errorf(pbx.Invalid, "cti: binary frames are not supported: send JSON text frames")))
+			c.send(c.s.errorReply(0, pbx.Errorf(pbx.Invalid, "cti: binary frames are not supported: send JSON text frames")))
 			continue
 		}
 		if !c.s.handle(c, buf) {
@@ -341,12 +345,15 @@ func (c *conn) pinger(ctx context.Context) {
 func (s *Server) handle(c *conn, data []byte) bool {
 	req, err := decodeRequest(data)
 	if err != nil {
-		c.send(errorReply(req.Ref, err))
+		c.send(c.s.errorReply(req.Ref, err))
 		return true
+	}
+	if req.Request == RequestLogin {
+		req.verdict = s.verifyLogin(c, &req)
 	}
 	done := make(chan struct{})
 	if !s.loop.Post(func() { s.dispatch(c, &req); close(done) }) {
-		c.send(errorReply(req.Ref, pbx.Errorf(pbx.Unavailable, "cti: the switch is shutting down")))
+		c.send(c.s.errorReply(req.Ref, pbx.Errorf(pbx.Unavailable, "cti: the switch is shutting down")))
 		return false
 	}
 	select {
@@ -362,8 +369,11 @@ func (s *Server) handle(c *conn, data []byte) bool {
 func (s *Server) handleNow(c *conn, data []byte) {
 	req, err := decodeRequest(data)
 	if err != nil {
-		c.send(errorReply(req.Ref, err))
+		c.send(c.s.errorReply(req.Ref, err))
 		return
+	}
+	if req.Request == RequestLogin {
+		req.verdict = s.verifyLogin(c, &req)
 	}
 	s.dispatch(c, &req)
 }

@@ -3,8 +3,8 @@ package cti
 import (
 	"crypto/subtle"
 	"errors"
-	"time"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -17,6 +17,7 @@ type handler func(s *Server, c *conn, r *Request) (*reply, error)
 // names.
 var handlers = map[string]handler{
 	RequestAgentLogin:         (*Server).login,
+	RequestLogin:              (*Server).userLogin,
 	RequestAgentLogout:        (*Server).logout,
 	RequestAgentReady:         (*Server).ready,
 	RequestAgentNotReady:      (*Server).notReady,
@@ -40,8 +41,9 @@ var handlers = map[string]handler{
 	RequestChatLeave:          (*Server).chatLeave,
 }
 
-// dispatch runs a decoded request and queues its one reply. The request's
-// own events were queued while it ran, so they precede the reply.
+// dispatch runs a decoded request, if c's principal may make it (access),
+// and queues its one reply. The request's own events were queued while it
+// ran, so they precede the reply.
 func (s *Server) dispatch(c *conn, r *Request) {
 	var (
 		rep *reply
@@ -56,13 +58,15 @@ func (s *Server) dispatch(c *conn, r *Request) {
 	case h == nil:
 		err = pbx.Errorf(pbx.Invalid, "cti: unknown request %q", r.Request)
 	default:
-		rep, err = h(s, c, r)
+		if err = s.allowed(c, r); err == nil {
+			rep, err = h(s, c, r)
+		}
 	}
 	if err == errAckLater {
 		return
 	}
 	if err != nil {
-		rep = errorReply(r.Ref, err)
+		rep = s.errorReply(r.Ref, err)
 	} else {
 		if rep == nil {
 			rep = &reply{}
@@ -72,12 +76,15 @@ func (s *Server) dispatch(c *conn, r *Request) {
 	c.send(rep)
 }
 
-// agentSession returns the session c acts for; r's agent_id, when given,
-// must be that agent.
+// agentSession returns the agent session c acts for; r's agent_id, when
+// given, must be that agent.
 func (s *Server) agentSession(c *conn, r *Request) (*session, error) {
 	ss := c.session
 	if ss == nil {
-		return nil, pbx.Errorf(pbx.Permission, "cti: %s: log in first (RequestAgentLogin)", r.Request)
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: log in as an agent first (RequestAgentLogin)", r.Request)
+	}
+	if ss.user {
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: this connection acts as user %s, not as an agent", r.Request, ss.agentID)
 	}
 	if r.AgentID != "" && r.AgentID != ss.agentID {
 		return nil, pbx.Errorf(pbx.Permission, "cti: %s: this connection acts as agent %s, not %s", r.Request, ss.agentID, r.AgentID)
@@ -129,14 +136,9 @@ func agentInfo(a *tserver.Agent) *AgentInfo {
 // agent as it is (a desktop reconnecting, or joining the agent's phone),
 // gets what its session kept, and the reply says resumed.
 func (s *Server) login(c *conn, r *Request) (*reply, error) {
-	host := loginHost(c.remote)
-	if wait, all := s.loginWait(host, r.AgentID); wait > 0 {
-		whose := "agent " + r.AgentID
-		if all {
-			whose = "any agent"
-		}
-		return nil, pbx.Errorf(pbx.Permission, "cti: %s: too many failed logins for %s from %s; try again in %s",
-			r.Request, whose, host, wait.Round(time.Second))
+	host := auth.Host(c.remote)
+	if err := s.throttled(r, host, "agent "+r.AgentID, r.AgentID); err != nil {
+		return nil, err
 	}
 	a, ok := s.ts.Agent(r.AgentID)
 	if !ok {
@@ -147,7 +149,10 @@ func (s *Server) login(c *conn, r *Request) (*reply, error) {
 		s.loginFailed(host, a.ID)
 		return nil, pbx.Errorf(pbx.Permission, "cti: %s: wrong password for agent %s", r.Request, a.ID)
 	}
-	delete(s.st.failed, failureKey(host, a.ID))
+	s.throttle.Succeeded(host, a.ID)
+	if ss := c.session; ss != nil && ss.user {
+		return nil, pbx.Errorf(pbx.Conflict, "cti: %s: this connection acts as user %s: open another", r.Request, ss.agentID)
+	}
 	if ss := c.session; ss != nil {
 		if ss.agentID == a.ID {
 			return nil, pbx.Errorf(pbx.Conflict, "cti: %s: this connection is already logged in as %s", r.Request, a.ID)
@@ -162,6 +167,7 @@ func (s *Server) login(c *conn, r *Request) (*reply, error) {
 	if a.State() == tserver.LoggedOut {
 		ss = &session{agentID: a.ID, owns: true, joined: map[pbx.ConnID]struct{}{}}
 		s.st.sessions[a.ID] = ss
+		c.principal = s.users.Agent(a.ID)
 		s.attach(ss, c) // before the login, so that EventAgentLogin reaches c
 		if err := s.ts.AgentLogin(a.ID, r.DN); err != nil {
 			s.endSession(ss)
@@ -178,12 +184,20 @@ func (s *Server) login(c *conn, r *Request) (*reply, error) {
 		s.st.sessions[a.ID] = ss
 	}
 	ss.notReady = false
+	c.principal = s.users.Agent(a.ID)
 	missed := s.attach(ss, c)
 	s.log.Info().Str("agent", a.ID).Int("missed", missed).Msg("cti: agent's desktop attached")
 	return &reply{Agent: agentInfo(a), Resumed: true, Missed: missed}, nil
 }
 
 func (s *Server) logout(c *conn, r *Request) (*reply, error) {
+	if id, ok := s.another(c, r); ok {
+		if _, known := s.ts.Agent(id); !known {
+			return nil, pbx.Errorf(pbx.NotFound, "cti: %s: no agent %q", r.Request, id)
+		}
+		s.log.Info().Str("agent", id).Str("by", c.principal.Name).Msg("cti: agent logged out by a supervisor")
+		return nil, s.ts.AgentLogout(id)
+	}
 	ss, err := s.agentSession(c, r)
 	if err != nil {
 		return nil, err
@@ -200,7 +214,23 @@ func (s *Server) ready(c *conn, r *Request) (*reply, error) {
 	return nil, s.ts.AgentReady(ss.agentID)
 }
 
+// another returns the agent r names by agent_id when it is not c's own
+// and c's principal is a supervisor, who may act on it.
+func (s *Server) another(c *conn, r *Request) (string, bool) {
+	if r.AgentID == "" || r.AgentID == c.principal.AgentID || !c.principal.Has(auth.RoleSupervisor) {
+		return "", false
+	}
+	return r.AgentID, true
+}
+
 func (s *Server) notReady(c *conn, r *Request) (*reply, error) {
+	if id, ok := s.another(c, r); ok {
+		if _, known := s.ts.Agent(id); !known {
+			return nil, pbx.Errorf(pbx.NotFound, "cti: %s: no agent %q", r.Request, id)
+		}
+		s.log.Info().Str("agent", id).Str("by", c.principal.Name).Str("reason", r.Reason).Msg("cti: agent made not ready by a supervisor")
+		return nil, s.ts.AgentNotReady(id, r.Reason)
+	}
 	ss, err := s.agentSession(c, r)
 	if err != nil {
 		return nil, err
@@ -297,6 +327,9 @@ func (s *Server) register(c *conn, r *Request) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.mayWatch(c, r, k); err != nil {
+		return nil, err
+	}
 	if _, ok := c.watches[k]; ok {
 		return nil, pbx.Errorf(pbx.Conflict, "cti: %s: already registered for %s", r.Request, k)
 	}
@@ -351,10 +384,21 @@ func (s *Server) queryQueue(_ *conn, r *Request) (*reply, error) {
 	return nil, pbx.Errorf(pbx.NotFound, "cti: %s: no queue %q", r.Request, r.Queue)
 }
 
-func (s *Server) queryCall(_ *conn, r *Request) (*reply, error) {
+// queryCall: an agent may ask about its own interactions (offered,
+// connected or joined); supervisors, monitors, routers about any.
+func (s *Server) queryCall(c *conn, r *Request) (*reply, error) {
 	x, err := s.contact(r)
 	if err != nil {
 		return nil, err
+	}
+	if !seesAll(c) {
+		joined := false
+		if c.session != nil {
+			_, joined = c.session.joined[r.ConnID]
+		}
+		if a := x.Agent(); !joined && (a == nil || a.ID != c.principal.AgentID) {
+			return nil, pbx.Errorf(pbx.Permission, "cti: %s: interaction %s is not yours", r.Request, r.ConnID)
+		}
 	}
 	info := &CallInfo{
 		Media: x.Media.String(), State: x.State.String(), Queue: x.Queue(),
@@ -371,13 +415,18 @@ func (s *Server) queryCall(_ *conn, r *Request) (*reply, error) {
 	return &reply{Call: info}, nil
 }
 
+// queryAgent: an agent may ask about itself; supervisors, monitors,
+// routers about any agent.
 func (s *Server) queryAgent(c *conn, r *Request) (*reply, error) {
 	id := r.AgentID
 	if id == "" {
-		if c.session == nil {
-			return nil, pbx.Errorf(pbx.Invalid, "cti: %s: missing agent_id (this connection is not logged in)", r.Request)
+		if !c.principal.IsAgent() {
+			return nil, pbx.Errorf(pbx.Invalid, "cti: %s: missing agent_id (this connection is not an agent's)", r.Request)
 		}
-		id = c.session.agentID
+		id = c.principal.AgentID
+	}
+	if id != c.principal.AgentID && !seesAll(c) {
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: an agent may ask about itself only, not %s", r.Request, id)
 	}
 	a, ok := s.ts.Agent(id)
 	if !ok {
@@ -386,10 +435,22 @@ func (s *Server) queryAgent(c *conn, r *Request) (*reply, error) {
 	return &reply{Agent: agentInfo(a)}, nil
 }
 
-// chatContact returns the chat r names; c's agent must be its agent or a
-// supervisor who joined it.
+// anySession returns the session c acts for: an agent's, or a user's.
+func (s *Server) anySession(c *conn, r *Request) (*session, error) {
+	ss := c.session
+	if ss == nil {
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: log in first (RequestAgentLogin or RequestLogin)", r.Request)
+	}
+	if r.AgentID != "" && r.AgentID != ss.agentID {
+		return nil, pbx.Errorf(pbx.Permission, "cti: %s: this connection acts as %s, not %s", r.Request, ss.agentID, r.AgentID)
+	}
+	return ss, nil
+}
+
+// chatContact returns the chat r names; c's agent must be its agent, or c
+// a supervisor who joined it.
 func (s *Server) chatContact(c *conn, r *Request) (*session, error) {
-	ss, err := s.agentSession(c, r)
+	ss, err := s.anySession(c, r)
 	if err != nil {
 		return nil, err
 	}
@@ -441,7 +502,7 @@ func (s *Server) chatMessage(c *conn, r *Request) (*reply, error) {
 	d.Durable(func(err error) {
 		if err != nil {
 			s.log.Error().Err(err).Str("conn_id", r.ConnID.String()).Msg("a chat line was sent but not stored")
-			c.send(errorReply(ref, pbx.Errorf(pbx.Internal, "cti: RequestChatMessage: the line was sent but could not be stored: %v", err)))
+			c.send(s.errorReply(ref, pbx.Errorf(pbx.Internal, "cti: RequestChatMessage: the line was sent but could not be stored: %v", err)))
 			return
 		}
 		c.ackLater(ref)
@@ -457,10 +518,11 @@ func (s *Server) chatTyping(c *conn, r *Request) (*reply, error) {
 	return nil, s.chat.AgentTyping(ss.agentID, r.ConnID, r.State)
 }
 
-// chatJoin: a supervisor (any logged-in agent) joins a chat it watches:
-// it registered the chat's agent, its queue, its route point or "*".
+// chatJoin: a supervisor (a user, or an agent whose entry grants the
+// role) joins a chat it watches: it registered the chat's agent, its
+// queue, its route point or "*".
 func (s *Server) chatJoin(c *conn, r *Request) (*reply, error) {
-	ss, err := s.agentSession(c, r)
+	ss, err := s.anySession(c, r)
 	if err != nil {
 		return nil, err
 	}
@@ -494,7 +556,7 @@ func (s *Server) chatJoin(c *conn, r *Request) (*reply, error) {
 }
 
 func (s *Server) chatLeave(c *conn, r *Request) (*reply, error) {
-	ss, err := s.agentSession(c, r)
+	ss, err := s.anySession(c, r)
 	if err != nil {
 		return nil, err
 	}

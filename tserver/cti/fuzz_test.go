@@ -50,7 +50,8 @@ var fuzzSeeds = []string{
 {"request":"RequestChatJoin","ref":3,"conn_id":"1"}
 {"request":"RequestChatLeave","ref":4,"conn_id":"1"}
 {"request":"RequestUnregisterAddress","ref":5,"dn":"*"}`,
-	`{"request":"RequestRegisterAddress","ref":1,"dn":"5000"}
+	`{"request":"RequestLogin","ref":1,"token":"router-token-0123456789abcdef"}
+{"request":"RequestRegisterAddress","ref":1,"dn":"5000"}
 {"request":"RequestAttachUserData","ref":2,"conn_id":"3","user_data":[{"key":"vip","value":"yes"}]}
 {"request":"RequestRouteCall","ref":3,"conn_id":"3","target":"a2"}
 {"request":"RequestQueryQueue","ref":4}
@@ -77,6 +78,7 @@ func FuzzRequest(f *testing.F) {
 	}
 	center := mustCenter(f)
 	pw := passwords(center)
+	users := mustUsers(f, center)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		clk := clock.NewVirtual(clock.Epoch)
 		ts, err := tserver.New(center, tserver.Options{Clock: clk, DeferLogin: true, Seed: 1})
@@ -94,7 +96,7 @@ func FuzzRequest(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		s, err := newServer(Config{TServer: ts, Clock: clk, Passwords: pw, Chat: &fakeChat{}, Log: zerolog.Nop(), SendQueue: 1 << 14})
+		s, err := newServer(Config{TServer: ts, Clock: clk, Passwords: pw, Users: users, Chat: &fakeChat{}, Log: zerolog.Nop(), SendQueue: 1 << 14})
 		if err != nil {
 			t.Fatal(err)
 		}

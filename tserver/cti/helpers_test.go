@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -17,7 +18,10 @@ import (
 )
 
 // testCenter: a voice queue and a chat queue, a route point, two agents
-// serving both (a1 with a password) and a supervisor.
+// serving both (a1 with a password), a supervisor agent who serves
+// nothing, a3 who serves chats and may supervise, and users: a
+// wallboard (monitor) and a router with tokens (testEnv), a supervisor
+// with a bcrypt hash and an admin with an argon2id one.
 const testCenter = `
 queues:
   - {name: support, number: "7000"}
@@ -27,8 +31,37 @@ route_points:
 agents:
   - {id: a1, number: "1001", skills: {support: 5, chat: 5}, capacity: {im: 2}, ready: false, password: pw1}
   - {id: a2, number: "1002", skills: {support: 5, chat: 5}, capacity: {im: 2}, ready: false}
-  - {id: sup, number: "1009", skills: {coaching: 5}, ready: false}
+  - {id: sup, number: "1009", skills: {coaching: 5}, ready: false, roles: [supervisor]}
+  - {id: a3, number: "1003", skills: {chat: 5}, capacity: {im: 2}, ready: false, roles: [supervisor]}
+users:
+  - {name: wall, roles: [monitor], token_env: CTI_TEST_WALL}
+  - {name: router1, roles: [router], token_env: CTI_TEST_ROUTER}
+  - {name: boss, roles: [supervisor], password_hash: "` + bossHash + `"}
+  - {name: root, roles: [admin], password_hash: "` + rootHash + `"}
 `
+
+// The users' secrets: tests only.
+const (
+	wallToken   = "wallboard-token-0123456789"
+	routerToken = "router-token-0123456789abcdef"
+	bossHash    = "$2a$04$79F60s8tLqQ9rIfbJUEyKu1XRy9YN//RIb1XEi.rYNjd7ScnUITua"                                   // sup-secret
+	rootHash    = "$argon2id$v=19$m=64,t=1,p=1$DPFbEoFYUnMJ9MyqraxMLg$SrHBzGPCadPJm2Omacfarvc+XCDy0ctouGlfuyt9a2Y" // root-secret
+)
+
+// testEnv is the environment the users' tokens come from.
+func testEnv(k string) string {
+	return map[string]string{"CTI_TEST_WALL": wallToken, "CTI_TEST_ROUTER": routerToken}[k]
+}
+
+// mustUsers builds f's directory of users.
+func mustUsers(tb testing.TB, f *config.File) *auth.Users {
+	tb.Helper()
+	u, err := auth.New(f, testEnv)
+	if err != nil {
+		tb.Fatalf("auth.New: %v", err)
+	}
+	return u
+}
 
 // testWait bounds every wait of a test: for a reply, an event, the loop.
 const testWait = 10 * time.Second
@@ -77,7 +110,7 @@ func newEnv(tb testing.TB, opts ...func(*Config)) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	loopDone := make(chan struct{})
 	go func() { loop.Run(ctx); close(loopDone) }()
-	cfg := Config{Loop: loop, TServer: ts, Passwords: passwords(f), Log: zerolog.Nop()}
+	cfg := Config{Loop: loop, TServer: ts, Passwords: passwords(f), Users: mustUsers(tb, f), Log: zerolog.Nop()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -138,6 +171,38 @@ func (e *env) agent(agentID, password string, ready bool) *Client {
 	}
 	if ready {
 		mustOK(e.tb, c.Ready(ctx), "ready "+agentID)
+	}
+	return c
+}
+
+// monitor dials and logs in as the wallboard (a monitor, by token).
+func (e *env) monitor() *Client {
+	e.tb.Helper()
+	return e.token(wallToken)
+}
+
+// router dials and logs in as router1 (a router, by token).
+func (e *env) router() *Client {
+	e.tb.Helper()
+	return e.token(routerToken)
+}
+
+// token dials and logs in with a bearer token.
+func (e *env) token(tok string) *Client {
+	e.tb.Helper()
+	c := e.dial()
+	if _, err := c.LoginToken(testCtx(e.tb), tok); err != nil {
+		e.tb.Fatalf("token login: %v", err)
+	}
+	return c
+}
+
+// user dials and logs in as user name with password.
+func (e *env) user(name, password string) *Client {
+	e.tb.Helper()
+	c := e.dial()
+	if _, err := c.LoginUser(testCtx(e.tb), name, password); err != nil {
+		e.tb.Fatalf("login %s: %v", name, err)
 	}
 	return c
 }
@@ -343,4 +408,41 @@ func (m *manualClock) waitArmed(tb testing.TB) time.Duration {
 		tb.Fatalf("no timer was armed")
 		return 0
 	}
+}
+
+// logBuffer collects a server's log lines (zerolog JSON), safe for the
+// loop's and the connections' goroutines.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.lines = append(b.lines, string(p))
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+// find returns the first line containing s, or "".
+func (b *logBuffer) find(s string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.lines {
+		if strings.Contains(l, s) {
+			return l
+		}
+	}
+	return ""
+}
+
+// internalID returns the id of an internal error's generic text.
+func internalID(tb testing.TB, msg string) string {
+	tb.Helper()
+	_, rest, ok := strings.Cut(msg, "internal error (id ")
+	id, _, ok2 := strings.Cut(rest, ")")
+	if !ok || !ok2 || len(id) != 16 {
+		tb.Fatalf("error %q has no id", msg)
+	}
+	return id
 }

@@ -2,6 +2,8 @@ package cti
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ const Subprotocol = "ccswitch-cti.v1"
 // The request names, in T-Server vocabulary.
 const (
 	RequestAgentLogin         = "RequestAgentLogin"
+	RequestLogin              = "RequestLogin"
 	RequestAgentLogout        = "RequestAgentLogout"
 	RequestAgentReady         = "RequestAgentReady"
 	RequestAgentNotReady      = "RequestAgentNotReady"
@@ -82,10 +85,14 @@ type Request struct {
 	Request string `json:"request"`
 	// Ref is the client's reference, echoed in the reply. The Go client
 	// numbers requests itself when Ref is 0.
-	Ref         uint64       `json:"ref,omitempty"`
-	AgentID     string       `json:"agent_id,omitempty"`
-	DN          string       `json:"dn,omitempty"`
-	Password    string       `json:"password,omitempty"`
+	Ref      uint64 `json:"ref,omitempty"`
+	AgentID  string `json:"agent_id,omitempty"`
+	DN       string `json:"dn,omitempty"`
+	Password string `json:"password,omitempty"`
+	// User and Token log a user in (RequestLogin): User with Password, or
+	// Token (with or without User).
+	User        string       `json:"user,omitempty"`
+	Token       string       `json:"token,omitempty"`
 	Reason      string       `json:"reason,omitempty"`
 	ConnID      pbx.ConnID   `json:"conn_id,omitzero"`
 	Destination string       `json:"destination,omitempty"`
@@ -95,6 +102,10 @@ type Request struct {
 	UserData    pbx.UserData `json:"user_data,omitempty"`
 	Text        string       `json:"text,omitempty"`
 	State       string       `json:"state,omitempty"`
+
+	// verdict is what the connection's reader found of a RequestLogin's
+	// credentials, off the loop (a password hash takes milliseconds).
+	verdict *loginVerdict
 }
 
 // wireRequest is Request as it is decoded: the connection ID as text.
@@ -104,6 +115,8 @@ type wireRequest struct {
 	AgentID     string       `json:"agent_id"`
 	DN          string       `json:"dn"`
 	Password    string       `json:"password"`
+	User        string       `json:"user"`
+	Token       string       `json:"token"`
 	Reason      string       `json:"reason"`
 	ConnID      *string      `json:"conn_id"`
 	Destination string       `json:"destination"`
@@ -141,6 +154,7 @@ var fieldNames = []struct {
 // known requests, too.
 var requestNeeds = map[string]field{
 	RequestAgentLogin:         fAgentID,
+	RequestLogin:              0, // user and password, or token: the handler says which is missing
 	RequestAgentLogout:        0,
 	RequestAgentReady:         0,
 	RequestAgentNotReady:      0,
@@ -187,7 +201,7 @@ func decodeRequest(data []byte) (Request, error) {
 		return Request{Ref: w.Ref}, pbx.Errorf(pbx.Invalid, "cti: trailing data after the request object")
 	}
 	r := Request{
-		Ref: w.Ref, AgentID: w.AgentID, DN: w.DN, Password: w.Password, Reason: w.Reason,
+		Ref: w.Ref, AgentID: w.AgentID, DN: w.DN, Password: w.Password, User: w.User, Token: w.Token, Reason: w.Reason,
 		Destination: w.Destination, Media: w.Media, Target: w.Target, Queue: w.Queue,
 		UserData: w.UserData, Text: w.Text, State: w.State,
 	}
@@ -341,10 +355,34 @@ type reply struct {
 	Missed  int                   `json:"missed,omitempty"`
 	Queues  []tserver.QueueStatus `json:"queues,omitempty"`
 	Call    *CallInfo             `json:"call,omitempty"`
+	User    *UserInfo             `json:"user,omitempty"`
 }
 
-func errorReply(ref uint64, err error) *reply {
-	return &reply{Event: EventError, Ref: ref, Error: err.Error(), Kind: KindCode(pbx.KindOf(err))}
+// UserInfo is who a connection acts as, in the reply to RequestLogin.
+type UserInfo struct {
+	Name  string   `json:"name"`
+	Roles []string `json:"roles"`
+}
+
+// errorReply is the EventError of a request that failed with err. An
+// internal error (a bug, a failed disk) is not described to the client:
+// its text is generic, with an id, and the details go to the log with the
+// same id.
+func (s *Server) errorReply(ref uint64, err error) *reply {
+	k := pbx.KindOf(err)
+	if k != pbx.Internal {
+		return &reply{Event: EventError, Ref: ref, Error: err.Error(), Kind: KindCode(k)}
+	}
+	id := errorID()
+	s.log.Error().Err(err).Str("error_id", id).Uint64("ref", ref).Msg("cti: internal error")
+	return &reply{Event: EventError, Ref: ref, Error: "cti: internal error (id " + id + ")", Kind: KindCode(k)}
+}
+
+// errorID returns a fresh id for an internal error: 16 hex digits.
+func errorID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // AgentInfo is an agent's state, in the replies to RequestAgentLogin and
@@ -466,6 +504,7 @@ type Message struct {
 	Missed  int           `json:"missed,omitempty"`
 	Queues  []QueueStatus `json:"queues,omitempty"`
 	Call    *CallInfo     `json:"call,omitempty"`
+	User    *UserInfo     `json:"user,omitempty"`
 
 	// Chat events.
 	From  string     `json:"from,omitempty"`

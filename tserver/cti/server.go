@@ -3,10 +3,14 @@
 // WebSocket, in JSON text frames, with T-Server names (RequestAgentLogin,
 // RequestAnswerCall, RequestRouteCall, ...; EventRinging, EventEstablished,
 // ...). Every request gets exactly one reply carrying its ref: EventACK, or
-// EventError with a message and an error kind. A connection acts as one
-// agent after RequestAgentLogin and receives that agent's events, plus the
-// events of whatever it registered with RequestRegisterAddress (a queue, an
-// agent, a route point it routes for, or "*"). Chat requests go to a
+// EventError with a message and an error kind. A connection may do nothing
+// but log in until it has: as one agent (RequestAgentLogin), whose events
+// it then receives, or as a user of the center file (RequestLogin, with a
+// password or a bearer token) holding roles (supervisor, router, monitor,
+// admin); access.go says which roles may make which request. It also
+// receives the events of whatever it registered with
+// RequestRegisterAddress (a queue, an agent, a route point it routes for,
+// or "*"), as its roles allow. Chat requests go to a
 // ChatHandler (the IM gateway) and chat events come back with DeliverChat.
 //
 // The tserver.Server belongs to one clock.Loop: every request runs there,
@@ -25,6 +29,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -43,7 +48,9 @@ type ChatHandler interface {
 	// composing, paused, inactive or gone.
 	AgentTyping(agentID string, id pbx.ConnID, state string) error
 	// SupervisorJoin adds supervisor agentID to chat id; from then on the
-	// gateway delivers the chat to it too (DeliverChat).
+	// gateway delivers the chat to it too (DeliverChat). A supervisor who
+	// is a user, not an agent, comes under its user name (which is no
+	// agent's id); AgentMessage and SupervisorLeave then name it so too.
 	SupervisorJoin(agentID string, id pbx.ConnID) error
 	// SupervisorLeave takes supervisor agentID out of chat id.
 	SupervisorLeave(agentID string, id pbx.ConnID) error
@@ -76,6 +83,18 @@ type Config struct {
 	// agent without one (ok false or "") logs in without a password:
 	// keep such a server on a trusted network.
 	Passwords func(agentID string) (password string, ok bool)
+	// Users is the directory RequestLogin checks passwords and tokens
+	// against, and where an agent's roles beyond agent come from (an
+	// agent entry's roles: [supervisor]). When nil, only agents log in
+	// (RequestAgentLogin), as plain agents, and every request that needs
+	// another role is refused: a server without users has no monitors,
+	// routers or supervisors.
+	Users *auth.Users
+	// Throttle counts failed logins (RequestAgentLogin and RequestLogin)
+	// per client host and name, and refuses logins past its limits. Give
+	// the SIP registrar's, so that failures at either door count
+	// together; nil: a throttle of this server's own, on Clock.
+	Throttle *auth.Throttle
 	// Clock times the logout grace period; its callbacks must run on
 	// Loop. clock.NewReal(Loop) when nil.
 	Clock clock.Clock
@@ -103,18 +122,20 @@ type Config struct {
 
 // Server serves the CTI protocol over WebSocket. It is an http.Handler.
 type Server struct {
-	loop    *clock.Loop
-	ts      *tserver.Server
-	chat    ChatHandler
-	log     zerolog.Logger
-	pw      func(string) (string, bool)
-	clock   clock.Clock
-	grace   time.Duration
-	maxMsg  int
-	sendQ   int
-	wtime   time.Duration
-	ping    time.Duration
-	origins []string
+	loop     *clock.Loop
+	ts       *tserver.Server
+	chat     ChatHandler
+	log      zerolog.Logger
+	pw       func(string) (string, bool)
+	users    *auth.Users
+	throttle *auth.Throttle
+	clock    clock.Clock
+	grace    time.Duration
+	maxMsg   int
+	sendQ    int
+	wtime    time.Duration
+	ping     time.Duration
+	origins  []string
 
 	mu     sync.Mutex
 	closed bool
@@ -162,6 +183,7 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		loop: cfg.Loop, ts: cfg.TServer, chat: cfg.Chat, log: cfg.Log, pw: cfg.Passwords,
+		users: cfg.Users, throttle: cfg.Throttle,
 		clock: cfg.Clock, grace: cfg.LogoutGrace, maxMsg: cfg.MaxMessageBytes, sendQ: cfg.SendQueue,
 		wtime: cfg.WriteTimeout, ping: cfg.PingInterval, origins: cfg.OriginPatterns,
 		live: map[*conn]struct{}{},
@@ -177,6 +199,9 @@ func newServer(cfg Config) (*Server, error) {
 			return nil, pbx.Errorf(pbx.Invalid, "cti: no clock and no loop")
 		}
 		s.clock = clock.NewReal(cfg.Loop)
+	}
+	if s.throttle == nil {
+		s.throttle = auth.NewThrottle(s.clock.Now)
 	}
 	if s.grace == 0 {
 		s.grace = DefaultLogoutGrace

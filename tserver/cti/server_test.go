@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -171,7 +173,7 @@ func TestEveryRequest(t *testing.T) {
 		{a1, func() Request { return Request{Request: RequestRetrieveCall, ConnID: chatID} }, nil},
 		{a1, func() Request { return Request{Request: RequestChatMessage, ConnID: chatID, Text: "hello"} }, nil},
 		{a1, func() Request { return Request{Request: RequestChatTyping, ConnID: chatID, State: "composing"} }, nil},
-		{sup, func() Request { return Request{Request: RequestAgentLogin, AgentID: "sup"} }, nil},
+		{sup, func() Request { return Request{Request: RequestAgentLogin, AgentID: "sup"} }, nil}, // its entry grants supervisor
 		{sup, func() Request { return Request{Request: RequestRegisterAddress, DN: "a1"} }, nil},
 		{sup, func() Request { return Request{Request: RequestChatJoin, ConnID: chatID} }, nil},
 		{sup, func() Request { return Request{Request: RequestChatLeave, ConnID: chatID} }, nil},
@@ -194,6 +196,11 @@ func TestEveryRequest(t *testing.T) {
 			mustEvent(t, a1, "EventRinging", chatID)
 		}},
 		{a1, func() Request { return Request{Request: RequestRejectCall, ConnID: chatID, Reason: "busy"} }, nil},
+		{router, func() Request { return Request{Request: RequestLogin, Token: routerToken} }, func(m Message) {
+			if m.User == nil || m.User.Name != "router1" || !slices.Equal(m.User.Roles, []string{"router"}) {
+				t.Fatalf("login reply %s", m.Raw)
+			}
+		}},
 		{router, func() Request { return Request{Request: RequestRegisterAddress, DN: "5000"} }, func(Message) {
 			routed = e.arrive(pbx.Voice, "5000")
 			mustEvent(t, router, "EventRouteRequest", routed)
@@ -251,7 +258,7 @@ func TestEveryRequest(t *testing.T) {
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
-	mon := e.dial()
+	mon := e.monitor()
 	mustOK(t, mon.Register(ctx, "*"), "register *")
 	c := e.agent("a1", "pw1", true)
 	id := e.arrive(pbx.IM, "1001")
@@ -364,7 +371,13 @@ func TestChatHooks(t *testing.T) {
 		t.Fatalf("error %q does not carry the gateway's message", err)
 	}
 	chat.setErr(errors.New("no kind"))
-	wantKind(t, a1.ChatSend(ctx, id, "again"), pbx.Internal, "error without a kind")
+	err = a1.ChatSend(ctx, id, "again")
+	wantKind(t, err, pbx.Internal, "error without a kind")
+	// An internal error's details stay in the log: the client gets an id.
+	if strings.Contains(err.Error(), "no kind") {
+		t.Fatalf("internal error %q shows its cause to the client", err)
+	}
+	internalID(t, err.Error())
 	chat.setErr(nil)
 
 	voice := e.arrive(pbx.Voice, "1001")
@@ -377,7 +390,9 @@ func TestChatHooks(t *testing.T) {
 	mustOK(t, sup.Register(ctx, "7100"), "register the chat queue")
 	mustOK(t, sup.ChatJoin(ctx, id), "join")
 	wantKind(t, sup.ChatJoin(ctx, id), pbx.Conflict, "join twice")
-	wantKind(t, a1.ChatJoin(ctx, id), pbx.Conflict, "join one's own chat")
+	// A plain agent joins no chat, not even its own (TestChatJoinRoles:
+	// an agent its entry makes a supervisor is told it is its own).
+	wantKind(t, a1.ChatJoin(ctx, id), pbx.Permission, "a plain agent joins its own chat")
 	mustOK(t, sup.ChatSend(ctx, id, "I am here too"), "supervisor writes")
 	mustOK(t, sup.ChatLeave(ctx, id), "leave")
 	wantKind(t, sup.ChatLeave(ctx, id), pbx.Conflict, "leave twice")
@@ -494,7 +509,7 @@ func TestChatTextIsText(t *testing.T) {
 func TestRouterAndMonitors(t *testing.T) {
 	e := newEnv(t)
 	ctx := testCtx(t)
-	router, other, queueMon, agentMon, all := e.dial(), e.dial(), e.dial(), e.dial(), e.dial()
+	router, other, queueMon, agentMon, all := e.router(), e.router(), e.monitor(), e.monitor(), e.monitor()
 	mustOK(t, router.Register(ctx, "5000"), "register route point")
 	wantKind(t, router.Register(ctx, "5000"), pbx.Conflict, "register twice")
 	wantKind(t, router.Register(ctx, "nowhere"), pbx.NotFound, "register nothing")
@@ -553,14 +568,15 @@ func TestRouterAndMonitors(t *testing.T) {
 func TestSlowClientIsDisconnected(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.SendQueue = 8 })
 	ctx := testCtx(t)
-	fast := e.dial()
+	fast := e.monitor()
 	mustOK(t, fast.Register(ctx, "*"), "register")
 
 	slow, _, err := websocket.Dial(ctx, e.url, nil)
 	mustOK(t, err, "dial")
 	defer slow.CloseNow()
 	slow.SetReadLimit(-1)
-	mustOK(t, slow.Write(ctx, websocket.MessageText, []byte(`{"request":"RequestRegisterAddress","ref":1,"dn":"*"}`)), "register")
+	mustOK(t, slow.Write(ctx, websocket.MessageText, []byte(`{"request":"RequestLogin","ref":1,"token":"`+wallToken+`"}`)), "login")
+	mustOK(t, slow.Write(ctx, websocket.MessageText, []byte(`{"request":"RequestRegisterAddress","ref":2,"dn":"*"}`)), "register")
 
 	big := pbx.UserData{{Key: "blob", Value: strings.Repeat("z", 256<<10)}}
 	var worst time.Duration
@@ -590,8 +606,8 @@ func TestSlowClientIsDisconnected(t *testing.T) {
 		}
 		frames++
 	}
-	if frames >= n+1 {
-		t.Fatalf("slow client got %d frames of %d: nothing was dropped", frames, n+1)
+	if frames >= n+2 {
+		t.Fatalf("slow client got %d frames of %d: nothing was dropped", frames, n+2)
 	}
 	if _, err := fast.QueryAgent(ctx, "a1"); err != nil {
 		t.Fatal(err)
@@ -604,7 +620,7 @@ func TestSlowAgentResumes(t *testing.T) {
 	clk := newManualClock()
 	e := newEnv(t, func(c *Config) { c.Clock = clk; c.SendQueue = 8 })
 	ctx := testCtx(t)
-	mon := e.dial()
+	mon := e.monitor()
 	mustOK(t, mon.Register(ctx, "a1"), "monitor a1")
 	slow, _, err := websocket.Dial(ctx, e.url, nil)
 	mustOK(t, err, "dial")
@@ -673,7 +689,7 @@ func TestReconnectAndGrace(t *testing.T) {
 	clk := newManualClock()
 	e := newEnv(t, func(c *Config) { c.Clock = clk; c.LogoutGrace = time.Minute })
 	ctx := testCtx(t)
-	mon := e.dial()
+	mon := e.monitor()
 	mustOK(t, mon.Register(ctx, "a1"), "monitor a1")
 	c1 := e.agent("a1", "pw1", true)
 	mustOK(t, c1.Close(), "close")
@@ -716,8 +732,11 @@ func TestReconnectAndGrace(t *testing.T) {
 	e.do(func() { clk.fire() })
 	mustEvent(t, mon, "EventAgentLogout", 0)
 	e.do(func() {
-		if n := len(e.cti.st.sessions); n != 0 {
-			t.Errorf("%d sessions left", n)
+		// The monitor's own session (a user's) stays while it is connected.
+		for name, ss := range e.cti.st.sessions {
+			if !ss.user {
+				t.Errorf("agent session %s left", name)
+			}
 		}
 	})
 }
@@ -780,7 +799,7 @@ func TestGraceLeavesOthersLogins(t *testing.T) {
 func TestGraceRealClock(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.LogoutGrace = 20 * time.Millisecond })
 	ctx := testCtx(t)
-	mon := e.dial()
+	mon := e.monitor()
 	mustOK(t, mon.Register(ctx, "a1"), "monitor")
 	c := e.agent("a1", "pw1", true)
 	mustOK(t, c.Close(), "close")
@@ -847,7 +866,7 @@ func TestLoginErrors(t *testing.T) {
 		}
 	})
 	_, err = c.QueryAgent(ctx, "")
-	wantKind(t, err, pbx.Invalid, "query own agent without login")
+	wantKind(t, err, pbx.Permission, "query own agent without login")
 }
 
 // The client's Do fails cleanly on a closed connection.
@@ -875,7 +894,8 @@ func (d *durableChat) Durable(done func(error)) { d.dones <- done }
 // is an EventError.
 func TestChatLineAckedOnceDurable(t *testing.T) {
 	chat := &durableChat{dones: make(chan func(error), 4)}
-	e := newEnv(t, func(c *Config) { c.Chat = chat })
+	logs := &logBuffer{}
+	e := newEnv(t, func(c *Config) { c.Chat = chat; c.Log = zerolog.New(logs) })
 	ctx := testCtx(t)
 	a1 := e.agent("a1", "pw1", true)
 	id := e.arrive(pbx.IM, "chat")
@@ -924,8 +944,14 @@ func TestChatLineAckedOnceDurable(t *testing.T) {
 
 	send(Request{Request: RequestChatMessage, ConnID: id, Text: "and a second line", Ref: 103})
 	(<-chat.dones)(errors.New("disk full"))
-	if m := reply(); m.Ref != 103 || m.Event != EventError || m.Kind != KindCode(pbx.Internal) || !strings.Contains(m.Error, "disk full") {
-		t.Fatalf("reply %+v, want an internal EventError naming the cause", m)
+	// The client is told an id; the log names the cause with that id.
+	m := reply()
+	if m.Ref != 103 || m.Event != EventError || m.Kind != KindCode(pbx.Internal) || strings.Contains(m.Error, "disk full") {
+		t.Fatalf("reply %+v, want an internal EventError with an id only", m)
+	}
+	id8 := internalID(t, m.Error)
+	if l := logs.find(id8); !strings.Contains(l, "disk full") || !strings.Contains(l, "RequestChatMessage") {
+		t.Fatalf("log line of error %s: %q, want the cause", id8, l)
 	}
 	if got := chat.take(); len(got) != 3 {
 		t.Fatalf("calls %q", got)
@@ -942,7 +968,7 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Clock = clk })
 	ctx := testCtx(t)
 	cl := e.dial()
-	for i := range maxFailedLogins - 1 {
+	for i := range auth.MaxFailures - 1 {
 		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
 		wantKind(t, err, pbx.Permission, "wrong password")
 	}
@@ -950,7 +976,7 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	_, err := cl.Login(ctx, "a1", "", "pw1")
 	mustOK(t, err, "right password")
 	mustOK(t, cl.Logout(ctx), "logout")
-	for i := range maxFailedLogins {
+	for i := range auth.MaxFailures {
 		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
 		wantKind(t, err, pbx.Permission, "wrong password")
 	}
@@ -963,19 +989,19 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	// Another agent on the same host is not locked out with a1.
 	_, err = e.dial().Login(ctx, "a2", "", "")
 	mustOK(t, err, "a2 from the same host")
-	clk.advance(failedLoginWindow)
+	clk.advance(auth.Window)
 	if _, err := other.Login(ctx, "a1", "", "pw1"); err != nil {
 		t.Fatalf("login after the window: %v", err)
 	}
 
 	// Guessing across agents (unknown ones count too) closes the host.
-	for i := range maxHostFailures {
+	for i := range auth.MaxHostFailures {
 		_, err := cl.Login(ctx, "nobody"+strconv.Itoa(i), "", "x")
 		wantKind(t, err, pbx.NotFound, "unknown agent")
 	}
 	_, err = e.dial().Login(ctx, "a2", "", "")
 	wantKind(t, err, pbx.Permission, "host throttled")
-	if !strings.Contains(err.Error(), "too many failed logins for any agent from 127.0.0.1") {
+	if !strings.Contains(err.Error(), "too many failed logins for anyone from 127.0.0.1") {
 		t.Fatalf("error %q does not say why", err)
 	}
 }

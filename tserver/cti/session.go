@@ -1,6 +1,7 @@
 package cti
 
 import (
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -16,13 +17,10 @@ type loopState struct {
 	// joins: the supervisors in each chat.
 	joins map[pbx.ConnID]map[*session]struct{}
 	stamp uint64 // counts deliveries, so a message reaches a connection once
-	// failed counts failed logins by client host (throttle.go).
-	failed map[string]*loginFailures
 }
 
 func (st *loopState) init() {
 	st.sessions = map[string]*session{}
-	st.failed = map[string]*loginFailures{}
 	st.watchers = map[watchKey]map[*conn]struct{}{}
 	st.joins = map[pbx.ConnID]map[*session]struct{}{}
 }
@@ -57,9 +55,11 @@ func (k watchKey) String() string {
 }
 
 // session is an agent's CTI login: the connections acting as the agent,
-// and what it keeps while none is connected.
+// and what it keeps while none is connected; or a user's (RequestLogin),
+// which chat events reach while the user is connected.
 type session struct {
-	agentID string
+	agentID string // the agent's id, or the user's name (user)
+	user    bool   // a user's session: it ends with its last connection
 	conns   []*conn
 	// owns: the login came from CTI, so the grace period logs the agent
 	// out. An agent that was already logged in (by its SIP phone, by the
@@ -196,8 +196,10 @@ func (s *Server) attach(ss *session, c *conn) (missed int) {
 	return missed
 }
 
-// endSession forgets an agent's session: it logged out, or its grace
-// period ended. Chats the agent joined as a supervisor are left.
+// endSession forgets a session: the agent logged out, its grace period
+// ended, or the user's last connection went. Chats it joined as a
+// supervisor are left. Its connections act as nobody again, and what they
+// registered is dropped: a logout takes the rights with it.
 func (s *Server) endSession(ss *session) {
 	if ss.grace != nil {
 		ss.grace.Stop()
@@ -205,6 +207,10 @@ func (s *Server) endSession(ss *session) {
 	}
 	for _, c := range ss.conns {
 		c.session = nil
+		c.principal = auth.Principal{}
+		for k, undo := range c.watches {
+			s.unwatch(c, k, undo)
+		}
 	}
 	for id := range ss.joined {
 		if err := s.chat.SupervisorLeave(ss.agentID, id); err != nil {
@@ -239,6 +245,10 @@ func (s *Server) detach(c *conn) {
 		}
 	}
 	if len(ss.conns) > 0 || s.st.stopped {
+		return
+	}
+	if ss.user {
+		s.endSession(ss)
 		return
 	}
 	// What the connection's writer never wrote (it has ended) goes back
