@@ -101,6 +101,17 @@ func (m *Main) Run(ctx context.Context) error {
 // Serving reports whether Run started a server that runs until Close.
 func (m *Main) Serving() bool { return m.center != nil }
 
+// Shutdown drains a server Run started (serve's --drain) and closes it;
+// it does nothing for other commands.
+func (m *Main) Shutdown(ctx context.Context) error {
+	if m.center == nil {
+		return nil
+	}
+	c := m.center
+	m.center = nil
+	return c.Shutdown(ctx)
+}
+
 // Close stops what Run started.
 func (m *Main) Close() error {
 	if m.center != nil {

@@ -24,6 +24,8 @@ func main() {
 	}
 	if err == nil && m.Serving() {
 		<-ctx.Done()
+		stop() // a second signal ends the process at once
+		err = m.Shutdown(context.Background())
 	}
 	if cerr := m.Close(); err == nil {
 		err = cerr

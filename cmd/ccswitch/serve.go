@@ -55,6 +55,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.Var(&xmppAddrs, "xmpp-component", "XMPP server's component port `HOST:PORT` the IM gateway connects to (XEP-0114); repeat once per IM provider")
 	fs.Var(&xmppDomains, "xmpp-domain", "the gateway's component `DOMAIN` on that server; customers write to support@DOMAIN")
 	fs.Var(&xmppSecrets, "xmpp-secret", "the component's shared `SECRET` on that server")
+	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "on SIGTERM or SIGINT, how long calls and chats under way may go on before they are ended (new ones are refused at once)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the HTTP address (keep it on loopback)")
 	fs.BoolVar(&c.Simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevel := m.addLogFlag(fs)
@@ -99,6 +100,12 @@ func (m *Main) parseServe(args []string) error {
 	}
 	if c.Simulate && len(f.Traffic) == 0 {
 		return usagef("serve: --simulate: %s has no traffic section", f.Path)
+	}
+	if c.Drain < 0 {
+		return usagef("serve: --drain must not be negative")
+	}
+	if c.Drain == 0 {
+		c.Drain = -1 // no drain (live's zero is its default)
 	}
 	c.Center, c.Log = f, m.log
 	m.run = func(ctx context.Context) error {

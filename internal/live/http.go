@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
@@ -34,6 +36,10 @@ func (c *Center) routes() *http.ServeMux {
 }
 
 func (c *Center) readyz(w http.ResponseWriter, r *http.Request) {
+	if c.draining.Load() {
+		http.Error(w, "not ready: the center is draining", http.StatusServiceUnavailable)
+		return
+	}
 	if c.ctx.Err() != nil {
 		http.Error(w, "not ready: the center is closing", http.StatusServiceUnavailable)
 		return
@@ -52,15 +58,25 @@ func (c *Center) readyz(w http.ResponseWriter, r *http.Request) {
 // waiting, oldest wait, EWT, service level and counters); the detailed
 // view adds the live conversations (with customer numbers and agent ids).
 func (c *Center) status(w http.ResponseWriter, r *http.Request) {
-	detailed := c.detailed(r)
+	detailed, ok := c.detailed(w, r)
+	if !ok {
+		return
+	}
 	var (
 		queues []tserver.QueueStatus
 		chats  []imgw.ConversationStatus
+		agents []agentStatus
 	)
 	err := c.loop.Do(r.Context(), func() {
 		queues = c.ts.Status()
-		if detailed && c.im != nil {
+		if !detailed {
+			return
+		}
+		if c.im != nil {
 			chats = c.im.gw.Conversations()
+		}
+		for _, a := range c.ts.Agents() {
+			agents = append(agents, agentStatus{ID: a.ID, DN: a.DN, State: a.State().String(), Reason: a.Reason()})
 		}
 	})
 	if err != nil {
@@ -68,16 +84,44 @@ func (c *Center) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body := map[string]any{"queues": queues}
-	if detailed && c.im != nil {
-		body["conversations"] = chats
+	if detailed {
+		body["agents"] = agents
+		if c.im != nil {
+			body["conversations"] = chats
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// detailed reports whether r may see the detailed status: a bearer token
-// of a monitor, supervisor or admin.
-func (c *Center) detailed(r *http.Request) bool {
-	return false
+// agentStatus is an agent in the detailed status.
+type agentStatus struct {
+	ID     string `json:"id"`
+	DN     string `json:"dn,omitempty"`
+	State  string `json:"state"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// detailed reports whether r may see the detailed status: no
+// Authorization header is a stranger (false, ok); a bearer token of a
+// monitor, supervisor or admin may (true, ok). Any other credentials are
+// refused here (401 or 403, not ok), never read as a stranger's.
+func (c *Center) detailed(w http.ResponseWriter, r *http.Request) (detailed, ok bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return false, true
+	}
+	tok, bearer := strings.CutPrefix(h, "Bearer ")
+	p, known := c.users.Token(strings.TrimSpace(tok))
+	if !bearer || !known {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ccswitch"`)
+		http.Error(w, "unauthorized: unknown bearer token", http.StatusUnauthorized)
+		return false, false
+	}
+	if !p.Has(auth.RoleMonitor) && !p.Has(auth.RoleSupervisor) && !p.Has(auth.RoleAdmin) {
+		http.Error(w, "forbidden: the detailed status needs a monitor, supervisor or admin", http.StatusForbidden)
+		return false, false
+	}
+	return true, true
 }

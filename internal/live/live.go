@@ -21,11 +21,13 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/sim"
@@ -87,6 +89,9 @@ type Config struct {
 	// Simulate runs the file's traffic as simulated trunk callers and
 	// puts agents without a SIP password at simulated desk phones.
 	Simulate bool
+	// Drain is how long Shutdown lets calls and chats under way run
+	// before it ends them (30s; negative: not at all).
+	Drain time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr.
 	Pprof bool
 	// Getenv reads the environment variables the center file names for
@@ -125,6 +130,10 @@ type Center struct {
 	cti  *cti.Server
 	im   *imSide // with an im section
 	ep   *endpoints
+	// users are the center file's users and agents' roles; throttle
+	// counts failed logins at every door together.
+	users    *auth.Users
+	throttle *auth.Throttle
 
 	sipUDP                        net.PacketConn
 	sipTCP, sipTLS, sipWS, sipWSS net.Listener
@@ -132,6 +141,7 @@ type Center struct {
 	httpSrv                       *http.Server
 	https                         bool
 
+	draining  atomic.Bool     // Shutdown started
 	ctx       context.Context // ends when Close starts
 	cancel    context.CancelFunc
 	loopCtx   context.Context // ends after the adapters stopped
@@ -198,6 +208,9 @@ func (cfg *Config) setDefaults() {
 	}
 	if cfg.RTPPortMin == 0 && cfg.RTPPortMax == 0 {
 		cfg.RTPPortMin, cfg.RTPPortMax = 20000, 29999
+	}
+	if cfg.Drain == 0 {
+		cfg.Drain = 30 * time.Second
 	}
 	if cfg.InviteRate == 0 {
 		cfg.InviteRate = 200
@@ -271,6 +284,11 @@ func isLoopback(addr string) bool {
 // side and the CTI server; nothing listens yet.
 func (c *Center) openDomain(ctx context.Context) error {
 	cfg, f := &c.cfg, c.cfg.Center
+	var err error
+	if c.users, err = auth.New(f, cfg.Getenv); err != nil {
+		return err
+	}
+	c.throttle = auth.NewThrottle(nil)
 	creds := registrar.StaticCredentials{}
 	agents := f.ExpandAgents()
 	for _, a := range agents {
@@ -287,7 +305,6 @@ func (c *Center) openDomain(ctx context.Context) error {
 			c.gw.OnRegistration(user, contacts)
 		},
 	})
-	var err error
 	c.gw, err = sipgw.New(sipgw.Config{
 		Loop: c.loop, Registrar: c.reg, Log: c.log.With().Str("component", "sipgw").Logger(),
 		MediaIP: cfg.MediaIP, RingTimeout: cfg.RingTimeout, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
@@ -352,7 +369,8 @@ func (c *Center) openCTI(agents []config.Agent, realClock clock.Clock, chat cti.
 	var err error
 	c.cti, err = cti.NewServer(cti.Config{
 		Loop: c.loop, TServer: c.ts, Chat: chat, Clock: realClock,
-		Log: c.log.With().Str("component", "cti").Logger(),
+		Log:   c.log.With().Str("component", "cti").Logger(),
+		Users: c.users, Throttle: c.throttle,
 		Passwords: func(id string) (string, bool) {
 			p, ok := passwords[id]
 			return p, ok

@@ -197,3 +197,48 @@ func TestListenSIP(t *testing.T) {
 		t.Errorf("listenSIP(%s) with its TCP port taken: no error", udp)
 	}
 }
+
+// TestStatusDetailedNeedsAWatchingRole: the detailed status (agents and
+// conversations) is for a monitor's, supervisor's or admin's bearer
+// token; a router's is forbidden, an unknown one unauthorized, and
+// neither falls back to the public view.
+func TestStatusDetailedNeedsAWatchingRole(t *testing.T) {
+	cfg := testConfig(t, "im-center.yaml")
+	tokens := map[string]string{"WALL_TOKEN": "wallboard-token-0123456789", "ROUTER_TOKEN": "router-token-0123456789"}
+	cfg.Getenv = func(k string) string { return tokens[k] }
+	cfg.Center.Users = append(cfg.Center.Users,
+		config.User{Name: "wall", Roles: []string{"monitor"}, TokenEnv: "WALL_TOKEN"},
+		config.User{Name: "router1", Roles: []string{"router"}, TokenEnv: "ROUTER_TOKEN"})
+	c := mustOpen(t, cfg)
+	get := func(auth string) (int, map[string]json.RawMessage) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+c.Addrs().HTTP+"/api/status", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]json.RawMessage
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	code, body := get("Bearer " + tokens["WALL_TOKEN"])
+	if code != http.StatusOK || body["agents"] == nil || body["conversations"] == nil || body["queues"] == nil {
+		t.Fatalf("monitor: %d %v", code, body)
+	}
+	if !strings.Contains(string(body["agents"]), `"id":"ann"`) {
+		t.Errorf("monitor's agents: %s", body["agents"])
+	}
+	for auth, want := range map[string]int{
+		"Bearer " + tokens["ROUTER_TOKEN"]: http.StatusForbidden,
+		"Bearer not-a-token-of-anyone-here": http.StatusUnauthorized,
+		"Basic d2FsbDp4":                    http.StatusUnauthorized,
+	} {
+		if code, body := get(auth); code != want || body["queues"] != nil {
+			t.Errorf("%s: %d with %d keys, want %d and no status", auth, code, len(body), want)
+		}
+	}
+}
