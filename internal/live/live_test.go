@@ -233,7 +233,7 @@ func TestStatusDetailedNeedsAWatchingRole(t *testing.T) {
 		t.Errorf("monitor's agents: %s", body["agents"])
 	}
 	for auth, want := range map[string]int{
-		"Bearer " + tokens["ROUTER_TOKEN"]: http.StatusForbidden,
+		"Bearer " + tokens["ROUTER_TOKEN"]:  http.StatusForbidden,
 		"Bearer not-a-token-of-anyone-here": http.StatusUnauthorized,
 		"Basic d2FsbDp4":                    http.StatusUnauthorized,
 	} {
