@@ -291,15 +291,19 @@ func (c *Center) openDomain(ctx context.Context) error {
 	c.throttle = auth.NewThrottle(nil)
 	creds := registrar.StaticCredentials{}
 	agents := f.ExpandAgents()
+	sipAccounts := accountThrottle{t: c.throttle, ids: map[string]string{}}
 	for _, a := range agents {
 		if a.Password != "" && a.Number != "" {
 			creds[a.Number] = registrar.HA1(a.Number, cfg.Realm, a.Password)
+			sipAccounts.ids[a.Number] = a.ID
 		}
 	}
 	desk := newIMDesk() // before the SIP side serves: OnChange reads it
 	c.reg = registrar.New(registrar.Options{
 		Realm:       cfg.Realm,
 		Credentials: creds,
+		Throttle:    sipAccounts,
+		Logger:      c.log.With().Str("component", "registrar").Logger(),
 		OnChange: func(user string, contacts []registrar.Contact) {
 			desk.phoneGone(user, len(contacts))
 			c.gw.OnRegistration(user, contacts)
@@ -358,6 +362,30 @@ func (c *Center) openDomain(ctx context.Context) error {
 	}
 	return nil
 }
+
+// accountThrottle is the login throttle as the registrar sees it: a SIP
+// user is an agent's number, counted under the agent's id, so that the
+// agent's password guessed over SIP and over CTI counts once.
+type accountThrottle struct {
+	t   *auth.Throttle
+	ids map[string]string // number -> agent id
+}
+
+var _ registrar.Throttle = accountThrottle{}
+
+func (a accountThrottle) id(user string) string {
+	if id, ok := a.ids[user]; ok {
+		return id
+	}
+	return user
+}
+
+func (a accountThrottle) Wait(host, user string) (time.Duration, bool) {
+	return a.t.Wait(host, a.id(user))
+}
+
+func (a accountThrottle) Failed(host, user string) (bool, bool) { return a.t.Failed(host, a.id(user)) }
+func (a accountThrottle) Succeeded(host, user string)           { a.t.Succeeded(host, a.id(user)) }
 
 // openCTI builds the CTI server, with the IM gateway as its chat handler
 // when the center takes chats.

@@ -8,14 +8,19 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
 
+	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 // testConfig is a center from an example file on loopback port 0, with
@@ -241,4 +246,63 @@ func TestStatusDetailedNeedsAWatchingRole(t *testing.T) {
 			t.Errorf("%s: %d with %d keys, want %d and no status", auth, code, len(body), want)
 		}
 	}
+}
+
+// TestSIPAndCTIFailuresCountTogether: wrong passwords for agent-01's phone
+// (number 1001) over SIP lock the agent's CTI login from the same host
+// too: the doors share one throttle, keyed by the agent.
+func TestSIPAndCTIFailuresCountTogether(t *testing.T) {
+	c := mustOpen(t, testConfig(t, "sip-center.yaml"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitHostPort(t, c.Addrs().SIP)
+	for i := range auth.MaxFailures + 1 {
+		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", User: "1001", Host: host, Port: port})
+		req.AppendHeader(sip.NewHeader("Contact", "<sip:1001@127.0.0.1:5999>"))
+		res, err := cli.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1001", Password: "guess"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != sip.StatusForbidden {
+			t.Fatalf("wrong password %d: %d", i, res.StatusCode)
+		}
+	}
+	desk, err := cti.Dial(ctx, "ws://"+c.Addrs().HTTP+"/cti")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer desk.Close()
+	_, err = desk.Login(ctx, "agent-01", "", "secret")
+	if err == nil || !strings.Contains(err.Error(), "too many failed logins") {
+		t.Fatalf("CTI login with the right password after SIP failures: %v", err)
+	}
+	if _, err := desk.Login(ctx, "agent-02", "", "secret"); err != nil {
+		t.Fatalf("another agent: %v", err)
+	}
+}
+
+func splitHostPort(t *testing.T, addr string) (string, int) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, n
 }

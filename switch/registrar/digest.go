@@ -327,11 +327,14 @@ func (r *Registrar) Authenticate(req *sip.Request, tx sip.ServerTransaction) (us
 	now := r.now()
 	identity, res := r.identity(req)
 	if res == nil {
+		res = r.throttled(req, identity)
+	}
+	if res == nil {
 		v := r.verify(req, identity, now)
+		r.counted(req, identity, v)
 		if v.outcome == authOK {
 			return identity, true
 		}
-		r.logFailure(req, identity, v)
 		res = r.authResponse(req, identity, v, now)
 	}
 	_ = tx.Respond(res) // a transport error leaves nothing to undo

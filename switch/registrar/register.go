@@ -49,8 +49,12 @@ func (r *Registrar) register(req *sip.Request) *sip.Response {
 	if res != nil {
 		return res
 	}
-	if v := r.verify(req, user, now); v.outcome != authOK {
-		r.logFailure(req, user, v)
+	if res := r.throttled(req, user); res != nil {
+		return res
+	}
+	v := r.verify(req, user, now)
+	r.counted(req, user, v)
+	if v.outcome != authOK {
 		return r.authResponse(req, user, v, now)
 	}
 	for _, c := range u.contacts {

@@ -68,6 +68,10 @@ type Options struct {
 	// the order of the changes, possibly on the goroutine of another
 	// request; it may call any method of the Registrar.
 	OnChange func(user string, contacts []Contact)
+	// Throttle counts failed authentications per source host and user and
+	// refuses them for a while past a limit (internal/auth.Throttle: 5 a
+	// minute per user and host, 50 per host); nil: never refused.
+	Throttle Throttle
 	// Logger receives authentication failures (user, source and a reason,
 	// never a password, a nonce or a digest) at Info level and registrations
 	// at Debug level. The zero value discards.
@@ -106,6 +110,7 @@ type Registrar struct {
 	defaultExpires time.Duration
 	nonceTTL       time.Duration
 	onChange       func(string, []Contact)
+	throttle       Throttle
 	log            zerolog.Logger
 
 	mu        sync.Mutex
@@ -144,6 +149,9 @@ func New(opts Options) *Registrar {
 	}
 	if r.creds == nil {
 		r.creds = NoCredentials()
+	}
+	if r.throttle = opts.Throttle; r.throttle == nil {
+		r.throttle = nopThrottle{}
 	}
 	if r.secret == nil {
 		r.secret = make([]byte, 32)
