@@ -85,6 +85,10 @@ func TestServeStartFailuresExit(t *testing.T) {
 	if err := os.WriteFile(badCenter, []byte("queues: [{name: support, media: fax}]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	hugeCenter := filepath.Join(dir, "huge-center.yaml")
+	if err := os.WriteFile(hugeCenter, bytes.Repeat([]byte("# padding\n"), 5<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	base := []string{"serve", "--sip", "127.0.0.1:0", "--log-level", "error"}
 	sipCenter, imCenter := abs(t, "../../examples/sip-center.yaml"), abs(t, "../../examples/im-center.yaml")
 	for _, tc := range []struct {
@@ -103,6 +107,8 @@ func TestServeStartFailuresExit(t *testing.T) {
 			1, []string{"store", filepath.Join(notADir, "ccswitch.db")}},
 		{"config error", []string{"--config", badCenter, "--http", "127.0.0.1:0"},
 			2, []string{"bad-center.yaml:1", "queues[0].media"}},
+		{"center file of 50 MB", []string{"--config", hugeCenter, "--http", "127.0.0.1:0"},
+			2, []string{"huge-center.yaml", "larger than 2 MiB"}},
 		{"plain HTTP beyond loopback", []string{"--config", sipCenter, "--http", "0.0.0.0:0"},
 			2, []string{"0.0.0.0:0", "--insecure-http"}},
 	} {

@@ -49,9 +49,22 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// Load reads the configuration file at path; see Parse.
+// MaxFileBytes caps a configuration file: a center with thousands of
+// agents and queues fits in a fraction of it; more customers than a
+// demonstration's belong in the store, not in the file. Decoding YAML
+// takes many times its size in memory, so a larger file is refused before
+// it is read.
+const MaxFileBytes = 2 << 20
+
+// Load reads the configuration file at path; see Parse. A file larger
+// than MaxFileBytes is refused without being read whole.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -66,6 +79,9 @@ func Load(path string) (*File, error) {
 // appear in the file (the first 20, then a count of the rest); errors.As
 // finds the first.
 func Parse(name string, data []byte) (*File, error) {
+	if len(data) > MaxFileBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("the file is larger than %d MiB: a center file holds the center's description, not data (load customers into the store)", MaxFileBytes>>20)}
+	}
 	c := &checker{file: name}
 	root, ok := c.parseTree(data)
 	if !ok {

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -694,5 +696,40 @@ run:
 					err, e.Line, e.Field, e.Msg, tc.line, tc.field, tc.msg)
 			}
 		})
+	}
+}
+
+// TestLoadRefusesAHugeFile: a 50 MB center file is refused quickly,
+// having read no more than the cap, with an error naming the file.
+func TestLoadRefusesAHugeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := []byte("  - {name: q, media: voice}\n")
+	if _, err := f.WriteString("queues:\n"); err != nil {
+		t.Fatal(err)
+	}
+	for written := 0; written < 50<<20; written += len(line) {
+		if _, err := f.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Load(path)
+	runtime.ReadMemStats(&after)
+	var e *Error
+	if !errors.As(err, &e) || e.File != path || !strings.Contains(err.Error(), "larger than 2 MiB") {
+		t.Fatalf("error %v: want the size refused, naming the file", err)
+	}
+	// Bounded memory: the cap and change, not the 50 MB file (nor the
+	// gigabytes decoding it would take).
+	if got := after.TotalAlloc - before.TotalAlloc; got > 4*MaxFileBytes {
+		t.Errorf("refusing it allocated %d bytes", got)
 	}
 }
