@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +41,8 @@ type processServe struct {
 	cmd       *exec.Cmd
 	sip, http string
 	stderr    chan string // the child's stderr lines, after the address
-	exited    chan error  // what Wait said, once
+	logBytes  atomic.Int64
+	exited    chan error // what Wait said, once
 }
 
 // startProcessServe runs the real program (main, signals and exit code
@@ -65,7 +67,9 @@ func startProcessServe(t *testing.T, ctx context.Context, env []string, args ...
 	go func() {
 		defer close(p.stderr)
 		sc := bufio.NewScanner(errPipe)
+		sc.Buffer(make([]byte, 64<<10), 16<<20)
 		for sc.Scan() {
+			p.logBytes.Add(int64(len(sc.Bytes()) + 1))
 			var l struct{ Message, SIP, HTTP string }
 			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Message == "ccswitch serving" && p.sip == "" {
 				p.sip, p.http = l.SIP, l.HTTP

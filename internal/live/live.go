@@ -167,7 +167,8 @@ func Open(ctx context.Context, cfg Config) (_ *Center, err error) {
 		return nil, err
 	}
 	sipgoLogger.Do(func() {
-		sip.SetDefaultLogger(slog.New(zerolog.NewSlogHandler(cfg.Log.With().Str("component", "sipgo").Logger())))
+		sip.SetDefaultLogger(slog.New(newLimitedHandler(
+			zerolog.NewSlogHandler(cfg.Log.With().Str("component", "sipgo").Logger()), nil)))
 	})
 	c := &Center{cfg: cfg, log: cfg.Log, loop: clock.NewLoop()}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
