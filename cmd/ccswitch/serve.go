@@ -50,11 +50,11 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&c.SIPWSAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
 	fs.IntVar(&c.MaxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: the open-file limit less 1,024)")
 	fs.StringVar(&c.StorePath, "store", "ccswitch.db", "embedded store `FILE` (SQLite) for customers, transcripts and callbacks (centers with an im section)")
-	fs.StringVar(&c.SIPChatUser, "sip-chat-user", "support", "user part of the SIP address customers send MESSAGEs to")
+	fs.StringVar(&c.SIPChatUser, "sip-chat-user", "", "deprecated: im.networks.sip_message.user in the center file")
 	var xmppAddrs, xmppDomains, xmppSecrets listFlag
-	fs.Var(&xmppAddrs, "xmpp-component", "XMPP server's component port `HOST:PORT` the IM gateway connects to (XEP-0114); repeat once per IM provider")
-	fs.Var(&xmppDomains, "xmpp-domain", "the gateway's component `DOMAIN` on that server; customers write to support@DOMAIN")
-	fs.Var(&xmppSecrets, "xmpp-secret", "the component's shared `SECRET` on that server")
+	fs.Var(&xmppAddrs, "xmpp-component", "deprecated: im.networks.xmpp in the center file (component `HOST:PORT`)")
+	fs.Var(&xmppDomains, "xmpp-domain", "deprecated: im.networks.xmpp in the center file (`DOMAIN`)")
+	fs.Var(&xmppSecrets, "xmpp-secret", "deprecated, and shown to anyone who lists processes: im.networks.xmpp's secret_file or secret_env (`SECRET`)")
 	fs.DurationVar(&c.Drain, "drain", 30*time.Second, "on SIGTERM or SIGINT, how long calls and chats under way may go on before they are ended (new ones are refused at once)")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the HTTP address (keep it on loopback)")
 	fs.BoolVar(&c.Simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
@@ -90,6 +90,12 @@ func (m *Main) parseServe(args []string) error {
 	var err error
 	if c.XMPP, err = parseXMPP(xmppAddrs, xmppDomains, xmppSecrets); err != nil {
 		return err
+	}
+	if len(c.XMPP) > 0 {
+		m.log.Warn().Msg("--xmpp-component, --xmpp-domain and --xmpp-secret are deprecated and will go: the secret is visible to anyone who lists processes; declare the servers under im.networks.xmpp in the center file, with secret_file or secret_env")
+	}
+	if c.SIPChatUser != "" {
+		m.log.Warn().Msg("--sip-chat-user is deprecated and will go: set im.networks.sip_message.user in the center file")
 	}
 	f, err := config.Load(*cfgPath)
 	if err != nil {

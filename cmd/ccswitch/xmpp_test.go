@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -11,7 +14,46 @@ import (
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
-// xmppArgs are serve's flags for the IM providers' servers.
+// xmppCenter writes examples/im-center.yaml with the IM providers'
+// servers under im.networks.xmpp, the first one's secret in a file and
+// the others' in environment variables, and returns serve's --config
+// for it.
+func xmppCenter(t *testing.T, servers ...*xmpptest.Server) []string {
+	t.Helper()
+	example, err := os.ReadFile("../../examples/im-center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var nets strings.Builder
+	nets.WriteString("im:\n  networks:\n    xmpp:\n")
+	for i, s := range servers {
+		secret := ""
+		if i == 0 {
+			file := filepath.Join(dir, "xmpp.secret")
+			if err := os.WriteFile(file, []byte(s.Secret+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			secret = "secret_file: " + file
+		} else {
+			env := fmt.Sprintf("CCSWITCH_TEST_XMPP_SECRET_%d", i)
+			t.Setenv(env, s.Secret)
+			secret = "secret_env: " + env
+		}
+		fmt.Fprintf(&nets, "      - {component: %q, domain: %s, %s}\n", s.ComponentAddr, s.ComponentDomain, secret)
+	}
+	center := strings.Replace(string(example), "\nim:\n", "\n"+nets.String(), 1)
+	if center == string(example) {
+		t.Fatal("examples/im-center.yaml has no im section at the start of a line")
+	}
+	path := filepath.Join(dir, "center.yaml")
+	if err := os.WriteFile(path, []byte(center), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return []string{"--config", path}
+}
+
+// xmppArgs are serve's deprecated flags for the IM providers' servers.
 func xmppArgs(servers ...*xmpptest.Server) []string {
 	var args []string
 	for _, s := range servers {
@@ -79,7 +121,7 @@ func TestXMPPCustomersOnTwoServers(t *testing.T) {
 	if prosody == nil || ejabberd == nil {
 		t.FailNow() // the fixture said why
 	}
-	c := startIMCenter(t, xmppArgs(prosody, ejabberd)...)
+	c := startIMCenter(t, xmppCenter(t, prosody, ejabberd)...)
 	c.waitComponents(t, ctx)
 	// Bob (BobIM only) logs in first: the longest idle, free for both
 	// queues, yet never offered Alice's AliceChat chat.

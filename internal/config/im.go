@@ -37,6 +37,9 @@ type IM struct {
 	// AutomatedAgents are agents of the center that are bots: they take
 	// chats like a person, answer what they can and transfer the rest.
 	AutomatedAgents []AutomatedAgent `yaml:"automated_agents"`
+	// Networks are the IM networks chats come from (XMPP servers, SIP
+	// MESSAGE, the web chat).
+	Networks Networks `yaml:"networks"`
 	// Customers and Orders seed the embedded store (demos, tests).
 	Customers []CustomerSeed `yaml:"customers"`
 	Orders    []OrderSeed    `yaml:"orders"`
@@ -251,6 +254,7 @@ func (c *checker) setIMDefaults(f *File) {
 	if b.EscapeWords == nil {
 		b.EscapeWords = []string{"agent"}
 	}
+	c.setNetworkDefaults(im)
 	if im.Identity.UnverifiedText == "" {
 		im.Identity.UnverifiedText = DefaultUnverifiedText
 	}
@@ -351,6 +355,7 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 		}
 	}
 	c.checkIdentity(f, p.key("identity"))
+	c.checkNetworks(im)
 	checkMenu := func(name string, m *BotMenu, reason bool) {
 		if m == nil {
 			return

@@ -109,6 +109,18 @@ func TestParseIMErrors(t *testing.T) {
 		{"blank unverified text", "{handoff_secret_env: CCSWITCH_HANDOFF_SECRET}", "{unverified_text: ' '}", "im.identity.unverified_text", "must not be blank"},
 		{"identity unknown key", "{handoff_secret_env: CCSWITCH_HANDOFF_SECRET}", "{handoff_secret: hunter2}", "im.identity.handoff_secret", `unknown field "handoff_secret"`},
 		{"huge messages", "customers:", "max_message_bytes: 100000000\n  customers:", "im.max_message_bytes", "must be within 1-65536"},
+		{"xmpp secret in the file", "customers:", "networks: {xmpp: [{component: 'x:5347', domain: a.test, secret: hunter2}]}\n  customers:",
+			"im.networks.xmpp[0].secret", "secrets are not written in the center file"},
+		{"xmpp without secret", "customers:", "networks: {xmpp: [{component: 'x:5347', domain: a.test}]}\n  customers:",
+			"im.networks.xmpp[0]", "needs the component's secret"},
+		{"xmpp two secrets", "customers:", "networks: {xmpp: [{component: 'x:5347', domain: a.test, secret_file: /f, secret_env: E}]}\n  customers:",
+			"im.networks.xmpp[0].secret_env", "not both"},
+		{"xmpp component", "customers:", "networks: {xmpp: [{component: nowhere, domain: a.test, secret_env: E}]}\n  customers:",
+			"im.networks.xmpp[0].component", "want HOST:PORT"},
+		{"xmpp domain twice", "customers:", "networks: {xmpp: [{component: 'x:1', domain: a.test, secret_env: E}, {component: 'y:1', domain: A.test, secret_env: F}]}\n  customers:",
+			"im.networks.xmpp[1].domain", "given twice"},
+		{"sip message user", "customers:", "networks: {sip_message: {user: 'a@b'}}\n  customers:",
+			"im.networks.sip_message.user", "not a SIP user part"},
 	} {
 		src := strings.Replace(imCenter, tc.old, tc.new, 1)
 		if src == imCenter {
@@ -152,5 +164,22 @@ func TestParseIMVerifyErrorPosition(t *testing.T) {
 	const want = `im.yaml:15:23: im.bot.identify.verify.field: unknown field "shoe_size"`
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("err %v, want %s", err, want)
+	}
+}
+
+func TestParseIMNetworks(t *testing.T) {
+	f, err := Parse("im.yaml", []byte(strings.Replace(imCenter, "customers:", `networks:
+    xmpp: [{component: "127.0.0.1:5347", domain: Chat.Example.TEST, secret_env: XMPP_SECRET}]
+    webchat: {enabled: false}
+  customers:`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.IM.Networks
+	if len(n.XMPP) != 1 || n.XMPP[0].Domain != "chat.example.test" || n.XMPP[0].SecretEnv != "XMPP_SECRET" {
+		t.Errorf("xmpp %+v", n.XMPP)
+	}
+	if n.WebChat.On() || !n.SIPMessage.On() || n.SIPMessage.User != DefaultSIPMessageUser {
+		t.Errorf("webchat on %v, sip message on %v user %q", n.WebChat.On(), n.SIPMessage.On(), n.SIPMessage.User)
 	}
 }

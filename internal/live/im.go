@@ -1,6 +1,7 @@
 package live
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -83,10 +84,19 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 			im.gw.DeskLost(e.AgentID)
 		}
 	})
-	im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger()})
-	im.gw.AddAdapter(im.web)
-	im.gw.AddAdapter(c.gw.EnableMessages(cfg.SIPChatUser, im.gw))
-	for _, p := range cfg.XMPP {
+	nets := &f.IM.Networks
+	if nets.WebChat.On() {
+		im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger()})
+		im.gw.AddAdapter(im.web)
+	}
+	if nets.SIPMessage.On() {
+		im.gw.AddAdapter(c.gw.EnableMessages(cmp.Or(cfg.SIPChatUser, nets.SIPMessage.User), im.gw))
+	}
+	providers, err := c.xmppProviders()
+	if err != nil {
+		return err
+	}
+	for _, p := range providers {
 		a, err := xmpp.New(xmpp.Config{
 			Addr: p.Addr, Domain: p.Domain, Secret: p.Secret,
 			Receiver: im.gw, Subscribers: im.st,
@@ -137,9 +147,34 @@ func (c *Center) closeIM() {
 	}
 }
 
-// mount adds the web chat under /chat/.
+// xmppProviders are the center file's XMPP servers, their secrets read
+// from their files or variables, and those of Config.XMPP; a domain given
+// twice is an error.
+func (c *Center) xmppProviders() ([]XMPPProvider, error) {
+	var out []XMPPProvider
+	seen := map[string]bool{}
+	for i, x := range c.cfg.Center.IM.Networks.XMPP {
+		secret, err := c.readSecret(fmt.Sprintf("im.networks.xmpp[%d] (%s) secret", i, x.Domain), x.SecretFile, x.SecretEnv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, XMPPProvider{Addr: x.Component, Domain: x.Domain, Secret: string(secret)})
+		seen[x.Domain] = true
+	}
+	for _, p := range c.cfg.XMPP {
+		if seen[p.Domain] {
+			return nil, configErrorf("live: xmpp domain %s is in %s and given again", p.Domain, c.cfg.Center.Path)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// mount adds the web chat under /chat/, when it is on.
 func (im *imSide) mount(mux *http.ServeMux) {
-	mux.Handle("/chat/", http.StripPrefix("/chat", im.web.Handler()))
+	if im.web != nil {
+		mux.Handle("/chat/", http.StripPrefix("/chat", im.web.Handler()))
+	}
 }
 
 // Conversations lists the live chats (none without an im section).

@@ -80,10 +80,12 @@ type Config struct {
 	// StorePath is the embedded store (ccswitch.db), opened by centers
 	// with an im section; its journal spool is StorePath+".spool".
 	StorePath string
-	// SIPChatUser is the user part customers send SIP MESSAGEs to
-	// (support).
+	// SIPChatUser, when set, overrides im.networks.sip_message.user
+	// (deprecated: the center file says it).
 	SIPChatUser string
-	// XMPP lists the IM providers' XMPP servers the gateway joins.
+	// XMPP lists XMPP servers to join besides the center file's
+	// im.networks.xmpp (deprecated: their secrets would be on the command
+	// line; the center file names a secret file or variable).
 	XMPP []XMPPProvider
 
 	// Simulate runs the file's traffic as simulated trunk callers and
@@ -203,7 +205,6 @@ func (cfg *Config) setDefaults() {
 	def(&cfg.Realm, "ccswitch")
 	def(&cfg.MediaIP, "127.0.0.1")
 	def(&cfg.StorePath, "ccswitch.db")
-	def(&cfg.SIPChatUser, "support")
 	if cfg.RingTimeout == 0 {
 		cfg.RingTimeout = 20 * time.Second
 	}
