@@ -25,21 +25,15 @@ bench:
 	bash bench/sim-vs-bare.sh
 	bash bench/im-relay.sh
 
+# gofmt, go vet and staticcheck (installed from the Go module proxy).
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# Every fuzz test of the module (found by go test -list), FUZZTIME each.
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzParse -fuzztime=30s ./internal/config/
-	$(GO) test -run='^$$' -fuzz=FuzzBotInput -fuzztime=30s -fuzzminimizetime=10s ./imgw/
-	$(GO) test -run='^$$' -fuzz=FuzzSanitize -fuzztime=30s ./imgw/
-	$(GO) test -run='^$$' -fuzz=FuzzInboundStanza -fuzztime=30s ./imgw/xmpp/
-	$(GO) test -run='^$$' -fuzz=FuzzRequest -fuzztime=30s ./tserver/cti/
-	$(GO) test -run='^$$' -fuzz=FuzzLineRecord -fuzztime=15s ./imgw/
-	$(GO) test -run='^$$' -fuzz=FuzzChunkEncoding -fuzztime=15s ./internal/store/
-	$(GO) test -run='^$$' -fuzz=FuzzAppendString -fuzztime=15s ./internal/jsonenc/
-	$(GO) test -run='^$$' -fuzz=FuzzChatEventJSON -fuzztime=15s ./tserver/cti/
-	$(GO) test -run='^$$' -fuzz=FuzzAppendMessage -fuzztime=15s ./imgw/xmpp/
+	bash .ci/fuzz
 
 cover:
 	$(GO) test -coverprofile=cover.out ./...

@@ -197,16 +197,6 @@ func (e *env) token(tok string) *Client {
 	return c
 }
 
-// user dials and logs in as user name with password.
-func (e *env) user(name, password string) *Client {
-	e.tb.Helper()
-	c := e.dial()
-	if _, err := c.LoginUser(testCtx(e.tb), name, password); err != nil {
-		e.tb.Fatalf("login %s: %v", name, err)
-	}
-	return c
-}
-
 // arrive brings an interaction of media m to dnis and returns its ID.
 func (e *env) arrive(m pbx.Media, dnis string) pbx.ConnID {
 	e.tb.Helper()
