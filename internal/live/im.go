@@ -83,7 +83,11 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 			im.gw.DeskLost(e.AgentID)
 		}
 	})
-	im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger()})
+	webKey, err := webchatSecret(cfg.StorePath)
+	if err != nil {
+		return err
+	}
+	im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger(), Secret: webKey})
 	im.gw.AddAdapter(im.web)
 	im.gw.AddAdapter(c.gw.EnableMessages(cfg.SIPChatUser, im.gw))
 	for _, p := range cfg.XMPP {
@@ -107,7 +111,10 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 			}
 		}()
 	}
-	return nil
+	// What the networks deliver waits for the loop, which does not run
+	// yet: the chats come back first, with every adapter there to tell
+	// their customers.
+	return c.restoreChats(ctx)
 }
 
 // closeIM stops the IM networks and makes every accepted record durable;
