@@ -28,6 +28,7 @@ type imSide struct {
 	web     *webchat.Server
 	xmpp    []*xmpp.Adapter
 	running sync.WaitGroup // the XMPP components
+	stats   *statsKeeper
 }
 
 // openIM opens the store and builds the IM gateway with its networks:
@@ -111,6 +112,9 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 			}
 		}()
 	}
+	if err := c.keepStats(ctx, realClock); err != nil {
+		return err
+	}
 	// What the networks deliver waits for the loop, which does not run
 	// yet: the chats come back first, with every adapter there to tell
 	// their customers.
@@ -128,6 +132,9 @@ func (c *Center) closeIM() {
 	im.running.Wait()
 	if im.web != nil {
 		im.web.Close()
+	}
+	if im.stats != nil {
+		im.stats.close()
 	}
 	if im.journal != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
