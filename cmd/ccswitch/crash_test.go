@@ -322,6 +322,7 @@ type serveChild struct {
 	out   []string     // its other lines on stdout (the test's verdict)
 	stdin io.Closer
 	http  string        // its HTTP address
+	sip   string        // its SIP (UDP) address
 	read  chan struct{} // closed when its stdout ends
 	done  chan struct{} // closed when it was waited for
 	err   error         // what Wait said
@@ -365,7 +366,9 @@ func startServeChildConfig(t *testing.T, ctx context.Context, name, path, crashC
 		defer close(c.read)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "http "); ok {
+			if a, ok := strings.CutPrefix(sc.Text(), "sip "); ok {
+				c.sip = a // before the http line: read once that is
+			} else if a, ok := strings.CutPrefix(sc.Text(), "http "); ok {
 				select {
 				case addr <- a:
 				default:
@@ -448,6 +451,7 @@ func TestServeCrashChild(t *testing.T) {
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	fmt.Printf("sip %s\n", m.center.Addrs().SIP)
 	fmt.Printf("http %s\n", m.center.Addrs().HTTP)
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent stops us, or dies
 	if err := m.Close(); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -270,6 +271,9 @@ func (v *webVisitor) redial(ctx context.Context, httpAddr string) {
 // crashQueueStatus is a queue's part of /api/status.
 type crashQueueStatus struct {
 	Name       string        `json:"name"`
+	LoggedIn   int           `json:"logged_in"`
+	Ready      int           `json:"ready"`
+	Busy       int           `json:"busy"`
 	Waiting    int           `json:"waiting"`
 	OldestWait time.Duration `json:"oldest_wait"`
 	Stats      struct {
@@ -326,6 +330,124 @@ func waitStatsStored(t *testing.T, ctx context.Context, path, queue string, offe
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
 			t.Fatalf("the store's statistics of %s: %+v, want %d offered, %d answered (%v)", queue, got[queue], offered, answered, err)
+		}
+	}
+}
+
+// SIP phones registered before a crash are still registered after it:
+// their agents are logged in and take calls without a new REGISTER, and
+// the agent whose call was up at the crash comes back ready, not busy.
+func TestServeKilledKeepsRegistrations(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cc.db")
+	src, err := os.ReadFile("../../examples/im-center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mark = "  # Max is a bot"
+	if !strings.Contains(string(src), mark) {
+		t.Fatal("the example center changed: no place for the voice agents")
+	}
+	center := strings.Replace(string(src), mark, `  - {id: vic, name: Vic, number: "2002", password: secret, ready: true, skills: {phones: 5}, capacity: {voip: 1, im: 0}}
+  - {id: wen, name: Wen, number: "2003", password: secret, ready: true, skills: {phones: 5}, capacity: {voip: 1, im: 0}}
+`+mark, 1)
+	cfgPath := filepath.Join(dir, "center.yaml")
+	if err := os.WriteFile(cfgPath, []byte(center), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scen := func(name string) string { return scScenario(t, name) }
+	register := func(sipAddr, user string, port int) {
+		reg := sipp(t, ctx, "-sf", scen("register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+			"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
+			"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600", "-timeout", "10s", sipAddr)
+		scWait(t, reg, 15*time.Second, "REGISTER "+user)
+	}
+	phone := func(sipAddr, scenario string) int {
+		port := freeUDPPort(t)
+		sipp(t, ctx, "-sf", scen(scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", sipAddr)
+		return port
+	}
+
+	first := startServeChildConfig(t, ctx, "first", path, cfgPath)
+	// Wen takes a call and keeps it up (her phone waits for a BYE).
+	register(first.sip, "2003", phone(first.sip, "agent-waits-for-bye.xml"))
+	waitQueue(t, ctx, first.http, "phones", "wen ready", func(q crashQueueStatus) bool { return q.Ready == 1 })
+	caller := sipp(t, ctx, "-sf", scen("caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "50s", first.sip)
+	waitQueue(t, ctx, first.http, "phones", "wen's call up", func(q crashQueueStatus) bool { return q.Busy == 1 })
+	vicPort := phone(first.sip, "agent-answers.xml")
+	register(first.sip, "2002", vicPort)
+	waitQueue(t, ctx, first.http, "phones", "vic ready", func(q crashQueueStatus) bool { return q.Ready == 1 && q.Busy == 1 })
+	// The registrations reach the store behind the writer; the chat
+	// counters' wait is the barrier used here too.
+	waitBindingsStored(t, ctx, path, 2)
+
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.wait(); !isKilled(err) {
+		t.Fatalf("the first serve ended with %v, want killed", err)
+	}
+	_ = caller.Process.Kill() // its call died with serve
+
+	second := startServeChildConfig(t, ctx, "second", path, cfgPath)
+	// Both agents are back, logged in and ready: nobody registered again,
+	// and Wen's call, lost in the crash, does not keep her busy.
+	waitQueue(t, ctx, second.http, "phones", "both agents ready", func(q crashQueueStatus) bool {
+		return q.LoggedIn == 2 && q.Ready == 2 && q.Busy == 0
+	})
+	// Vic logged in first (users in order): a call goes to his phone,
+	// reached at the contact it registered before the crash.
+	caller2 := sipp(t, ctx, "-sf", scen("caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "20s", second.sip)
+	scWait(t, caller2, 25*time.Second, "a call after the restart, answered by vic's phone")
+	if err := second.stop(); err != nil {
+		t.Fatalf("the second serve: %v", err)
+	}
+}
+
+// waitQueue polls /api/status until queue's status satisfies ok.
+func waitQueue(t *testing.T, ctx context.Context, addr, queue, what string, ok func(crashQueueStatus) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	for {
+		q := queueStatus(t, ctx, addr, queue)
+		if ok(q) {
+			return
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("waiting for %s: %s is %+v", what, queue, q)
+		}
+	}
+}
+
+// waitBindingsStored waits until the store file holds n SIP bindings.
+func waitBindingsStored(t *testing.T, ctx context.Context, path string, n int) {
+	t.Helper()
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		bs, err := st.AllSIPBindings(ctx)
+		if err == nil && len(bs) == n {
+			return
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			t.Fatalf("%d bindings stored, want %d (%v)", len(bs), n, err)
 		}
 	}
 }

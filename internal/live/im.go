@@ -115,6 +115,9 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	if err := c.keepStats(ctx, realClock); err != nil {
 		return err
 	}
+	if err := c.keepRegistrations(); err != nil {
+		return err
+	}
 	// What the networks deliver waits for the loop, which does not run
 	// yet: the chats come back first, with every adapter there to tell
 	// their customers.

@@ -82,3 +82,29 @@ func TestQueueStats(t *testing.T) {
 		t.Fatal("an interval that starts off the grid was taken")
 	}
 }
+
+// A user's SIP bindings are replaced as a whole; none removes them.
+func TestSIPBindings(t *testing.T) {
+	s := MustOpen(t)
+	ctx := context.Background()
+	exp := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	if err := s.PutSIPBindings(ctx, "2001", []SIPBinding{{Contact: "sip:2001@10.0.0.1:5060", Expires: exp, Source: "10.0.0.1:5060", Transport: "UDP", CSeq: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSIPBindings(ctx, "2002", []SIPBinding{{Contact: "sip:2002@10.0.0.2:5060", Expires: exp}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSIPBindings(ctx, "2002", nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AllSIPBindings(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].AOR != "2001" || got[0].Source != "10.0.0.1:5060" || got[0].CSeq != 7 || !got[0].Expires.Equal(exp) {
+		t.Fatalf("bindings: %+v", got)
+	}
+	if err := s.PutSIPBindings(ctx, "2001", []SIPBinding{{Contact: "sip:x@y"}}); err == nil {
+		t.Fatal("a binding without expiry was taken")
+	}
+}
