@@ -41,18 +41,27 @@ type statsKeeper struct {
 // keepStats restores the day's statistics from the store and starts
 // keeping them there.
 func (c *Center) keepStats(ctx context.Context, clk clock.Clock) error {
-	st, ts := c.im.st, c.ts
+	k, err := newStatsKeeper(ctx, c.im.st, c.im.w, c.ts, clk, c.log.With().Str("component", "stats").Logger())
+	if err != nil {
+		return err
+	}
+	c.im.stats = k
+	return nil
+}
+
+// newStatsKeeper seeds ts's statistics with what st holds of the day
+// (ts's clock says which) and keeps them there from now on, through w.
+func newStatsKeeper(ctx context.Context, st *store.Store, w *store.Writer, ts *tserver.Server, clk clock.Clock, log zerolog.Logger) (*statsKeeper, error) {
 	now := clk.Now()
 	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, now.Location())
-	k := &statsKeeper{ts: ts, w: c.im.w, clock: clk, log: c.log.With().Str("component", "stats").Logger(),
-		interval: now.Truncate(store.StatsInterval)}
+	k := &statsKeeper{ts: ts, w: w, clock: clk, log: log, interval: now.Truncate(store.StatsInterval)}
 	dayStats, err := st.QueueStatsSince(ctx, day)
 	if err != nil {
-		return fmt.Errorf("live: restore statistics: %w", err)
+		return nil, fmt.Errorf("live: restore statistics: %w", err)
 	}
 	cur, err := st.QueueStatsSince(ctx, k.interval)
 	if err != nil {
-		return fmt.Errorf("live: restore statistics: %w", err)
+		return nil, fmt.Errorf("live: restore statistics: %w", err)
 	}
 	seed := make(map[string]tserver.QueueStats, len(dayStats))
 	for q, s := range dayStats {
@@ -72,8 +81,7 @@ func (c *Center) keepStats(ctx context.Context, clk clock.Clock) error {
 		}
 	})
 	k.soon(statsEvery)
-	c.im.stats = k
-	return nil
+	return k, nil
 }
 
 // soon writes the statistics within d, unless a write is due sooner.
