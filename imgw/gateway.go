@@ -125,6 +125,8 @@ type conversation struct {
 	conn        pbx.ConnID
 	agent       string
 	supervisors []string
+	enqueued    time.Time // entered tserver's queues (or was last transferred)
+	routed      bool      // a route was journaled (journalRoute)
 
 	seq       int64
 	outSeq    int
@@ -551,6 +553,29 @@ func (g *Gateway) arrive(c *conversation) {
 		c.waitTimer.Stop()
 		c.waitTimer = nil
 	}
+	in := g.arrival(c)
+	c.phase = phaseQueued
+	c.outcome = "routed"
+	c.enqueued = g.clock.Now()
+	g.journalConversation(c)
+	g.arriving = c
+	id, err := g.ts.Arrive(in)
+	g.arriving = nil
+	if err != nil {
+		g.log.Error().Err(err).Str("conversation", c.id).Str("queue", c.queue).Msg("routing failed")
+		g.say(c, "system", "Sorry, we cannot take chats right now. Please try again later.")
+		g.end(c, "failed")
+		return
+	}
+	g.bind(c, id)
+	if c.phase == phaseQueued {
+		g.journalRoute(c)
+		g.waiting(c)
+	}
+}
+
+// arrival is what tserver routes of conversation c.
+func (g *Gateway) arrival(c *conversation) *tserver.Arrival {
 	fam, ver, _ := g.clientFamily(c)
 	in := &tserver.Arrival{Media: pbx.IM, DNIS: c.queue, Priority: c.priority, ClientFamily: fam, ClientVersion: ver}
 	if c.language != "" && g.attributes["language"] {
@@ -574,22 +599,7 @@ func (g *Gateway) arrive(c *conversation) {
 		in.UserData.Set("client", fam)
 		in.UserData.Set("client_version", ver)
 	}
-	c.phase = phaseQueued
-	c.outcome = "routed"
-	g.journalConversation(c)
-	g.arriving = c
-	id, err := g.ts.Arrive(in)
-	g.arriving = nil
-	if err != nil {
-		g.log.Error().Err(err).Str("conversation", c.id).Str("queue", c.queue).Msg("routing failed")
-		g.say(c, "system", "Sorry, we cannot take chats right now. Please try again later.")
-		g.end(c, "failed")
-		return
-	}
-	g.bind(c, id)
-	if c.phase == phaseQueued {
-		g.waiting(c)
-	}
+	return in
 }
 
 func (g *Gateway) bind(c *conversation, id pbx.ConnID) {
@@ -603,6 +613,12 @@ func (g *Gateway) bind(c *conversation, id pbx.ConnID) {
 // and every PositionEvery, and arms the callback offer.
 func (g *Gateway) waiting(c *conversation) {
 	g.tellPosition(c)
+	g.armWaiting(c)
+}
+
+// armWaiting arms a queued conversation's position updates and callback
+// offer.
+func (g *Gateway) armWaiting(c *conversation) {
 	if every := g.im.PositionEvery.D(); every > 0 && c.waitTimer == nil {
 		var tick func()
 		tick = func() {
@@ -734,6 +750,7 @@ func (g *Gateway) end(c *conversation, outcome string) {
 		c.outcome = outcome
 	}
 	g.journalConversation(c)
+	g.journalRoute(c)
 	delete(g.byUser, c.key)
 	delete(g.byID, c.id)
 	if c.conn != 0 {
@@ -771,6 +788,8 @@ func (g *Gateway) onEvent(e tserver.Event) {
 			g.say(c, "system", "You are being transferred. Please wait.")
 			c.agent = ""
 			c.phase = phaseQueued
+			c.enqueued = g.clock.Now()
+			g.journalRoute(c)
 		case "":
 			if c.phase == phaseConnected && c.endedBy == "" {
 				// Not the customer's own release (customerEnds): the
@@ -795,6 +814,7 @@ func (g *Gateway) connected(c *conversation, agentID string) {
 		}
 	}
 	c.phase, c.agent = phaseConnected, agentID
+	g.journalRoute(c)
 	g.deliver(agentID, AgentChat{Type: ChatHistory, ConnID: c.conn, Name: g.customerName(c),
 		Time: g.clock.Now(), Lines: append([]Line(nil), c.lines...)})
 	g.say(c, "system", "You are now chatting with "+g.agentName(agentID)+".")

@@ -92,6 +92,9 @@ type Journal interface {
 	Line(l Line)
 	Device(from Address, client *ClientInfo, presence *PresenceInfo)
 	Callback(r CallbackRequest)
+	// Route records where a routed conversation is (queued, with an
+	// agent, ended), for a restart to put it back (Gateway.Restore).
+	Route(r RouteRecord)
 	// Link links the IM user from.Network, from.User to customer, who
 	// just verified from it: its next chats open the customer's data.
 	Link(from Address, customer int64)
@@ -112,6 +115,7 @@ type MemoryStore struct {
 	devices       map[Address]deviceRecord
 	links         map[userKey]int64
 	callbacks     []CallbackRequest
+	routes        map[string]RouteRecord
 }
 
 type memOrder struct {
@@ -133,6 +137,7 @@ func NewMemoryStore() *MemoryStore {
 		lines:         map[string][]Line{},
 		devices:       map[Address]deviceRecord{},
 		links:         map[userKey]int64{},
+		routes:        map[string]RouteRecord{},
 	}
 }
 
@@ -241,6 +246,35 @@ func (m *MemoryStore) Callback(r CallbackRequest) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.callbacks = append(m.callbacks, r)
+}
+
+// Route implements Journal.
+func (m *MemoryStore) Route(r RouteRecord) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r.Phase == RouteEnded {
+		delete(m.routes, r.Conversation)
+		return
+	}
+	m.routes[r.Conversation] = r
+}
+
+// Routes returns the routes of the conversations not ended, in the order
+// they queued: what Gateway.Restore takes after a restart.
+func (m *MemoryStore) Routes() []RouteRecord {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]RouteRecord, 0, len(m.routes))
+	for _, r := range m.routes {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b RouteRecord) int {
+		if c := a.Enqueued.Compare(b.Enqueued); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Conversation, b.Conversation)
+	})
+	return out
 }
 
 // Durable implements Journal: memory is as durable as it gets.

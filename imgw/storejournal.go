@@ -154,6 +154,8 @@ type spoolRecord struct {
 	Device       *deviceRecordJSON      `json:"d,omitempty"`
 	Callback     *store.CallbackRequest `json:"b,omitempty"`
 	Link         *linkRecordJSON        `json:"k,omitempty"`
+	Route        *store.Route           `json:"r,omitempty"`
+	RouteEnd     string                 `json:"re,omitempty"`
 }
 
 type linkRecordJSON struct {
@@ -185,6 +187,10 @@ func (r *spoolRecord) addTo(b *store.Batch, once bool) bool {
 		}
 	case r.Link != nil:
 		b.LinkDevice(r.Link.Network, r.Link.User, r.Link.Customer, store.LinkVerified)
+	case r.Route != nil:
+		b.Route(*r.Route)
+	case r.RouteEnd != "":
+		b.RouteEnded(r.RouteEnd)
 	case r.Callback != nil && once:
 		b.CallbackOnce(*r.Callback)
 	case r.Callback != nil:
@@ -537,4 +543,55 @@ func (j *StoreJournal) Callback(r CallbackRequest) {
 // Link implements Journal.
 func (j *StoreJournal) Link(from Address, customer int64) {
 	j.record(&spoolRecord{Link: &linkRecordJSON{Network: from.Network, User: from.User, Customer: customer}})
+}
+
+// Route implements Journal.
+func (j *StoreJournal) Route(r RouteRecord) {
+	if r.Phase == RouteEnded {
+		j.record(&spoolRecord{RouteEnd: r.Conversation})
+		return
+	}
+	j.record(&spoolRecord{Route: &store.Route{
+		Conversation: r.Conversation, Phase: r.Phase, Queue: r.Queue, Priority: r.Priority, Enqueued: r.Enqueued,
+		Agent: r.Agent, CustomerID: r.CustomerID, Network: r.From.Network, User: r.From.User, Device: r.From.Device,
+		ClientFamily: r.ClientFamily, ClientVersion: r.ClientVersion, Language: r.Language, Reason: r.Reason,
+	}})
+}
+
+// Restorable returns the conversations a restart puts back
+// (Gateway.Restore): those with a route and no end, in the order they
+// queued, with their customers and transcripts. Call it after
+// OpenStoreJournal, which applied what the spool kept.
+func (j *StoreJournal) Restorable(ctx context.Context) ([]Restored, error) {
+	routes, err := j.st.Routes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Restored, 0, len(routes))
+	for _, r := range routes {
+		x := Restored{Route: RouteRecord{
+			Conversation: r.Conversation, Phase: r.Phase, Queue: r.Queue, Priority: r.Priority, Enqueued: r.Enqueued,
+			Agent: r.Agent, CustomerID: r.CustomerID, From: Address{Network: r.Network, User: r.User, Device: r.Device},
+			ClientFamily: r.ClientFamily, ClientVersion: r.ClientVersion, Language: r.Language, Reason: r.Reason,
+		}}
+		if conv, ok, err := j.st.Conversation(ctx, r.Conversation); err == nil && ok {
+			x.Started = conv.Started
+		}
+		if r.CustomerID != 0 {
+			if cu, ok, err := j.st.Customer(ctx, r.CustomerID); err == nil && ok {
+				c := customerOf(cu)
+				x.Customer = &c
+			}
+		}
+		lines, err := j.st.Transcript(ctx, r.Conversation)
+		if err != nil {
+			return nil, err
+		}
+		x.Lines = make([]Line, len(lines))
+		for i, l := range lines {
+			x.Lines[i] = Line{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }

@@ -136,6 +136,7 @@ type Agent struct {
 	loggedTime  time.Duration
 	loginSince  time.Time
 	inAvailable bool
+	preferred   []*Contact // queued contacts resumed for this agent first (Resume)
 }
 
 // State returns the agent's state.

@@ -23,6 +23,10 @@ type Arrival struct {
 	// Tag is the caller's own mark, kept on the Contact (the simulator
 	// keeps its traffic index there).
 	Tag int
+	// Resume, when not nil, brings back an interaction from before a
+	// restart, with its original arrival (see Resume). It must arrive at
+	// a queue.
+	Resume *Resume
 }
 
 // Arrive brings a new interaction into the center and routes it: at a
@@ -55,10 +59,15 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 	case rp != nil && rp.queue.media != in.Media:
 		// Its default queue is where it may end up.
 		return 0, pbx.Errorf(pbx.Invalid, "tserver: arrive: route point %s routes %s (queue %s), not %s", rp.number, rp.queue.media, rp.queue.name, in.Media)
+	case in.Resume != nil && q == nil:
+		return 0, pbx.Errorf(pbx.Invalid, "tserver: arrive: a resumed interaction must arrive at a queue, not %q", in.DNIS)
 	case a != nil && (a.state == LoggedOut || !a.canTake(in.Media) || !a.takesWork()):
 		return 0, pbx.Errorf(pbx.Busy, "tserver: arrive: agent %s at %s cannot take a %s interaction now", a.ID, in.DNIS, in.Media)
 	}
 	c := s.newContact(in)
+	if in.Resume != nil {
+		s.resume(c, in.Resume)
+	}
 	c.Fire(pbx.EvRoute)
 	switch {
 	case rp != nil:
@@ -134,6 +143,9 @@ func (s *Server) enqueue(c *Contact, q *queue) {
 	// A contact is counted by the first queue it enters (a transfer
 	// starts over); overflow to another queue keeps it where it was
 	// counted, so every offered contact gets its outcome there.
+	if c.statQueue == nil && c.resumed {
+		s.countResumed(c, q)
+	}
 	if c.statQueue == nil {
 		c.statQueue = q
 		c.counted = true
@@ -210,6 +222,9 @@ func (s *Server) offer(c *Contact, a *Agent) {
 	if c.overflowT != nil {
 		c.overflowT.Stop()
 		c.overflowT = nil
+	}
+	if c.prefer != nil || c.preferT != nil {
+		s.dropPreference(c)
 	}
 	if c.State == pbx.Queued && c.queue != nil {
 		s.emit(EventDiverted, c, a, c.queue, "")
@@ -455,6 +470,9 @@ func (s *Server) finish(c *Contact, a *Agent, t EventType, reason string) {
 	}
 	if c.ringT != nil {
 		c.ringT.Stop()
+	}
+	if c.prefer != nil || c.preferT != nil {
+		s.dropPreference(c)
 	}
 	s.emit(t, c, a, c.queue, reason)
 	delete(s.contacts, c.ID)
@@ -814,6 +832,7 @@ func (s *Server) SingleStepTransfer(id pbx.ConnID, target string) error {
 	// The transfer starts a new wait in the target's statistics.
 	c.arrived = s.clock.Now()
 	c.answered, c.counted, c.statQueue = false, false, nil
+	c.resumed, c.first = false, false
 	c.queue = nil
 	// The agent's freed capacity goes to what already waits for it before
 	// the transferred interaction is routed: enqueue offers a newcomer to

@@ -72,6 +72,10 @@ type Contact struct {
 	stage     int    // overflow rules applied in the current queue
 	queuedAt  time.Time
 	agent     *Agent // agent it is offered to or connected with
+	resumed   bool   // brought back after a restart (Resume): counted already
+	first     bool   // goes before the others of its priority (resumed after an answer)
+	prefer    *Agent // the only agent it may be offered to until preferT fires
+	preferT   clock.Timer
 	rp        *routePoint
 
 	bucket    *bucket
@@ -146,6 +150,9 @@ func (q *queue) effectivePriority(c *Contact, now time.Time) int {
 
 // before reports whether c comes before d in FIFO order.
 func before(c, d *Contact) bool {
+	if c.first != d.first {
+		return c.first
+	}
 	if !c.arrived.Equal(d.arrived) {
 		return c.arrived.Before(d.arrived)
 	}
@@ -258,6 +265,12 @@ func (s *Server) eligible(a *Agent, c *Contact, q *queue) (int, bool) {
 // the queue's skill (and of the skills overflow has added so far); this is
 // the router's hot path, so the common checks are inlined.
 func (s *Server) findAgent(c *Contact, q *queue) *Agent {
+	if a := c.prefer; a != nil {
+		if _, ok := s.eligible(a, c, q); ok {
+			return a
+		}
+		return nil
+	}
 	p := pick{c: c, q: q, plain: c.ClientFamily == "" && len(c.Requires) == 0 && len(q.requires) == 0}
 	minLevel := q.minLevel
 	for i := 0; i < c.stage && i < len(q.overflow); i++ {
@@ -386,7 +399,7 @@ func (s *Server) bestFor(q *queue, a *Agent, now time.Time) (*Contact, int) {
 	bestP := 0
 	for _, b := range q.buckets {
 		for c := b.head; c != nil; c = c.next {
-			if _, ok := q.skillOK(a, c.stage); !ok || !a.supports(c) {
+			if _, ok := q.skillOK(a, c.stage); !ok || !a.supports(c) || c.reservedFor(a) {
 				continue
 			}
 			p := q.effectivePriority(c, now)
@@ -401,6 +414,9 @@ func (s *Server) bestFor(q *queue, a *Agent, now time.Time) (*Contact, int) {
 
 // dispatch offers waiting contacts to agent a while it can take more.
 func (s *Server) dispatch(a *Agent) {
+	if len(a.preferred) > 0 {
+		s.dispatchPreferred(a)
+	}
 	for a.available() {
 		now := s.clock.Now()
 		var best *Contact

@@ -226,3 +226,47 @@ func (s *Server) AgentTotals() (logged, busy, talk time.Duration) {
 	}
 	return
 }
+
+// RestoreStats seeds the statistics of the current period at start, with
+// what a previous run of the center counted (a restart): each queue's
+// counters become the given ones plus what was counted since New. Queues
+// the center does not have are ignored.
+func (s *Server) RestoreStats(stats map[string]QueueStats) {
+	for name, st := range stats {
+		q := s.queueByName[name]
+		if q == nil {
+			continue
+		}
+		q.stats = q.stats.Add(st)
+	}
+}
+
+// Add returns the sum of two sets of counters.
+func (st QueueStats) Add(o QueueStats) QueueStats {
+	return QueueStats{
+		Offered: st.Offered + o.Offered, Answered: st.Answered + o.Answered, Abandoned: st.Abandoned + o.Abandoned,
+		Waited: st.Waited + o.Waited, AnsweredInSL: st.AnsweredInSL + o.AnsweredInSL,
+		WaitAnswered: st.WaitAnswered + o.WaitAnswered, WaitAbandoned: st.WaitAbandoned + o.WaitAbandoned,
+		Handled: st.Handled + o.Handled, HandleTime: st.HandleTime + o.HandleTime,
+	}
+}
+
+// Sub returns the counters of st less those of o: what was counted
+// between two snapshots.
+func (st QueueStats) Sub(o QueueStats) QueueStats {
+	return QueueStats{
+		Offered: st.Offered - o.Offered, Answered: st.Answered - o.Answered, Abandoned: st.Abandoned - o.Abandoned,
+		Waited: st.Waited - o.Waited, AnsweredInSL: st.AnsweredInSL - o.AnsweredInSL,
+		WaitAnswered: st.WaitAnswered - o.WaitAnswered, WaitAbandoned: st.WaitAbandoned - o.WaitAbandoned,
+		Handled: st.Handled - o.Handled, HandleTime: st.HandleTime - o.HandleTime,
+	}
+}
+
+// AllStats returns every queue's statistics, by queue name.
+func (s *Server) AllStats() map[string]QueueStats {
+	out := make(map[string]QueueStats, len(s.queues))
+	for _, q := range s.queues {
+		out[q.name] = q.stats
+	}
+	return out
+}

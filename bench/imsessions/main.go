@@ -147,3 +147,4 @@ func (discard) Device(imgw.Address, *imgw.ClientInfo, *imgw.PresenceInfo) {}
 func (discard) Callback(imgw.CallbackRequest)                             {}
 func (discard) Link(imgw.Address, int64)                                  {}
 func (discard) Durable(done func(error))                                  { done(nil) }
+func (discard) Route(imgw.RouteRecord)                                    {}

@@ -27,6 +27,10 @@ import (
 // serve it runs.
 const serveCrashStore = "CCSWITCH_CRASH_STORE"
 
+// serveCrashConfig names, for TestServeCrashChild, the center file of the
+// serve it runs (default examples/im-center.yaml).
+const serveCrashConfig = "CCSWITCH_CRASH_CONFIG"
+
 // A real crash of `ccswitch serve`: an agent sends chat lines to a web
 // chat customer as fast as the CTI connection takes them, and the serve
 // process is killed (SIGKILL: no Close, no deferred code) while lines are
@@ -318,6 +322,7 @@ type serveChild struct {
 	out   []string     // its other lines on stdout (the test's verdict)
 	stdin io.Closer
 	http  string        // its HTTP address
+	sip   string        // its SIP (UDP) address
 	read  chan struct{} // closed when its stdout ends
 	done  chan struct{} // closed when it was waited for
 	err   error         // what Wait said
@@ -328,8 +333,15 @@ type serveChild struct {
 // closes (stop), and is killed when ctx ends or the test does.
 func startServeChild(t *testing.T, ctx context.Context, name, path string) *serveChild {
 	t.Helper()
+	return startServeChildConfig(t, ctx, name, path, "")
+}
+
+// startServeChildConfig is startServeChild on the center file crashConfig
+// ("" is examples/im-center.yaml).
+func startServeChildConfig(t *testing.T, ctx context.Context, name, path, crashConfig string) *serveChild {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), serveCrashStore+"="+path)
+	cmd.Env = append(os.Environ(), serveCrashStore+"="+path, serveCrashConfig+"="+crashConfig)
 	cmd.WaitDelay = 5 * time.Second
 	c := &serveChild{t: t, name: name, cmd: cmd, read: make(chan struct{}), done: make(chan struct{})}
 	cmd.Stderr = &c.logs
@@ -354,7 +366,9 @@ func startServeChild(t *testing.T, ctx context.Context, name, path string) *serv
 		defer close(c.read)
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "http "); ok {
+			if a, ok := strings.CutPrefix(sc.Text(), "sip "); ok {
+				c.sip = a // before the http line: read once that is
+			} else if a, ok := strings.CutPrefix(sc.Text(), "http "); ok {
 				select {
 				case addr <- a:
 				default:
@@ -425,14 +439,19 @@ func TestServeCrashChild(t *testing.T) {
 		t.Skip("run by TestServeKilledKeepsAcknowledgedChatLines")
 	}
 	ctx := context.Background()
+	config := os.Getenv(serveCrashConfig)
+	if config == "" {
+		config = "../../examples/im-center.yaml"
+	}
 	m := NewMain(io.Discard, os.Stderr)
-	if err := m.ParseFlags(ctx, []string{"serve", "--config", "../../examples/im-center.yaml",
+	if err := m.ParseFlags(ctx, []string{"serve", "--config", config,
 		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", path}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
+	fmt.Printf("sip %s\n", m.center.Addrs().SIP)
 	fmt.Printf("http %s\n", m.center.Addrs().HTTP)
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent stops us, or dies
 	if err := m.Close(); err != nil {

@@ -29,6 +29,7 @@ type imSide struct {
 	web     *webchat.Server
 	xmpp    []*xmpp.Adapter
 	running sync.WaitGroup // the XMPP components
+	stats   *statsKeeper
 }
 
 // openIM opens the store and builds the IM gateway with its networks:
@@ -86,7 +87,11 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	})
 	nets := &f.IM.Networks
 	if nets.WebChat.On() {
-		im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger()})
+		webKey, err := webchatSecret(cfg.StorePath)
+		if err != nil {
+			return err
+		}
+		im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger(), Secret: webKey})
 		im.gw.AddAdapter(im.web)
 	}
 	if nets.SIPMessage.On() {
@@ -117,7 +122,16 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 			}
 		}()
 	}
-	return nil
+	if err := c.keepStats(ctx, realClock); err != nil {
+		return err
+	}
+	if err := c.keepRegistrations(); err != nil {
+		return err
+	}
+	// What the networks deliver waits for the loop, which does not run
+	// yet: the chats come back first, with every adapter there to tell
+	// their customers.
+	return c.restoreChats(ctx)
 }
 
 // closeIM stops the IM networks and makes every accepted record durable;
@@ -131,6 +145,9 @@ func (c *Center) closeIM() {
 	im.running.Wait()
 	if im.web != nil {
 		im.web.Close()
+	}
+	if im.stats != nil {
+		im.stats.close()
 	}
 	if im.journal != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -160,6 +160,59 @@ CREATE TABLE device_links (
 ) WITHOUT ROWID;
 CREATE INDEX device_links_customer ON device_links (customer_id);
 `},
+	{"routing state, registrations and queue statistics", `
+-- Where a routed conversation is (queued or with an agent), journaled at
+-- each change and deleted at its end: at start, the conversations that
+-- have a row are put back in their queues.
+CREATE TABLE conversation_routes (
+	conversation   TEXT PRIMARY KEY REFERENCES conversations (id),
+	phase          TEXT NOT NULL CHECK (phase IN ('queued', 'connected')),
+	queue          TEXT NOT NULL CHECK (queue <> ''),
+	priority       INTEGER NOT NULL DEFAULT 0,
+	enqueued       INTEGER NOT NULL,           -- Unix ns: its wait counts from here
+	agent_id       TEXT NOT NULL DEFAULT '',   -- the agent it is with (connected)
+	customer_id    INTEGER,
+	network        TEXT NOT NULL,
+	im_user        TEXT NOT NULL,
+	device         TEXT NOT NULL DEFAULT '',   -- where to write to the customer
+	client_family  TEXT NOT NULL DEFAULT '',
+	client_version TEXT NOT NULL DEFAULT '',
+	language       TEXT NOT NULL DEFAULT '',
+	reason         TEXT NOT NULL DEFAULT '',
+	updated        INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- A SIP registrar's bindings (switch/registrar), so that phones stay
+-- registered across a restart.
+CREATE TABLE sip_bindings (
+	aor         TEXT NOT NULL CHECK (aor <> ''),   -- the extension (user)
+	contact     TEXT NOT NULL CHECK (contact <> ''),
+	expires     INTEGER NOT NULL,                  -- Unix ns
+	source      TEXT NOT NULL DEFAULT '',          -- host:port the REGISTER came from
+	transport   TEXT NOT NULL DEFAULT '',
+	call_id     TEXT NOT NULL DEFAULT '',
+	cseq        INTEGER NOT NULL DEFAULT 0,
+	user_agent  TEXT NOT NULL DEFAULT '',
+	updated     INTEGER NOT NULL,
+	PRIMARY KEY (aor, contact)
+) WITHOUT ROWID;
+
+-- Each queue's statistics per 15-minute interval: what was counted in it.
+CREATE TABLE queue_stats (
+	interval_start INTEGER NOT NULL,   -- Unix ns, a multiple of 15 minutes
+	queue          TEXT NOT NULL CHECK (queue <> ''),
+	offered        INTEGER NOT NULL DEFAULT 0,
+	answered       INTEGER NOT NULL DEFAULT 0,
+	abandoned      INTEGER NOT NULL DEFAULT 0,
+	waited         INTEGER NOT NULL DEFAULT 0,
+	answered_in_sl INTEGER NOT NULL DEFAULT 0,
+	wait_answered  INTEGER NOT NULL DEFAULT 0,  -- ns
+	wait_abandoned INTEGER NOT NULL DEFAULT 0,  -- ns
+	handled        INTEGER NOT NULL DEFAULT 0,
+	handle_time    INTEGER NOT NULL DEFAULT 0,  -- ns
+	PRIMARY KEY (interval_start, queue)
+) WITHOUT ROWID;
+`},
 }
 
 // LatestSchema is the schema version this build of the store writes.

@@ -118,6 +118,7 @@ type Registrar struct {
 	seq       uint64               // orders bindings by last update
 	pending   []change             // notifications not yet delivered
 	notifying bool                 // a goroutine is delivering pending
+	bindings  Bindings             // where changes are saved (Keep); nil: nowhere
 }
 
 // binding is a stored Contact with the sequence number of its last update.
@@ -223,8 +224,9 @@ func (r *Registrar) Expire() {
 	r.deliver()
 }
 
-// store replaces the user's bindings; r.mu is held.
+// store replaces the user's bindings and saves them; r.mu is held.
 func (r *Registrar) store(user string, bs []binding) {
+	r.save(user, bs)
 	if len(bs) == 0 {
 		delete(r.aors, user)
 		return
