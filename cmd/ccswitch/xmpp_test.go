@@ -15,7 +15,7 @@ import (
 )
 
 // xmppCenter writes examples/im-center.yaml with the IM providers'
-// servers under im.networks.xmpp, the first one's secret in a file and
+// servers under its im.networks.xmpp, the first one's secret in a file and
 // the others' in environment variables, and returns serve's --config
 // for it.
 func xmppCenter(t *testing.T, servers ...*xmpptest.Server) []string {
@@ -26,7 +26,7 @@ func xmppCenter(t *testing.T, servers ...*xmpptest.Server) []string {
 	}
 	dir := t.TempDir()
 	var nets strings.Builder
-	nets.WriteString("im:\n  networks:\n    xmpp:\n")
+	nets.WriteString("\n    xmpp:\n")
 	for i, s := range servers {
 		secret := ""
 		if i == 0 {
@@ -42,10 +42,13 @@ func xmppCenter(t *testing.T, servers ...*xmpptest.Server) []string {
 		}
 		fmt.Fprintf(&nets, "      - {component: %q, domain: %s, %s}\n", s.ComponentAddr, s.ComponentDomain, secret)
 	}
-	center := strings.Replace(string(example), "\nim:\n", "\n"+nets.String(), 1)
-	if center == string(example) {
-		t.Fatal("examples/im-center.yaml has no im section at the start of a line")
+	// The servers go first under the example's im.networks.
+	head, tail, ok := strings.Cut(string(example), "\n  networks:")
+	_, tail, ok2 := strings.Cut(tail, "\n")
+	if !ok || !ok2 {
+		t.Fatal("examples/im-center.yaml has no im.networks line")
 	}
+	center := head + "\n  networks:" + strings.TrimSuffix(nets.String(), "\n") + "\n" + tail
 	path := filepath.Join(dir, "center.yaml")
 	if err := os.WriteFile(path, []byte(center), 0o644); err != nil {
 		t.Fatal(err)
