@@ -761,6 +761,11 @@ func (g *Gateway) end(c *conversation, outcome string) {
 
 // onEvent follows tserver's events for the conversations it routes.
 func (g *Gateway) onEvent(e tserver.Event) {
+	if e.Type == tserver.EventAgentNotReady && e.Reason == tserver.ReasonDeskLost {
+		// Nobody reads this agent's chats any more.
+		g.DeskLost(e.AgentID)
+		return
+	}
 	if e.Media != pbx.IM || e.ConnID == 0 {
 		return
 	}

@@ -537,8 +537,10 @@ func TestTypingBothWays(t *testing.T) {
 	}
 }
 
-// An agent whose desktop is lost gives its chats back to their queue: the
-// next agent gets them with the conversation so far.
+// An agent whose desktop is lost (made not ready with the reason
+// tserver.ReasonDeskLost, as the CTI server does when the grace period
+// runs out) gives its chats back to their queue: the next agent gets them
+// with the conversation so far. The gateway follows the event itself.
 func TestDeskLostHandsChatsOver(t *testing.T) {
 	r := newRig(t, testCenter)
 	r.ready("sue")
@@ -546,10 +548,9 @@ func TestDeskLostHandsChatsOver(t *testing.T) {
 	c := r.chatting(u)
 	r.say(u, "are you there?")
 	r.ready("ann")
-	if err := r.ts.AgentNotReady("sue", "cti_disconnected"); err != nil {
+	if err := r.ts.AgentNotReady("sue", tserver.ReasonDeskLost); err != nil {
 		t.Fatal(err)
 	}
-	r.gw.DeskLost("sue")
 	r.clk.Advance(time.Millisecond)
 	if got := strings.Join(r.net.texts(u), "|"); !strings.Contains(got, "Your agent was disconnected") {
 		t.Fatalf("customer not told: %q", got)

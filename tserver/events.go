@@ -118,3 +118,9 @@ func (b *Bus) Publish(e Event) {
 		s.fn(e)
 	}
 }
+
+// ReasonDeskLost is the not-ready reason of an agent whose desktop went
+// away with work in hand and did not come back (the CTI server's grace
+// period ran out): work that only the desktop could carry on (a chat) is
+// for somebody else.
+const ReasonDeskLost = "cti_disconnected"

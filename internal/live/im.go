@@ -15,8 +15,6 @@ import (
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/store"
-	"github.com/ccswitch/ccswitch/tserver"
-	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 // imSide is the IM gateway of a running center and what it needs.
@@ -78,13 +76,6 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	if err != nil {
 		return &ConfigError{err}
 	}
-	// A desktop that went away with chats in hand and did not come back:
-	// its chats go to other agents.
-	c.ts.Subscribe(func(e tserver.Event) {
-		if e.Type == tserver.EventAgentNotReady && e.Reason == cti.ReasonDisconnected {
-			im.gw.DeskLost(e.AgentID)
-		}
-	})
 	nets := &f.IM.Networks
 	if nets.WebChat.On() {
 		webKey, err := webchatSecret(cfg.StorePath)

@@ -148,8 +148,9 @@ type Server struct {
 
 // ReasonDisconnected is the not-ready reason of an agent whose desktop
 // went away with work in hand and did not come back within the grace
-// period (a chat's gateway may hand such work to somebody else).
-const ReasonDisconnected = "cti_disconnected"
+// period (tserver.ReasonDeskLost: the IM gateway hands such chats to
+// somebody else).
+const ReasonDisconnected = tserver.ReasonDeskLost
 
 // Default configuration values.
 const (
