@@ -197,3 +197,47 @@ func TestServeSIGTERMDrains(t *testing.T) {
 		t.Fatalf("transcript:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestServeSIGTERMHangsUpEveryCall: 30 calls up, 5 of them with agents'
+// SIPp phones and 25 waiting in the queue on the switch's announcements;
+// SIGTERM with no drain. Every caller and every phone gets its BYE (each
+// SIPp scenario succeeds only with it) and serve exits 0. Before, the
+// transports closed while hang-ups were under way: 2 callers of 38 never
+// got one.
+func TestServeSIGTERMHangsUpEveryCall(t *testing.T) {
+	peer.Require(t, "sipp")
+	const agents, calls = 5, 30
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := startProcessServe(t, ctx, nil, "--config", abs(t, "../../examples/sip-center.yaml"),
+		"--drain", "0", "--log-level", "info")
+	lc := &liveCenter{sipAddr: srv.sip}
+	var phones []*exec.Cmd
+	for i := range agents {
+		port := freeUDPPort(t)
+		phones = append(phones, sipp(t, ctx, "-sf", scScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1",
+			"-p", strconv.Itoa(port), "-m", "1", "-timeout", "50s", srv.sip))
+		scRegister(t, ctx, lc, strconv.Itoa(1001+i), fmt.Sprintf("127.0.0.1:%d", port), "3600")
+	}
+	callers := sipp(t, ctx, "-sf", scScenario(t, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(freeUDPPort(t)), "-m", strconv.Itoa(calls), "-r", "30", "-l", strconv.Itoa(calls),
+		"-timeout", "50s", srv.sip)
+	waitQueue(t, ctx, srv.http, "support", "every call up", func(q crashQueueStatus) bool {
+		return q.Busy == agents && q.Waiting == calls-agents
+	})
+
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := callers.Wait(); err != nil {
+		t.Fatalf("not every caller got its BYE: %v", err)
+	}
+	for i, p := range phones {
+		if err := p.Wait(); err != nil {
+			t.Fatalf("agent phone %d did not get its BYE: %v", 1001+i, err)
+		}
+	}
+	if err := <-srv.exited; err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+}
