@@ -87,17 +87,26 @@ func keywordHits(padded string, keywords []string) int {
 	return hits
 }
 
-// fill replaces {name} and {center} in a bot text.
+// fill replaces {name} and {center} in a bot text. {name} is the
+// customer's name only when saying it tells nothing new: the customer is
+// verified, or typed that very name to be identified. Otherwise (a number
+// or an e-mail typed by anyone) the name is left out with the comma or
+// space before it: "Thank you, {name}." reads "Thank you.", so that
+// trying customer numbers does not reveal who they belong to.
 func (g *Gateway) fill(c *conversation, s string) string {
 	if !strings.Contains(s, "{") {
 		return s
 	}
-	name := ""
-	if c.customer != nil {
-		name = c.customer.Name
+	if c.customer != nil && (c.verified || factKey(c.idText) == factKey(c.customer.Name)) {
+		s = strings.ReplaceAll(s, "{name}", c.customer.Name)
+	} else {
+		s = nameLeftOut.Replace(s)
 	}
-	return strings.NewReplacer("{name}", name, "{center}", g.im.Name).Replace(s)
+	return strings.ReplaceAll(s, "{center}", g.im.Name)
 }
+
+// nameLeftOut removes {name} with the comma or space before it.
+var nameLeftOut = strings.NewReplacer(", {name}", "", " {name}", "", "{name}", "")
 
 // botStart greets the customer and asks the first question.
 func (g *Gateway) botStart(c *conversation) {

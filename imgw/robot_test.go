@@ -40,7 +40,7 @@ func TestAutomatedAgentAnswersThenTransfersWithHistory(t *testing.T) {
 	if c.agent != "robo" {
 		t.Fatalf("chat with %q, want robo", c.agent)
 	}
-	r.wantLast(u, "Robo: Hi Alice Example, I am Robo, the virtual assistant.")
+	r.wantLast(u, "Robo: Hi, I am Robo, the virtual assistant.") // identified by number only: no name said
 	r.say(u, "when are you open?")
 	r.clk.Advance(time.Millisecond)
 	r.wantLast(u, "Robo: We are open 8am to 8pm.")

@@ -338,3 +338,28 @@ func TestMemoryStoreOrderStatusContract(t *testing.T) {
 		}
 	}
 }
+
+// TestNameSaidOnlyWhenItTellsNothingNew: the bot's {name} is the
+// customer's name for a customer who typed that name, or who is verified;
+// someone who typed a customer number or an e-mail is not told whose it
+// is, so trying numbers reveals nobody.
+func TestNameSaidOnlyWhenItTellsNothingNew(t *testing.T) {
+	for _, tc := range []struct{ typed, want string }{
+		{"1002", "Hello."},
+		{"alice@example.test", "Hello."},
+		{"alice example", "Hello Alice Example."},
+	} {
+		r := newRig(t, testCenter)
+		u := "probe-" + tc.typed
+		r.say(u, "hi")
+		r.say(u, tc.typed)
+		if got := r.net.texts(u); len(got) < 3 || got[2] != tc.want {
+			t.Errorf("typed %q: got %q, want %q", tc.typed, got, tc.want)
+		}
+		for _, o := range r.net.out {
+			if o.To.User == u && (strings.Contains(o.Text, "Carl") || tc.typed != "alice example" && strings.Contains(o.Text, "Alice")) {
+				t.Errorf("typed %q: a name reached the customer: %q", tc.typed, o.Text)
+			}
+		}
+	}
+}

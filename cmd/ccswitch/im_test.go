@@ -159,7 +159,7 @@ func (v *webVisitor) askAsAliceForTechSupport(ctx context.Context) {
 	v.say(ctx, "hello")
 	v.expect(ctx, "customer number")
 	v.say(ctx, "alice@example.test")
-	v.expect(ctx, "Thank you, Alice Example.")
+	v.expect(ctx, "Thank you.") // not verified: whose address it is goes unsaid
 	// Her language is in the store: the bot does not ask it.
 	v.expect(ctx, "How can we help?")
 	v.say(ctx, "my wifi router is broken")
@@ -372,7 +372,7 @@ func TestAutomatedAgentHandsOverToAPerson(t *testing.T) {
 	v.say(ctx, "1001")
 	v.expect(ctx, "How can we help?")
 	v.say(ctx, "4")
-	v.expect(ctx, "Max (virtual assistant): Hello Alice Example, I am Max")
+	v.expect(ctx, "Max (virtual assistant): Hello, I am Max")
 	v.say(ctx, "when are you open on saturday?")
 	v.expect(ctx, "Max (virtual assistant): We are open Monday to Saturday, 8am to 8pm.")
 	v.say(ctx, "I need to change my contract")

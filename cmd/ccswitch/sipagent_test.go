@@ -80,7 +80,7 @@ func aliceChatsWithDora(t *testing.T, ctx context.Context, c *imCenter, contact 
 	v.say(ctx, "hello")
 	v.expectFrame(ctx, "customer number", frames)
 	v.say(ctx, "alice@example.test")
-	v.expectFrame(ctx, "Thank you, Alice Example.", frames)
+	v.expectFrame(ctx, "Thank you.", frames)
 	v.expectFrame(ctx, "You are now chatting with Dora.", frames)
 	return v
 }
