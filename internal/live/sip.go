@@ -4,11 +4,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"syscall"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/sim"
@@ -66,7 +69,10 @@ func (c *Center) listen() error {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	c.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// The HTTP server's own complaints (a TLS handshake a stranger broke
+	// off, say) go to the log like the SIP stack's: bounded.
+	errLog := slog.NewLogLogger(newLimitedHandler(zerolog.NewSlogHandler(c.log.With().Str("component", "http").Logger()), nil), slog.LevelWarn)
+	c.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ErrorLog: errLog}
 	if tlsConf != nil {
 		c.httpSrv.TLSConfig = tlsConf.Clone()
 		c.https = true
