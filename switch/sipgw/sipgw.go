@@ -64,6 +64,16 @@ type Config struct {
 	// limit for listeners and transient SIP connections: RLIMIT_NOFILE
 	// less 1,024 (half the limit when it is small).
 	MaxCalls int
+	// RTPTimeout ends a connected call when a leg that should be sending
+	// RTP (its SDP says sendrecv or sendonly, and it is not on hold) has
+	// sent none for this long: both legs get a BYE, the interaction is
+	// released, and an agent whose phone went silent is made not ready
+	// with the reason rtp_timeout rather than offered the next call on a
+	// dead phone. 0 disables the check; live centers use 60 s.
+	RTPTimeout time.Duration
+	// ListenRTP opens an RTP socket in [min, max] (media.ListenRTP when
+	// nil); tests give an in-memory one.
+	ListenRTP func(ip string, min, max int) (net.PacketConn, int, error)
 }
 
 // Gateway is the SIP side of the switch.
@@ -122,6 +132,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxCalls <= 0 {
 		cfg.MaxCalls = defaultMaxCalls()
+	}
+	if cfg.ListenRTP == nil {
+		cfg.ListenRTP = media.ListenRTP
 	}
 	g := &Gateway{
 		cfg:      cfg,
@@ -200,6 +213,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	unsubscribe := make(chan func(), 1)
 	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
 
+	if g.cfg.RTPTimeout > 0 {
+		g.goOwned(g.watchRTP)
+	}
 	errc := make(chan error, 5)
 	var listening sync.WaitGroup // the listeners' goroutines
 	listening.Go(func() { errc <- g.srv.ServeUDP(pc) })
