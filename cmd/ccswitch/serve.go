@@ -49,6 +49,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&c.SIPWSSAddr, "sip-wss", "127.0.0.1:5063", "SIP over secure WebSocket listen address (with --tls-cert)")
 	fs.StringVar(&c.SIPWSAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
 	fs.IntVar(&c.MaxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: the open-file limit less 1,024)")
+	fs.DurationVar(&c.RTPTimeout, "rtp-timeout", 60*time.Second, "end a connected call when a phone that should send RTP has sent none for this long; a silent agent is made not ready (rtp_timeout); 0 disables")
 	fs.StringVar(&c.StorePath, "store", "ccswitch.db", "embedded store `FILE` (SQLite) for customers, transcripts and callbacks (centers with an im section)")
 	fs.StringVar(&c.SIPChatUser, "sip-chat-user", "support", "user part of the SIP address customers send MESSAGEs to")
 	var xmppAddrs, xmppDomains, xmppSecrets listFlag
@@ -82,6 +83,9 @@ func (m *Main) parseServe(args []string) error {
 	}
 	if c.MaxCalls < 0 {
 		return usagef("serve: --max-calls must not be negative")
+	}
+	if c.RTPTimeout < 0 {
+		return usagef("serve: --rtp-timeout must not be negative")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")

@@ -144,6 +144,7 @@ type tmPhone struct {
 	conn *memnet.Conn
 	addr string
 	to   string
+	last *sip.Response // the last 2xx with a body
 }
 
 func (h *tmHarness) phone(addr string) *tmPhone {
@@ -194,6 +195,9 @@ func (p *tmPhone) expect(want string, d time.Duration) sip.Message {
 				return m
 			}
 		case *sip.Response:
+			if m.IsSuccess() && len(m.Body()) > 0 {
+				p.last = m
+			}
 			if fmt.Sprint(m.StatusCode) == want {
 				return m
 			}
