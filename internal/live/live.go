@@ -72,8 +72,15 @@ type Config struct {
 	// InviteRate is INVITEs per second accepted from one source (200;
 	// burst twice that).
 	InviteRate float64
-	// MaxCalls bounds calls carried at once (0: the SIP gateway's default).
+	// MaxCalls bounds calls carried at once (0: the SIP gateway's default,
+	// at most one call per even RTP port).
 	MaxCalls int
+	// MaxSetups and MaxLoopBacklog are the SIP gateway's overload
+	// thresholds (sipgw.Config): new INVITEs get 503 with Retry-After at
+	// once while that many INVITEs are in progress (200) or that much
+	// work waits on the domain's loop (2,000). 0: the default; negative:
+	// off.
+	MaxSetups, MaxLoopBacklog int
 	// RTPTimeout ends a connected call whose agent or customer stopped
 	// sending RTP for this long (the agent made not ready, rtp_timeout);
 	// 0 disables it. serve's --rtp-timeout gives 60s.
@@ -298,7 +305,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		Loop: c.loop, Registrar: c.reg, Log: c.log.With().Str("component", "sipgw").Logger(),
 		MediaIP: cfg.MediaIP, RingTimeout: cfg.RingTimeout, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
 		OutboundTrunk: cfg.Trunk, InviteRate: cfg.InviteRate, InviteBurst: 2 * cfg.InviteRate, MaxCalls: cfg.MaxCalls,
-		RTPTimeout: cfg.RTPTimeout,
+		RTPTimeout: cfg.RTPTimeout, MaxSetups: cfg.MaxSetups, MaxLoopBacklog: cfg.MaxLoopBacklog,
 	})
 	if err != nil {
 		return err

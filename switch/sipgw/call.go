@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,6 +76,25 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	// Overload control comes first, before any work on the request.
+	if why := g.overloaded(); why != "" {
+		g.refused.Add(1)
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: overloaded ("+why+")", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(g.cfg.OverloadRetryAfter/time.Second))))
+		_ = tx.Respond(res)
+		return
+	}
+	// From here until the caller acknowledges the 200 (or the call is
+	// refused) the INVITE is a set-up in progress.
+	g.setups.Add(1)
+	inSetup := true
+	endSetup := func() {
+		if inSetup {
+			inSetup = false
+			g.setups.Add(-1)
+		}
+	}
+	defer endSetup()
 	src := sourceIP(req.Source())
 	if g.draining.Load() {
 		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: closing", nil)
@@ -131,7 +151,9 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	conn, port, err := g.cfg.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
 	if err != nil {
 		g.log.Warn().Err(err).Msg("no RTP port")
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil))
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: no RTP port", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
 		return
 	}
 	dtx, err := g.in.ReadInvite(req, tx)
@@ -176,7 +198,9 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
-	if err := dtx.RespondSDP(sdp); err != nil {
+	err = dtx.RespondSDP(sdp)
+	endSetup()
+	if err != nil {
 		// The caller left before the ACK, or the ACK was processed after
 		// the BYE (sipgo handles messages concurrently): a hang-up.
 		g.release(c.id)
