@@ -47,7 +47,7 @@
 # with 503 and Retry-After rather than collapse into a retransmission storm:
 # overload_goodput = calls completed per second at 2R (SIPp's successful
 # calls / SECONDS_PER_STEP) / R; refused_503 = the share of the failed calls
-# that were answered 503 (SIPp's "received 'SIP/2.0 503" aborts) rather than
+# that were answered 503 (SIPp's aborts on "received 'SIP/2.0 503") rather than
 # timed out or lost (1.00 when no call failed).
 #
 # Environment:
@@ -330,7 +330,7 @@ step() {
 		cpu=exited d1=$d0
 	fi
 	step_clean=0 step_ok=$ok step_failed=$failed
-	step_503=$(cat "$dir"/*_errors.log 2>/dev/null | grep -c "received 'SIP/2.0 503" || true)
+	step_503=$(cat "$dir"/*_errors.log 2>/dev/null | grep -c "Aborting call on unexpected message.*received 'SIP/2.0 503" || true)
 	local verdict=unclean
 	if ((failed == 0 && ok == calls)) && awk -v a="$achieved" -v r="$rate" 'BEGIN { exit !(a >= 0.95 * r) }'; then
 		step_clean=1 verdict=clean
