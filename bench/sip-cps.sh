@@ -67,6 +67,7 @@
 #   BASE_PORT         first of the loopback ports used (default 12000; uses
 #                     BASE_PORT+60..+65, +80, +100.., +300.., +500)
 #   OVERLOAD          1 (default) runs the 2R overload step for ccswitch
+#   CCSWITCH_FLAGS    more flags for ccswitch serve (e.g. "--max-setups 100")
 # Quick smoke run: STEPS="50 100" SECONDS_PER_STEP=3 PAUSE=2 bench/sip-cps.sh
 #
 # Needs sipp (Debian sip-tester) and kamailio (Debian kamailio).
@@ -223,7 +224,7 @@ start_ccswitch() {
 		grep -q "count: ${AGENTS}," "$center" || { echo "could not set the agent count in $center" >&2; return 1; }
 	fi
 	GOGC=200 "$tmp/ccswitch" serve --config "$center" --sip "127.0.0.1:$SIP_PORT" --http 127.0.0.1:0 \
-		--log-level warn >"$tmp/ccswitch.log" 2>&1 &
+		--log-level warn ${CCSWITCH_FLAGS:-} >"$tmp/ccswitch.log" 2>&1 &
 	cc_pid=$!
 	pids+=("$cc_pid") cc_side+=("$cc_pid")
 	for _ in $(seq 50); do

@@ -120,7 +120,12 @@ func TestDefaultMaxCallsFitsRTPPorts(t *testing.T) {
 	h := tmStart(t, time.Second, func(c *Config) { c.RTPPortMin, c.RTPPortMax = 20000, 20009 })
 	defer h.stop()
 	if got := h.gw.cfg.MaxCalls; got != 5 {
-		t.Errorf("default MaxCalls with RTP ports 20000-20009 = %d, want 5", got)
+		t.Errorf("default MaxCalls with RTP ports 20000-20009 = %d, want 5 (5 ports, room for no set-up)", got)
+	}
+	h2 := tmStart(t, time.Second)
+	defer h2.stop()
+	if got := h2.gw.cfg.MaxCalls; got > 5000-200 {
+		t.Errorf("default MaxCalls with RTP ports 20000-29999 = %d, want at most 4800 (room for 200 set-ups)", got)
 	}
 	for _, tt := range []struct{ min, max, want int }{{20000, 29999, 5000}, {20001, 20004, 2}, {20000, 20000, 1}, {1, 65535, 32767}} {
 		if got := rtpPortCalls(tt.min, tt.max); got != tt.want {

@@ -61,7 +61,9 @@ type Config struct {
 	// MaxCalls bounds the calls carried at once; new INVITEs past it get
 	// 503. Each call holds one RTP socket (two for a call without a SIP
 	// customer), so the default is the smaller of what the RTP port range
-	// carries (one even port per call) and what the process's open-file
+	// carries (one even port per call, less room for the INVITEs being set
+	// up: MaxSetups, at most a tenth of the ports) and what the process's
+	// open-file
 	// limit leaves for listeners and transient SIP connections:
 	// RLIMIT_NOFILE less 1,024 (half the limit when it is small).
 	MaxCalls int
@@ -148,11 +150,15 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.InviteRate <= 0 {
 		cfg.InviteRate, cfg.InviteBurst = 200, 400
 	}
-	if cfg.MaxCalls <= 0 {
-		cfg.MaxCalls = min(defaultMaxCalls(), rtpPortCalls(cfg.RTPPortMin, cfg.RTPPortMax))
-	}
 	if cfg.MaxSetups == 0 {
 		cfg.MaxSetups = 200
+	}
+	if cfg.MaxCalls <= 0 {
+		// INVITEs being set up hold a port before they count as calls:
+		// keep room for them, so that the port range is not searched in
+		// vain (a bind per even port) under load.
+		ports := rtpPortCalls(cfg.RTPPortMin, cfg.RTPPortMax)
+		cfg.MaxCalls = min(defaultMaxCalls(), max(1, ports-min(max(cfg.MaxSetups, 0), ports/10)))
 	}
 	if cfg.MaxLoopBacklog == 0 {
 		cfg.MaxLoopBacklog = 2000
