@@ -41,6 +41,15 @@
 # over the step, 100% = one core; Kamailio with its children), callers (SIPp
 # caller processes), clean or unclean.
 #
+# Overload: once ccswitch's highest clean rate R is known, a fresh ccswitch
+# gets one more step at 2R (OVERLOAD=0 skips it). Past its capacity the
+# switch should keep completing calls near R and refuse the excess at once
+# with 503 and Retry-After rather than collapse into a retransmission storm:
+# overload_goodput = calls completed per second at 2R (SIPp's successful
+# calls / SECONDS_PER_STEP) / R; refused_503 = the share of the failed calls
+# that were answered 503 (SIPp's aborts on "received 'SIP/2.0 503") rather than
+# timed out or lost (1.00 when no call failed).
+#
 # Environment:
 #   STEPS             target rates, ascending (default "100 200 400 600 800
 #                     1000 1200 1400 1600 1800 2000 2200 2400 2600 2800 3000")
@@ -57,11 +66,15 @@
 #   SYSTEMS           which systems to measure (default "ccswitch kamailio")
 #   BASE_PORT         first of the loopback ports used (default 12000; uses
 #                     BASE_PORT+60..+65, +80, +100.., +300.., +500)
+#   OVERLOAD          1 (default) runs the 2R overload step for ccswitch
+#   CCSWITCH_FLAGS    more flags for ccswitch serve (e.g. "--max-setups 100")
 # Quick smoke run: STEPS="50 100" SECONDS_PER_STEP=3 PAUSE=2 bench/sip-cps.sh
 #
 # Needs sipp (Debian sip-tester) and kamailio (Debian kamailio).
-# Last line of output of a finished run: ccswitch_cps=N kamailio_cps=M ratio=R
-# (N and M are the highest clean rates, 0 when no step was clean; R = N/M.)
+# Last line of output of a finished run:
+#   ccswitch_cps=N kamailio_cps=M ratio=R overload_goodput=G refused_503=S
+# (N and M are the highest clean rates, 0 when no step was clean; R = N/M;
+# G and S as above, both "na" when the overload step did not run.)
 set -euo pipefail
 shopt -s inherit_errexit 2>/dev/null || true
 
@@ -74,6 +87,7 @@ KAMAILIO_CHILDREN=${KAMAILIO_CHILDREN:-2}
 BUFF_SIZE=${BUFF_SIZE:-4194304}
 SYSTEMS=${SYSTEMS:-"ccswitch kamailio"}
 BASE_PORT=${BASE_PORT:-12000}
+OVERLOAD=${OVERLOAD:-1}
 
 export LC_ALL=C # decimal points, not commas, in awk/printf
 
@@ -88,6 +102,7 @@ posint KAMAILIO_CHILDREN "$KAMAILIO_CHILDREN"
 posint BUFF_SIZE "$BUFF_SIZE"
 posint BASE_PORT "$BASE_PORT"
 case $PAUSE in '' | *[!0-9]*) echo "PAUSE must be a whole number of seconds" >&2; exit 2 ;; esac
+case $OVERLOAD in 0 | 1) ;; *) echo "OVERLOAD must be 0 or 1" >&2; exit 2 ;; esac
 ((AGENTS <= 190)) || { echo "AGENTS must be at most 190 (one SIPp process and port each)" >&2; exit 2; }
 ((BASE_PORT + 600 < 20000 || BASE_PORT > 30000)) || {
 	echo "BASE_PORT must keep clear of ccswitch's RTP ports 20000-29999" >&2; exit 2; }
@@ -209,7 +224,7 @@ start_ccswitch() {
 		grep -q "count: ${AGENTS}," "$center" || { echo "could not set the agent count in $center" >&2; return 1; }
 	fi
 	GOGC=200 "$tmp/ccswitch" serve --config "$center" --sip "127.0.0.1:$SIP_PORT" --http 127.0.0.1:0 \
-		--log-level warn >"$tmp/ccswitch.log" 2>&1 &
+		--log-level warn ${CCSWITCH_FLAGS:-} >"$tmp/ccswitch.log" 2>&1 &
 	cc_pid=$!
 	pids+=("$cc_pid") cc_side+=("$cc_pid")
 	for _ in $(seq 50); do
@@ -260,8 +275,10 @@ start_kamailio() {
 # ---- one step ---------------------------------------------------------------
 
 # step SYSTEM RATE SECONDS runs one burst at RATE calls/s for SECONDS against
-# SYSTEM, prints the step's line and sets step_clean=1 when it was clean.
-step_clean=0
+# SYSTEM, prints the step's line and sets step_clean=1 when it was clean,
+# step_ok and step_failed to SIPp's counts and step_503 to the calls SIPp
+# aborted on a 503.
+step_clean=0 step_ok=0 step_failed=0 step_503=0
 step() {
 	local sys=$1 rate=$2 secs=$3 target_port calls procs k m rate_k ok=0 failed=0 created=0 retrans=0
 	local achieved=0 e0 e1 d0 d1 c0 c1 t0 t1 cpu pid_list=() dir=$tmp/$sys-$rate-$RANDOM server
@@ -313,7 +330,8 @@ step() {
 	else
 		cpu=exited d1=$d0
 	fi
-	step_clean=0
+	step_clean=0 step_ok=$ok step_failed=$failed
+	step_503=$(cat "$dir"/*_errors.log 2>/dev/null | grep -c "Aborting call on unexpected message.*received 'SIP/2.0 503" || true)
 	local verdict=unclean
 	if ((failed == 0 && ok == calls)) && awk -v a="$achieved" -v r="$rate" 'BEGIN { exit !(a >= 0.95 * r) }'; then
 		step_clean=1 verdict=clean
@@ -380,13 +398,35 @@ for rate in $STEPS; do
 	((any)) || break
 done
 
+# ---- overload: 2R for ccswitch ------------------------------------------------
+
+goodput=na refused=na
+if ((OVERLOAD)) && [[ " $SYSTEMS " == *" ccswitch "* ]] && ((best[ccswitch] > 0)); then
+	r=${best[ccswitch]}
+	if ((active[ccswitch])); then
+		# clean up to the cap: start afresh all the same
+		stop "${cc_side[@]}"
+		forget "${cc_side[@]}"
+	fi
+	cc_side=()
+	start_ccswitch
+	sleep "$PAUSE"
+	echo "overload: ccswitch at 2 x $r calls/s" >&2
+	step ccswitch "$((2 * r))" "$SECONDS_PER_STEP"
+	stop "${cc_side[@]}"
+	forget "${cc_side[@]}"
+	goodput=$(awk -v ok="$step_ok" -v s="$SECONDS_PER_STEP" -v r="$r" 'BEGIN { printf "%.2f", ok / s / r }')
+	refused=$(awk -v f="$step_failed" -v n="$step_503" 'BEGIN { printf "%.2f", (f > 0) ? (n > f ? f : n) / f : 1 }')
+	echo "overload: completed $step_ok of $((2 * r * SECONDS_PER_STEP)) calls ($goodput x $r calls/s); $step_503 of $step_failed failed calls refused with 503" >&2
+fi
+
 cc=${best[ccswitch]:-0} km=${best[kamailio]:-0}
 for s in $SYSTEMS; do
 	if ((active[$s])); then
 		echo "$s: clean at every step up to the cap (${best[$s]} calls/s); add higher STEPS to find its limit" >&2
 	fi
 done
-awk -v n="$cc" -v m="$km" 'BEGIN {
+awk -v n="$cc" -v m="$km" -v g="$goodput" -v s="$refused" 'BEGIN {
 	r = (m > 0) ? sprintf("%.2f", n / m) : "inf"
-	printf "ccswitch_cps=%d kamailio_cps=%d ratio=%s\n", n, m, r
+	printf "ccswitch_cps=%d kamailio_cps=%d ratio=%s overload_goodput=%s refused_503=%s\n", n, m, r, g, s
 }'

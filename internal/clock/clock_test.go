@@ -188,3 +188,35 @@ func BenchmarkVirtualSchedule(b *testing.B) {
 		v.Step()
 	}
 }
+
+// TestLoopPendingCountsBacklog: Pending counts the work waiting to start,
+// and drops to zero once the loop has caught up.
+func TestLoopPendingCountsBacklog(t *testing.T) {
+	l := NewLoop()
+	release := make(chan struct{})
+	started := make(chan struct{})
+	l.Post(func() { close(started); <-release })
+	for range 9 {
+		l.Post(func() {})
+	}
+	if got := l.Pending(); got != 10 {
+		t.Fatalf("Pending before Run = %d, want 10", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { l.Run(ctx); close(done) }()
+	<-started
+	if got := l.Pending(); got != 9 {
+		t.Errorf("Pending with the first item running = %d, want 9", got)
+	}
+	close(release)
+	if err := l.Do(ctx, func() {}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Pending(); got != 0 {
+		t.Errorf("Pending after catching up = %d, want 0", got)
+	}
+	cancel()
+	<-done
+}

@@ -15,6 +15,9 @@ type Loop struct {
 	queue   []func()
 	wake    chan struct{}
 	stopped bool
+	// pending counts work posted and not started yet: the loop's
+	// backlog, read without the lock.
+	pending atomic.Int64
 }
 
 // NewLoop returns a loop that runs nothing until Run is called.
@@ -31,6 +34,7 @@ func (l *Loop) Post(f func()) bool {
 		return false
 	}
 	l.queue = append(l.queue, f)
+	l.pending.Add(1)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:
@@ -54,12 +58,18 @@ func (l *Loop) Do(ctx context.Context, f func()) error {
 	}
 }
 
+// Pending returns how many posted items wait to start: the loop's
+// backlog, cheap enough (one atomic load) for an adapter to check on
+// every request it admits.
+func (l *Loop) Pending() int { return int(l.pending.Load()) }
+
 // Run executes posted work until ctx ends. Work still queued then is dropped.
 func (l *Loop) Run(ctx context.Context) {
 	defer func() {
 		l.mu.Lock()
 		l.stopped = true
 		l.queue = nil
+		l.pending.Store(0)
 		l.mu.Unlock()
 	}()
 	var batch []func()
@@ -71,6 +81,7 @@ func (l *Loop) Run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			l.pending.Add(-1)
 			f()
 			batch[i] = nil
 		}

@@ -74,8 +74,19 @@ type Config struct {
 	// InviteRate is INVITEs per second accepted from one source (200;
 	// burst twice that).
 	InviteRate float64
-	// MaxCalls bounds calls carried at once (0: the SIP gateway's default).
+	// MaxCalls bounds calls carried at once (0: the SIP gateway's default,
+	// at most one call per even RTP port).
 	MaxCalls int
+	// MaxSetups and MaxLoopBacklog are the SIP gateway's overload
+	// thresholds (sipgw.Config): new INVITEs get 503 with Retry-After at
+	// once while that many INVITEs are in progress (200) or that much
+	// work waits on the domain's loop (2,000). 0: the default; negative:
+	// off.
+	MaxSetups, MaxLoopBacklog int
+	// RTPTimeout ends a connected call whose agent or customer stopped
+	// sending RTP for this long (the agent made not ready, rtp_timeout);
+	// 0 disables it. serve's --rtp-timeout gives 60s.
+	RTPTimeout time.Duration
 
 	// StorePath is the embedded store (ccswitch.db), opened by centers
 	// with an im section; its journal spool is StorePath+".spool".
@@ -237,6 +248,8 @@ func (cfg *Config) check() error {
 		return configErrorf("live: the INVITE rate must be positive")
 	case cfg.MaxCalls < 0:
 		return configErrorf("live: the call limit must not be negative")
+	case cfg.RTPTimeout < 0:
+		return configErrorf("live: the RTP timeout must not be negative")
 	case (cfg.TLSCert == "") != (cfg.TLSKey == ""):
 		return configErrorf("live: a TLS certificate and its key go together")
 	case len(cfg.XMPP) > 0 && f.IM == nil:
@@ -315,6 +328,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		Loop: c.loop, Registrar: c.reg, Log: c.log.With().Str("component", "sipgw").Logger(),
 		MediaIP: cfg.MediaIP, RingTimeout: cfg.RingTimeout, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
 		OutboundTrunk: cfg.Trunk, InviteRate: cfg.InviteRate, InviteBurst: 2 * cfg.InviteRate, MaxCalls: cfg.MaxCalls,
+		RTPTimeout: cfg.RTPTimeout, MaxSetups: cfg.MaxSetups, MaxLoopBacklog: cfg.MaxLoopBacklog,
 	})
 	if err != nil {
 		return err

@@ -88,6 +88,9 @@ func listenTCP(what, addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+// sipReadBuffer is the receive buffer asked for SIP's UDP socket.
+const sipReadBuffer = 4 << 20
+
 // listenSIP opens SIP's UDP socket at addr and a TCP listener on the same
 // port. With port 0 the kernel picks a free UDP port whose TCP twin may be
 // in use; then it tries again with another port.
@@ -103,6 +106,13 @@ func listenSIP(addr string) (net.PacketConn, net.Listener, error) {
 		}
 		ln, err := net.Listen("tcp", pc.LocalAddr().String())
 		if err == nil {
+			// A burst of datagrams beyond the default receive buffer
+			// (about 200 KB) is dropped by the kernel, and each lost ACK
+			// or BYE costs a string of retransmissions: ask for 4 MB (the
+			// kernel caps it at net.core.rmem_max).
+			if uc, ok := pc.(*net.UDPConn); ok {
+				_ = uc.SetReadBuffer(sipReadBuffer)
+			}
 			return pc, ln, nil
 		}
 		_ = pc.Close()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtp"
@@ -53,6 +54,11 @@ type Relay struct {
 	latched [2]bool
 	out     [2]outStream // out[i] is the stream sent to leg i
 	stats   RelayStats
+
+	// heard[i] is when leg i last sent an RTP packet the relay accepted
+	// (Unix nanoseconds), or when the relay was made: read without the
+	// lock by a watchdog, written once per packet.
+	heard [2]atomic.Int64
 }
 
 // outStream is the state of one outgoing, rewritten stream.
@@ -78,8 +84,10 @@ type outStream struct {
 // timestamp, unless ContinueA or ContinueB says otherwise.
 func NewRelay(a, b Leg) *Relay {
 	r := &Relay{legs: [2]Leg{a, b}, remote: [2]net.Addr{a.Remote, b.Remote}}
+	now := time.Now().UnixNano()
 	for i := range r.out {
 		r.out[i].next = Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}
+		r.heard[i].Store(now)
 	}
 	return r
 }
@@ -122,6 +130,15 @@ func (r *Relay) Remotes() (a, b net.Addr) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.remote[0], r.remote[1]
+}
+
+// LastHeard returns when each leg last sent an RTP packet the relay
+// accepted (from its remote, whether or not it could be forwarded), or
+// when the relay was made if that leg has sent nothing since. It costs
+// two atomic loads: a watchdog may call it often, without the relay's
+// lock.
+func (r *Relay) LastHeard() (a, b time.Time) {
+	return time.Unix(0, r.heard[0].Load()), time.Unix(0, r.heard[1].Load())
 }
 
 // Stats returns the relay's packet counts.
@@ -296,6 +313,8 @@ func (r *Relay) rewrite(from, to int, b []byte, src net.Addr, out []byte) (int, 
 		r.stats.Dropped++
 		return 0, nil
 	}
+	now := time.Now()
+	r.heard[from].Store(now.UnixNano())
 	dst := r.remote[to]
 	if dst == nil {
 		r.stats.Dropped++
@@ -303,7 +322,6 @@ func (r *Relay) rewrite(from, to int, b []byte, src net.Addr, out []byte) (int, 
 	}
 
 	o := &r.out[to]
-	now := time.Now()
 	marker := p.Marker
 	if !o.mapped || p.SSRC != o.srcSSRC {
 		// A new source: continue the outgoing stream where it stands.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,10 +35,15 @@ type call struct {
 
 	mu          sync.Mutex
 	agent       *sipgo.DialogClientSession // the leg being rung or connected
+	agentID     string                     // the agent offered the call
 	agentRTP    net.PacketConn
 	agentRemote net.Addr
 	held        bool // the agent put the customer on hold
-	done        bool
+	// callerSends and agentSends: the leg's last SDP says it sends RTP
+	// (sendrecv or sendonly), so its silence means a dead peer.
+	callerSends, agentSends bool
+	dead                    bool // the RTP watchdog ended the call
+	done                    bool
 	// callerAnswered: the switch's 200 to the customer was acknowledged.
 	callerAnswered bool
 
@@ -70,6 +76,25 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 	}
+	// Overload control comes first, before any work on the request.
+	if why := g.overloaded(); why != "" {
+		g.refused.Add(1)
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: overloaded ("+why+")", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(g.cfg.OverloadRetryAfter/time.Second))))
+		_ = tx.Respond(res)
+		return
+	}
+	// From here until the caller acknowledges the 200 (or the call is
+	// refused) the INVITE is a set-up in progress.
+	g.setups.Add(1)
+	inSetup := true
+	endSetup := func() {
+		if inSetup {
+			inSetup = false
+			g.setups.Add(-1)
+		}
+	}
+	defer endSetup()
 	src := sourceIP(req.Source())
 	if g.draining.Load() {
 		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: closing", nil)
@@ -123,10 +148,12 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: no PCMU or PCMA", nil))
 		return
 	}
-	conn, port, err := media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
+	conn, port, err := g.cfg.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
 	if err != nil {
 		g.log.Warn().Err(err).Msg("no RTP port")
-		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable", nil))
+		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable: no RTP port", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		_ = tx.Respond(res)
 		return
 	}
 	dtx, err := g.in.ReadInvite(req, tx)
@@ -142,6 +169,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithCancel(g.ctx)
 	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
 		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port},
+		callerSends:  sends(offer),
 		stream:       media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
 	var arriveErr error
 	err = g.do(func() {
@@ -170,7 +198,9 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
-	if err := dtx.RespondSDP(sdp); err != nil {
+	err = dtx.RespondSDP(sdp)
+	endSetup()
+	if err != nil {
 		// The caller left before the ACK, or the ACK was processed after
 		// the BYE (sipgo handles messages concurrently): a hang-up.
 		g.release(c.id)
@@ -302,6 +332,9 @@ func (g *Gateway) ringAgent(c *call, a *tserver.Agent) {
 		g.post(func() { _ = g.ts.RejectCall(id, "unreachable") })
 		return
 	}
+	c.mu.Lock()
+	c.agentID = a.ID
+	c.mu.Unlock()
 	g.goOwned(func() {
 		reason := c.dialAgent(contacts[0])
 		if reason != "" {
@@ -322,7 +355,7 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 		port = localPort(conn)
 	} else {
 		var err error
-		if conn, port, err = media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax); err != nil {
+		if conn, port, err = g.cfg.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax); err != nil {
 			return "no_media_port"
 		}
 	}
@@ -399,6 +432,7 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 	}
 	c.mu.Lock()
 	c.agentRemote = &net.UDPAddr{IP: net.ParseIP(answer.Address), Port: answer.Port}
+	c.agentSends = sends(answer)
 	c.mu.Unlock()
 	var answerErr error
 	if err := g.do(func() { answerErr = g.ts.AnswerCall(c.id) }); err != nil || answerErr != nil {

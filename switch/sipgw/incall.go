@@ -95,6 +95,7 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 			g.log.Debug().Err(err).Bool("hold", hold).Msg("re-INVITE: hold state unchanged in the domain")
 		}
 		c.mu.Lock()
+		c.agentSends = sends(offer)
 		if !c.done {
 			switch {
 			case hold && !c.held:
@@ -108,6 +109,9 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
+	if !fromAgent {
+		c.callerSends = sends(offer)
+	}
 	conn := c.callerRTP
 	if fromAgent {
 		conn = c.agentRTP

@@ -104,7 +104,7 @@ func (o *outbound) run(agentDN, dest string) {
 // answer and acknowledges it.
 func (o *outbound) invite(uri sip.Uri, from string, codecs []media.Codec, timeout time.Duration) (*sipgo.DialogClientSession, net.PacketConn, media.SDP, bool) {
 	g := o.g
-	conn, port, err := media.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
+	conn, port, err := g.cfg.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
 	if err != nil {
 		return nil, nil, media.SDP{}, false
 	}

@@ -60,10 +60,38 @@ type Config struct {
 	OutboundTrunk string
 	// MaxCalls bounds the calls carried at once; new INVITEs past it get
 	// 503. Each call holds one RTP socket (two for a call without a SIP
-	// customer), so the default keeps room under the process's open-file
-	// limit for listeners and transient SIP connections: RLIMIT_NOFILE
-	// less 1,024 (half the limit when it is small).
+	// customer), so the default is the smaller of what the RTP port range
+	// carries (one even port per call, less room for the INVITEs being set
+	// up: MaxSetups, at most a tenth of the ports) and what the process's
+	// open-file
+	// limit leaves for listeners and transient SIP connections:
+	// RLIMIT_NOFILE less 1,024 (half the limit when it is small).
 	MaxCalls int
+	// Overload control (in the spirit of RFC 7339): a new INVITE is
+	// refused at once with 503 and Retry-After, before any work (no SDP
+	// parsed, no RTP port taken, nothing posted to the loop), while the
+	// switch is past what it can set up in time, so that callers'
+	// retransmissions do not multiply the load.
+	//
+	// MaxSetups bounds the INVITE server transactions in progress: calls
+	// admitted whose 200 the caller has not acknowledged yet (default
+	// 200; at 1,000 calls/s that is 200 ms of set-up each, well before a
+	// caller's first retransmission at 500 ms). MaxLoopBacklog bounds the
+	// work waiting on the domain's loop (clock.Loop.Pending; default
+	// 2,000 items, a few tens of milliseconds). Negative disables either.
+	MaxSetups, MaxLoopBacklog int
+	// OverloadRetryAfter is the Retry-After of those 503s (default 2 s).
+	OverloadRetryAfter time.Duration
+	// RTPTimeout ends a connected call when a leg that should be sending
+	// RTP (its SDP says sendrecv or sendonly, and it is not on hold) has
+	// sent none for this long: both legs get a BYE, the interaction is
+	// released, and an agent whose phone went silent is made not ready
+	// with the reason rtp_timeout rather than offered the next call on a
+	// dead phone. 0 disables the check; live centers use 60 s.
+	RTPTimeout time.Duration
+	// ListenRTP opens an RTP socket in [min, max] (media.ListenRTP when
+	// nil); tests give an in-memory one.
+	ListenRTP func(ip string, min, max int) (net.PacketConn, int, error)
 }
 
 // Gateway is the SIP side of the switch.
@@ -93,7 +121,9 @@ type Gateway struct {
 	wg       sync.WaitGroup
 	goMu     sync.Mutex
 	closing  bool
-	draining atomic.Bool // Drain: new calls are refused
+	draining atomic.Bool  // Drain: new calls are refused
+	setups   atomic.Int64 // INVITE server transactions in progress (admitted, not ACKed)
+	refused  atomic.Int64 // new INVITEs refused for overload
 	cancel   context.CancelFunc
 	ctx      context.Context
 }
@@ -120,8 +150,24 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.InviteRate <= 0 {
 		cfg.InviteRate, cfg.InviteBurst = 200, 400
 	}
+	if cfg.MaxSetups == 0 {
+		cfg.MaxSetups = 200
+	}
 	if cfg.MaxCalls <= 0 {
-		cfg.MaxCalls = defaultMaxCalls()
+		// INVITEs being set up hold a port before they count as calls:
+		// keep room for them, so that the port range is not searched in
+		// vain (a bind per even port) under load.
+		ports := rtpPortCalls(cfg.RTPPortMin, cfg.RTPPortMax)
+		cfg.MaxCalls = min(defaultMaxCalls(), max(1, ports-min(max(cfg.MaxSetups, 0), ports/10)))
+	}
+	if cfg.MaxLoopBacklog == 0 {
+		cfg.MaxLoopBacklog = 2000
+	}
+	if cfg.OverloadRetryAfter <= 0 {
+		cfg.OverloadRetryAfter = 2 * time.Second
+	}
+	if cfg.ListenRTP == nil {
+		cfg.ListenRTP = media.ListenRTP
 	}
 	g := &Gateway{
 		cfg:      cfg,
@@ -200,6 +246,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	unsubscribe := make(chan func(), 1)
 	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
 
+	if g.cfg.RTPTimeout > 0 {
+		g.goOwned(g.watchRTP)
+	}
 	errc := make(chan error, 5)
 	var listening sync.WaitGroup // the listeners' goroutines
 	listening.Go(func() { errc <- g.srv.ServeUDP(pc) })
@@ -252,6 +301,34 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		return fmt.Errorf("sipgw: %w", err)
 	}
 	return nil
+}
+
+// rtpPortCalls is how many calls the RTP port range carries: one even
+// port each (RFC 3550 §11).
+func rtpPortCalls(minPort, maxPort int) int {
+	first := minPort + minPort%2
+	if first > maxPort {
+		return 1
+	}
+	return (maxPort-first)/2 + 1
+}
+
+// overloaded reports why a new INVITE must be refused now, or "": too
+// many set-ups in progress, or too much work waiting on the loop.
+func (g *Gateway) overloaded() string {
+	switch {
+	case g.cfg.MaxSetups > 0 && g.setups.Load() >= int64(g.cfg.MaxSetups):
+		return "set-ups"
+	case g.cfg.MaxLoopBacklog > 0 && g.cfg.Loop.Pending() >= g.cfg.MaxLoopBacklog:
+		return "loop backlog"
+	}
+	return ""
+}
+
+// Overload returns the INVITE server transactions in progress and how
+// many new INVITEs were refused for overload so far.
+func (g *Gateway) Overload() (setups, refused int64) {
+	return g.setups.Load(), g.refused.Load()
 }
 
 // defaultMaxCalls leaves room under the open-file limit for the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -33,15 +34,16 @@ agents: [{id: a1, number: "1001", password: secret, skills: {support: 5}}]
 `
 
 type tmHarness struct {
-	t      testing.TB
-	net    *memnet.Network
-	gw     *Gateway
-	loop   *clock.Loop
-	gwAddr string
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	events []tserver.Event
+	t        testing.TB
+	net      *memnet.Network
+	gw       *Gateway
+	loop     *clock.Loop
+	gwAddr   string
+	cancel   context.CancelFunc
+	done     chan struct{}
+	mu       sync.Mutex
+	events   []tserver.Event
+	rtpPorts int
 }
 
 func tmStart(t testing.TB, ringTimeout time.Duration, tune ...func(*Config)) *tmHarness {
@@ -65,7 +67,7 @@ func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), 
 		Credentials: registrar.StaticCredentials{"1001": registrar.HA1("1001", "ccswitch", "secret")},
 		OnChange:    func(u string, c []registrar.Contact) { gw.OnRegistration(u, c) },
 	})
-	cfg := Config{Loop: loop, Registrar: reg, Log: zerolog.Nop(), RingTimeout: ringTimeout}
+	cfg := Config{Loop: loop, Registrar: reg, Log: zerolog.Nop(), RingTimeout: ringTimeout, ListenRTP: h.listenRTP}
 	for _, f := range tune {
 		f(&cfg)
 	}
@@ -103,6 +105,20 @@ func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), 
 	return h
 }
 
+// listenRTP gives the gateway its RTP sockets on the in-memory network
+// (even ports from 20000), so media stays inside the bubble too.
+func (h *tmHarness) listenRTP(ip string, _, _ int) (net.PacketConn, int, error) {
+	h.mu.Lock()
+	port := 20000 + 2*h.rtpPorts
+	h.rtpPorts++
+	h.mu.Unlock()
+	c, err := h.net.Listen(net.JoinHostPort(ip, fmt.Sprint(port)))
+	if err != nil {
+		return nil, 0, err
+	}
+	return c, port, nil
+}
+
 func (h *tmHarness) stop() {
 	h.cancel()
 	<-h.done
@@ -128,6 +144,7 @@ type tmPhone struct {
 	conn *memnet.Conn
 	addr string
 	to   string
+	last *sip.Response // the last 2xx with a body
 }
 
 func (h *tmHarness) phone(addr string) *tmPhone {
@@ -178,6 +195,9 @@ func (p *tmPhone) expect(want string, d time.Duration) sip.Message {
 				return m
 			}
 		case *sip.Response:
+			if m.IsSuccess() && len(m.Body()) > 0 {
+				p.last = m
+			}
 			if fmt.Sprint(m.StatusCode) == want {
 				return m
 			}
