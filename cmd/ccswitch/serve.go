@@ -50,6 +50,7 @@ func (m *Main) parseServe(args []string) error {
 	fs.StringVar(&c.SIPWSAddr, "sip-ws", "", "SIP over plain WebSocket listen address (off when empty; for loopback use)")
 	fs.IntVar(&c.MaxCalls, "max-calls", 0, "calls carried at once before new INVITEs get 503 (0: the even ports of --rtp-ports, at most the open-file limit less 1,024)")
 	fs.IntVar(&c.MaxSetups, "max-setups", 0, "overload: INVITEs in progress (answered, not yet acknowledged) past which new INVITEs get 503 with Retry-After at once (0: 200; -1: off)")
+	fs.IntVar(&c.MaxWaitingCalls, "max-waiting-calls", 0, "overload: calls hearing the switch's announcements or music past which new INVITEs get 503 with Retry-After at once (0: 500; -1: off)")
 	fs.IntVar(&c.MaxLoopBacklog, "max-loop-backlog", 0, "overload: work items waiting on the domain's loop past which new INVITEs get 503 with Retry-After at once (0: 2000; -1: off)")
 	fs.DurationVar(&c.RTPTimeout, "rtp-timeout", 60*time.Second, "end a connected call when a phone that should send RTP has sent none for this long; a silent agent is made not ready (rtp_timeout); 0 disables")
 	fs.StringVar(&c.StorePath, "store", "ccswitch.db", "embedded store `FILE` (SQLite) for customers, transcripts and callbacks (centers with an im section)")

@@ -83,6 +83,9 @@ type Config struct {
 	// work waits on the domain's loop (2,000). 0: the default; negative:
 	// off.
 	MaxSetups, MaxLoopBacklog int
+	// MaxWaitingCalls bounds the calls hearing the switch's own media
+	// (sipgw.Config.MaxPlaying; 0: 500; negative: no bound).
+	MaxWaitingCalls int
 	// RTPTimeout ends a connected call whose agent or customer stopped
 	// sending RTP for this long (the agent made not ready, rtp_timeout);
 	// 0 disables it. serve's --rtp-timeout gives 60s.
@@ -329,6 +332,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		MediaIP: cfg.MediaIP, RingTimeout: cfg.RingTimeout, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
 		OutboundTrunk: cfg.Trunk, InviteRate: cfg.InviteRate, InviteBurst: 2 * cfg.InviteRate, MaxCalls: cfg.MaxCalls,
 		RTPTimeout: cfg.RTPTimeout, MaxSetups: cfg.MaxSetups, MaxLoopBacklog: cfg.MaxLoopBacklog,
+		MaxPlaying: cfg.MaxWaitingCalls,
 	})
 	if err != nil {
 		return err

@@ -249,6 +249,7 @@ func (c *call) stopMediaLocked() {
 	c.mediaStop, c.mediaDone = nil, nil
 	switch {
 	case c.player != nil:
+		c.g.playing.Add(-1)
 		c.stream = c.player.Next()
 	case c.relay != nil:
 		c.stream = c.relay.NextA()
@@ -296,6 +297,7 @@ func (c *call) announceLocked(greeting bool) {
 	})
 	p.Loop(media.MusicOnHold())
 	c.player = p
+	c.g.playing.Add(1)
 	c.runMediaLocked(p.Run)
 }
 
@@ -308,6 +310,7 @@ func (c *call) musicLocked() {
 	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
 	p.Loop(media.MusicOnHold())
 	c.player = p
+	c.g.playing.Add(1)
 	c.runMediaLocked(p.Run)
 }
 

@@ -133,3 +133,40 @@ func TestDefaultMaxCallsFitsRTPPorts(t *testing.T) {
 		}
 	}
 }
+
+// TestOverloadRefusesPastWaitingCalls: with MaxPlaying calls already
+// waiting on the switch's announcements (no agent is there to take them),
+// a new INVITE is answered 503 with Retry-After at once; when a waiting
+// caller hangs up, calls are admitted again.
+func TestOverloadRefusesPastWaitingCalls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, 20*time.Second, func(c *Config) { c.MaxPlaying = 1 })
+		defer h.stop()
+		first := h.phone("127.0.0.1:7102")
+		inv := first.call("waiting-1")
+		ok := first.expect("200", 5*time.Second).(*sip.Response)
+		first.ack(inv, ok)
+		synctest.Wait()
+		if n := h.gw.playing.Load(); n != 1 {
+			t.Fatalf("%d calls hearing announcements, want 1", n)
+		}
+
+		second := h.phone("127.0.0.1:7103")
+		second.call("waiting-2")
+		res := second.expect("503", 5*time.Second).(*sip.Response)
+		if !strings.Contains(res.Reason, "calls waiting") || res.GetHeader("Retry-After") == nil {
+			t.Errorf("503 %q, Retry-After %v", res.Reason, res.GetHeader("Retry-After"))
+		}
+
+		first.hangUp(inv, ok)
+		synctest.Wait()
+		if n := h.gw.playing.Load(); n != 0 {
+			t.Fatalf("%d calls hearing announcements after the hang-up, want 0", n)
+		}
+		third := h.phone("127.0.0.1:7104")
+		inv3 := third.call("waiting-3")
+		ok3 := third.expect("200", 5*time.Second).(*sip.Response)
+		third.ack(inv3, ok3)
+		third.hangUp(inv3, ok3)
+	})
+}

@@ -79,7 +79,13 @@ type Config struct {
 	// caller's first retransmission at 500 ms). MaxLoopBacklog bounds the
 	// work waiting on the domain's loop (clock.Loop.Pending; default
 	// 2,000 items, a few tens of milliseconds). Negative disables either.
-	MaxSetups, MaxLoopBacklog int
+	//
+	// MaxPlaying bounds the calls hearing the switch's own media
+	// (greeting, position and wait, music on hold: 50 RTP packets a second
+	// each), which is where the excess of an overload ends up: past it,
+	// calls that would only wait are refused while the calls already
+	// waiting reach agents (default 500; negative disables).
+	MaxSetups, MaxLoopBacklog, MaxPlaying int
 	// OverloadRetryAfter is the Retry-After of those 503s (default 2 s).
 	OverloadRetryAfter time.Duration
 	// RTPTimeout ends a connected call when a leg that should be sending
@@ -123,6 +129,7 @@ type Gateway struct {
 	closing  bool
 	draining atomic.Bool  // Drain: new calls are refused
 	setups   atomic.Int64 // INVITE server transactions in progress (admitted, not ACKed)
+	playing  atomic.Int64 // calls hearing the switch's announcements or music
 	refused  atomic.Int64 // new INVITEs refused for overload
 	cancel   context.CancelFunc
 	ctx      context.Context
@@ -162,6 +169,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.MaxLoopBacklog == 0 {
 		cfg.MaxLoopBacklog = 2000
+	}
+	if cfg.MaxPlaying == 0 {
+		cfg.MaxPlaying = 500
 	}
 	if cfg.OverloadRetryAfter <= 0 {
 		cfg.OverloadRetryAfter = 2 * time.Second
@@ -321,6 +331,8 @@ func (g *Gateway) overloaded() string {
 		return "set-ups"
 	case g.cfg.MaxLoopBacklog > 0 && g.cfg.Loop.Pending() >= g.cfg.MaxLoopBacklog:
 		return "loop backlog"
+	case g.cfg.MaxPlaying > 0 && g.playing.Load() >= int64(g.cfg.MaxPlaying):
+		return "calls waiting"
 	}
 	return ""
 }
