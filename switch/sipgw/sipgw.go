@@ -286,14 +286,22 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	g.goMu.Unlock()
 	g.hangUpAll()
 	// The hang-ups under way (BYEs, CANCELs and their retransmissions)
-	// need the transports: they close once the gateway's goroutines are
-	// done, or after closeWait when a peer keeps one waiting.
+	// need the transports, and so does any request a goroutine of the
+	// gateway still sends: were the sockets closed first, sipgo would open
+	// a new one for it (and read it for ever). So the transports close
+	// only once the gateway's goroutines are done. A peer that keeps one
+	// waiting (a 200 never acknowledged, a BYE never answered) is not
+	// waited for past closeWait: the transactions still open are
+	// terminated then, which ends those waits, and each goroutine's own
+	// requests are bounded by their contexts.
 	done := make(chan struct{})
 	go func() { g.wg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(closeWait):
-		g.log.Warn().Dur("after", closeWait).Msg("calls still ending; closing the SIP transports")
+		g.log.Warn().Dur("after", closeWait).Msg("calls still ending; ending their SIP transactions")
+		g.ua.TransactionLayer().Close()
+		<-done
 	}
 	_ = pc.Close()
 	for _, st := range streams {
@@ -301,11 +309,8 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			_ = st.ln.Close()
 		}
 	}
-	// Closing the user agent terminates the transactions still open (a
-	// final response waiting for its ACK ends then).
 	_ = g.srv.Close()
 	_ = g.ua.Close()
-	<-done
 	listening.Wait()
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("sipgw: %w", err)
