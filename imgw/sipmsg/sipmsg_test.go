@@ -1,11 +1,10 @@
-package sipgw
+package sipmsg
 
 import (
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
-	"time"
 
 	"github.com/ccswitch/ccswitch/imgw"
 )
@@ -45,7 +44,7 @@ func TestLongLineToCustomerIsSplit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		customers := &customerRecorder{}
 		var msgs *Messages
-		h := tmStartWith(t, 20*time.Second, func(g *Gateway) { msgs = g.EnableMessages("support", customers) })
+		h := start(t, func(h *harness) { msgs = h.messages("support", customers) })
 		defer h.stop()
 		carol := h.phone("127.0.0.1:7002")
 		if res := carol.write("carol", "hello", 1); res.StatusCode != 200 {
