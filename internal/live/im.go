@@ -16,6 +16,8 @@ import (
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -33,6 +35,14 @@ type imSide struct {
 	running sync.WaitGroup // the XMPP components
 	stats   *statsKeeper
 }
+
+// The SIP MESSAGE adapter and the SIP gateway meet here, each through
+// the other's small interface.
+var (
+	_ sipmsg.SIP           = (*sipgw.Gateway)(nil)
+	_ sipgw.MessageHandler = (*sipmsg.Messages)(nil)
+	_ sipmsg.Registrations = (*registrar.Registrar)(nil)
+)
 
 // openIM opens the store and builds the IM gateway with its networks:
 // the web chat, SIP MESSAGE and every XMPP provider.
