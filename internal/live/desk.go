@@ -1,9 +1,11 @@
 package live
 
 import (
+	"errors"
+
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/sipmsg"
 	"github.com/ccswitch/ccswitch/internal/config"
-	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -24,7 +26,7 @@ func (d *ctiDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 // chat_via): its CTI desktop, or its SIP phone as MESSAGEs.
 type imDesk struct {
 	*ctiDesk
-	phones *sipgw.AgentChats // the agents with chat_via: sip; nil when none
+	phones *sipmsg.AgentChats // the agents with chat_via: sip; nil when none
 	// byNumber maps a phone agent's extension to the agent; gw is the IM
 	// gateway its chats come from and post runs a function on the
 	// domain's loop (phoneGone).
@@ -35,8 +37,8 @@ type imDesk struct {
 }
 
 var (
-	_ imgw.AgentDesk         = (*imDesk)(nil)
-	_ sipgw.AgentChatHandler = (*imgw.Gateway)(nil)
+	_ imgw.AgentDesk          = (*imDesk)(nil)
+	_ sipmsg.AgentChatHandler = (*imgw.Gateway)(nil)
 )
 
 func newIMDesk() *imDesk { return &imDesk{ctiDesk: &ctiDesk{}} }
@@ -50,10 +52,10 @@ func (d *imDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 	d.ctiDesk.DeliverChat(agentID, m)
 }
 
-// attachPhones makes the SIP gateway the desk of the agents who chat on
-// their phones; what they write goes to chat (the IM gateway). Call it
-// before the loop runs.
-func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, agents []config.Agent, ts *tserver.Server, post func(func()) bool) error {
+// attachPhones makes the SIP MESSAGE network (msgs; nil when it is off)
+// the desk of the agents who chat on their phones; what they write goes
+// to chat (the IM gateway). Call it before the loop runs.
+func (d *imDesk) attachPhones(msgs *sipmsg.Messages, chat sipmsg.AgentChatHandler, agents []config.Agent, ts *tserver.Server, post func(func()) bool) error {
 	phones := map[string]string{}
 	for _, a := range agents {
 		if a.ChatVia == config.ChatViaSIP {
@@ -63,6 +65,9 @@ func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, ag
 	if len(phones) == 0 {
 		return nil
 	}
+	if msgs == nil {
+		return errors.New("live: agents chat on their phones (chat_via: sip) but im.networks.sip_message is off: they share its chat address")
+	}
 	d.byNumber = make(map[string]string, len(phones))
 	for id, number := range phones {
 		d.byNumber[number] = id
@@ -70,7 +75,7 @@ func (d *imDesk) attachPhones(gw *sipgw.Gateway, chat sipgw.AgentChatHandler, ag
 	d.gw, _ = chat.(*imgw.Gateway)
 	d.ts, d.post = ts, post
 	var err error
-	d.phones, err = gw.EnableAgentChats(phones, chat)
+	d.phones, err = msgs.EnableAgentChats(phones, chat)
 	return err
 }
 

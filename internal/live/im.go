@@ -11,10 +11,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/sipmsg"
 	"github.com/ccswitch/ccswitch/imgw/webchat"
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
 )
 
 // imSide is the IM gateway of a running center and what it needs.
@@ -25,10 +28,19 @@ type imSide struct {
 	log     zerolog.Logger
 	gw      *imgw.Gateway
 	web     *webchat.Server
+	sipmsg  *sipmsg.Messages // nil when im.networks.sip_message is off
 	xmpp    []*xmpp.Adapter
 	running sync.WaitGroup // the XMPP components
 	stats   *statsKeeper
 }
+
+// The SIP MESSAGE adapter and the SIP gateway meet here, each through
+// the other's small interface.
+var (
+	_ sipmsg.SIP           = (*sipgw.Gateway)(nil)
+	_ sipgw.MessageHandler = (*sipmsg.Messages)(nil)
+	_ sipmsg.Registrations = (*registrar.Registrar)(nil)
+)
 
 // openIM opens the store and builds the IM gateway with its networks:
 // the web chat, SIP MESSAGE and every XMPP provider.
@@ -86,7 +98,15 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 		im.gw.AddAdapter(im.web)
 	}
 	if nets.SIPMessage.On() {
-		im.gw.AddAdapter(c.gw.EnableMessages(cmp.Or(cfg.SIPChatUser, nets.SIPMessage.User), im.gw))
+		// The SIP gateway hands the adapter the MESSAGEs it receives; the
+		// adapter sends through it.
+		im.sipmsg = sipmsg.New(sipmsg.Config{
+			SIP: c.gw, User: cmp.Or(cfg.SIPChatUser, nets.SIPMessage.User), Receiver: im.gw,
+			Log:           c.log.With().Str("component", "sipmsg").Logger(),
+			Registrations: c.reg, Loop: c.loop, TServer: c.ts,
+		})
+		c.gw.OnMessage(im.sipmsg)
+		im.gw.AddAdapter(im.sipmsg)
 	}
 	providers, err := c.xmppProviders()
 	if err != nil {

@@ -1,80 +1,171 @@
 package sipgw
 
 import (
-	"strconv"
-	"strings"
+	"context"
+	"errors"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/emiago/sipgo/sip"
 )
 
-func TestParseSIPUserAgent(t *testing.T) {
-	for _, tc := range []struct{ ua, family, version, os string }{
-		{"baresip v3.10.0 (x86_64/linux)", "baresip", "3.10.0", "linux"},
-		{"Linphone/5.2.0 (belle-sip/5.2.0)", "Linphone", "5.2.0", "5.2.0"},
-		{"sipp", "sipp", "", ""},
-		{"MicroSIP/3.21.3", "MicroSIP", "3.21.3", ""},
-		{"Zoiper rv2.10.20.2", "Zoiper", "rv2.10.20.2", ""},
-		{"", "", "", ""},
-	} {
-		got := ParseSIPUserAgent(tc.ua)
-		if got.Family != tc.family || got.Version != tc.version || got.OS != tc.os || got.Source != "sip-user-agent" {
-			t.Errorf("%q: %+v", tc.ua, got)
+// message sends a MESSAGE from p to user at the gateway and returns the
+// final response.
+func (p *tmPhone) message(user, text string, cseq uint32) *sip.Response {
+	p.t.Helper()
+	req := p.request(sip.MESSAGE, user, cseq, "msg-"+text)
+	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain"))
+	req.SetBody([]byte(text))
+	p.send(req)
+	for {
+		m := p.recv(5 * time.Second)
+		if m == nil {
+			p.t.Fatalf("no response to %q", text)
+		}
+		if res, ok := m.(*sip.Response); ok && res.CallID().Value() == req.CallID().Value() && !res.IsProvisional() {
+			return res
 		}
 	}
 }
 
-func TestIsComposingState(t *testing.T) {
-	for doc, want := range map[string]imgw.ChatState{
-		`<isComposing xmlns="urn:ietf:params:xml:ns:im-iscomposing"><state>active</state></isComposing>`: imgw.StateComposing,
-		`<isComposing><state>idle</state></isComposing>`:                                                 imgw.StatePaused,
-		`garbage`: imgw.StateActive,
-	} {
-		if got := isComposingState(doc); got != want {
-			t.Errorf("%s: %v, want %v", doc, got, want)
-		}
-	}
-}
-
-// A line too long for one MESSAGE over UDP reaches a SIP customer in
-// several, in order, each under RFC 3428's bound (sipgo refused the whole
-// datagram, and the line bounced).
-func TestLongLineToCustomerIsSplit(t *testing.T) {
+// The hook: without a handler a MESSAGE gets 404; with one, the handler
+// gets the request, its transaction and a context that ends when the
+// gateway stops.
+func TestOnMessageHook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		customers := &customerRecorder{}
-		var msgs *Messages
-		h := tmStartWith(t, 20*time.Second, func(g *Gateway) { msgs = g.EnableMessages("support", customers) })
+		h := tmStart(t, time.Second)
+		phone := h.phone("127.0.0.1:7001")
+		if res := phone.message("support", "hello", 1); res.StatusCode != 404 {
+			t.Errorf("no handler: %d, want 404", res.StatusCode)
+		}
+		h.stop()
+
+		var mu sync.Mutex
+		var got []string
+		var ctxs []context.Context
+		h = tmStartWith(t, time.Second, func(g *Gateway) {
+			g.OnMessage(MessageHandlerFunc(func(ctx context.Context, req *sip.Request, tx sip.ServerTransaction) {
+				mu.Lock()
+				got = append(got, req.Recipient.User+": "+string(req.Body()))
+				ctxs = append(ctxs, ctx)
+				mu.Unlock()
+				_ = tx.Respond(sip.NewResponseFromRequest(req, 202, "Accepted", nil))
+			}))
+		})
+		phone = h.phone("127.0.0.1:7001")
+		if res := phone.message("support", "hello", 1); res.StatusCode != 202 {
+			t.Errorf("handler's response: %d, want 202", res.StatusCode)
+		}
+		if u := h.gw.LocalURI("support"); u.String() != "sip:support@127.0.0.1:5060" {
+			t.Errorf("LocalURI %s", u.String())
+		}
+		h.stop()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != 1 || got[0] != "support: hello" {
+			t.Fatalf("handler got %q", got)
+		}
+		if ctxs[0].Err() == nil {
+			t.Error("the handler's context outlived the gateway")
+		}
+	})
+}
+
+// SendMessage sends one request at a time per target, each after the
+// previous one's final response, and tells done how it went.
+func TestSendMessageInOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, time.Second)
 		defer h.stop()
-		carol := h.phone("127.0.0.1:7002")
-		if res := carol.write("carol", "hello", 1); res.StatusCode != 200 {
-			t.Fatalf("carol's MESSAGE: %d", res.StatusCode)
+		if err := (&Gateway{ctx: context.Background()}).SendMessage("x", nil, nil); !errors.Is(err, ErrNotServing) {
+			t.Errorf("before Serve: %v, want ErrNotServing", err)
+		}
+		phone := h.phone("127.0.0.1:7001")
+		synctest.Wait()
+		var mu sync.Mutex
+		outcomes := map[string]error{}
+		for _, text := range []string{"one", "two", "three"} {
+			req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "carol", Host: "127.0.0.1", Port: 7001})
+			from := &sip.FromHeader{Address: h.gw.LocalURI("support"), Params: sip.NewParams()}
+			from.Params.Add("tag", sip.GenerateTagN(8))
+			req.AppendHeader(from)
+			req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "carol", Host: "127.0.0.1"}, Params: sip.NewParams()})
+			req.SetBody([]byte(text))
+			done := func(err error) {
+				mu.Lock()
+				outcomes[text] = err
+				mu.Unlock()
+			}
+			if err := h.gw.SendMessage("carol", req, done); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var order []string
+		var last *sip.Request
+		for len(order) < 3 {
+			m := phone.expect("MESSAGE", 5*time.Second).(*sip.Request)
+			if last != nil && m.CallID().Value() == last.CallID().Value() {
+				continue // a retransmission
+			}
+			// Nothing else comes while this one is unanswered.
+			if other := phone.recv(time.Second); other != nil {
+				if r, ok := other.(*sip.Request); !ok || r.CallID().Value() != m.CallID().Value() {
+					t.Fatalf("a second request while %q is unanswered", m.Body())
+				}
+			}
+			last = m
+			order = append(order, string(m.Body()))
+			code, reason := 200, "OK"
+			if string(m.Body()) == "two" {
+				code, reason = 486, "Busy Here"
+			}
+			phone.respond(m, code, reason)
+		}
+		if order[0] != "one" || order[1] != "two" || order[2] != "three" {
+			t.Fatalf("order %q", order)
 		}
 		synctest.Wait()
-		customers.mu.Lock()
-		from := customers.ins[0].From
-		customers.mu.Unlock()
+		mu.Lock()
+		defer mu.Unlock()
+		var se *StatusError
+		if outcomes["one"] != nil || outcomes["three"] != nil || !errors.As(outcomes["two"], &se) ||
+			se.StatusCode != 486 || outcomes["two"].Error() != "486 Busy Here" {
+			t.Errorf("outcomes %v", outcomes)
+		}
+	})
+}
 
-		var words []string
-		for i := range 400 {
-			words = append(words, "word"+strconv.Itoa(i))
+// A target with MaxQueuedMessages requests waiting takes no more.
+func TestSendMessageQueueFull(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := tmStart(t, time.Second)
+		phone := h.phone("127.0.0.1:7001") // never answers
+		synctest.Wait()
+		req := func() *sip.Request {
+			r := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", User: "carol", Host: "127.0.0.1", Port: 7001})
+			from := &sip.FromHeader{Address: h.gw.LocalURI("support"), Params: sip.NewParams()}
+			from.Params.Add("tag", sip.GenerateTagN(8))
+			r.AppendHeader(from)
+			r.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: "carol", Host: "127.0.0.1"}, Params: sip.NewParams()})
+			return r
 		}
-		long := "Ann: " + strings.Join(words, " ")
-		msgs.Send(imgw.Outbound{To: from, Text: long, ID: "o1"})
-		var parts []string
-		for joined := ""; joined != long; joined = strings.Join(parts, " ") {
-			if len(parts) > 10 {
-				t.Fatalf("parts %q do not make the line", parts)
+		for i := range MaxQueuedMessages + 1 { // one in flight, the rest waiting
+			if err := h.gw.SendMessage("carol", req(), nil); err != nil {
+				t.Fatalf("request %d: %v", i, err)
 			}
-			m := carol.messages(1)[0]
-			if n := len(m.Body()); n > maxMessageBody {
-				t.Fatalf("a part of %d bytes", n)
-			}
-			parts = append(parts, string(m.Body()))
 		}
-		if len(parts) < 2 {
-			t.Fatalf("a %d-byte line went in one MESSAGE", len(long))
+		if err := h.gw.SendMessage("carol", req(), nil); !errors.Is(err, ErrQueueFull) {
+			t.Errorf("past the bound: %v, want ErrQueueFull", err)
+		}
+		if err := h.gw.SendMessage("dave", req(), nil); err != nil {
+			t.Errorf("another target: %v", err)
+		}
+		phone.expect("MESSAGE", 5*time.Second)
+		h.stop()
+		if err := h.gw.SendMessage("carol", req(), nil); !errors.Is(err, ErrNotServing) {
+			t.Errorf("after Serve: %v, want ErrNotServing", err)
 		}
 	})
 }

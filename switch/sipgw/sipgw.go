@@ -119,8 +119,8 @@ type Gateway struct {
 	calls      map[pbx.ConnID]*call
 	outbound   map[pbx.ConnID]*outbound
 	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
-	msgs       *Messages                     // SIP MESSAGE chat, when enabled
-	agentChats *AgentChats                   // agents who chat from their phones, when enabled
+	msgHandler MessageHandler                // OnMessage's; nil: MESSAGE gets 404
+	msgQueues  inOrder                       // SendMessage's, by target
 	// wg counts the goroutines the gateway owns (calls, transfers,
 	// dialers, relays, hang-ups, MESSAGE queues); goOwned starts them and
 	// refuses once Serve is closing, so that Serve's Wait is final.

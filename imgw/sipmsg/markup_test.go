@@ -1,4 +1,4 @@
-package sipgw
+package sipmsg
 
 import (
 	"strings"

@@ -1,4 +1,4 @@
-package sipgw
+package sipmsg
 
 import (
 	"context"
@@ -240,7 +240,7 @@ func (r *customerRecorder) texts() []string {
 // address, and returns the final response. A MESSAGE from the switch
 // before it (one the write caused: "[2] you left the chat") is an error:
 // the phone is to see its answer first.
-func (p *tmPhone) write(from, text string, cseq uint32) *sip.Response {
+func (p *phone) write(from, text string, cseq uint32) *sip.Response {
 	p.t.Helper()
 	req := p.request(sip.MESSAGE, "support", cseq, "msg-"+from+"-"+string(rune('a'+cseq)))
 	host, port := splitHostPort(p.addr)
@@ -264,7 +264,7 @@ func (p *tmPhone) write(from, text string, cseq uint32) *sip.Response {
 
 // messages answers the next n MESSAGEs and returns them; it answers and
 // skips retransmissions, and those of the requests in seen.
-func (p *tmPhone) messages(n int, seen ...*sip.Request) []*sip.Request {
+func (p *phone) messages(n int, seen ...*sip.Request) []*sip.Request {
 	p.t.Helper()
 	var got []*sip.Request
 	for len(got) < n {
@@ -291,10 +291,10 @@ func TestAgentChatsOverSIP(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		chats, customers := &chatRecorder{}, &customerRecorder{}
 		var ac *AgentChats
-		h := tmStartWith(t, 20*time.Second, func(g *Gateway) {
-			g.EnableMessages("support", customers)
+		h := start(t, func(h *harness) {
+			m := h.messages("support", customers)
 			var err error
-			if ac, err = g.EnableAgentChats(map[string]string{"a1": "1001"}, chats); err != nil {
+			if ac, err = m.EnableAgentChats(map[string]string{"a1": "1001"}, chats); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -399,15 +399,19 @@ func TestAgentChatsOverSIP(t *testing.T) {
 }
 
 func TestEnableAgentChatsChecks(t *testing.T) {
-	h := tmStartWith(t, time.Second, func(g *Gateway) {
-		if _, err := g.EnableAgentChats(map[string]string{"a1": "1001"}, &chatRecorder{}); err == nil {
-			t.Error("enabled without EnableMessages")
+	h := start(t, func(h *harness) {
+		bare := New(Config{SIP: h.gw, Receiver: &customerRecorder{}})
+		if _, err := bare.EnableAgentChats(map[string]string{"a1": "1001"}, &chatRecorder{}); err == nil {
+			t.Error("enabled without the registrations, the loop and the tserver")
 		}
-		g.EnableMessages("", &customerRecorder{})
-		if _, err := g.EnableAgentChats(map[string]string{"a1": "1001", "a2": "1001"}, &chatRecorder{}); err == nil || !strings.Contains(err.Error(), "share extension 1001") {
+		m := h.messages("", &customerRecorder{})
+		if m.User() != "support" {
+			t.Errorf("chat user %q, want support", m.User())
+		}
+		if _, err := m.EnableAgentChats(map[string]string{"a1": "1001", "a2": "1001"}, &chatRecorder{}); err == nil || !strings.Contains(err.Error(), "share extension 1001") {
 			t.Errorf("shared extension: %v", err)
 		}
-		if _, err := g.EnableAgentChats(map[string]string{"a1": ""}, &chatRecorder{}); err == nil {
+		if _, err := m.EnableAgentChats(map[string]string{"a1": ""}, &chatRecorder{}); err == nil {
 			t.Error("agent without extension")
 		}
 	})

@@ -1,25 +1,29 @@
-package sipgw
+package sipmsg
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
 )
 
 // AgentChats is the desk of the agents who handle chats on their SIP phone
 // (chat_via: sip) instead of a CTI desktop. Every chat event the IM
 // gateway has for such an agent becomes a text/plain MESSAGE (RFC 3428) to
 // each contact the agent's extension has registered, from the center's
-// chat address (the user EnableMessages serves), one at a time per
+// chat address (the user Messages serves), one at a time per
 // contact, in order. What a registered phone of the agent sends back to
 // that address is the agent writing; a MESSAGE that only claims to come
 // from the agent (From is the agent's extension, the source is none of
@@ -41,12 +45,15 @@ import (
 // and its chat state run on the domain's loop; the SIP side only posts to
 // it.
 type AgentChats struct {
-	g        *Gateway
+	m        *Messages
+	sip      SIP
+	reg      Registrations
+	loop     *clock.Loop
+	ts       *tserver.Server
 	chat     AgentChatHandler
 	user     string            // the chat address's user
 	agents   map[string]string // agent ID -> extension
 	byNumber map[string]string // extension -> agent ID
-	out      inOrder           // by agent and contact
 	callIDs  string            // the prefix of the Call-IDs of the chats
 
 	// On the loop:
@@ -69,26 +76,27 @@ type AgentChatHandler interface {
 	SupervisorLeave(agentID string, id pbx.ConnID) error
 }
 
-// EnableAgentChats makes the gateway the desk of the agents in agents
-// (agent ID -> extension), whose phones get their chats; chat takes what
-// they write. Call it after EnableMessages (the agents' chats use the
-// same address) and before Serve.
-func (g *Gateway) EnableAgentChats(agents map[string]string, chat AgentChatHandler) (*AgentChats, error) {
-	if g.msgs == nil {
-		return nil, errors.New("sipgw: agents' chats need EnableMessages first: they share its chat address")
+// EnableAgentChats makes m the desk of the agents in agents (agent ID ->
+// extension), whose phones get their chats from m's chat address; chat
+// takes what they write. It needs Config's Registrations, Loop and
+// TServer. Call it before the SIP gateway serves.
+func (m *Messages) EnableAgentChats(agents map[string]string, chat AgentChatHandler) (*AgentChats, error) {
+	if m.cfg.Registrations == nil || m.cfg.Loop == nil || m.cfg.TServer == nil {
+		return nil, errors.New("sipmsg: agents' chats need the registrations, the loop and the tserver")
 	}
-	a := &AgentChats{g: g, chat: chat, user: g.msgs.user, agents: map[string]string{}, byNumber: map[string]string{},
-		out: inOrder{g: g}, callIDs: sip.GenerateTagN(16), desks: map[string]*phoneDesk{}}
+	a := &AgentChats{m: m, sip: m.sip, reg: m.cfg.Registrations, loop: m.cfg.Loop, ts: m.cfg.TServer,
+		chat: chat, user: m.user, agents: map[string]string{}, byNumber: map[string]string{},
+		callIDs: sip.GenerateTagN(16), desks: map[string]*phoneDesk{}}
 	for id, number := range agents {
 		if number == "" {
-			return nil, fmt.Errorf("sipgw: agent %s chats on its phone but has no extension", id)
+			return nil, fmt.Errorf("sipmsg: agent %s chats on its phone but has no extension", id)
 		}
 		if other, dup := a.byNumber[number]; dup {
-			return nil, fmt.Errorf("sipgw: agents %s and %s share extension %s", other, id, number)
+			return nil, fmt.Errorf("sipmsg: agents %s and %s share extension %s", other, id, number)
 		}
 		a.agents[id], a.byNumber[number] = number, id
 	}
-	g.agentChats = a
+	m.agentChats = a
 	return a, nil
 }
 
@@ -139,13 +147,10 @@ func (a *AgentChats) DeliverChat(agentID string, m imgw.AgentChat) {
 // CSeqs, so that a phone can thread the chat (and SIPp, which tells calls
 // apart by Call-ID, can run one scenario per chat).
 func (a *AgentChats) send(agentID string, id pbx.ConnID, body string) {
-	if a.g.cli == nil {
-		return
-	}
 	number := a.agents[agentID]
-	contacts := a.g.cfg.Registrar.Lookup(number)
+	contacts := a.reg.Lookup(number)
 	if len(contacts) == 0 {
-		a.g.log.Warn().Str("agent_id", agentID).Str("dn", number).Msg("chat line for an agent whose phone is not registered dropped")
+		a.m.log.Warn().Str("agent_id", agentID).Str("dn", number).Msg("chat line for an agent whose phone is not registered dropped")
 		return
 	}
 	callID := sip.CallIDHeader(a.callIDs + "." + strconv.FormatUint(uint64(id), 10) + "." + number)
@@ -158,13 +163,14 @@ func (a *AgentChats) send(agentID string, id pbx.ConnID, body string) {
 		from := &sip.FromHeader{Address: a.address(), Params: sip.NewParams()}
 		from.Params.Add("tag", sip.GenerateTagN(16))
 		req.AppendHeader(from)
-		req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: number, Host: a.g.host, Port: a.g.port}, Params: sip.NewParams()})
+		req.AppendHeader(&sip.ToHeader{Address: a.sip.LocalURI(number), Params: sip.NewParams()})
 		req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 		req.SetBody([]byte(body))
 		contact := c.URI.String()
 		push := func() {
-			if !a.out.push(agentID+" "+contact, func() { a.deliver(agentID, contact, req) }) {
-				a.g.log.Warn().Str("agent_id", agentID).Msg("agent's MESSAGE queue full, chat line dropped")
+			done := func(err error) { a.delivered(agentID, contact, err) }
+			if err := a.sip.SendMessage("agent "+agentID+" "+contact, req, done); err != nil {
+				a.m.log.Warn().Err(err).Str("agent_id", agentID).Msg("agent's MESSAGE not sent, chat line dropped")
 			}
 		}
 		if a.held != nil {
@@ -175,16 +181,14 @@ func (a *AgentChats) send(agentID string, id pbx.ConnID, body string) {
 	}
 }
 
-func (a *AgentChats) deliver(agentID, contact string, req *sip.Request) {
-	if reason := a.g.sendMessage(req); reason != "" {
-		a.g.log.Warn().Str("agent_id", agentID).Str("contact", contact).Str("reason", reason).Msg("chat line not delivered to the agent's phone")
+func (a *AgentChats) delivered(agentID, contact string, err error) {
+	if err != nil {
+		a.m.log.Warn().Str("agent_id", agentID).Str("contact", contact).Str("reason", err.Error()).Msg("chat line not delivered to the agent's phone")
 	}
 }
 
 // address is the center's chat address, the From of every MESSAGE.
-func (a *AgentChats) address() sip.Uri {
-	return sip.Uri{Scheme: "sip", User: a.user, Host: a.g.host, Port: a.g.port}
-}
+func (a *AgentChats) address() sip.Uri { return a.sip.LocalURI(a.user) }
 
 // agentFrom reports which agent a MESSAGE from user (From's user part),
 // received from source (ip:port), comes from: an agent that chats on its
@@ -195,7 +199,7 @@ func (a *AgentChats) agentFrom(user, source string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	for _, c := range a.g.cfg.Registrar.Lookup(user) {
+	for _, c := range a.reg.Lookup(user) {
 		if c.Source == source || uriHostPort(c.URI) == source {
 			return id, true
 		}
@@ -218,8 +222,9 @@ func uriHostPort(u sip.Uri) string {
 }
 
 // onMessage answers a MESSAGE an agent's phone sent: the line goes to its
-// chat on the loop, and the response says whether it went.
-func (a *AgentChats) onMessage(agentID string, req *sip.Request, respond func(int, string, ...sip.Header)) {
+// chat on the loop, and the response says whether it went. ctx ends when
+// the SIP gateway stops.
+func (a *AgentChats) onMessage(ctx context.Context, agentID string, req *sip.Request, respond func(int, string, ...sip.Header)) {
 	ct := "text/plain"
 	if h := req.ContentType(); h != nil {
 		ct = h.Value()
@@ -239,7 +244,7 @@ func (a *AgentChats) onMessage(agentID string, req *sip.Request, respond func(in
 		line := parseAgentLine(string(req.Body()))
 		held := &heldSends{}
 		defer held.release()
-		if err := a.g.do(func() {
+		if err := a.do(ctx, func() {
 			a.held = held
 			opErr = a.apply(agentID, line)
 			a.held = nil
@@ -248,7 +253,7 @@ func (a *AgentChats) onMessage(agentID string, req *sip.Request, respond func(in
 			return
 		}
 		if opErr != nil {
-			status, reason := statusOf(opErr)
+			status, reason := a.sip.Status(opErr)
 			respond(status, reason+": "+phrase(opErr.Error()))
 			return
 		}
@@ -256,6 +261,13 @@ func (a *AgentChats) onMessage(agentID string, req *sip.Request, respond func(in
 		return
 	}
 	respond(sip.StatusUnsupportedMediaType, "Unsupported Media Type", sip.NewHeader("Accept", "text/plain"))
+}
+
+// do runs f on the domain's loop and waits for it, at most 5 s.
+func (a *AgentChats) do(ctx context.Context, f func()) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return a.loop.Do(ctx, f)
 }
 
 // phrase makes s fit a reason phrase: one line, not too long.
@@ -292,9 +304,9 @@ func (a *AgentChats) apply(agentID string, l agentLine) error {
 
 // end releases chat n (id) for its agent, or takes a supervisor out of it.
 func (a *AgentChats) end(agentID string, d *phoneDesk, n int, id pbx.ConnID) error {
-	if c := a.g.ts.Contact(id); c != nil && c.Agent() != nil && c.Agent().ID == agentID {
-		// The gateway then delivers EventChatEnded: "[n] chat ended".
-		return a.g.ts.ReleaseCall(id)
+	if c := a.ts.Contact(id); c != nil && c.Agent() != nil && c.Agent().ID == agentID {
+		// The IM gateway then delivers EventChatEnded: "[n] chat ended".
+		return a.ts.ReleaseCall(id)
 	}
 	if err := a.chat.SupervisorLeave(agentID, id); err != nil {
 		return err
