@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/internal/fold"
 )
 
 // Customer is a customer the bot can identify.
@@ -169,7 +169,7 @@ func (m *MemoryStore) FindCustomer(key string) (Customer, error) {
 	}
 	var found []Customer
 	for _, c := range m.customers {
-		if store.NameKey(c.Name) == store.NameKey(key) {
+		if fold.Name(c.Name) == fold.Name(key) {
 			found = append(found, c)
 		}
 	}

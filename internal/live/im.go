@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/sqlitejournal"
 	"github.com/ccswitch/ccswitch/imgw/webchat"
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
@@ -23,7 +24,7 @@ import (
 type imSide struct {
 	st      *store.Store
 	w       *store.Writer
-	journal *imgw.StoreJournal
+	journal *sqlitejournal.Journal
 	log     zerolog.Logger
 	gw      *imgw.Gateway
 	web     *webchat.Server
@@ -63,7 +64,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	// at once; they reach the store's tables behind it. What a crash left
 	// in it is applied here, before the gateway takes new chats.
 	spool := cfg.StorePath + ".spool"
-	if im.journal, err = imgw.OpenStoreJournal(ctx, im.st, im.w, spool, log); err != nil {
+	if im.journal, err = sqlitejournal.Open(ctx, im.st, im.w, spool, log); err != nil {
 		return fmt.Errorf("live: store spool %s: %w", spool, err)
 	}
 	handoff, err := c.readSecret("im.identity hand-off secret", f.IM.Identity.HandoffSecretFile, f.IM.Identity.HandoffSecretEnv)

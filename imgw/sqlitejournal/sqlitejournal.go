@@ -1,4 +1,4 @@
-package imgw
+package sqlitejournal
 
 import (
 	"context"
@@ -13,10 +13,11 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/store"
 )
 
-// StoreJournal keeps the gateway's records in the embedded store: it is
+// Journal keeps the gateway's records in the embedded store: it is
 // the Customers and the Journal of a live gateway. Lookups read the store
 // directly (they are indexed and local).
 //
@@ -29,9 +30,9 @@ import (
 // together: a line inserted on its own costs a B-tree page write for its
 // conversation in every commit, a busy center's largest cost. What the
 // spool holds and SQLite does not yet is applied again at the next open
-// (OpenStoreJournal). Without a spool, every record goes to the Writer as
+// (OpenJournal). Without a spool, every record goes to the Writer as
 // it comes.
-type StoreJournal struct {
+type Journal struct {
 	st    *store.Store
 	w     *store.Writer
 	spool *store.Spool
@@ -90,22 +91,22 @@ const spoolLinger = 10 * time.Millisecond
 // lookupTimeout bounds a bot lookup.
 const lookupTimeout = 2 * time.Second
 
-// NewStoreJournal returns the journal of st, writing through w, without
+// NewJournal returns the journal of st, writing through w, without
 // a spool.
-func NewStoreJournal(st *store.Store, w *store.Writer, log zerolog.Logger) *StoreJournal {
-	return &StoreJournal{st: st, w: w, log: log}
+func New(st *store.Store, w *store.Writer, log zerolog.Logger) *Journal {
+	return &Journal{st: st, w: w, log: log}
 }
 
-// OpenStoreJournal returns the journal of st, writing through w behind
+// OpenJournal returns the journal of st, writing through w behind
 // the spool in directory spoolDir. It first applies what the spool kept
 // from before (a crash, or records not yet applied at the last Close),
 // and returns once that is in the store.
-func OpenStoreJournal(ctx context.Context, st *store.Store, w *store.Writer, spoolDir string, log zerolog.Logger) (*StoreJournal, error) {
+func Open(ctx context.Context, st *store.Store, w *store.Writer, spoolDir string, log zerolog.Logger) (*Journal, error) {
 	sp, left, err := store.OpenSpool(spoolDir, store.SpoolOptions{Linger: spoolLinger})
 	if err != nil {
 		return nil, err
 	}
-	j := &StoreJournal{st: st, w: w, spool: sp, log: log, lines: make(map[string]*lineGroup),
+	j := &Journal{st: st, w: w, spool: sp, log: log, lines: make(map[string]*lineGroup),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := j.replay(ctx, left); err != nil {
 		_ = sp.Close()
@@ -121,7 +122,7 @@ func OpenStoreJournal(ctx context.Context, st *store.Store, w *store.Writer, spo
 
 // replay applies records left in the spool, in order, idempotently: some
 // may be in the store already.
-func (j *StoreJournal) replay(ctx context.Context, recs [][]byte) error {
+func (j *Journal) replay(ctx context.Context, recs [][]byte) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -139,7 +140,7 @@ func (j *StoreJournal) replay(ctx context.Context, recs [][]byte) error {
 		recs = recs[n:]
 	}
 	if err := j.w.Flush(ctx); err != nil {
-		return fmt.Errorf("imgw: journal replay: %w", err)
+		return fmt.Errorf("sqlitejournal replay: %w", err)
 	}
 	if bad > 0 {
 		j.log.Error().Int("records", bad).Msg("journal replay: unreadable records skipped")
@@ -217,7 +218,7 @@ func appendLineRecord(b []byte, l *store.TranscriptLine) []byte {
 	return append(append(append(append(b, l.Conversation...), l.From...), l.AgentID...), l.Text...)
 }
 
-var errBadLineRecord = errors.New("imgw: journal: a damaged line record")
+var errBadLineRecord = errors.New("sqlitejournal: a damaged line record")
 
 func decodeLineRecord(b []byte) (store.TranscriptLine, error) {
 	if len(b) == 0 || b[0] != lineTag {
@@ -267,7 +268,7 @@ func decodeRecord(raw []byte) (spoolRecord, error) {
 // there is no spool or it has failed (the record then goes to the writer
 // alone, as without a spool; a spool that failed once is not tried again
 // until the next start).
-func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
+func (j *Journal) spooled(r *spoolRecord) (uint64, bool) {
 	if j.spool == nil || j.spoolFailed.Load() {
 		return 0, false
 	}
@@ -293,48 +294,48 @@ func (j *StoreJournal) spooled(r *spoolRecord) (uint64, bool) {
 }
 
 // FindCustomer implements Customers.
-func (j *StoreJournal) FindCustomer(key string) (Customer, error) {
+func (j *Journal) FindCustomer(key string) (imgw.Customer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	c, ok, err := j.st.FindCustomer(ctx, key)
 	switch {
 	case errors.Is(err, store.ErrAmbiguous):
-		return Customer{}, ErrAmbiguous
+		return imgw.Customer{}, imgw.ErrAmbiguous
 	case errors.Is(err, store.ErrInvalid):
-		return Customer{}, ErrNotFound
+		return imgw.Customer{}, imgw.ErrNotFound
 	case err != nil:
 		j.log.Error().Err(err).Msg("customer lookup failed")
-		return Customer{}, ErrNotFound
+		return imgw.Customer{}, imgw.ErrNotFound
 	case !ok:
-		return Customer{}, ErrNotFound
+		return imgw.Customer{}, imgw.ErrNotFound
 	}
 	return customerOf(c), nil
 }
 
-func customerOf(c store.Customer) Customer {
-	return Customer{ID: c.ID, Number: c.Number, Name: c.Name, Email: c.Email, Language: c.Language, Postcode: c.Postcode}
+func customerOf(c store.Customer) imgw.Customer {
+	return imgw.Customer{ID: c.ID, Number: c.Number, Name: c.Name, Email: c.Email, Language: c.Language, Postcode: c.Postcode}
 }
 
 // LinkedCustomer implements Customers.
-func (j *StoreJournal) LinkedCustomer(from Address) (Customer, error) {
+func (j *Journal) LinkedCustomer(from imgw.Address) (imgw.Customer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
 	c, ok, err := j.st.LinkedCustomer(ctx, from.Network, from.User)
 	switch {
 	case err != nil && !errors.Is(err, store.ErrInvalid):
 		j.log.Error().Err(err).Msg("linked customer lookup failed")
-		return Customer{}, ErrNotFound
+		return imgw.Customer{}, imgw.ErrNotFound
 	case err != nil || !ok:
-		return Customer{}, ErrNotFound
+		return imgw.Customer{}, imgw.ErrNotFound
 	}
 	return customerOf(c), nil
 }
 
-// OrderStatus implements Customers. Customer 0 is nobody: it reads
+// OrderStatus implements Customers. imgw.Customer 0 is nobody: it reads
 // nothing and finds nothing.
-func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
+func (j *Journal) OrderStatus(id string, customer int64) (string, error) {
 	if customer <= 0 {
-		return "", ErrNotFound
+		return "", imgw.ErrNotFound
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
 	defer cancel()
@@ -342,9 +343,9 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 	switch {
 	case err != nil && !errors.Is(err, store.ErrInvalid):
 		j.log.Error().Err(err).Msg("order lookup failed")
-		return "", ErrNotFound
+		return "", imgw.ErrNotFound
 	case err != nil || !ok || o.CustomerID != customer:
-		return "", ErrNotFound
+		return "", imgw.ErrNotFound
 	}
 	return o.Status, nil
 }
@@ -352,14 +353,14 @@ func (j *StoreJournal) OrderStatus(id string, customer int64) (string, error) {
 // record adds a record to the pending batch (with its spool segment, when
 // spooled); the first record of a batch submits it, and the writer takes
 // whatever the batch holds by the time it runs.
-func (j *StoreJournal) record(r *spoolRecord) {
+func (j *Journal) record(r *spoolRecord) {
 	seg, ok := j.spooled(r)
 	j.apply(r, seg, ok)
 }
 
 // apply adds r to the pending batch; spooled says whether r is in the
 // spool, in segment seg.
-func (j *StoreJournal) apply(r *spoolRecord, seg uint64, spooled bool) {
+func (j *Journal) apply(r *spoolRecord, seg uint64, spooled bool) {
 	j.mu.Lock()
 	if r.Conversation != nil && !r.Conversation.Ended.IsZero() {
 		j.takeLines(r.Conversation.ID) // its lines before its end
@@ -373,7 +374,7 @@ func (j *StoreJournal) apply(r *spoolRecord, seg uint64, spooled bool) {
 
 // batch returns the pending batch, submitting a new one to the writer;
 // j.mu is held.
-func (j *StoreJournal) batch() *store.Batch {
+func (j *Journal) batch() *store.Batch {
 	if j.pending != nil {
 		return j.pending
 	}
@@ -403,7 +404,7 @@ func (j *StoreJournal) batch() *store.Batch {
 
 // takeLines moves conversation id's waiting lines to the pending batch;
 // j.mu is held.
-func (j *StoreJournal) takeLines(id string) {
+func (j *Journal) takeLines(id string) {
 	g := j.lines[id]
 	if g == nil {
 		return
@@ -419,7 +420,7 @@ func (j *StoreJournal) takeLines(id string) {
 }
 
 // ageLines hands lines that waited lineAge to the writer, until Close.
-func (j *StoreJournal) ageLines() {
+func (j *Journal) ageLines() {
 	defer close(j.stopped)
 	t := time.NewTicker(lineAge / 4)
 	defer t.Stop()
@@ -441,7 +442,7 @@ func (j *StoreJournal) ageLines() {
 
 // FlushLines hands every waiting transcript line to the writer (Flush the
 // writer to see them in the store).
-func (j *StoreJournal) FlushLines() {
+func (j *Journal) FlushLines() {
 	j.mu.Lock()
 	for id := range j.lines {
 		j.takeLines(id)
@@ -452,7 +453,7 @@ func (j *StoreJournal) FlushLines() {
 // Durable calls done once every record journaled so far is durable: in
 // the spool, or committed to the store when there is none. done runs on
 // another goroutine and must not block.
-func (j *StoreJournal) Durable(done func(error)) {
+func (j *Journal) Durable(done func(error)) {
 	if j.spool != nil && !j.spoolFailed.Load() {
 		j.spool.Sync(done)
 		return
@@ -463,7 +464,7 @@ func (j *StoreJournal) Durable(done func(error)) {
 // Close hands the waiting lines to the writer, flushes it, and closes the
 // spool: what is in the store is no longer replayed. The writer and the
 // store stay open.
-func (j *StoreJournal) Close(ctx context.Context) error {
+func (j *Journal) Close(ctx context.Context) error {
 	if j.spool == nil {
 		return j.w.Flush(ctx)
 	}
@@ -477,18 +478,18 @@ func (j *StoreJournal) Close(ctx context.Context) error {
 	return err
 }
 
-func (j *StoreJournal) failed(what string, err error) {
+func (j *Journal) failed(what string, err error) {
 	j.log.Error().Err(err).Str("record", what).Msg("journal record refused")
 }
 
-func (j *StoreJournal) done(err error) {
+func (j *Journal) done(err error) {
 	if err != nil {
 		j.log.Error().Err(err).Msg("journal write failed")
 	}
 }
 
 // Conversation implements Journal.
-func (j *StoreJournal) Conversation(r ConversationRecord) {
+func (j *Journal) Conversation(r imgw.ConversationRecord) {
 	j.record(&spoolRecord{Conversation: &store.Conversation{
 		ID: r.ID, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Reason: r.Reason, Language: r.Language, Started: r.Started, Ended: r.Ended, Outcome: r.Outcome,
@@ -496,7 +497,7 @@ func (j *StoreJournal) Conversation(r ConversationRecord) {
 }
 
 // Line implements Journal.
-func (j *StoreJournal) Line(l Line) {
+func (j *Journal) Line(l imgw.Line) {
 	tl := store.TranscriptLine{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
 	r := &spoolRecord{Line: &tl}
 	seg, ok := j.spooled(r)
@@ -519,7 +520,7 @@ func (j *StoreJournal) Line(l Line) {
 }
 
 // Device implements Journal.
-func (j *StoreJournal) Device(from Address, client *ClientInfo, presence *PresenceInfo) {
+func (j *Journal) Device(from imgw.Address, client *imgw.ClientInfo, presence *imgw.PresenceInfo) {
 	d := &deviceRecordJSON{Network: from.Network, User: from.User, Device: from.Device}
 	if client != nil {
 		c := store.Client(*client)
@@ -533,7 +534,7 @@ func (j *StoreJournal) Device(from Address, client *ClientInfo, presence *Presen
 }
 
 // Callback implements Journal.
-func (j *StoreJournal) Callback(r CallbackRequest) {
+func (j *Journal) Callback(r imgw.CallbackRequest) {
 	j.record(&spoolRecord{Callback: &store.CallbackRequest{
 		Conversation: r.Conversation, Network: r.From.Network, User: r.From.User, CustomerID: r.CustomerID,
 		Queue: r.Queue, Number: r.Number, Requested: r.Requested,
@@ -541,13 +542,13 @@ func (j *StoreJournal) Callback(r CallbackRequest) {
 }
 
 // Link implements Journal.
-func (j *StoreJournal) Link(from Address, customer int64) {
+func (j *Journal) Link(from imgw.Address, customer int64) {
 	j.record(&spoolRecord{Link: &linkRecordJSON{Network: from.Network, User: from.User, Customer: customer}})
 }
 
 // Route implements Journal.
-func (j *StoreJournal) Route(r RouteRecord) {
-	if r.Phase == RouteEnded {
+func (j *Journal) Route(r imgw.RouteRecord) {
+	if r.Phase == imgw.RouteEnded {
 		j.record(&spoolRecord{RouteEnd: r.Conversation})
 		return
 	}
@@ -561,17 +562,17 @@ func (j *StoreJournal) Route(r RouteRecord) {
 // Restorable returns the conversations a restart puts back
 // (Gateway.Restore): those with a route and no end, in the order they
 // queued, with their customers and transcripts. Call it after
-// OpenStoreJournal, which applied what the spool kept.
-func (j *StoreJournal) Restorable(ctx context.Context) ([]Restored, error) {
+// OpenJournal, which applied what the spool kept.
+func (j *Journal) Restorable(ctx context.Context) ([]imgw.Restored, error) {
 	routes, err := j.st.Routes(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Restored, 0, len(routes))
+	out := make([]imgw.Restored, 0, len(routes))
 	for _, r := range routes {
-		x := Restored{Route: RouteRecord{
+		x := imgw.Restored{Route: imgw.RouteRecord{
 			Conversation: r.Conversation, Phase: r.Phase, Queue: r.Queue, Priority: r.Priority, Enqueued: r.Enqueued,
-			Agent: r.Agent, CustomerID: r.CustomerID, From: Address{Network: r.Network, User: r.User, Device: r.Device},
+			Agent: r.Agent, CustomerID: r.CustomerID, From: imgw.Address{Network: r.Network, User: r.User, Device: r.Device},
 			ClientFamily: r.ClientFamily, ClientVersion: r.ClientVersion, Language: r.Language, Reason: r.Reason,
 		}}
 		if conv, ok, err := j.st.Conversation(ctx, r.Conversation); err == nil && ok {
@@ -587,9 +588,9 @@ func (j *StoreJournal) Restorable(ctx context.Context) ([]Restored, error) {
 		if err != nil {
 			return nil, err
 		}
-		x.Lines = make([]Line, len(lines))
+		x.Lines = make([]imgw.Line, len(lines))
 		for i, l := range lines {
-			x.Lines[i] = Line{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
+			x.Lines[i] = imgw.Line{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
 		}
 		out = append(out, x)
 	}
