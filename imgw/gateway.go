@@ -325,7 +325,7 @@ func (g *Gateway) newConversation(in Inbound) *conversation {
 func (g *Gateway) message(c *conversation, in Inbound) {
 	now := g.clock.Now()
 	if c == nil {
-		if !g.admit(in) || g.refuseWhileDraining(in) {
+		if !g.admit(in) || g.refuseWhileDraining(in) || g.refuseWhileBehind(in.From, nil) {
 			return
 		}
 		c = g.newConversation(in)
@@ -351,7 +351,7 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		return
 	}
 	text := g.clean(in.Text)
-	if text == "" {
+	if text == "" || g.refuseWhileBehind(in.From, c) {
 		return
 	}
 	g.record(c, "customer", "", text)
@@ -887,6 +887,9 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 	if text == "" {
 		return pbx.Errorf(pbx.Invalid, "imgw: message: empty text")
 	}
+	if err := g.accepting(); err != nil {
+		return pbx.Errorf(pbx.Unavailable, "imgw: message: not sent, it could not be stored: %v", err)
+	}
 	from := "agent"
 	if super {
 		from = "supervisor"
@@ -903,6 +906,31 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 		}
 	}
 	return nil
+}
+
+// accepting is the journal's Accepting, if it has one.
+func (g *Gateway) accepting() error {
+	if a, ok := g.journal.(Accepter); ok {
+		return a.Accepting()
+	}
+	return nil
+}
+
+// behindText is what a customer is told while the journal cannot take
+// their lines.
+const behindText = "Sorry, we cannot take your message right now. Please try again in a moment."
+
+// refuseWhileBehind refuses a customer's line while the journal cannot
+// take it (Accepter): the customer is told, at most once a minute in a
+// conversation (c; nil before one starts), and nothing is journaled.
+func (g *Gateway) refuseWhileBehind(to Address, c *conversation) bool {
+	if g.accepting() == nil {
+		return false
+	}
+	if c == nil || c.limit.warn(g.clock.Now()) {
+		g.send(to, "", behindText)
+	}
+	return true
 }
 
 // Durable calls done once everything the gateway has journaled so far is

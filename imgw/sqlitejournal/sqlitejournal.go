@@ -1,14 +1,14 @@
+// Package sqlitejournal keeps the IM gateway's records in the embedded
+// SQLite store (internal/store), behind a spool: it is the imgw.Journal
+// and the imgw.Customers of a live gateway.
 package sqlitejournal
 
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -17,9 +17,8 @@ import (
 	"github.com/ccswitch/ccswitch/internal/store"
 )
 
-// Journal keeps the gateway's records in the embedded store: it is
-// the Customers and the Journal of a live gateway. Lookups read the store
-// directly (they are indexed and local).
+// Journal keeps the gateway's records in the embedded store. Lookups read
+// the store directly (they are indexed and local).
 //
 // Records are made durable in a spool (store.Spool: an append-only file,
 // fsync'ed in groups) and applied to SQLite behind it through the store's
@@ -29,29 +28,104 @@ import (
 // gathered, the conversation ends or the oldest is lineAge old, and go in
 // together: a line inserted on its own costs a B-tree page write for its
 // conversation in every commit, a busy center's largest cost. What the
-// spool holds and SQLite does not yet is applied again at the next open
-// (OpenJournal). Without a spool, every record goes to the Writer as
-// it comes.
+// spool holds and SQLite does not yet is applied again at the next open.
+//
+// Nothing is dropped while the disk cannot take it. Every record stays in
+// memory until it is committed to the store's tables. A record the spool
+// did not take (or lost in a failed write) is durable only once committed,
+// and Durable says so only then; a commit that fails is tried again, with
+// a growing back-off, the oldest records first, until it succeeds. The
+// spool is tried again too (it opens a new segment by itself). Meanwhile
+// Ready reports why the journal is not healthy, and Accepting refuses new
+// chat lines once MaxBacklog records wait.
 type Journal struct {
 	st    *store.Store
 	w     *store.Writer
-	spool *store.Spool
+	spool *store.Spool // nil: every record goes to the writer as it comes
 	log   zerolog.Logger
-	// spoolFailed: the spool refused a record; from then on records go to
-	// the writer alone.
-	spoolFailed atomic.Bool
-	stop        chan struct{} // ends ageLines
-	stopped     chan struct{}
+	cfg   Config
+
+	stop    chan struct{} // ends keep
+	stopped chan struct{}
 
 	mu sync.Mutex
-	// pending gathers records until the writer takes them: one writer
-	// op for everything journaled while the previous one waited; segs
-	// counts the spool records in it, by segment.
-	pending *store.Batch
-	segs    segCounts
-	// lines holds each conversation's transcript lines not yet handed to
-	// the writer.
+	// pending gathers records until an op of the writer takes it; retry
+	// holds, oldest first, what ops took and could not commit. An op
+	// takes both, in order, so records reach the store in the order they
+	// were journaled.
+	pending *batch
+	retry   []*batch
+	// opQueued: an op is submitted and has not yet taken the backlog.
+	opQueued bool
+	gen      uint64 // batches started; pending's gen is gen
+	// committed: every batch up to this gen is in the store's tables.
+	committed uint64
+	// mustCommit: batches up to this gen hold records that are durable
+	// only once committed (the spool did not take them, or lost them).
+	mustCommit uint64
+	// lines holds each conversation's spooled transcript lines not yet
+	// handed to a batch.
 	lines map[string]*lineGroup
+	// held counts the records in memory not yet committed.
+	held int
+	// storeErr is the last commit's error, until one succeeds; retryAt is
+	// when the next attempt goes, backoff the wait before it.
+	storeErr error
+	retryAt  time.Time
+	backoff  time.Duration
+	// spoolErr is the spool's failure, until it takes a record again.
+	spoolErr error
+	// waiters wait for their gen to be committed (Durable while records
+	// are durable only in the store).
+	waiters []waiter
+}
+
+// Config configures a Journal.
+type Config struct {
+	Store  *store.Store
+	Writer *store.Writer // usually Store.Writer()
+	// Spool is the spool's directory (serve: the store's path + ".spool");
+	// "" writes every record to the store as it comes, without a spool.
+	Spool string
+	Log   zerolog.Logger
+	// MaxBacklog bounds the records held in memory that are not in the
+	// store's tables yet (default 100,000): from there on, Accepting
+	// reports an error and the gateway refuses chat lines.
+	MaxBacklog int
+	// RetryMin and RetryMax bound the back-off between two attempts to
+	// commit what failed (defaults 100 ms and 5 s). RetryMin is also how
+	// long the spool waits before trying a new segment.
+	RetryMin, RetryMax time.Duration
+	// Fault, when set, is asked before every spool write, fsync and new
+	// segment (what: "spool") and every commit ("store"); an error fails
+	// it as a full disk would. Tests set it.
+	Fault func(what string) error
+}
+
+func (c *Config) defaults() {
+	if c.MaxBacklog <= 0 {
+		c.MaxBacklog = 100_000
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 100 * time.Millisecond
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = max(5*time.Second, c.RetryMin)
+	}
+}
+
+// batch is records an op commits together; n counts them, segs counts
+// those in the spool by segment.
+type batch struct {
+	b    *store.Batch
+	segs segCounts
+	gen  uint64
+	n    int
+}
+
+type waiter struct {
+	gen  uint64
+	done func(error)
 }
 
 // lineGroup is a conversation's lines waiting to go to SQLite together.
@@ -88,36 +162,84 @@ const (
 // acknowledged at most this much later.
 const spoolLinger = 10 * time.Millisecond
 
-// lookupTimeout bounds a bot lookup.
-const lookupTimeout = 2 * time.Second
+// Errors of Durable and Accepting.
+var (
+	// ErrNotDurable: records are in memory only (the store's last commit
+	// failed); they are tried again.
+	ErrNotDurable = errors.New("sqlitejournal: not on disk")
+	// ErrBacklogFull: MaxBacklog records wait for the store.
+	ErrBacklogFull = errors.New("sqlitejournal: too many records wait for the disk")
+)
 
-// NewJournal returns the journal of st, writing through w, without
-// a spool.
+var (
+	_ imgw.Journal   = (*Journal)(nil)
+	_ imgw.Customers = (*Journal)(nil)
+	_ imgw.Accepter  = (*Journal)(nil)
+)
+
+// New returns the journal of st, writing through w, without a spool.
 func New(st *store.Store, w *store.Writer, log zerolog.Logger) *Journal {
-	return &Journal{st: st, w: w, log: log}
+	j, _ := Open(context.Background(), Config{Store: st, Writer: w, Log: log})
+	return j
 }
 
-// OpenJournal returns the journal of st, writing through w behind
-// the spool in directory spoolDir. It first applies what the spool kept
-// from before (a crash, or records not yet applied at the last Close),
-// and returns once that is in the store.
-func Open(ctx context.Context, st *store.Store, w *store.Writer, spoolDir string, log zerolog.Logger) (*Journal, error) {
-	sp, left, err := store.OpenSpool(spoolDir, store.SpoolOptions{Linger: spoolLinger})
-	if err != nil {
-		return nil, err
-	}
-	j := &Journal{st: st, w: w, spool: sp, log: log, lines: make(map[string]*lineGroup),
+// Open returns the journal cfg describes. With a spool, it first applies
+// what the spool kept from before (a crash, or records not yet applied at
+// the last Close), and returns once that is in the store.
+func Open(ctx context.Context, cfg Config) (*Journal, error) {
+	cfg.defaults()
+	j := &Journal{st: cfg.Store, w: cfg.Writer, log: cfg.Log, cfg: cfg, lines: make(map[string]*lineGroup),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
-	if err := j.replay(ctx, left); err != nil {
-		_ = sp.Close()
-		return nil, err
+	if cfg.Spool != "" {
+		opts := store.SpoolOptions{Linger: spoolLinger, RetryAfter: cfg.RetryMin, OnFailure: j.spoolFailed}
+		if cfg.Fault != nil {
+			opts.Open = func(path string) (store.SpoolFile, error) {
+				if err := cfg.Fault("spool"); err != nil {
+					return nil, err
+				}
+				f, err := store.OpenSpoolFile(path)
+				if err != nil {
+					return nil, err
+				}
+				return faultyFile{f, cfg.Fault}, nil
+			}
+		}
+		sp, left, err := store.OpenSpool(cfg.Spool, opts)
+		if err != nil {
+			return nil, err
+		}
+		j.spool = sp
+		if err := j.replay(ctx, left); err != nil {
+			_ = sp.Close()
+			return nil, err
+		}
+		if err := sp.ReplayDone(); err != nil {
+			_ = sp.Close()
+			return nil, err
+		}
 	}
-	if err := sp.ReplayDone(); err != nil {
-		_ = sp.Close()
-		return nil, err
-	}
-	go j.ageLines()
+	go j.keep()
 	return j, nil
+}
+
+// faultyFile is a spool segment whose writes and syncs ask Config.Fault.
+type faultyFile struct {
+	store.SpoolFile
+	fault func(string) error
+}
+
+func (f faultyFile) Write(p []byte) (int, error) {
+	if err := f.fault("spool"); err != nil {
+		return 0, err
+	}
+	return f.SpoolFile.Write(p)
+}
+
+func (f faultyFile) Sync() error {
+	if err := f.fault("spool"); err != nil {
+		return err
+	}
+	return f.SpoolFile.Sync()
 }
 
 // replay applies records left in the spool, in order, idempotently: some
@@ -127,6 +249,7 @@ func (j *Journal) replay(ctx context.Context, recs [][]byte) error {
 		return nil
 	}
 	bad := 0
+	var failed error
 	for len(recs) > 0 {
 		n := min(len(recs), 4096)
 		b := &store.Batch{}
@@ -136,11 +259,18 @@ func (j *Journal) replay(ctx context.Context, recs [][]byte) error {
 				bad++
 			}
 		}
-		j.w.SubmitBatch(b, j.failed, j.done)
+		j.w.SubmitBatch(b, j.refused, func(err error) {
+			if err != nil && failed == nil {
+				failed = err
+			}
+		})
 		recs = recs[n:]
 	}
 	if err := j.w.Flush(ctx); err != nil {
-		return fmt.Errorf("sqlitejournal replay: %w", err)
+		return fmt.Errorf("sqlitejournal: replay: %w", err)
+	}
+	if failed != nil { // the spool keeps them: the next start tries again
+		return fmt.Errorf("sqlitejournal: replay: %w", failed)
 	}
 	if bad > 0 {
 		j.log.Error().Int("records", bad).Msg("journal replay: unreadable records skipped")
@@ -148,258 +278,212 @@ func (j *Journal) replay(ctx context.Context, recs [][]byte) error {
 	return nil
 }
 
-// spoolRecord is a journal record as the spool keeps it.
-type spoolRecord struct {
-	Conversation *store.Conversation    `json:"c,omitempty"`
-	Line         *store.TranscriptLine  `json:"l,omitempty"`
-	Device       *deviceRecordJSON      `json:"d,omitempty"`
-	Callback     *store.CallbackRequest `json:"b,omitempty"`
-	Link         *linkRecordJSON        `json:"k,omitempty"`
-	Route        *store.Route           `json:"r,omitempty"`
-	RouteEnd     string                 `json:"re,omitempty"`
-}
-
-type linkRecordJSON struct {
-	Network, User string
-	Customer      int64
-}
-
-type deviceRecordJSON struct {
-	Network, User, Device string
-	Client                *store.Client   `json:",omitempty"`
-	Presence              *store.Presence `json:",omitempty"`
-}
-
-// addTo adds the record to b; once makes a callback request idempotent
-// (a replay).
-func (r *spoolRecord) addTo(b *store.Batch, once bool) bool {
-	switch {
-	case r.Conversation != nil:
-		b.Conversation(*r.Conversation)
-	case r.Line != nil:
-		b.Line(*r.Line)
-	case r.Device != nil:
-		d := r.Device
-		if d.Client != nil {
-			b.DeviceClient(d.Network, d.User, d.Device, *d.Client)
-		}
-		if d.Presence != nil {
-			b.DevicePresence(d.Network, d.User, d.Device, *d.Presence)
-		}
-	case r.Link != nil:
-		b.LinkDevice(r.Link.Network, r.Link.User, r.Link.Customer, store.LinkVerified)
-	case r.Route != nil:
-		b.Route(*r.Route)
-	case r.RouteEnd != "":
-		b.RouteEnded(r.RouteEnd)
-	case r.Callback != nil && once:
-		b.CallbackOnce(*r.Callback)
-	case r.Callback != nil:
-		b.Callback(*r.Callback)
-	default:
-		return false
+// record journals r: in the spool if it takes it, and in the pending
+// batch.
+func (j *Journal) record(r *spoolRecord) {
+	j.mu.Lock()
+	seg, spooled := j.spooled(r)
+	if r.Conversation != nil && !r.Conversation.Ended.IsZero() {
+		j.takeLines(r.Conversation.ID) // its lines before its end
 	}
-	return true
-}
-
-// A spool record is JSON (a spoolRecord), except a transcript line, the
-// record of every relayed message, which is binary: lineTag, then the
-// number, the time (Unix ns) and the lengths of the four strings as
-// varints, then the conversation, sender, agent id and text.
-const lineTag = 'L'
-
-func appendLineRecord(b []byte, l *store.TranscriptLine) []byte {
-	b = append(b, lineTag)
-	b = binary.AppendVarint(b, l.Seq)
-	b = binary.AppendVarint(b, l.Time.UnixNano())
-	for _, f := range [...]string{l.Conversation, l.From, l.AgentID, l.Text} {
-		b = binary.AppendUvarint(b, uint64(len(f)))
+	b := j.batch()
+	r.addTo(b.b, false)
+	b.n++
+	j.held++
+	if spooled {
+		b.segs.add(seg, 1)
+	} else {
+		j.mustCommit = b.gen
 	}
-	return append(append(append(append(b, l.Conversation...), l.From...), l.AgentID...), l.Text...)
-}
-
-var errBadLineRecord = errors.New("sqlitejournal: a damaged line record")
-
-func decodeLineRecord(b []byte) (store.TranscriptLine, error) {
-	if len(b) == 0 || b[0] != lineTag {
-		return store.TranscriptLine{}, errBadLineRecord
+	submit := j.wantOp()
+	j.mu.Unlock()
+	if submit {
+		j.submit()
 	}
-	b = b[1:]
-	var nums [2]int64
-	for i := range nums {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			return store.TranscriptLine{}, errBadLineRecord
-		}
-		nums[i], b = v, b[n:]
-	}
-	var lens [4]uint64
-	total := uint64(0)
-	for i := range lens {
-		v, n := binary.Uvarint(b)
-		if n <= 0 || v > uint64(len(b)) {
-			return store.TranscriptLine{}, errBadLineRecord
-		}
-		lens[i], b = v, b[n:]
-		total += v
-	}
-	if total != uint64(len(b)) {
-		return store.TranscriptLine{}, errBadLineRecord
-	}
-	var f [4]string
-	for i, n := range lens {
-		f[i], b = string(b[:n]), b[n:]
-	}
-	return store.TranscriptLine{Conversation: f[0], Seq: nums[0], Time: time.Unix(0, nums[1]).UTC(), From: f[1], AgentID: f[2], Text: f[3]}, nil
-}
-
-// decodeRecord reads a spool record.
-func decodeRecord(raw []byte) (spoolRecord, error) {
-	if len(raw) > 0 && raw[0] == lineTag {
-		l, err := decodeLineRecord(raw)
-		return spoolRecord{Line: &l}, err
-	}
-	var r spoolRecord
-	err := json.Unmarshal(raw, &r)
-	return r, err
 }
 
 // spooled appends r to the spool; it returns the segment, or false when
-// there is no spool or it has failed (the record then goes to the writer
-// alone, as without a spool; a spool that failed once is not tried again
-// until the next start).
+// there is no spool or it refused r (r is then durable only once
+// committed). A spool that failed is tried again with each record. j.mu
+// is held.
 func (j *Journal) spooled(r *spoolRecord) (uint64, bool) {
-	if j.spool == nil || j.spoolFailed.Load() {
+	if j.spool == nil {
 		return 0, false
 	}
-	var (
-		raw []byte
-		err error
-	)
-	if r.Line != nil {
-		raw = appendLineRecord(make([]byte, 0, 64+len(r.Line.Text)), r.Line)
-	} else {
-		raw, err = json.Marshal(r)
-	}
+	raw, err := encodeRecord(r)
 	if err == nil {
 		var seg uint64
 		if seg, err = j.spool.Append(raw); err == nil {
+			if j.spoolErr != nil {
+				j.spoolErr = nil
+				j.log.Info().Msg("journal spool writes again")
+			}
 			return seg, true
 		}
 	}
-	if first := j.spoolFailed.CompareAndSwap(false, true); first {
-		j.log.Error().Err(err).Msg("journal spool failed; records go to the store directly")
+	if j.spoolErr == nil {
+		j.spoolErr = err
+		j.log.Error().Err(err).Msg("journal spool refused a record; records are durable once in the store")
 	}
 	return 0, false
 }
 
-// FindCustomer implements Customers.
-func (j *Journal) FindCustomer(key string) (imgw.Customer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	c, ok, err := j.st.FindCustomer(ctx, key)
-	switch {
-	case errors.Is(err, store.ErrAmbiguous):
-		return imgw.Customer{}, imgw.ErrAmbiguous
-	case errors.Is(err, store.ErrInvalid):
-		return imgw.Customer{}, imgw.ErrNotFound
-	case err != nil:
-		j.log.Error().Err(err).Msg("customer lookup failed")
-		return imgw.Customer{}, imgw.ErrNotFound
-	case !ok:
-		return imgw.Customer{}, imgw.ErrNotFound
+// spoolOK says whether the spool takes records: it failed, and has not
+// opened a new segment since. j.mu is held.
+func (j *Journal) spoolOK() bool {
+	if j.spoolErr != nil && j.spool.Err() == nil {
+		j.spoolErr = nil
+		j.log.Info().Msg("journal spool writes again")
 	}
-	return customerOf(c), nil
+	return j.spoolErr == nil
 }
 
-func customerOf(c store.Customer) imgw.Customer {
-	return imgw.Customer{ID: c.ID, Number: c.Number, Name: c.Name, Email: c.Email, Language: c.Language, Postcode: c.Postcode}
-}
-
-// LinkedCustomer implements Customers.
-func (j *Journal) LinkedCustomer(from imgw.Address) (imgw.Customer, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	c, ok, err := j.st.LinkedCustomer(ctx, from.Network, from.User)
-	switch {
-	case err != nil && !errors.Is(err, store.ErrInvalid):
-		j.log.Error().Err(err).Msg("linked customer lookup failed")
-		return imgw.Customer{}, imgw.ErrNotFound
-	case err != nil || !ok:
-		return imgw.Customer{}, imgw.ErrNotFound
-	}
-	return customerOf(c), nil
-}
-
-// OrderStatus implements Customers. imgw.Customer 0 is nobody: it reads
-// nothing and finds nothing.
-func (j *Journal) OrderStatus(id string, customer int64) (string, error) {
-	if customer <= 0 {
-		return "", imgw.ErrNotFound
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
-	defer cancel()
-	o, ok, err := j.st.Order(ctx, id)
-	switch {
-	case err != nil && !errors.Is(err, store.ErrInvalid):
-		j.log.Error().Err(err).Msg("order lookup failed")
-		return "", imgw.ErrNotFound
-	case err != nil || !ok || o.CustomerID != customer:
-		return "", imgw.ErrNotFound
-	}
-	return o.Status, nil
-}
-
-// record adds a record to the pending batch (with its spool segment, when
-// spooled); the first record of a batch submits it, and the writer takes
-// whatever the batch holds by the time it runs.
-func (j *Journal) record(r *spoolRecord) {
-	seg, ok := j.spooled(r)
-	j.apply(r, seg, ok)
-}
-
-// apply adds r to the pending batch; spooled says whether r is in the
-// spool, in segment seg.
-func (j *Journal) apply(r *spoolRecord, seg uint64, spooled bool) {
+// spoolFailed is the spool's word that a write or fsync failed: what it
+// took since its last sync is lost from it, so everything journaled so
+// far is durable only once committed. Runs on the spool's goroutine.
+func (j *Journal) spoolFailed(err error) {
 	j.mu.Lock()
-	if r.Conversation != nil && !r.Conversation.Ended.IsZero() {
-		j.takeLines(r.Conversation.ID) // its lines before its end
+	if j.spoolErr == nil {
+		j.spoolErr = err
+		j.log.Error().Err(err).Msg("journal spool failed; records are durable once in the store")
 	}
-	r.addTo(j.batch(), false)
-	if spooled {
-		j.segs.add(seg, 1)
+	for id := range j.lines {
+		j.takeLines(id)
 	}
+	if j.pending != nil {
+		j.mustCommit = j.pending.gen
+	} else {
+		j.mustCommit = j.gen
+	}
+	submit := j.wantOp()
 	j.mu.Unlock()
+	if submit {
+		j.submit()
+	}
 }
 
-// batch returns the pending batch, submitting a new one to the writer;
-// j.mu is held.
-func (j *Journal) batch() *store.Batch {
-	if j.pending != nil {
-		return j.pending
+// batch returns the pending batch, starting one; j.mu is held.
+func (j *Journal) batch() *batch {
+	if j.pending == nil {
+		j.gen++
+		j.pending = &batch{b: &store.Batch{}, gen: j.gen}
 	}
-	j.pending = &store.Batch{}
-	var (
-		b    *store.Batch
-		segs segCounts
-	)
+	return j.pending
+}
+
+// wantOp says whether an op must be submitted now (and marks it queued):
+// there is a backlog, none is queued, and the store is not failing or its
+// back-off is over. j.mu is held; the caller submits after unlocking.
+func (j *Journal) wantOp() bool {
+	if j.opQueued || (j.pending == nil && len(j.retry) == 0) {
+		return false
+	}
+	if j.storeErr != nil && time.Now().Before(j.retryAt) {
+		return false
+	}
+	j.opQueued = true
+	return true
+}
+
+// submit gives the writer an op that takes the whole backlog, in order,
+// when it runs.
+func (j *Journal) submit() {
+	var taken []*batch
 	j.w.Submit(func(tx *sql.Tx) error {
-		if b == nil { // the first run takes the batch; a rerun (after a failed COMMIT) keeps it
+		if taken == nil { // a rerun (after a failed COMMIT) keeps what the first run took
 			j.mu.Lock()
-			b, j.pending = j.pending, nil
-			segs, j.segs = j.segs, nil
+			taken = j.retry
+			j.retry = nil
+			if j.pending != nil {
+				taken = append(taken, j.pending)
+				j.pending = nil
+			}
+			j.opQueued = false
 			j.mu.Unlock()
+			if taken == nil {
+				taken = []*batch{}
+			}
 		}
-		return j.w.RunBatch(tx, b, j.failed)
-	}, func(err error) {
-		j.done(err)
-		if err == nil && j.spool != nil {
-			for _, c := range segs {
+		if j.cfg.Fault != nil {
+			if err := j.cfg.Fault("store"); err != nil {
+				return err
+			}
+		}
+		var transient error
+		refused := func(what string, err error) {
+			if store.Transient(err) {
+				transient = err // not the record's fault: roll back, try again
+				return
+			}
+			j.refused(what, err)
+		}
+		for _, b := range taken {
+			if err := j.w.RunBatch(tx, b.b, refused); err != nil {
+				return err
+			}
+			if transient != nil {
+				return transient
+			}
+		}
+		return nil
+	}, func(err error) { j.finished(taken, err) })
+}
+
+// finished takes an op's outcome; it runs on the writer's goroutine.
+func (j *Journal) finished(taken []*batch, err error) {
+	j.mu.Lock()
+	if err != nil {
+		j.retry = append(taken, j.retry...)
+		first := j.storeErr == nil
+		j.storeErr = err
+		if first {
+			j.backoff = j.cfg.RetryMin
+		} else {
+			j.backoff = min(2*j.backoff, j.cfg.RetryMax)
+		}
+		j.retryAt = time.Now().Add(j.backoff)
+		ws := j.waiters
+		j.waiters = nil
+		j.mu.Unlock()
+		if first {
+			j.log.Error().Err(err).Msg("journal write failed; kept in memory and tried again")
+		}
+		for _, w := range ws {
+			w.done(fmt.Errorf("%w: %w", ErrNotDurable, err))
+		}
+		return
+	}
+	n := 0
+	for _, b := range taken {
+		j.committed = max(j.committed, b.gen)
+		n += b.n
+	}
+	j.held -= n
+	if j.storeErr != nil {
+		j.log.Info().Msg("journal writes again")
+	}
+	j.storeErr, j.backoff = nil, 0
+	var ready []waiter
+	keep := j.waiters[:0]
+	for _, w := range j.waiters {
+		if w.gen <= j.committed {
+			ready = append(ready, w)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	j.waiters = keep
+	j.mu.Unlock()
+	for _, w := range ready {
+		w.done(nil)
+	}
+	if j.spool != nil {
+		for _, b := range taken {
+			for _, c := range b.segs {
 				j.spool.Applied(c.seg, c.n)
 			}
 		}
-	})
-	return j.pending
+	}
 }
 
 // takeLines moves conversation id's waiting lines to the pending batch;
@@ -412,17 +496,20 @@ func (j *Journal) takeLines(id string) {
 	delete(j.lines, id)
 	b := j.batch()
 	for _, l := range g.lines {
-		b.Line(l)
+		b.b.Line(l)
 	}
+	b.n += len(g.lines)
+	j.held += len(g.lines)
 	for _, c := range g.segs {
-		j.segs.add(c.seg, c.n)
+		b.segs.add(c.seg, c.n)
 	}
 }
 
-// ageLines hands lines that waited lineAge to the writer, until Close.
-func (j *Journal) ageLines() {
+// keep hands lines that waited lineAge to the writer and tries failed
+// commits again once their back-off is over, until Close.
+func (j *Journal) keep() {
 	defer close(j.stopped)
-	t := time.NewTicker(lineAge / 4)
+	t := time.NewTicker(min(lineAge/4, j.cfg.RetryMin))
 	defer t.Stop()
 	for {
 		select {
@@ -435,7 +522,11 @@ func (j *Journal) ageLines() {
 					j.takeLines(id)
 				}
 			}
+			submit := j.wantOp()
 			j.mu.Unlock()
+			if submit {
+				j.submit()
+			}
 		}
 	}
 }
@@ -447,45 +538,98 @@ func (j *Journal) FlushLines() {
 	for id := range j.lines {
 		j.takeLines(id)
 	}
+	submit := j.wantOp()
 	j.mu.Unlock()
+	if submit {
+		j.submit()
+	}
 }
 
 // Durable calls done once every record journaled so far is durable: in
-// the spool, or committed to the store when there is none. done runs on
-// another goroutine and must not block.
+// the spool and fsynced, or committed to the store's tables. While some
+// are in memory only and the store's last commit failed, done gets an
+// error at once (ErrNotDurable); they are kept and tried again, and a
+// later Durable succeeds once they are in. done may run on another
+// goroutine and must not block.
 func (j *Journal) Durable(done func(error)) {
-	if j.spool != nil && !j.spoolFailed.Load() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.mustCommit <= j.committed && j.spool != nil && j.spoolOK():
+		// Under j.mu: a spool failure (spoolFailed) cannot slip between
+		// the check and the sync.
 		j.spool.Sync(done)
-		return
+	case j.mustCommit <= j.committed: // no spool: every record counts in mustCommit
+		done(nil)
+	case j.storeErr != nil:
+		done(fmt.Errorf("%w: %w", ErrNotDurable, j.storeErr))
+	default:
+		j.waiters = append(j.waiters, waiter{j.mustCommit, done})
 	}
-	j.w.Submit(func(*sql.Tx) error { return nil }, done)
+}
+
+// Ready says whether the journal writes: nil, or why not (the spool or
+// the store cannot write; records wait in memory).
+func (j *Journal) Ready() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.storeErr != nil:
+		return fmt.Errorf("sqlitejournal: %d records wait for the store: %w", j.held, j.storeErr)
+	case j.spool != nil && !j.spoolOK():
+		return fmt.Errorf("sqlitejournal: spool: %w", j.spoolErr)
+	case j.held >= j.cfg.MaxBacklog:
+		return ErrBacklogFull
+	}
+	return nil
+}
+
+// Accepting implements imgw.Accepter: an error once MaxBacklog records
+// wait for the store.
+func (j *Journal) Accepting() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.held >= j.cfg.MaxBacklog {
+		return fmt.Errorf("%w (%d)", ErrBacklogFull, j.held)
+	}
+	return nil
 }
 
 // Close hands the waiting lines to the writer, flushes it, and closes the
-// spool: what is in the store is no longer replayed. The writer and the
-// store stay open.
+// spool: what is in the store is no longer replayed. What the store could
+// not take stays in the spool, if it has it (the error says so). The
+// writer and the store stay open.
 func (j *Journal) Close(ctx context.Context) error {
-	if j.spool == nil {
-		return j.w.Flush(ctx)
-	}
 	close(j.stop)
 	<-j.stopped
-	j.FlushLines()
+	j.mu.Lock()
+	for id := range j.lines {
+		j.takeLines(id)
+	}
+	j.storeErr = nil // one last attempt, now
+	submit := j.wantOp()
+	j.mu.Unlock()
+	if submit {
+		j.submit()
+	}
 	err := j.w.Flush(ctx)
-	if cerr := j.spool.Close(); err == nil {
-		err = cerr
+	j.mu.Lock()
+	if err == nil && j.held > 0 {
+		err = fmt.Errorf("sqlitejournal: close: %d records not in the store: %w", j.held, j.storeErr)
+	}
+	j.mu.Unlock()
+	if j.spool != nil {
+		if cerr := j.spool.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
 
-func (j *Journal) failed(what string, err error) {
+// refused logs a record the store refused (bad input: it is not tried
+// again).
+func (j *Journal) refused(what string, err error) {
 	j.log.Error().Err(err).Str("record", what).Msg("journal record refused")
-}
-
-func (j *Journal) done(err error) {
-	if err != nil {
-		j.log.Error().Err(err).Msg("journal write failed")
-	}
 }
 
 // Conversation implements Journal.
@@ -500,12 +644,13 @@ func (j *Journal) Conversation(r imgw.ConversationRecord) {
 func (j *Journal) Line(l imgw.Line) {
 	tl := store.TranscriptLine{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
 	r := &spoolRecord{Line: &tl}
+	j.mu.Lock()
 	seg, ok := j.spooled(r)
 	if !ok {
-		j.apply(r, 0, false)
+		j.mu.Unlock()
+		j.record(r)
 		return
 	}
-	j.mu.Lock()
 	g := j.lines[tl.Conversation]
 	if g == nil {
 		g = &lineGroup{first: time.Now()}
@@ -516,7 +661,11 @@ func (j *Journal) Line(l imgw.Line) {
 	if len(g.lines) >= groupLines {
 		j.takeLines(tl.Conversation)
 	}
+	submit := j.wantOp()
 	j.mu.Unlock()
+	if submit {
+		j.submit()
+	}
 }
 
 // Device implements Journal.
@@ -557,42 +706,4 @@ func (j *Journal) Route(r imgw.RouteRecord) {
 		Agent: r.Agent, CustomerID: r.CustomerID, Network: r.From.Network, User: r.From.User, Device: r.From.Device,
 		ClientFamily: r.ClientFamily, ClientVersion: r.ClientVersion, Language: r.Language, Reason: r.Reason,
 	}})
-}
-
-// Restorable returns the conversations a restart puts back
-// (Gateway.Restore): those with a route and no end, in the order they
-// queued, with their customers and transcripts. Call it after
-// OpenJournal, which applied what the spool kept.
-func (j *Journal) Restorable(ctx context.Context) ([]imgw.Restored, error) {
-	routes, err := j.st.Routes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]imgw.Restored, 0, len(routes))
-	for _, r := range routes {
-		x := imgw.Restored{Route: imgw.RouteRecord{
-			Conversation: r.Conversation, Phase: r.Phase, Queue: r.Queue, Priority: r.Priority, Enqueued: r.Enqueued,
-			Agent: r.Agent, CustomerID: r.CustomerID, From: imgw.Address{Network: r.Network, User: r.User, Device: r.Device},
-			ClientFamily: r.ClientFamily, ClientVersion: r.ClientVersion, Language: r.Language, Reason: r.Reason,
-		}}
-		if conv, ok, err := j.st.Conversation(ctx, r.Conversation); err == nil && ok {
-			x.Started = conv.Started
-		}
-		if r.CustomerID != 0 {
-			if cu, ok, err := j.st.Customer(ctx, r.CustomerID); err == nil && ok {
-				c := customerOf(cu)
-				x.Customer = &c
-			}
-		}
-		lines, err := j.st.Transcript(ctx, r.Conversation)
-		if err != nil {
-			return nil, err
-		}
-		x.Lines = make([]imgw.Line, len(lines))
-		for i, l := range lines {
-			x.Lines[i] = imgw.Line{Conversation: l.Conversation, Seq: l.Seq, Time: l.Time, From: l.From, AgentID: l.AgentID, Text: l.Text}
-		}
-		out = append(out, x)
-	}
-	return out, nil
 }

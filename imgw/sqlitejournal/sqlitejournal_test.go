@@ -143,7 +143,7 @@ func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *Journ
 	}
 	t.Cleanup(func() { st.Close() })
 	w := st.Writer()
-	j, err := Open(context.Background(), st, w, path+".spool", zerolog.Nop())
+	j, err := Open(context.Background(), Config{Store: st, Writer: w, Spool: path + ".spool", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestJournalSpoolSurvivesACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		cw := c.Writer()
-		cj, err := Open(ctx, c, cw, cpath+".spool", zerolog.Nop())
+		cj, err := Open(ctx, Config{Store: c, Writer: cw, Spool: cpath + ".spool", Log: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -411,7 +411,7 @@ func TestJournalRestorable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j, err := Open(ctx, st, st.Writer(), path+".spool", zerolog.Nop())
+		j, err := Open(ctx, Config{Store: st, Writer: st.Writer(), Spool: path + ".spool", Log: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)
 		}

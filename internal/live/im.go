@@ -64,7 +64,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	// at once; they reach the store's tables behind it. What a crash left
 	// in it is applied here, before the gateway takes new chats.
 	spool := cfg.StorePath + ".spool"
-	if im.journal, err = sqlitejournal.Open(ctx, im.st, im.w, spool, log); err != nil {
+	if im.journal, err = sqlitejournal.Open(ctx, sqlitejournal.Config{Store: im.st, Writer: im.w, Spool: spool, Log: log}); err != nil {
 		return fmt.Errorf("live: store spool %s: %w", spool, err)
 	}
 	handoff, err := c.readSecret("im.identity hand-off secret", f.IM.Identity.HandoffSecretFile, f.IM.Identity.HandoffSecretEnv)
