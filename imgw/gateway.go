@@ -137,7 +137,8 @@ type conversation struct {
 	botTimer  clock.Timer
 	waitTimer clock.Timer // client info wait, position updates
 	offerT    clock.Timer
-	offered   bool // a callback was offered
+	departT   clock.Timer // the customer went away: leaves when it fires
+	offered   bool        // a callback was offered
 	outcome   string
 	endedBy   string // who ended the chat: "customer", "agent", or "" while nobody has
 }
@@ -288,6 +289,9 @@ func (g *Gateway) Handle(in Inbound) {
 			g.presence[in.From] = *in.Presence
 			g.journal.Device(in.From, nil, in.Presence)
 		}
+		if c != nil && in.Presence != nil {
+			g.departure(c, in)
+		}
 	case Bounce:
 		g.bounce(in)
 	}
@@ -336,6 +340,7 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		return
 	}
 	c.addr = in.From
+	g.stayed(c)
 	if in.Identity != "" && !c.handoffTried && c.phase == phaseBot {
 		g.handoff(c, in.Identity)
 		g.journalConversation(c)
@@ -704,6 +709,57 @@ func (g *Gateway) callbackNumber(c *conversation, text string) {
 	g.end(c, "callback")
 }
 
+// departure follows the presence of a customer whose chat waits for an
+// agent (with the bot, queued, or asked for a callback number): gone from
+// every device the gateway knows of, they have im.departure_grace to come
+// back before the chat leaves the queue as abandoned (departed). A device
+// that becomes available, or a message, keeps them (stayed).
+func (g *Gateway) departure(c *conversation, in Inbound) {
+	if in.Presence.Available {
+		g.stayed(c)
+		return
+	}
+	for a, p := range g.presence {
+		if p.Available && a.Network == in.From.Network && a.User == in.From.User {
+			return // another device is still there
+		}
+	}
+	grace := g.im.DepartureGrace.D()
+	if grace <= 0 || c.departT != nil || (c.phase != phaseBot && c.phase != phaseQueued && c.phase != phaseCallback) {
+		return
+	}
+	g.log.Info().Str("conversation", c.id).Dur("grace", grace).Msg("customer went away")
+	c.departT = g.clock.AfterFunc(grace, func() {
+		c.departT = nil
+		g.departed(c)
+	})
+}
+
+// stayed: the customer is back (or never left).
+func (g *Gateway) stayed(c *conversation) {
+	if c.departT != nil {
+		c.departT.Stop()
+		c.departT = nil
+	}
+}
+
+// departed: the customer went away and did not come back within the
+// grace; a chat that still waits for an agent leaves its queue as
+// abandoned (EventAbandoned), with nobody told but the transcript.
+func (g *Gateway) departed(c *conversation) {
+	if c.phase != phaseBot && c.phase != phaseQueued && c.phase != phaseCallback {
+		return
+	}
+	g.log.Info().Str("conversation", c.id).Msg("customer gone: the chat is abandoned")
+	g.record(c, "system", "", "The customer left.")
+	c.outcome = "abandoned"
+	c.endedBy = "customer"
+	if c.conn != 0 {
+		_ = g.ts.ReleaseCall(c.conn) // EventAbandoned
+	}
+	g.end(c, "abandoned")
+}
+
 // customerEnds: the customer left (end word or chat state gone).
 func (g *Gateway) customerEnds(c *conversation) {
 	if c.phase == phaseEnded {
@@ -733,7 +789,7 @@ func (g *Gateway) end(c *conversation, outcome string) {
 	if c.phase == phaseEnded {
 		return
 	}
-	for _, t := range []clock.Timer{c.botTimer, c.waitTimer, c.offerT} {
+	for _, t := range []clock.Timer{c.botTimer, c.waitTimer, c.offerT, c.departT} {
 		if t != nil {
 			t.Stop()
 		}
