@@ -137,7 +137,8 @@ type conversation struct {
 	botTimer  clock.Timer
 	waitTimer clock.Timer // client info wait, position updates
 	offerT    clock.Timer
-	offered   bool // a callback was offered
+	departT   clock.Timer // the customer went away: leaves when it fires
+	offered   bool        // a callback was offered
 	outcome   string
 	endedBy   string // who ended the chat: "customer", "agent", or "" while nobody has
 }
@@ -288,6 +289,9 @@ func (g *Gateway) Handle(in Inbound) {
 			g.presence[in.From] = *in.Presence
 			g.journal.Device(in.From, nil, in.Presence)
 		}
+		if c != nil && in.Presence != nil {
+			g.departure(c, in)
+		}
 	case Bounce:
 		g.bounce(in)
 	}
@@ -325,7 +329,7 @@ func (g *Gateway) newConversation(in Inbound) *conversation {
 func (g *Gateway) message(c *conversation, in Inbound) {
 	now := g.clock.Now()
 	if c == nil {
-		if !g.admit(in) || g.refuseWhileDraining(in) {
+		if !g.admit(in) || g.refuseWhileDraining(in) || g.refuseWhileBehind(in.From, nil) {
 			return
 		}
 		c = g.newConversation(in)
@@ -336,6 +340,7 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		return
 	}
 	c.addr = in.From
+	g.stayed(c)
 	if in.Identity != "" && !c.handoffTried && c.phase == phaseBot {
 		g.handoff(c, in.Identity)
 		g.journalConversation(c)
@@ -351,7 +356,7 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		return
 	}
 	text := g.clean(in.Text)
-	if text == "" {
+	if text == "" || g.refuseWhileBehind(in.From, c) {
 		return
 	}
 	g.record(c, "customer", "", text)
@@ -704,6 +709,57 @@ func (g *Gateway) callbackNumber(c *conversation, text string) {
 	g.end(c, "callback")
 }
 
+// departure follows the presence of a customer whose chat waits for an
+// agent (with the bot, queued, or asked for a callback number): gone from
+// every device the gateway knows of, they have im.departure_grace to come
+// back before the chat leaves the queue as abandoned (departed). A device
+// that becomes available, or a message, keeps them (stayed).
+func (g *Gateway) departure(c *conversation, in Inbound) {
+	if in.Presence.Available {
+		g.stayed(c)
+		return
+	}
+	for a, p := range g.presence {
+		if p.Available && a.Network == in.From.Network && a.User == in.From.User {
+			return // another device is still there
+		}
+	}
+	grace := g.im.DepartureGrace.D()
+	if grace <= 0 || c.departT != nil || (c.phase != phaseBot && c.phase != phaseQueued && c.phase != phaseCallback) {
+		return
+	}
+	g.log.Info().Str("conversation", c.id).Dur("grace", grace).Msg("customer went away")
+	c.departT = g.clock.AfterFunc(grace, func() {
+		c.departT = nil
+		g.departed(c)
+	})
+}
+
+// stayed: the customer is back (or never left).
+func (g *Gateway) stayed(c *conversation) {
+	if c.departT != nil {
+		c.departT.Stop()
+		c.departT = nil
+	}
+}
+
+// departed: the customer went away and did not come back within the
+// grace; a chat that still waits for an agent leaves its queue as
+// abandoned (EventAbandoned), with nobody told but the transcript.
+func (g *Gateway) departed(c *conversation) {
+	if c.phase != phaseBot && c.phase != phaseQueued && c.phase != phaseCallback {
+		return
+	}
+	g.log.Info().Str("conversation", c.id).Msg("customer gone: the chat is abandoned")
+	g.record(c, "system", "", "The customer left.")
+	c.outcome = "abandoned"
+	c.endedBy = "customer"
+	if c.conn != 0 {
+		_ = g.ts.ReleaseCall(c.conn) // EventAbandoned
+	}
+	g.end(c, "abandoned")
+}
+
 // customerEnds: the customer left (end word or chat state gone).
 func (g *Gateway) customerEnds(c *conversation) {
 	if c.phase == phaseEnded {
@@ -733,7 +789,7 @@ func (g *Gateway) end(c *conversation, outcome string) {
 	if c.phase == phaseEnded {
 		return
 	}
-	for _, t := range []clock.Timer{c.botTimer, c.waitTimer, c.offerT} {
+	for _, t := range []clock.Timer{c.botTimer, c.waitTimer, c.offerT, c.departT} {
 		if t != nil {
 			t.Stop()
 		}
@@ -892,6 +948,9 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 	if text == "" {
 		return pbx.Errorf(pbx.Invalid, "imgw: message: empty text")
 	}
+	if err := g.accepting(); err != nil {
+		return pbx.Errorf(pbx.Unavailable, "imgw: message: not sent, it could not be stored: %v", err)
+	}
 	from := "agent"
 	if super {
 		from = "supervisor"
@@ -908,6 +967,31 @@ func (g *Gateway) AgentMessage(agentID string, id pbx.ConnID, text string) error
 		}
 	}
 	return nil
+}
+
+// accepting is the journal's Accepting, if it has one.
+func (g *Gateway) accepting() error {
+	if a, ok := g.journal.(Accepter); ok {
+		return a.Accepting()
+	}
+	return nil
+}
+
+// behindText is what a customer is told while the journal cannot take
+// their lines.
+const behindText = "Sorry, we cannot take your message right now. Please try again in a moment."
+
+// refuseWhileBehind refuses a customer's line while the journal cannot
+// take it (Accepter): the customer is told, at most once a minute in a
+// conversation (c; nil before one starts), and nothing is journaled.
+func (g *Gateway) refuseWhileBehind(to Address, c *conversation) bool {
+	if g.accepting() == nil {
+		return false
+	}
+	if c == nil || c.limit.warn(g.clock.Now()) {
+		g.send(to, "", behindText)
+	}
+	return true
 }
 
 // Durable calls done once everything the gateway has journaled so far is

@@ -1,8 +1,6 @@
 package imgw
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,7 +8,6 @@ import (
 
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
-	"github.com/ccswitch/ccswitch/internal/store"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
@@ -140,60 +137,5 @@ func TestRestoreAfterRestart(t *testing.T) {
 	}
 	if n := len(r2.store.Routes()); n != 3 {
 		t.Fatalf("%d routes, want 3", n)
-	}
-}
-
-// The embedded store keeps routes behind the spool: a route journaled is
-// restorable after the journal and the store are opened again, with its
-// transcript; a route ended is not.
-func TestStoreJournalRestorable(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "cc.db")
-	open := func() (*store.Store, *StoreJournal) {
-		st, err := store.Open(path, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		j, err := OpenStoreJournal(ctx, st, st.Writer(), path+".spool", zerolog.Nop())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st, j
-	}
-	st, j := open()
-	t0 := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
-	from := Address{Network: "webchat", User: "v1", Device: "tab-1"}
-	for i, id := range []string{"c-2", "c-1"} { // c-1 queued first
-		j.Conversation(ConversationRecord{ID: id, From: from, Queue: "chat-general", Started: t0})
-		j.Line(Line{Conversation: id, Seq: 1, Time: t0, From: "customer", Text: "hi " + id})
-		j.Route(RouteRecord{Conversation: id, Phase: RouteQueued, From: from, Queue: "chat-general",
-			Enqueued: t0.Add(time.Duration(2-i) * time.Second), ClientFamily: "Firefox", ClientVersion: "128"})
-	}
-	j.Route(RouteRecord{Conversation: "c-2", Phase: RouteConnected, From: from, Queue: "chat-general",
-		Enqueued: t0.Add(2 * time.Second), Agent: "ann"})
-	j.Conversation(ConversationRecord{ID: "c-3", From: from, Queue: "chat-general", Started: t0})
-	j.Route(RouteRecord{Conversation: "c-3", Phase: RouteQueued, From: from, Queue: "chat-general", Enqueued: t0})
-	j.Route(RouteRecord{Conversation: "c-3", Phase: RouteEnded})
-	if err := j.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	st, j = open()
-	defer st.Close()
-	defer j.Close(ctx)
-	rs, err := j.Restorable(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rs) != 2 || rs[0].Route.Conversation != "c-1" || rs[1].Route.Conversation != "c-2" {
-		t.Fatalf("restorable: %+v", rs)
-	}
-	if r := rs[1].Route; r.Phase != RouteConnected || r.Agent != "ann" || r.From != from || !r.Enqueued.Equal(t0.Add(2*time.Second)) {
-		t.Fatalf("c-2's route: %+v", r)
-	}
-	if r := rs[0].Route; r.ClientFamily != "Firefox" || len(rs[0].Lines) != 1 || rs[0].Lines[0].Text != "hi c-1" || !rs[0].Started.Equal(t0) {
-		t.Fatalf("c-1: %+v", rs[0])
 	}
 }

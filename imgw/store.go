@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/internal/fold"
 )
 
 // Customer is a customer the bot can identify.
@@ -104,6 +104,16 @@ type Journal interface {
 	Durable(done func(error))
 }
 
+// Accepter is a Journal that can fall behind: its records wait in memory
+// while its disk cannot take them (full, read-only). While Accepting
+// reports an error, the gateway takes no chat lines it would have to
+// journal: an agent's line is refused with an Unavailable error (not
+// sent), a customer is told to try again (once a minute), and no new
+// conversation starts, so that what waits stays bounded.
+type Accepter interface {
+	Accepting() error
+}
+
 // MemoryStore is a Customers and Journal in memory, for simulations and
 // tests. It is safe for concurrent use.
 type MemoryStore struct {
@@ -169,7 +179,7 @@ func (m *MemoryStore) FindCustomer(key string) (Customer, error) {
 	}
 	var found []Customer
 	for _, c := range m.customers {
-		if store.NameKey(c.Name) == store.NameKey(key) {
+		if fold.Name(c.Name) == fold.Name(key) {
 			found = append(found, c)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/ccswitch/ccswitch/internal/store"
+	"github.com/ccswitch/ccswitch/internal/fold"
 )
 
 // Who may read a customer's personal data (principle 8: a claimed
@@ -75,7 +75,7 @@ func factKey(s string) string {
 			return -1
 		}
 		return r
-	}, store.NameKey(s))
+	}, fold.Name(s))
 }
 
 // sameFact compares two folded facts in constant time (over their

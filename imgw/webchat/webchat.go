@@ -177,6 +177,9 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	from := imgw.Address{Network: Network, User: key, Device: "tab-" + strconv.FormatUint(id, 10)}
+	// A tab is a device that is there while its WebSocket is open: the
+	// gateway notices a customer whose every tab closed (departure).
+	s.cfg.Receiver.Receive(imgw.Inbound{Kind: imgw.Presence, From: from, Presence: &imgw.PresenceInfo{Available: true}})
 	if ua := r.UserAgent(); ua != "" {
 		if info := ParseUserAgent(ua); info.Family != "" {
 			s.cfg.Receiver.Receive(imgw.Inbound{Kind: imgw.Client, From: from, Client: &info})
@@ -189,6 +192,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		cancel()
 		<-writerDone
 		s.detach(key, id, out, unsent)
+		s.cfg.Receiver.Receive(imgw.Inbound{Kind: imgw.Presence, From: from, Presence: &imgw.PresenceInfo{}})
 	}()
 	go func() {
 		defer close(writerDone)

@@ -21,6 +21,12 @@ type IM struct {
 	// CallbackOfferAfter is how long a customer waits before being
 	// offered a callback instead (default 60s; 0 never).
 	CallbackOfferAfter Duration `yaml:"callback_offer_after"`
+	// DepartureGrace is how long a customer who went away while their
+	// chat waits for an agent (the web chat page closed, the IM presence
+	// unavailable on every device) may take to come back (the web chat's
+	// visitor key reconnects them) before the chat leaves the queue as
+	// abandoned (default 60s; 0 never).
+	DepartureGrace Duration `yaml:"departure_grace"`
 	// ClientWait is how long routing may wait for the customer's client
 	// software to be detected once the bot is done (default 2s).
 	ClientWait Duration `yaml:"client_wait"`
@@ -210,6 +216,7 @@ const (
 	defaultPositionEvery   = 30 * time.Second
 	defaultCallbackOffer   = 60 * time.Second
 	defaultClientWait      = 2 * time.Second
+	defaultDepartureGrace  = 60 * time.Second
 	defaultBotTimeout      = 2 * time.Minute
 	defaultMaxMessageBytes = 2000
 	defaultMessagesPerMin  = 30
@@ -234,6 +241,9 @@ func (c *checker) setIMDefaults(f *File) {
 	}
 	if c.unset(p.key("callback_offer_after"), im.CallbackOfferAfter == 0) {
 		im.CallbackOfferAfter = Duration(defaultCallbackOffer)
+	}
+	if c.unset(p.key("departure_grace"), im.DepartureGrace == 0) {
+		im.DepartureGrace = Duration(defaultDepartureGrace)
 	}
 	if c.unset(p.key("client_wait"), im.ClientWait == 0) {
 		im.ClientWait = Duration(defaultClientWait)

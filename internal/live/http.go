@@ -15,8 +15,8 @@ import (
 // routes serves the center's health, status, CTI and web chat.
 //
 //   - GET /healthz: the process answers.
-//   - GET /readyz: ready to take work: the loop runs and the center is
-//     not closing (503 with the reason otherwise).
+//   - GET /readyz: ready to take work: the loop runs, the center is not
+//     closing and the IM journal writes (503 with the reason otherwise).
 //   - GET /api/status: every queue's aggregates, for anyone; the live
 //     conversations only for a caller whose bearer token has a role that
 //     may watch them (see detailed).
@@ -49,6 +49,12 @@ func (c *Center) readyz(w http.ResponseWriter, r *http.Request) {
 	if err := c.loop.Do(ctx, func() {}); err != nil {
 		http.Error(w, "not ready: the routing loop does not answer", http.StatusServiceUnavailable)
 		return
+	}
+	if c.im != nil && c.im.journal != nil {
+		if err := c.im.journal.Ready(); err != nil {
+			http.Error(w, "not ready: the store cannot write: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 	}
 	_, _ = w.Write([]byte("ready\n"))
 }

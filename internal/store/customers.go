@@ -9,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/cases"
-	"golang.org/x/text/unicode/norm"
+	"github.com/ccswitch/ccswitch/internal/fold"
 )
 
 // Customer is a customer of the center.
@@ -48,10 +47,7 @@ type OrderSeed struct {
 // NameKey folds a name the way FindCustomer compares names: Unicode
 // compatibility form, case folded, runs of spaces as one, no leading or
 // trailing space. "  JOSÉ   da Silva " and "josé da silva" have one key.
-func NameKey(name string) string {
-	s := norm.NFKC.String(cases.Fold().String(norm.NFKD.String(name)))
-	return strings.Join(strings.Fields(s), " ")
-}
+func NameKey(name string) string { return fold.Name(name) }
 
 func emailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 

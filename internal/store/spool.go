@@ -30,16 +30,26 @@ import (
 // payload's length (4 bytes, little-endian), its CRC-32C (4 bytes), the
 // payload. A torn frame at the end of a segment (a crash during a write
 // that was never acknowledged) ends the segment's records.
+//
+// A write or fsync that fails (a full disk, a read-only or failing file
+// system) loses what it held: the records appended since the last
+// successful Sync. The spool then calls SpoolOptions.OnFailure, refuses
+// appends and syncs, and every RetryAfter tries a new segment file; once
+// it has one, it takes appends again. The caller keeps whatever was not
+// synced until the store has it.
 type Spool struct {
-	dir     string
-	maxSize int64
-	linger  time.Duration
+	dir        string
+	maxSize    int64
+	linger     time.Duration
+	retryAfter time.Duration
+	open       func(path string) (SpoolFile, error)
+	onFailure  func(error)
 
 	mu       sync.Mutex
 	buf      []byte        // frames not yet written
 	waiting  []func(error) // Sync callbacks for what buf holds
 	wake     chan struct{}
-	err      error // a failed write or fsync: the spool refuses all after
+	err      error // a failed write or fsync: refused until a new segment opens
 	closed   bool
 	segs     map[uint64]*segment
 	cur      uint64 // the segment being appended to
@@ -64,6 +74,29 @@ type SpoolOptions struct {
 	// appended meanwhile waits (up to Linger) to share the next one. An
 	// fsync costs the CPU of many appends; 0 syncs as soon as it can.
 	Linger time.Duration
+	// RetryAfter is how long a spool whose write or fsync failed waits
+	// before it tries a new segment file (default 1 s).
+	RetryAfter time.Duration
+	// OnFailure, if set, is called on the spool's goroutine when a write
+	// or fsync fails, before any later Sync can succeed: the records
+	// appended and not yet synced are lost from the spool.
+	OnFailure func(error)
+	// Open opens a new segment file for appending (default: create it,
+	// exclusively, with os.OpenFile). Tests put a failing file system here.
+	Open func(path string) (SpoolFile, error)
+}
+
+// SpoolFile is a segment file as the spool writes it (an *os.File).
+type SpoolFile interface {
+	Write(p []byte) (int, error)
+	Sync() error
+	Close() error
+}
+
+// OpenSpoolFile creates a segment file for appending: SpoolOptions.Open's
+// default.
+func OpenSpoolFile(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o640)
 }
 
 // spoolExt is a segment file's extension; its name is its number, in
@@ -81,6 +114,12 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 func OpenSpool(dir string, o SpoolOptions) (*Spool, [][]byte, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 8 << 20
+	}
+	if o.RetryAfter <= 0 {
+		o.RetryAfter = time.Second
+	}
+	if o.Open == nil {
+		o.Open = func(path string) (SpoolFile, error) { return OpenSpoolFile(path) }
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("store: spool: %w", err)
@@ -101,7 +140,8 @@ func OpenSpool(dir string, o SpoolOptions) (*Spool, [][]byte, error) {
 		next = max(next, num+1)
 	}
 	s := &Spool{
-		dir: dir, maxSize: o.SegmentBytes, linger: o.Linger, wake: make(chan struct{}, 1),
+		dir: dir, maxSize: o.SegmentBytes, linger: o.Linger, retryAfter: o.RetryAfter, open: o.Open, onFailure: o.OnFailure,
+		wake: make(chan struct{}, 1),
 		segs: map[uint64]*segment{next: {}}, cur: next, leftover: names, stopped: make(chan struct{}),
 		sleep: time.Sleep,
 	}
@@ -164,8 +204,8 @@ func (s *Spool) segmentPath(n uint64) string {
 
 // openSegment creates segment file n for appending; the directory is
 // synced so that the file survives a crash.
-func (s *Spool) openSegment(n uint64) (*os.File, error) {
-	f, err := os.OpenFile(s.segmentPath(n), os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_EXCL, 0o640)
+func (s *Spool) openSegment(n uint64) (SpoolFile, error) {
+	f, err := s.open(s.segmentPath(n))
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
@@ -216,8 +256,9 @@ func (s *Spool) Append(rec []byte) (uint64, error) {
 }
 
 // Sync calls done once everything appended so far is on disk (nil), or
-// could not be written (the error). done runs on the spool's goroutine
-// and must not block.
+// could not be written (the error; at once while the spool has failed
+// and has no new segment yet). done runs on the spool's goroutine, or on
+// the caller's, and must not block.
 func (s *Spool) Sync(done func(error)) {
 	s.mu.Lock()
 	if s.closed || s.err != nil {
@@ -276,6 +317,14 @@ func (s *Spool) ReplayDone() error {
 	return nil
 }
 
+// Err returns the error of a failed write or fsync while the spool refuses
+// appends for it (nil when it takes them).
+func (s *Spool) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
 // Fsyncs returns how many times the spool has synced its file.
 func (s *Spool) Fsyncs() int64 { return s.fsyncs.Load() }
 
@@ -301,7 +350,7 @@ func (s *Spool) Close() error {
 
 // run writes and syncs whatever was appended, in groups, until Close.
 // f is the file of segment seg, the current one.
-func (s *Spool) run(f *os.File, seg uint64) {
+func (s *Spool) run(f SpoolFile, seg uint64) {
 	defer close(s.stopped)
 	var (
 		buf      []byte
@@ -318,9 +367,24 @@ func (s *Spool) run(f *os.File, seg uint64) {
 		}
 		idle := len(s.buf) == 0 && !s.closed && size < s.maxSize
 		lastErr := s.err
+		closing := s.closed
 		s.mu.Unlock()
 		for _, d := range covered {
 			d(lastErr)
+		}
+		if lastErr != nil && !closing {
+			// Failed: try a new segment now and then; what was written
+			// to this one before the failure stays readable for replay.
+			if nf, ok := s.recover(seg); ok {
+				_ = f.Close()
+				s.seal(seg)
+				f, seg, size = nf, seg+1, 0
+			}
+			continue
+		}
+		if lastErr != nil {
+			_ = f.Close()
+			return
 		}
 		if idle {
 			<-s.wake
@@ -331,7 +395,7 @@ func (s *Spool) run(f *os.File, seg uint64) {
 		}
 		// A full segment: appends go to the next one from the moment
 		// the pending bytes (all counted in this one) are taken.
-		var next *os.File
+		var next SpoolFile
 		if size >= s.maxSize {
 			next, _ = s.openSegment(seg + 1) // on error, this segment grows on
 		}
@@ -356,12 +420,18 @@ func (s *Spool) run(f *os.File, seg uint64) {
 				s.fsyncs.Add(1)
 			}
 			if err != nil {
+				// What this write held, and what was appended since, is
+				// lost from the spool: refuse all until a new segment.
 				s.mu.Lock()
-				if s.err == nil {
-					s.err = fmt.Errorf("store: spool: %w", err)
-				}
+				s.err = fmt.Errorf("store: spool: %w", err)
 				err = s.err
+				s.buf = s.buf[:0]
+				dues = append(dues, s.waiting...)
+				s.waiting = nil
 				s.mu.Unlock()
+				if s.onFailure != nil {
+					s.onFailure(err)
+				}
 			}
 			for _, d := range dues {
 				d(err)
@@ -390,6 +460,33 @@ func (s *Spool) run(f *os.File, seg uint64) {
 			return
 		}
 	}
+}
+
+// recover waits RetryAfter (or until Close), then opens segment seg+1;
+// on success the spool takes appends again, in it.
+func (s *Spool) recover(seg uint64) (SpoolFile, bool) {
+	t := time.NewTimer(s.retryAfter)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.wake: // Close (or a signal left from before the failure)
+		return nil, false
+	}
+	nf, err := s.openSegment(seg + 1)
+	if err != nil {
+		return nil, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = nf.Close()
+		_ = os.Remove(s.segmentPath(seg + 1))
+		return nil, false
+	}
+	s.cur = seg + 1
+	s.segs[seg+1] = &segment{}
+	s.err = nil
+	return nf, true
 }
 
 // seal marks seg full; it goes at once if all its records are applied.

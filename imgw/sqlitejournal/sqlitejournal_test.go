@@ -1,4 +1,4 @@
-package imgw
+package sqlitejournal
 
 import (
 	"context"
@@ -12,17 +12,18 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/store"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
-// TestStoreJournalKeepsTheConversation runs a chat against the embedded
+// TestJournalKeepsTheConversation runs a chat against the embedded
 // store: the bot finds the customer there, and once the writer is flushed
 // the transcript, the conversation and the device are on disk, in a store
 // opened afresh.
-func TestStoreJournalKeepsTheConversation(t *testing.T) {
+func TestJournalKeepsTheConversation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -45,11 +46,11 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := st.Writer()
-	j := NewStoreJournal(st, w, zerolog.Nop())
-	// Customer 0 is nobody: never another customer's order.
+	j := New(st, w, zerolog.Nop())
+	// imgw.Customer 0 is nobody: never another customer's order.
 	for _, id := range []string{"A-1", "C-9"} {
-		if status, err := j.OrderStatus(id, 0); err != ErrNotFound {
-			t.Errorf("OrderStatus(%s, 0) = %q, %v; want ErrNotFound", id, status, err)
+		if status, err := j.OrderStatus(id, 0); err != imgw.ErrNotFound {
+			t.Errorf("OrderStatus(%s, 0) = %q, %v; want imgw.ErrNotFound", id, status, err)
 		}
 	}
 	clk := clock.NewVirtual(clock.Epoch)
@@ -57,16 +58,16 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desk := &fakeDesk{got: map[string][]AgentChat{}}
-	gw, err := New(Options{Clock: clk, TServer: ts, Center: f, Customers: j, Journal: j, Desk: desk, Log: zerolog.Nop()})
+	desk := &fakeDesk{got: map[string][]imgw.AgentChat{}}
+	gw, err := imgw.New(imgw.Options{Clock: clk, TServer: ts, Center: f, Customers: j, Journal: j, Desk: desk, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	net := &fakeNet{name: "xmpp:test", auth: true}
 	gw.AddAdapter(net)
-	from := Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
-	say := func(s string) { gw.Handle(Inbound{Kind: Message, From: from, Text: s}) }
-	gw.Handle(Inbound{Kind: Client, From: from, Client: &ClientInfo{Family: "BobIM", Version: "1", Source: "xep-0092"}})
+	from := imgw.Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
+	say := func(s string) { gw.Handle(imgw.Inbound{Kind: imgw.Message, From: from, Text: s}) }
+	gw.Handle(imgw.Inbound{Kind: imgw.Client, From: from, Client: &imgw.ClientInfo{Family: "BobIM", Version: "1", Source: "xep-0092"}})
 	say("hi")
 	say("Carl  OTHER") // name lookup, case and spaces folded
 	say("3")
@@ -134,7 +135,7 @@ func TestStoreJournalKeepsTheConversation(t *testing.T) {
 
 // openJournal opens the store at path (closed at the end of the test)
 // and a journal on it behind its spool.
-func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *StoreJournal) {
+func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *Journal) {
 	t.Helper()
 	st, err := store.Open(path, store.Options{})
 	if err != nil {
@@ -142,7 +143,7 @@ func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *Store
 	}
 	t.Cleanup(func() { st.Close() })
 	w := st.Writer()
-	j, err := OpenStoreJournal(context.Background(), st, w, path+".spool", zerolog.Nop())
+	j, err := Open(context.Background(), Config{Store: st, Writer: w, Spool: path + ".spool", Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,21 +179,21 @@ func copyTree(t *testing.T, src, dst string) {
 // spool, copied while everything is still open, hold every record once
 // the journal is opened on them: the lines still waiting to be grouped
 // come back from the spool; what was in the store already is not doubled.
-func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
+func TestJournalSpoolSurvivesACrash(t *testing.T) {
 	live := t.TempDir()
 	path := filepath.Join(live, "cc.db")
 	ctx := context.Background()
 	st, w, j := openJournal(t, path)
 	defer j.Close(ctx)
-	from := Address{Network: "xmpp:test", User: "dora@example.test", Device: "phone"}
+	from := imgw.Address{Network: "xmpp:test", User: "dora@example.test", Device: "phone"}
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	j.Conversation(ConversationRecord{ID: "im-7", From: from, Started: t0})
+	j.Conversation(imgw.ConversationRecord{ID: "im-7", From: from, Started: t0})
 	const lines = groupLines + 6 // a group goes to the store; six lines wait
 	for i := 1; i <= lines; i++ {
-		j.Line(Line{Conversation: "im-7", Seq: int64(i), Time: t0.Add(time.Duration(i) * time.Second), From: "customer", Text: fmt.Sprintf("line %d", i)})
+		j.Line(imgw.Line{Conversation: "im-7", Seq: int64(i), Time: t0.Add(time.Duration(i) * time.Second), From: "customer", Text: fmt.Sprintf("line %d", i)})
 	}
-	j.Callback(CallbackRequest{Conversation: "im-7", From: from, Queue: "chat", Number: "+15550100", Requested: t0.Add(time.Minute)})
-	j.Device(from, &ClientInfo{Family: "Conversations", Version: "2.17", Source: "xep-0092"}, &PresenceInfo{Available: true, Show: "away"})
+	j.Callback(imgw.CallbackRequest{Conversation: "im-7", From: from, Queue: "chat", Number: "+15550100", Requested: t0.Add(time.Minute)})
+	j.Device(from, &imgw.ClientInfo{Family: "Conversations", Version: "2.17", Source: "xep-0092"}, &imgw.PresenceInfo{Available: true, Show: "away"})
 	// The callback and the first group are in the store's tables now;
 	// the spool still holds them too.
 	if err := w.Flush(ctx); err != nil {
@@ -218,7 +219,7 @@ func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		cw := c.Writer()
-		cj, err := OpenStoreJournal(ctx, c, cw, cpath+".spool", zerolog.Nop())
+		cj, err := Open(ctx, Config{Store: c, Writer: cw, Spool: cpath + ".spool", Log: zerolog.Nop()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,14 +251,14 @@ func TestStoreJournalSpoolSurvivesACrash(t *testing.T) {
 // Lines wait in groups: a group goes to the store when it is full or its
 // conversation ends, and Close hands over the rest; no line is lost or
 // doubled, and the spool is empty after a clean Close.
-func TestStoreJournalGroupsLines(t *testing.T) {
+func TestJournalGroupsLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
 	ctx := context.Background()
 	st, w, j := openJournal(t, path)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
 	for c := range 3 {
 		id := fmt.Sprintf("im-%d", c)
-		j.Conversation(ConversationRecord{ID: id, From: Address{Network: "webchat", User: fmt.Sprintf("v%d", c)}, Started: t0})
+		j.Conversation(imgw.ConversationRecord{ID: id, From: imgw.Address{Network: "webchat", User: fmt.Sprintf("v%d", c)}, Started: t0})
 	}
 	count := func(id string) int {
 		t.Helper()
@@ -278,7 +279,7 @@ func TestStoreJournalGroupsLines(t *testing.T) {
 				continue // a quiet conversation
 			}
 			seq[c]++
-			j.Line(Line{Conversation: fmt.Sprintf("im-%d", c), Seq: seq[c], Time: t0, From: "customer", Text: "x"})
+			j.Line(imgw.Line{Conversation: fmt.Sprintf("im-%d", c), Seq: seq[c], Time: t0, From: "customer", Text: "x"})
 		}
 	}
 	if n := count("im-0"); n != groupLines {
@@ -288,7 +289,7 @@ func TestStoreJournalGroupsLines(t *testing.T) {
 		t.Fatalf("im-2: %d lines in the store before its group is full", n)
 	}
 	// The end of im-2 takes its lines along.
-	j.Conversation(ConversationRecord{ID: "im-2", From: Address{Network: "webchat", User: "v2"}, Started: t0, Ended: t0.Add(time.Minute), Outcome: "handled"})
+	j.Conversation(imgw.ConversationRecord{ID: "im-2", From: imgw.Address{Network: "webchat", User: "v2"}, Started: t0, Ended: t0.Add(time.Minute), Outcome: "handled"})
 	if n := count("im-2"); n != 5 {
 		t.Fatalf("im-2: %d lines after its end, want 5", n)
 	}
@@ -337,19 +338,19 @@ func FuzzLineRecord(f *testing.F) {
 // When the spool fails (here: closed under the journal), records go to
 // the store's writer directly, and Durable answers once they are
 // committed: the journal degrades to what it was without a spool.
-func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
+func TestJournalSurvivesAFailedSpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
 	ctx := context.Background()
 	st, w, j := openJournal(t, path)
 	defer j.Close(ctx)
 	t0 := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
-	j.Conversation(ConversationRecord{ID: "im-1", From: Address{Network: "webchat", User: "v1"}, Started: t0})
-	j.Line(Line{Conversation: "im-1", Seq: 1, Time: t0, From: "customer", Text: "before"})
+	j.Conversation(imgw.ConversationRecord{ID: "im-1", From: imgw.Address{Network: "webchat", User: "v1"}, Started: t0})
+	j.Line(imgw.Line{Conversation: "im-1", Seq: 1, Time: t0, From: "customer", Text: "before"})
 	if err := j.spool.Close(); err != nil {
 		t.Fatal(err)
 	}
-	j.Line(Line{Conversation: "im-1", Seq: 2, Time: t0, From: "customer", Text: "after"})
-	j.Callback(CallbackRequest{Conversation: "im-1", From: Address{Network: "webchat", User: "v1"}, Queue: "chat", Number: "+15550100", Requested: t0})
+	j.Line(imgw.Line{Conversation: "im-1", Seq: 2, Time: t0, From: "customer", Text: "after"})
+	j.Callback(imgw.CallbackRequest{Conversation: "im-1", From: imgw.Address{Network: "webchat", User: "v1"}, Queue: "chat", Number: "+15550100", Requested: t0})
 	done := make(chan error, 1)
 	j.Durable(func(err error) { done <- err })
 	if err := <-done; err != nil {
@@ -372,7 +373,7 @@ func TestStoreJournalSurvivesAFailedSpool(t *testing.T) {
 
 // A link goes through the spool like any record: the store has it after
 // Close, LinkedCustomer reads it back, and a spool record of it decodes.
-func TestStoreJournalLinksThroughTheSpool(t *testing.T) {
+func TestJournalLinksThroughTheSpool(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
 	st, _, j := openJournal(t, path)
 	ctx := context.Background()
@@ -380,15 +381,15 @@ func TestStoreJournalLinksThroughTheSpool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
-	if _, err := j.LinkedCustomer(from); err != ErrNotFound {
+	from := imgw.Address{Network: "xmpp:test", User: "carl@example.test", Device: "pc"}
+	if _, err := j.LinkedCustomer(from); err != imgw.ErrNotFound {
 		t.Fatalf("before the link: %v", err)
 	}
 	j.Link(from, cu.ID)
 	if err := j.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := j.LinkedCustomer(Address{Network: "xmpp:test", User: "carl@example.test", Device: "phone"})
+	got, err := j.LinkedCustomer(imgw.Address{Network: "xmpp:test", User: "carl@example.test", Device: "phone"})
 	if err != nil || got.ID != cu.ID || got.Postcode != "10115" {
 		t.Fatalf("linked customer %+v %v", got, err)
 	}
@@ -396,5 +397,60 @@ func TestStoreJournalLinksThroughTheSpool(t *testing.T) {
 	r, err := decodeRecord(raw)
 	if err != nil || r.Link == nil || r.Link.Customer != 7 || !r.addTo(&store.Batch{}, true) {
 		t.Fatalf("link record %s: %+v %v", raw, r, err)
+	}
+}
+
+// The embedded store keeps routes behind the spool: a route journaled is
+// restorable after the journal and the store are opened again, with its
+// transcript; a route ended is not.
+func TestJournalRestorable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "cc.db")
+	open := func() (*store.Store, *Journal) {
+		st, err := store.Open(path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, err := Open(ctx, Config{Store: st, Writer: st.Writer(), Spool: path + ".spool", Log: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, j
+	}
+	st, j := open()
+	t0 := time.Date(2026, 1, 2, 9, 0, 0, 0, time.UTC)
+	from := imgw.Address{Network: "webchat", User: "v1", Device: "tab-1"}
+	for i, id := range []string{"c-2", "c-1"} { // c-1 queued first
+		j.Conversation(imgw.ConversationRecord{ID: id, From: from, Queue: "chat-general", Started: t0})
+		j.Line(imgw.Line{Conversation: id, Seq: 1, Time: t0, From: "customer", Text: "hi " + id})
+		j.Route(imgw.RouteRecord{Conversation: id, Phase: imgw.RouteQueued, From: from, Queue: "chat-general",
+			Enqueued: t0.Add(time.Duration(2-i) * time.Second), ClientFamily: "Firefox", ClientVersion: "128"})
+	}
+	j.Route(imgw.RouteRecord{Conversation: "c-2", Phase: imgw.RouteConnected, From: from, Queue: "chat-general",
+		Enqueued: t0.Add(2 * time.Second), Agent: "ann"})
+	j.Conversation(imgw.ConversationRecord{ID: "c-3", From: from, Queue: "chat-general", Started: t0})
+	j.Route(imgw.RouteRecord{Conversation: "c-3", Phase: imgw.RouteQueued, From: from, Queue: "chat-general", Enqueued: t0})
+	j.Route(imgw.RouteRecord{Conversation: "c-3", Phase: imgw.RouteEnded})
+	if err := j.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, j = open()
+	defer st.Close()
+	defer j.Close(ctx)
+	rs, err := j.Restorable(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 2 || rs[0].Route.Conversation != "c-1" || rs[1].Route.Conversation != "c-2" {
+		t.Fatalf("restorable: %+v", rs)
+	}
+	if r := rs[1].Route; r.Phase != imgw.RouteConnected || r.Agent != "ann" || r.From != from || !r.Enqueued.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("c-2's route: %+v", r)
+	}
+	if r := rs[0].Route; r.ClientFamily != "Firefox" || len(rs[0].Lines) != 1 || rs[0].Lines[0].Text != "hi c-1" || !rs[0].Started.Equal(t0) {
+		t.Fatalf("c-1: %+v", rs[0])
 	}
 }
