@@ -51,8 +51,8 @@ type AgentDesk interface {
 	DeliverChat(agentID string, m AgentChat)
 }
 
-// Options configure a Gateway.
-type Options struct {
+// Config configures a Gateway.
+type Config struct {
 	// Clock is the domain's clock (the one tserver runs on).
 	Clock clock.Clock
 	// Post runs f on the domain's goroutine (clock.Loop.Post); Receive
@@ -188,7 +188,7 @@ type Gateway struct {
 
 // New builds a gateway for the center and subscribes it to tserver's
 // events.
-func New(o Options) (*Gateway, error) {
+func New(o Config) (*Gateway, error) {
 	if o.Clock == nil || o.TServer == nil || o.Center == nil {
 		return nil, fmt.Errorf("imgw: clock, tserver and center are required")
 	}

@@ -130,7 +130,7 @@ func newRig(t *testing.T, src string) *rig {
 	}
 	clk := clock.NewVirtual(clock.Epoch)
 	ep := &chatEndpoints{}
-	ts, err := tserver.New(f, tserver.Options{Clock: clk, Endpoints: ep})
+	ts, err := tserver.New(f, tserver.Config{Clock: clk, Endpoints: ep})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func newRig(t *testing.T, src string) *rig {
 		}
 	}
 	r.spy = &spyCustomers{Customers: r.store}
-	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop(), HandoffSecret: testSecret})
+	r.gw, err = New(Config{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop(), HandoffSecret: testSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

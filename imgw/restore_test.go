@@ -22,13 +22,13 @@ func restart(t *testing.T, old *rig, src string, down, grace time.Duration) *rig
 	}
 	clk := clock.NewVirtual(old.clk.Now().Add(down))
 	ep := &chatEndpoints{}
-	ts, err := tserver.New(f, tserver.Options{Clock: clk, Endpoints: ep})
+	ts, err := tserver.New(f, tserver.Config{Clock: clk, Endpoints: ep})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, clk: clk, ts: ts, net: &fakeNet{name: "xmpp:test", auth: true}, desk: &fakeDesk{got: map[string][]AgentChat{}}, store: old.store}
 	r.spy = &spyCustomers{Customers: r.store}
-	r.gw, err = New(Options{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop()})
+	r.gw, err = New(Config{Clock: clk, TServer: ts, Center: f, Customers: r.spy, Journal: r.store, Desk: r.desk, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -288,7 +288,7 @@ func TestHandoffNeedsTheSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = New(Options{Clock: r.clk, TServer: r.ts, Center: f, Log: zerolog.Nop(), HandoffSecret: []byte("short")})
+	_, err = New(Config{Clock: r.clk, TServer: r.ts, Center: f, Log: zerolog.Nop(), HandoffSecret: []byte("short")})
 	if err == nil || !strings.Contains(err.Error(), "at least 32") {
 		t.Fatalf("short secret: %v", err)
 	}

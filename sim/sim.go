@@ -67,8 +67,8 @@ type AgentResult struct {
 	OccupancyCI95 float64 `json:"occupancy_ci95"`
 }
 
-// Options tune a run.
-type Options struct {
+// Config tunes a run.
+type Config struct {
 	// Parallel is how many replications run at once (default: the
 	// number of CPUs). Results do not depend on it.
 	Parallel int
@@ -82,7 +82,7 @@ type replication struct {
 
 // Run simulates scenario f: its traffic offered to its center for
 // f.Run.Duration, f.Run.Replications times.
-func Run(ctx context.Context, f *config.File, opts Options) (*Result, error) {
+func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 	if len(f.Traffic) == 0 {
 		return nil, fmt.Errorf("sim: %s: no traffic to simulate", f.Path)
 	}
@@ -204,7 +204,7 @@ func runReplication(ctx context.Context, f *config.File, seed uint64) (replicati
 		rng: rand.New(rand.NewPCG(seed, seed^0xd1b54a32d192ed03)),
 		end: f.Run.Duration.D(),
 	}
-	srv, err := tserver.New(f, tserver.Options{Clock: m.clk, Endpoints: m, Seed: seed})
+	srv, err := tserver.New(f, tserver.Config{Clock: m.clk, Endpoints: m, Seed: seed})
 	if err != nil {
 		return replication{}, err
 	}

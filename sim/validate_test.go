@@ -70,7 +70,7 @@ func TestSimMatchesErlang(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Run(context.Background(), c.scenario(t), Options{})
+		res, err := Run(context.Background(), c.scenario(t), Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -39,7 +39,7 @@ func bmCenter(tb testing.TB, nAgents, nSkills int, strategy string) (*Server, *c
 		tb.Fatal(err)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(f, Options{Clock: clk})
+	s, err := New(f, Config{Clock: clk})
 	if err != nil {
 		tb.Fatal(err)
 	}

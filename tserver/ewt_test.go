@@ -55,7 +55,7 @@ func TestEWTStaffing(t *testing.T) {
 	tests := []struct {
 		name  string
 		queue string
-		opts  Options
+		opts  Config
 		setup func(e *utEnv)
 		want  time.Duration
 	}{
@@ -80,7 +80,7 @@ func TestEWTStaffing(t *testing.T) {
 			want:  aht,
 		},
 		{
-			name: "default handle time from the options", queue: "q", opts: Options{DefaultHandleTime: 2 * time.Minute},
+			name: "default handle time from the options", queue: "q", opts: Config{DefaultHandleTime: 2 * time.Minute},
 			setup: func(e *utEnv) { e.busy("a") },
 			want:  2 * time.Minute,
 		},

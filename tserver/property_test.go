@@ -242,7 +242,7 @@ func ptNewHarness(t *rapid.T, pr *ptProfile) *ptHarness {
 		t.Fatalf("generated configuration does not parse: %v\n%s", err, yaml)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(cfg, Options{Clock: clk, RingTimeout: ring, Seed: rapid.Uint64().Draw(t, "seed")})
+	s, err := New(cfg, Config{Clock: clk, RingTimeout: ring, Seed: rapid.Uint64().Draw(t, "seed")})
 	if err != nil {
 		t.Fatalf("New: %v\n%s", err, yaml)
 	}
@@ -1059,7 +1059,7 @@ func ptServer(t *testing.T, yaml string, ring time.Duration) (*Server, *clock.Vi
 		t.Fatal(err)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(cfg, Options{Clock: clk, RingTimeout: ring})
+	s, err := New(cfg, Config{Clock: clk, RingTimeout: ring})
 	if err != nil {
 		t.Fatal(err)
 	}

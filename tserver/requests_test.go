@@ -296,7 +296,7 @@ func TestTranscripts(t *testing.T) {
 	tests := []struct {
 		name     string
 		ready    []string
-		ring     time.Duration // Options.RingTimeout
+		ring     time.Duration // Config.RingTimeout
 		script   func(e *utEnv)
 		connOnly bool // only the events of interaction 1
 		want     []string
@@ -641,7 +641,7 @@ func TestTranscripts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter, Options{RingTimeout: tt.ring})
+			e := utNewEnv(t, utRequestCenter, Config{RingTimeout: tt.ring})
 			for _, id := range tt.ready {
 				e.login(id)
 				e.advance(time.Second)
@@ -677,7 +677,7 @@ func TestRejectKeepsPlace(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter, Options{RingTimeout: 20 * time.Second})
+			e := utNewEnv(t, utRequestCenter, Config{RingTimeout: 20 * time.Second})
 			e.login("a")
 			e.must(e.s.AgentLogin("b", ""), "login b")
 			first := e.call("q")
@@ -832,7 +832,7 @@ agents:
 		return
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(f, Options{Clock: clk})
+	s, err := New(f, Config{Clock: clk})
 	if err != nil {
 		fmt.Println(err)
 		return

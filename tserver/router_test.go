@@ -428,7 +428,7 @@ agents:
   - {id: heavy, skills: {q: 5}, weight: 3}
 `
 	run := func(tb testing.TB, seed uint64, n int) []string {
-		e := utNewEnv(tb, center, Options{Seed: seed})
+		e := utNewEnv(tb, center, Config{Seed: seed})
 		return utPicks(e, n, nil)
 	}
 	tests := []struct {
@@ -477,7 +477,7 @@ func TestWeightedRandomOverflowCountsEachAgentOnce(t *testing.T) {
 queues:
   - {name: q, strategy: weighted_random, min_level: 5, overflow: [{after: 10s, add_skill: other}]}
 agents:
-`+tt.agents, Options{Seed: 7})
+`+tt.agents, Config{Seed: 7})
 			const n = 4000
 			picks := utPicks(e, n, func() { e.advance(10 * time.Second) })
 			// 4,000 draws: one standard deviation of the share is 0.008.
@@ -562,7 +562,7 @@ func TestRerouteAfterOverflowMeetsEachAgentOnce(t *testing.T) {
 			e := utNewEnv(t, fmt.Sprintf(`
 queues:
   - {name: q, strategy: %s, min_level: 5, overflow: %s}
-agents:%s`, tt.strategy, overflow, tt.agents), Options{Seed: 3})
+agents:%s`, tt.strategy, overflow, tt.agents), Config{Seed: 3})
 			for _, a := range tt.ready {
 				e.must(e.s.AgentLogin(a, ""), "login "+a)
 			}

@@ -43,8 +43,8 @@ func (nopEndpoints) Dial(*Contact, *Agent)  {}
 // CTI requests.
 func NopEndpoints() Endpoints { return nopEndpoints{} }
 
-// Options configure a Server.
-type Options struct {
+// Config configures a Server.
+type Config struct {
 	// Clock is the domain's only source of time. Required.
 	Clock clock.Clock
 	// Endpoints reach agents' devices; NopEndpoints when nil.
@@ -96,7 +96,7 @@ type routePoint struct {
 
 // New builds the center described by cfg. Agents whose Ready is set are
 // logged in on their extension and made ready.
-func New(cfg *config.File, opts Options) (*Server, error) {
+func New(cfg *config.File, opts Config) (*Server, error) {
 	if opts.Clock == nil {
 		return nil, pbx.Errorf(pbx.Invalid, "tserver: no clock")
 	}

@@ -19,7 +19,7 @@ import (
 // utServer builds the center described by yaml (validated by config.Parse)
 // on a virtual clock that starts at clock.Epoch. opts.Clock is replaced by
 // that clock.
-func utServer(tb testing.TB, yaml string, opts Options) (*Server, *clock.Virtual) {
+func utServer(tb testing.TB, yaml string, opts Config) (*Server, *clock.Virtual) {
 	tb.Helper()
 	f, err := config.Parse("center.yaml", []byte(yaml))
 	if err != nil {
@@ -174,9 +174,9 @@ type utEnv struct {
 
 // utNewEnv builds the center described by yaml; opts, if given, are its
 // options (the clock is always a new virtual one).
-func utNewEnv(tb testing.TB, yaml string, opts ...Options) *utEnv {
+func utNewEnv(tb testing.TB, yaml string, opts ...Config) *utEnv {
 	tb.Helper()
-	var o Options
+	var o Config
 	if len(opts) > 0 {
 		o = opts[0]
 	}

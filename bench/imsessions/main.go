@@ -94,7 +94,7 @@ func main() {
 		os.Exit(1)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	ts, err := tserver.New(f, tserver.Options{Clock: clk})
+	ts, err := tserver.New(f, tserver.Config{Clock: clk})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -102,7 +102,7 @@ func main() {
 	st := imgw.NewMemoryStore()
 	// The journal keeps every line in memory too: measure the gateway,
 	// not a test double, by journaling nowhere.
-	gw, err := imgw.New(imgw.Options{Clock: clk, TServer: ts, Center: f, Customers: st, Journal: discard{}, Desk: nopDesk{}, Log: zerolog.Nop()})
+	gw, err := imgw.New(imgw.Config{Clock: clk, TServer: ts, Center: f, Customers: st, Journal: discard{}, Desk: nopDesk{}, Log: zerolog.Nop()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

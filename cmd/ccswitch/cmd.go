@@ -187,7 +187,7 @@ func (m *Main) parseSim(args []string) error {
 	}
 	m.run = func(ctx context.Context) error {
 		start := time.Now()
-		res, err := sim.Run(ctx, f, sim.Options{Parallel: *parallel})
+		res, err := sim.Run(ctx, f, sim.Config{Parallel: *parallel})
 		if err != nil {
 			return err
 		}

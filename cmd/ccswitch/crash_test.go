@@ -133,7 +133,7 @@ func TestServeKilledKeepsAcknowledgedChatLines(t *testing.T) {
 	if err := <-warmSent; err != nil {
 		t.Fatal(err)
 	}
-	tables, err := store.Open(path, store.Options{}) // a reader beside serve's
+	tables, err := store.Open(path, store.Config{}) // a reader beside serve's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestServeKilledKeepsAcknowledgedChatLines(t *testing.T) {
 		t.Fatalf("the second serve: %v", err)
 	}
 
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

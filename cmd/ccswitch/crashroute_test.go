@@ -187,7 +187,7 @@ func TestServeKilledKeepsQueuedAndConnectedChats(t *testing.T) {
 
 	// The transcripts: nothing stored twice, nothing lost, one line
 	// saying the center is back.
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func queueStatus(t *testing.T, ctx context.Context, addr, queue string) crashQue
 // the day's counters of queue.
 func waitStatsStored(t *testing.T, ctx context.Context, path, queue string, offered, answered int64) {
 	t.Helper()
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +432,7 @@ func waitQueue(t *testing.T, ctx context.Context, addr, queue, what string, ok f
 // waitBindingsStored waits until the store file holds n SIP bindings.
 func waitBindingsStored(t *testing.T, ctx context.Context, path string, n int) {
 	t.Helper()
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func TestWebChatDepartureLeavesTheQueue(t *testing.T) {
 			t.Fatal("the customer who left is still queued")
 		}
 	}
-	st, err := store.Open(dbPath, store.Options{})
+	st, err := store.Open(dbPath, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -230,7 +230,7 @@ func TestServeFullDiskKeepsAcknowledgedChatLines(t *testing.T) {
 		t.Fatalf("the second serve: %v", err)
 	}
 
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func (c *imCenter) agentDesk(t *testing.T, ctx context.Context, id string) *cti.
 // reader beside the server's).
 func (c *imCenter) transcript(t *testing.T, ctx context.Context, network, user string) []string {
 	t.Helper()
-	st, err := store.Open(c.store, store.Options{})
+	st, err := store.Open(c.store, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
 	second.expect(ctx, "We will call you back at +15550100.")
 	c.waitFor(t, "the queued chat abandoned for the callback", 5*time.Second, scHas(tserver.EventAbandoned, "", ""))
 	c.closeAndFlush(t)
-	st, err := store.Open(c.store, store.Options{})
+	st, err := store.Open(c.store, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -114,11 +114,11 @@ func TestXMPPCustomersOnTwoServers(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		prosody = xmpptest.Prosody(t, xmpptest.Options{Users: map[string]string{"alice": "alicepw"}})
+		prosody = xmpptest.Prosody(t, xmpptest.Config{Users: map[string]string{"alice": "alicepw"}})
 	}()
 	go func() {
 		defer wg.Done()
-		ejabberd = xmpptest.Ejabberd(t, xmpptest.Options{Domain: "example.org", Users: map[string]string{"carol": "carolpw"}})
+		ejabberd = xmpptest.Ejabberd(t, xmpptest.Config{Domain: "example.org", Users: map[string]string{"carol": "carolpw"}})
 	}()
 	wg.Wait()
 	if prosody == nil || ejabberd == nil {
@@ -131,9 +131,9 @@ func TestXMPPCustomersOnTwoServers(t *testing.T) {
 	bob := c.agentDesk(t, ctx, "bob")
 	ann := c.agentDesk(t, ctx, "ann")
 
-	alice := xmpptest.StartCustomer(t, prosody, xmpptest.CustomerOptions{JID: prosody.JID("alice"), Password: "alicepw",
+	alice := xmpptest.StartCustomer(t, prosody, xmpptest.CustomerConfig{JID: prosody.JID("alice"), Password: "alicepw",
 		Resource: "laptop", Software: "AliceChat", Version: "2.5", OS: "Linux"})
-	carol := xmpptest.StartCustomer(t, ejabberd, xmpptest.CustomerOptions{JID: ejabberd.JID("carol"), Password: "carolpw",
+	carol := xmpptest.StartCustomer(t, ejabberd, xmpptest.CustomerConfig{JID: ejabberd.JID("carol"), Password: "carolpw",
 		Resource: "phone", Software: "BobIM", Version: "1.0"})
 	aliceCenter, carolCenter := "support@"+prosody.ComponentDomain, "support@"+ejabberd.ComponentDomain
 
@@ -233,12 +233,12 @@ func TestXMPPCustomersOnTwoServers(t *testing.T) {
 func TestXMPPServerRestartMidConversation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	prosody := xmpptest.Prosody(t, xmpptest.Options{Offline: true, Users: map[string]string{"alice": "alicepw"}})
+	prosody := xmpptest.Prosody(t, xmpptest.Config{Offline: true, Users: map[string]string{"alice": "alicepw"}})
 	c := startIMCenter(t, xmppArgs(prosody)...)
 	c.waitComponents(t, ctx)
 	ann := c.agentDesk(t, ctx, "ann")
 	center := "support@" + prosody.ComponentDomain
-	opts := xmpptest.CustomerOptions{JID: prosody.JID("alice"), Password: "alicepw", Resource: "laptop",
+	opts := xmpptest.CustomerConfig{JID: prosody.JID("alice"), Password: "alicepw", Resource: "laptop",
 		Software: "AliceChat", Version: "2.5", Subscribe: center}
 	alice := xmpptest.StartCustomer(t, prosody, opts)
 	alice.Send(center, "hi")

@@ -58,7 +58,7 @@ func start(t testing.TB, setup func(*harness)) *harness {
 		t.Fatal(err)
 	}
 	h.loop = clock.NewLoop()
-	h.reg = registrar.New(registrar.Options{
+	h.reg = registrar.New(registrar.Config{
 		Realm:       "ccswitch",
 		Credentials: registrar.StaticCredentials{"1001": registrar.HA1("1001", "ccswitch", "secret")},
 		OnChange:    func(u string, c []registrar.Contact) { h.gw.OnRegistration(u, c) },
@@ -66,7 +66,7 @@ func start(t testing.TB, setup func(*harness)) *harness {
 	if h.gw, err = sipgw.New(sipgw.Config{Loop: h.loop, Registrar: h.reg, Log: zerolog.Nop(), RingTimeout: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	if h.ts, err = tserver.New(f, tserver.Options{Clock: clock.NewReal(h.loop), Endpoints: h.gw, DeferLogin: true}); err != nil {
+	if h.ts, err = tserver.New(f, tserver.Config{Clock: clock.NewReal(h.loop), Endpoints: h.gw, DeferLogin: true}); err != nil {
 		t.Fatal(err)
 	}
 	h.gw.Attach(h.ts)

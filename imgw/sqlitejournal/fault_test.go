@@ -55,7 +55,7 @@ func TestJournalKeepsEverythingThroughAFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "cc.db")
 	ctx := context.Background()
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestJournalKeepsEverythingThroughAFullDisk(t *testing.T) {
 	copyTree(t, dir, crashed)
 	copyTree(t, path+".spool", filepath.Join(crashed, "cc.db.spool"))
 	cpath := filepath.Join(crashed, "cc.db")
-	c, err := store.Open(cpath, store.Options{})
+	c, err := store.Open(cpath, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

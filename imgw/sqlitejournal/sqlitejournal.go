@@ -191,7 +191,7 @@ func Open(ctx context.Context, cfg Config) (*Journal, error) {
 	j := &Journal{st: cfg.Store, w: cfg.Writer, log: cfg.Log, cfg: cfg, lines: make(map[string]*lineGroup),
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if cfg.Spool != "" {
-		opts := store.SpoolOptions{Linger: spoolLinger, RetryAfter: cfg.RetryMin, OnFailure: j.spoolFailed}
+		opts := store.SpoolConfig{Linger: spoolLinger, RetryAfter: cfg.RetryMin, OnFailure: j.spoolFailed}
 		if cfg.Fault != nil {
 			opts.Open = func(path string) (store.SpoolFile, error) {
 				if err := cfg.Fault("spool"); err != nil {

@@ -25,7 +25,7 @@ import (
 // opened afresh.
 func TestJournalKeepsTheConversation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cc.db")
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +54,12 @@ func TestJournalKeepsTheConversation(t *testing.T) {
 		}
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	ts, err := tserver.New(f, tserver.Options{Clock: clk})
+	ts, err := tserver.New(f, tserver.Config{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
 	desk := &fakeDesk{got: map[string][]imgw.AgentChat{}}
-	gw, err := imgw.New(imgw.Options{Clock: clk, TServer: ts, Center: f, Customers: j, Journal: j, Desk: desk, Log: zerolog.Nop()})
+	gw, err := imgw.New(imgw.Config{Clock: clk, TServer: ts, Center: f, Customers: j, Journal: j, Desk: desk, Log: zerolog.Nop()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestJournalKeepsTheConversation(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	st, err = store.Open(path, store.Options{})
+	st, err = store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestJournalKeepsTheConversation(t *testing.T) {
 // and a journal on it behind its spool.
 func openJournal(t *testing.T, path string) (*store.Store, *store.Writer, *Journal) {
 	t.Helper()
-	st, err := store.Open(path, store.Options{})
+	st, err := store.Open(path, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestJournalSpoolSurvivesACrash(t *testing.T) {
 
 	for round := 1; round <= 2; round++ { // the second open finds nothing left to replay
 		cpath := filepath.Join(crashed, "cc.db")
-		c, err := store.Open(cpath, store.Options{})
+		c, err := store.Open(cpath, store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,7 +301,7 @@ func TestJournalGroupsLines(t *testing.T) {
 			t.Fatalf("im-%d: %d lines after Close, want %d", c, n, want)
 		}
 	}
-	sp, left, err := store.OpenSpool(path+".spool", store.SpoolOptions{})
+	sp, left, err := store.OpenSpool(path+".spool", store.SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +407,7 @@ func TestJournalRestorable(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "cc.db")
 	open := func() (*store.Store, *Journal) {
-		st, err := store.Open(path, store.Options{})
+		st, err := store.Open(path, store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

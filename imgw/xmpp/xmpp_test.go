@@ -99,12 +99,12 @@ type harness struct {
 	stop func()
 }
 
-type harnessOptions struct {
+type harnessConfig struct {
 	subs SubscriberStore
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-func startAdapter(t *testing.T, srv *xmpptest.Server, o harnessOptions) *harness {
+func startAdapter(t *testing.T, srv *xmpptest.Server, o harnessConfig) *harness {
 	t.Helper()
 	rec := newRecorder()
 	a, err := New(Config{
@@ -164,13 +164,13 @@ func from(c *xmpptest.Customer) func(imgw.Inbound) bool {
 
 func TestProsody(t *testing.T) {
 	t.Parallel()
-	srv := xmpptest.Prosody(t, xmpptest.Options{Users: testUsers})
+	srv := xmpptest.Prosody(t, xmpptest.Config{Users: testUsers})
 	conversation(t, srv)
 }
 
 func TestEjabberd(t *testing.T) {
 	t.Parallel()
-	srv := xmpptest.Ejabberd(t, xmpptest.Options{Users: testUsers})
+	srv := xmpptest.Ejabberd(t, xmpptest.Config{Users: testUsers})
 	conversation(t, srv)
 }
 
@@ -182,12 +182,12 @@ var testUsers = map[string]string{"alice": "alicepw", "bob": "bobpw", "mallory":
 // privacy of everything a customer received.
 func conversation(t *testing.T, srv *xmpptest.Server) {
 	subs := &MemSubscribers{}
-	h := startAdapter(t, srv, harnessOptions{subs: subs})
+	h := startAdapter(t, srv, harnessConfig{subs: subs})
 	public := h.a.Public()
 	if public != "support@"+srv.ComponentDomain {
 		t.Fatalf("public address %q", public)
 	}
-	alice := xmpptest.StartCustomer(t, srv, xmpptest.CustomerOptions{
+	alice := xmpptest.StartCustomer(t, srv, xmpptest.CustomerConfig{
 		JID: srv.JID("alice"), Password: "alicepw", Resource: "laptop",
 		Software: "AliceChat", Version: "2.5", OS: "Linux",
 		Category: "client", Type: "pc",
@@ -335,7 +335,7 @@ func conversation(t *testing.T, srv *xmpptest.Server) {
 		}
 	})
 
-	mallory := xmpptest.StartCustomer(t, srv, xmpptest.CustomerOptions{
+	mallory := xmpptest.StartCustomer(t, srv, xmpptest.CustomerConfig{
 		JID: srv.JID("mallory"), Password: "mallorypw", Resource: "x", RefuseVersion: true,
 	})
 	t.Run("hostile stanzas", func(t *testing.T) {
@@ -459,7 +459,7 @@ func conversation(t *testing.T, srv *xmpptest.Server) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		h2 := startAdapter(t, srv, harnessOptions{subs: subs})
+		h2 := startAdapter(t, srv, harnessConfig{subs: subs})
 		in := h2.rec.expect(t, 0, "alice's presence after the probe", func(in imgw.Inbound) bool {
 			return in.Kind == imgw.Presence && from(alice)(in)
 		})
@@ -532,12 +532,12 @@ func (g *gate) dial(ctx context.Context, network, addr string) (net.Conn, error)
 
 func TestProsodyRestart(t *testing.T) {
 	t.Parallel()
-	serverRestart(t, xmpptest.Prosody(t, xmpptest.Options{Users: map[string]string{"carol": "carolpw"}}))
+	serverRestart(t, xmpptest.Prosody(t, xmpptest.Config{Users: map[string]string{"carol": "carolpw"}}))
 }
 
 func TestEjabberdRestart(t *testing.T) {
 	t.Parallel()
-	serverRestart(t, xmpptest.Ejabberd(t, xmpptest.Options{Users: map[string]string{"carol": "carolpw"}}))
+	serverRestart(t, xmpptest.Ejabberd(t, xmpptest.Config{Users: map[string]string{"carol": "carolpw"}}))
 }
 
 // serverRestart stops the server in the middle of a conversation: the
@@ -547,10 +547,10 @@ func TestEjabberdRestart(t *testing.T) {
 // probe can tell it).
 func serverRestart(t *testing.T, srv *xmpptest.Server) {
 	g := newGate()
-	h := startAdapter(t, srv, harnessOptions{dial: g.dial})
+	h := startAdapter(t, srv, harnessConfig{dial: g.dial})
 	public := h.a.Public()
 	ctx := expectCtx(t)
-	opts := xmpptest.CustomerOptions{JID: srv.JID("carol"), Password: "carolpw", Resource: "phone", Subscribe: public}
+	opts := xmpptest.CustomerConfig{JID: srv.JID("carol"), Password: "carolpw", Resource: "phone", Subscribe: public}
 	carol := xmpptest.StartCustomer(t, srv, opts)
 	h.rec.expect(t, 0, "carol's presence", func(in imgw.Inbound) bool { return in.Kind == imgw.Presence && from(carol)(in) })
 	carol.Send(public, "my order is late")

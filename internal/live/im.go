@@ -55,7 +55,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	// Records are durable once in the journal's spool; the store's tables
 	// follow in transactions that gather up to 50 ms of them: a busy
 	// center commits (and fsyncs) 20 times a second, not once per record.
-	if im.st, err = store.Open(cfg.StorePath, store.Options{Writer: store.WriterOptions{Linger: 50 * time.Millisecond}}); err != nil {
+	if im.st, err = store.Open(cfg.StorePath, store.Config{Writer: store.WriterConfig{Linger: 50 * time.Millisecond}}); err != nil {
 		return fmt.Errorf("live: store %s: %w", cfg.StorePath, err)
 	}
 	customers := make([]store.Customer, 0, len(f.IM.Customers))
@@ -83,7 +83,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	if err != nil {
 		return err
 	}
-	im.gw, err = imgw.New(imgw.Options{
+	im.gw, err = imgw.New(imgw.Config{
 		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
 		Customers: im.journal, Journal: im.journal, Desk: desk, Log: log,
 		HandoffSecret: handoff,

@@ -317,7 +317,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		}
 	}
 	desk := newIMDesk() // before the SIP side serves: OnChange reads it
-	c.reg = registrar.New(registrar.Options{
+	c.reg = registrar.New(registrar.Config{
 		Realm:       cfg.Realm,
 		Credentials: creds,
 		Throttle:    sipAccounts,
@@ -339,7 +339,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 	}
 	c.ep = &endpoints{sip: c.gw}
 	realClock := clock.NewReal(c.loop)
-	c.ts, err = tserver.New(f, tserver.Options{
+	c.ts, err = tserver.New(f, tserver.Config{
 		Clock: realClock, Endpoints: c.ep, Seed: cfg.Seed, DeferLogin: true,
 	})
 	if err != nil {

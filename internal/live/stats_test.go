@@ -20,7 +20,7 @@ import (
 // the day's counters and goes on in the current interval's row.
 func TestStatsKeeperContinuesAfterRestart(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(filepath.Join(t.TempDir(), "cc.db"), store.Options{})
+	st, err := store.Open(filepath.Join(t.TempDir(), "cc.db"), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestStatsKeeperContinuesAfterRestart(t *testing.T) {
 	start := time.Date(2026, 3, 4, 10, 14, 0, 0, time.UTC)
 	center := func(at time.Time) (*tserver.Server, *clock.Virtual, *statsKeeper) {
 		clk := clock.NewVirtual(at)
-		ts, err := tserver.New(f, tserver.Options{Clock: clk})
+		ts, err := tserver.New(f, tserver.Config{Clock: clk})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ var eachLinesPerSec float64
 // BenchmarkAppendTranscriptEach is the baseline: one transaction, so one
 // fsync, per line.
 func BenchmarkAppendTranscriptEach(b *testing.B) {
-	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Options{})
+	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Config{})
 	MustConversation(b, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	ctx := context.Background()
 	l := TranscriptLine{Conversation: "im-1", From: FromCustomer, Text: benchText}
@@ -39,7 +39,7 @@ func BenchmarkAppendTranscriptEach(b *testing.B) {
 // the IM gateway does, without waiting; lines/s counts until the last one
 // is acknowledged (Flush included).
 func BenchmarkWriterTranscript(b *testing.B) {
-	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Options{})
+	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Config{})
 	MustConversation(b, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	ctx := context.Background()
 	w := s.Writer()
@@ -75,7 +75,7 @@ func BenchmarkWriterTranscript(b *testing.B) {
 // batches of 64, one writer op each, as the IM gateway journals them;
 // us/line is the writer's cost of one line (commit included).
 func BenchmarkBatchLines(b *testing.B) {
-	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Options{})
+	s := MustOpenPath(b, filepath.Join(b.TempDir(), "bench.db"), Config{})
 	const convs, per = 10, 64
 	for i := range convs {
 		MustConversation(b, s, Conversation{ID: fmt.Sprintf("im-%d", i), Network: "xmpp", User: fmt.Sprintf("u%d@x", i)})

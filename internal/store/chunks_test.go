@@ -126,7 +126,7 @@ func TestChunksOverlap(t *testing.T) {
 // transcripts when it is opened by this build.
 func TestChunksMigrateOldTranscripts(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := open(path, Options{}, migrations[:3])
+	old, err := open(path, Config{}, migrations[:3])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestChunksMigrateOldTranscripts(t *testing.T) {
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	lines, err := s.Transcript(ctx, "im-1")
 	if err != nil || len(lines) != 5 {
 		t.Fatalf("%d lines after the migration (%v)", len(lines), err)

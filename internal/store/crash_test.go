@@ -55,7 +55,7 @@ func snapshot(tb testing.TB, path, dst string) (walBytes int64) {
 func TestCrashCopy(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "live.db")
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	w := s.Writer()
 	const n = 2000
@@ -80,7 +80,7 @@ func TestCrashCopy(t *testing.T) {
 	}
 	t.Logf("%d lines acknowledged; copied a WAL of %d bytes", acked.Load(), wal)
 
-	c := MustOpenPath(t, copyPath, Options{})
+	c := MustOpenPath(t, copyPath, Config{})
 	if got := seqsOf(t, c, "im-1"); !slices.Equal(got, upTo(acked.Load())) {
 		t.Fatalf("the copy holds %d lines, %d were acknowledged", len(got), acked.Load())
 	}
@@ -93,7 +93,7 @@ func TestCrashCopy(t *testing.T) {
 func TestCrashCopyDuringWrites(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "live.db")
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	if _, err := s.wdb.Exec("PRAGMA wal_autocheckpoint = 0"); err != nil { // the writer's only connection
 		t.Fatal(err)
@@ -130,7 +130,7 @@ func TestCrashCopyDuringWrites(t *testing.T) {
 	}
 	t.Logf("copied a WAL of %d bytes after %d acknowledgements (%d by the end)", wal, before, acked.Load())
 
-	c := MustOpenPath(t, copyPath, Options{})
+	c := MustOpenPath(t, copyPath, Config{})
 	got := seqsOf(t, c, "im-1")
 	if int64(len(got)) < before || !slices.Equal(got, upTo(int64(len(got)))) {
 		t.Fatalf("the copy holds %d lines (1..n: %v), %d were acknowledged before it", len(got), slices.Equal(got, upTo(int64(len(got)))), before)
@@ -146,7 +146,7 @@ func TestCrashKill(t *testing.T) {
 	}
 	path := filepath.Join(t.TempDir(), "killed.db")
 	last := killAfterAcks(t, "TestCrashChild", "STORE_CRASH_DB="+path, 1)
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	got := seqsOf(t, s, "im-1")
 	t.Logf("killed after %d acknowledgements; the file holds %d lines", last, len(got))
 	if int64(len(got)) < last || !slices.Equal(got[:last], upTo(last)) {
@@ -160,7 +160,7 @@ func TestCrashChild(t *testing.T) {
 	if path == "" {
 		t.Skip("run by TestCrashKill")
 	}
-	s, err := Open(path, Options{})
+	s, err := Open(path, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ func ExampleWriter_SubmitTranscript() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := store.Open(filepath.Join(dir, "center.db"), store.Options{})
+	s, err := store.Open(filepath.Join(dir, "center.db"), store.Config{})
 	if err != nil {
 		panic(err)
 	}
@@ -52,7 +52,7 @@ func ExampleStore_FindCustomer() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	s, err := store.Open(filepath.Join(dir, "center.db"), store.Options{})
+	s, err := store.Open(filepath.Join(dir, "center.db"), store.Config{})
 	if err != nil {
 		panic(err)
 	}

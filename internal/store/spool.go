@@ -65,8 +65,8 @@ type segment struct {
 	sealed            bool // no more appends: removable once all are applied
 }
 
-// SpoolOptions configure a Spool.
-type SpoolOptions struct {
+// SpoolConfig configures a Spool.
+type SpoolConfig struct {
 	// SegmentBytes is the size after which appends go to a new segment
 	// (default 8 MiB).
 	SegmentBytes int64
@@ -111,7 +111,7 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // OpenSpool opens (creating it if need be) the spool directory dir and
 // returns the records left in it, in the order they were appended. Apply
 // them, then call ReplayDone to remove their segments.
-func OpenSpool(dir string, o SpoolOptions) (*Spool, [][]byte, error) {
+func OpenSpool(dir string, o SpoolConfig) (*Spool, [][]byte, error) {
 	if o.SegmentBytes <= 0 {
 		o.SegmentBytes = 8 << 20
 	}

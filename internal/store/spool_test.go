@@ -48,7 +48,7 @@ func recStrings(recs [][]byte) []string {
 
 func TestSpoolReplaysWhatWasNotApplied(t *testing.T) {
 	dir := t.TempDir()
-	sp, left, err := OpenSpool(dir, SpoolOptions{})
+	sp, left, err := OpenSpool(dir, SpoolConfig{})
 	if err != nil || len(left) != 0 {
 		t.Fatalf("fresh spool: %v, %d records", err, len(left))
 	}
@@ -68,7 +68,7 @@ func TestSpoolReplaysWhatWasNotApplied(t *testing.T) {
 		t.Fatalf("append after close: %v", err)
 	}
 
-	sp2, left, err := OpenSpool(dir, SpoolOptions{})
+	sp2, left, err := OpenSpool(dir, SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestSpoolReplaysWhatWasNotApplied(t *testing.T) {
 		t.Fatalf("%d segments after ReplayDone, want the current one", n)
 	}
 	sp2.Close()
-	if _, left, _ := OpenSpool(dir, SpoolOptions{}); len(left) != 0 {
+	if _, left, _ := OpenSpool(dir, SpoolConfig{}); len(left) != 0 {
 		t.Fatalf("%d records replayed again", len(left))
 	}
 }
@@ -92,7 +92,7 @@ func TestSpoolReplaysWhatWasNotApplied(t *testing.T) {
 // only then; the current one stays.
 func TestSpoolRemovesAppliedSegments(t *testing.T) {
 	dir := t.TempDir()
-	sp, _, err := OpenSpool(dir, SpoolOptions{SegmentBytes: 64})
+	sp, _, err := OpenSpool(dir, SpoolConfig{SegmentBytes: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestSpoolRemovesAppliedSegments(t *testing.T) {
 		t.Fatalf("%d segments left, want 1", n)
 	}
 	sp.Close()
-	if _, left, _ := OpenSpool(dir, SpoolOptions{}); len(left) > perSeg[order[len(order)-1]] {
+	if _, left, _ := OpenSpool(dir, SpoolConfig{}); len(left) > perSeg[order[len(order)-1]] {
 		t.Fatalf("%d records replayed; at most the current segment's %d may be", len(left), perSeg[order[len(order)-1]])
 	}
 }
@@ -140,7 +140,7 @@ func TestSpoolRemovesAppliedSegments(t *testing.T) {
 // it are kept.
 func TestSpoolTornTail(t *testing.T) {
 	dir := t.TempDir()
-	sp, _, err := OpenSpool(dir, SpoolOptions{})
+	sp, _, err := OpenSpool(dir, SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestSpoolTornTail(t *testing.T) {
 	if err := os.WriteFile(path, b[:len(b)-2], 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, left, err := OpenSpool(dir, SpoolOptions{}); err != nil || strings.Join(recStrings(left), ",") != "one,two" {
+	if _, left, err := OpenSpool(dir, SpoolConfig{}); err != nil || strings.Join(recStrings(left), ",") != "one,two" {
 		t.Fatalf("torn tail: %q, %v", recStrings(left), err)
 	}
 	// Damaged: a payload byte of the second frame flipped.
@@ -166,13 +166,13 @@ func TestSpoolTornTail(t *testing.T) {
 	if err := os.WriteFile(path, d, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	if _, left, err := OpenSpool(dir, SpoolOptions{}); err != nil || strings.Join(recStrings(left), ",") != "one" {
+	if _, left, err := OpenSpool(dir, SpoolConfig{}); err != nil || strings.Join(recStrings(left), ",") != "one" {
 		t.Fatalf("damaged frame: %q, %v", recStrings(left), err)
 	}
 }
 
 func TestSpoolRefusesHugeRecord(t *testing.T) {
-	sp, _, err := OpenSpool(t.TempDir(), SpoolOptions{})
+	sp, _, err := OpenSpool(t.TempDir(), SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestSpoolCrashKill(t *testing.T) {
 	}
 	dir := t.TempDir()
 	last := killAfterAcks(t, "TestSpoolCrashChild", "STORE_SPOOL_DIR="+dir, spoolAckStep)
-	_, left, err := OpenSpool(dir, SpoolOptions{})
+	_, left, err := OpenSpool(dir, SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestSpoolCrashChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestSpoolCrashKill")
 	}
-	sp, _, err := OpenSpool(dir, SpoolOptions{SegmentBytes: 4096})
+	sp, _, err := OpenSpool(dir, SpoolConfig{SegmentBytes: 4096})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestSpoolCrashChild(t *testing.T) {
 // Appends share fsyncs: a hundred records synced one by one without
 // waiting take a few fsyncs, not a hundred; each gets its callback.
 func TestSpoolSyncsInGroups(t *testing.T) {
-	sp, _, err := OpenSpool(t.TempDir(), SpoolOptions{})
+	sp, _, err := OpenSpool(t.TempDir(), SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestSpoolLingersBetweenFsyncs(t *testing.T) {
 	const linger = time.Hour
 	waits := make(chan time.Duration, 4)
 	dir := t.TempDir()
-	sp, _, err := OpenSpool(dir, SpoolOptions{Linger: linger})
+	sp, _, err := OpenSpool(dir, SpoolConfig{Linger: linger})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TestSpoolRecoversFromAFailedWrite(t *testing.T) {
 	dir := t.TempDir()
 	var full atomic.Bool
 	failures := make(chan error, 4)
-	opts := SpoolOptions{
+	opts := SpoolConfig{
 		RetryAfter: time.Millisecond,
 		OnFailure:  func(err error) { failures <- err },
 		Open: func(path string) (SpoolFile, error) {
@@ -84,7 +84,7 @@ func TestSpoolRecoversFromAFailedWrite(t *testing.T) {
 	if err := sp.Close(); err != nil {
 		t.Fatal(err)
 	}
-	sp2, left, err := OpenSpool(dir, SpoolOptions{})
+	sp2, left, err := OpenSpool(dir, SpoolConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -59,8 +59,8 @@ var (
 	ErrSchemaTooNew = errors.New("schema too new")
 )
 
-// Options tune a Store. The zero value is ready to use.
-type Options struct {
+// Config tunes a Store. The zero value is ready to use.
+type Config struct {
 	// BusyTimeout is how long a statement waits for a lock held by
 	// another process (a backup, the sqlite3 shell) before failing.
 	// Default 5s.
@@ -70,7 +70,7 @@ type Options struct {
 	// Now stamps records that arrive without a time. Default time.Now.
 	Now func() time.Time
 	// Writer configures the Writer that Store.Writer returns.
-	Writer WriterOptions
+	Writer WriterConfig
 }
 
 // Store is an open database. Its methods are safe for concurrent use.
@@ -89,17 +89,17 @@ type Store struct {
 	closed  bool
 	shared  *Writer
 	writers []*Writer
-	wopts   WriterOptions
+	wopts   WriterConfig
 }
 
 // Open opens the database file at path, creating it when missing, and
 // brings its schema up to date, one migration per transaction. A file whose
 // schema is newer than this code knows is refused with ErrSchemaTooNew.
-func Open(path string, opts Options) (*Store, error) {
+func Open(path string, opts Config) (*Store, error) {
 	return open(path, opts, migrations)
 }
 
-func open(path string, opts Options, migs []migration) (*Store, error) {
+func open(path string, opts Config, migs []migration) (*Store, error) {
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("store: open %q: want the path of a database file: %w", path, ErrInvalid)
 	}

@@ -38,11 +38,11 @@ func testClock() func() time.Time {
 // the end of the test.
 func MustOpen(tb testing.TB) *Store {
 	tb.Helper()
-	return MustOpenPath(tb, filepath.Join(tb.TempDir(), "ccswitch.db"), Options{Now: testClock()})
+	return MustOpenPath(tb, filepath.Join(tb.TempDir(), "ccswitch.db"), Config{Now: testClock()})
 }
 
 // MustOpenPath opens the store at path, closed at the end of the test.
-func MustOpenPath(tb testing.TB, path string, opts Options) *Store {
+func MustOpenPath(tb testing.TB, path string, opts Config) *Store {
 	tb.Helper()
 	s, err := Open(path, opts)
 	if err != nil {
@@ -146,7 +146,7 @@ func TestOpenBadPath(t *testing.T) {
 		{"not a database", junk, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := Open(c.path, Options{})
+			s, err := Open(c.path, Config{})
 			if err == nil {
 				s.Close()
 				t.Fatal("opened")
@@ -164,7 +164,7 @@ func TestOpenBadPath(t *testing.T) {
 // A path is a path: characters that mean something in a URI name a file.
 func TestOpenOddPath(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "my center ?#%20&x=1.db")
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	MustCustomer(t, s, "C1", "Ann", "")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the file is not where asked: %v", err)
@@ -179,7 +179,7 @@ func TestMigrateEmptyFile(t *testing.T) {
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	ctx := context.Background()
 	v, err := s.SchemaVersion(ctx)
 	if err != nil || v != LatestSchema() {
@@ -206,7 +206,7 @@ func TestMigrateEmptyFile(t *testing.T) {
 func TestMigrateFromOlder(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
 	for n := 1; n < len(migrations); n++ {
-		old, err := open(path, Options{}, migrations[:n])
+		old, err := open(path, Config{}, migrations[:n])
 		if err != nil {
 			t.Fatalf("version %d: %v", n, err)
 		}
@@ -218,7 +218,7 @@ func TestMigrateFromOlder(t *testing.T) {
 		}
 		old.Close()
 	}
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	if v, _ := s.SchemaVersion(context.Background()); v != LatestSchema() {
 		t.Fatalf("version %d, want %d", v, LatestSchema())
 	}
@@ -227,7 +227,7 @@ func TestMigrateFromOlder(t *testing.T) {
 		t.Fatalf("customer from version 1: %v %v %v", c, ok, err)
 	}
 	// Reopening at the latest version applies nothing.
-	s2 := MustOpenPath(t, path, Options{})
+	s2 := MustOpenPath(t, path, Config{})
 	if n := count(t, s2, "schema_version"); n != LatestSchema() {
 		t.Errorf("%d schema_version rows, want %d", n, LatestSchema())
 	}
@@ -237,11 +237,11 @@ func TestMigrateFromOlder(t *testing.T) {
 func TestMigrationFailsWhole(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
 	bad := append(migrations[:1:1], migration{"broken", "CREATE TABLE half (a); CREATE TABLE customers (b);"})
-	_, err := open(path, Options{}, bad)
+	_, err := open(path, Config{}, bad)
 	if err == nil || !strings.Contains(err.Error(), "migration 2 (broken)") {
 		t.Fatalf("error %v, want one naming migration 2", err)
 	}
-	s, err := open(path, Options{}, migrations[:1])
+	s, err := open(path, Config{}, migrations[:1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestMigrationFailsWhole(t *testing.T) {
 
 func TestNewerSchemaRefused(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "new.db")
-	s, err := Open(path, Options{})
+	s, err := Open(path, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	_, err = Open(path, Options{})
+	_, err = Open(path, Config{})
 	wantErr(t, err, ErrSchemaTooNew, fmt.Sprintf("schema version 99 is newer than this build knows (%d)", LatestSchema()))
 	if !strings.Contains(err.Error(), path) {
 		t.Errorf("error %q does not name the file", err)
@@ -274,7 +274,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestClose(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "x.db"), Options{})
+	s, err := Open(filepath.Join(t.TempDir(), "x.db"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,13 +305,13 @@ func TestReadmeSchema(t *testing.T) {
 // the store keeps the postcodes written after it.
 func TestMigratePostcodes(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := open(path, Options{}, migrations[:4])
+	old, err := open(path, Config{}, migrations[:4])
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustOldCustomer(t, old, "C1", "Ann Old", "ann@example.test")
 	old.Close()
-	s := MustOpenPath(t, path, Options{})
+	s := MustOpenPath(t, path, Config{})
 	ctx := context.Background()
 	c, ok, err := s.FindCustomer(ctx, "C1")
 	if err != nil || !ok || c.Postcode != "" {

@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// WriterOptions tune a Writer. The zero value is ready to use.
-type WriterOptions struct {
+// WriterConfig tunes a Writer. The zero value is ready to use.
+type WriterConfig struct {
 	// Queue is how many submitted ops may wait for the writer; Submit
 	// blocks while the queue is full (back-pressure: nothing is dropped).
 	// Default 4096.
@@ -86,14 +86,14 @@ func (s *Store) Writer() *Writer {
 
 // NewWriter starts a Writer of its own on s (most callers share
 // s.Writer()). Store.Close drains it too.
-func NewWriter(s *Store, opts WriterOptions) *Writer {
+func NewWriter(s *Store, opts WriterConfig) *Writer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.newWriter(opts)
 }
 
 // newWriter needs s.mu.
-func (s *Store) newWriter(opts WriterOptions) *Writer {
+func (s *Store) newWriter(opts WriterConfig) *Writer {
 	if opts.Queue <= 0 {
 		opts.Queue = 4096
 	}

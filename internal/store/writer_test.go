@@ -240,7 +240,7 @@ func TestWriterCommitFails(t *testing.T) {
 func TestWriterBackPressure(t *testing.T) {
 	s := MustOpen(t)
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
-	w := NewWriter(s, WriterOptions{Queue: 2, MaxBatch: 1})
+	w := NewWriter(s, WriterConfig{Queue: 2, MaxBatch: 1})
 	release := blockWriter(t, w)
 	r := newResults()
 	w.SubmitTranscript(line("im-1", 1), r.done(1))
@@ -296,7 +296,7 @@ func TestWriterFlushTimeout(t *testing.T) {
 func TestWriterClose(t *testing.T) {
 	s := MustOpen(t)
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
-	w := NewWriter(s, WriterOptions{})
+	w := NewWriter(s, WriterConfig{})
 	const n = 300
 	r := newResults()
 	for i := 1; i <= n; i++ {
@@ -325,7 +325,7 @@ func TestWriterClose(t *testing.T) {
 // Store.Close drains the Writers before closing the database.
 func TestStoreCloseDrainsWriter(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	s, err := Open(path, Options{})
+	s, err := Open(path, Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestStoreCloseDrainsWriter(t *testing.T) {
 	const n = 200
 	for i := 1; i <= n; i++ {
 		s.Writer().SubmitTranscript(line("im-1", int64(i)), r.done(i))
-		NewWriter(s, WriterOptions{}).SubmitTranscript(line("im-1", int64(n+i)), r.done(n+i))
+		NewWriter(s, WriterConfig{}).SubmitTranscript(line("im-1", int64(n+i)), r.done(n+i))
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -344,7 +344,7 @@ func TestStoreCloseDrainsWriter(t *testing.T) {
 			t.Fatalf("line %d: %v, %v", i, err, ok)
 		}
 	}
-	s2 := MustOpenPath(t, path, Options{})
+	s2 := MustOpenPath(t, path, Config{})
 	if got := seqsOf(t, s2, "im-1"); !slices.Equal(got, upTo(2*n)) {
 		t.Fatalf("%d lines after reopening, want %d", len(got), 2*n)
 	}
@@ -480,7 +480,7 @@ func TestWriterOpEndsTransaction(t *testing.T) {
 // recovers once the lock is released.
 func TestWriterLockedByAnotherProcess(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "x.db")
-	s := MustOpenPath(t, path, Options{BusyTimeout: 50 * time.Millisecond})
+	s := MustOpenPath(t, path, Config{BusyTimeout: 50 * time.Millisecond})
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
 	other, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -519,7 +519,7 @@ func TestWriterLockedByAnotherProcess(t *testing.T) {
 func TestWriterLingerGathersABatch(t *testing.T) {
 	s := MustOpen(t)
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
-	w := NewWriter(s, WriterOptions{MaxBatch: 10, Linger: time.Hour})
+	w := NewWriter(s, WriterConfig{MaxBatch: 10, Linger: time.Hour})
 	r := newResults()
 	for i := 1; i <= 10; i++ {
 		w.SubmitTranscript(line("im-1", int64(i)), r.done(i))
@@ -539,7 +539,7 @@ func TestWriterLingerGathersABatch(t *testing.T) {
 func TestWriterFlushCutsTheLinger(t *testing.T) {
 	s := MustOpen(t)
 	MustConversation(t, s, Conversation{ID: "im-1", Network: "xmpp", User: "ann@x"})
-	w := NewWriter(s, WriterOptions{Linger: time.Hour})
+	w := NewWriter(s, WriterConfig{Linger: time.Hour})
 	r := newResults()
 	w.SubmitTranscript(line("im-1", 1), r.done(1))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -34,8 +34,8 @@ const Python = "/usr/bin/python3"
 // ReadyTimeout bounds a customer's login.
 const ReadyTimeout = 20 * time.Second
 
-// CustomerOptions configures a slixmpp customer.
-type CustomerOptions struct {
+// CustomerConfig configures a slixmpp customer.
+type CustomerConfig struct {
 	// JID is the customer's bare JID (user@domain) and Password its
 	// password; Resource names the device (default "test").
 	JID      string
@@ -120,7 +120,7 @@ type Customer struct {
 // online: its roster fetched, caps computed, and its initial presence
 // echoed by the server (so a message to its bare JID reaches it).
 // It is disconnected when t ends; if t failed, its log is dumped.
-func StartCustomer(t testing.TB, srv *Server, opts CustomerOptions) *Customer {
+func StartCustomer(t testing.TB, srv *Server, opts CustomerConfig) *Customer {
 	t.Helper()
 	if _, err := os.Stat(Python); err != nil {
 		peer.Require(t, Python)

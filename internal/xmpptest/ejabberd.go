@@ -102,7 +102,7 @@ EJABBERD_BYPASS_WARNINGS=true
 // process group), so it needs root; it skips the test when ejabberdctl
 // is not installed or the process is not root (fails it when peers are
 // required).
-func Ejabberd(t testing.TB, opts Options) *Server {
+func Ejabberd(t testing.TB, opts Config) *Server {
 	t.Helper()
 	ctl := peer.Require(t, "ejabberdctl")
 	runuser := peer.Require(t, "runuser")

@@ -60,7 +60,7 @@ Component %[5]q
 // Prosody starts a Prosody server for t, stopped when t ends. It skips
 // the test when prosody is not installed (fails it when peers are
 // required).
-func Prosody(t testing.TB, opts Options) *Server {
+func Prosody(t testing.TB, opts Config) *Server {
 	t.Helper()
 	bin := peer.Require(t, "prosody")
 	ctl := peer.Require(t, "prosodyctl")

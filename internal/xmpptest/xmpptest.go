@@ -29,8 +29,8 @@ import (
 	"time"
 )
 
-// Options configures a test server.
-type Options struct {
+// Config configures a test server.
+type Config struct {
 	// Domain is the virtual host the users live on (default
 	// "example.test").
 	Domain string
@@ -47,7 +47,7 @@ type Options struct {
 	Offline bool
 }
 
-func (o *Options) defaults() {
+func (o *Config) defaults() {
 	if o.Domain == "" {
 		o.Domain = "example.test"
 	}

@@ -9,12 +9,12 @@ import (
 
 func TestProsody(t *testing.T) {
 	t.Parallel()
-	exercise(t, Prosody(t, Options{Users: map[string]string{"alice": "alicepw", "bob": "bobpw"}}))
+	exercise(t, Prosody(t, Config{Users: map[string]string{"alice": "alicepw", "bob": "bobpw"}}))
 }
 
 func TestEjabberd(t *testing.T) {
 	t.Parallel()
-	exercise(t, Ejabberd(t, Options{Users: map[string]string{"alice": "alicepw", "bob": "bobpw"}}))
+	exercise(t, Ejabberd(t, Config{Users: map[string]string{"alice": "alicepw", "bob": "bobpw"}}))
 }
 
 // exercise checks a fixture server end to end with slixmpp customers:
@@ -23,8 +23,8 @@ func TestEjabberd(t *testing.T) {
 func exercise(t *testing.T, srv *Server) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	alice := StartCustomer(t, srv, CustomerOptions{JID: srv.JID("alice"), Password: "alicepw", Resource: "laptop"})
-	bob := StartCustomer(t, srv, CustomerOptions{JID: srv.JID("bob"), Password: "bobpw", Resource: "desk"})
+	alice := StartCustomer(t, srv, CustomerConfig{JID: srv.JID("alice"), Password: "alicepw", Resource: "laptop"})
+	bob := StartCustomer(t, srv, CustomerConfig{JID: srv.JID("bob"), Password: "bobpw", Resource: "desk"})
 
 	alice.SendMessage(Message{To: srv.JID("bob"), Body: "hello bob", State: "active", ID: "m1"})
 	got, err := bob.Expect(ctx, func(s Stanza) bool { return s.Kind == "message" && s.Body != "" })
@@ -51,7 +51,7 @@ func exercise(t *testing.T, srv *Server) {
 	if bounce.ID != "m2" || bounce.Error != "service-unavailable" {
 		t.Errorf("bounce for an offline user: %+v", bounce)
 	}
-	carol := StartCustomer(t, srv, CustomerOptions{JID: srv.JID("carol"), Password: "carolpw"})
+	carol := StartCustomer(t, srv, CustomerConfig{JID: srv.JID("carol"), Password: "carolpw"})
 	carol.Close()
 
 	if err := srv.Stop(); err != nil {
@@ -71,5 +71,5 @@ func exercise(t *testing.T, srv *Server) {
 		t.Fatal(err)
 	}
 	// Same ports, same accounts (carol was registered at run time).
-	StartCustomer(t, srv, CustomerOptions{JID: srv.JID("carol"), Password: "carolpw"})
+	StartCustomer(t, srv, CustomerConfig{JID: srv.JID("carol"), Password: "carolpw"})
 }

@@ -58,7 +58,7 @@ func TestKeepBindingsAcrossRestart(t *testing.T) {
 	// The process dies; a new registrar starts 3 minutes later.
 	clk.Advance(3 * time.Minute)
 	log := &changeLog{}
-	r2 := New(Options{Realm: testRealm, Credentials: r.creds, Now: clk.Now, OnChange: log.OnChange})
+	r2 := New(Config{Realm: testRealm, Credentials: r.creds, Now: clk.Now, OnChange: log.OnChange})
 	if err := r2.Keep(kept); err != nil {
 		t.Fatal(err)
 	}

@@ -24,7 +24,7 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	reg := registrar.New(registrar.Options{
+	reg := registrar.New(registrar.Config{
 		Realm: "ccswitch",
 		// Built from the center's configuration at load time.
 		Credentials: registrar.NewStaticCredentials("ccswitch", map[string]string{"agent1": "secret"}),

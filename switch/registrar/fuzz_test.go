@@ -19,7 +19,7 @@ var fuzzEpoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
 
 func newFuzzRegistrar() (*Registrar, *changeLog) {
 	log := &changeLog{}
-	return New(Options{
+	return New(Config{
 		Realm:       testRealm,
 		Credentials: anyUser{},
 		Secret:      []byte("fuzz secret"),

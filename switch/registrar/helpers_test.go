@@ -110,7 +110,7 @@ func newTestRegistrar(tb testing.TB) (*Registrar, *fakeClock, *changeLog) {
 	tb.Helper()
 	clk := newFakeClock()
 	log := &changeLog{}
-	r := New(Options{
+	r := New(Config{
 		Realm:       testRealm,
 		Credentials: NewStaticCredentials(testRealm, testPasswords),
 		Secret:      []byte("test secret"),

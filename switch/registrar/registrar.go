@@ -33,9 +33,9 @@ const (
 	DefaultRealm          = "ccswitch"
 )
 
-// Options configure a Registrar. The zero value of every field has a
+// Config configures a Registrar. The zero value of every field has a
 // sensible default; so has a negative duration.
-type Options struct {
+type Config struct {
 	// Realm is the digest realm offered in challenges (default "ccswitch").
 	// HA1 values must have been computed with the same realm.
 	Realm string
@@ -134,7 +134,7 @@ type change struct {
 }
 
 // New returns a Registrar configured by opts.
-func New(opts Options) *Registrar {
+func New(opts Config) *Registrar {
 	r := &Registrar{
 		realm:          cmp.Or(opts.Realm, DefaultRealm),
 		creds:          opts.Credentials,

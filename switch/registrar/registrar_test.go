@@ -920,7 +920,7 @@ func TestOnChangeReentrant(t *testing.T) {
 	clk := newFakeClock()
 	var r *Registrar
 	var seen [][]string
-	r = New(Options{
+	r = New(Config{
 		Realm:       testRealm,
 		Credentials: NewStaticCredentials(testRealm, testPasswords),
 		Now:         clk.Now,
@@ -940,7 +940,7 @@ func TestOnChangeReentrant(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	r := New(Options{})
+	r := New(Config{})
 	if r.realm != DefaultRealm || r.minExpires != time.Minute || r.maxExpires != time.Hour ||
 		r.defaultExpires != time.Hour || r.nonceTTL != 5*time.Minute || len(r.secret) != 32 {
 		t.Errorf("defaults: %+v", r)
@@ -956,7 +956,7 @@ func TestNew(t *testing.T) {
 		t.Errorf("got %s, want 403", res.StartLine())
 	}
 	// Two registrars with random secrets do not accept each other's nonces.
-	other := New(Options{Credentials: NewStaticCredentials(DefaultRealm, testPasswords)})
+	other := New(Config{Credentials: NewStaticCredentials(DefaultRealm, testPasswords)})
 	p = newPhone(t, other, "agent1")
 	if res := p.send(p.request("Authorization: " + c.header())); res.StatusCode != sip.StatusUnauthorized {
 		t.Errorf("foreign nonce: got %s, want 401", res.StartLine())
@@ -967,7 +967,7 @@ func TestNew(t *testing.T) {
 // the source and a reason, never the password, nonce, cnonce or digest.
 func TestLogNothingSensitive(t *testing.T) {
 	var buf strings.Builder
-	r := New(Options{
+	r := New(Config{
 		Realm:       testRealm,
 		Credentials: NewStaticCredentials(testRealm, testPasswords),
 		Logger:      zerolog.New(&buf),

@@ -107,7 +107,7 @@ func TestSIPpRegister(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			changes := &changeLog{}
-			r := New(Options{
+			r := New(Config{
 				Realm:       testRealm,
 				Credentials: NewStaticCredentials(testRealm, testPasswords),
 				OnChange:    changes.OnChange,
@@ -171,7 +171,7 @@ func TestSIPpRegisterMany(t *testing.T) {
 	if err := os.WriteFile(users, []byte(csv.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := New(Options{Realm: testRealm, Credentials: NewStaticCredentials(testRealm, passwords)})
+	r := New(Config{Realm: testRealm, Credentials: NewStaticCredentials(testRealm, passwords)})
 	addr := startServer(t, r)
 	port := freeUDPPort(t)
 	code, out := runSIPp(t,

@@ -22,7 +22,7 @@ import (
 func TestWrongPasswordsAreThrottled(t *testing.T) {
 	clk := newFakeClock()
 	var logs bytes.Buffer
-	r := New(Options{
+	r := New(Config{
 		Realm: testRealm, Credentials: NewStaticCredentials(testRealm, testPasswords),
 		Secret: []byte("test secret"), Now: clk.Now,
 		Throttle: auth.NewThrottle(clk.Now),

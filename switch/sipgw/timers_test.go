@@ -62,7 +62,7 @@ func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), 
 	}
 	loop := clock.NewLoop()
 	var gw *Gateway
-	reg := registrar.New(registrar.Options{
+	reg := registrar.New(registrar.Config{
 		Realm:       "ccswitch",
 		Credentials: registrar.StaticCredentials{"1001": registrar.HA1("1001", "ccswitch", "secret")},
 		OnChange:    func(u string, c []registrar.Contact) { gw.OnRegistration(u, c) },
@@ -75,7 +75,7 @@ func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), 
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := tserver.New(f, tserver.Options{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
+	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ agents:
 	loop := clock.NewLoop()
 	loopDone := make(chan struct{})
 	go func() { loop.Run(ctx); close(loopDone) }()
-	ts, err := tserver.New(f, tserver.Options{Clock: clock.NewReal(loop), DeferLogin: true})
+	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), DeferLogin: true})
 	if err != nil {
 		panic(err)
 	}

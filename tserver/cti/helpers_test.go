@@ -103,7 +103,7 @@ func newEnv(tb testing.TB, opts ...func(*Config)) *env {
 	tb.Helper()
 	f := mustCenter(tb)
 	loop := clock.NewLoop()
-	ts, err := tserver.New(f, tserver.Options{Clock: clock.NewReal(loop), DeferLogin: true, Seed: 1})
+	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), DeferLogin: true, Seed: 1})
 	if err != nil {
 		tb.Fatalf("tserver.New: %v", err)
 	}

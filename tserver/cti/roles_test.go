@@ -477,7 +477,7 @@ func FuzzLogin(f *testing.F) {
 	users := mustUsers(f, center)
 	f.Fuzz(func(t *testing.T, frame []byte, user, password, token, agentID string) {
 		clk := clock.NewVirtual(clock.Epoch)
-		ts, err := tserver.New(center, tserver.Options{Clock: clk, DeferLogin: true, Seed: 1})
+		ts, err := tserver.New(center, tserver.Config{Clock: clk, DeferLogin: true, Seed: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
