@@ -8,6 +8,7 @@ import (
 
 	"github.com/looplab/fsm"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
@@ -49,18 +50,18 @@ func TestAgentTransitionMatchesFSM(t *testing.T) {
 	}
 }
 
-// utAgentCenter: one agent a who wraps up for 30s, and agent b to take
+// agentCenter: one agent a who wraps up for 30s, and agent b to take
 // what a does not.
-const utAgentCenter = `
+const agentCenter = `
 queues: [{name: q}, {name: chat, media: im}]
 agents:
   - {id: a, number: "1001", skills: {q: 5, chat: 5}, capacity: {im: 2}, wrap_up: 30s, ready: false}
   - {id: b, number: "1002", skills: {chat: 5}, ready: false}
 `
 
-// toState brings agent a of utAgentCenter to st and returns the voice
+// toState brings agent a of agentCenter to st and returns the voice
 // interaction that put it there (0 when none is live).
-func (e *utEnv) toState(st AgentState) pbx.ConnID {
+func (e *env) toState(st AgentState) pbx.ConnID {
 	e.tb.Helper()
 	if st == LoggedOut {
 		return 0
@@ -86,13 +87,13 @@ func (e *utEnv) toState(st AgentState) pbx.ConnID {
 	return 0
 }
 
-// utAgentLines returns the agent events (those of no interaction) of the
+// agentLines returns the agent events (those of no interaction) of the
 // recorder.
-func utAgentLines(r *utRecorder) []string {
+func agentLines(r *recorder) []string {
 	var out []string
 	for _, ev := range r.events {
 		if ev.ConnID == 0 {
-			out = append(out, utLine(ev))
+			out = append(out, eventLine(ev))
 		}
 	}
 	return out
@@ -103,26 +104,26 @@ func utAgentLines(r *utRecorder) []string {
 func TestAgentStateTransitions(t *testing.T) {
 	type action struct {
 		name string
-		do   func(e *utEnv, id pbx.ConnID) error
+		do   func(e *env, id pbx.ConnID) error
 	}
 	var (
-		login    = action{"login", func(e *utEnv, _ pbx.ConnID) error { return e.s.AgentLogin("a", "") }}
-		logout   = action{"logout", func(e *utEnv, _ pbx.ConnID) error { return e.s.AgentLogout("a") }}
-		ready    = action{"ready", func(e *utEnv, _ pbx.ConnID) error { return e.s.AgentReady("a") }}
-		notReady = action{"not ready", func(e *utEnv, _ pbx.ConnID) error { return e.s.AgentNotReady("a", "break") }}
-		offer    = action{"a call arrives", func(e *utEnv, _ pbx.ConnID) error { e.call("q"); return nil }}
-		chat     = action{"a chat arrives", func(e *utEnv, _ pbx.ConnID) error { e.arrive("chat", pbx.IM); return nil }}
-		answer   = action{"answer", func(e *utEnv, id pbx.ConnID) error { return e.s.AnswerCall(id) }}
-		reject   = action{"reject", func(e *utEnv, id pbx.ConnID) error { return e.s.RejectCall(id, "declined") }}
-		release  = action{"release", func(e *utEnv, id pbx.ConnID) error { return e.s.ReleaseCall(id) }}
-		hold     = action{"hold", func(e *utEnv, id pbx.ConnID) error { return e.s.HoldCall(id) }}
-		wrapDone = action{"wrap-up time passes", func(e *utEnv, _ pbx.ConnID) error { e.advance(30 * time.Second); return nil }}
-		wrapLeft = action{"wrap-up time not over", func(e *utEnv, _ pbx.ConnID) error { e.advance(29 * time.Second); return nil }}
-		dial     = action{"make call", func(e *utEnv, _ pbx.ConnID) error {
+		login    = action{"login", func(e *env, _ pbx.ConnID) error { return e.s.AgentLogin("a", "") }}
+		logout   = action{"logout", func(e *env, _ pbx.ConnID) error { return e.s.AgentLogout("a") }}
+		ready    = action{"ready", func(e *env, _ pbx.ConnID) error { return e.s.AgentReady("a") }}
+		notReady = action{"not ready", func(e *env, _ pbx.ConnID) error { return e.s.AgentNotReady("a", "break") }}
+		offer    = action{"a call arrives", func(e *env, _ pbx.ConnID) error { e.call("q"); return nil }}
+		chat     = action{"a chat arrives", func(e *env, _ pbx.ConnID) error { e.arrive("chat", pbx.IM); return nil }}
+		answer   = action{"answer", func(e *env, id pbx.ConnID) error { return e.s.AnswerCall(id) }}
+		reject   = action{"reject", func(e *env, id pbx.ConnID) error { return e.s.RejectCall(id, "declined") }}
+		release  = action{"release", func(e *env, id pbx.ConnID) error { return e.s.ReleaseCall(id) }}
+		hold     = action{"hold", func(e *env, id pbx.ConnID) error { return e.s.HoldCall(id) }}
+		wrapDone = action{"wrap-up time passes", func(e *env, _ pbx.ConnID) error { e.advance(30 * time.Second); return nil }}
+		wrapLeft = action{"wrap-up time not over", func(e *env, _ pbx.ConnID) error { e.advance(29 * time.Second); return nil }}
+		dial     = action{"make call", func(e *env, _ pbx.ConnID) error {
 			_, err := e.s.MakeCall("a", "5550199", pbx.Voice)
 			return err
 		}}
-		dialIM = action{"make chat", func(e *utEnv, _ pbx.ConnID) error {
+		dialIM = action{"make chat", func(e *env, _ pbx.ConnID) error {
 			_, err := e.s.MakeCall("a", "customer@example.net", pbx.IM)
 			return err
 		}}
@@ -195,7 +196,7 @@ func TestAgentStateTransitions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.from.String()+"/"+tt.act.name, func(t *testing.T) {
-			e := utNewEnv(t, utAgentCenter)
+			e := newEnv(t, agentCenter)
 			id := e.toState(tt.from)
 			if got := e.state("a"); got != tt.from {
 				t.Fatalf("set-up reached %s, want %s", got, tt.from)
@@ -205,12 +206,12 @@ func TestAgentStateTransitions(t *testing.T) {
 			if tt.kind == ok {
 				e.must(err, tt.act.name)
 			} else {
-				utWantKind(t, err, tt.kind, tt.act.name)
+				cctest.WantKind(t, err, tt.kind, tt.act.name)
 			}
 			if got := e.state("a"); got != tt.want {
 				t.Fatalf("%s from %s: agent is %s, want %s", tt.act.name, tt.from, got, tt.want)
 			}
-			utEqualLines(t, "agent events", utAgentLines(e.rec), tt.events)
+			wantEqualLines(t, "agent events", agentLines(e.rec), tt.events)
 		})
 	}
 }
@@ -221,14 +222,14 @@ func TestAgentPendingNotReady(t *testing.T) {
 	tests := []struct {
 		name       string
 		from       AgentState
-		steps      func(e *utEnv, id pbx.ConnID)
+		steps      func(e *env, id pbx.ConnID)
 		want       AgentState
 		wantReason string
 		takesCalls bool // a new call rings the agent
 	}{
 		{
 			name: "busy: not ready after the call and its wrap-up", from: Busy,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.release(id)
 				if st := e.state("a"); st != AfterCallWork {
@@ -240,7 +241,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "busy: ready cancels a pending not ready", from: Busy,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.must(e.s.AgentReady("a"), "ready")
 				e.release(id)
@@ -250,7 +251,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "busy: the last not ready reason wins", from: Busy,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.must(e.s.AgentNotReady("a", "meeting"), "not ready")
 				e.release(id)
@@ -260,7 +261,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "reserved: not ready when the caller hangs up", from: Reserved,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.release(id)
 			},
@@ -268,7 +269,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "reserved: not ready after answering and wrap-up", from: Reserved,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.answer(id)
 				e.release(id)
@@ -278,7 +279,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "reserved: pending not ready, then reject, then ready takes calls", from: Reserved,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.must(e.s.RejectCall(id, "declined"), "reject")
 				if st, r := e.state("a"), e.agent("a").Reason(); st != NotReady || r != "declined" {
@@ -291,7 +292,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "after-call work: not ready ends it for good", from: AfterCallWork,
-			steps: func(e *utEnv, _ pbx.ConnID) {
+			steps: func(e *env, _ pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.advance(time.Minute) // the wrap-up timer must not fire
 			},
@@ -299,7 +300,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "after-call work: the timer of a wrap-up ended early does not cut the next short", from: AfterCallWork,
-			steps: func(e *utEnv, _ pbx.ConnID) {
+			steps: func(e *env, _ pbx.ConnID) {
 				e.advance(5 * time.Second)
 				e.must(e.s.AgentNotReady("a", "break"), "not ready") // first wrap-up would end at 30s
 				e.must(e.s.AgentReady("a"), "ready")
@@ -313,7 +314,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "after-call work: ready ends it at once", from: AfterCallWork,
-			steps: func(e *utEnv, _ pbx.ConnID) {
+			steps: func(e *env, _ pbx.ConnID) {
 				e.advance(10 * time.Second)
 				e.must(e.s.AgentReady("a"), "ready")
 			},
@@ -321,7 +322,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "after-call work: logout stops the wrap-up timer", from: AfterCallWork,
-			steps: func(e *utEnv, _ pbx.ConnID) {
+			steps: func(e *env, _ pbx.ConnID) {
 				e.must(e.s.AgentLogout("a"), "logout")
 				e.advance(time.Minute)
 			},
@@ -329,7 +330,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 		},
 		{
 			name: "after-call work: ready cancels a not ready pending from the call", from: Busy,
-			steps: func(e *utEnv, id pbx.ConnID) {
+			steps: func(e *env, id pbx.ConnID) {
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 				e.release(id)
 				e.advance(10 * time.Second)
@@ -340,7 +341,7 @@ func TestAgentPendingNotReady(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utAgentCenter)
+			e := newEnv(t, agentCenter)
 			id := e.toState(tt.from)
 			tt.steps(e, id)
 			a := e.agent("a")
@@ -360,17 +361,17 @@ func TestAgentPendingNotReady(t *testing.T) {
 func TestAgentSeveralChats(t *testing.T) {
 	tests := []struct {
 		name  string
-		steps func(e *utEnv, c1, c2 pbx.ConnID)
+		steps func(e *env, c1, c2 pbx.ConnID)
 		want  AgentState
 	}{
 		{
 			name:  "both answered, both released",
-			steps: func(e *utEnv, c1, c2 pbx.ConnID) { e.answer(c2); e.release(c1); e.release(c2) },
+			steps: func(e *env, c1, c2 pbx.ConnID) { e.answer(c2); e.release(c1); e.release(c2) },
 			want:  AfterCallWork,
 		},
 		{
 			name: "first released while the second rings, second answered",
-			steps: func(e *utEnv, c1, c2 pbx.ConnID) {
+			steps: func(e *env, c1, c2 pbx.ConnID) {
 				e.release(c1)
 				if st := e.state("a"); st != Busy {
 					e.tb.Fatalf("one chat ringing after the first ended: %s, want busy", st)
@@ -382,7 +383,7 @@ func TestAgentSeveralChats(t *testing.T) {
 		},
 		{
 			name: "first released while the second rings, second rejected",
-			steps: func(e *utEnv, c1, c2 pbx.ConnID) {
+			steps: func(e *env, c1, c2 pbx.ConnID) {
 				e.release(c1)
 				e.must(e.s.RejectCall(c2, "declined"), "reject")
 				e.advance(30 * time.Second)
@@ -391,7 +392,7 @@ func TestAgentSeveralChats(t *testing.T) {
 		},
 		{
 			name: "second rejected while the first goes on",
-			steps: func(e *utEnv, c1, c2 pbx.ConnID) {
+			steps: func(e *env, c1, c2 pbx.ConnID) {
 				e.must(e.s.RejectCall(c2, "declined"), "reject")
 				if st := e.state("a"); st != Busy {
 					e.tb.Fatalf("after reject: %s, want busy", st)
@@ -404,7 +405,7 @@ func TestAgentSeveralChats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utAgentCenter)
+			e := newEnv(t, agentCenter)
 			e.login("a")
 			c1 := e.arrive("chat", pbx.IM)
 			e.answer(c1)
@@ -445,7 +446,7 @@ func TestMakeCallReturnsToPreviousState(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utAgentCenter)
+			e := newEnv(t, agentCenter)
 			e.toState(tt.from)
 			e.rec.Reset()
 			id, err := e.s.MakeCall("a", "5550199", pbx.Voice)
@@ -481,7 +482,7 @@ func TestMakeCallReturnsToPreviousState(t *testing.T) {
 			if tt.answered {
 				want = append(want, EventEstablished)
 			}
-			utEqual(t, "events of the outbound call", e.rec.ConnTypes(id), append(want, EventReleased))
+			wantEqual(t, "events of the outbound call", e.rec.ConnTypes(id), append(want, EventReleased))
 		})
 	}
 }
@@ -502,7 +503,7 @@ func TestAgentLoginExtension(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, `
+			e := newEnv(t, `
 queues: [{name: q, number: "7000"}]
 agents:
   - {id: a, number: "1001", skills: {q: 5}, ready: false}
@@ -510,7 +511,7 @@ agents:
 `)
 			err := e.s.AgentLogin(tt.id, tt.dn)
 			if tt.kind != 0 {
-				utWantKind(t, err, tt.kind, "login")
+				cctest.WantKind(t, err, tt.kind, "login")
 				if tt.id == "a" && e.state("a") != LoggedOut {
 					t.Fatalf("refused login left a %s", e.state("a"))
 				}
@@ -527,7 +528,7 @@ agents:
 // An agent serves the queues of its skills (and overflow skills) that it
 // has capacity and attributes for.
 func TestAgentServes(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues:
   - {name: support}
   - {name: billing, overflow: [{after: 60s, add_skill: support}]}

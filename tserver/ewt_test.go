@@ -8,9 +8,9 @@ import (
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
-// utEWTCenter: queue q (voice) and chat (im); agents a and b serve both
+// ewtCenter: queue q (voice) and chat (im); agents a and b serve both
 // and wrap up for 30s.
-const utEWTCenter = `
+const ewtCenter = `
 queues: [{name: q}, {name: chat, media: im}]
 agents:
   - {id: a, number: "1001", skills: {q: 5, chat: 5}, capacity: {im: 3}, wrap_up: 30s, ready: false}
@@ -19,7 +19,7 @@ agents:
 
 // busy makes agent id ready and gives it a call of queue q it is talking
 // on.
-func (e *utEnv) busy(id string) pbx.ConnID {
+func (e *env) busy(id string) pbx.ConnID {
 	e.tb.Helper()
 	if e.state(id) == LoggedOut {
 		e.must(e.s.AgentLogin(id, ""), "login")
@@ -36,7 +36,7 @@ func (e *utEnv) busy(id string) pbx.ConnID {
 // served has agent id (logged in, not ready) answer a call of queue q that
 // waited wait, talk for talk and finish its wrap-up; the agent is not
 // ready again afterwards.
-func (e *utEnv) served(id string, wait, talk time.Duration) {
+func (e *env) served(id string, wait, talk time.Duration) {
 	e.tb.Helper()
 	c := e.call("q")
 	e.advance(wait)
@@ -56,47 +56,47 @@ func TestEWTStaffing(t *testing.T) {
 		name  string
 		queue string
 		opts  Config
-		setup func(e *utEnv)
+		setup func(e *env)
 		want  time.Duration
 	}{
 		{
 			name: "an agent free, nothing waiting", queue: "q",
-			setup: func(e *utEnv) { e.login("a") },
+			setup: func(e *env) { e.login("a") },
 			want:  0,
 		},
 		{
 			name: "nobody logged in", queue: "q",
-			setup: func(e *utEnv) {},
+			setup: func(e *env) {},
 			want:  24 * time.Hour,
 		},
 		{
 			name: "only not ready agents", queue: "q",
-			setup: func(e *utEnv) { e.must(e.s.AgentLogin("a", ""), "login") },
+			setup: func(e *env) { e.must(e.s.AgentLogin("a", ""), "login") },
 			want:  24 * time.Hour,
 		},
 		{
 			name: "one agent busy, nothing waiting", queue: "q",
-			setup: func(e *utEnv) { e.busy("a") },
+			setup: func(e *env) { e.busy("a") },
 			want:  aht,
 		},
 		{
 			name: "default handle time from the options", queue: "q", opts: Config{DefaultHandleTime: 2 * time.Minute},
-			setup: func(e *utEnv) { e.busy("a") },
+			setup: func(e *env) { e.busy("a") },
 			want:  2 * time.Minute,
 		},
 		{
 			name: "one agent busy, two waiting", queue: "q",
-			setup: func(e *utEnv) { e.busy("a"); e.call("q"); e.call("q") },
+			setup: func(e *env) { e.busy("a"); e.call("q"); e.call("q") },
 			want:  3 * aht,
 		},
 		{
 			name: "two agents busy, one waiting", queue: "q",
-			setup: func(e *utEnv) { e.busy("a"); e.busy("b"); e.call("q") },
+			setup: func(e *env) { e.busy("a"); e.busy("b"); e.call("q") },
 			want:  2 * aht / 2,
 		},
 		{
 			name: "not ready agents do not count", queue: "q",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.busy("a")
 				e.must(e.s.AgentLogin("b", ""), "login")
 				e.call("q")
@@ -105,12 +105,12 @@ func TestEWTStaffing(t *testing.T) {
 		},
 		{
 			name: "an agent in after-call work serves, not free", queue: "q",
-			setup: func(e *utEnv) { e.release(e.busy("a")) },
+			setup: func(e *env) { e.release(e.busy("a")) },
 			want:  30 * time.Second, // AHT from that call: no talk, 30s wrap-up
 		},
 		{
 			name: "handle time from handled calls, with wrap-up", queue: "q",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.must(e.s.AgentLogin("a", ""), "login")
 				e.served("a", 0, 3*time.Minute) // 3m30s with wrap-up
 				e.served("a", 0, 1*time.Minute) // 1m30s
@@ -121,7 +121,7 @@ func TestEWTStaffing(t *testing.T) {
 		},
 		{
 			name: "chat: capacity of three per agent", queue: "chat",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("a")
 				for range 3 {
 					e.answer(e.arrive("chat", pbx.IM))
@@ -132,16 +132,16 @@ func TestEWTStaffing(t *testing.T) {
 		},
 		{
 			name: "chat: a free agent but one waiting that it cannot take", queue: "chat",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("a")
-				utMustArrive(e.tb, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "pidgin", ClientVersion: "2.14"})
+				mustArrive(e.tb, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "pidgin", ClientVersion: "2.14"})
 			},
 			want: 2 * aht / 3,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utEWTCenter, tt.opts)
+			e := newEnv(t, ewtCenter, tt.opts)
 			tt.setup(e)
 			got, err := e.s.EstimatedWait(tt.queue)
 			e.must(err, "ewt")
@@ -164,12 +164,12 @@ func TestEWTRecent(t *testing.T) {
 		{"the oldest waiting when longer", []time.Duration{10 * time.Second, 30 * time.Second}, []time.Duration{50 * time.Second, 20 * time.Second}, 50 * time.Second},
 		{"the mean when the oldest waiting is shorter", []time.Duration{10 * time.Second, 30 * time.Second}, []time.Duration{5 * time.Second}, 20 * time.Second},
 		{"only waiting", nil, []time.Duration{time.Minute}, time.Minute},
-		{"only the last 20 answered", append([]time.Duration{10 * time.Minute}, utRepeat(20, 10*time.Second)...), nil, 10 * time.Second},
-		{"19 of the last 20 at 10s", append([]time.Duration{210 * time.Second}, utRepeat(19, 10*time.Second)...), nil, 20 * time.Second},
+		{"only the last 20 answered", append([]time.Duration{10 * time.Minute}, repeat(20, 10*time.Second)...), nil, 10 * time.Second},
+		{"19 of the last 20 at 10s", append([]time.Duration{210 * time.Second}, repeat(19, 10*time.Second)...), nil, 20 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utEWTCenter)
+			e := newEnv(t, ewtCenter)
 			e.must(e.s.AgentLogin("a", ""), "login")
 			for _, w := range tt.answered {
 				e.served("a", w, time.Minute)
@@ -192,7 +192,7 @@ func TestEWTRecent(t *testing.T) {
 	}
 }
 
-func utRepeat(n int, d time.Duration) []time.Duration {
+func repeat(n int, d time.Duration) []time.Duration {
 	out := make([]time.Duration, n)
 	for i := range out {
 		out[i] = d
@@ -227,7 +227,7 @@ func TestPosition(t *testing.T) {
 			if tt.aging != "" {
 				aging = ", aging: " + tt.aging
 			}
-			e := utNewEnv(t, fmt.Sprintf(`
+			e := newEnv(t, fmt.Sprintf(`
 queues: [{name: q%s}]
 agents: [{id: a, skills: {q: 5}}]
 `, aging))
@@ -236,7 +236,7 @@ agents: [{id: a, skills: {q: 5}}]
 			var ids []pbx.ConnID
 			for _, ar := range tt.arrivals {
 				e.clk.RunUntil(ar.at)
-				ids = append(ids, utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: ar.priority}))
+				ids = append(ids, mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: ar.priority}))
 			}
 			e.clk.RunUntil(tt.now)
 			oldest := tt.now - tt.arrivals[0].at
@@ -279,17 +279,17 @@ agents:
 	}
 	tests := []struct {
 		name  string
-		setup func(e *utEnv)
+		setup func(e *env)
 		q     counts
 		chat  counts
 	}{
 		{
 			name:  "nobody logged in",
-			setup: func(e *utEnv) {},
+			setup: func(e *env) {},
 		},
 		{
 			name: "ready, busy, after-call work, not ready, logged out",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.busy("b")
 				e.release(e.busy("c")) // after-call work
 				e.must(e.s.AgentLogin("e", ""), "login")
@@ -300,7 +300,7 @@ agents:
 		},
 		{
 			name: "calls waiting",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.busy("a")
 				e.busy("b")
 				e.call("q")
@@ -312,7 +312,7 @@ agents:
 		},
 		{
 			name: "a chat in hand makes the agent busy in both queues",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("e")
 				e.answer(e.arrive("chat", pbx.IM))
 			},
@@ -321,7 +321,7 @@ agents:
 		},
 		{
 			name: "service level: answered within 20s over answered and abandoned",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.must(e.s.AgentLogin("a", ""), "login")
 				e.served("a", 5*time.Second, time.Minute)  // in
 				e.served("a", 30*time.Second, time.Minute) // out
@@ -336,7 +336,7 @@ agents:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, center)
+			e := newEnv(t, center)
 			tt.setup(e)
 			st := e.s.Status()
 			if len(st) != 2 || st[0].Name != "q" || st[1].Name != "chat" || st[1].Media != pbx.IM {
@@ -348,7 +348,7 @@ agents:
 				if got != want {
 					t.Errorf("%s: %+v, want %+v", s.Name, got, want)
 				}
-				if s.Stats != utMustStats(t, e.s, s.Name) {
+				if s.Stats != mustStats(t, e.s, s.Name) {
 					t.Errorf("%s: stats %+v differ from QueueStats", s.Name, s.Stats)
 				}
 				ewt, _ := e.s.EstimatedWait(s.Name)
@@ -362,7 +362,7 @@ agents:
 
 // Statistics: counted where first queued, only in the current period.
 func TestQueueStatsAndReset(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: q, sl_target: 20s}]
 agents: [{id: a, skills: {q: 5}, wrap_up: 10s, ready: false}]
 `)
@@ -383,7 +383,7 @@ agents: [{id: a, skills: {q: 5}, wrap_up: 10s, ready: false}]
 	e.answer(fresh)
 	e.advance(time.Minute)
 	e.release(fresh)
-	got := utMustStats(t, e.s, "q")
+	got := mustStats(t, e.s, "q")
 	want := QueueStats{
 		Offered: 1, Answered: 1, Waited: 1,
 		WaitAnswered: 15*time.Second + 2*time.Minute + 10*time.Second,
@@ -399,18 +399,18 @@ agents: [{id: a, skills: {q: 5}, wrap_up: 10s, ready: false}]
 func TestAgentTotals(t *testing.T) {
 	tests := []struct {
 		name                 string
-		script               func(e *utEnv)
+		script               func(e *env)
 		wantLogged, wantBusy time.Duration
 		wantTalk             time.Duration
 	}{
 		{
 			name:       "idle",
-			script:     func(e *utEnv) { e.login("a"); e.advance(time.Minute) },
+			script:     func(e *env) { e.login("a"); e.advance(time.Minute) },
 			wantLogged: time.Minute,
 		},
 		{
 			name: "one call: ringing, talk, wrap-up",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.login("a")
 				e.advance(10 * time.Second)
 				id := e.call("q")
@@ -426,7 +426,7 @@ func TestAgentTotals(t *testing.T) {
 		},
 		{
 			name: "a call in progress counts up to now",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.login("a")
 				e.answer(e.call("q"))
 				e.advance(time.Minute)
@@ -435,7 +435,7 @@ func TestAgentTotals(t *testing.T) {
 		},
 		{
 			name: "two chats at once count once",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.login("a")
 				c1 := e.arrive("chat", pbx.IM)
 				e.answer(c1)
@@ -453,7 +453,7 @@ func TestAgentTotals(t *testing.T) {
 		},
 		{
 			name: "logged out time does not count; logins add up",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.login("a")
 				e.advance(time.Minute)
 				e.must(e.s.AgentLogout("a"), "logout")
@@ -466,7 +466,7 @@ func TestAgentTotals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utEWTCenter)
+			e := newEnv(t, ewtCenter)
 			tt.script(e)
 			logged, busy, talk := e.s.AgentTotals()
 			if logged != tt.wantLogged || busy != tt.wantBusy || talk != tt.wantTalk {
@@ -481,19 +481,19 @@ func TestAgentTotals(t *testing.T) {
 // with nobody able to take it the wait is unbounded. The queue's EWT (a
 // new contact with no requirements) still counts every agent.
 func TestPositionEWTCountsOnlyEligibleAgents(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: chat, media: im}]
 agents:
   - {id: ann, skills: {chat: 5}, capacity: {im: 1}, clients: {AliceChat: ">=2"}}
   - {id: bob, skills: {chat: 5}, capacity: {im: 1}, clients: {BobIM: "*"}}
 `)
 	aht := 5 * time.Minute // the default
-	first := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "2.5"})
+	first := mustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "2.5"})
 	if got := e.agentOf(first); got != "ann" {
 		t.Fatalf("the first AliceChat chat rings %q", got)
 	}
 	e.answer(first) // ann is at capacity; bob is free
-	alice := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "3.0"})
+	alice := mustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "3.0"})
 	if got := e.agentOf(alice); got != "" {
 		t.Fatalf("an AliceChat chat rings %q, who does not support AliceChat", got)
 	}
@@ -502,7 +502,7 @@ agents:
 	if pos != 1 || ewt.Staffing != aht {
 		t.Errorf("position %d, staffing EWT %v; want 1 and one handle time (%v, ann's capacity of 1), not 0 for the free bob", pos, ewt.Staffing, aht)
 	}
-	old := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "1.0"})
+	old := mustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "AliceChat", ClientVersion: "1.0"})
 	if _, ewt, err := e.s.Position(old); err != nil || ewt.Staffing != 24*time.Hour {
 		t.Errorf("AliceChat 1.0, which no agent supports: staffing EWT %v (%v), want the unbounded 24h", ewt.Staffing, err)
 	}

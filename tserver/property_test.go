@@ -15,20 +15,21 @@ import (
 
 	"pgregory.net/rapid"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
-// ptMaxSteps bounds the actions of one run.
-const ptMaxSteps = 200
+// maxSteps bounds the actions of one run.
+const maxSteps = 200
 
-// ptStrategies lists every strategy name the configuration accepts.
-var ptStrategies = []string{"longest_idle", "round_robin", "fewest_interactions",
+// strategies lists every strategy name the configuration accepts.
+var strategies = []string{"longest_idle", "round_robin", "fewest_interactions",
 	"least_talk_time", "top_down", "highest_skill", "weighted_random"}
 
-// ptProfile shapes the centers and the traffic of one property test.
-type ptProfile struct {
+// profile shapes the centers and the traffic of one property test.
+type profile struct {
 	name      string
 	media     []string // queue media to draw from
 	maxAgents int
@@ -37,10 +38,10 @@ type ptProfile struct {
 	actions   []string
 }
 
-// ptActions are the kinds of step a run draws from, with weights given by
+// actions are the kinds of step a run draws from, with weights given by
 // repetition. The first is read-only: shrinking turns the steps a failure
 // does not need into it.
-var ptActions = []string{
+var actions = []string{
 	"query",
 	"arrive", "arrive", "arrive", "arrive",
 	"answer", "answer", "answer",
@@ -57,20 +58,20 @@ var ptActions = []string{
 	"router", "route_call",
 }
 
-// ptProfiles: a general mix; few agents under many arrivals, with ring
+// profiles: a general mix; few agents under many arrivals, with ring
 // timeouts (queues fill, overflow and aging matter); chat only, where
 // agents take several interactions at once.
-var ptProfiles = []ptProfile{
-	{name: "mixed", media: []string{"voice", "im"}, maxAgents: 12, actions: ptActions},
+var profiles = []profile{
+	{name: "mixed", media: []string{"voice", "im"}, maxAgents: 12, actions: actions},
 	{name: "crowded", media: []string{"voice", "im"}, maxAgents: 4, ring: true,
-		actions: append(slices.Clone(ptActions), "arrive", "arrive", "arrive", "answer", "answer", "step", "step", "advance")},
-	{name: "chat", media: []string{"im"}, maxAgents: 8, minIM: 1, actions: ptActions},
+		actions: append(slices.Clone(actions), "arrive", "arrive", "arrive", "answer", "answer", "step", "step", "advance")},
+	{name: "chat", media: []string{"im"}, maxAgents: 8, minIM: 1, actions: actions},
 }
 
-// ptUniform draws 16 unbiased bits, for choices that should not lean to
+// uniform draws 16 unbiased bits, for choices that should not lean to
 // the first of a list the way rapid's integers do (they favour small
 // values); it still shrinks to 0.
-var ptUniform = rapid.Custom(func(t *rapid.T) uint32 {
+var uniform = rapid.Custom(func(t *rapid.T) uint32 {
 	var v uint32
 	for range 16 {
 		v <<= 1
@@ -81,23 +82,23 @@ var ptUniform = rapid.Custom(func(t *rapid.T) uint32 {
 	return v
 })
 
-// ptQueueSpec is one generated queue.
-type ptQueueSpec struct {
+// queueSpec is one generated queue.
+type queueSpec struct {
 	name, media, strategy, number string
 	minLevel, priority            int
 	aging                         string // YAML flow mapping or ""
 	overflow                      []string
 }
 
-// ptCenter generates the YAML of a random center and the ring timeout.
-func ptCenter(t *rapid.T, pr *ptProfile) (string, time.Duration) {
+// profileCenter generates the YAML of a random center and the ring timeout.
+func profileCenter(t *rapid.T, pr *profile) (string, time.Duration) {
 	nq := rapid.IntRange(1, 4).Draw(t, "queues")
-	qs := make([]ptQueueSpec, nq)
+	qs := make([]queueSpec, nq)
 	for i := range qs {
 		q := &qs[i]
 		q.name = fmt.Sprintf("q%d", i)
 		q.media = rapid.SampledFrom(pr.media).Draw(t, q.name+".media")
-		q.strategy = rapid.SampledFrom(ptStrategies).Draw(t, q.name+".strategy")
+		q.strategy = rapid.SampledFrom(strategies).Draw(t, q.name+".strategy")
 		q.minLevel = rapid.IntRange(0, 4).Draw(t, q.name+".min_level") // 0: left out
 		if rapid.IntRange(0, 3).Draw(t, q.name+".has_priority") == 0 {
 			q.priority = rapid.IntRange(-2, 3).Draw(t, q.name+".priority")
@@ -214,11 +215,11 @@ func ptCenter(t *rapid.T, pr *ptProfile) (string, time.Duration) {
 	return b.String(), ring
 }
 
-// ptHarness is one run: the server under test, its clock, and what the
+// harness is one run: the server under test, its clock, and what the
 // test has seen of it.
-type ptHarness struct {
+type harness struct {
 	t     *rapid.T
-	pr    *ptProfile
+	pr    *profile
 	s     *Server
 	clk   *clock.Virtual
 	ids   []pbx.ConnID        // every ConnID the test was given, in order
@@ -231,12 +232,12 @@ type ptHarness struct {
 	unregister []func()
 }
 
-func (h *ptHarness) violate(format string, args ...any) {
+func (h *harness) violate(format string, args ...any) {
 	h.violations = append(h.violations, fmt.Sprintf(format, args...))
 }
 
-func ptNewHarness(t *rapid.T, pr *ptProfile) *ptHarness {
-	yaml, ring := ptCenter(t, pr)
+func newHarness(t *rapid.T, pr *profile) *harness {
+	yaml, ring := profileCenter(t, pr)
 	cfg, err := config.Parse("property.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatalf("generated configuration does not parse: %v\n%s", err, yaml)
@@ -246,7 +247,7 @@ func ptNewHarness(t *rapid.T, pr *ptProfile) *ptHarness {
 	if err != nil {
 		t.Fatalf("New: %v\n%s", err, yaml)
 	}
-	h := &ptHarness{t: t, pr: pr, s: s, clk: clk, made: map[pbx.ConnID]bool{}, final: map[pbx.ConnID]int{}}
+	h := &harness{t: t, pr: pr, s: s, clk: clk, made: map[pbx.ConnID]bool{}, final: map[pbx.ConnID]int{}}
 	s.Subscribe(h.onEvent)
 	t.Logf("center (ring timeout %v):\n%s", ring, yaml)
 	return h
@@ -255,7 +256,7 @@ func ptNewHarness(t *rapid.T, pr *ptProfile) *ptHarness {
 // onEvent checks what only the moment of an event shows: capacity and
 // cross-media rules when an offer or a dial is made, FIFO order when a
 // queued contact is taken, and that nothing is finished twice.
-func (h *ptHarness) onEvent(e Event) {
+func (h *harness) onEvent(e Event) {
 	h.events++
 	s := h.s
 	if e.ConnID != 0 {
@@ -311,7 +312,7 @@ func (h *ptHarness) onEvent(e Event) {
 // agent: the agent is not yet charged with it. The agent must be eligible
 // for it, and no contact still waiting that the agent could take may come
 // before it (higher effective priority, or the same and earlier).
-func (h *ptHarness) checkTaken(e Event) {
+func (h *harness) checkTaken(e Event) {
 	s := h.s
 	c, a := s.contacts[e.ConnID], s.agentByID[e.AgentID]
 	if c == nil || a == nil || c.queue == nil {
@@ -345,9 +346,9 @@ func (h *ptHarness) checkTaken(e Event) {
 	}
 }
 
-// ptLive lists the live contacts in ID order, those with state in states
+// live lists the live contacts in ID order, those with state in states
 // when any are given.
-func (h *ptHarness) ptLive(states ...pbx.State) []pbx.ConnID {
+func (h *harness) live(states ...pbx.State) []pbx.ConnID {
 	var out []pbx.ConnID
 	for id, c := range h.s.contacts {
 		if len(states) == 0 || slices.Contains(states, c.State) {
@@ -360,7 +361,7 @@ func (h *ptHarness) ptLive(states ...pbx.State) []pbx.ConnID {
 
 // pickConn draws a ConnID: mostly one of preferred, sometimes any the test
 // knows (finished ones make requests fail), rarely one nobody made.
-func (h *ptHarness) pickConn(label string, preferred []pbx.ConnID) pbx.ConnID {
+func (h *harness) pickConn(label string, preferred []pbx.ConnID) pbx.ConnID {
 	switch r := rapid.IntRange(0, 19).Draw(h.t, label+".from"); {
 	case r < 16 && len(preferred) > 0:
 		return rapid.SampledFrom(preferred).Draw(h.t, label)
@@ -370,7 +371,7 @@ func (h *ptHarness) pickConn(label string, preferred []pbx.ConnID) pbx.ConnID {
 	return 1 << 40
 }
 
-func (h *ptHarness) pickAgent(label string) string {
+func (h *harness) pickAgent(label string) string {
 	ids := make([]string, 0, len(h.s.agents)+1)
 	for _, a := range h.s.agents {
 		ids = append(ids, a.ID)
@@ -383,7 +384,7 @@ func (h *ptHarness) pickAgent(label string) string {
 
 // pickTarget draws a routing target: a queue by name or number, an agent
 // by ID or extension, or nothing known.
-func (h *ptHarness) pickTarget(label string) string {
+func (h *harness) pickTarget(label string) string {
 	var targets []string
 	for _, q := range h.s.queues {
 		targets = append(targets, q.name)
@@ -404,7 +405,7 @@ func (h *ptHarness) pickTarget(label string) string {
 // pickArrival draws where a customer calls or writes: mostly a queue, by
 // name or number, else the route point, an agent's extension, or a number
 // nobody has.
-func (h *ptHarness) pickArrival(label string) string {
+func (h *harness) pickArrival(label string) string {
 	s := h.s
 	switch r := rapid.IntRange(0, 19).Draw(h.t, label+".kind"); {
 	case r < 14:
@@ -421,7 +422,7 @@ func (h *ptHarness) pickArrival(label string) string {
 	return "nowhere"
 }
 
-func (h *ptHarness) track(id pbx.ConnID) {
+func (h *harness) track(id pbx.ConnID) {
 	if id == 0 {
 		return
 	}
@@ -434,14 +435,14 @@ func (h *ptHarness) track(id pbx.ConnID) {
 
 // request runs a request that may fail. A failure must change nothing
 // observable: no event, the same snapshot.
-func (h *ptHarness) request(what string, do func() error) {
+func (h *harness) request(what string, do func() error) {
 	before, events := h.snapshot(), h.events
 	err := do()
 	h.t.Logf("%s: %v", what, err)
 	if err == nil {
-		ptSeen.succeeded++
+		seen.succeeded++
 	} else {
-		ptSeen.failed++
+		seen.failed++
 	}
 	if err == nil {
 		return
@@ -453,29 +454,29 @@ func (h *ptHarness) request(what string, do func() error) {
 		h.t.Fatalf("%s failed (%v) but published %d events", what, err, h.events-events)
 	}
 	if after := h.snapshot(); after != before {
-		h.t.Fatalf("%s failed (%v) but changed the center:\n%s", what, err, ptDiff(before, after))
+		h.t.Fatalf("%s failed (%v) but changed the center:\n%s", what, err, diffLines(before, after))
 	}
 }
 
 // query runs a read-only request: it must change nothing at all.
-func (h *ptHarness) query(what string, do func()) {
+func (h *harness) query(what string, do func()) {
 	before, events := h.snapshot(), h.events
 	do()
 	if h.events != events {
 		h.t.Fatalf("%s published %d events", what, h.events-events)
 	}
 	if after := h.snapshot(); after != before {
-		h.t.Fatalf("%s changed the center:\n%s", what, ptDiff(before, after))
+		h.t.Fatalf("%s changed the center:\n%s", what, diffLines(before, after))
 	}
 }
 
 // snapshot renders everything a client could observe, and the routing
 // state behind it, deterministically.
-func (h *ptHarness) snapshot() string {
+func (h *harness) snapshot() string {
 	s := h.s
 	var b strings.Builder
 	fmt.Fprintf(&b, "now %v next %v epoch %d\n", s.clock.Now().Sub(clock.Epoch), s.nextConn, s.epoch)
-	for _, id := range h.ptLive() {
+	for _, id := range h.live() {
 		c := s.contacts[id]
 		agent, queue := "", ""
 		if c.agent != nil {
@@ -512,7 +513,7 @@ func (h *ptHarness) snapshot() string {
 	return b.String()
 }
 
-func ptDiff(before, after string) string {
+func diffLines(before, after string) string {
 	x, y := strings.Split(before, "\n"), strings.Split(after, "\n")
 	var b strings.Builder
 	for i := range max(len(x), len(y)) {
@@ -531,9 +532,9 @@ func ptDiff(before, after string) string {
 }
 
 // step draws and runs one action.
-func (h *ptHarness) step() {
+func (h *harness) step() {
 	t, s := h.t, h.s
-	switch kind := h.pr.actions[ptUniform.Draw(t, "action")%uint32(len(h.pr.actions))]; kind {
+	switch kind := h.pr.actions[uniform.Draw(t, "action")%uint32(len(h.pr.actions))]; kind {
 	case "arrive":
 		target := h.pickArrival("arrive.dnis")
 		media := pbx.Voice
@@ -571,23 +572,23 @@ func (h *ptHarness) step() {
 			return err
 		})
 	case "answer":
-		id := h.pickConn("answer.id", h.ptLive(pbx.Ringing))
+		id := h.pickConn("answer.id", h.live(pbx.Ringing))
 		h.request(fmt.Sprintf("answer %v", id), func() error { return s.AnswerCall(id) })
 	case "reject":
-		id := h.pickConn("reject.id", h.ptLive(pbx.Ringing))
+		id := h.pickConn("reject.id", h.live(pbx.Ringing))
 		reason := rapid.SampledFrom([]string{"declined", "busy_elsewhere"}).Draw(t, "reject.reason")
 		h.request(fmt.Sprintf("reject %v %s", id, reason), func() error { return s.RejectCall(id, reason) })
 	case "release":
-		id := h.pickConn("release.id", h.ptLive())
+		id := h.pickConn("release.id", h.live())
 		h.request(fmt.Sprintf("release %v", id), func() error { return s.ReleaseCall(id) })
 	case "hold":
-		id := h.pickConn("hold.id", h.ptLive(pbx.Established))
+		id := h.pickConn("hold.id", h.live(pbx.Established))
 		h.request(fmt.Sprintf("hold %v", id), func() error { return s.HoldCall(id) })
 	case "retrieve":
-		id := h.pickConn("retrieve.id", h.ptLive(pbx.Held))
+		id := h.pickConn("retrieve.id", h.live(pbx.Held))
 		h.request(fmt.Sprintf("retrieve %v", id), func() error { return s.RetrieveCall(id) })
 	case "transfer":
-		id := h.pickConn("transfer.id", h.ptLive(pbx.Established, pbx.Held))
+		id := h.pickConn("transfer.id", h.live(pbx.Established, pbx.Held))
 		target := h.pickTarget("transfer.target")
 		h.request(fmt.Sprintf("transfer %v to %s", id, target), func() error { return s.SingleStepTransfer(id, target) })
 	case "ready":
@@ -622,7 +623,7 @@ func (h *ptHarness) step() {
 			return err
 		})
 	case "attach":
-		id := h.pickConn("attach.id", h.ptLive())
+		id := h.pickConn("attach.id", h.live())
 		key := rapid.SampledFrom([]string{"account", "reason", ""}).Draw(t, "attach.key")
 		data := pbx.UserData{{Key: "note", Value: "x"}, {Key: key, Value: fmt.Sprint(h.events)}}
 		h.request(fmt.Sprintf("attach %v %q", id, key), func() error { return s.AttachUserData(id, data) })
@@ -651,11 +652,11 @@ func (h *ptHarness) step() {
 			return err
 		})
 	case "route_call":
-		id := h.pickConn("route_call.id", h.ptLive(pbx.Routing))
+		id := h.pickConn("route_call.id", h.live(pbx.Routing))
 		target := h.pickTarget("route_call.target")
 		h.request(fmt.Sprintf("route call %v to %s", id, target), func() error { return s.RouteCall(id, target) })
 	case "query":
-		id := h.pickConn("query.id", h.ptLive(pbx.Queued))
+		id := h.pickConn("query.id", h.live(pbx.Queued))
 		h.query("queries", func() {
 			for _, st := range s.Status() {
 				q := s.queueByName[st.Name]
@@ -688,7 +689,7 @@ func (h *ptHarness) step() {
 }
 
 // check verifies every invariant; it returns the first violations found.
-func (h *ptHarness) check() {
+func (h *harness) check() {
 	var errs []string
 	errs = append(errs, h.violations...)
 	h.violations = nil
@@ -707,7 +708,7 @@ func (h *ptHarness) check() {
 
 // checkAgents: capacity and load (1), and state against work and the
 // availability index (5).
-func (h *ptHarness) checkAgents() []string {
+func (h *harness) checkAgents() []string {
 	s := h.s
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -825,7 +826,7 @@ func (h *ptHarness) checkAgents() []string {
 
 // checkPlacement: every live contact is in exactly one place (2), with the
 // timers that move it on.
-func (h *ptHarness) checkPlacement() []string {
+func (h *harness) checkPlacement() []string {
 	s := h.s
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -910,7 +911,7 @@ func (h *ptHarness) checkPlacement() []string {
 
 // checkQueues: FIFO order within each bucket, buckets by priority, and
 // no contact waiting while an agent who could take it is free (3).
-func (h *ptHarness) checkQueues() []string {
+func (h *harness) checkQueues() []string {
 	s := h.s
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
@@ -940,7 +941,7 @@ func (h *ptHarness) checkQueues() []string {
 
 // checkStats: Offered = Answered + Abandoned + still counted and
 // unanswered, per queue (4).
-func (h *ptHarness) checkStats() []string {
+func (h *harness) checkStats() []string {
 	s := h.s
 	var errs []string
 	open := map[*queue]int64{}
@@ -971,7 +972,7 @@ func (h *ptHarness) checkStats() []string {
 
 // checkFinal: every ConnID handed out is live or has had exactly one
 // final event, never both (2).
-func (h *ptHarness) checkFinal() []string {
+func (h *harness) checkFinal() []string {
 	var errs []string
 	for _, id := range h.ids {
 		live, n := h.s.contacts[id] != nil, h.final[id]
@@ -990,98 +991,69 @@ func (h *ptHarness) checkFinal() []string {
 	return errs
 }
 
-// ptCoverage tallies what the runs of one profile exercised, so that a
+// coverage tallies what the runs of one profile exercised, so that a
 // generator change that makes the traffic degenerate shows in -v output.
-type ptCoverage struct {
+type coverage struct {
 	runs, steps, succeeded, failed, contacts, events int
 	stepsRinging, stepsQueued, stepsTalking          int
 }
 
-var ptSeen ptCoverage
+var seen coverage
 
-// ptBatches is how many rapid.Check rounds (each -rapid.checks runs, 100
+// batches is how many rapid.Check rounds (each -rapid.checks runs, 100
 // by default, a fifth with -short) every profile gets.
-const ptBatches = 4
+const batches = 4
 
-// ptRun is one property run: a center and up to maxSteps actions.
-func ptRun(t *rapid.T, pr *ptProfile, maxSteps int) {
-	h := ptNewHarness(t, pr)
+// runProfile is one property run: a center and up to maxSteps actions.
+func runProfile(t *rapid.T, pr *profile, maxSteps int) {
+	h := newHarness(t, pr)
 	h.check()
 	lo := min(20, maxSteps)
-	n := lo + int(ptUniform.Draw(t, "steps"))%(maxSteps-lo+1)
+	n := lo + int(uniform.Draw(t, "steps"))%(maxSteps-lo+1)
 	for range n {
 		h.step()
 		h.check()
-		ptSeen.steps++
+		seen.steps++
 		for _, c := range h.s.contacts {
 			switch c.State {
 			case pbx.Ringing:
-				ptSeen.stepsRinging++
+				seen.stepsRinging++
 			case pbx.Queued:
-				ptSeen.stepsQueued++
+				seen.stepsQueued++
 			case pbx.Established, pbx.Held:
-				ptSeen.stepsTalking++
+				seen.stepsTalking++
 			}
 		}
 	}
 	// Whatever is left, time alone must not break anything.
 	h.clk.Advance(time.Hour)
 	h.check()
-	ptSeen.runs++
-	ptSeen.contacts += len(h.ids)
-	ptSeen.events += h.events
+	seen.runs++
+	seen.contacts += len(h.ids)
+	seen.events += h.events
 }
 
 // TestPropertyRouting drives random centers with random traffic, agent
 // requests and time, checking the routing invariants after every step.
 func TestPropertyRouting(t *testing.T) {
-	for i := range ptProfiles {
-		pr := &ptProfiles[i]
+	for i := range profiles {
+		pr := &profiles[i]
 		t.Run(pr.name, func(t *testing.T) {
-			ptSeen = ptCoverage{}
-			for range ptBatches {
-				rapid.Check(t, func(t *rapid.T) { ptRun(t, pr, ptMaxSteps) })
+			seen = coverage{}
+			for range batches {
+				rapid.Check(t, func(t *rapid.T) { runProfile(t, pr, maxSteps) })
 			}
 			t.Logf("%d runs, %d steps, requests %d ok / %d refused, %d interactions, %d events; contact-steps ringing %d, queued %d, connected %d",
-				ptSeen.runs, ptSeen.steps, ptSeen.succeeded, ptSeen.failed, ptSeen.contacts, ptSeen.events,
-				ptSeen.stepsRinging, ptSeen.stepsQueued, ptSeen.stepsTalking)
+				seen.runs, seen.steps, seen.succeeded, seen.failed, seen.contacts, seen.events,
+				seen.stepsRinging, seen.stepsQueued, seen.stepsTalking)
 		})
 	}
 }
 
 // Regressions: the cases the property tests found, as plain tests.
 
-// ptServer builds a center from yaml on a virtual clock.
-func ptServer(t *testing.T, yaml string, ring time.Duration) (*Server, *clock.Virtual) {
-	t.Helper()
-	cfg, err := config.Parse("regression.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(cfg, Config{Clock: clk, RingTimeout: ring})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, clk
-}
-
-func ptMust(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func ptArrive(t *testing.T, s *Server, m pbx.Media, dnis string, prio int) pbx.ConnID {
-	t.Helper()
-	id, err := s.Arrive(&Arrival{Media: m, DNIS: dnis, Priority: prio})
-	ptMust(t, err)
-	return id
-}
-
-// ptWantRinging fails unless contact id rings at agent.
-func ptWantRinging(t *testing.T, s *Server, id pbx.ConnID, agent string) {
+// wantRinging fails unless contact id rings at agent.
+func wantRinging(t *testing.T, s *Server, id pbx.ConnID, agent string) {
 	t.Helper()
 	c := s.Contact(id)
 	if c == nil || c.State != pbx.Ringing || c.Agent() == nil || c.Agent().ID != agent {
@@ -1097,16 +1069,16 @@ func ptWantRinging(t *testing.T, s *Server, id pbx.ConnID, agent string) {
 // pending from an earlier reject (or request) must not survive it, or the
 // agent, once ready again, never gets another offer.
 func TestRegressionRejectClearsPendingNotReady(t *testing.T) {
-	s, clk := ptServer(t, `
+	s, clk := newTestServer(t, `
 queues:
   - {name: calls, media: voice}
   - {name: chats, media: im}
 agents:
   - {id: a0, number: "200", skills: {calls: 1, chats: 1}, capacity: {voice: 1, im: 1}}
-`, 10*time.Second)
-	ptArrive(t, s, pbx.IM, "chats", 0)
+`, Config{RingTimeout: 10 * time.Second})
+	mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 0})
 	clk.Advance(time.Second)
-	ptArrive(t, s, pbx.Voice, "calls", 0)
+	mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "calls", Priority: 0})
 	clk.Advance(9 * time.Second) // the chat rings out: not ready pending
 	clk.Advance(time.Second)     // the call rings out: not ready now
 	a, _ := s.Agent("a0")
@@ -1114,7 +1086,7 @@ agents:
 		t.Fatalf("agent is %v, pending not-ready %t; want not_ready, none pending", a.State(), a.pendingNR)
 	}
 	// Both contacts wait again; ready, the agent takes them.
-	ptMust(t, s.AgentReady("a0"))
+	cctest.MustOK(t, s.AgentReady("a0"), "regression step")
 	if a.offered != 2 {
 		t.Fatalf("ready agent was offered %d interactions, want the 2 waiting", a.offered)
 	}
@@ -1123,38 +1095,38 @@ agents:
 // A not-ready request during after-call work replaces one pending from
 // before; left pending, it keeps the agent from work after the next ready.
 func TestRegressionNotReadyDuringWrapUpClearsPending(t *testing.T) {
-	s, _ := ptServer(t, `
+	s, _ := newTestServer(t, `
 queues:
   - {name: calls, media: voice}
 agents:
   - {id: a0, number: "200", skills: {calls: 1}, wrap_up: 30s}
-`, 0)
-	id := ptArrive(t, s, pbx.Voice, "calls", 0)
-	ptMust(t, s.AgentNotReady("a0", "break")) // ringing: pending
-	ptMust(t, s.AnswerCall(id))
-	ptMust(t, s.ReleaseCall(id)) // after-call work, still pending
-	ptMust(t, s.AgentNotReady("a0", "lunch"))
+`, Config{RingTimeout: 0})
+	id := mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "calls", Priority: 0})
+	cctest.MustOK(t, s.AgentNotReady("a0", "break"), "regression step") // ringing: pending
+	cctest.MustOK(t, s.AnswerCall(id), "regression step")
+	cctest.MustOK(t, s.ReleaseCall(id), "regression step") // after-call work, still pending
+	cctest.MustOK(t, s.AgentNotReady("a0", "lunch"), "regression step")
 	a, _ := s.Agent("a0")
 	if a.State() != NotReady || a.Reason() != "lunch" || a.pendingNR {
 		t.Fatalf("agent is %v (%q), pending %t; want not_ready (lunch), none pending", a.State(), a.Reason(), a.pendingNR)
 	}
-	ptMust(t, s.AgentReady("a0"))
-	next := ptArrive(t, s, pbx.Voice, "calls", 0)
-	ptWantRinging(t, s, next, "a0")
+	cctest.MustOK(t, s.AgentReady("a0"), "regression step")
+	next := mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "calls", Priority: 0})
+	wantRinging(t, s, next, "a0")
 }
 
 // An interaction at a route point can end up in the route point's default
 // queue, so it must have that queue's media; before the fix a voip call
 // landed in a voice queue, where no agent ever took it.
 func TestRegressionRoutePointRejectsOtherMedia(t *testing.T) {
-	s, clk := ptServer(t, `
+	s, clk := newTestServer(t, `
 queues:
   - {name: calls, media: voice}
 route_points:
   - {number: "900", queue: calls, timeout: 5s}
 agents:
   - {id: a0, number: "200", skills: {calls: 1}, capacity: {voice: 0}}
-`, 0)
+`, Config{RingTimeout: 0})
 	if _, err := s.Arrive(&Arrival{Media: pbx.VoIP, DNIS: "900"}); pbx.KindOf(err) != pbx.Invalid {
 		t.Fatalf("voip call at a voice route point: %v, want an invalid error", err)
 	}
@@ -1163,7 +1135,7 @@ agents:
 		t.Fatalf("%d contacts live, %d waiting", len(s.contacts), s.queueByName["calls"].waiting)
 	}
 	// Its own media routes as before.
-	ptArrive(t, s, pbx.Voice, "900", 0)
+	mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "900", Priority: 0})
 }
 
 // A transfer to a queue frees the transferring agent before the
@@ -1171,17 +1143,17 @@ agents:
 // priority) goes first, instead of the transferred interaction jumping
 // the queue back to the same agent.
 func TestRegressionTransferToQueueKeepsOrder(t *testing.T) {
-	s, _ := ptServer(t, `
+	s, _ := newTestServer(t, `
 queues:
   - {name: chats, media: im}
 agents:
   - {id: a0, number: "200", skills: {chats: 1}, capacity: {voice: 0, im: 1}}
-`, 0)
-	first := ptArrive(t, s, pbx.IM, "chats", 0)
-	urgent := ptArrive(t, s, pbx.IM, "chats", 1)
-	ptMust(t, s.AnswerCall(first))
-	ptMust(t, s.SingleStepTransfer(first, "chats"))
-	ptWantRinging(t, s, urgent, "a0")
+`, Config{RingTimeout: 0})
+	first := mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 0})
+	urgent := mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 1})
+	cctest.MustOK(t, s.AnswerCall(first), "regression step")
+	cctest.MustOK(t, s.SingleStepTransfer(first, "chats"), "regression step")
+	wantRinging(t, s, urgent, "a0")
 	if c := s.Contact(first); c == nil || c.State != pbx.Queued {
 		t.Fatalf("transferred contact should wait in chats, is %v", c)
 	}
@@ -1191,18 +1163,18 @@ agents:
 // while it rang leaves no work: the agent must wrap up and go not ready,
 // not stay busy with nothing (and no offers) for ever.
 func TestRegressionRejectLastOfferOfBusyAgent(t *testing.T) {
-	s, clk := ptServer(t, `
+	s, clk := newTestServer(t, `
 queues:
   - {name: calls, media: voice}
   - {name: chats, media: im}
 agents:
   - {id: a0, number: "200", skills: {calls: 1, chats: 1}, capacity: {voice: 1, im: 1}, wrap_up: 10s}
-`, 0)
-	chat := ptArrive(t, s, pbx.IM, "chats", 0)
-	ptMust(t, s.AnswerCall(chat))
-	call := ptArrive(t, s, pbx.Voice, "calls", 0) // rings while busy
-	ptMust(t, s.ReleaseCall(chat))                // busy with the offer only
-	ptMust(t, s.RejectCall(call, "declined"))
+`, Config{RingTimeout: 0})
+	chat := mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 0})
+	cctest.MustOK(t, s.AnswerCall(chat), "regression step")
+	call := mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "calls", Priority: 0}) // rings while busy
+	cctest.MustOK(t, s.ReleaseCall(chat), "regression step")                        // busy with the offer only
+	cctest.MustOK(t, s.RejectCall(call, "declined"), "regression step")
 	a, _ := s.Agent("a0")
 	if a.State() != AfterCallWork {
 		t.Fatalf("agent is %v after rejecting its last offer, want after_call_work", a.State())
@@ -1211,29 +1183,29 @@ agents:
 	if a.State() != NotReady || a.Reason() != "declined" {
 		t.Fatalf("after wrap-up the agent is %v (%q), want not_ready (declined)", a.State(), a.Reason())
 	}
-	ptMust(t, s.AgentReady("a0"))
-	ptWantRinging(t, s, call, "a0")
+	cctest.MustOK(t, s.AgentReady("a0"), "regression step")
+	wantRinging(t, s, call, "a0")
 }
 
 // Dialing out of after-call work makes the agent busy, and a busy agent
 // with room takes waiting work of its other media; before the fix nobody
 // offered it what waited, as if the agent were still wrapping up.
 func TestRegressionMakeCallFromWrapUpTakesWaitingWork(t *testing.T) {
-	s, _ := ptServer(t, `
+	s, _ := newTestServer(t, `
 queues:
   - {name: chats, media: im}
 agents:
   - {id: a0, number: "200", skills: {chats: 1}, capacity: {voice: 1, im: 1}, wrap_up: 30s}
-`, 0)
-	chat := ptArrive(t, s, pbx.IM, "chats", 0)
-	ptMust(t, s.AnswerCall(chat))
-	ptMust(t, s.ReleaseCall(chat)) // after-call work
-	waiting := ptArrive(t, s, pbx.IM, "chats", 0)
+`, Config{RingTimeout: 0})
+	chat := mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 0})
+	cctest.MustOK(t, s.AnswerCall(chat), "regression step")
+	cctest.MustOK(t, s.ReleaseCall(chat), "regression step") // after-call work
+	waiting := mustArrive(t, s, Arrival{Media: pbx.IM, DNIS: "chats", Priority: 0})
 	if c := s.Contact(waiting); c.State != pbx.Queued {
 		t.Fatalf("chat is %v during wrap-up, want queued", c.State)
 	}
 	if _, err := s.MakeCall("a0", "+15550100", pbx.Voice); err != nil {
 		t.Fatal(err)
 	}
-	ptWantRinging(t, s, waiting, "a0")
+	wantRinging(t, s, waiting, "a0")
 }

@@ -5,14 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
-// utRequestCenter: queue q (number 7000) with route point 5000, queue
+// requestCenter: queue q (number 7000) with route point 5000, queue
 // sales, chat queue; agent a serves q and chat, b serves q and sales.
-const utRequestCenter = `
+const requestCenter = `
 queues:
   - {name: q, number: "7000"}
   - {name: sales, number: "7100"}
@@ -24,47 +25,47 @@ agents:
   - {id: b, number: "1002", skills: {q: 5, sales: 5}, ready: false}
 `
 
-// utSetups bring an interaction of utRequestCenter to a state; a is
+// setups bring an interaction of requestCenter to a state; a is
 // logged in and ready unless said otherwise, b is logged out.
-var utSetups = map[string]func(e *utEnv) pbx.ConnID{
-	"none": func(e *utEnv) pbx.ConnID { e.login("a"); return 0 },
-	"queued": func(e *utEnv) pbx.ConnID {
+var setups = map[string]func(e *env) pbx.ConnID{
+	"none": func(e *env) pbx.ConnID { e.login("a"); return 0 },
+	"queued": func(e *env) pbx.ConnID {
 		return e.call("q") // nobody ready
 	},
-	"ringing": func(e *utEnv) pbx.ConnID { e.login("a"); return e.call("q") },
-	"established": func(e *utEnv) pbx.ConnID {
+	"ringing": func(e *env) pbx.ConnID { e.login("a"); return e.call("q") },
+	"established": func(e *env) pbx.ConnID {
 		e.login("a")
 		id := e.call("q")
 		e.answer(id)
 		return id
 	},
-	"held": func(e *utEnv) pbx.ConnID {
+	"held": func(e *env) pbx.ConnID {
 		e.login("a")
 		id := e.call("q")
 		e.answer(id)
 		e.must(e.s.HoldCall(id), "hold")
 		return id
 	},
-	"routing": func(e *utEnv) pbx.ConnID {
+	"routing": func(e *env) pbx.ConnID {
 		e.login("a")
 		_, err := e.s.RegisterRouter("5000")
 		e.must(err, "register router")
 		return e.call("5000")
 	},
-	"outbound ringing": func(e *utEnv) pbx.ConnID {
+	"outbound ringing": func(e *env) pbx.ConnID {
 		e.login("a")
 		id, err := e.s.MakeCall("a", "5550199", pbx.Voice)
 		e.must(err, "make call")
 		return id
 	},
-	"outbound established": func(e *utEnv) pbx.ConnID {
+	"outbound established": func(e *env) pbx.ConnID {
 		e.login("a")
 		id, err := e.s.MakeCall("a", "5550199", pbx.Voice)
 		e.must(err, "make call")
 		e.answer(id)
 		return id
 	},
-	"chat established": func(e *utEnv) pbx.ConnID {
+	"chat established": func(e *env) pbx.ConnID {
 		e.login("a")
 		id := e.arrive("chat", pbx.IM)
 		e.answer(id)
@@ -79,31 +80,31 @@ func TestInteractionRequests(t *testing.T) {
 		ok   = pbx.Kind(255)
 		gone = pbx.Abandoned // the interaction is over (Released or Abandoned)
 	)
-	answer := func(e *utEnv, id pbx.ConnID) error { return e.s.AnswerCall(id) }
-	reject := func(e *utEnv, id pbx.ConnID) error { return e.s.RejectCall(id, "declined") }
-	release := func(e *utEnv, id pbx.ConnID) error { return e.s.ReleaseCall(id) }
-	hold := func(e *utEnv, id pbx.ConnID) error { return e.s.HoldCall(id) }
-	retrieve := func(e *utEnv, id pbx.ConnID) error { return e.s.RetrieveCall(id) }
-	transfer := func(target string) func(e *utEnv, id pbx.ConnID) error {
-		return func(e *utEnv, id pbx.ConnID) error { return e.s.SingleStepTransfer(id, target) }
+	answer := func(e *env, id pbx.ConnID) error { return e.s.AnswerCall(id) }
+	reject := func(e *env, id pbx.ConnID) error { return e.s.RejectCall(id, "declined") }
+	release := func(e *env, id pbx.ConnID) error { return e.s.ReleaseCall(id) }
+	hold := func(e *env, id pbx.ConnID) error { return e.s.HoldCall(id) }
+	retrieve := func(e *env, id pbx.ConnID) error { return e.s.RetrieveCall(id) }
+	transfer := func(target string) func(e *env, id pbx.ConnID) error {
+		return func(e *env, id pbx.ConnID) error { return e.s.SingleStepTransfer(id, target) }
 	}
-	attach := func(data pbx.UserData) func(e *utEnv, id pbx.ConnID) error {
-		return func(e *utEnv, id pbx.ConnID) error { return e.s.AttachUserData(id, data) }
+	attach := func(data pbx.UserData) func(e *env, id pbx.ConnID) error {
+		return func(e *env, id pbx.ConnID) error { return e.s.AttachUserData(id, data) }
 	}
-	route := func(target string) func(e *utEnv, id pbx.ConnID) error {
-		return func(e *utEnv, id pbx.ConnID) error { return e.s.RouteCall(id, target) }
+	route := func(target string) func(e *env, id pbx.ConnID) error {
+		return func(e *env, id pbx.ConnID) error { return e.s.RouteCall(id, target) }
 	}
-	unknown := func(do func(e *utEnv, id pbx.ConnID) error) func(e *utEnv, id pbx.ConnID) error {
-		return func(e *utEnv, _ pbx.ConnID) error { return do(e, 999) }
+	unknown := func(do func(e *env, id pbx.ConnID) error) func(e *env, id pbx.ConnID) error {
+		return func(e *env, _ pbx.ConnID) error { return do(e, 999) }
 	}
-	withB := func(do func(e *utEnv, id pbx.ConnID) error) func(e *utEnv, id pbx.ConnID) error {
-		return func(e *utEnv, id pbx.ConnID) error { e.login("b"); return do(e, id) }
+	withB := func(do func(e *env, id pbx.ConnID) error) func(e *env, id pbx.ConnID) error {
+		return func(e *env, id pbx.ConnID) error { e.login("b"); return do(e, id) }
 	}
 	ud := pbx.UserData{{Key: "account", Value: "42"}}
 	tests := []struct {
 		name  string
 		setup string
-		do    func(e *utEnv, id pbx.ConnID) error
+		do    func(e *env, id pbx.ConnID) error
 		kind  pbx.Kind
 		want  pbx.State // after a success
 	}{
@@ -173,8 +174,8 @@ func TestInteractionRequests(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter)
-			setup, found := utSetups[tt.setup]
+			e := newEnv(t, requestCenter)
+			setup, found := setups[tt.setup]
 			if !found {
 				t.Fatalf("no set-up %q", tt.setup)
 			}
@@ -182,7 +183,7 @@ func TestInteractionRequests(t *testing.T) {
 			before, _ := e.connState(id)
 			err := tt.do(e, id)
 			if tt.kind != ok {
-				utWantKind(t, err, tt.kind, tt.name)
+				cctest.WantKind(t, err, tt.kind, tt.name)
 				if id != 0 {
 					if after, _ := e.connState(id); after != before {
 						t.Fatalf("refused request moved the interaction from %s to %s", before, after)
@@ -205,87 +206,87 @@ func TestInteractionRequests(t *testing.T) {
 func TestOtherRequestErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		do   func(e *utEnv) error
+		do   func(e *env) error
 		kind pbx.Kind
 	}{
-		{"arrive at an unknown number", func(e *utEnv) error {
+		{"arrive at an unknown number", func(e *env) error {
 			_, err := e.s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "4444"})
 			return err
 		}, pbx.NotFound},
-		{"arrive with the wrong media at a queue", func(e *utEnv) error {
+		{"arrive with the wrong media at a queue", func(e *env) error {
 			_, err := e.s.Arrive(&Arrival{Media: pbx.IM, DNIS: "q"})
 			return err
 		}, pbx.Invalid},
-		{"arrive with the wrong media at a route point", func(e *utEnv) error {
+		{"arrive with the wrong media at a route point", func(e *env) error {
 			_, err := e.s.Arrive(&Arrival{Media: pbx.IM, DNIS: "5000"})
 			return err
 		}, pbx.Invalid},
-		{"arrive at a logged out agent's extension", func(e *utEnv) error {
+		{"arrive at a logged out agent's extension", func(e *env) error {
 			_, err := e.s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "1002"})
 			return err
 		}, pbx.Busy},
-		{"arrive at a not ready agent's extension", func(e *utEnv) error {
+		{"arrive at a not ready agent's extension", func(e *env) error {
 			e.must(e.s.AgentNotReady("a", "lunch"), "not ready")
 			_, err := e.s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "1001"})
 			return err
 		}, pbx.Busy},
-		{"arrive at a busy agent's extension", func(e *utEnv) error {
+		{"arrive at a busy agent's extension", func(e *env) error {
 			e.call("1001")
 			_, err := e.s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "1001"})
 			return err
 		}, pbx.Busy},
-		{"make call: unknown agent", func(e *utEnv) error {
+		{"make call: unknown agent", func(e *env) error {
 			_, err := e.s.MakeCall("zed", "5550199", pbx.Voice)
 			return err
 		}, pbx.NotFound},
-		{"make call: no destination", func(e *utEnv) error {
+		{"make call: no destination", func(e *env) error {
 			_, err := e.s.MakeCall("a", "", pbx.Voice)
 			return err
 		}, pbx.Invalid},
-		{"make call: logged out", func(e *utEnv) error {
+		{"make call: logged out", func(e *env) error {
 			_, err := e.s.MakeCall("b", "5550199", pbx.Voice)
 			return err
 		}, pbx.Conflict},
-		{"make call: reserved", func(e *utEnv) error {
+		{"make call: reserved", func(e *env) error {
 			e.call("q")
 			_, err := e.s.MakeCall("a", "5550199", pbx.Voice)
 			return err
 		}, pbx.Conflict},
-		{"make call: no capacity", func(e *utEnv) error {
+		{"make call: no capacity", func(e *env) error {
 			e.give("a", pbx.Voice)
 			_, err := e.s.MakeCall("a", "5550199", pbx.Voice)
 			return err
 		}, pbx.Busy},
-		{"login unknown agent", func(e *utEnv) error { return e.s.AgentLogin("zed", "") }, pbx.NotFound},
-		{"logout unknown agent", func(e *utEnv) error { return e.s.AgentLogout("zed") }, pbx.NotFound},
-		{"ready unknown agent", func(e *utEnv) error { return e.s.AgentReady("zed") }, pbx.NotFound},
-		{"not ready unknown agent", func(e *utEnv) error { return e.s.AgentNotReady("zed", "x") }, pbx.NotFound},
-		{"register router at an unknown route point", func(e *utEnv) error {
+		{"login unknown agent", func(e *env) error { return e.s.AgentLogin("zed", "") }, pbx.NotFound},
+		{"logout unknown agent", func(e *env) error { return e.s.AgentLogout("zed") }, pbx.NotFound},
+		{"ready unknown agent", func(e *env) error { return e.s.AgentReady("zed") }, pbx.NotFound},
+		{"not ready unknown agent", func(e *env) error { return e.s.AgentNotReady("zed", "x") }, pbx.NotFound},
+		{"register router at an unknown route point", func(e *env) error {
 			_, err := e.s.RegisterRouter("5999")
 			return err
 		}, pbx.NotFound},
-		{"stats of an unknown queue", func(e *utEnv) error {
+		{"stats of an unknown queue", func(e *env) error {
 			_, err := e.s.QueueStats("nowhere")
 			return err
 		}, pbx.NotFound},
-		{"EWT of an unknown queue", func(e *utEnv) error {
+		{"EWT of an unknown queue", func(e *env) error {
 			_, err := e.s.EstimatedWait("nowhere")
 			return err
 		}, pbx.NotFound},
-		{"position of an unknown interaction", func(e *utEnv) error {
+		{"position of an unknown interaction", func(e *env) error {
 			_, _, err := e.s.Position(999)
 			return err
 		}, pbx.NotFound},
-		{"position of a ringing interaction", func(e *utEnv) error {
+		{"position of a ringing interaction", func(e *env) error {
 			_, _, err := e.s.Position(e.call("q"))
 			return err
 		}, pbx.Conflict},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter)
+			e := newEnv(t, requestCenter)
 			e.login("a")
-			utWantKind(t, tt.do(e), tt.kind, tt.name)
+			cctest.WantKind(t, tt.do(e), tt.kind, tt.name)
 		})
 	}
 }
@@ -297,15 +298,15 @@ func TestTranscripts(t *testing.T) {
 		name     string
 		ready    []string
 		ring     time.Duration // Config.RingTimeout
-		script   func(e *utEnv)
+		script   func(e *env)
 		connOnly bool // only the events of interaction 1
 		want     []string
-		check    func(t *testing.T, e *utEnv)
+		check    func(t *testing.T, e *env)
 	}{
 		{
 			name:  "call answered and released",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("7000")
 				e.advance(2 * time.Second)
 				e.answer(id)
@@ -325,7 +326,7 @@ func TestTranscripts(t *testing.T) {
 		},
 		{
 			name: "abandoned while queued",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.advance(30 * time.Second)
 				e.release(id)
@@ -334,8 +335,8 @@ func TestTranscripts(t *testing.T) {
 				"EventQueued conn=1 queue=q",
 				"EventAbandoned conn=1 queue=q",
 			},
-			check: func(t *testing.T, e *utEnv) {
-				st := utMustStats(t, e.s, "q")
+			check: func(t *testing.T, e *env) {
+				st := mustStats(t, e.s, "q")
 				if st.Offered != 1 || st.Abandoned != 1 || st.Waited != 1 || st.WaitAbandoned != 30*time.Second {
 					t.Errorf("stats %+v, want 1 offered, waited and abandoned after 30s", st)
 				}
@@ -344,7 +345,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "abandoned while ringing",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.advance(5 * time.Second)
 				e.release(id)
@@ -355,7 +356,7 @@ func TestTranscripts(t *testing.T) {
 				"EventRinging conn=1 agent=a queue=q",
 				"EventAbandoned conn=1 agent=a queue=q",
 			},
-			check: func(t *testing.T, e *utEnv) {
+			check: func(t *testing.T, e *env) {
 				if st := e.state("a"); st != Ready {
 					t.Errorf("a is %s, want ready", st)
 				}
@@ -365,7 +366,7 @@ func TestTranscripts(t *testing.T) {
 			name:  "ring no answer goes to the next agent",
 			ready: []string{"a", "b"},
 			ring:  15 * time.Second,
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.advance(14 * time.Second)
 				e.rec.Mark("14s")
@@ -385,11 +386,11 @@ func TestTranscripts(t *testing.T) {
 				"EventRinging conn=1 agent=b queue=q",
 				"EventEstablished conn=1 agent=b queue=q",
 			},
-			check: func(t *testing.T, e *utEnv) {
+			check: func(t *testing.T, e *env) {
 				if a := e.agent("a"); a.State() != NotReady || a.Reason() != "ring_no_answer" {
 					t.Errorf("a is %s (%q), want not_ready (ring_no_answer)", a.State(), a.Reason())
 				}
-				if st := utMustStats(t, e.s, "q"); st.Offered != 1 || st.Answered != 1 || st.WaitAnswered != 25*time.Second {
+				if st := mustStats(t, e.s, "q"); st.Offered != 1 || st.Answered != 1 || st.WaitAnswered != 25*time.Second {
 					t.Errorf("stats %+v, want 1 offered and answered after 25s", st)
 				}
 			},
@@ -398,7 +399,7 @@ func TestTranscripts(t *testing.T) {
 			name:  "ring no answer with nobody else: back in the queue",
 			ready: []string{"a"},
 			ring:  15 * time.Second,
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.call("q")
 				e.advance(15 * time.Second)
 				e.login("b")
@@ -419,7 +420,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "rejected by the agent",
 			ready: []string{"a", "b"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.must(e.s.RejectCall(id, "declined"), "reject")
 			},
@@ -437,7 +438,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "route point with an external router",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				_, err := e.s.RegisterRouter("5000")
 				e.must(err, "register")
 				id := e.call("5000")
@@ -456,7 +457,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "route point: the router routes to an agent",
 			ready: []string{"a", "b"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				_, err := e.s.RegisterRouter("5000")
 				e.must(err, "register")
 				id := e.call("5000")
@@ -471,7 +472,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "route point: the router times out, default queue",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				_, err := e.s.RegisterRouter("5000")
 				e.must(err, "register")
 				e.call("5000")
@@ -491,7 +492,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "route point without a router: default queue at once",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				unregister, err := e.s.RegisterRouter("5000")
 				e.must(err, "register")
 				unregister()
@@ -509,7 +510,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "blind transfer to another queue",
 			ready: []string{"a", "b"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.answer(id)
 				e.advance(time.Minute)
@@ -529,11 +530,11 @@ func TestTranscripts(t *testing.T) {
 				"EventRinging conn=1 agent=b queue=sales",
 				"EventEstablished conn=1 agent=b queue=sales",
 			},
-			check: func(t *testing.T, e *utEnv) {
+			check: func(t *testing.T, e *env) {
 				if st := e.state("a"); st != AfterCallWork {
 					t.Errorf("a is %s, want after_call_work", st)
 				}
-				q, sales := utMustStats(t, e.s, "q"), utMustStats(t, e.s, "sales")
+				q, sales := mustStats(t, e.s, "q"), mustStats(t, e.s, "sales")
 				if q.Offered != 1 || q.Answered != 1 || q.Handled != 1 || q.HandleTime != time.Minute+10*time.Second {
 					t.Errorf("q: %+v, want 1 offered, answered and handled in 1m10s", q)
 				}
@@ -545,7 +546,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "hold and retrieve",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("q")
 				e.answer(id)
 				e.must(e.s.HoldCall(id), "hold")
@@ -568,7 +569,7 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "direct call to an extension",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				id := e.call("1001")
 				e.answer(id)
 				e.release(id)
@@ -582,7 +583,7 @@ func TestTranscripts(t *testing.T) {
 		},
 		{
 			name: "outbound call from not ready",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.must(e.s.AgentLogin("a", ""), "login")
 				e.must(e.s.AgentNotReady("a", "lunch"), "not ready")
 				id, err := e.s.MakeCall("a", "5550199", pbx.Voice)
@@ -603,7 +604,7 @@ func TestTranscripts(t *testing.T) {
 		},
 		{
 			name: "agent login, ready, not ready, logout",
-			script: func(e *utEnv) {
+			script: func(e *env) {
 				e.must(e.s.AgentLogin("b", ""), "login")
 				e.must(e.s.AgentReady("b"), "ready")
 				e.must(e.s.AgentNotReady("b", "lunch"), "not ready")
@@ -619,8 +620,8 @@ func TestTranscripts(t *testing.T) {
 		{
 			name:  "attached data",
 			ready: []string{"a"},
-			script: func(e *utEnv) {
-				id := utMustArrive(e.tb, e.s, Arrival{Media: pbx.Voice, DNIS: "q", UserData: pbx.UserData{{Key: "account", Value: "1"}}})
+			script: func(e *env) {
+				id := mustArrive(e.tb, e.s, Arrival{Media: pbx.Voice, DNIS: "q", UserData: pbx.UserData{{Key: "account", Value: "1"}}})
 				e.must(e.s.AttachUserData(id, pbx.UserData{{Key: "account", Value: "42"}, {Key: "lang", Value: "fr"}}), "attach")
 			},
 			want: []string{
@@ -629,19 +630,19 @@ func TestTranscripts(t *testing.T) {
 				"EventRinging conn=1 agent=a queue=q",
 				"EventAttachedDataChanged conn=1 agent=a queue=q",
 			},
-			check: func(t *testing.T, e *utEnv) {
+			check: func(t *testing.T, e *env) {
 				want := pbx.UserData{{Key: "account", Value: "42"}, {Key: "lang", Value: "fr"}}
-				utEqual(t, "user data of the last event", e.rec.events[len(e.rec.events)-1].UserData, want)
-				utEqual(t, "user data of the interaction", utMustContact(t, e.s, 1).UserData, want)
+				wantEqual(t, "user data of the last event", e.rec.events[len(e.rec.events)-1].UserData, want)
+				wantEqual(t, "user data of the interaction", mustContact(t, e.s, 1).UserData, want)
 				// Events are snapshots: the earlier ones keep what was
 				// attached then.
-				utEqual(t, "user data of the first event", e.rec.events[0].UserData, pbx.UserData{{Key: "account", Value: "1"}})
+				wantEqual(t, "user data of the first event", e.rec.events[0].UserData, pbx.UserData{{Key: "account", Value: "1"}})
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter, Config{RingTimeout: tt.ring})
+			e := newEnv(t, requestCenter, Config{RingTimeout: tt.ring})
 			for _, id := range tt.ready {
 				e.login(id)
 				e.advance(time.Second)
@@ -653,11 +654,11 @@ func TestTranscripts(t *testing.T) {
 				got = nil
 				for _, ev := range e.rec.events {
 					if ev.ConnID == 1 {
-						got = append(got, utLine(ev))
+						got = append(got, eventLine(ev))
 					}
 				}
 			}
-			utEqualLines(t, "transcript", got, tt.want)
+			wantEqualLines(t, "transcript", got, tt.want)
 			if tt.check != nil {
 				tt.check(t, e)
 			}
@@ -670,14 +671,14 @@ func TestTranscripts(t *testing.T) {
 func TestRejectKeepsPlace(t *testing.T) {
 	tests := []struct {
 		name   string
-		reject func(e *utEnv, id pbx.ConnID)
+		reject func(e *env, id pbx.ConnID)
 	}{
-		{"rejected", func(e *utEnv, id pbx.ConnID) { e.must(e.s.RejectCall(id, "declined"), "reject") }},
-		{"not answered in time", func(e *utEnv, _ pbx.ConnID) { e.advance(20 * time.Second) }},
+		{"rejected", func(e *env, id pbx.ConnID) { e.must(e.s.RejectCall(id, "declined"), "reject") }},
+		{"not answered in time", func(e *env, _ pbx.ConnID) { e.advance(20 * time.Second) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter, Config{RingTimeout: 20 * time.Second})
+			e := newEnv(t, requestCenter, Config{RingTimeout: 20 * time.Second})
 			e.login("a")
 			e.must(e.s.AgentLogin("b", ""), "login b")
 			first := e.call("q")
@@ -717,7 +718,7 @@ func TestRegisterRouterCounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utRequestCenter)
+			e := newEnv(t, requestCenter)
 			var cancels []func()
 			for range tt.register {
 				c, err := e.s.RegisterRouter("5000")
@@ -740,7 +741,7 @@ func TestRegisterRouterCounts(t *testing.T) {
 // A blind transfer to a queue the transferring agent serves goes to
 // another agent, not back to the one who transferred it.
 func TestTransferToOwnQueue(t *testing.T) {
-	e := utNewEnv(t, utRequestCenter)
+	e := newEnv(t, requestCenter)
 	e.login("a") // idle the longest
 	e.advance(time.Second)
 	e.login("b")
@@ -757,11 +758,11 @@ func TestTransferToOwnQueue(t *testing.T) {
 
 // Event fields beyond the transcript: time, DN, ANI/DNIS, media.
 func TestEventFields(t *testing.T) {
-	e := utNewEnv(t, utRequestCenter)
+	e := newEnv(t, requestCenter)
 	e.login("a")
 	e.advance(time.Minute)
 	e.rec.Reset()
-	id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, ANI: "5550123", DNIS: "7000"})
+	id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, ANI: "5550123", DNIS: "7000"})
 	e.advance(5 * time.Second)
 	e.release(id)
 	want := []struct {
@@ -787,7 +788,7 @@ func TestEventFields(t *testing.T) {
 }
 
 func TestBusSubscribeCancel(t *testing.T) {
-	e := utNewEnv(t, utRequestCenter)
+	e := newEnv(t, requestCenter)
 	var first, second []EventType
 	cancel1 := e.s.Subscribe(func(ev Event) { first = append(first, ev.Type) })
 	var cancel2 func()
@@ -798,9 +799,9 @@ func TestBusSubscribeCancel(t *testing.T) {
 	e.must(e.s.AgentLogin("a", ""), "login")
 	cancel1()
 	e.must(e.s.AgentReady("a"), "ready")
-	utEqual(t, "first subscriber", first, []EventType{EventAgentLogin})
-	utEqual(t, "second subscriber", second, []EventType{EventAgentLogin})
-	utEqual(t, "recorder", e.rec.Types(), []EventType{EventAgentLogin, EventAgentReady})
+	wantEqual(t, "first subscriber", first, []EventType{EventAgentLogin})
+	wantEqual(t, "second subscriber", second, []EventType{EventAgentLogin})
+	wantEqual(t, "recorder", e.rec.Types(), []EventType{EventAgentLogin, EventAgentReady})
 	e.rec.cancel()
 	if e.s.bus.Active() {
 		t.Fatal("bus active with no subscriber")

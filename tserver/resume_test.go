@@ -12,7 +12,7 @@ import (
 // oldest first; the statistics do not count them offered again, and their
 // waits count from their original arrival.
 func TestResumeKeepsWaitAndOrder(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: q, sl_target: 30s}]
 agents: [{id: a, skills: {q: 5}, ready: false}]
 `)
@@ -22,7 +22,7 @@ agents: [{id: a, skills: {q: 5}, ready: false}]
 	waits := []time.Duration{20 * time.Second, 50 * time.Second, 40 * time.Second}
 	ids := map[pbx.ConnID]int{}
 	for i, w := range waits {
-		id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Resume: &Resume{Arrived: now.Add(-w)}})
+		id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Resume: &Resume{Arrived: now.Add(-w)}})
 		ids[id] = i
 	}
 	fresh := e.call("q")
@@ -45,7 +45,7 @@ agents: [{id: a, skills: {q: 5}, ready: false}]
 	for range ids {
 		got = append(got, ids[e.serveNext("a")])
 	}
-	utEqual(t, "order served", got, []int{1, 2, 0, 3})
+	wantEqual(t, "order served", got, []int{1, 2, 0, 3})
 	st, _ = e.s.QueueStats("q")
 	// Waits when answered: 50, 40, 20 and 0 s after the minute.
 	if st.Answered != 4 || st.AnsweredInSL != 2 || st.WaitAnswered != 110*time.Second {
@@ -65,11 +65,11 @@ agents:
   - {id: b, skills: {q: 5}, ready: false}
 `
 	t.Run("the agent comes back in time", func(t *testing.T) {
-		e := utNewEnv(t, yaml)
+		e := newEnv(t, yaml)
 		e.advance(time.Minute)
 		waiting := e.call("q")
 		e.advance(time.Second)
-		id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
+		id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
 			Resume: &Resume{Arrived: e.s.Now().Add(-5 * time.Minute), Answered: true, Agent: "a", Until: e.s.Now().Add(time.Minute)}})
 		e.login("b")
 		if got := e.agentOf(id); got != "" {
@@ -90,11 +90,11 @@ agents:
 		}
 	})
 	t.Run("the deadline passes", func(t *testing.T) {
-		e := utNewEnv(t, yaml)
+		e := newEnv(t, yaml)
 		e.advance(time.Minute)
 		waiting := e.call("q")
 		e.advance(time.Second)
-		id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
+		id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
 			Resume: &Resume{Arrived: e.s.Now(), Answered: true, Agent: "a", Until: e.s.Now().Add(time.Minute)}})
 		e.advance(59 * time.Second)
 		if c := e.s.Contact(id); c.PreferredAgent() != "a" {
@@ -108,19 +108,19 @@ agents:
 			t.Fatalf("position %d after the deadline, want 1 (head of the queue)", pos)
 		}
 		e.login("b")
-		utEqual(t, "served by b", []pbx.ConnID{e.serveNext("b"), e.serveNext("b")}, []pbx.ConnID{id, waiting})
+		wantEqual(t, "served by b", []pbx.ConnID{e.serveNext("b"), e.serveNext("b")}, []pbx.ConnID{id, waiting})
 	})
 	t.Run("the agent is ready at once", func(t *testing.T) {
-		e := utNewEnv(t, yaml)
+		e := newEnv(t, yaml)
 		e.login("b", "a")
-		id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
+		id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q",
 			Resume: &Resume{Answered: true, Agent: "a", Until: e.s.Now().Add(time.Minute)}})
 		if got := e.agentOf(id); got != "a" {
 			t.Fatalf("offered to %q, want a", got)
 		}
 	})
 	t.Run("a resumed interaction must arrive at a queue", func(t *testing.T) {
-		e := utNewEnv(t, `
+		e := newEnv(t, `
 queues: [{name: q}]
 agents: [{id: a, number: "1001", skills: {q: 5}}]
 `)
@@ -133,7 +133,7 @@ agents: [{id: a, number: "1001", skills: {q: 5}}]
 // Statistics restored at start continue: what is counted after adds to
 // them.
 func TestRestoreStats(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: q}]
 agents: [{id: a, skills: {q: 5}}]
 `)

@@ -7,20 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
-// utABC is three agents with the skill q at level 5, logged out at start,
+// abcCenter is three agents with the skill q at level 5, logged out at start,
 // each with an extension for direct calls.
-const utABC = `
+const abcCenter = `
   - {id: a, number: "1001", skills: {q: 5}, capacity: {im: 3}, ready: false}
   - {id: b, number: "1002", skills: {q: 5}, capacity: {im: 3}, ready: false}
   - {id: c, number: "1003", skills: {q: 5}, capacity: {im: 3}, ready: false}
 `
 
-// utCenter is a center with one queue q of the given media and strategy
+// centerYAML is a center with one queue q of the given media and strategy
 // and the given agents (YAML list items).
-func utCenter(media, strategy, agents string) string {
+func centerYAML(media, strategy, agents string) string {
 	return fmt.Sprintf("queues:\n  - {name: q, media: %s, strategy: %s}\nagents:%s", media, strategy, agents)
 }
 
@@ -44,7 +45,7 @@ func TestParseStrategy(t *testing.T) {
 	for _, tt := range tests {
 		got, err := ParseStrategy(tt.in)
 		if tt.wantErr {
-			utWantKind(t, err, pbx.Invalid, fmt.Sprintf("ParseStrategy(%q)", tt.in))
+			cctest.WantKind(t, err, pbx.Invalid, fmt.Sprintf("ParseStrategy(%q)", tt.in))
 			continue
 		}
 		if err != nil || got != tt.want {
@@ -72,12 +73,12 @@ func TestStrategyPicksAgent(t *testing.T) {
 		strategy string
 		media    pbx.Media
 		agents   string
-		setup    func(e *utEnv)
+		setup    func(e *env)
 		want     string
 	}{
 		{
-			name: "longest_idle/readied c, a, b", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/readied c, a, b", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("c")
 				e.advance(10 * time.Second)
 				e.login("a")
@@ -87,8 +88,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "longest_idle/readied b, c, a", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/readied b, c, a", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("b")
 				e.advance(time.Second)
 				e.login("c")
@@ -98,13 +99,13 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "longest_idle/same instant goes to configuration order", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) { e.login("c", "b", "a") },
+			name: "longest_idle/same instant goes to configuration order", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) { e.login("c", "b", "a") },
 			want:  "a",
 		},
 		{
-			name: "longest_idle/first to finish a call", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/first to finish a call", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.handle("c", time.Minute)
 				e.handle("a", time.Minute)
@@ -113,8 +114,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "longest_idle/not ready agent skipped", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/not ready agent skipped", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a")
 				e.advance(time.Second)
 				e.login("b")
@@ -125,8 +126,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "longest_idle/not ready then ready restarts idle time", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/not ready then ready restarts idle time", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a")
 				e.advance(time.Second)
 				e.login("b", "c")
@@ -137,8 +138,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "longest_idle/ready while ready keeps idle time", strategy: "longest_idle", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "longest_idle/ready while ready keeps idle time", strategy: "longest_idle", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a")
 				e.advance(time.Second)
 				e.login("b", "c")
@@ -148,8 +149,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "a",
 		},
 		{
-			name: "fewest_interactions/fewest in hand", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "fewest_interactions/fewest in hand", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b")
 				e.advance(10 * time.Second)
 				e.login("c")
@@ -160,8 +161,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "fewest_interactions/in hand beats idle time and order", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "fewest_interactions/in hand beats idle time and order", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.give("a", pbx.IM)
 				e.give("c", pbx.IM)
@@ -169,8 +170,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "fewest_interactions/ringing offers count as in hand", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "fewest_interactions/ringing offers count as in hand", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.arrive("1001", pbx.IM) // rings a, unanswered
 				e.give("b", pbx.IM)
@@ -178,8 +179,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "fewest_interactions/tie in hand goes to fewest handled", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "fewest_interactions/tie in hand goes to fewest handled", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "c")
 				e.handle("a", time.Minute)
 				e.handle("a", time.Minute)
@@ -190,8 +191,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "fewest_interactions/handled before the last login does not count", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "fewest_interactions/handled before the last login does not count", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b")
 				e.handle("a", time.Minute)
 				e.handle("a", time.Minute)
@@ -203,13 +204,13 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "a",
 		},
 		{
-			name: "fewest_interactions/all equal goes to longest idle", strategy: "fewest_interactions", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) { e.login("b"); e.advance(time.Second); e.login("c", "a") },
+			name: "fewest_interactions/all equal goes to longest idle", strategy: "fewest_interactions", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) { e.login("b"); e.advance(time.Second); e.login("c", "a") },
 			want:  "b",
 		},
 		{
-			name: "least_talk_time/least talk", strategy: "least_talk_time", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "least_talk_time/least talk", strategy: "least_talk_time", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.handle("a", 5*time.Minute)
 				e.handle("b", 1*time.Minute)
@@ -218,8 +219,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "b",
 		},
 		{
-			name: "least_talk_time/no talk beats some", strategy: "least_talk_time", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "least_talk_time/no talk beats some", strategy: "least_talk_time", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b")
 				e.handle("a", time.Minute)
 				e.handle("b", 10*time.Second)
@@ -229,8 +230,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "least_talk_time/talk on a chat in hand counts", strategy: "least_talk_time", media: pbx.IM, agents: utABC,
-			setup: func(e *utEnv) {
+			name: "least_talk_time/talk on a chat in hand counts", strategy: "least_talk_time", media: pbx.IM, agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.handle("b", 2*time.Minute)
 				e.give("a", pbx.IM)
@@ -241,8 +242,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "least_talk_time/talk before the last login does not count", strategy: "least_talk_time", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "least_talk_time/talk before the last login does not count", strategy: "least_talk_time", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b")
 				e.handle("a", 5*time.Minute)
 				e.handle("b", time.Minute)
@@ -253,8 +254,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "a",
 		},
 		{
-			name: "least_talk_time/equal talk goes to longest idle", strategy: "least_talk_time", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "least_talk_time/equal talk goes to longest idle", strategy: "least_talk_time", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.handle("c", 2*time.Minute)
 				e.handle("b", 2*time.Minute)
@@ -263,8 +264,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "c",
 		},
 		{
-			name: "top_down/first in configuration order", strategy: "top_down", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "top_down/first in configuration order", strategy: "top_down", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("c")
 				e.advance(time.Second)
 				e.login("b")
@@ -274,8 +275,8 @@ func TestStrategyPicksAgent(t *testing.T) {
 			want: "a",
 		},
 		{
-			name: "top_down/first available", strategy: "top_down", agents: utABC,
-			setup: func(e *utEnv) {
+			name: "top_down/first available", strategy: "top_down", agents: abcCenter,
+			setup: func(e *env) {
 				e.login("c", "b", "a")
 				e.must(e.s.AgentNotReady("a", "break"), "not ready")
 			},
@@ -283,7 +284,7 @@ func TestStrategyPicksAgent(t *testing.T) {
 		},
 		{
 			name: "highest_skill/highest level", strategy: "highest_skill", agents: levels(3, 9, 5),
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("a")
 				e.advance(time.Second)
 				e.login("c")
@@ -294,7 +295,7 @@ func TestStrategyPicksAgent(t *testing.T) {
 		},
 		{
 			name: "highest_skill/highest free level", strategy: "highest_skill", agents: levels(3, 9, 5),
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("a", "b", "c")
 				e.must(e.s.AgentNotReady("b", "break"), "not ready")
 			},
@@ -302,7 +303,7 @@ func TestStrategyPicksAgent(t *testing.T) {
 		},
 		{
 			name: "highest_skill/tie goes to longest idle", strategy: "highest_skill", agents: levels(7, 7, 3),
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("c")
 				e.advance(time.Second)
 				e.login("b")
@@ -314,7 +315,7 @@ func TestStrategyPicksAgent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utCenter(tt.media.String(), tt.strategy, tt.agents))
+			e := newEnv(t, centerYAML(tt.media.String(), tt.strategy, tt.agents))
 			tt.setup(e)
 			e.advance(time.Second)
 			id := e.arrive("q", tt.media)
@@ -334,12 +335,12 @@ func TestStrategyPicksAgent(t *testing.T) {
 func TestRoundRobinSequence(t *testing.T) {
 	tests := []struct {
 		name  string
-		setup func(e *utEnv)
+		setup func(e *env)
 		steps []string
 	}{
 		{
 			name: "configuration order, whatever the idle times",
-			setup: func(e *utEnv) {
+			setup: func(e *env) {
 				e.login("c")
 				e.advance(time.Second)
 				e.login("b")
@@ -350,23 +351,23 @@ func TestRoundRobinSequence(t *testing.T) {
 		},
 		{
 			name:  "skips an agent who is not ready",
-			setup: func(e *utEnv) { e.login("a", "b", "c") },
+			setup: func(e *env) { e.login("a", "b", "c") },
 			steps: []string{"-b", "a", "c", "a", "c"},
 		},
 		{
 			name:  "goes on after the last chosen when an agent comes back",
-			setup: func(e *utEnv) { e.login("a", "b", "c") },
+			setup: func(e *env) { e.login("a", "b", "c") },
 			steps: []string{"a", "-b", "c", "+b", "a", "b", "c"},
 		},
 		{
 			name:  "a single agent takes everything",
-			setup: func(e *utEnv) { e.login("b") },
+			setup: func(e *env) { e.login("b") },
 			steps: []string{"b", "b", "b"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, utCenter("voice", "round_robin", utABC))
+			e := newEnv(t, centerYAML("voice", "round_robin", abcCenter))
 			tt.setup(e)
 			for i, st := range tt.steps {
 				e.advance(time.Second)
@@ -389,10 +390,10 @@ func TestRoundRobinSequence(t *testing.T) {
 	}
 }
 
-// utPicks routes n arrivals at queue q, each withdrawn while ringing
+// picks routes n arrivals at queue q, each withdrawn while ringing
 // (the agent becomes ready again), and returns the sequence of agents
 // picked.
-func utPicks(e *utEnv, n int, between func()) []string {
+func picks(e *env, n int, between func()) []string {
 	e.tb.Helper()
 	picks := make([]string, 0, n)
 	for range n {
@@ -410,7 +411,7 @@ func utPicks(e *utEnv, n int, between func()) []string {
 	return picks
 }
 
-func utShare(picks []string, id string) float64 {
+func share(picks []string, id string) float64 {
 	n := 0
 	for _, p := range picks {
 		if p == id {
@@ -428,8 +429,8 @@ agents:
   - {id: heavy, skills: {q: 5}, weight: 3}
 `
 	run := func(tb testing.TB, seed uint64, n int) []string {
-		e := utNewEnv(tb, center, Config{Seed: seed})
-		return utPicks(e, n, nil)
+		e := newEnv(tb, center, Config{Seed: seed})
+		return picks(e, n, nil)
 	}
 	tests := []struct {
 		seed      uint64
@@ -443,7 +444,7 @@ agents:
 		t.Run(fmt.Sprint("seed ", tt.seed), func(t *testing.T) {
 			picks := run(t, tt.seed, 10000)
 			// 10,000 draws: one standard deviation of the share is 0.0043.
-			if got := utShare(picks, "heavy"); math.Abs(got-tt.wantHeavy) > 0.02 {
+			if got := share(picks, "heavy"); math.Abs(got-tt.wantHeavy) > 0.02 {
 				t.Errorf("heavy share %.4f, want %.2f ± 0.02", got, tt.wantHeavy)
 			}
 			if again := run(t, tt.seed, 10000); !slices.Equal(again, picks) {
@@ -473,15 +474,15 @@ func TestWeightedRandomOverflowCountsEachAgentOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, `
+			e := newEnv(t, `
 queues:
   - {name: q, strategy: weighted_random, min_level: 5, overflow: [{after: 10s, add_skill: other}]}
 agents:
 `+tt.agents, Config{Seed: 7})
 			const n = 4000
-			picks := utPicks(e, n, func() { e.advance(10 * time.Second) })
+			picks := picks(e, n, func() { e.advance(10 * time.Second) })
 			// 4,000 draws: one standard deviation of the share is 0.008.
-			if got := utShare(picks, "both"); math.Abs(got-0.5) > 0.03 {
+			if got := share(picks, "both"); math.Abs(got-0.5) > 0.03 {
 				t.Errorf("share of the agent with both skills %.4f, want 0.50 ± 0.03", got)
 			}
 		})
@@ -559,7 +560,7 @@ func TestRerouteAfterOverflowMeetsEachAgentOnce(t *testing.T) {
 			if overflow == "" {
 				overflow = "[{after: 10s, add_skill: other}]"
 			}
-			e := utNewEnv(t, fmt.Sprintf(`
+			e := newEnv(t, fmt.Sprintf(`
 queues:
   - {name: q, strategy: %s, min_level: 5, overflow: %s}
 agents:%s`, tt.strategy, overflow, tt.agents), Config{Seed: 3})
@@ -585,7 +586,7 @@ agents:%s`, tt.strategy, overflow, tt.agents), Config{Seed: 3})
 				e.must(e.s.AgentReady("x"), "ready x")
 			}
 			for id, want := range tt.want {
-				if got := utShare(picks, id); math.Abs(got-want) > 0.03 {
+				if got := share(picks, id); math.Abs(got-want) > 0.03 {
 					t.Errorf("%s's share %.3f, want %.2f ± 0.03", id, got, want)
 				}
 			}
@@ -613,7 +614,7 @@ agents:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, center)
+			e := newEnv(t, center)
 			for _, id := range tt.ready {
 				e.login(id)
 				e.advance(time.Second)
@@ -661,7 +662,7 @@ func TestPriorityAging(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, fmt.Sprintf(`
+			e := newEnv(t, fmt.Sprintf(`
 queues:
   - {name: low, priority: 0, aging: {every: 10s, step: 1, max: %d}}
   - {name: high, priority: 3}
@@ -717,7 +718,7 @@ func TestPriorityAgingWithinQueue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, `
+			e := newEnv(t, `
 queues: [{name: q, aging: {every: 10s, step: 1, max: 4}}]
 agents: [{id: a, skills: {q: 5}, ready: false}]
 `)
@@ -725,7 +726,7 @@ agents: [{id: a, skills: {q: 5}, ready: false}]
 			index := map[pbx.ConnID]int{}
 			for i, ar := range tt.arrivals {
 				e.clk.RunUntil(ar.at)
-				index[utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: ar.priority})] = i
+				index[mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: ar.priority})] = i
 			}
 			e.clk.RunUntil(tt.readyAt)
 			e.must(e.s.AgentReady("a"), "ready")
@@ -733,7 +734,7 @@ agents: [{id: a, skills: {q: 5}, ready: false}]
 			for range tt.arrivals {
 				got = append(got, index[e.serveNext("a")])
 			}
-			utEqual(t, "order served", got, tt.want)
+			wantEqual(t, "order served", got, tt.want)
 		})
 	}
 }
@@ -752,14 +753,14 @@ func TestContactPriorityAndFIFO(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, `
+			e := newEnv(t, `
 queues: [{name: q, priority: 1}]
 agents: [{id: a, skills: {q: 5}, ready: false}]
 `)
 			e.must(e.s.AgentLogin("a", ""), "login")
 			index := map[pbx.ConnID]int{}
 			for i, p := range tt.priorities {
-				id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: p})
+				id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: "q", Priority: p})
 				index[id] = i
 				e.advance(time.Second)
 			}
@@ -768,7 +769,7 @@ agents: [{id: a, skills: {q: 5}, ready: false}]
 			for range tt.priorities {
 				got = append(got, index[e.serveNext("a")])
 			}
-			utEqual(t, "order served", got, tt.want)
+			wantEqual(t, "order served", got, tt.want)
 		})
 	}
 }
@@ -852,7 +853,7 @@ agents:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, tt.center)
+			e := newEnv(t, tt.center)
 			id := e.call("q")
 			for _, c := range tt.checks {
 				e.clk.RunUntil(c.at)
@@ -908,22 +909,22 @@ func TestOverflowToQueue(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, `
+			e := newEnv(t, `
 queues:
   - {name: first, overflow: [{after: 30s, to_queue: second}]}
   - {name: second}
 agents: `+tt.agents+`
 `)
 			id := e.call("first")
-			utEqualLines(t, "on arrival", e.rec.Lines(), []string{"EventQueued conn=1 queue=first"})
+			wantEqualLines(t, "on arrival", e.rec.Lines(), []string{"EventQueued conn=1 queue=first"})
 			e.rec.Reset()
 			e.advance(29 * time.Second)
 			if n := len(e.rec.events); n != 0 {
 				t.Fatalf("%d events before the overflow is due", n)
 			}
 			e.advance(time.Second)
-			utEqualLines(t, "overflow", e.rec.Lines(), tt.transcript)
-			c := utMustContact(t, e.s, id)
+			wantEqualLines(t, "overflow", e.rec.Lines(), tt.transcript)
+			c := mustContact(t, e.s, id)
 			if c.Queue() != tt.wantQueue || c.State != tt.wantState {
 				t.Fatalf("interaction in %q, %s; want %q, %s", c.Queue(), c.State, tt.wantQueue, tt.wantState)
 			}
@@ -933,7 +934,7 @@ agents: `+tt.agents+`
 			e.advance(5 * time.Second)
 			e.answer(id)
 			// Statistics stay with the queue the interaction entered first.
-			first, second := utMustStats(t, e.s, "first"), utMustStats(t, e.s, "second")
+			first, second := mustStats(t, e.s, "first"), mustStats(t, e.s, "second")
 			if first.Offered != 1 || first.Answered != 1 || first.Waited != 1 {
 				t.Errorf("first: %+v, want offered, waited and answered 1", first)
 			}
@@ -962,7 +963,7 @@ func TestCapacityPerMedia(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, fmt.Sprintf(`
+			e := newEnv(t, fmt.Sprintf(`
 queues: [{name: chat, media: im}, {name: q}]
 agents: [{id: a, skills: {chat: 5, q: 5}, capacity: {im: %d}}]
 `, tt.capacity))
@@ -1024,7 +1025,7 @@ func TestCrossMediaBlock(t *testing.T) {
 	queueOf := map[pbx.Media]string{pbx.Voice: "calls", pbx.IM: "chats"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, fmt.Sprintf(`
+			e := newEnv(t, fmt.Sprintf(`
 queues: [{name: calls}, {name: chats, media: im}]
 agents: [{id: a, skills: {calls: 5, chats: 5}, capacity: {im: 2}, block: %s, wrap_up: %s}]
 `, tt.block, tt.wrapUp))
@@ -1061,7 +1062,7 @@ agents: [{id: a, skills: {calls: 5, chats: 5}, capacity: {im: 2}, block: %s, wra
 // still on a call: the chat it was handling before the call ends, and the
 // chat waiting is not offered until the call ends too.
 func TestCrossMediaBlockWhenChatEnds(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: calls}, {name: chats, media: im}]
 agents: [{id: a, skills: {calls: 5, chats: 5}, capacity: {im: 2}, block: {voice: [im]}}]
 `)
@@ -1121,12 +1122,12 @@ agents:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, center)
+			e := newEnv(t, center)
 			for _, id := range tt.ready {
 				e.login(id)
 				e.advance(time.Second)
 			}
-			id := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: tt.family, ClientVersion: tt.version})
+			id := mustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: tt.family, ClientVersion: tt.version})
 			if got := e.agentOf(id); got != tt.want {
 				t.Fatalf("offered to %q, want %q", got, tt.want)
 			}
@@ -1144,13 +1145,13 @@ agents:
 // A waiting chat goes to the first compatible agent who becomes ready,
 // never to the incompatible one ready all along.
 func TestClientCompatibilityWhenAgentFrees(t *testing.T) {
-	e := utNewEnv(t, `
+	e := newEnv(t, `
 queues: [{name: chat, media: im}]
 agents:
   - {id: none, skills: {chat: 5}}
   - {id: new, skills: {chat: 5}, clients: {pidgin: ">=2.10"}, ready: false}
 `)
-	id := utMustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "pidgin", ClientVersion: "2.12"})
+	id := mustArrive(t, e.s, Arrival{Media: pbx.IM, DNIS: "chat", ClientFamily: "pidgin", ClientVersion: "2.12"})
 	other := e.arrive("chat", pbx.IM) // no client: "none" takes it
 	if got := e.agentOf(other); got != "none" {
 		t.Fatalf("chat without client offered to %q, want none", got)
@@ -1194,12 +1195,12 @@ agents:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := utNewEnv(t, center)
+			e := newEnv(t, center)
 			for _, id := range tt.ready {
 				e.login(id)
 				e.advance(time.Second)
 			}
-			id := utMustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: tt.queue, Requires: tt.requires})
+			id := mustArrive(t, e.s, Arrival{Media: pbx.Voice, DNIS: tt.queue, Requires: tt.requires})
 			if got := e.agentOf(id); got != tt.want {
 				t.Fatalf("offered to %q, want %q", got, tt.want)
 			}

@@ -11,15 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
 )
 
-// utServer builds the center described by yaml (validated by config.Parse)
+// newTestServer builds the center described by yaml (validated by config.Parse)
 // on a virtual clock that starts at clock.Epoch. opts.Clock is replaced by
 // that clock.
-func utServer(tb testing.TB, yaml string, opts Config) (*Server, *clock.Virtual) {
+func newTestServer(tb testing.TB, yaml string, opts Config) (*Server, *clock.Virtual) {
 	tb.Helper()
 	f, err := config.Parse("center.yaml", []byte(yaml))
 	if err != nil {
@@ -34,28 +35,28 @@ func utServer(tb testing.TB, yaml string, opts Config) (*Server, *clock.Virtual)
 	return s, clk
 }
 
-// utRecorder collects the CTI events of a server's bus.
-type utRecorder struct {
+// recorder collects the CTI events of a server's bus.
+type recorder struct {
 	events []Event
 	cancel func()
 }
 
-// utRecord subscribes a new recorder to s.
-func utRecord(s *Server) *utRecorder {
-	r := &utRecorder{}
+// record subscribes a new recorder to s.
+func record(s *Server) *recorder {
+	r := &recorder{}
 	r.cancel = s.Subscribe(func(e Event) { r.events = append(r.events, e) })
 	return r
 }
 
 // Reset forgets the events recorded so far.
-func (r *utRecorder) Reset() { r.events = nil }
+func (r *recorder) Reset() { r.events = nil }
 
 // Mark records a marker line "-- label" among the events, to show in a
 // transcript that nothing happened before some moment.
-func (r *utRecorder) Mark(label string) { r.events = append(r.events, Event{Reason: label}) }
+func (r *recorder) Mark(label string) { r.events = append(r.events, Event{Reason: label}) }
 
 // Types returns the types of the recorded events, in order.
-func (r *utRecorder) Types() []EventType {
+func (r *recorder) Types() []EventType {
 	out := make([]EventType, len(r.events))
 	for i, e := range r.events {
 		out[i] = e.Type
@@ -63,17 +64,17 @@ func (r *utRecorder) Types() []EventType {
 	return out
 }
 
-// Lines returns the recorded events as utLine writes them.
-func (r *utRecorder) Lines() []string {
+// Lines returns the recorded events as eventLine writes them.
+func (r *recorder) Lines() []string {
 	out := make([]string, len(r.events))
 	for i, e := range r.events {
-		out[i] = utLine(e)
+		out[i] = eventLine(e)
 	}
 	return out
 }
 
 // ConnTypes returns the types of the recorded events of interaction id.
-func (r *utRecorder) ConnTypes(id pbx.ConnID) []EventType {
+func (r *recorder) ConnTypes(id pbx.ConnID) []EventType {
 	var out []EventType
 	for _, e := range r.events {
 		if e.ConnID == id {
@@ -83,9 +84,9 @@ func (r *utRecorder) ConnTypes(id pbx.ConnID) []EventType {
 	return out
 }
 
-// utLine writes an event compactly, for transcripts:
+// eventLine writes an event compactly, for transcripts:
 // "EventRinging conn=1 agent=alice queue=support reason=...".
-func utLine(e Event) string {
+func eventLine(e Event) string {
 	if e.Type == 0 {
 		return "-- " + e.Reason
 	}
@@ -106,27 +107,8 @@ func utLine(e Event) string {
 	return b.String()
 }
 
-// utMustOK fails the test when err is not nil.
-func utMustOK(tb testing.TB, err error, what string) {
-	tb.Helper()
-	if err != nil {
-		tb.Fatalf("%s: %v", what, err)
-	}
-}
-
-// utWantKind fails the test unless err is a domain error of kind k.
-func utWantKind(tb testing.TB, err error, k pbx.Kind, what string) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("%s: no error, want kind %v", what, k)
-	}
-	if got := pbx.KindOf(err); got != k {
-		tb.Fatalf("%s: error %q has kind %v, want %v", what, err, got, k)
-	}
-}
-
-// utMustArrive brings in an interaction and fails the test on error.
-func utMustArrive(tb testing.TB, s *Server, in Arrival) pbx.ConnID {
+// mustArrive brings in an interaction and fails the test on error.
+func mustArrive(tb testing.TB, s *Server, in Arrival) pbx.ConnID {
 	tb.Helper()
 	id, err := s.Arrive(&in)
 	if err != nil {
@@ -135,8 +117,8 @@ func utMustArrive(tb testing.TB, s *Server, in Arrival) pbx.ConnID {
 	return id
 }
 
-// utMustAgent returns the agent named id.
-func utMustAgent(tb testing.TB, s *Server, id string) *Agent {
+// mustAgent returns the agent named id.
+func mustAgent(tb testing.TB, s *Server, id string) *Agent {
 	tb.Helper()
 	a, ok := s.Agent(id)
 	if !ok {
@@ -145,8 +127,8 @@ func utMustAgent(tb testing.TB, s *Server, id string) *Agent {
 	return a
 }
 
-// utMustContact returns the live interaction id.
-func utMustContact(tb testing.TB, s *Server, id pbx.ConnID) *Contact {
+// mustContact returns the live interaction id.
+func mustContact(tb testing.TB, s *Server, id pbx.ConnID) *Contact {
 	tb.Helper()
 	c := s.Contact(id)
 	if c == nil {
@@ -155,70 +137,70 @@ func utMustContact(tb testing.TB, s *Server, id pbx.ConnID) *Contact {
 	return c
 }
 
-// utMustStats returns the statistics of queue name.
-func utMustStats(tb testing.TB, s *Server, name string) QueueStats {
+// mustStats returns the statistics of queue name.
+func mustStats(tb testing.TB, s *Server, name string) QueueStats {
 	tb.Helper()
 	st, err := s.QueueStats(name)
-	utMustOK(tb, err, "stats "+name)
+	cctest.MustOK(tb, err, "stats "+name)
 	return st
 }
 
-// utEnv is a center on a virtual clock with a recorder on its bus: what
+// env is a center on a virtual clock with a recorder on its bus: what
 // most tests start from.
-type utEnv struct {
+type env struct {
 	tb  testing.TB
 	s   *Server
 	clk *clock.Virtual
-	rec *utRecorder
+	rec *recorder
 }
 
-// utNewEnv builds the center described by yaml; opts, if given, are its
+// newEnv builds the center described by yaml; opts, if given, are its
 // options (the clock is always a new virtual one).
-func utNewEnv(tb testing.TB, yaml string, opts ...Config) *utEnv {
+func newEnv(tb testing.TB, yaml string, opts ...Config) *env {
 	tb.Helper()
 	var o Config
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	s, clk := utServer(tb, yaml, o)
-	return &utEnv{tb: tb, s: s, clk: clk, rec: utRecord(s)}
+	s, clk := newTestServer(tb, yaml, o)
+	return &env{tb: tb, s: s, clk: clk, rec: record(s)}
 }
 
-func (e *utEnv) must(err error, what string) {
+func (e *env) must(err error, what string) {
 	e.tb.Helper()
-	utMustOK(e.tb, err, what)
+	cctest.MustOK(e.tb, err, what)
 }
 
 // advance moves virtual time forward by d, running what falls due.
-func (e *utEnv) advance(d time.Duration) { e.clk.Advance(d) }
+func (e *env) advance(d time.Duration) { e.clk.Advance(d) }
 
 // arrive brings in an interaction of media m at dnis.
-func (e *utEnv) arrive(dnis string, m pbx.Media) pbx.ConnID {
+func (e *env) arrive(dnis string, m pbx.Media) pbx.ConnID {
 	e.tb.Helper()
-	return utMustArrive(e.tb, e.s, Arrival{Media: m, DNIS: dnis, ANI: "5550100"})
+	return mustArrive(e.tb, e.s, Arrival{Media: m, DNIS: dnis, ANI: "5550100"})
 }
 
 // call brings in a voice call at dnis.
-func (e *utEnv) call(dnis string) pbx.ConnID {
+func (e *env) call(dnis string) pbx.ConnID {
 	e.tb.Helper()
 	return e.arrive(dnis, pbx.Voice)
 }
 
 // agent returns agent id.
-func (e *utEnv) agent(id string) *Agent {
+func (e *env) agent(id string) *Agent {
 	e.tb.Helper()
-	return utMustAgent(e.tb, e.s, id)
+	return mustAgent(e.tb, e.s, id)
 }
 
 // state returns agent id's state.
-func (e *utEnv) state(id string) AgentState {
+func (e *env) state(id string) AgentState {
 	e.tb.Helper()
 	return e.agent(id).State()
 }
 
 // login logs each agent in and makes it ready, in order, at the current
 // time.
-func (e *utEnv) login(ids ...string) {
+func (e *env) login(ids ...string) {
 	e.tb.Helper()
 	for _, id := range ids {
 		e.must(e.s.AgentLogin(id, ""), "login "+id)
@@ -228,7 +210,7 @@ func (e *utEnv) login(ids ...string) {
 
 // agentOf returns the ID of the agent interaction id is offered to or
 // connected with, "" when none (or when the interaction is over).
-func (e *utEnv) agentOf(id pbx.ConnID) string {
+func (e *env) agentOf(id pbx.ConnID) string {
 	c := e.s.Contact(id)
 	if c == nil || c.Agent() == nil {
 		return ""
@@ -239,7 +221,7 @@ func (e *utEnv) agentOf(id pbx.ConnID) string {
 // connState returns the state of interaction id; Released or Abandoned
 // once the server has forgotten it (which of the two is not known here,
 // so the ok result is false).
-func (e *utEnv) connState(id pbx.ConnID) (pbx.State, bool) {
+func (e *env) connState(id pbx.ConnID) (pbx.State, bool) {
 	c := e.s.Contact(id)
 	if c == nil {
 		return pbx.Released, false
@@ -248,20 +230,20 @@ func (e *utEnv) connState(id pbx.ConnID) (pbx.State, bool) {
 }
 
 // answer answers interaction id.
-func (e *utEnv) answer(id pbx.ConnID) {
+func (e *env) answer(id pbx.ConnID) {
 	e.tb.Helper()
 	e.must(e.s.AnswerCall(id), "answer")
 }
 
 // release ends interaction id.
-func (e *utEnv) release(id pbx.ConnID) {
+func (e *env) release(id pbx.ConnID) {
 	e.tb.Helper()
 	e.must(e.s.ReleaseCall(id), "release")
 }
 
 // give gives agent id an established interaction of media m, through a
 // direct arrival at the agent's extension, and returns it.
-func (e *utEnv) give(agentID string, m pbx.Media) pbx.ConnID {
+func (e *env) give(agentID string, m pbx.Media) pbx.ConnID {
 	e.tb.Helper()
 	a := e.agent(agentID)
 	id := e.arrive(a.HomeDN, m)
@@ -274,7 +256,7 @@ func (e *utEnv) give(agentID string, m pbx.Media) pbx.ConnID {
 
 // handle has agent id take a voice call at its extension and talk for d;
 // the call ends d later (the clock moves on by d).
-func (e *utEnv) handle(agentID string, d time.Duration) {
+func (e *env) handle(agentID string, d time.Duration) {
 	e.tb.Helper()
 	id := e.give(agentID, pbx.Voice)
 	e.advance(d)
@@ -282,7 +264,7 @@ func (e *utEnv) handle(agentID string, d time.Duration) {
 }
 
 // ringing returns the interactions ringing at agent id, in arrival order.
-func (e *utEnv) ringing(agentID string) []pbx.ConnID {
+func (e *env) ringing(agentID string) []pbx.ConnID {
 	var out []pbx.ConnID
 	for id, c := range e.s.contacts {
 		if c.State == pbx.Ringing && c.agent != nil && c.agent.ID == agentID {
@@ -295,7 +277,7 @@ func (e *utEnv) ringing(agentID string) []pbx.ConnID {
 
 // serveNext answers the single interaction ringing at agent id and ends it
 // at once, returning it.
-func (e *utEnv) serveNext(agentID string) pbx.ConnID {
+func (e *env) serveNext(agentID string) pbx.ConnID {
 	e.tb.Helper()
 	r := e.ringing(agentID)
 	if len(r) != 1 {
@@ -306,16 +288,16 @@ func (e *utEnv) serveNext(agentID string) pbx.ConnID {
 	return r[0]
 }
 
-// utEqual fails the test when got and want differ, showing both.
-func utEqual[T comparable](tb testing.TB, what string, got, want []T) {
+// wantEqual fails the test when got and want differ, showing both.
+func wantEqual[T comparable](tb testing.TB, what string, got, want []T) {
 	tb.Helper()
 	if !slices.Equal(got, want) {
 		tb.Fatalf("%s:\n got  %v\n want %v", what, got, want)
 	}
 }
 
-// utEqualLines fails the test when two transcripts differ, one line each.
-func utEqualLines(tb testing.TB, what string, got, want []string) {
+// wantEqualLines fails the test when two transcripts differ, one line each.
+func wantEqualLines(tb testing.TB, what string, got, want []string) {
 	tb.Helper()
 	if !slices.Equal(got, want) {
 		tb.Fatalf("%s:\ngot:\n\t%s\nwant:\n\t%s", what, strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))

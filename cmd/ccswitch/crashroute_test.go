@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/store"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver/cti"
@@ -360,15 +361,15 @@ func TestServeKilledKeepsRegistrations(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(center), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	scen := func(name string) string { return scScenario(t, name) }
+	scen := func(name string) string { return sippScenario(t, name) }
 	register := func(sipAddr, user string, port int) {
-		reg := sipp(t, ctx, "-sf", scen("register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+		reg := sipp(t, ctx, "-sf", scen("register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(cctest.FreeUDPPort(t)),
 			"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
 			"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600", "-timeout", "10s", sipAddr)
-		scWait(t, reg, 15*time.Second, "REGISTER "+user)
+		waitPeer(t, reg, 15*time.Second, "REGISTER "+user)
 	}
 	phone := func(sipAddr, scenario string) int {
-		port := freeUDPPort(t)
+		port := cctest.FreeUDPPort(t)
 		sipp(t, ctx, "-sf", scen(scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", sipAddr)
 		return port
 	}
@@ -378,7 +379,7 @@ func TestServeKilledKeepsRegistrations(t *testing.T) {
 	register(first.sip, "2003", phone(first.sip, "agent-waits-for-bye.xml"))
 	waitQueue(t, ctx, first.http, "phones", "wen ready", func(q crashQueueStatus) bool { return q.Ready == 1 })
 	caller := sipp(t, ctx, "-sf", scen("caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "50s", first.sip)
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-timeout", "50s", first.sip)
 	waitQueue(t, ctx, first.http, "phones", "wen's call up", func(q crashQueueStatus) bool { return q.Busy == 1 })
 	vicPort := phone(first.sip, "agent-answers.xml")
 	register(first.sip, "2002", vicPort)
@@ -404,8 +405,8 @@ func TestServeKilledKeepsRegistrations(t *testing.T) {
 	// Vic logged in first (users in order): a call goes to his phone,
 	// reached at the contact it registered before the crash.
 	caller2 := sipp(t, ctx, "-sf", scen("caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "20s", second.sip)
-	scWait(t, caller2, 25*time.Second, "a call after the restart, answered by vic's phone")
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-timeout", "20s", second.sip)
+	waitPeer(t, caller2, 25*time.Second, "a call after the restart, answered by vic's phone")
 	if err := second.stop(); err != nil {
 		t.Fatalf("the second serve: %v", err)
 	}

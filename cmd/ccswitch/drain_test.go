@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/peer"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -128,15 +129,15 @@ func TestServeSIGTERMDrains(t *testing.T) {
 
 	// The call: agent-01's SIPp phone answers and waits for a BYE; the
 	// caller waits in the queue, talks, and waits for a BYE too.
-	phonePort := freeUDPPort(t)
-	phone := sipp(t, ctx, "-sf", scScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1",
+	phonePort := cctest.FreeUDPPort(t)
+	phone := sipp(t, ctx, "-sf", sippScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1",
 		"-p", strconv.Itoa(phonePort), "-m", "1", "-timeout", "40s", srv.sip)
-	scRegister(t, ctx, lc, "1001", fmt.Sprintf("127.0.0.1:%d", phonePort), "3600")
+	registerContact(t, ctx, lc, "1001", fmt.Sprintf("127.0.0.1:%d", phonePort), "3600")
 	if _, err := wall.Expect(ctx, func(m cti.Message) bool { return m.Event == "EventAgentReady" && m.AgentID == "agent-01" }); err != nil {
 		t.Fatal(err)
 	}
-	caller := sipp(t, ctx, "-sf", scScenario(t, "caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "40s", srv.sip)
+	caller := sipp(t, ctx, "-sf", sippScenario(t, "caller-waits.xml"), "-s", "6000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-timeout", "40s", srv.sip)
 	if _, err := wall.Expect(ctx, func(m cti.Message) bool { return m.Event == "EventEstablished" && m.AgentID == "agent-01" }); err != nil {
 		t.Fatal(err)
 	}
@@ -214,13 +215,13 @@ func TestServeSIGTERMHangsUpEveryCall(t *testing.T) {
 	lc := &liveCenter{sipAddr: srv.sip}
 	var phones []*exec.Cmd
 	for i := range agents {
-		port := freeUDPPort(t)
-		phones = append(phones, sipp(t, ctx, "-sf", scScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1",
+		port := cctest.FreeUDPPort(t)
+		phones = append(phones, sipp(t, ctx, "-sf", sippScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1",
 			"-p", strconv.Itoa(port), "-m", "1", "-timeout", "50s", srv.sip))
-		scRegister(t, ctx, lc, strconv.Itoa(1001+i), fmt.Sprintf("127.0.0.1:%d", port), "3600")
+		registerContact(t, ctx, lc, strconv.Itoa(1001+i), fmt.Sprintf("127.0.0.1:%d", port), "3600")
 	}
-	callers := sipp(t, ctx, "-sf", scScenario(t, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", strconv.Itoa(calls), "-r", "30", "-l", strconv.Itoa(calls),
+	callers := sipp(t, ctx, "-sf", sippScenario(t, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", strconv.Itoa(calls), "-r", "30", "-l", strconv.Itoa(calls),
 		"-timeout", "50s", srv.sip)
 	waitQueue(t, ctx, srv.http, "support", "every call up", func(q crashQueueStatus) bool {
 		return q.Busy == agents && q.Waiting == calls-agents

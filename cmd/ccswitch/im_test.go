@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/store"
 	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
@@ -213,7 +214,7 @@ func TestWebChatConversation(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.expect(ctx, "Ann has ended the chat")
-	c.waitFor(t, "the chat released", 5*time.Second, scHas(tserver.EventReleased, "", ""))
+	c.waitFor(t, "the chat released", 5*time.Second, hasEvent(tserver.EventReleased, "", ""))
 
 	c.closeAndFlush(t)
 	lines := c.transcript(t, ctx, "webchat", v.key)
@@ -243,8 +244,8 @@ func TestSIPMessageConversation(t *testing.T) {
 	defer cancel()
 	c := startIMCenter(t)
 	ann := c.agentDesk(t, ctx, "ann")
-	port := freeUDPPort(t)
-	cmd := sipp(t, ctx, c.sipAddr, "-sf", scScenario(t, "chat-customer.xml"), "-s", "support",
+	port := cctest.FreeUDPPort(t)
+	cmd := sipp(t, ctx, c.sipAddr, "-sf", sippScenario(t, "chat-customer.xml"), "-s", "support",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "25s", "-timeout_error",
 		"-trace_msg", "-message_file", filepath.Join(t.TempDir(), "msgs.log"))
 	ring := expectChat(t, ctx, ann, "EventRinging", nil)
@@ -264,7 +265,7 @@ func TestSIPMessageConversation(t *testing.T) {
 		t.Fatalf("customer line %+v", m)
 	}
 	expectChat(t, ctx, ann, "EventChatEnded", nil)
-	scWait(t, cmd, 20*time.Second, "SIPp chat customer")
+	waitPeer(t, cmd, 20*time.Second, "SIPp chat customer")
 	c.closeAndFlush(t)
 	lines := strings.Join(c.transcript(t, ctx, "sip", "sip:carol@127.0.0.1"), "\n")
 	for _, w := range []string{"customer: 1003", "customer: 2", "agent: Hello Carol, how can I help with your bill?", "customer: bye now", "customer: /end"} {
@@ -345,7 +346,7 @@ func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
 	second.expect(ctx, "Which phone number")
 	second.say(ctx, "+1 555 0100")
 	second.expect(ctx, "We will call you back at +15550100.")
-	c.waitFor(t, "the queued chat abandoned for the callback", 5*time.Second, scHas(tserver.EventAbandoned, "", ""))
+	c.waitFor(t, "the queued chat abandoned for the callback", 5*time.Second, hasEvent(tserver.EventAbandoned, "", ""))
 	c.closeAndFlush(t)
 	st, err := store.Open(c.store, store.Config{})
 	if err != nil {

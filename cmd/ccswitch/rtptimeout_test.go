@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
@@ -18,32 +19,32 @@ import (
 // its dead phone.
 func TestSIPRTPTimeoutAgentGoesSilent(t *testing.T) {
 	const rtpTimeout = 2 * time.Second
-	lc := scCenter(t, "--rtp-timeout", rtpTimeout.String())
+	lc := sipCenter(t, "--rtp-timeout", rtpTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	phone := scPhone(t, ctx, lc, "1001", "agent-goes-silent.xml", "-m", "1")
-	caller := scCall(t, ctx, lc, "caller-talks.xml", "-s", "5000", "-m", "1",
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t)), "-timeout", "30s")
-	lc.waitFor(t, "the call established", 10*time.Second, scHas(tserver.EventEstablished, "1001", ""))
+	phone := sippPhone(t, ctx, lc, "1001", "agent-goes-silent.xml", "-m", "1")
+	caller := sippCall(t, ctx, lc, "caller-talks.xml", "-s", "5000", "-m", "1",
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(cctest.FreeUDPPort(t)), "-timeout", "30s")
+	lc.waitFor(t, "the call established", 10*time.Second, hasEvent(tserver.EventEstablished, "1001", ""))
 	established := time.Now()
-	lc.waitFor(t, "the call released", rtpTimeout+5*time.Second, scEnded(1))
+	lc.waitFor(t, "the call released", rtpTimeout+5*time.Second, ended(1))
 	took := time.Since(established)
-	scWait(t, caller, 10*time.Second, "SIPp caller (gets the switch's BYE)")
-	scWait(t, phone, 10*time.Second, "1001's silent phone (gets the switch's BYE)")
-	lc.waitFor(t, "1001 not ready (rtp_timeout)", 5*time.Second, scHas(tserver.EventAgentNotReady, "1001", "rtp_timeout"))
+	waitPeer(t, caller, 10*time.Second, "SIPp caller (gets the switch's BYE)")
+	waitPeer(t, phone, 10*time.Second, "1001's silent phone (gets the switch's BYE)")
+	lc.waitFor(t, "1001 not ready (rtp_timeout)", 5*time.Second, hasEvent(tserver.EventAgentNotReady, "1001", "rtp_timeout"))
 	t.Logf("released %v after the agent answered", took)
 	if took < rtpTimeout {
 		t.Errorf("released %v after the answer, before the RTP timeout %v", took, rtpTimeout)
 	}
 	events := lc.snapshot()
-	scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
+	wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
 		"EventEstablished@1001 EventReleased@1001")
-	agent := scAgentLines(events, "1001")
+	agent := agentLines(events, "1001")
 	if i := slices.Index(agent, "EventAgentNotReady@1001(rtp_timeout)"); i < 0 || slices.Contains(agent[i:], "EventAgentReady@1001") {
 		t.Errorf("agent 1001: %v: want not ready (rtp_timeout) and never ready again", agent)
 	}
-	if state, reason := scAgentState(t, lc, "1001"); state != tserver.NotReady || reason != "rtp_timeout" {
+	if state, reason := agentState(t, lc, "1001"); state != tserver.NotReady || reason != "rtp_timeout" {
 		t.Errorf("agent 1001 is %v (%q), want NotReady (rtp_timeout)", state, reason)
 	}
-	scCheckStats(t, lc, 1, 1, 0)
+	checkStats(t, lc, 1, 1, 0)
 }

@@ -3,15 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/peer"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -21,9 +20,7 @@ import (
 type liveCenter struct {
 	m       *Main
 	sipAddr string
-	mu      sync.Mutex
-	events  []tserver.Event
-	changed chan struct{}
+	events  *cctest.Recorder[tserver.Event]
 }
 
 func startCenter(t *testing.T, extra ...string) *liveCenter {
@@ -43,19 +40,9 @@ func startServe(t *testing.T, args []string) *liveCenter {
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	lc := &liveCenter{m: m, sipAddr: m.center.Addrs().SIP, changed: make(chan struct{}, 1)}
+	lc := &liveCenter{m: m, sipAddr: m.center.Addrs().SIP, events: cctest.NewRecorder[tserver.Event]()}
 	t.Cleanup(func() { _ = m.Close() })
-	err := m.center.Do(context.Background(), func(ts *tserver.Server) {
-		ts.Subscribe(func(e tserver.Event) {
-			lc.mu.Lock()
-			lc.events = append(lc.events, e)
-			lc.mu.Unlock()
-			select {
-			case lc.changed <- struct{}{}:
-			default:
-			}
-		})
-	})
+	err := m.center.Do(context.Background(), func(ts *tserver.Server) { ts.Subscribe(lc.events.Record) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,44 +52,16 @@ func startServe(t *testing.T, args []string) *liveCenter {
 // waitFor waits until cond holds over the recorded events, or fails.
 func (lc *liveCenter) waitFor(t *testing.T, what string, d time.Duration, cond func([]tserver.Event) bool) {
 	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for {
-		lc.mu.Lock()
-		ok := cond(lc.events)
-		lc.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-lc.changed:
-		case <-deadline.C:
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-	}
+	lc.events.WaitFor(t, what, d, cond)
 }
 
-func (lc *liveCenter) snapshot() []tserver.Event {
-	lc.mu.Lock()
-	defer lc.mu.Unlock()
-	return append([]tserver.Event(nil), lc.events...)
-}
+func (lc *liveCenter) snapshot() []tserver.Event { return lc.events.Events() }
 
 type testLogWriter struct{ t *testing.T }
 
 func (w *testLogWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // sipp starts SIPp with args; the process ends with the test.
@@ -152,7 +111,7 @@ func TestSIPCallsReachAgents(t *testing.T) {
 		return countType(ev, tserver.EventAgentReady) >= len(agents)
 	})
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "100", "-r", "10", "-l", "100",
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "100", "-r", "10", "-l", "100",
 		"-timeout", "80s", "-recv_timeout", "60000", lc.sipAddr)
 	if err := caller.Wait(); err != nil {
 		t.Fatalf("SIPp callers: %v (exit status 0 means every call succeeded)", err)
@@ -219,7 +178,7 @@ func TestSIPCallsReachAgents(t *testing.T) {
 func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, calls int, keys ...string) {
 	t.Helper()
 	scen, _ := filepath.Abs("testdata/sipp")
-	port := freeUDPPort(t)
+	port := cctest.FreeUDPPort(t)
 	args := []string{"-sf", filepath.Join(scen, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port)}
 	if calls > 0 {
 		args = append(args, "-m", strconv.Itoa(calls))
@@ -228,7 +187,7 @@ func registerPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scen
 		args = append(args, "-key", keys[i], keys[i+1])
 	}
 	sipp(t, ctx, append(args, lc.sipAddr)...)
-	reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+	reg := sipp(t, ctx, "-sf", filepath.Join(scen, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(cctest.FreeUDPPort(t)),
 		"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
 		"-key", "contact_hostport", fmt.Sprintf("127.0.0.1:%d", port), "-key", "expires", "3600",
 		"-timeout", "20s", lc.sipAddr)
@@ -263,7 +222,7 @@ func TestSIPHoldRetrieveTransfer(t *testing.T) {
 	readyPhone(t, ctx, lc, "1003", "agent-answers.xml", 1)
 	scen, _ := filepath.Abs("testdata/sipp")
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "40s", lc.sipAddr)
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-timeout", "40s", lc.sipAddr)
 	if err := caller.Wait(); err != nil {
 		t.Fatalf("caller: %v", err)
 	}
@@ -311,7 +270,7 @@ func TestSIPHoldRetrieveTransfer(t *testing.T) {
 // take): the switch rings the agent's phone, then calls the destination
 // through the outbound trunk (a SIPp uas), and the agent hangs up.
 func TestSIPMakeCall(t *testing.T) {
-	trunkPort := freeUDPPort(t)
+	trunkPort := cctest.FreeUDPPort(t)
 	lc := startCenter(t, "--trunk", fmt.Sprintf("127.0.0.1:%d", trunkPort))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -371,7 +330,7 @@ func TestSIPMixedSimulatedAndReal(t *testing.T) {
 	// A real caller to the route point is answered by a desk or the phone,
 	// talks two seconds and hangs up.
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-hangs-up.xml"), "-s", "5000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-d", "2000", "-timeout", "40s", lc.sipAddr)
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-d", "2000", "-timeout", "40s", lc.sipAddr)
 	if err := caller.Wait(); err != nil {
 		t.Fatalf("real caller: %v", err)
 	}
@@ -415,7 +374,7 @@ func TestSIPLate180(t *testing.T) {
 	readyPhone(t, ctx, lc, "1001", "agent-late-180.xml", 1)
 	scen, _ := filepath.Abs("testdata/sipp")
 	caller := sipp(t, ctx, "-sf", filepath.Join(scen, "caller-waits.xml"), "-s", "5000", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(freeUDPPort(t)), "-m", "1", "-timeout", "30s", lc.sipAddr)
+		"-p", strconv.Itoa(cctest.FreeUDPPort(t)), "-m", "1", "-timeout", "30s", lc.sipAddr)
 	if err := caller.Wait(); err != nil {
 		t.Fatalf("caller: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/peer"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -27,23 +28,23 @@ import (
 // auto-answering softphone. Each test runs its own center and asserts the
 // CTI transcript and the queue statistics, not only the peers' exit codes.
 
-// scCenter starts a center (startCenter) that logs its CTI events when
+// sipCenter starts a center (startCenter) that logs its CTI events when
 // the test fails.
-func scCenter(t *testing.T, extra ...string) *liveCenter {
+func sipCenter(t *testing.T, extra ...string) *liveCenter {
 	t.Helper()
 	lc := startCenter(t, extra...)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, e := range lc.snapshot() {
-				t.Logf("CTI %s %s conn=%s %s", e.Time.Format("15:04:05.000"), scLine(e), e.ConnID, e.Queue)
+				t.Logf("CTI %s %s conn=%s %s", e.Time.Format("15:04:05.000"), eventLine(e), e.ConnID, e.Queue)
 			}
 		}
 	})
 	return lc
 }
 
-// scScenario returns the absolute path of a SIPp scenario in testdata/sipp.
-func scScenario(t *testing.T, name string) string {
+// sippScenario returns the absolute path of a SIPp scenario in testdata/sipp.
+func sippScenario(t *testing.T, name string) string {
 	t.Helper()
 	p, err := filepath.Abs(filepath.Join("testdata", "sipp", name))
 	if err != nil {
@@ -52,18 +53,18 @@ func scScenario(t *testing.T, name string) string {
 	return p
 }
 
-// scWait waits for a peer process to end successfully within d.
-func scWait(t *testing.T, cmd *exec.Cmd, d time.Duration, what string) {
+// waitPeer waits for a peer process to end successfully within d.
+func waitPeer(t *testing.T, cmd *exec.Cmd, d time.Duration, what string) {
 	t.Helper()
-	if err := scWaitErr(cmd, d); err != nil {
+	if err := waitPeerErr(cmd, d); err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}
 }
 
-// scWaitErr waits for a peer process to end within d; it kills it when d
+// waitPeerErr waits for a peer process to end within d; it kills it when d
 // is up.
-func scWaitErr(cmd *exec.Cmd, d time.Duration) error {
-	done := scDone(cmd)
+func waitPeerErr(cmd *exec.Cmd, d time.Duration) error {
+	done := exited(cmd)
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {
@@ -76,45 +77,45 @@ func scWaitErr(cmd *exec.Cmd, d time.Duration) error {
 	}
 }
 
-// scDone waits for cmd in the background and reports how it ended.
-func scDone(cmd *exec.Cmd) <-chan error {
+// exited waits for cmd in the background and reports how it ended.
+func exited(cmd *exec.Cmd) <-chan error {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	return done
 }
 
-// scPhone starts a SIPp agent phone running scenario and registers it as
+// sippPhone starts a SIPp agent phone running scenario and registers it as
 // user (password secret); it returns once the agent is logged in and ready.
-func scPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, args ...string) *exec.Cmd {
+func sippPhone(t *testing.T, ctx context.Context, lc *liveCenter, user, scenario string, args ...string) *exec.Cmd {
 	t.Helper()
-	port := freeUDPPort(t)
-	args = append([]string{"-sf", scScenario(t, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)
+	port := cctest.FreeUDPPort(t)
+	args = append([]string{"-sf", sippScenario(t, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(port)}, args...)
 	phone := sipp(t, ctx, append(args, lc.sipAddr)...)
-	scRegister(t, ctx, lc, user, fmt.Sprintf("127.0.0.1:%d", port), "3600")
-	lc.waitFor(t, user+" ready", 10*time.Second, scHas(tserver.EventAgentReady, user, ""))
+	registerContact(t, ctx, lc, user, fmt.Sprintf("127.0.0.1:%d", port), "3600")
+	lc.waitFor(t, user+" ready", 10*time.Second, hasEvent(tserver.EventAgentReady, user, ""))
 	return phone
 }
 
-// scRegister binds user to contact (host:port) for expires seconds ("0"
+// registerContact binds user to contact (host:port) for expires seconds ("0"
 // unregisters), with SIPp and digest authentication.
-func scRegister(t *testing.T, ctx context.Context, lc *liveCenter, user, contact, expires string) {
+func registerContact(t *testing.T, ctx context.Context, lc *liveCenter, user, contact, expires string) {
 	t.Helper()
-	reg := sipp(t, ctx, "-sf", scScenario(t, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+	reg := sipp(t, ctx, "-sf", sippScenario(t, "register.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(cctest.FreeUDPPort(t)),
 		"-m", "1", "-au", user, "-ap", "secret", "-key", "user", user,
 		"-key", "contact_hostport", contact, "-key", "expires", expires, "-timeout", "10s", lc.sipAddr)
-	scWait(t, reg, 15*time.Second, "REGISTER "+user+" expires "+expires)
+	waitPeer(t, reg, 15*time.Second, "REGISTER "+user+" expires "+expires)
 }
 
-// scCall runs one SIPp caller scenario against the center.
-func scCall(t *testing.T, ctx context.Context, lc *liveCenter, scenario string, args ...string) *exec.Cmd {
+// sippCall runs one SIPp caller scenario against the center.
+func sippCall(t *testing.T, ctx context.Context, lc *liveCenter, scenario string, args ...string) *exec.Cmd {
 	t.Helper()
-	args = append([]string{"-sf", scScenario(t, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t))}, args...)
+	args = append([]string{"-sf", sippScenario(t, scenario), "-i", "127.0.0.1", "-p", strconv.Itoa(cctest.FreeUDPPort(t))}, args...)
 	return sipp(t, ctx, append(args, lc.sipAddr)...)
 }
 
-// scLine formats an event for a transcript: type, then @DN when an agent
+// eventLine formats an event for a transcript: type, then @DN when an agent
 // is named, then (reason).
-func scLine(e tserver.Event) string {
+func eventLine(e tserver.Event) string {
 	s := e.Type.String()
 	if e.AgentID != "" {
 		s += "@" + e.DN
@@ -125,9 +126,9 @@ func scLine(e tserver.Event) string {
 	return s
 }
 
-// scTranscripts returns the CTI transcript of every interaction, in the
+// transcripts returns the CTI transcript of every interaction, in the
 // order the interactions first appeared.
-func scTranscripts(events []tserver.Event) (ids []pbx.ConnID, lines map[pbx.ConnID][]string) {
+func transcripts(events []tserver.Event) (ids []pbx.ConnID, lines map[pbx.ConnID][]string) {
 	lines = map[pbx.ConnID][]string{}
 	for _, e := range events {
 		if e.ConnID == 0 {
@@ -136,25 +137,25 @@ func scTranscripts(events []tserver.Event) (ids []pbx.ConnID, lines map[pbx.Conn
 		if _, ok := lines[e.ConnID]; !ok {
 			ids = append(ids, e.ConnID)
 		}
-		lines[e.ConnID] = append(lines[e.ConnID], scLine(e))
+		lines[e.ConnID] = append(lines[e.ConnID], eventLine(e))
 	}
 	return ids, lines
 }
 
-// scAgentLines returns the agent-state events (no interaction) at dn.
-func scAgentLines(events []tserver.Event, dn string) []string {
+// agentLines returns the agent-state events (no interaction) at dn.
+func agentLines(events []tserver.Event, dn string) []string {
 	var out []string
 	for _, e := range events {
 		if e.ConnID == 0 && e.DN == dn {
-			out = append(out, scLine(e))
+			out = append(out, eventLine(e))
 		}
 	}
 	return out
 }
 
-// scHas reports whether an event of type typ with the given DN and
+// hasEvent reports whether an event of type typ with the given DN and
 // reason was recorded.
-func scHas(typ tserver.EventType, dn, reason string) func([]tserver.Event) bool {
+func hasEvent(typ tserver.EventType, dn, reason string) func([]tserver.Event) bool {
 	return func(ev []tserver.Event) bool {
 		return slices.ContainsFunc(ev, func(e tserver.Event) bool {
 			return e.Type == typ && e.DN == dn && e.Reason == reason
@@ -162,9 +163,9 @@ func scHas(typ tserver.EventType, dn, reason string) func([]tserver.Event) bool 
 	}
 }
 
-// scEnded reports whether n interactions have ended (EventReleased
+// ended reports whether n interactions have ended (EventReleased
 // without a reason, or EventAbandoned).
-func scEnded(n int) func([]tserver.Event) bool {
+func ended(n int) func([]tserver.Event) bool {
 	return func(ev []tserver.Event) bool {
 		k := 0
 		for _, e := range ev {
@@ -176,8 +177,8 @@ func scEnded(n int) func([]tserver.Event) bool {
 	}
 }
 
-// scStats returns the support queue's statistics, read on the loop.
-func scStats(t *testing.T, lc *liveCenter) tserver.QueueStats {
+// queueStats returns the support queue's statistics, read on the loop.
+func queueStats(t *testing.T, lc *liveCenter) tserver.QueueStats {
 	t.Helper()
 	var st tserver.QueueStats
 	var err error
@@ -190,10 +191,10 @@ func scStats(t *testing.T, lc *liveCenter) tserver.QueueStats {
 	return st
 }
 
-// scCheckStats compares the counters that every scenario pins down.
-func scCheckStats(t *testing.T, lc *liveCenter, offered, answered, abandoned int64) {
+// checkStats compares the counters that every scenario pins down.
+func checkStats(t *testing.T, lc *liveCenter, offered, answered, abandoned int64) {
 	t.Helper()
-	st := scStats(t, lc)
+	st := queueStats(t, lc)
 	if st.Offered != offered || st.Answered != answered || st.Abandoned != abandoned {
 		t.Errorf("stats offered %d answered %d abandoned %d, want %d %d %d",
 			st.Offered, st.Answered, st.Abandoned, offered, answered, abandoned)
@@ -203,9 +204,9 @@ func scCheckStats(t *testing.T, lc *liveCenter, offered, answered, abandoned int
 	}
 }
 
-// scRang returns how long the offer to dn lasted: from its EventRinging to
+// rang returns how long the offer to dn lasted: from its EventRinging to
 // the EventReleased that took the interaction off it.
-func scRang(events []tserver.Event, dn string) time.Duration {
+func rang(events []tserver.Event, dn string) time.Duration {
 	var rang, ended time.Time
 	for _, e := range events {
 		switch {
@@ -218,8 +219,8 @@ func scRang(events []tserver.Event, dn string) time.Duration {
 	return ended.Sub(rang)
 }
 
-// scAgentState returns the state and reason of the agent at extension dn.
-func scAgentState(t *testing.T, lc *liveCenter, dn string) (tserver.AgentState, string) {
+// agentState returns the state and reason of the agent at extension dn.
+func agentState(t *testing.T, lc *liveCenter, dn string) (tserver.AgentState, string) {
 	t.Helper()
 	var (
 		state  tserver.AgentState
@@ -243,11 +244,11 @@ func scAgentState(t *testing.T, lc *liveCenter, dn string) (tserver.AgentState, 
 	return state, reason
 }
 
-// scWantTranscript checks that the recorded interactions, in order of
+// wantTranscript checks that the recorded interactions, in order of
 // arrival, have exactly the transcripts want (none when want is empty).
-func scWantTranscript(t *testing.T, events []tserver.Event, want ...string) {
+func wantTranscript(t *testing.T, events []tserver.Event, want ...string) {
 	t.Helper()
-	ids, lines := scTranscripts(events)
+	ids, lines := transcripts(events)
 	if len(ids) != len(want) {
 		for _, id := range ids {
 			t.Logf("call %s: %s", id, strings.Join(lines[id], " "))
@@ -276,19 +277,19 @@ func TestSIPAbandonWhileQueued(t *testing.T) {
 		{"at once, 50 calls", 50, "50", "0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			lc := scCenter(t)
+			lc := sipCenter(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			caller := scCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", strconv.Itoa(tt.calls),
+			caller := sippCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", strconv.Itoa(tt.calls),
 				"-r", tt.rate, "-d", tt.wait, "-timeout", "15s")
-			scWait(t, caller, 20*time.Second, "SIPp callers")
-			lc.waitFor(t, "the abandons", 5*time.Second, scEnded(tt.calls))
+			waitPeer(t, caller, 20*time.Second, "SIPp callers")
+			lc.waitFor(t, "the abandons", 5*time.Second, ended(tt.calls))
 			want := make([]string, tt.calls)
 			for i := range want {
 				want[i] = "EventRouteRequest EventRouteUsed(default) EventQueued EventAbandoned"
 			}
-			scWantTranscript(t, lc.snapshot(), want...)
-			scCheckStats(t, lc, int64(tt.calls), 0, int64(tt.calls))
+			wantTranscript(t, lc.snapshot(), want...)
+			checkStats(t, lc, int64(tt.calls), 0, int64(tt.calls))
 		})
 	}
 }
@@ -299,33 +300,33 @@ func TestSIPAbandonWhileQueued(t *testing.T) {
 // and puts the call back in the queue, where agent 1002 takes it.
 func TestSIPRingNoAnswerGoesToNextAgent(t *testing.T) {
 	const ringTimeout = 2 * time.Second
-	lc := scCenter(t, "--ring-timeout", ringTimeout.String())
+	lc := sipCenter(t, "--ring-timeout", ringTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	phoneA := scPhone(t, ctx, lc, "1001", "agent-no-answer.xml", "-m", "1")
-	caller := scCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "20s")
-	lc.waitFor(t, "1001 ringing", 10*time.Second, scHas(tserver.EventRinging, "1001", ""))
+	phoneA := sippPhone(t, ctx, lc, "1001", "agent-no-answer.xml", "-m", "1")
+	caller := sippCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "20s")
+	lc.waitFor(t, "1001 ringing", 10*time.Second, hasEvent(tserver.EventRinging, "1001", ""))
 	// Only now is there a second agent: the call can only reach it
 	// through the ring timeout.
-	scPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
-	scWait(t, caller, 20*time.Second, "SIPp caller")
-	scWait(t, phoneA, 5*time.Second, "1001's phone (CANCEL answered, 487 ACKed)")
-	lc.waitFor(t, "the call released", 5*time.Second, scEnded(1))
+	sippPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
+	waitPeer(t, caller, 20*time.Second, "SIPp caller")
+	waitPeer(t, phoneA, 5*time.Second, "1001's phone (CANCEL answered, 487 ACKed)")
+	lc.waitFor(t, "the call released", 5*time.Second, ended(1))
 
 	events := lc.snapshot()
-	scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
+	wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
 		"EventReleased@1001(ring_no_answer) EventQueued EventDiverted@1002 EventRinging@1002 EventEstablished@1002 EventReleased@1002")
-	if d := scRang(events, "1001"); d < ringTimeout-100*time.Millisecond || d > ringTimeout+2*time.Second {
+	if d := rang(events, "1001"); d < ringTimeout-100*time.Millisecond || d > ringTimeout+2*time.Second {
 		t.Errorf("1001 rang for %v, want about the ring timeout %v", d, ringTimeout)
 	}
-	if got, want := strings.Join(scAgentLines(events, "1001"), " "),
+	if got, want := strings.Join(agentLines(events, "1001"), " "),
 		"EventAgentLogin@1001 EventAgentReady@1001 EventAgentNotReady@1001(ring_no_answer)"; got != want {
 		t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 	}
-	if st, reason := scAgentState(t, lc, "1001"); st != tserver.NotReady || reason != "ring_no_answer" {
+	if st, reason := agentState(t, lc, "1001"); st != tserver.NotReady || reason != "ring_no_answer" {
 		t.Errorf("agent 1001 is %s (%s), want not_ready (ring_no_answer)", st, reason)
 	}
-	scCheckStats(t, lc, 1, 1, 0)
+	checkStats(t, lc, 1, 1, 0)
 }
 
 // TestSIPBusyOrDeclineGoesToNextAgent: agent 1001's phone refuses the call
@@ -337,24 +338,24 @@ func TestSIPBusyOrDeclineGoesToNextAgent(t *testing.T) {
 		{"603", "agent-declines.xml", "declined"},
 	} {
 		t.Run(tt.code, func(t *testing.T) {
-			lc := scCenter(t, "--ring-timeout", "10s")
+			lc := sipCenter(t, "--ring-timeout", "10s")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			phoneA := scPhone(t, ctx, lc, "1001", tt.phone, "-m", "1")
-			caller := scCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "20s")
-			lc.waitFor(t, "1001 refusing", 10*time.Second, scHas(tserver.EventAgentNotReady, "1001", tt.reason))
-			scPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
-			scWait(t, caller, 15*time.Second, "SIPp caller")
-			scWait(t, phoneA, 5*time.Second, "1001's phone")
-			lc.waitFor(t, "the call released", 5*time.Second, scEnded(1))
+			phoneA := sippPhone(t, ctx, lc, "1001", tt.phone, "-m", "1")
+			caller := sippCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "20s")
+			lc.waitFor(t, "1001 refusing", 10*time.Second, hasEvent(tserver.EventAgentNotReady, "1001", tt.reason))
+			sippPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
+			waitPeer(t, caller, 15*time.Second, "SIPp caller")
+			waitPeer(t, phoneA, 5*time.Second, "1001's phone")
+			lc.waitFor(t, "the call released", 5*time.Second, ended(1))
 
 			events := lc.snapshot()
-			scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
+			wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
 				"EventReleased@1001("+tt.reason+") EventQueued EventDiverted@1002 EventRinging@1002 EventEstablished@1002 EventReleased@1002")
-			if st, reason := scAgentState(t, lc, "1001"); st != tserver.NotReady || reason != tt.reason {
+			if st, reason := agentState(t, lc, "1001"); st != tserver.NotReady || reason != tt.reason {
 				t.Errorf("agent 1001 is %s (%s), want not_ready (%s)", st, reason, tt.reason)
 			}
-			scCheckStats(t, lc, 1, 1, 0)
+			checkStats(t, lc, 1, 1, 0)
 		})
 	}
 }
@@ -368,51 +369,51 @@ func TestSIPHangUpFirst(t *testing.T) {
 		{"agent", "caller-waits.xml", "agent-answers.xml"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			lc := scCenter(t, "--ring-timeout", "10s")
+			lc := sipCenter(t, "--ring-timeout", "10s")
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			phone := scPhone(t, ctx, lc, "1001", tt.agent, "-m", "1")
-			caller := scCall(t, ctx, lc, tt.caller, "-s", "5000", "-m", "1", "-d", "1500", "-timeout", "20s")
-			scWait(t, caller, 15*time.Second, "SIPp caller")
-			scWait(t, phone, 5*time.Second, "1001's phone")
-			lc.waitFor(t, "the call released", 5*time.Second, scEnded(1))
+			phone := sippPhone(t, ctx, lc, "1001", tt.agent, "-m", "1")
+			caller := sippCall(t, ctx, lc, tt.caller, "-s", "5000", "-m", "1", "-d", "1500", "-timeout", "20s")
+			waitPeer(t, caller, 15*time.Second, "SIPp caller")
+			waitPeer(t, phone, 5*time.Second, "1001's phone")
+			lc.waitFor(t, "the call released", 5*time.Second, ended(1))
 			lc.waitFor(t, "1001 ready again", 5*time.Second, func(ev []tserver.Event) bool {
 				return countType(ev, tserver.EventAgentReady) >= 2
 			})
 			events := lc.snapshot()
-			scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
+			wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
 				"EventEstablished@1001 EventReleased@1001")
-			if got, want := strings.Join(scAgentLines(events, "1001"), " "),
+			if got, want := strings.Join(agentLines(events, "1001"), " "),
 				"EventAgentLogin@1001 EventAgentReady@1001 EventAgentReady@1001"; got != want {
 				t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 			}
-			scCheckStats(t, lc, 1, 1, 0)
-			if st := scStats(t, lc); st.Handled != 1 {
+			checkStats(t, lc, 1, 1, 0)
+			if st := queueStats(t, lc); st.Handled != 1 {
 				t.Errorf("handled %d, want 1", st.Handled)
 			}
 		})
 	}
 }
 
-// scFeatureCode dials code from user's phone: the INVITE is challenged
+// featureCode dials code from user's phone: the INVITE is challenged
 // (407) and retried with digest credentials; the switch answers and hangs up.
-func scFeatureCode(t *testing.T, ctx context.Context, lc *liveCenter, user, code string) {
+func featureCode(t *testing.T, ctx context.Context, lc *liveCenter, user, code string) {
 	t.Helper()
 	// SIPp's digest uri is remote_ip:remote_port unless told; the switch
 	// wants the Request-URI there (RFC 2617 §3.2.2.5).
-	fc := scCall(t, ctx, lc, "feature-code.xml", "-s", code, "-m", "1", "-key", "user", user,
+	fc := sippCall(t, ctx, lc, "feature-code.xml", "-s", code, "-m", "1", "-key", "user", user,
 		"-au", user, "-ap", "secret", "-auth_uri", code+"@"+lc.sipAddr, "-timeout", "10s")
-	scWait(t, fc, 15*time.Second, "dialling "+code)
+	waitPeer(t, fc, 15*time.Second, "dialling "+code)
 }
 
 // TestSIPFeatureCodes: a desk with only a SIP phone works as an agent by
 // dialling feature codes, each an INVITE authenticated with digest (407
 // then credentials): *22 not ready, *21 ready, *23 log out, *24 log in.
 func TestSIPFeatureCodes(t *testing.T) {
-	lc := scCenter(t)
+	lc := sipCenter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	scPhone(t, ctx, lc, "1001", "agent-answers.xml")
+	sippPhone(t, ctx, lc, "1001", "agent-answers.xml")
 	steps := []struct {
 		code  string
 		event tserver.EventType
@@ -425,43 +426,43 @@ func TestSIPFeatureCodes(t *testing.T) {
 		{"*21", tserver.EventAgentReady, tserver.Ready},
 	}
 	for i, s := range steps {
-		scFeatureCode(t, ctx, lc, "1001", s.code)
+		featureCode(t, ctx, lc, "1001", s.code)
 		lc.waitFor(t, s.code+" done", 5*time.Second, func(ev []tserver.Event) bool {
 			// login and ready at registration, then one event per code
-			lines := scAgentLines(ev, "1001")
+			lines := agentLines(ev, "1001")
 			return len(lines) >= 3+i && strings.HasPrefix(lines[2+i], s.event.String())
 		})
-		if st, _ := scAgentState(t, lc, "1001"); st != s.state {
+		if st, _ := agentState(t, lc, "1001"); st != s.state {
 			t.Errorf("after %s agent 1001 is %s, want %s", s.code, st, s.state)
 		}
 	}
 	events := lc.snapshot()
-	if got, want := strings.Join(scAgentLines(events, "1001"), " "),
+	if got, want := strings.Join(agentLines(events, "1001"), " "),
 		"EventAgentLogin@1001 EventAgentReady@1001 EventAgentNotReady@1001(feature_code) EventAgentReady@1001 "+
 			"EventAgentLogout@1001 EventAgentLogin@1001 EventAgentReady@1001"; got != want {
 		t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 	}
 	// A feature code is not an interaction.
-	scWantTranscript(t, events)
-	scCheckStats(t, lc, 0, 0, 0)
+	wantTranscript(t, events)
+	checkStats(t, lc, 0, 0, 0)
 }
 
 // TestSIPSecurity: only public numbers take unauthenticated calls, unknown
 // numbers are refused, and a wrong password registers nothing.
 func TestSIPSecurity(t *testing.T) {
 	t.Run("invite to an extension without credentials", func(t *testing.T) {
-		lc := scCenter(t)
+		lc := sipCenter(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		phone := scPhone(t, ctx, lc, "1001", "agent-answers.xml", "-m", "1")
-		phoneDone := scDone(phone)
+		phone := sippPhone(t, ctx, lc, "1001", "agent-answers.xml", "-m", "1")
+		phoneDone := exited(phone)
 		// The caller claims to be agent 1002: a From user is no credential.
-		caller := scCall(t, ctx, lc, "invite-challenged.xml", "-s", "1001", "-key", "user", "1002", "-m", "1", "-timeout", "10s")
-		scWait(t, caller, 15*time.Second, "SIPp caller (want 407, then nothing)")
-		scBarrier(t, lc)
+		caller := sippCall(t, ctx, lc, "invite-challenged.xml", "-s", "1001", "-key", "user", "1002", "-m", "1", "-timeout", "10s")
+		waitPeer(t, caller, 15*time.Second, "SIPp caller (want 407, then nothing)")
+		barrier(t, lc)
 		events := lc.snapshot()
-		scWantTranscript(t, events) // no interaction was created
-		if got, want := strings.Join(scAgentLines(events, "1001"), " "), "EventAgentLogin@1001 EventAgentReady@1001"; got != want {
+		wantTranscript(t, events) // no interaction was created
+		if got, want := strings.Join(agentLines(events, "1001"), " "), "EventAgentLogin@1001 EventAgentReady@1001"; got != want {
 			t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 		}
 		select {
@@ -471,47 +472,47 @@ func TestSIPSecurity(t *testing.T) {
 		}
 	})
 	t.Run("invite to an unknown number", func(t *testing.T) {
-		lc := scCenter(t)
+		lc := sipCenter(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		caller := scCall(t, ctx, lc, "invite-unknown.xml", "-s", "9999", "-key", "user", "customer", "-m", "1", "-timeout", "10s")
-		scWait(t, caller, 15*time.Second, "SIPp caller (want 404)")
-		scBarrier(t, lc)
-		scWantTranscript(t, lc.snapshot())
-		scCheckStats(t, lc, 0, 0, 0)
+		caller := sippCall(t, ctx, lc, "invite-unknown.xml", "-s", "9999", "-key", "user", "customer", "-m", "1", "-timeout", "10s")
+		waitPeer(t, caller, 15*time.Second, "SIPp caller (want 404)")
+		barrier(t, lc)
+		wantTranscript(t, lc.snapshot())
+		checkStats(t, lc, 0, 0, 0)
 	})
 	t.Run("register with a wrong password", func(t *testing.T) {
-		lc := scCenter(t)
+		lc := sipCenter(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		reg := scCall(t, ctx, lc, "register-refused.xml", "-m", "1", "-au", "1001", "-ap", "not-the-password",
+		reg := sippCall(t, ctx, lc, "register-refused.xml", "-m", "1", "-au", "1001", "-ap", "not-the-password",
 			"-key", "user", "1001", "-timeout", "10s")
-		scWait(t, reg, 15*time.Second, "SIPp REGISTER (want 401, then 403)")
-		scBarrier(t, lc)
+		waitPeer(t, reg, 15*time.Second, "SIPp REGISTER (want 401, then 403)")
+		barrier(t, lc)
 		if n := len(lc.snapshot()); n != 0 {
 			t.Errorf("%d CTI events, want none: %v", n, lc.snapshot())
 		}
 		if c := lc.m.center.Registrar().Lookup("1001"); len(c) != 0 {
 			t.Errorf("1001 has bindings %v", c)
 		}
-		if st, _ := scAgentState(t, lc, "1001"); st != tserver.LoggedOut {
+		if st, _ := agentState(t, lc, "1001"); st != tserver.LoggedOut {
 			t.Errorf("agent 1001 is %s, want logged_out", st)
 		}
 	})
 }
 
-// scBarrier returns once everything posted to the center's loop so far has
+// barrier returns once everything posted to the center's loop so far has
 // run (the gateway posts registrations and arrivals there).
-func scBarrier(t *testing.T, lc *liveCenter) {
+func barrier(t *testing.T, lc *liveCenter) {
 	t.Helper()
 	if err := lc.m.center.Do(context.Background(), func(*tserver.Server) {}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// scCounts reads the last line of the SIPp -trace_counts file in dir: the
+// eventCounts reads the last line of the SIPp -trace_counts file in dir: the
 // count of each scenario message, keyed by column name (2_404_Recv, ...).
-func scCounts(t *testing.T, dir string) map[string]int {
+func eventCounts(t *testing.T, dir string) map[string]int {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*_counts.csv"))
 	if len(files) != 1 {
@@ -538,8 +539,8 @@ func scCounts(t *testing.T, dir string) map[string]int {
 	return counts
 }
 
-// scCount returns the count of the column whose name ends in suffix.
-func scCount(counts map[string]int, suffix string) int {
+// countEvents returns the count of the column whose name ends in suffix.
+func countEvents(counts map[string]int, suffix string) int {
 	for name, n := range counts {
 		if strings.HasSuffix(name, suffix) {
 			return n
@@ -560,24 +561,24 @@ func TestSIPInviteFloodIsRateLimited(t *testing.T) {
 		limitBurst = 400
 		calls      = 3
 	)
-	lc := scCenter(t, "--ring-timeout", "10s")
+	lc := sipCenter(t, "--ring-timeout", "10s")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	scPhone(t, ctx, lc, "1001", "agent-answers.xml")
+	sippPhone(t, ctx, lc, "1001", "agent-answers.xml")
 
 	start := time.Now()
-	flood := sipp(t, ctx, "-sf", scScenario(t, "flood.xml"), "-s", "9999", "-i", "127.0.0.2", "-p", strconv.Itoa(freeUDPPort(t)),
+	flood := sipp(t, ctx, "-sf", sippScenario(t, "flood.xml"), "-s", "9999", "-i", "127.0.0.2", "-p", strconv.Itoa(cctest.FreeUDPPort(t)),
 		"-m", strconv.Itoa(floodCalls), "-r", strconv.Itoa(floodRate), "-rp", "1000", "-l", "2000",
 		"-trace_counts", "-timeout", "20s", lc.sipAddr)
-	floodDone := scDone(flood)
-	caller := scCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", strconv.Itoa(calls), "-r", "2", "-timeout", "15s")
-	scWait(t, caller, 20*time.Second, "SIPp callers from 127.0.0.1 during the flood")
+	floodDone := exited(flood)
+	caller := sippCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", strconv.Itoa(calls), "-r", "2", "-timeout", "15s")
+	waitPeer(t, caller, 20*time.Second, "SIPp callers from 127.0.0.1 during the flood")
 	select {
 	case err := <-floodDone:
 		t.Fatalf("the flood ended (%v) before the normal calls did: nothing shown", err)
 	default:
 	}
-	lc.waitFor(t, "the normal calls released", 5*time.Second, scEnded(calls))
+	lc.waitFor(t, "the normal calls released", 5*time.Second, ended(calls))
 	select {
 	case err := <-floodDone:
 		if err != nil {
@@ -589,8 +590,8 @@ func TestSIPInviteFloodIsRateLimited(t *testing.T) {
 	}
 	elapsed := time.Since(start)
 
-	counts := scCounts(t, flood.Dir)
-	sent, notFound, limited := scCount(counts, "_INVITE_Sent"), scCount(counts, "_404_Recv"), scCount(counts, "_503_Recv")
+	counts := eventCounts(t, flood.Dir)
+	sent, notFound, limited := countEvents(counts, "_INVITE_Sent"), countEvents(counts, "_404_Recv"), countEvents(counts, "_503_Recv")
 	t.Logf("flood: %d INVITEs in %v: %d let through (404), %d rate-limited (503)", sent, elapsed.Round(time.Millisecond), notFound, limited)
 	if sent != floodCalls || notFound+limited != floodCalls {
 		t.Errorf("flood: %d INVITEs sent, %d answered 404 + %d answered 503, want %d", sent, notFound, limited, floodCalls)
@@ -607,22 +608,22 @@ func TestSIPInviteFloodIsRateLimited(t *testing.T) {
 	for i := range want {
 		want[i] = "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 EventEstablished@1001 EventReleased@1001"
 	}
-	scWantTranscript(t, lc.snapshot(), want...)
-	scCheckStats(t, lc, calls, calls, 0)
+	wantTranscript(t, lc.snapshot(), want...)
+	checkStats(t, lc, calls, calls, 0)
 }
 
-// scBaresip starts baresip as an auto-answering softphone registered as
+// startBaresip starts baresip as an auto-answering softphone registered as
 // user (password secret), with its configuration in a temporary directory
 // (recipe: shared/recipes/sip.md §3b). It returns once the agent is ready,
 // with baresip's ctrl_tcp address and its output.
-func scBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string) (ctrl string, output *scSyncBuffer) {
+func startBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string) (ctrl string, output *syncBuffer) {
 	t.Helper()
 	bin := peer.Require(t, "baresip")
 	dir := t.TempDir()
-	ctrl = fmt.Sprintf("127.0.0.1:%d", scFreeTCPPort(t))
+	ctrl = fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
 	config := strings.Join([]string{
 		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", freeUDPPort(t)),
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", cctest.FreeUDPPort(t)),
 		"sip_trans_def udp",
 		"call_local_timeout 120",
 		"call_max_calls 4",
@@ -651,12 +652,12 @@ func scBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string) (
 	}
 	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "60")
 	cmd.Dir = dir
-	out := newSCSyncBuffer()
+	out := newSyncBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := scDone(cmd)
+	done := exited(cmd)
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-done
@@ -664,11 +665,11 @@ func scBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string) (
 			t.Logf("baresip output:\n%s", out.String())
 		}
 	})
-	lc.waitFor(t, user+" (baresip) ready", 10*time.Second, scHas(tserver.EventAgentReady, user, ""))
+	lc.waitFor(t, user+" (baresip) ready", 10*time.Second, hasEvent(tserver.EventAgentReady, user, ""))
 	return ctrl, out
 }
 
-func scFreeTCPPort(t *testing.T) int {
+func freeTCPPort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -678,17 +679,17 @@ func scFreeTCPPort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// scSyncBuffer collects a process's output for the test to read and
+// syncBuffer collects a process's output for the test to read and
 // wait on.
-type scSyncBuffer struct {
+type syncBuffer struct {
 	mu      sync.Mutex
 	b       strings.Builder
 	changed chan struct{} // signalled after each write
 }
 
-func newSCSyncBuffer() *scSyncBuffer { return &scSyncBuffer{changed: make(chan struct{}, 1)} }
+func newSyncBuffer() *syncBuffer { return &syncBuffer{changed: make(chan struct{}, 1)} }
 
-func (b *scSyncBuffer) Write(p []byte) (int, error) {
+func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	n, err := b.b.Write(p)
 	b.mu.Unlock()
@@ -699,14 +700,14 @@ func (b *scSyncBuffer) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (b *scSyncBuffer) String() string {
+func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
 }
 
 // waitFor waits until cond holds over the output, or fails the test.
-func (b *scSyncBuffer) waitFor(t *testing.T, what string, d time.Duration, cond func(string) bool) {
+func (b *syncBuffer) waitFor(t *testing.T, what string, d time.Duration, cond func(string) bool) {
 	t.Helper()
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
@@ -719,9 +720,9 @@ func (b *scSyncBuffer) waitFor(t *testing.T, what string, d time.Duration, cond 
 	}
 }
 
-// scBaresipCommand sends one command to baresip's ctrl_tcp (a netstring
+// baresipCommand sends one command to baresip's ctrl_tcp (a netstring
 // of JSON) and returns the data of its response.
-func scBaresipCommand(t *testing.T, ctrl, command, params string) string {
+func baresipCommand(t *testing.T, ctrl, command, params string) string {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", ctrl, 5*time.Second)
 	if err != nil {
@@ -773,20 +774,20 @@ func scBaresipCommand(t *testing.T, ctrl, command, params string) string {
 // the caller's does (the switch BYEs it).
 func TestSIPBaresipAgent(t *testing.T) {
 	const calls = 6
-	lc := scCenter(t, "--ring-timeout", "10s")
+	lc := sipCenter(t, "--ring-timeout", "10s")
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	// baresip registers first: the longest idle agent takes the first call.
-	ctrl, output := scBaresip(t, ctx, lc, "1005")
+	ctrl, output := startBaresip(t, ctx, lc, "1005")
 	for _, user := range []string{"1001", "1002"} {
-		scPhone(t, ctx, lc, user, "agent-waits-for-bye.xml")
+		sippPhone(t, ctx, lc, user, "agent-waits-for-bye.xml")
 	}
-	caller := scCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", strconv.Itoa(calls), "-r", "2", "-d", "1000", "-timeout", "25s")
-	scWait(t, caller, 30*time.Second, "SIPp callers")
-	lc.waitFor(t, "every call released", 5*time.Second, scEnded(calls))
+	caller := sippCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", strconv.Itoa(calls), "-r", "2", "-d", "1000", "-timeout", "25s")
+	waitPeer(t, caller, 30*time.Second, "SIPp callers")
+	lc.waitFor(t, "every call released", 5*time.Second, ended(calls))
 
 	events := lc.snapshot()
-	ids, lines := scTranscripts(events)
+	ids, lines := transcripts(events)
 	if len(ids) != calls {
 		t.Fatalf("%d interactions, want %d", len(ids), calls)
 	}
@@ -812,7 +813,7 @@ func TestSIPBaresipAgent(t *testing.T) {
 		t.Errorf("baresip (1005) answered none of the %d calls", calls)
 	}
 	t.Logf("baresip answered %d of %d calls", byBaresip, calls)
-	scCheckStats(t, lc, calls, calls, 0)
+	checkStats(t, lc, calls, calls, 0)
 	// baresip's side: it answered those calls, and each ended with the
 	// switch's BYE (libre reports a BYE received as "Connection reset by
 	// peer"), the last possibly just after the caller's.
@@ -826,7 +827,7 @@ func TestSIPBaresipAgent(t *testing.T) {
 	if n := strings.Count(out, "session closed: Connection reset by peer"); n != byBaresip {
 		t.Errorf("baresip got %d BYEs, want %d", n, byBaresip)
 	}
-	if active := scBaresipCommand(t, ctrl, "listcalls", ""); !strings.Contains(active, "Active calls (0)") {
+	if active := baresipCommand(t, ctrl, "listcalls", ""); !strings.Contains(active, "Active calls (0)") {
 		t.Errorf("baresip still has calls: %s", active)
 	}
 }
@@ -835,24 +836,24 @@ func TestSIPBaresipAgent(t *testing.T) {
 // rings: the interaction is abandoned, the switch CANCELs the agent's leg
 // (the phone answers 200 and 487) and the agent is ready again.
 func TestSIPAbandonWhileRinging(t *testing.T) {
-	lc := scCenter(t, "--ring-timeout", "10s")
+	lc := sipCenter(t, "--ring-timeout", "10s")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	phone := scPhone(t, ctx, lc, "1001", "agent-no-answer.xml", "-m", "1")
-	caller := scCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", "1", "-d", "500", "-timeout", "15s")
-	scWait(t, caller, 15*time.Second, "SIPp caller")
-	scWait(t, phone, 5*time.Second, "1001's phone (CANCEL answered, 487 ACKed)")
-	lc.waitFor(t, "the abandon", 5*time.Second, scEnded(1))
+	phone := sippPhone(t, ctx, lc, "1001", "agent-no-answer.xml", "-m", "1")
+	caller := sippCall(t, ctx, lc, "caller-hangs-up.xml", "-s", "5000", "-m", "1", "-d", "500", "-timeout", "15s")
+	waitPeer(t, caller, 15*time.Second, "SIPp caller")
+	waitPeer(t, phone, 5*time.Second, "1001's phone (CANCEL answered, 487 ACKed)")
+	lc.waitFor(t, "the abandon", 5*time.Second, ended(1))
 	events := lc.snapshot()
-	scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 EventAbandoned@1001")
+	wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 EventAbandoned@1001")
 	// The offer ended with the interaction: 1001 was never not ready.
-	if got, want := strings.Join(scAgentLines(events, "1001"), " "), "EventAgentLogin@1001 EventAgentReady@1001"; got != want {
+	if got, want := strings.Join(agentLines(events, "1001"), " "), "EventAgentLogin@1001 EventAgentReady@1001"; got != want {
 		t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 	}
-	if st, _ := scAgentState(t, lc, "1001"); st != tserver.Ready {
+	if st, _ := agentState(t, lc, "1001"); st != tserver.Ready {
 		t.Errorf("agent 1001 is %s, want ready", st)
 	}
-	scCheckStats(t, lc, 1, 0, 1)
+	checkStats(t, lc, 1, 0, 1)
 }
 
 // TestSIPSilentPhoneRingTimeout: agent 1001's registered contact never
@@ -861,7 +862,7 @@ func TestSIPAbandonWhileRinging(t *testing.T) {
 // not after Timer B (32 s).
 func TestSIPSilentPhoneRingTimeout(t *testing.T) {
 	const ringTimeout = 2 * time.Second
-	lc := scCenter(t, "--ring-timeout", ringTimeout.String())
+	lc := sipCenter(t, "--ring-timeout", ringTimeout.String())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A bound socket that never reads: no response, no ICMP.
@@ -870,44 +871,44 @@ func TestSIPSilentPhoneRingTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	scRegister(t, ctx, lc, "1001", silent.LocalAddr().String(), "3600")
-	lc.waitFor(t, "1001 ready", 10*time.Second, scHas(tserver.EventAgentReady, "1001", ""))
-	caller := scCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "25s")
-	lc.waitFor(t, "1001 ringing", 10*time.Second, scHas(tserver.EventRinging, "1001", ""))
-	scPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
+	registerContact(t, ctx, lc, "1001", silent.LocalAddr().String(), "3600")
+	lc.waitFor(t, "1001 ready", 10*time.Second, hasEvent(tserver.EventAgentReady, "1001", ""))
+	caller := sippCall(t, ctx, lc, "caller-waits.xml", "-s", "5000", "-m", "1", "-timeout", "25s")
+	lc.waitFor(t, "1001 ringing", 10*time.Second, hasEvent(tserver.EventRinging, "1001", ""))
+	sippPhone(t, ctx, lc, "1002", "agent-answers.xml", "-m", "1")
 	lc.waitFor(t, "1001's offer to fail", ringTimeout+3*time.Second, func(ev []tserver.Event) bool {
 		return slices.ContainsFunc(ev, func(e tserver.Event) bool { return e.Type == tserver.EventReleased && e.DN == "1001" })
 	})
-	scWait(t, caller, 10*time.Second, "SIPp caller")
-	lc.waitFor(t, "the call released", 5*time.Second, scEnded(1))
+	waitPeer(t, caller, 10*time.Second, "SIPp caller")
+	lc.waitFor(t, "the call released", 5*time.Second, ended(1))
 	events := lc.snapshot()
-	scWantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
+	wantTranscript(t, events, "EventRouteRequest EventRouteUsed(default) EventQueued EventDiverted@1001 EventRinging@1001 "+
 		"EventReleased@1001(unreachable) EventQueued EventDiverted@1002 EventRinging@1002 EventEstablished@1002 EventReleased@1002")
-	if d := scRang(events, "1001"); d < ringTimeout-100*time.Millisecond || d > ringTimeout+2*time.Second {
+	if d := rang(events, "1001"); d < ringTimeout-100*time.Millisecond || d > ringTimeout+2*time.Second {
 		t.Errorf("1001 was tried for %v, want about the ring timeout %v", d, ringTimeout)
 	}
-	if st, reason := scAgentState(t, lc, "1001"); st != tserver.NotReady || reason != "unreachable" {
+	if st, reason := agentState(t, lc, "1001"); st != tserver.NotReady || reason != "unreachable" {
 		t.Errorf("agent 1001 is %s (%s), want not_ready (unreachable)", st, reason)
 	}
-	scCheckStats(t, lc, 1, 1, 0)
+	checkStats(t, lc, 1, 1, 0)
 }
 
 // TestSIPUnregisterLogsOut: when an agent's phone unregisters (REGISTER
 // with Expires: 0), its binding goes and the agent is logged out.
 func TestSIPUnregisterLogsOut(t *testing.T) {
-	lc := scCenter(t)
+	lc := sipCenter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// Registering needs no phone behind the contact.
-	contact := fmt.Sprintf("127.0.0.1:%d", freeUDPPort(t))
-	scRegister(t, ctx, lc, "1001", contact, "3600")
-	lc.waitFor(t, "1001 ready", 10*time.Second, scHas(tserver.EventAgentReady, "1001", ""))
-	scRegister(t, ctx, lc, "1001", contact, "0")
-	lc.waitFor(t, "1001 logged out", 5*time.Second, scHas(tserver.EventAgentLogout, "1001", ""))
+	contact := fmt.Sprintf("127.0.0.1:%d", cctest.FreeUDPPort(t))
+	registerContact(t, ctx, lc, "1001", contact, "3600")
+	lc.waitFor(t, "1001 ready", 10*time.Second, hasEvent(tserver.EventAgentReady, "1001", ""))
+	registerContact(t, ctx, lc, "1001", contact, "0")
+	lc.waitFor(t, "1001 logged out", 5*time.Second, hasEvent(tserver.EventAgentLogout, "1001", ""))
 	if c := lc.m.center.Registrar().Lookup("1001"); len(c) != 0 {
 		t.Errorf("1001 still has bindings %v", c)
 	}
-	if got, want := strings.Join(scAgentLines(lc.snapshot(), "1001"), " "),
+	if got, want := strings.Join(agentLines(lc.snapshot(), "1001"), " "),
 		"EventAgentLogin@1001 EventAgentReady@1001 EventAgentLogout@1001"; got != want {
 		t.Errorf("agent 1001:\n got  %s\n want %s", got, want)
 	}

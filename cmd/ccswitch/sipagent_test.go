@@ -15,6 +15,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
@@ -74,8 +75,8 @@ func (v *webVisitor) expectFrame(ctx context.Context, part string, frames *[]str
 // the customer read are added to frames.
 func aliceChatsWithDora(t *testing.T, ctx context.Context, c *imCenter, contact string, frames *[]string) *webVisitor {
 	t.Helper()
-	scRegister(t, ctx, c.liveCenter, "2001", contact, "3600")
-	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
+	registerContact(t, ctx, c.liveCenter, "2001", contact, "3600")
+	c.waitFor(t, "dora ready", 10*time.Second, hasEvent(tserver.EventAgentReady, "2001", ""))
 	v := dialWebChat(t, ctx, c.http, "Mozilla/5.0 Firefox/128.0")
 	v.say(ctx, "hello")
 	v.expectFrame(ctx, "customer number", frames)
@@ -97,8 +98,8 @@ func TestSIPAgentChatsOnPhone(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	c := startPhoneDeskCenter(t)
-	port := freeUDPPort(t)
-	phone := sipp(t, ctx, "-sf", scScenario(t, "chat-agent.xml"), "-s", "support", "-key", "user", "2001",
+	port := cctest.FreeUDPPort(t)
+	phone := sipp(t, ctx, "-sf", sippScenario(t, "chat-agent.xml"), "-s", "support", "-key", "user", "2001",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-m", "1", "-timeout", "30s", "-timeout_error",
 		"-trace_msg", "-message_file", filepath.Join(t.TempDir(), "msgs.log"), c.sipAddr)
 	var frames []string
@@ -106,7 +107,7 @@ func TestSIPAgentChatsOnPhone(t *testing.T) {
 	v.expectFrame(ctx, "Dora: Hello Alice, Dora here. How can I help?", &frames)
 	v.say(ctx, "thanks, that was all")
 	v.expectFrame(ctx, "Dora has ended the chat", &frames)
-	scWait(t, phone, 20*time.Second, "SIPp agent phone")
+	waitPeer(t, phone, 20*time.Second, "SIPp agent phone")
 
 	for _, f := range frames {
 		if strings.Contains(strings.ToLower(f), "sip:") || ipAddress.MatchString(f) ||
@@ -213,8 +214,8 @@ func TestSIPAgentForgedFromIsACustomer(t *testing.T) {
 	defer cancel()
 	c := startPhoneDeskCenter(t)
 	phone := newUDPPhone(t, c.sipAddr)
-	scRegister(t, ctx, c.liveCenter, "2001", phone.addr(), "3600")
-	c.waitFor(t, "dora ready", 10*time.Second, scHas(tserver.EventAgentReady, "2001", ""))
+	registerContact(t, ctx, c.liveCenter, "2001", phone.addr(), "3600")
+	c.waitFor(t, "dora ready", 10*time.Second, hasEvent(tserver.EventAgentReady, "2001", ""))
 
 	forger := newUDPPhone(t, c.sipAddr)
 	id := forger.write("2001", "1 please refund the customer")
@@ -263,9 +264,9 @@ func TestSIPAgentPhoneGoneHandsChatsOver(t *testing.T) {
 		return ok && req.Method == sip.MESSAGE && strings.Contains(string(req.Body()), "new chat")
 	})
 
-	scRegister(t, ctx, c.liveCenter, "2001", phone.addr(), "0")
+	registerContact(t, ctx, c.liveCenter, "2001", phone.addr(), "0")
 	v.expectFrame(ctx, "Your agent was disconnected; another agent will take over.", &frames)
-	c.waitFor(t, "dora logged out", 10*time.Second, scHas(tserver.EventAgentLogout, "2001", ""))
+	c.waitFor(t, "dora logged out", 10*time.Second, hasEvent(tserver.EventAgentLogout, "2001", ""))
 	var phases []string
 	all, err := c.m.center.Conversations(ctx)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -51,7 +52,7 @@ type harness struct {
 // with setup run before it serves.
 func start(t testing.TB, setup func(*harness)) *harness {
 	t.Helper()
-	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	quietSIP.Do(func() { sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil))) })
 	h := &harness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
 	f, err := config.Parse("sipmsg.yaml", []byte(testCenter))
 	if err != nil {
@@ -236,3 +237,7 @@ func (p *phone) respond(req *sip.Request, code int, reason string) *sip.Response
 	p.send(res)
 	return res
 }
+
+// quietSIP silences sipgo's package-global logger once: setting it again
+// while another harness's gateway runs would race with its reads.
+var quietSIP sync.Once

@@ -16,6 +16,7 @@ import (
 
 	"github.com/emiago/sipgo"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/peer"
 )
 
@@ -49,17 +50,6 @@ func startServer(t *testing.T, r *Registrar) string {
 		}
 	})
 	return conn.LocalAddr().String()
-}
-
-// freeUDPPort returns a UDP port of 127.0.0.1 that was free a moment ago.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
 // runSIPp runs sipp with args in a temporary directory (where it writes
@@ -113,7 +103,7 @@ func TestSIPpRegister(t *testing.T) {
 				OnChange:    changes.OnChange,
 			})
 			addr := startServer(t, r)
-			port := freeUDPPort(t)
+			port := cctest.FreeUDPPort(t)
 			contact := fmt.Sprintf("127.0.0.1:%d", port)
 			code, out := runSIPp(t,
 				"-sf", testdata(t, "sipp-register-auth.xml"),
@@ -173,7 +163,7 @@ func TestSIPpRegisterMany(t *testing.T) {
 	}
 	r := New(Config{Realm: testRealm, Credentials: NewStaticCredentials(testRealm, passwords)})
 	addr := startServer(t, r)
-	port := freeUDPPort(t)
+	port := cctest.FreeUDPPort(t)
 	code, out := runSIPp(t,
 		"-sf", testdata(t, "sipp-register-inf.xml"), "-inf", users,
 		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-r", "50", "-m", strconv.Itoa(n),

@@ -54,7 +54,7 @@ func tmStart(t testing.TB, ringTimeout time.Duration, tune ...func(*Config)) *tm
 // tmStartWith is tmStart with setup run on the gateway before it serves.
 func tmStartWith(t testing.TB, ringTimeout time.Duration, setup func(*Gateway), tune ...func(*Config)) *tmHarness {
 	t.Helper()
-	sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	quietSIP.Do(func() { sip.SetDefaultLogger(slog.New(slog.NewTextHandler(io.Discard, nil))) })
 	h := &tmHarness{t: t, net: memnet.New(), gwAddr: "127.0.0.1:5060", done: make(chan struct{})}
 	f, err := config.Parse("timers.yaml", []byte(timerCenter))
 	if err != nil {
@@ -445,3 +445,7 @@ func TestMaxCallsRefusesPastTheLimit(t *testing.T) {
 		}
 	})
 }
+
+// quietSIP silences sipgo's package-global logger once: setting it again
+// while another harness's gateway runs would race with its reads.
+var quietSIP sync.Once

@@ -241,17 +241,6 @@ func mustOK(tb testing.TB, err error, what string) {
 	}
 }
 
-// wantKind fails unless err is an EventError of kind k.
-func wantKind(tb testing.TB, err error, k pbx.Kind, what string) {
-	tb.Helper()
-	if err == nil {
-		tb.Fatalf("%s: succeeded, want a %s error", what, k)
-	}
-	if got := pbx.KindOf(err); got != k {
-		tb.Fatalf("%s: error %q is %s, want %s", what, err, got, k)
-	}
-}
-
 // mustEvent waits for event about id on c.
 func mustEvent(tb testing.TB, c *Client, event string, id pbx.ConnID) Message {
 	tb.Helper()

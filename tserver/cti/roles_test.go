@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/internal/auth"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -118,7 +119,7 @@ func TestUnauthenticatedRefused(t *testing.T) {
 		{Request: RequestMakeCall, Destination: "5550100"},
 	} {
 		_, err := anon.Do(ctx, r)
-		wantKind(t, err, pbx.Permission, "unauthenticated "+r.Request+" "+r.DN)
+		cctest.WantKind(t, err, pbx.Permission, "unauthenticated "+r.Request+" "+r.DN)
 		if !strings.Contains(err.Error(), "log in first") {
 			t.Errorf("%s: %q does not say to log in", r.Request, err)
 		}
@@ -162,13 +163,13 @@ func TestChatJoinRoles(t *testing.T) {
 	// may not join.
 	a2 := e.agent("a2", "", false)
 	mustOK(t, a2.Register(ctx, "chat"), "a2 watches a queue it serves")
-	wantKind(t, a2.Register(ctx, "a1"), pbx.Permission, "a2 watches another agent")
+	cctest.WantKind(t, a2.Register(ctx, "a1"), pbx.Permission, "a2 watches another agent")
 	err := a2.ChatJoin(ctx, id)
-	wantKind(t, err, pbx.Permission, "a plain agent joins another's chat")
+	cctest.WantKind(t, err, pbx.Permission, "a plain agent joins another's chat")
 	if !strings.Contains(err.Error(), "RequestChatJoin: agent a2 (roles: agent) may not: it takes supervisor or admin") {
 		t.Errorf("error %q does not say who", err)
 	}
-	wantKind(t, a2.ChatSend(ctx, id, "psst"), pbx.Permission, "a plain agent writes in another's chat")
+	cctest.WantKind(t, a2.ChatSend(ctx, id, "psst"), pbx.Permission, "a plain agent writes in another's chat")
 	if got := chat.take(); len(got) != 0 {
 		t.Fatalf("chat hooks called: %q", got)
 	}
@@ -180,7 +181,7 @@ func TestChatJoinRoles(t *testing.T) {
 	if rep.User == nil || rep.User.Name != "boss" || !slices.Equal(rep.User.Roles, []string{"supervisor"}) {
 		t.Fatalf("login reply %s", rep.Raw)
 	}
-	wantKind(t, boss.ChatJoin(ctx, id), pbx.Permission, "join without watching")
+	cctest.WantKind(t, boss.ChatJoin(ctx, id), pbx.Permission, "join without watching")
 	mustOK(t, boss.Register(ctx, "a1"), "boss watches a1")
 	mustOK(t, boss.ChatJoin(ctx, id), "boss joins")
 	mustOK(t, boss.ChatSend(ctx, id, "I am here too"), "boss writes")
@@ -198,8 +199,8 @@ func TestChatJoinRoles(t *testing.T) {
 	}; !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	wantKind(t, boss.Register(ctx, "5000"), pbx.Permission, "a supervisor registers a route point")
-	wantKind(t, boss.Ready(ctx), pbx.Permission, "a supervisor is no agent")
+	cctest.WantKind(t, boss.Register(ctx, "5000"), pbx.Permission, "a supervisor registers a route point")
+	cctest.WantKind(t, boss.Ready(ctx), pbx.Permission, "a supervisor is no agent")
 
 	// a3, an agent its entry makes a supervisor: another's chat yes, its
 	// own is its own.
@@ -209,14 +210,14 @@ func TestChatJoinRoles(t *testing.T) {
 	mustOK(t, a3.Answer(ctx, own), "a3 answers")
 	mustOK(t, a3.Register(ctx, "*"), "a3 watches everything")
 	mustOK(t, a3.ChatJoin(ctx, id), "a3 joins a1's chat")
-	wantKind(t, a3.ChatJoin(ctx, own), pbx.Conflict, "a3 joins its own chat")
+	cctest.WantKind(t, a3.ChatJoin(ctx, own), pbx.Conflict, "a3 joins its own chat")
 
 	// boss makes a2 not ready and logs it out; a plain agent may not,
 	// nor may a supervisor make an agent ready.
 	_, err = a1.Do(ctx, Request{Request: RequestAgentNotReady, AgentID: "a2"})
-	wantKind(t, err, pbx.Permission, "an agent makes another not ready")
+	cctest.WantKind(t, err, pbx.Permission, "an agent makes another not ready")
 	_, err = boss.Do(ctx, Request{Request: RequestAgentReady, AgentID: "a2"})
-	wantKind(t, err, pbx.Permission, "a supervisor makes an agent ready")
+	cctest.WantKind(t, err, pbx.Permission, "a supervisor makes an agent ready")
 	mustOK(t, a2.Ready(ctx), "a2 ready")
 	_, err = boss.Do(ctx, Request{Request: RequestAgentNotReady, AgentID: "a2", Reason: "coaching"})
 	mustOK(t, err, "boss makes a2 not ready")
@@ -224,7 +225,7 @@ func TestChatJoinRoles(t *testing.T) {
 		t.Fatalf("a2 got %s", m.Raw)
 	}
 	_, err = boss.Do(ctx, Request{Request: RequestAgentNotReady, AgentID: "nobody"})
-	wantKind(t, err, pbx.NotFound, "not ready for nobody")
+	cctest.WantKind(t, err, pbx.NotFound, "not ready for nobody")
 	_, err = boss.Do(ctx, Request{Request: RequestAgentLogout, AgentID: "a2"})
 	mustOK(t, err, "boss logs a2 out")
 	mustEvent(t, a2, "EventAgentLogout", 0)
@@ -233,7 +234,7 @@ func TestChatJoinRoles(t *testing.T) {
 	}
 	// a2's desktop acts as nobody now: its rights went with the logout.
 	_, err = a2.QueryQueue(ctx, "chat")
-	wantKind(t, err, pbx.Permission, "query after a logout")
+	cctest.WantKind(t, err, pbx.Permission, "query after a logout")
 }
 
 // A monitor (a wallboard's token) sees events but cannot act.
@@ -270,10 +271,10 @@ func TestMonitorSeesButCannotAct(t *testing.T) {
 	} {
 		_, err := mon.Do(ctx, tt.r)
 		if tt.r.Request == RequestAgentLogin {
-			wantKind(t, err, pbx.Conflict, tt.name)
+			cctest.WantKind(t, err, pbx.Conflict, tt.name)
 			continue
 		}
-		wantKind(t, err, pbx.Permission, "monitor: "+tt.name)
+		cctest.WantKind(t, err, pbx.Permission, "monitor: "+tt.name)
 	}
 	if st := e.agentState("a1"); st != tserver.Reserved {
 		t.Fatalf("a1 is %s, want reserved", st)
@@ -300,7 +301,7 @@ func TestMonitorSeesButCannotAct(t *testing.T) {
 	// A wrong token is refused, and the connection stays usable.
 	c := e.dial()
 	_, err = c.LoginToken(ctx, wallToken+"x")
-	wantKind(t, err, pbx.Permission, "wrong token")
+	cctest.WantKind(t, err, pbx.Permission, "wrong token")
 	_, err = c.LoginToken(ctx, wallToken)
 	mustOK(t, err, "right token after a wrong one")
 }
@@ -312,9 +313,9 @@ func TestRouterRoutes(t *testing.T) {
 	ctx := testCtx(t)
 	router := e.router()
 	a2 := e.agent("a2", "", true)
-	wantKind(t, router.Register(ctx, "*"), pbx.Permission, "a router watches everything")
-	wantKind(t, router.Register(ctx, "support"), pbx.Permission, "a router watches a queue")
-	wantKind(t, router.Register(ctx, "a2"), pbx.Permission, "a router watches an agent")
+	cctest.WantKind(t, router.Register(ctx, "*"), pbx.Permission, "a router watches everything")
+	cctest.WantKind(t, router.Register(ctx, "support"), pbx.Permission, "a router watches a queue")
+	cctest.WantKind(t, router.Register(ctx, "a2"), pbx.Permission, "a router watches an agent")
 	mustOK(t, router.Register(ctx, "5000"), "register the route point")
 	id := e.arrive(pbx.Voice, "5000")
 	mustEvent(t, router, "EventRouteRequest", id)
@@ -322,7 +323,7 @@ func TestRouterRoutes(t *testing.T) {
 		t.Fatalf("a router queries an agent: %v", err)
 	}
 	_, err := router.Do(ctx, Request{Request: RequestAgentNotReady, AgentID: "a2"})
-	wantKind(t, err, pbx.Permission, "a router makes an agent not ready")
+	cctest.WantKind(t, err, pbx.Permission, "a router makes an agent not ready")
 	mustOK(t, router.RouteCall(ctx, id, "a2"), "route")
 	mustEvent(t, a2, "EventRinging", id)
 	mustEvent(t, router, "EventRouteUsed", id)
@@ -338,21 +339,21 @@ func TestAgentRegisters(t *testing.T) {
 	for _, dn := range []string{"a1", "support", "7100"} {
 		mustOK(t, a1.Register(ctx, dn), "a1 registers "+dn)
 	}
-	wantKind(t, a1.Register(ctx, "1001"), pbx.Conflict, "its extension is itself") // already registered as a1
+	cctest.WantKind(t, a1.Register(ctx, "1001"), pbx.Conflict, "its extension is itself") // already registered as a1
 	for _, dn := range []string{"*", "5000", "a2", "1002"} {
-		wantKind(t, a1.Register(ctx, dn), pbx.Permission, "a1 registers "+dn)
+		cctest.WantKind(t, a1.Register(ctx, dn), pbx.Permission, "a1 registers "+dn)
 	}
 	sup := e.agent("sup", "", false) // serves no queue, but its entry makes it a supervisor
 	mustOK(t, sup.Register(ctx, "support"), "a supervisor agent watches any queue")
-	wantKind(t, sup.Register(ctx, "5000"), pbx.Permission, "a supervisor agent registers a route point")
+	cctest.WantKind(t, sup.Register(ctx, "5000"), pbx.Permission, "a supervisor agent registers a route point")
 
 	other := e.arrive(pbx.Voice, "7000") // rings at a1
 	mustEvent(t, a1, "EventRinging", other)
 	a2 := e.agent("a2", "", false)
 	_, err := a2.QueryCall(ctx, other)
-	wantKind(t, err, pbx.Permission, "query another's interaction")
+	cctest.WantKind(t, err, pbx.Permission, "query another's interaction")
 	_, err = a2.QueryAgent(ctx, "a1")
-	wantKind(t, err, pbx.Permission, "query another agent")
+	cctest.WantKind(t, err, pbx.Permission, "query another agent")
 	if info, err := a2.QueryAgent(ctx, ""); err != nil || info.AgentID != "a2" {
 		t.Fatalf("query self: %+v, %v", info, err)
 	}
@@ -386,7 +387,7 @@ func TestUserLogin(t *testing.T) {
 		{"both", Request{Request: RequestLogin, User: "boss", Password: "sup-secret", Token: wallToken}, pbx.Invalid, "not both"},
 	} {
 		_, err := c.Do(ctx, tt.r)
-		wantKind(t, err, tt.kind, tt.name)
+		cctest.WantKind(t, err, tt.kind, tt.name)
 		if !strings.Contains(err.Error(), tt.msg) {
 			t.Errorf("%s: %q does not say %q", tt.name, err, tt.msg)
 		}
@@ -397,12 +398,12 @@ func TestUserLogin(t *testing.T) {
 		t.Fatalf("reply %s", rep.Raw)
 	}
 	_, err = c.LoginUser(ctx, "boss", "sup-secret")
-	wantKind(t, err, pbx.Conflict, "a second login")
+	cctest.WantKind(t, err, pbx.Conflict, "a second login")
 	_, err = c.Login(ctx, "a1", "", "pw1")
-	wantKind(t, err, pbx.Conflict, "an agent login after a user's")
+	cctest.WantKind(t, err, pbx.Conflict, "an agent login after a user's")
 	a2 := e.agent("a2", "", true)
 	_, err = a2.LoginToken(ctx, wallToken)
-	wantKind(t, err, pbx.Conflict, "a user login after an agent's")
+	cctest.WantKind(t, err, pbx.Conflict, "a user login after an agent's")
 	// The admin does a monitor's, a router's and a supervisor's work.
 	mustOK(t, c.Register(ctx, "*"), "admin watches")
 	mustOK(t, c.Register(ctx, "5000"), "admin routes")
@@ -412,7 +413,7 @@ func TestUserLogin(t *testing.T) {
 	mustEvent(t, a2, "EventRinging", id)
 	_, err = c.Do(ctx, Request{Request: RequestAgentNotReady, AgentID: "a2", Reason: "admin"})
 	mustOK(t, err, "admin makes a2 not ready")
-	wantKind(t, c.Answer(ctx, id), pbx.Permission, "an admin is not an agent")
+	cctest.WantKind(t, c.Answer(ctx, id), pbx.Permission, "an admin is not an agent")
 }
 
 // Without Users only agents log in, as plain agents.
@@ -422,16 +423,16 @@ func TestNoUsers(t *testing.T) {
 	ctx := testCtx(t)
 	c := e.dial()
 	_, err := c.LoginToken(ctx, wallToken)
-	wantKind(t, err, pbx.Permission, "a token without users")
+	cctest.WantKind(t, err, pbx.Permission, "a token without users")
 	_, err = c.LoginUser(ctx, "boss", "sup-secret")
-	wantKind(t, err, pbx.Permission, "a password without users")
+	cctest.WantKind(t, err, pbx.Permission, "a password without users")
 	a1 := e.agent("a1", "pw1", true)
 	id := e.arrive(pbx.IM, "chat")
 	mustEvent(t, a1, "EventRinging", id)
 	mustOK(t, a1.Answer(ctx, id), "answer")
 	sup := e.agent("sup", "", false)
-	wantKind(t, sup.Register(ctx, "*"), pbx.Permission, "sup is a plain agent without users")
-	wantKind(t, sup.ChatJoin(ctx, id), pbx.Permission, "sup joins without users")
+	cctest.WantKind(t, sup.Register(ctx, "*"), pbx.Permission, "sup is a plain agent without users")
+	cctest.WantKind(t, sup.ChatJoin(ctx, id), pbx.Permission, "sup joins without users")
 }
 
 // Failed RequestLogins are throttled like agent logins, and a throttle
@@ -444,10 +445,10 @@ func TestUserLoginThrottled(t *testing.T) {
 	c := e.dial()
 	for i := range auth.MaxFailures {
 		_, err := c.LoginUser(ctx, "boss", "guess"+strconv.Itoa(i))
-		wantKind(t, err, pbx.Permission, "wrong password")
+		cctest.WantKind(t, err, pbx.Permission, "wrong password")
 	}
 	_, err := c.LoginUser(ctx, "boss", "sup-secret")
-	wantKind(t, err, pbx.Permission, "throttled")
+	cctest.WantKind(t, err, pbx.Permission, "throttled")
 	if !strings.Contains(err.Error(), "too many failed logins for user boss from 127.0.0.1; try again in") {
 		t.Fatalf("error %q does not say why", err)
 	}
@@ -458,7 +459,7 @@ func TestUserLoginThrottled(t *testing.T) {
 		th.Failed("127.0.0.1", "a1")
 	}
 	_, err = e.dial().Login(ctx, "a1", "", "pw1")
-	wantKind(t, err, pbx.Permission, "throttled by another door")
+	cctest.WantKind(t, err, pbx.Permission, "throttled by another door")
 	clk.advance(auth.Window)
 	_, err = e.dial().LoginUser(ctx, "boss", "sup-secret")
 	mustOK(t, err, "after the window")

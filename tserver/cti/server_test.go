@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/internal/auth"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -123,7 +124,7 @@ func TestPermission(t *testing.T) {
 		{"no password", anon, Request{Request: RequestAgentLogin, AgentID: "a1"}},
 	} {
 		_, err := tt.c.Do(ctx, tt.r)
-		wantKind(t, err, pbx.Permission, tt.name)
+		cctest.WantKind(t, err, pbx.Permission, tt.name)
 	}
 	call, err := a1.QueryCall(ctx, id)
 	mustOK(t, err, "query call")
@@ -356,7 +357,7 @@ func TestChatHooks(t *testing.T) {
 
 	mustOK(t, a1.ChatSend(ctx, id, "Hello, how can I help?"), "chat")
 	mustOK(t, a1.Typing(ctx, id, "paused"), "typing")
-	wantKind(t, a1.Typing(ctx, id, "dancing"), pbx.Invalid, "typing dancing")
+	cctest.WantKind(t, a1.Typing(ctx, id, "dancing"), pbx.Invalid, "typing dancing")
 	if got, want := chat.take(), []string{
 		"message a1 " + id.String() + " Hello, how can I help?",
 		"typing a1 " + id.String() + " paused",
@@ -366,13 +367,13 @@ func TestChatHooks(t *testing.T) {
 
 	chat.setErr(pbx.Errorf(pbx.Busy, "imgw: customer's network is slow"))
 	err := a1.ChatSend(ctx, id, "again")
-	wantKind(t, err, pbx.Busy, "chat refused by the gateway")
+	cctest.WantKind(t, err, pbx.Busy, "chat refused by the gateway")
 	if !strings.Contains(err.Error(), "customer's network is slow") {
 		t.Fatalf("error %q does not carry the gateway's message", err)
 	}
 	chat.setErr(errors.New("no kind"))
 	err = a1.ChatSend(ctx, id, "again")
-	wantKind(t, err, pbx.Internal, "error without a kind")
+	cctest.WantKind(t, err, pbx.Internal, "error without a kind")
 	// An internal error's details stay in the log: the client gets an id.
 	if strings.Contains(err.Error(), "no kind") {
 		t.Fatalf("internal error %q shows its cause to the client", err)
@@ -382,20 +383,20 @@ func TestChatHooks(t *testing.T) {
 
 	voice := e.arrive(pbx.Voice, "1001")
 	mustEvent(t, a1, "EventRinging", voice)
-	wantKind(t, a1.ChatSend(ctx, voice, "hi"), pbx.Invalid, "chat on a voice call")
+	cctest.WantKind(t, a1.ChatSend(ctx, voice, "hi"), pbx.Invalid, "chat on a voice call")
 
 	sup := e.agent("sup", "", false)
-	wantKind(t, sup.ChatJoin(ctx, id), pbx.Permission, "join without watching")
-	wantKind(t, sup.ChatSend(ctx, id, "psst"), pbx.Permission, "supervisor writes before joining")
+	cctest.WantKind(t, sup.ChatJoin(ctx, id), pbx.Permission, "join without watching")
+	cctest.WantKind(t, sup.ChatSend(ctx, id, "psst"), pbx.Permission, "supervisor writes before joining")
 	mustOK(t, sup.Register(ctx, "7100"), "register the chat queue")
 	mustOK(t, sup.ChatJoin(ctx, id), "join")
-	wantKind(t, sup.ChatJoin(ctx, id), pbx.Conflict, "join twice")
+	cctest.WantKind(t, sup.ChatJoin(ctx, id), pbx.Conflict, "join twice")
 	// A plain agent joins no chat, not even its own (TestChatJoinRoles:
 	// an agent its entry makes a supervisor is told it is its own).
-	wantKind(t, a1.ChatJoin(ctx, id), pbx.Permission, "a plain agent joins its own chat")
+	cctest.WantKind(t, a1.ChatJoin(ctx, id), pbx.Permission, "a plain agent joins its own chat")
 	mustOK(t, sup.ChatSend(ctx, id, "I am here too"), "supervisor writes")
 	mustOK(t, sup.ChatLeave(ctx, id), "leave")
-	wantKind(t, sup.ChatLeave(ctx, id), pbx.Conflict, "leave twice")
+	cctest.WantKind(t, sup.ChatLeave(ctx, id), pbx.Conflict, "leave twice")
 	mustOK(t, sup.ChatJoin(ctx, id), "join again")
 	if got, want := chat.take(), []string{
 		"join sup " + id.String(),
@@ -408,7 +409,7 @@ func TestChatHooks(t *testing.T) {
 	// The chat ends: the supervisor is out of it.
 	mustOK(t, a1.Release(ctx, id), "release")
 	mustEvent(t, sup, "EventReleased", id)
-	wantKind(t, sup.ChatLeave(ctx, id), pbx.Conflict, "leave an ended chat")
+	cctest.WantKind(t, sup.ChatLeave(ctx, id), pbx.Conflict, "leave an ended chat")
 
 	// A supervisor logging out leaves the chats it joined.
 	id2 := e.arrive(pbx.IM, "chat")
@@ -418,7 +419,7 @@ func TestChatHooks(t *testing.T) {
 	if got, want := chat.take(), []string{"join sup " + id2.String(), "leave sup " + id2.String()}; !slices.Equal(got, want) {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
-	wantKind(t, sup.ChatSend(ctx, id2, "x"), pbx.Permission, "logged out")
+	cctest.WantKind(t, sup.ChatSend(ctx, id2, "x"), pbx.Permission, "logged out")
 }
 
 // Without an IM gateway chat requests are unavailable.
@@ -428,7 +429,7 @@ func TestChatWithoutGateway(t *testing.T) {
 	a1 := e.agent("a1", "pw1", true)
 	id := e.arrive(pbx.IM, "chat")
 	mustEvent(t, a1, "EventRinging", id)
-	wantKind(t, a1.ChatSend(ctx, id, "hi"), pbx.Unavailable, "chat without gateway")
+	cctest.WantKind(t, a1.ChatSend(ctx, id, "hi"), pbx.Unavailable, "chat without gateway")
 }
 
 // DeliverChat reaches every connection of the agent.
@@ -455,8 +456,8 @@ func TestDeliverChat(t *testing.T) {
 	})
 	mustOK(t, errs[0], "deliver message")
 	mustOK(t, errs[1], "deliver history")
-	wantKind(t, errs[2], pbx.Unavailable, "deliver to an agent without a session")
-	wantKind(t, errs[3], pbx.Invalid, "deliver an unknown event")
+	cctest.WantKind(t, errs[2], pbx.Unavailable, "deliver to an agent without a session")
+	cctest.WantKind(t, errs[3], pbx.Invalid, "deliver an unknown event")
 	for _, c := range []*Client{a1, twin} {
 		m := mustEvent(t, c, "EventChatMessage", 7)
 		if m.From != "customer" || m.Name != "Ann" || m.Text != "Hi!" || m.Time.IsZero() {
@@ -511,8 +512,8 @@ func TestRouterAndMonitors(t *testing.T) {
 	ctx := testCtx(t)
 	router, other, queueMon, agentMon, all := e.router(), e.router(), e.monitor(), e.monitor(), e.monitor()
 	mustOK(t, router.Register(ctx, "5000"), "register route point")
-	wantKind(t, router.Register(ctx, "5000"), pbx.Conflict, "register twice")
-	wantKind(t, router.Register(ctx, "nowhere"), pbx.NotFound, "register nothing")
+	cctest.WantKind(t, router.Register(ctx, "5000"), pbx.Conflict, "register twice")
+	cctest.WantKind(t, router.Register(ctx, "nowhere"), pbx.NotFound, "register nothing")
 	mustOK(t, queueMon.Register(ctx, "7100"), "register queue by number")
 	mustOK(t, agentMon.Register(ctx, "1002"), "register extension")
 	mustOK(t, all.Register(ctx, "*"), "register everything")
@@ -520,7 +521,7 @@ func TestRouterAndMonitors(t *testing.T) {
 
 	id := e.arrive(pbx.Voice, "5000")
 	mustEvent(t, router, "EventRouteRequest", id)
-	wantKind(t, other.RouteCall(ctx, id, "a2"), pbx.Permission, "route for somebody else's route point")
+	cctest.WantKind(t, other.RouteCall(ctx, id, "a2"), pbx.Permission, "route for somebody else's route point")
 	mustOK(t, router.AttachUserData(ctx, id, pbx.UserData{{Key: "segment", Value: "gold"}}), "router attaches data")
 	mustOK(t, router.RouteCall(ctx, id, "a2"), "route")
 	m := mustEvent(t, a2, "EventRinging", id)
@@ -542,7 +543,7 @@ func TestRouterAndMonitors(t *testing.T) {
 	}
 
 	mustOK(t, router.Unregister(ctx, "5000"), "unregister")
-	wantKind(t, router.Unregister(ctx, "5000"), pbx.Conflict, "unregister twice")
+	cctest.WantKind(t, router.Unregister(ctx, "5000"), pbx.Conflict, "unregister twice")
 	// Without a router, interactions at the route point go to its queue.
 	id2 := e.arrive(pbx.Voice, "5000")
 	if m := mustEvent(t, all, "EventRouteUsed", id2); m.Reason != "default" {
@@ -555,7 +556,7 @@ func TestRouterAndMonitors(t *testing.T) {
 		t.Fatalf("queues %+v", qs)
 	}
 	_, err = all.QueryQueue(ctx, "sales")
-	wantKind(t, err, pbx.NotFound, "query a queue that does not exist")
+	cctest.WantKind(t, err, pbx.NotFound, "query a queue that does not exist")
 	call, err := all.QueryCall(ctx, chatID)
 	mustOK(t, err, "query call")
 	if call.State != "queued" || call.Position != 1 || call.EWT == nil {
@@ -781,7 +782,7 @@ func TestGraceLeavesOthersLogins(t *testing.T) {
 		t.Fatalf("attach reply %s", rep.Raw)
 	}
 	_, err = c.Login(ctx, "a2", "", "")
-	wantKind(t, err, pbx.Conflict, "log in twice")
+	cctest.WantKind(t, err, pbx.Conflict, "log in twice")
 	mustOK(t, c.Close(), "close")
 	clk.waitArmed(t)
 	e.do(func() { clk.fire() })
@@ -848,15 +849,15 @@ func TestLoginErrors(t *testing.T) {
 	a1 := e.agent("a1", "pw1", false)
 	c := e.dial()
 	_, err := c.Login(ctx, "nobody", "", "")
-	wantKind(t, err, pbx.NotFound, "unknown agent")
+	cctest.WantKind(t, err, pbx.NotFound, "unknown agent")
 	_, err = c.Login(ctx, "a2", "1001", "")
-	wantKind(t, err, pbx.Conflict, "extension in use")
+	cctest.WantKind(t, err, pbx.Conflict, "extension in use")
 	_, err = c.Login(ctx, "a2", "7000", "")
-	wantKind(t, err, pbx.NotFound, "not an extension")
+	cctest.WantKind(t, err, pbx.NotFound, "not an extension")
 	_, err = c.Login(ctx, "a1", "1002", "pw1")
-	wantKind(t, err, pbx.Conflict, "attach at another extension")
+	cctest.WantKind(t, err, pbx.Conflict, "attach at another extension")
 	_, err = a1.Login(ctx, "a2", "", "")
-	wantKind(t, err, pbx.Conflict, "second agent on one connection")
+	cctest.WantKind(t, err, pbx.Conflict, "second agent on one connection")
 	if st := e.agentState("a2"); st != tserver.LoggedOut {
 		t.Fatalf("a2 is %s", st)
 	}
@@ -866,7 +867,7 @@ func TestLoginErrors(t *testing.T) {
 		}
 	})
 	_, err = c.QueryAgent(ctx, "")
-	wantKind(t, err, pbx.Permission, "query own agent without login")
+	cctest.WantKind(t, err, pbx.Permission, "query own agent without login")
 }
 
 // The client's Do fails cleanly on a closed connection.
@@ -970,7 +971,7 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	cl := e.dial()
 	for i := range auth.MaxFailures - 1 {
 		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
-		wantKind(t, err, pbx.Permission, "wrong password")
+		cctest.WantKind(t, err, pbx.Permission, "wrong password")
 	}
 	// A good login before the limit clears the count.
 	_, err := cl.Login(ctx, "a1", "", "pw1")
@@ -978,11 +979,11 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	mustOK(t, cl.Logout(ctx), "logout")
 	for i := range auth.MaxFailures {
 		_, err := cl.Login(ctx, "a1", "", "guess"+strconv.Itoa(i))
-		wantKind(t, err, pbx.Permission, "wrong password")
+		cctest.WantKind(t, err, pbx.Permission, "wrong password")
 	}
 	other := e.dial() // a new connection from the same host
 	_, err = other.Login(ctx, "a1", "", "pw1")
-	wantKind(t, err, pbx.Permission, "throttled")
+	cctest.WantKind(t, err, pbx.Permission, "throttled")
 	if !strings.Contains(err.Error(), "too many failed logins for agent a1 from 127.0.0.1; try again in") {
 		t.Fatalf("error %q does not say why", err)
 	}
@@ -997,10 +998,10 @@ func TestFailedLoginsThrottled(t *testing.T) {
 	// Guessing across agents (unknown ones count too) closes the host.
 	for i := range auth.MaxHostFailures {
 		_, err := cl.Login(ctx, "nobody"+strconv.Itoa(i), "", "x")
-		wantKind(t, err, pbx.NotFound, "unknown agent")
+		cctest.WantKind(t, err, pbx.NotFound, "unknown agent")
 	}
 	_, err = e.dial().Login(ctx, "a2", "", "")
-	wantKind(t, err, pbx.Permission, "host throttled")
+	cctest.WantKind(t, err, pbx.Permission, "host throttled")
 	if !strings.Contains(err.Error(), "too many failed logins for anyone from 127.0.0.1") {
 		t.Fatalf("error %q does not say why", err)
 	}
