@@ -74,6 +74,9 @@ type AgentChatHandler interface {
 	AgentMessage(agentID string, id pbx.ConnID, text string) error
 	// SupervisorLeave takes agentID, a supervisor in chat id, out of it.
 	SupervisorLeave(agentID string, id pbx.ConnID) error
+	// HandOverChats gives agentID's chats to other agents (the customer
+	// is told); it runs on the domain's loop.
+	HandOverChats(agentID string)
 }
 
 // EnableAgentChats makes m the desk of the agents in agents (agent ID ->
@@ -98,6 +101,29 @@ func (m *Messages) EnableAgentChats(agents map[string]string, chat AgentChatHand
 	}
 	m.agentChats = a
 	return a, nil
+}
+
+// ReasonPhoneGone is the not-ready reason of an agent who chats on its
+// phone when the phone's last registration went with chats in hand.
+const ReasonPhoneGone = "phone_unregistered"
+
+// PhoneGone hands the chats of an agent who chats on its phone to other
+// agents when the phone's last registration goes (unregistered, expired;
+// contacts is how many the user has left): nobody would read them there.
+// The agent is made not ready first, so that the chats handed over do not
+// come straight back. Call it from the registrar's OnChange before the
+// SIP gateway's OnRegistration: both post to the loop, in that order, so
+// that the chats are gone when the gateway logs the agent out (which it
+// cannot while the agent holds them).
+func (a *AgentChats) PhoneGone(user string, contacts int) {
+	id, ok := a.byNumber[user]
+	if contacts > 0 || !ok {
+		return
+	}
+	a.loop.Post(func() {
+		_ = a.ts.AgentNotReady(id, ReasonPhoneGone)
+		a.chat.HandOverChats(id)
+	})
 }
 
 // Has reports whether agentID chats on its phone.

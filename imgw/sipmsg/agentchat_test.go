@@ -184,9 +184,16 @@ func TestAgentChatTexts(t *testing.T) {
 
 // chatRecorder is an AgentChatHandler that records what agents write.
 type chatRecorder struct {
-	mu     sync.Mutex
-	lines  []string
-	leaves []pbx.ConnID
+	mu       sync.Mutex
+	lines    []string
+	leaves   []pbx.ConnID
+	handOver []string
+}
+
+func (r *chatRecorder) HandOverChats(agentID string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.handOver = append(r.handOver, agentID)
 }
 
 func (r *chatRecorder) AgentMessage(agentID string, id pbx.ConnID, text string) error {

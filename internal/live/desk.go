@@ -6,7 +6,6 @@ import (
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/imgw/sipmsg"
 	"github.com/ccswitch/ccswitch/internal/config"
-	"github.com/ccswitch/ccswitch/tserver"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
@@ -27,13 +26,6 @@ func (d *ctiDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 type imDesk struct {
 	*ctiDesk
 	phones *sipmsg.AgentChats // the agents with chat_via: sip; nil when none
-	// byNumber maps a phone agent's extension to the agent; gw is the IM
-	// gateway its chats come from and post runs a function on the
-	// domain's loop (phoneGone).
-	byNumber map[string]string
-	gw       *imgw.Gateway
-	ts       *tserver.Server
-	post     func(func()) bool
 }
 
 var (
@@ -52,10 +44,18 @@ func (d *imDesk) DeliverChat(agentID string, m imgw.AgentChat) {
 	d.ctiDesk.DeliverChat(agentID, m)
 }
 
+// phoneGone tells the agents' phone desk that user's registrations went
+// down to contacts (sipmsg.AgentChats.PhoneGone).
+func (d *imDesk) phoneGone(user string, contacts int) {
+	if d.phones != nil {
+		d.phones.PhoneGone(user, contacts)
+	}
+}
+
 // attachPhones makes the SIP MESSAGE network (msgs; nil when it is off)
 // the desk of the agents who chat on their phones; what they write goes
 // to chat (the IM gateway). Call it before the loop runs.
-func (d *imDesk) attachPhones(msgs *sipmsg.Messages, chat sipmsg.AgentChatHandler, agents []config.Agent, ts *tserver.Server, post func(func()) bool) error {
+func (d *imDesk) attachPhones(msgs *sipmsg.Messages, chat sipmsg.AgentChatHandler, agents []config.Agent) error {
 	phones := map[string]string{}
 	for _, a := range agents {
 		if a.ChatVia == config.ChatViaSIP {
@@ -68,37 +68,7 @@ func (d *imDesk) attachPhones(msgs *sipmsg.Messages, chat sipmsg.AgentChatHandle
 	if msgs == nil {
 		return errors.New("live: agents chat on their phones (chat_via: sip) but im.networks.sip_message is off: they share its chat address")
 	}
-	d.byNumber = make(map[string]string, len(phones))
-	for id, number := range phones {
-		d.byNumber[number] = id
-	}
-	d.gw, _ = chat.(*imgw.Gateway)
-	d.ts, d.post = ts, post
 	var err error
 	d.phones, err = msgs.EnableAgentChats(phones, chat)
 	return err
 }
-
-// phoneGone hands the chats of an agent who chats on its phone to other
-// agents when the phone's last registration goes (unregistered, expired):
-// nobody would read them. Call it from the registrar's OnChange before the
-// SIP gateway's OnRegistration: both post to the loop, in that order, so
-// that the chats are gone when the gateway logs the agent out (which it
-// cannot while the agent holds them).
-func (d *imDesk) phoneGone(user string, contacts int) {
-	if contacts > 0 || d.gw == nil {
-		return
-	}
-	if id, ok := d.byNumber[user]; ok {
-		d.post(func() {
-			// Not ready first, so that the chats handed over do not come
-			// straight back.
-			_ = d.ts.AgentNotReady(id, reasonPhoneGone)
-			d.gw.HandOverChats(id)
-		})
-	}
-}
-
-// reasonPhoneGone is the not-ready reason of an agent whose chat phone
-// unregistered with chats in hand.
-const reasonPhoneGone = "phone_unregistered"

@@ -351,7 +351,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		if err := c.openIM(ctx, realClock, desk); err != nil {
 			return err
 		}
-		if err := desk.attachPhones(c.im.sipmsg, c.im.gw, agents, c.ts, c.loop.Post); err != nil {
+		if err := desk.attachPhones(c.im.sipmsg, c.im.gw, agents); err != nil {
 			return err
 		}
 		chat = c.im.gw
