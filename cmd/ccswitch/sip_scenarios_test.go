@@ -623,7 +623,7 @@ func startBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string
 	ctrl = fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
 	config := strings.Join([]string{
 		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", cctest.FreeUDPPort(t)),
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", cctest.FreeSIPPort(t)),
 		"sip_trans_def udp",
 		"call_local_timeout 120",
 		"call_max_calls 4",

@@ -6,6 +6,7 @@ package cctest
 
 import (
 	"net"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -96,4 +97,35 @@ func (r *Recorder[E]) WaitFor(tb testing.TB, what string, d time.Duration, cond 
 			tb.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 	}
+}
+
+// FreeSIPPort returns a port of 127.0.0.1 that was free a moment ago for
+// UDP and TCP, with the next port free for TCP too: a SIP user agent such
+// as baresip listens on all three (TLS on the port after).
+func FreeSIPPort(tb testing.TB) int {
+	tb.Helper()
+	for range 50 {
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		var held []net.Listener
+		ok := port < 65535
+		for p := port; ok && p <= port+1; p++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if ok = err == nil; ok {
+				held = append(held, ln)
+			}
+		}
+		for _, ln := range held {
+			_ = ln.Close()
+		}
+		_ = udp.Close()
+		if ok {
+			return port
+		}
+	}
+	tb.Fatal("cctest: no port free for UDP and TCP with its successor after 50 tries")
+	return 0
 }
