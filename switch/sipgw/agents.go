@@ -107,5 +107,5 @@ func (g *Gateway) featureCode(req *sip.Request, tx sip.ServerTransaction, code s
 	}
 	ctx, cancel := context.WithTimeout(g.ctx, 5*time.Second)
 	defer cancel()
-	_ = dtx.Bye(ctx)
+	_ = g.byeCaller(ctx, dtx)
 }

@@ -42,8 +42,11 @@ type call struct {
 	// callerSends and agentSends: the leg's last SDP says it sends RTP
 	// (sendrecv or sendonly), so its silence means a dead peer.
 	callerSends, agentSends bool
-	dead                    bool // the RTP watchdog ended the call
+	dead                    bool // the watchdog ended the call (no RTP, no session refresh)
 	done                    bool
+	// callerTimer and agentTimer are the legs' session timers (RFC 4028;
+	// sessiontimer.go), zero when a peer does not use them.
+	callerTimer, agentTimer sessionTimer
 	// callerAnswered: the switch's 200 to the customer was acknowledged.
 	callerAnswered bool
 
@@ -148,6 +151,11 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: no PCMU or PCMA", nil))
 		return
 	}
+	callerTimer, tooSmall := callerSessionTimer(req, time.Now())
+	if tooSmall != nil {
+		_ = tx.Respond(tooSmall)
+		return
+	}
 	conn, port, err := g.cfg.ListenRTP(g.cfg.MediaIP, g.cfg.RTPPortMin, g.cfg.RTPPortMax)
 	if err != nil {
 		g.log.Warn().Err(err).Msg("no RTP port")
@@ -169,8 +177,8 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithCancel(g.ctx)
 	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
 		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port},
-		callerSends:  sends(offer),
-		stream:       media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
+		callerSends:  sends(offer), callerTimer: callerTimer,
+		stream: media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
 	var arriveErr error
 	err = g.do(func() {
 		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
@@ -198,7 +206,9 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
-	err = dtx.RespondSDP(sdp)
+	ok200 := sip.NewSDPResponseFromRequest(dtx.InviteRequest, sdp)
+	addSessionHeaders(ok200, callerTimer)
+	err = dtx.WriteResponse(ok200)
 	endSetup()
 	if err != nil {
 		// The caller left before the ACK, or the ACK was processed after
@@ -221,7 +231,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		// the dialog yet, so end it now.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = dtx.Bye(ctx)
+		_ = g.byeCaller(ctx, dtx)
 		dtx.Close()
 		return
 	}
@@ -385,7 +395,7 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 	ringTimer := time.AfterFunc(g.cfg.RingTimeout, func() { timedOut.Store(true); stop() })
 	defer ringTimer.Stop()
 	defer context.AfterFunc(c.ctx, stop)()
-	dlg, err := g.out.Invite(ringCtx, contact.URI, sdp, sip.NewHeader("Content-Type", "application/sdp"))
+	dlg, err := g.out.Invite(ringCtx, contact.URI, sdp, append(agentSessionHeaders(), sip.NewHeader("Content-Type", "application/sdp"))...)
 	if err != nil {
 		closeConn()
 		return "unreachable"
@@ -430,17 +440,18 @@ func (c *call) dialAgent(contact registrar.Contact) string {
 	}
 	answer, err := media.ParseSDP(dlg.InviteResponse.Body())
 	if err != nil {
-		_ = dlg.Bye(c.ctx)
+		_ = g.byeAgent(c.ctx, dlg)
 		return "bad_sdp"
 	}
 	c.mu.Lock()
 	c.agentRemote = &net.UDPAddr{IP: net.ParseIP(answer.Address), Port: answer.Port}
 	c.agentSends = sends(answer)
+	c.agentTimer = agentSessionTimer(dlg.InviteResponse, time.Now())
 	c.mu.Unlock()
 	var answerErr error
 	if err := g.do(func() { answerErr = g.ts.AnswerCall(c.id) }); err != nil || answerErr != nil {
 		// The caller hung up while the phone rang, or the domain moved on.
-		_ = dlg.Bye(context.Background())
+		_ = g.byeAgent(context.Background(), dlg)
 		return ""
 	}
 	c.mu.Lock()
@@ -479,7 +490,7 @@ func (c *call) hangUp() {
 	// dialAgent (c.cancel above stops its WaitAnswer), and one answered
 	// but not yet ACKed is BYEd there when AnswerCall fails.
 	if agent != nil && agent.LoadState() == sip.DialogStateConfirmed && agent.Context().Err() == nil {
-		_ = agent.Bye(ctx)
+		_ = c.g.byeAgent(ctx, agent)
 	}
 	// The customer's dialog exists only once the switch's 200 was
 	// acknowledged; before that onInvite ends it (sipgo's Bye needs the
@@ -488,7 +499,7 @@ func (c *call) hangUp() {
 	// the ACK would find nothing and the 200 would wait for it in vain.
 	if c.caller != nil && answered {
 		if c.caller.Context().Err() == nil {
-			_ = c.caller.Bye(ctx)
+			_ = c.g.byeCaller(ctx, c.caller)
 		}
 		c.caller.Close()
 	}

@@ -125,6 +125,39 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, mirror(offer.Direction))
 	res := sip.NewSDPResponseFromRequest(req, sdp)
 	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ccswitch", Host: g.host, Port: g.port}})
+	for _, h := range c.refreshed(fromAgent, time.Now()) { // a re-INVITE refreshes the session
+		res.AppendHeader(h)
+	}
+	_ = tx.Respond(res)
+}
+
+// onUpdate answers an UPDATE within a call (RFC 3311): without a body it
+// refreshes the leg's session (RFC 4028) and changes nothing else; an
+// UPDATE that offers new media is refused (488: the switch takes media
+// changes by re-INVITE).
+func (g *Gateway) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
+	var (
+		c         *call
+		fromAgent bool
+	)
+	if dlg, err := g.out.MatchRequestDialog(req); err == nil {
+		c, fromAgent = g.callOfAgentLeg(dlg), true
+	} else if dtx, err := g.in.MatchDialogRequest(req); err == nil {
+		c = g.callOfCallerLeg(dtx)
+	}
+	if c == nil {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
+		return
+	}
+	if len(req.Body()) > 0 {
+		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: media changes go by re-INVITE", nil))
+		return
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ccswitch", Host: g.host, Port: g.port}})
+	for _, h := range c.refreshed(fromAgent, time.Now()) {
+		res.AppendHeader(h)
+	}
 	_ = tx.Respond(res)
 }
 
@@ -189,11 +222,11 @@ func (g *Gateway) onRefer(req *sip.Request, tx sip.ServerTransaction) {
 		notify.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
 		notify.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
 		notify.SetBody([]byte("SIP/2.0 200 OK\r\n"))
-		if res, err := dlg.Do(ctx, notify); err != nil || !res.IsSuccess() {
+		if res, err := dlg.Do(ctx, g.fromListener(notify)); err != nil || !res.IsSuccess() {
 			g.log.Debug().Err(err).Msg("NOTIFY after REFER not accepted")
 		}
 		if dlg.Context().Err() == nil {
-			_ = dlg.Bye(ctx)
+			_ = g.byeAgent(ctx, dlg)
 		}
 		dlg.Close()
 		if oldRTP != nil && oldRTP != c.callerRTP {

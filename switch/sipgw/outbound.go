@@ -156,7 +156,7 @@ func (o *outbound) hangUp() {
 	defer cancel()
 	for _, l := range legs {
 		if l.InviteResponse != nil && l.InviteResponse.IsSuccess() && l.Context().Err() == nil {
-			_ = l.Bye(ctx)
+			_ = o.g.byeAgent(ctx, l)
 		}
 		l.Close()
 	}

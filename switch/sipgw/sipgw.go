@@ -245,6 +245,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	g.srv.OnAck(g.onAck)
 	g.srv.OnBye(g.onBye)
 	g.srv.OnRefer(g.onRefer)
+	g.srv.OnUpdate(g.onUpdate)
 	g.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		// CANCELs matching an INVITE are absorbed by its transaction.
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
@@ -256,9 +257,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	unsubscribe := make(chan func(), 1)
 	g.cfg.Loop.Post(func() { unsubscribe <- g.ts.Subscribe(g.onEvent) })
 
-	if g.cfg.RTPTimeout > 0 {
-		g.goOwned(g.watchRTP)
-	}
+	g.goOwned(g.watchRTP) // dead peers: silent RTP, sessions not refreshed
 	errc := make(chan error, 5)
 	var listening sync.WaitGroup // the listeners' goroutines
 	listening.Go(func() { errc <- g.srv.ServeUDP(pc) })

@@ -28,10 +28,15 @@ func watchInterval(timeout time.Duration) time.Duration {
 	return min(max(timeout/4, 10*time.Millisecond), 5*time.Second)
 }
 
-// watchRTP checks the calls until the gateway stops; Serve starts it on a
-// goroutine it owns when RTPTimeout is set.
+// watchRTP checks the calls until the gateway stops (their RTP when
+// RTPTimeout is set, their session timers always); Serve starts it on a
+// goroutine it owns.
 func (g *Gateway) watchRTP() {
-	t := time.NewTicker(watchInterval(g.cfg.RTPTimeout))
+	every := 5 * time.Second
+	if g.cfg.RTPTimeout > 0 {
+		every = watchInterval(g.cfg.RTPTimeout)
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	var calls []*call
 	for {
@@ -46,7 +51,10 @@ func (g *Gateway) watchRTP() {
 			}
 			g.mu.Unlock()
 			for _, c := range calls {
-				c.checkRTP(now, g.cfg.RTPTimeout)
+				if g.cfg.RTPTimeout > 0 {
+					c.checkRTP(now, g.cfg.RTPTimeout)
+				}
+				c.checkSession(now)
 			}
 			clear(calls)
 		}
@@ -76,10 +84,21 @@ func (c *call) checkRTP(now time.Time, timeout time.Duration) {
 	g.log.Warn().Str("conn_id", id.String()).Str("agent_id", agentID).
 		Bool("caller_silent", callerSilent).Bool("agent_silent", agentSilent).
 		Dur("timeout", timeout).Msg("no RTP: ending the call")
+	g.endDeadCall(c, agentSilent, reasonRTPTimeout)
+}
+
+// endDeadCall ends c, which the watchdog found dead (c.dead is set): the
+// agent of a dead agent leg is made not ready with reason first, so that
+// the release that follows cannot make it ready on a dead phone; the
+// release hangs up both legs.
+func (g *Gateway) endDeadCall(c *call, agentDead bool, reason string) {
+	c.mu.Lock()
+	agentID, id := c.agentID, c.id
+	c.mu.Unlock()
 	g.post(func() {
-		if agentSilent && agentID != "" {
-			if err := g.ts.AgentNotReady(agentID, reasonRTPTimeout); err != nil {
-				g.log.Debug().Err(err).Str("agent_id", agentID).Msg("rtp timeout: agent not made not ready")
+		if agentDead && agentID != "" {
+			if err := g.ts.AgentNotReady(agentID, reason); err != nil {
+				g.log.Debug().Err(err).Str("agent_id", agentID).Str("reason", reason).Msg("dead call: agent not made not ready")
 			}
 		}
 		if err := g.ts.ReleaseCall(id); err != nil {
