@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"net"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func TestServeStartFailuresExit(t *testing.T) {
 	defer taken.Close()
 	takenAddr := taken.Addr().String()
 	dir := t.TempDir()
-	cert, _ := writeSelfSigned(t)
+	cert, _ := cctest.SelfSigned(t)
 	// Root may write into any folder, whatever its mode: a store "folder"
 	// that is a regular file cannot be written by anyone.
 	notADir := filepath.Join(dir, "plain-file")
@@ -149,6 +150,6 @@ func abs(t *testing.T, p string) string {
 // otherKey writes the key of another self-signed certificate.
 func otherKey(t *testing.T) string {
 	t.Helper()
-	_, key := writeSelfSigned(t)
+	_, key := cctest.SelfSigned(t)
 	return key
 }

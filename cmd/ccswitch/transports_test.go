@@ -2,17 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,44 +14,12 @@ import (
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
-// writeSelfSigned writes a certificate and key for 127.0.0.1.
-func writeSelfSigned(t *testing.T) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ccswitch test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 // TestSIPOverTLSAndWebSocket: with a certificate the switch also answers
 // SIP over TLS and secure WebSocket (and plain WebSocket when asked): an
 // OPTIONS ping over each, and a phone registering with digest
 // authentication over WSS, which logs its agent in.
 func TestSIPOverTLSAndWebSocket(t *testing.T) {
-	cert, key := writeSelfSigned(t)
+	cert, key := cctest.SelfSigned(t)
 	lc := startCenter(t, "--tls-cert", cert, "--tls-key", key,
 		"--sip-tls", "127.0.0.1:0", "--sip-wss", "127.0.0.1:0", "--sip-ws", "127.0.0.1:0")
 	s := lc.m.center.Addrs()

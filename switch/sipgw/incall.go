@@ -40,6 +40,18 @@ func (g *Gateway) callOfCallerLeg(dtx *sipgo.DialogServerSession) *call {
 	return nil
 }
 
+// callOfRequest finds the call an in-dialog request belongs to, and
+// whether it came from the agent's leg (else the customer's).
+func (g *Gateway) callOfRequest(req *sip.Request) (c *call, fromAgent bool) {
+	if dlg, err := g.out.MatchRequestDialog(req); err == nil {
+		return g.callOfAgentLeg(dlg), true
+	}
+	if dtx, err := g.in.MatchDialogRequest(req); err == nil {
+		return g.callOfCallerLeg(dtx), false
+	}
+	return nil, false
+}
+
 // mirror is the direction that answers an offered one (RFC 3264 §6.1).
 func mirror(direction string) string {
 	switch direction {
@@ -63,15 +75,7 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: "+err.Error(), nil))
 		return
 	}
-	var (
-		c         *call
-		fromAgent bool
-	)
-	if dlg, err := g.out.MatchRequestDialog(req); err == nil {
-		c, fromAgent = g.callOfAgentLeg(dlg), true
-	} else if dtx, err := g.in.MatchDialogRequest(req); err == nil {
-		c = g.callOfCallerLeg(dtx)
-	}
+	c, fromAgent := g.callOfRequest(req)
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
@@ -136,15 +140,7 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 // UPDATE that offers new media is refused (488: the switch takes media
 // changes by re-INVITE).
 func (g *Gateway) onUpdate(req *sip.Request, tx sip.ServerTransaction) {
-	var (
-		c         *call
-		fromAgent bool
-	)
-	if dlg, err := g.out.MatchRequestDialog(req); err == nil {
-		c, fromAgent = g.callOfAgentLeg(dlg), true
-	} else if dtx, err := g.in.MatchDialogRequest(req); err == nil {
-		c = g.callOfCallerLeg(dtx)
-	}
+	c, fromAgent := g.callOfRequest(req)
 	if c == nil {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 		return
