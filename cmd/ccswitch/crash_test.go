@@ -197,25 +197,8 @@ func killedServeKeepsLines(t *testing.T) bool {
 	}
 
 	// A restart replays the spool; the second serve answers, then stops.
-	second := startServeChild(t, ctx, "second", path)
-	mustStatus(t, ctx, second.http)
-	if err := second.stop(); err != nil {
-		t.Fatalf("the second serve: %v", err)
-	}
-
-	st, err := store.Open(path, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	convs, err := st.ConversationsOf(ctx, "webchat", v.key)
-	if err != nil || len(convs) != 1 {
-		t.Fatalf("%d lines were acknowledged; the store holds %d conversations of the customer (%v)", len(acked), len(convs), err)
-	}
-	tr, err := st.Transcript(ctx, convs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	restartAndStop(t, ctx, path)
+	tr := storedTranscript(t, ctx, path, v.key)
 	count := make(map[int64]int)
 	seqs := make(map[int64]bool)
 	var stored int64
@@ -475,4 +458,35 @@ func TestServeCrashChild(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// restartAndStop starts serve again on the store at path (which replays
+// the spool), checks that it answers, and stops it cleanly.
+func restartAndStop(t *testing.T, ctx context.Context, path string) {
+	t.Helper()
+	second := startServeChild(t, ctx, "second", path)
+	mustStatus(t, ctx, second.http)
+	if err := second.stop(); err != nil {
+		t.Fatalf("the second serve: %v", err)
+	}
+}
+
+// storedTranscript reads the transcript of web chat visitor's one
+// conversation from the store file at path (serve has stopped).
+func storedTranscript(t *testing.T, ctx context.Context, path, visitor string) []store.TranscriptLine {
+	t.Helper()
+	st, err := store.Open(path, store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	convs, err := st.ConversationsOf(ctx, "webchat", visitor)
+	if err != nil || len(convs) != 1 {
+		t.Fatalf("the store holds %d conversations of visitor %s (%v)", len(convs), visitor, err)
+	}
+	tr, err := st.Transcript(ctx, convs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
 }

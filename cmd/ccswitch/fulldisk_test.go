@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ccswitch/ccswitch/internal/store"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
@@ -224,25 +223,8 @@ func TestServeFullDiskKeepsAcknowledgedChatLines(t *testing.T) {
 	if err := first.wait(); !isKilled(err) {
 		t.Fatalf("the first serve ended with %v, want killed", err)
 	}
-	second := startServeChild(t, ctx, "second", path)
-	mustStatus(t, ctx, second.http)
-	if err := second.stop(); err != nil {
-		t.Fatalf("the second serve: %v", err)
-	}
-
-	st, err := store.Open(path, store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	convs, err := st.ConversationsOf(ctx, "webchat", v.key)
-	if err != nil || len(convs) != 1 {
-		t.Fatalf("the store holds %d conversations of the customer (%v)", len(convs), err)
-	}
-	tr, err := st.Transcript(ctx, convs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	restartAndStop(t, ctx, path)
+	tr := storedTranscript(t, ctx, path, v.key)
 	count := map[int64]int{}
 	for _, l := range tr {
 		if s, ok := strings.CutPrefix(l.Text, "line "); ok && l.From == "agent" {
