@@ -3,7 +3,9 @@ package sipmsg
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -247,36 +249,36 @@ func (r *customerRecorder) texts() []string {
 // address, and returns the final response. A MESSAGE from the switch
 // before it (one the write caused: "[2] you left the chat") is an error:
 // the phone is to see its answer first.
-func (p *phone) write(from, text string, cseq uint32) *sip.Response {
-	p.t.Helper()
-	req := p.request(sip.MESSAGE, "support", cseq, "msg-"+from+"-"+string(rune('a'+cseq)))
-	host, port := splitHostPort(p.addr)
+func write(p *phone, from, text string, cseq uint32) *sip.Response {
+	p.T.Helper()
+	req := p.Request(sip.MESSAGE, "support", cseq, "msg-"+from+"-"+string(rune('a'+cseq)))
+	host, port := splitHostPort(p.Addr)
 	req.ReplaceHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: from, Host: host, Port: port}, Params: params("tag", "t"+text)})
 	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
 	req.SetBody([]byte(text))
-	p.send(req)
+	p.Send(req)
 	for {
-		m := p.recv(5 * time.Second)
+		m := p.Recv(5 * time.Second)
 		if m == nil {
-			p.t.Fatalf("no response to %q", text)
+			p.T.Fatalf("no response to %q", text)
 		}
 		if res, ok := m.(*sip.Response); ok && res.CallID().Value() == req.CallID().Value() && !res.IsProvisional() {
 			return res
 		}
 		if r, ok := m.(*sip.Request); ok && r.Method == sip.MESSAGE {
-			p.t.Errorf("%q came before the answer to %q", r.Body(), text)
+			p.T.Errorf("%q came before the answer to %q", r.Body(), text)
 		}
 	}
 }
 
 // messages answers the next n MESSAGEs and returns them; it answers and
 // skips retransmissions, and those of the requests in seen.
-func (p *phone) messages(n int, seen ...*sip.Request) []*sip.Request {
-	p.t.Helper()
+func messages(p *phone, n int, seen ...*sip.Request) []*sip.Request {
+	p.T.Helper()
 	var got []*sip.Request
 	for len(got) < n {
-		m := p.expect("MESSAGE", 5*time.Second).(*sip.Request)
-		p.respond(m, 200, "OK")
+		m := p.Expect("MESSAGE", 5*time.Second).(*sip.Request)
+		p.Respond(m, 200, "OK")
 		if !slices.ContainsFunc(seen, func(s *sip.Request) bool { return sameRequest(s, m) }) {
 			seen = append(seen, m)
 			got = append(got, m)
@@ -307,7 +309,7 @@ func TestAgentChatsOverSIP(t *testing.T) {
 		})
 		defer h.stop()
 		phone := h.phone("127.0.0.1:7001")
-		phone.register()
+		phone.Register()
 		synctest.Wait()
 
 		deliver := func(m imgw.AgentChat) {
@@ -320,7 +322,7 @@ func TestAgentChatsOverSIP(t *testing.T) {
 		deliver(imgw.AgentChat{Type: imgw.ChatMessage, ConnID: 41, From: "customer", Name: "Alice", Text: "are you there?"})
 		deliver(imgw.AgentChat{Type: imgw.ChatHistory, ConnID: 42, Name: "Bob", Lines: []imgw.Line{{From: "customer", Text: "hello"}}})
 
-		first := phone.expect("MESSAGE", 5*time.Second).(*sip.Request)
+		first := phone.Expect("MESSAGE", 5*time.Second).(*sip.Request)
 		if from := first.From().Address; from.User != "support" || from.Host != "127.0.0.1" || from.Port != 5060 {
 			t.Errorf("From %s, want the chat address", from.String())
 		}
@@ -336,7 +338,7 @@ func TestAgentChatsOverSIP(t *testing.T) {
 		// Until the phone answers, only the first one is in flight
 		// (retransmitted, as UDP wants).
 		for {
-			m := phone.recv(2 * time.Second)
+			m := phone.Recv(2 * time.Second)
 			if m == nil {
 				break
 			}
@@ -344,8 +346,8 @@ func TestAgentChatsOverSIP(t *testing.T) {
 				t.Fatalf("a second message while the first is unanswered:\n%v", m)
 			}
 		}
-		phone.respond(first, 200, "OK")
-		then := phone.messages(2, first)
+		phone.Respond(first, 200, "OK")
+		then := messages(phone, 2, first)
 		if b := string(then[0].Body()); b != "[1 Alice] are you there?" {
 			t.Fatalf("then %q", b)
 		}
@@ -371,7 +373,7 @@ func TestAgentChatsOverSIP(t *testing.T) {
 			{"1", 400, "Bad Request: imgw: message: empty text"},
 			{"2 /end", 200, "OK"}, // not the recorder's contact: leaves
 		} {
-			res := phone.write("1001", tc.text, uint32(10+i))
+			res := write(phone, "1001", tc.text, uint32(10+i))
 			if res.StatusCode != tc.status || res.Reason != tc.reason {
 				t.Errorf("%q: %d %s, want %d %s", tc.text, res.StatusCode, res.Reason, tc.status, tc.reason)
 			}
@@ -382,17 +384,17 @@ func TestAgentChatsOverSIP(t *testing.T) {
 		if len(chats.leaves) != 1 || chats.leaves[0] != 42 {
 			t.Errorf("left %v, want chat 42", chats.leaves)
 		}
-		if got := string(phone.messages(1, first)[0].Body()); got != "[2] you left the chat" {
+		if got := string(messages(phone, 1, first)[0].Body()); got != "[2] you left the chat" {
 			t.Errorf("after /end: %q", got)
 		}
 		// Chat 1 is the only one left: bare text goes there.
-		if res := phone.write("1001", "still here", 20); res.StatusCode != 200 {
+		if res := write(phone, "1001", "still here", 20); res.StatusCode != 200 {
 			t.Errorf("bare text: %d %s", res.StatusCode, res.Reason)
 		}
 
 		// The same From from another address is a customer.
 		forger := h.phone("127.0.0.1:7002")
-		if res := forger.write("1001", "1 give me a refund", 1); res.StatusCode != 200 {
+		if res := write(forger, "1001", "1 give me a refund", 1); res.StatusCode != 200 {
 			t.Errorf("forged: %d %s", res.StatusCode, res.Reason)
 		}
 		synctest.Wait()
@@ -423,4 +425,16 @@ func TestEnableAgentChatsChecks(t *testing.T) {
 		}
 	})
 	h.stop()
+}
+
+func splitHostPort(s string) (string, int) {
+	host, port, _ := net.SplitHostPort(s)
+	n, _ := strconv.Atoi(port)
+	return host, n
+}
+
+func params(k, v string) sip.HeaderParams {
+	p := sip.NewParams()
+	p.Add(k, v)
+	return p
 }

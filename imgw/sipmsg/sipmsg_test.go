@@ -47,7 +47,7 @@ func TestLongLineToCustomerIsSplit(t *testing.T) {
 		h := start(t, func(h *harness) { msgs = h.messages("support", customers) })
 		defer h.stop()
 		carol := h.phone("127.0.0.1:7002")
-		if res := carol.write("carol", "hello", 1); res.StatusCode != 200 {
+		if res := write(carol, "carol", "hello", 1); res.StatusCode != 200 {
 			t.Fatalf("carol's MESSAGE: %d", res.StatusCode)
 		}
 		synctest.Wait()
@@ -66,7 +66,7 @@ func TestLongLineToCustomerIsSplit(t *testing.T) {
 			if len(parts) > 10 {
 				t.Fatalf("parts %q do not make the line", parts)
 			}
-			m := carol.messages(1)[0]
+			m := messages(carol, 1)[0]
 			if n := len(m.Body()); n > maxMessageBody {
 				t.Fatalf("a part of %d bytes", n)
 			}

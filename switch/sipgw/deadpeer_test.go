@@ -3,6 +3,7 @@ package sipgw
 import (
 	"context"
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/siptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -29,7 +30,7 @@ func rtpTalker(t *testing.T, ctx context.Context, conn *memnet.Conn, sdp []byte)
 	if err != nil {
 		t.Fatal(err)
 	}
-	to := addrString(fmt.Sprintf("%s:%d", s.Address, s.Port))
+	to := siptest.Addr(fmt.Sprintf("%s:%d", s.Address, s.Port))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -57,7 +58,7 @@ func rtpTalker(t *testing.T, ctx context.Context, conn *memnet.Conn, sdp []byte)
 func connectCall(t *testing.T, h *tmHarness, callerDir, agentDir string) (caller, agent *tmPhone, inv *sip.Request, ok *sip.Response, callerRTP, agentRTP *memnet.Conn, agentSDP []byte) {
 	t.Helper()
 	agent = h.phone("127.0.0.1:7001")
-	agent.register()
+	agent.Register()
 	synctest.Wait()
 	var err error
 	if callerRTP, err = h.net.Listen("127.0.0.1:7102"); err != nil {
@@ -67,19 +68,19 @@ func connectCall(t *testing.T, h *tmHarness, callerDir, agentDir string) (caller
 		t.Fatal(err)
 	}
 	caller = h.phone("127.0.0.1:7002")
-	inv = caller.request(sip.INVITE, "5000", 1, "dead-1")
+	inv = caller.Request(sip.INVITE, "5000", 1, "dead-1")
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	inv.SetBody([]byte(sdpAt(7102, callerDir)))
-	caller.send(inv)
-	ok = caller.expect("200", 5*time.Second).(*sip.Response)
-	caller.ack(inv, ok)
-	offered := agent.expect("INVITE", 5*time.Second).(*sip.Request)
+	caller.Send(inv)
+	ok = caller.Expect("200", 5*time.Second).(*sip.Response)
+	caller.Ack(inv, ok)
+	offered := agent.Expect("INVITE", 5*time.Second).(*sip.Request)
 	agentSDP = offered.Body()
 	res := sip.NewSDPResponseFromRequest(offered, []byte(sdpAt(7104, agentDir)))
 	res.To().Params.Add("tag", "agent-tag")
 	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: 7001}})
-	agent.send(res)
-	agent.expect("ACK", 5*time.Second)
+	agent.Send(res)
+	agent.Expect("ACK", 5*time.Second)
 	synctest.Wait()
 	return
 }
@@ -108,7 +109,7 @@ func TestRTPTimeoutAgentGoesSilent(t *testing.T) {
 		caller, agent, _, _, callerRTP, agentRTP, agentSDP := connectCall(t, h, media.SendRecv, media.SendRecv)
 		ctx, stopTalking := context.WithCancel(context.Background())
 		defer stopTalking()
-		talking := rtpTalker(t, ctx, callerRTP, caller.lastSDP(t))
+		talking := rtpTalker(t, ctx, callerRTP, caller.LastSDP(t))
 		agentCtx, agentDies := context.WithCancel(ctx)
 		agentTalking := rtpTalker(t, agentCtx, agentRTP, agentSDP)
 		time.Sleep(3 * time.Second) // virtual: the call is connected and both talk
@@ -116,13 +117,13 @@ func TestRTPTimeoutAgentGoesSilent(t *testing.T) {
 		<-agentTalking
 		silentSince := time.Now()
 
-		bye := agent.expect("BYE", time.Minute).(*sip.Request)
-		agent.respond(bye, 200, "OK")
+		bye := agent.Expect("BYE", time.Minute).(*sip.Request)
+		agent.Respond(bye, 200, "OK")
 		if d := time.Since(silentSince); d < timeout || d > timeout+watchInterval(timeout)+time.Second {
 			t.Errorf("agent's leg ended %v after its last packet, want within %v + one check", d, timeout)
 		}
-		cbye := caller.expect("BYE", 5*time.Second).(*sip.Request)
-		caller.respond(cbye, 200, "OK")
+		cbye := caller.Expect("BYE", 5*time.Second).(*sip.Request)
+		caller.Respond(cbye, 200, "OK")
 		stopTalking()
 		<-talking
 		synctest.Wait()
@@ -151,26 +152,17 @@ func TestRTPTimeoutSparesLegsThatDoNotSend(t *testing.T) {
 		caller, agent, inv, ok, _, agentRTP, agentSDP := connectCall(t, h, media.Inactive, media.SendRecv)
 		ctx, stop := context.WithCancel(context.Background())
 		talking := rtpTalker(t, ctx, agentRTP, agentSDP)
-		if m := agent.recv(5 * timeout); m != nil {
+		if m := agent.Recv(5 * timeout); m != nil {
 			t.Errorf("the agent's phone got %q while the customer is inactive", m.String())
 		}
 		stop()
 		<-talking
-		caller.hangUp(inv, ok)
-		bye := agent.expect("BYE", 5*time.Second).(*sip.Request)
-		agent.respond(bye, 200, "OK")
+		caller.HangUp(inv, ok)
+		bye := agent.Expect("BYE", 5*time.Second).(*sip.Request)
+		agent.Respond(bye, 200, "OK")
 		synctest.Wait()
 		if got := h.transcript(); strings.Contains(got, "rtp_timeout") {
 			t.Errorf("transcript %q: a leg that does not send was timed out", got)
 		}
 	})
-}
-
-// lastSDP is the SDP of the last 200 the phone got: where its RTP goes.
-func (p *tmPhone) lastSDP(t *testing.T) []byte {
-	t.Helper()
-	if p.last == nil {
-		t.Fatal("no 200 with SDP yet")
-	}
-	return p.last.Body()
 }

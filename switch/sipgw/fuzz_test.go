@@ -2,6 +2,7 @@ package sipgw
 
 import (
 	"fmt"
+	"github.com/ccswitch/ccswitch/internal/siptest"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 // the rest, and never panic or stop serving.
 var tortureSeeds = []string{
 	// A well-formed call to the route point.
-	"INVITE sip:5000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK1\r\nFrom: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: f1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:7100>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(tmSDP)) + "\r\n\r\n" + tmSDP,
+	"INVITE sip:5000@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK1\r\nFrom: <sip:c@127.0.0.1>;tag=1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: f1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@127.0.0.1:7100>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: " + fmt.Sprint(len(siptest.SDP)) + "\r\n\r\n" + siptest.SDP,
 	// No Contact, no SDP.
 	"INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK2\r\nFrom: <sip:c@127.0.0.1>;tag=2\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: f2\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
 	// Broken SDP.
@@ -47,18 +48,18 @@ func FuzzGatewayInput(f *testing.F) {
 	fuzzer := h.phone("127.0.0.1:7100")
 	n := 0
 	f.Fuzz(func(t *testing.T, data []byte) {
-		probe.t, fuzzer.t = t, t
-		dst, _ := memnetAddr(h.gwAddr)
-		if _, err := fuzzer.conn.WriteTo(data, dst); err != nil {
+		probe.T, fuzzer.T = t, t
+		dst := siptest.Addr(h.gwAddr)
+		if _, err := fuzzer.Conn.WriteTo(data, dst); err != nil {
 			t.Fatal(err)
 		}
 		n++
-		ping := probe.request(sip.OPTIONS, "ccswitch", uint32(n), fmt.Sprintf("ping-%d", n))
+		ping := probe.Request(sip.OPTIONS, "ccswitch", uint32(n), fmt.Sprintf("ping-%d", n))
 		ping.SetBody(nil)
-		probe.send(ping)
+		probe.Send(ping)
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) {
-			m := probe.recv(time.Until(deadline))
+			m := probe.Recv(time.Until(deadline))
 			if r, ok := m.(*sip.Response); ok && r.StatusCode == 200 && r.CallID().Value() == ping.CallID().Value() {
 				return
 			}

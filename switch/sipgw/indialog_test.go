@@ -21,28 +21,28 @@ func TestInDialogRequestsLeaveFromTheSIPSocket(t *testing.T) {
 		h := tmStart(t, 20*time.Second)
 		defer h.stop()
 		agent := h.phone("127.0.0.1:7001")
-		agent.register()
+		agent.Register()
 		synctest.Wait()
 		contact := h.phone("127.0.0.1:7011") // where the phone takes in-dialog requests
 		caller := h.phone("127.0.0.1:7002")
-		inv := caller.request(sip.INVITE, "5000", 1, "contact-1")
+		inv := caller.Request(sip.INVITE, "5000", 1, "contact-1")
 		inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		inv.SetBody([]byte(sdpAt(7102, media.SendRecv)))
-		caller.send(inv)
-		ok := caller.expect("200", 5*time.Second).(*sip.Response)
-		caller.ack(inv, ok)
-		offered := agent.expect("INVITE", 5*time.Second).(*sip.Request)
+		caller.Send(inv)
+		ok := caller.Expect("200", 5*time.Second).(*sip.Response)
+		caller.Ack(inv, ok)
+		offered := agent.Expect("INVITE", 5*time.Second).(*sip.Request)
 		res := sip.NewSDPResponseFromRequest(offered, []byte(sdpAt(7104, media.SendRecv)))
 		res.To().Params.Add("tag", "agent-tag")
 		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: 7011}})
-		agent.send(res)
-		contact.expect("ACK", 5*time.Second) // to the Contact, the dialog's remote target
+		agent.Send(res)
+		contact.Expect("ACK", 5*time.Second) // to the Contact, the dialog's remote target
 		synctest.Wait()
 
-		caller.hangUp(inv, ok)
-		_ = contact.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		caller.HangUp(inv, ok)
+		_ = contact.Conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 		buf := make([]byte, 65535)
-		n, from, err := contact.conn.ReadFrom(buf)
+		n, from, err := contact.Conn.ReadFrom(buf)
 		if err != nil {
 			t.Fatalf("no BYE at the agent's Contact: %v", err)
 		}
@@ -57,7 +57,7 @@ func TestInDialogRequestsLeaveFromTheSIPSocket(t *testing.T) {
 		if from.String() != h.gwAddr {
 			t.Errorf("BYE from %s, want the switch's SIP address %s", from, h.gwAddr)
 		}
-		contact.to = from.String()
-		contact.respond(bye, 200, "OK")
+		contact.To = from.String()
+		contact.Respond(bye, 200, "OK")
 	})
 }

@@ -11,25 +11,6 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
-// message sends a MESSAGE from p to user at the gateway and returns the
-// final response.
-func (p *tmPhone) message(user, text string, cseq uint32) *sip.Response {
-	p.t.Helper()
-	req := p.request(sip.MESSAGE, user, cseq, "msg-"+text)
-	req.AppendHeader(sip.NewHeader("Content-Type", "text/plain"))
-	req.SetBody([]byte(text))
-	p.send(req)
-	for {
-		m := p.recv(5 * time.Second)
-		if m == nil {
-			p.t.Fatalf("no response to %q", text)
-		}
-		if res, ok := m.(*sip.Response); ok && res.CallID().Value() == req.CallID().Value() && !res.IsProvisional() {
-			return res
-		}
-	}
-}
-
 // The hook: without a handler a MESSAGE gets 404; with one, the handler
 // gets the request, its transaction and a context that ends when the
 // gateway stops.
@@ -37,7 +18,7 @@ func TestOnMessageHook(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := tmStart(t, time.Second)
 		phone := h.phone("127.0.0.1:7001")
-		if res := phone.message("support", "hello", 1); res.StatusCode != 404 {
+		if res := phone.Message("support", "hello", 1); res.StatusCode != 404 {
 			t.Errorf("no handler: %d, want 404", res.StatusCode)
 		}
 		h.stop()
@@ -55,7 +36,7 @@ func TestOnMessageHook(t *testing.T) {
 			}))
 		})
 		phone = h.phone("127.0.0.1:7001")
-		if res := phone.message("support", "hello", 1); res.StatusCode != 202 {
+		if res := phone.Message("support", "hello", 1); res.StatusCode != 202 {
 			t.Errorf("handler's response: %d, want 202", res.StatusCode)
 		}
 		if u := h.gw.LocalURI("support"); u.String() != "sip:support@127.0.0.1:5060" {
@@ -105,12 +86,12 @@ func TestSendMessageInOrder(t *testing.T) {
 		var order []string
 		var last *sip.Request
 		for len(order) < 3 {
-			m := phone.expect("MESSAGE", 5*time.Second).(*sip.Request)
+			m := phone.Expect("MESSAGE", 5*time.Second).(*sip.Request)
 			if last != nil && m.CallID().Value() == last.CallID().Value() {
 				continue // a retransmission
 			}
 			// Nothing else comes while this one is unanswered.
-			if other := phone.recv(time.Second); other != nil {
+			if other := phone.Recv(time.Second); other != nil {
 				if r, ok := other.(*sip.Request); !ok || r.CallID().Value() != m.CallID().Value() {
 					t.Fatalf("a second request while %q is unanswered", m.Body())
 				}
@@ -121,7 +102,7 @@ func TestSendMessageInOrder(t *testing.T) {
 			if string(m.Body()) == "two" {
 				code, reason = 486, "Busy Here"
 			}
-			phone.respond(m, code, reason)
+			phone.Respond(m, code, reason)
 		}
 		if order[0] != "one" || order[1] != "two" || order[2] != "three" {
 			t.Fatalf("order %q", order)
@@ -162,7 +143,7 @@ func TestSendMessageQueueFull(t *testing.T) {
 		if err := h.gw.SendMessage("dave", req(), nil); err != nil {
 			t.Errorf("another target: %v", err)
 		}
-		phone.expect("MESSAGE", 5*time.Second)
+		phone.Expect("MESSAGE", 5*time.Second)
 		h.stop()
 		if err := h.gw.SendMessage("carol", req(), nil); !errors.Is(err, ErrNotServing) {
 			t.Errorf("after Serve: %v, want ErrNotServing", err)

@@ -20,8 +20,8 @@ func TestOverloadRefusesPastSetups(t *testing.T) {
 		h := tmStart(t, 20*time.Second, func(c *Config) { c.MaxSetups = 1 })
 		defer h.stop()
 		slow := h.phone("127.0.0.1:7002")
-		slow.call("setup-1")
-		slow.expect("200", 5*time.Second) // not acknowledged: still a set-up
+		slow.Call("setup-1")
+		slow.Expect("200", 5*time.Second) // not acknowledged: still a set-up
 		if setups, _ := h.gw.Overload(); setups != 1 {
 			t.Fatalf("set-ups in progress %d, want 1", setups)
 		}
@@ -30,9 +30,9 @@ func TestOverloadRefusesPastSetups(t *testing.T) {
 		h.mu.Unlock()
 
 		next := h.phone("127.0.0.1:7003")
-		inv := next.call("setup-2")
+		inv := next.Call("setup-2")
 		start := time.Now()
-		res := next.expect("503", 5*time.Second).(*sip.Response)
+		res := next.Expect("503", 5*time.Second).(*sip.Response)
 		if d := time.Since(start); d > 0 {
 			t.Errorf("503 after %v, want at once", d)
 		}
@@ -44,8 +44,8 @@ func TestOverloadRefusesPastSetups(t *testing.T) {
 		}
 		// The caller's retransmission of the same INVITE: the same 503,
 		// from the transaction, without a second refusal by the gateway.
-		next.send(inv)
-		next.expect("503", 5*time.Second)
+		next.Send(inv)
+		next.Expect("503", 5*time.Second)
 		if _, refused := h.gw.Overload(); refused != 1 {
 			t.Errorf("refused %d INVITEs, want 1 (the retransmission absorbed)", refused)
 		}
@@ -61,17 +61,17 @@ func TestOverloadRefusesPastSetups(t *testing.T) {
 
 		// The first set-up ends (its 200 never acknowledged, retransmitted
 		// until 64*T1); new calls are admitted again.
-		for slow.recv(10*time.Second) != nil {
+		for slow.Recv(10*time.Second) != nil {
 		}
 		synctest.Wait()
 		if setups, _ := h.gw.Overload(); setups != 0 {
 			t.Fatalf("set-ups in progress %d after the first ended, want 0", setups)
 		}
 		third := h.phone("127.0.0.1:7004")
-		inv3 := third.call("setup-3")
-		ok := third.expect("200", 5*time.Second).(*sip.Response)
-		third.ack(inv3, ok)
-		third.hangUp(inv3, ok)
+		inv3 := third.Call("setup-3")
+		ok := third.Expect("200", 5*time.Second).(*sip.Response)
+		third.Ack(inv3, ok)
+		third.HangUp(inv3, ok)
 	})
 }
 
@@ -89,8 +89,8 @@ func TestOverloadRefusesPastLoopBacklog(t *testing.T) {
 		}
 		synctest.Wait()
 		caller := h.phone("127.0.0.1:7002")
-		caller.call("backlog-1")
-		res := caller.expect("503", time.Second).(*sip.Response)
+		caller.Call("backlog-1")
+		res := caller.Expect("503", time.Second).(*sip.Response)
 		if res.GetHeader("Retry-After") == nil {
 			t.Error("503 without Retry-After")
 		}
@@ -103,10 +103,10 @@ func TestOverloadRefusesPastLoopBacklog(t *testing.T) {
 		synctest.Wait()
 		// The loop caught up: the next call is taken.
 		next := h.phone("127.0.0.1:7003")
-		inv := next.call("backlog-2")
-		ok := next.expect("200", 5*time.Second).(*sip.Response)
-		next.ack(inv, ok)
-		next.hangUp(inv, ok)
+		inv := next.Call("backlog-2")
+		ok := next.Expect("200", 5*time.Second).(*sip.Response)
+		next.Ack(inv, ok)
+		next.HangUp(inv, ok)
 		synctest.Wait()
 		if got := h.transcript(); strings.Count(got, "EventQueued") != 1 {
 			t.Errorf("transcript %q: want only the second call in the domain", got)
@@ -143,30 +143,30 @@ func TestOverloadRefusesPastWaitingCalls(t *testing.T) {
 		h := tmStart(t, 20*time.Second, func(c *Config) { c.MaxPlaying = 1 })
 		defer h.stop()
 		first := h.phone("127.0.0.1:7102")
-		inv := first.call("waiting-1")
-		ok := first.expect("200", 5*time.Second).(*sip.Response)
-		first.ack(inv, ok)
+		inv := first.Call("waiting-1")
+		ok := first.Expect("200", 5*time.Second).(*sip.Response)
+		first.Ack(inv, ok)
 		synctest.Wait()
 		if n := h.gw.playing.Load(); n != 1 {
 			t.Fatalf("%d calls hearing announcements, want 1", n)
 		}
 
 		second := h.phone("127.0.0.1:7103")
-		second.call("waiting-2")
-		res := second.expect("503", 5*time.Second).(*sip.Response)
+		second.Call("waiting-2")
+		res := second.Expect("503", 5*time.Second).(*sip.Response)
 		if !strings.Contains(res.Reason, "calls waiting") || res.GetHeader("Retry-After") == nil {
 			t.Errorf("503 %q, Retry-After %v", res.Reason, res.GetHeader("Retry-After"))
 		}
 
-		first.hangUp(inv, ok)
+		first.HangUp(inv, ok)
 		synctest.Wait()
 		if n := h.gw.playing.Load(); n != 0 {
 			t.Fatalf("%d calls hearing announcements after the hang-up, want 0", n)
 		}
 		third := h.phone("127.0.0.1:7104")
-		inv3 := third.call("waiting-3")
-		ok3 := third.expect("200", 5*time.Second).(*sip.Response)
-		third.ack(inv3, ok3)
-		third.hangUp(inv3, ok3)
+		inv3 := third.Call("waiting-3")
+		ok3 := third.Expect("200", 5*time.Second).(*sip.Response)
+		third.Ack(inv3, ok3)
+		third.HangUp(inv3, ok3)
 	})
 }

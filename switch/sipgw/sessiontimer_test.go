@@ -1,6 +1,7 @@
 package sipgw
 
 import (
+	"github.com/ccswitch/ccswitch/internal/siptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -19,20 +20,20 @@ import (
 func timedCall(t *testing.T, h *tmHarness, callerSE, agentSE string) (caller, agent *tmPhone, inv *sip.Request, ok *sip.Response, offered *sip.Request) {
 	t.Helper()
 	agent = h.phone("127.0.0.1:7001")
-	agent.register()
+	agent.Register()
 	synctest.Wait()
 	caller = h.phone("127.0.0.1:7002")
-	inv = caller.request(sip.INVITE, "5000", 1, "timed-1")
+	inv = caller.Request(sip.INVITE, "5000", 1, "timed-1")
 	inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	if callerSE != "" {
 		inv.AppendHeader(sip.NewHeader("Supported", "timer"))
 		inv.AppendHeader(sip.NewHeader("Session-Expires", callerSE))
 	}
 	inv.SetBody([]byte(sdpAt(7102, media.SendRecv)))
-	caller.send(inv)
-	ok = caller.expect("200", 5*time.Second).(*sip.Response)
-	caller.ack(inv, ok)
-	offered = agent.expect("INVITE", 5*time.Second).(*sip.Request)
+	caller.Send(inv)
+	ok = caller.Expect("200", 5*time.Second).(*sip.Response)
+	caller.Ack(inv, ok)
+	offered = agent.Expect("INVITE", 5*time.Second).(*sip.Request)
 	res := sip.NewSDPResponseFromRequest(offered, []byte(sdpAt(7104, media.SendRecv)))
 	res.To().Params.Add("tag", "agent-tag")
 	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: 7001}})
@@ -40,8 +41,8 @@ func timedCall(t *testing.T, h *tmHarness, callerSE, agentSE string) (caller, ag
 		res.AppendHeader(sip.NewHeader("Session-Expires", agentSE))
 		res.AppendHeader(sip.NewHeader("Require", "timer"))
 	}
-	agent.send(res)
-	agent.expect("ACK", 5*time.Second)
+	agent.Send(res)
+	agent.Expect("ACK", 5*time.Second)
 	synctest.Wait()
 	return
 }
@@ -60,13 +61,13 @@ func TestSessionTimerTooSmall(t *testing.T) {
 		h := tmStart(t, 20*time.Second)
 		defer h.stop()
 		caller := h.phone("127.0.0.1:7002")
-		inv := caller.request(sip.INVITE, "5000", 1, "small-1")
+		inv := caller.Request(sip.INVITE, "5000", 1, "small-1")
 		inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		inv.AppendHeader(sip.NewHeader("Supported", "timer"))
 		inv.AppendHeader(sip.NewHeader("Session-Expires", "30"))
-		inv.SetBody([]byte(tmSDP))
-		caller.send(inv)
-		res := caller.expect("422", 5*time.Second).(*sip.Response)
+		inv.SetBody([]byte(siptest.SDP))
+		caller.Send(inv)
+		res := caller.Expect("422", 5*time.Second).(*sip.Response)
 		if got := header(res, "Min-SE"); got != "90" {
 			t.Errorf("Min-SE %q, want 90", got)
 		}
@@ -94,11 +95,11 @@ func TestSessionTimerCallerRefreshes(t *testing.T) {
 		var last time.Time
 		for i := range 3 {
 			time.Sleep(40 * time.Second)
-			upd := caller.request(sip.UPDATE, "5000", uint32(2+i), inv.CallID().Value())
+			upd := caller.Request(sip.UPDATE, "5000", uint32(2+i), inv.CallID().Value())
 			upd.ReplaceHeader(sip.HeaderClone(ok.To()))
 			upd.SetBody(nil)
-			caller.send(upd)
-			res := caller.expect("200", 5*time.Second).(*sip.Response)
+			caller.Send(upd)
+			res := caller.Expect("200", 5*time.Second).(*sip.Response)
 			if got := header(res, "Session-Expires"); got != "90;refresher=uac" {
 				t.Fatalf("refresh %d: 200's Session-Expires %q", i, got)
 			}
@@ -106,13 +107,13 @@ func TestSessionTimerCallerRefreshes(t *testing.T) {
 		}
 		// 120 s after the answer, the call is still up: the refreshes
 		// counted. Now the customer's phone goes quiet.
-		bye := caller.expect("BYE", 2*time.Minute).(*sip.Request)
-		caller.respond(bye, 200, "OK")
+		bye := caller.Expect("BYE", 2*time.Minute).(*sip.Request)
+		caller.Respond(bye, 200, "OK")
 		if d := time.Since(last); d < 60*time.Second || d > 60*time.Second+watchInterval(0)+5*time.Second {
 			t.Errorf("ended %v after the last refresh, want 60 s (90 less 30) and one check", d)
 		}
-		abye := agent.expect("BYE", 5*time.Second).(*sip.Request)
-		agent.respond(abye, 200, "OK")
+		abye := agent.Expect("BYE", 5*time.Second).(*sip.Request)
+		agent.Respond(abye, 200, "OK")
 		synctest.Wait()
 		if got := h.transcript(); strings.Contains(got, reasonSessionExpired) || !strings.Contains(got, "EventReleased") {
 			t.Errorf("transcript %q: want the call released, the agent not blamed", got)
@@ -134,13 +135,13 @@ func TestSessionTimerAgentPhoneDies(t *testing.T) {
 		if !strings.Contains(header(offered, "Supported"), "timer") || header(offered, "Session-Expires") != "1800;refresher=uas" {
 			t.Errorf("INVITE to the agent: Supported %q, Session-Expires %q", header(offered, "Supported"), header(offered, "Session-Expires"))
 		}
-		bye := agent.expect("BYE", 2*time.Minute).(*sip.Request)
-		agent.respond(bye, 200, "OK")
+		bye := agent.Expect("BYE", 2*time.Minute).(*sip.Request)
+		agent.Respond(bye, 200, "OK")
 		if d := time.Since(answered); d < 60*time.Second || d > 70*time.Second {
 			t.Errorf("ended %v after the answer, want 60 s and one check", d)
 		}
-		cbye := caller.expect("BYE", 5*time.Second).(*sip.Request)
-		caller.respond(cbye, 200, "OK")
+		cbye := caller.Expect("BYE", 5*time.Second).(*sip.Request)
+		caller.Respond(cbye, 200, "OK")
 		synctest.Wait()
 		got := h.transcript()
 		if !strings.Contains(got, "EventAgentNotReady:"+reasonSessionExpired+" EventReleased") {
@@ -163,7 +164,7 @@ func TestSessionTimerSwitchRefreshes(t *testing.T) {
 		defer h.stop()
 		answered := time.Now()
 		caller, agent, _, _, _ := timedCall(t, h, "", "90;refresher=uac")
-		upd := agent.expect("UPDATE", 2*time.Minute).(*sip.Request)
+		upd := agent.Expect("UPDATE", 2*time.Minute).(*sip.Request)
 		if d := time.Since(answered); d < 45*time.Second || d > 55*time.Second {
 			t.Errorf("first refresh %v after the answer, want 45 s and one check", d)
 		}
@@ -172,13 +173,13 @@ func TestSessionTimerSwitchRefreshes(t *testing.T) {
 		}
 		res := sip.NewResponseFromRequest(upd, 200, "OK", nil)
 		res.AppendHeader(sip.NewHeader("Session-Expires", "90;refresher=uac"))
-		agent.send(res)
-		upd = agent.expect("UPDATE", 2*time.Minute).(*sip.Request)
-		agent.send(sip.NewResponseFromRequest(upd, 481, "Call/Transaction Does Not Exist", nil))
-		bye := agent.expect("BYE", 10*time.Second).(*sip.Request)
-		agent.respond(bye, 200, "OK")
-		cbye := caller.expect("BYE", 5*time.Second).(*sip.Request)
-		caller.respond(cbye, 200, "OK")
+		agent.Send(res)
+		upd = agent.Expect("UPDATE", 2*time.Minute).(*sip.Request)
+		agent.Send(sip.NewResponseFromRequest(upd, 481, "Call/Transaction Does Not Exist", nil))
+		bye := agent.Expect("BYE", 10*time.Second).(*sip.Request)
+		agent.Respond(bye, 200, "OK")
+		cbye := caller.Expect("BYE", 5*time.Second).(*sip.Request)
+		caller.Respond(cbye, 200, "OK")
 		synctest.Wait()
 		if got := h.transcript(); !strings.Contains(got, "EventAgentNotReady:"+reasonSessionExpired+" EventReleased") {
 			t.Errorf("transcript %q: want the agent made not ready (session_expired) before the release", got)

@@ -13,12 +13,12 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
-	"github.com/icholy/digest"
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/memnet"
+	"github.com/ccswitch/ccswitch/internal/siptest"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -139,175 +139,14 @@ func (h *tmHarness) transcript() string {
 }
 
 // tmPhone is a hand-driven SIP endpoint on the in-memory network.
-type tmPhone struct {
-	t    testing.TB
-	conn *memnet.Conn
-	addr string
-	to   string
-	last *sip.Response // the last 2xx with a body
-}
+type tmPhone = siptest.Phone
 
 func (h *tmHarness) phone(addr string) *tmPhone {
 	c, err := h.net.Listen(addr)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return &tmPhone{t: h.t, conn: c, addr: addr, to: h.gwAddr}
-}
-
-func (p *tmPhone) send(m sip.Message) {
-	p.t.Helper()
-	dst, _ := memnetAddr(p.to)
-	if _, err := p.conn.WriteTo([]byte(m.String()), dst); err != nil {
-		p.t.Fatal(err)
-	}
-}
-
-// recv returns the next message, or nil if none comes within d (virtual).
-func (p *tmPhone) recv(d time.Duration) sip.Message {
-	p.t.Helper()
-	_ = p.conn.SetReadDeadline(time.Now().Add(d))
-	buf := make([]byte, 65535)
-	n, _, err := p.conn.ReadFrom(buf)
-	if err != nil {
-		return nil
-	}
-	m, err := sip.ParseMessage(buf[:n])
-	if err != nil {
-		p.t.Fatalf("unparsable message from the switch: %v\n%s", err, buf[:n])
-	}
-	return m
-}
-
-// expect waits for a message matching want ("INVITE", "CANCEL", "200",
-// "487", ...), skipping others, within d.
-func (p *tmPhone) expect(want string, d time.Duration) sip.Message {
-	p.t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		m := p.recv(time.Until(deadline))
-		if m == nil {
-			break
-		}
-		switch m := m.(type) {
-		case *sip.Request:
-			if m.Method.String() == want {
-				return m
-			}
-		case *sip.Response:
-			if m.IsSuccess() && len(m.Body()) > 0 {
-				p.last = m
-			}
-			if fmt.Sprint(m.StatusCode) == want {
-				return m
-			}
-		}
-	}
-	p.t.Fatalf("%s: no %s within %v", p.addr, want, d)
-	return nil
-}
-
-func memnetAddr(s string) (addrString, error) { return addrString(s), nil }
-
-type addrString string
-
-func (a addrString) Network() string { return "udp" }
-func (a addrString) String() string  { return string(a) }
-
-func (p *tmPhone) request(method sip.RequestMethod, user string, cseq uint32, callID string) *sip.Request {
-	req := sip.NewRequest(method, sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: 5060})
-	host, port := splitHostPort(p.addr)
-	req.AppendHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: "UDP", Host: host, Port: port,
-		Params: params("branch", sip.GenerateBranch())})
-	req.AppendHeader(&sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: host, Port: port}, Params: params("tag", "ftag"+callID)})
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1"}, Params: sip.NewParams()})
-	cid := sip.CallIDHeader(callID)
-	req.AppendHeader(&cid)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: cseq, MethodName: method})
-	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "phone", Host: host, Port: port}})
-	mf := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&mf)
-	return req
-}
-
-func splitHostPort(s string) (string, int) {
-	i := strings.LastIndexByte(s, ':')
-	var port int
-	fmt.Sscan(s[i+1:], &port)
-	return s[:i], port
-}
-
-// register registers the agent phone 1001 with digest authentication.
-func (p *tmPhone) register() {
-	p.t.Helper()
-	req := p.request(sip.REGISTER, "1001", 1, "reg-1")
-	req.AppendHeader(sip.NewHeader("Expires", "3600"))
-	req.SetBody(nil)
-	p.send(req)
-	res := p.expect("401", 5*time.Second).(*sip.Response)
-	chal, err := digest.ParseChallenge(res.GetHeader("WWW-Authenticate").Value())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	cred, err := digest.Digest(chal, digest.Options{Method: "REGISTER", URI: req.Recipient.String(), Username: "1001", Password: "secret", Count: 1})
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	req = p.request(sip.REGISTER, "1001", 2, "reg-1")
-	req.AppendHeader(sip.NewHeader("Expires", "3600"))
-	req.AppendHeader(sip.NewHeader("Authorization", cred.String()))
-	req.SetBody(nil)
-	p.send(req)
-	p.expect("200", 5*time.Second)
-}
-
-const tmSDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-
-// call sends an INVITE to the route point and returns it.
-func (p *tmPhone) call(callID string) *sip.Request {
-	req := p.request(sip.INVITE, "5000", 1, callID)
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	req.SetBody([]byte(tmSDP))
-	p.send(req)
-	return req
-}
-
-func params(k, v string) sip.HeaderParams {
-	p := sip.NewParams()
-	p.Add(k, v)
-	return p
-}
-
-// ack acknowledges a 2xx to invite (a new transaction, RFC 3261 13.2.2.4).
-func (p *tmPhone) ack(invite *sip.Request, res *sip.Response) {
-	ack := p.request(sip.ACK, invite.Recipient.User, invite.CSeq().SeqNo, invite.CallID().Value())
-	ack.ReplaceHeader(sip.HeaderClone(res.To()))
-	ack.SetBody(nil)
-	p.send(ack)
-}
-
-// hangUp ends the caller's answered call from the phone's side, so the
-// switch never has to send a BYE itself: sipgo sends in-dialog requests on
-// a socket of its own, which would be a real one outside the bubble.
-func (p *tmPhone) hangUp(invite *sip.Request, ok *sip.Response) {
-	p.t.Helper()
-	bye := p.request(sip.BYE, invite.Recipient.User, invite.CSeq().SeqNo+1, invite.CallID().Value())
-	bye.ReplaceHeader(sip.HeaderClone(ok.To()))
-	bye.SetBody(nil)
-	p.send(bye)
-	p.expect("200", 5*time.Second)
-}
-
-// answer sends a response to req.
-func (p *tmPhone) respond(req *sip.Request, code int, reason string) *sip.Response {
-	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	if to := res.To(); to != nil {
-		if _, ok := to.Params.Get("tag"); !ok {
-			to.Params.Add("tag", "agent-tag")
-		}
-	}
-	p.send(res)
-	return res
+	return &siptest.Phone{T: h.t, Conn: c, Addr: addr, To: h.gwAddr}
 }
 
 // TestRingTimeoutRedirects: the agent's phone rings (180) and never
@@ -318,23 +157,23 @@ func TestRingTimeoutRedirects(t *testing.T) {
 		h := tmStart(t, 20*time.Second)
 		defer h.stop()
 		agent := h.phone("127.0.0.1:7001")
-		agent.register()
+		agent.Register()
 		synctest.Wait()
 		caller := h.phone("127.0.0.1:7002")
-		inv := caller.call("call-1")
-		ok := caller.expect("200", 5*time.Second).(*sip.Response)
-		caller.ack(inv, ok)
-		offered := agent.expect("INVITE", 5*time.Second).(*sip.Request)
+		inv := caller.Call("call-1")
+		ok := caller.Expect("200", 5*time.Second).(*sip.Response)
+		caller.Ack(inv, ok)
+		offered := agent.Expect("INVITE", 5*time.Second).(*sip.Request)
 		start := time.Now()
-		agent.respond(offered, 180, "Ringing")
-		cancel := agent.expect("CANCEL", time.Minute).(*sip.Request)
+		agent.Respond(offered, 180, "Ringing")
+		cancel := agent.Expect("CANCEL", time.Minute).(*sip.Request)
 		if waited := time.Since(start); waited < 20*time.Second || waited > 21*time.Second {
 			t.Errorf("CANCEL after %v, want the 20s ring timeout", waited)
 		}
-		agent.respond(cancel, 200, "OK")
-		agent.respond(offered, 487, "Request Terminated")
+		agent.Respond(cancel, 200, "OK")
+		agent.Respond(offered, 487, "Request Terminated")
 		synctest.Wait()
-		defer caller.hangUp(inv, ok)
+		defer caller.HangUp(inv, ok)
 		got := h.transcript()
 		t.Logf("CANCEL after %v; transcript %s", time.Since(start), got)
 		for _, want := range []string{
@@ -355,11 +194,11 @@ func TestLostACKReleases(t *testing.T) {
 		h := tmStart(t, 20*time.Second)
 		defer h.stop()
 		caller := h.phone("127.0.0.1:7002")
-		caller.call("call-2")
+		caller.Call("call-2")
 		start := time.Now()
 		oks := 0
 		for {
-			m := caller.recv(time.Minute)
+			m := caller.Recv(time.Minute)
 			if m == nil {
 				break
 			}
@@ -392,17 +231,17 @@ func TestTimerBUnreachable(t *testing.T) {
 		h := tmStart(t, 5*time.Minute) // longer than Timer B
 		defer h.stop()
 		agent := h.phone("127.0.0.1:7001")
-		agent.register()
+		agent.Register()
 		synctest.Wait()
 		caller := h.phone("127.0.0.1:7002")
-		inv := caller.call("call-3")
-		ok := caller.expect("200", 5*time.Second).(*sip.Response)
-		caller.ack(inv, ok)
-		agent.expect("INVITE", 5*time.Second)
+		inv := caller.Call("call-3")
+		ok := caller.Expect("200", 5*time.Second).(*sip.Response)
+		caller.Ack(inv, ok)
+		agent.Expect("INVITE", 5*time.Second)
 		start := time.Now()
 		invites := 1
 		for time.Since(start) < 40*time.Second {
-			m := agent.recv(40*time.Second - time.Since(start))
+			m := agent.Recv(40*time.Second - time.Since(start))
 			if m == nil {
 				break
 			}
@@ -415,7 +254,7 @@ func TestTimerBUnreachable(t *testing.T) {
 		if invites < 6 {
 			t.Errorf("INVITE sent %d times, want Timer A retransmissions", invites)
 		}
-		defer caller.hangUp(inv, ok)
+		defer caller.HangUp(inv, ok)
 		if got := h.transcript(); !strings.Contains(got, "EventReleased:unreachable EventAgentNotReady:unreachable EventQueued") {
 			t.Fatalf("transcript %q: want the offer to fail as unreachable", got)
 		}
@@ -429,13 +268,13 @@ func TestMaxCallsRefusesPastTheLimit(t *testing.T) {
 		h := tmStart(t, 20*time.Second, func(c *Config) { c.MaxCalls = 1 })
 		defer h.stop()
 		first := h.phone("127.0.0.1:7002")
-		inv := first.call("call-1")
-		ok := first.expect("200", 5*time.Second).(*sip.Response)
-		first.ack(inv, ok)
-		defer first.hangUp(inv, ok)
+		inv := first.Call("call-1")
+		ok := first.Expect("200", 5*time.Second).(*sip.Response)
+		first.Ack(inv, ok)
+		defer first.HangUp(inv, ok)
 		second := h.phone("127.0.0.1:7003")
-		second.call("call-2")
-		res := second.expect("503", 5*time.Second).(*sip.Response)
+		second.Call("call-2")
+		res := second.Expect("503", 5*time.Second).(*sip.Response)
 		if res.GetHeader("Retry-After") == nil {
 			t.Error("503 without Retry-After")
 		}
