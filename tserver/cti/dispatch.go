@@ -501,8 +501,11 @@ func (s *Server) chatMessage(c *conn, r *Request) (*reply, error) {
 	ref := r.Ref
 	d.Durable(func(err error) {
 		if err != nil {
-			s.log.Error().Err(err).Str("conn_id", r.ConnID.String()).Msg("a chat line was sent but not stored")
-			c.send(s.errorReply(ref, pbx.Errorf(pbx.Internal, "cti: RequestChatMessage: the line was sent but could not be stored: %v", err)))
+			// The cause (a full disk, say) is for the log; the desktop
+			// is told what it means for the line.
+			s.log.Error().Err(err).Str("conn_id", r.ConnID.String()).Msg("a chat line was sent but is not on disk")
+			c.send(s.errorReply(ref, pbx.Errorf(pbx.Unavailable,
+				"cti: RequestChatMessage: the line was sent, but the center cannot store it now; it keeps it and stores it when it can (do not send it again)")))
 			return
 		}
 		c.ackLater(ref)

@@ -945,14 +945,15 @@ func TestChatLineAckedOnceDurable(t *testing.T) {
 
 	send(Request{Request: RequestChatMessage, ConnID: id, Text: "and a second line", Ref: 103})
 	(<-chat.dones)(errors.New("disk full"))
-	// The client is told an id; the log names the cause with that id.
+	// The client is told the line is not stored yet (unavailable), not
+	// the cause; the log has the cause.
 	m := reply()
-	if m.Ref != 103 || m.Event != EventError || m.Kind != KindCode(pbx.Internal) || strings.Contains(m.Error, "disk full") {
-		t.Fatalf("reply %+v, want an internal EventError with an id only", m)
+	if m.Ref != 103 || m.Event != EventError || m.Kind != KindCode(pbx.Unavailable) || strings.Contains(m.Error, "disk full") ||
+		!strings.Contains(m.Error, "cannot store it now") {
+		t.Fatalf("reply %+v, want an unavailable EventError saying the line is not stored, without the cause", m)
 	}
-	id8 := internalID(t, m.Error)
-	if l := logs.find(id8); !strings.Contains(l, "disk full") || !strings.Contains(l, "RequestChatMessage") {
-		t.Fatalf("log line of error %s: %q, want the cause", id8, l)
+	if l := logs.find("not on disk"); !strings.Contains(l, "disk full") {
+		t.Fatalf("log line %q, want the cause", l)
 	}
 	if got := chat.take(); len(got) != 3 {
 		t.Fatalf("calls %q", got)
