@@ -51,6 +51,7 @@
 #   PROGRESS   seconds between progress lines (default DURATION/10, >= 10)
 #   BASE_PORT  first loopback port (default: the first free of 30000,
 #              30600, 31200, 31800); uses BASE_PORT..+599 (RTP: +100..+599)
+#   CCSWITCH   a ccswitch binary to soak instead of building ./cmd/ccswitch
 #   KEEP_TMP   keep the temporary directory (logs) when set
 # Quick run: DURATION=60s bench/soak.sh (what `make test` runs).
 #
@@ -195,8 +196,14 @@ queue_field() {
 WATCHDOG=(-watchdog_minor_maxtriggers 1000000 -watchdog_major_maxtriggers 1000000)
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
-echo "building ccswitch and bench/soak into $tmp ..." >&2
-go build -o "$tmp/ccswitch" ./cmd/ccswitch
+if [[ -n ${CCSWITCH:-} ]]; then
+	[[ -x $CCSWITCH ]] || { echo "CCSWITCH=$CCSWITCH is not an executable" >&2; exit 2; }
+	cp "$CCSWITCH" "$tmp/ccswitch"
+	echo "building bench/soak into $tmp (ccswitch: $CCSWITCH) ..." >&2
+else
+	echo "building ccswitch and bench/soak into $tmp ..." >&2
+	go build -o "$tmp/ccswitch" ./cmd/ccswitch
+fi
 go build -o "$tmp/soak" ./bench/soak
 
 "$tmp/ccswitch" serve --config "$root/bench/soak/center.yaml" --simulate \
