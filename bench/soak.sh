@@ -360,7 +360,7 @@ fi
 awk -v a="$rss_start" -v b="$rss_end" -v g0="$g_start" -v g1="$g_end" -v e="$errors" 'BEGIN {
 	r = (a > 0 ? 100 * (b - a) / a : 0); g = (g0 > 0 ? 100 * (g1 - g0) / g0 : 0)
 	printf "goals: rss %+.1f%% (< 10%%: %s), goroutines %+.1f%% (within 5%%: %s), errors %d (0: %s)\n",
-		r, (a > 0 && r < 10 ? "met" : "NOT met"), g, (g0 > 0 && g <= 5 && g >= -5 ? "met" : "NOT met"), e, (e == 0 ? "met" : "NOT met")
+		r, (a > 0 && b > 0 && r < 10 ? "met" : "NOT met"), g, (g0 > 0 && g1 > 0 && g <= 5 && g >= -5 ? "met" : "NOT met"), e, (e == 0 ? "met" : "NOT met")
 }'
 awk -v s="$DUR" -v n="$((ok + sim))" -v k="$chats" -v a="$rss_start" -v b="$rss_end" -v g0="$g_start" -v g1="$g_end" -v e="$errors" 'BEGIN {
 	m = s / 60; ms = (m == int(m) ? sprintf("%d", m) : sprintf("%.1f", m))
