@@ -32,10 +32,12 @@
 # desks' "handled" in GET /api/status). chats = chats the load program
 # completed (its customer read an agent's line and the agent ended it).
 # errors = SIPp callers' failed calls + failed calls at the SIP phones
-# (counted until the load ends) + failed registrations + the load
-# program's errors (unexpected disconnects, EventError, chats over their
-# timeout) + 1 if the switch exits before the end, does not drain and exit
-# within DRAIN + 15 s of SIGTERM, or exits non-zero.
+# (counted until the load ends) + the load program's errors (unexpected
+# disconnects, EventError, chats over their timeout) + 1 if the load does
+# not end within 120 s of DURATION + 1 if the switch exits before the end,
+# does not drain and exit within DRAIN + 15 s of SIGTERM, or exits non-zero.
+# A switch that does not start or phones that do not register stop the
+# run before the load (exit 1, no result line).
 #
 # Last line of output:
 #   minutes=M calls=N chats=K rss_start_mb=A rss_end_mb=B goroutines_start=G0 goroutines_end=G1 errors=E
@@ -45,7 +47,8 @@
 # settings, else 0.
 #
 # Environment:
-#   DURATION   how long the load runs: 600, 90s, 10m, 1h (default 10m)
+#   DURATION   how long the load runs: 600, 90s, 10m, 1h (default 10m;
+#              at least 30s)
 #   RATE       SIPp calls/s to route point 5000 (default 5)
 #   CUSTOMERS  web chat customers at once (default 20)
 #   PROGRESS   seconds between progress lines (default DURATION/10, >= 10)
