@@ -8,11 +8,13 @@ run:
 	$(GO) run ./cmd/ccswitch sim examples/demo-center.yaml
 
 # Install missing real peers (SIPp, ...) when root, vet, then every test
-# (tests needing a peer skip without it unless CCSWITCH_REQUIRE_PEERS=1).
+# (tests needing a peer skip without it unless CCSWITCH_REQUIRE_PEERS=1),
+# then a 60 s soak of the live center (needs SIPp; fails on any error).
 test:
 	bash .ci/peers
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	DURATION=60s bash bench/soak.sh
 
 # The tests under the race detector (slower; the SIP side is concurrent).
 race:
