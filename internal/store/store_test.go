@@ -344,3 +344,25 @@ func mustOldCustomer(tb testing.TB, s *Store, number, name, email string) {
 		tb.Fatal(err)
 	}
 }
+
+// TestPageCachesAreBounded: every connection's page cache is set, not
+// SQLite's default of 2 MiB that fills as the file grows.
+func TestPageCachesAreBounded(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "cache.db"), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, c := range []struct {
+		db   *sql.DB
+		want int
+	}{{s.wdb, -1024}, {s.rdb, -256}} {
+		var got int
+		if err := c.db.QueryRow("PRAGMA cache_size").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("cache_size %d, want %d", got, c.want)
+		}
+	}
+}
