@@ -184,17 +184,18 @@ func dsn(abs string, busy time.Duration, readOnly bool) string {
 	// Page caches are bounded explicitly (SQLite's default is 2 MiB a
 	// connection, and they fill as the file grows: a long-running center
 	// saw its memory creep by that much per reader): readers look up
-	// small things (a customer, an order, a transcript) and get 256 KiB,
-	// the writer, which walks the indexes of every insert, 1 MiB.
+	// small things (a customer, an order, a transcript) and get 128 KiB,
+	// the writer, which walks the hot end of the indexes of every insert,
+	// 512 KiB.
 	if readOnly {
-		q = append(q, "_query_only=1", "_pragma=cache_size(-256)")
+		q = append(q, "_query_only=1", "_pragma=cache_size(-128)")
 	} else {
 		// The Writer's savepoints keep page copies in a statement
 		// journal, which otherwise goes to a temporary file past 64 KiB
 		// (an open, writes and a close per batch); it is only for
 		// rolling back within a transaction, never for recovery, so
 		// memory does not weaken durability.
-		q = append(q, "_pragma=journal_mode(WAL)", "_pragma=temp_store(MEMORY)", "_pragma=cache_size(-1024)", "_txlock=immediate")
+		q = append(q, "_pragma=journal_mode(WAL)", "_pragma=temp_store(MEMORY)", "_pragma=cache_size(-512)", "_txlock=immediate")
 	}
 	return "file:" + esc + "?" + strings.Join(q, "&")
 }

@@ -356,7 +356,7 @@ func TestPageCachesAreBounded(t *testing.T) {
 	for _, c := range []struct {
 		db   *sql.DB
 		want int
-	}{{s.wdb, -1024}, {s.rdb, -256}} {
+	}{{s.wdb, -512}, {s.rdb, -128}} {
 		var got int
 		if err := c.db.QueryRow("PRAGMA cache_size").Scan(&got); err != nil {
 			t.Fatal(err)
