@@ -183,3 +183,15 @@ func TestParseIMNetworks(t *testing.T) {
 		t.Errorf("webchat on %v, sip message on %v user %q", n.WebChat.On(), n.SIPMessage.On(), n.SIPMessage.User)
 	}
 }
+
+func TestHostPort(t *testing.T) {
+	for s, want := range map[string]bool{
+		"127.0.0.1:5347": true, "xmpp.example.test:5347": true, "[::1]:5347": true,
+		"nowhere": false, ":5347": false, "host:0": false, "host:70000": false, "host:x": false,
+		"::1:5347": false, "[::1:5347": false, "a b:1": false,
+	} {
+		if got := hostPort(s); got != want {
+			t.Errorf("hostPort(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -1,7 +1,7 @@
 package config
 
 import (
-	"net"
+	"strconv"
 	"strings"
 )
 
@@ -73,7 +73,7 @@ func (c *checker) checkNetworks(im *IM) {
 	domains := map[string]int{}
 	for i, x := range im.Networks.XMPP {
 		xp := p.key("xmpp").index(i)
-		if _, _, err := net.SplitHostPort(x.Component); err != nil {
+		if !hostPort(x.Component) {
 			c.errorf(xp.key("component"), "%q: want HOST:PORT of the server's component port", x.Component)
 		}
 		switch first, dup := domains[x.Domain]; {
@@ -102,4 +102,22 @@ func (c *checker) checkNetworks(im *IM) {
 	if u := im.Networks.SIPMessage.User; strings.ContainsAny(u, "@:; \t<>\"") {
 		c.errorf(p.key("sip_message").key("user"), "%q is not a SIP user part", u)
 	}
+}
+
+// hostPort reports whether s is HOST:PORT ([V6]:PORT for an IPv6
+// address) with a port of 1-65535. (The configuration names addresses;
+// it does not resolve them, and the domain it describes imports no
+// network package.)
+func hostPort(s string) bool {
+	i := strings.LastIndexByte(s, ':')
+	if i <= 0 {
+		return false
+	}
+	host, port := s[:i], s[i+1:]
+	if strings.HasPrefix(host, "[") != strings.HasSuffix(host, "]") || strings.ContainsAny(strings.Trim(host, "[]"), " /") ||
+		!strings.HasPrefix(host, "[") && strings.Contains(host, ":") {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && strings.Trim(host, "[]") != ""
 }
