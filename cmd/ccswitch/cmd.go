@@ -47,6 +47,9 @@ type Main struct {
 	log            zerolog.Logger
 	run            func(context.Context) error
 	center         *live.Center // set by serve: runs until Close
+	// tune, when set (by tests), adjusts serve's live.Config after the
+	// flags: what no flag may set, such as a fault to inject.
+	tune func(*live.Config)
 }
 
 // NewMain returns a program writing results to stdout and structured logs

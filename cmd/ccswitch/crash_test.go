@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ccswitch/ccswitch/internal/live"
 	"github.com/ccswitch/ccswitch/internal/store"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -445,6 +446,9 @@ func TestServeCrashChild(t *testing.T) {
 		config = "../../examples/im-center.yaml"
 	}
 	m := NewMain(io.Discard, os.Stderr)
+	if flag := os.Getenv(envFaultFullDisk); flag != "" {
+		m.tune = func(c *live.Config) { c.JournalFault = fullDiskFault(flag) }
+	}
 	if err := m.ParseFlags(ctx, []string{"serve", "--config", config,
 		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", path}); err != nil {
 		t.Fatal(err)
@@ -489,4 +493,19 @@ func storedTranscript(t *testing.T, ctx context.Context, path, visitor string) [
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// envFaultFullDisk names, for TestServeCrashChild, a file whose presence
+// makes the journal's writes fail as on a full disk (fullDisk's fallback
+// where no tmpfs can be mounted).
+const envFaultFullDisk = "CCSWITCH_TEST_FULL_DISK"
+
+// fullDiskFault fails the journal's writes with ENOSPC while flag exists.
+func fullDiskFault(flag string) func(string) error {
+	return func(string) error {
+		if _, err := os.Stat(flag); err == nil {
+			return &os.PathError{Op: "write", Path: flag, Err: syscall.ENOSPC}
+		}
+		return nil
+	}
 }

@@ -20,8 +20,8 @@ import (
 
 // fullDisk makes the store's file system full and frees it again: a small
 // tmpfs filled with a ballast file, or, where mounting is not permitted,
-// serve's fault hook (CCSWITCH_FAULT_FULL_DISK: while its file exists,
-// the journal's writes fail with ENOSPC).
+// a fault given to the child serve's journal (envFaultFullDisk: while its
+// file exists, the journal's writes fail with ENOSPC).
 type fullDisk struct {
 	t       *testing.T
 	dir     string // the store's directory
@@ -36,7 +36,7 @@ func newFullDisk(t *testing.T) *fullDisk {
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Logf("no tmpfs (%v: %s): the disk fills through serve's fault hook", err, strings.TrimSpace(string(out)))
 		flag := filepath.Join(t.TempDir(), "full")
-		t.Setenv("CCSWITCH_FAULT_FULL_DISK", flag)
+		t.Setenv(envFaultFullDisk, flag)
 		return &fullDisk{t: t, dir: dir, flag: flag}
 	}
 	t.Cleanup(func() {

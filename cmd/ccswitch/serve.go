@@ -121,6 +121,9 @@ func (m *Main) parseServe(args []string) error {
 		c.Drain = -1 // no drain (live's zero is its default)
 	}
 	c.Center, c.Log = f, m.log
+	if m.tune != nil {
+		m.tune(&c)
+	}
 	m.run = func(ctx context.Context) error {
 		center, err := live.Open(ctx, c)
 		if err != nil {

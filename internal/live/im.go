@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -76,7 +74,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	// at once; they reach the store's tables behind it. What a crash left
 	// in it is applied here, before the gateway takes new chats.
 	spool := cfg.StorePath + ".spool"
-	if im.journal, err = sqlitejournal.Open(ctx, sqlitejournal.Config{Store: im.st, Writer: im.w, Spool: spool, Log: log, Fault: fullDiskFault()}); err != nil {
+	if im.journal, err = sqlitejournal.Open(ctx, sqlitejournal.Config{Store: im.st, Writer: im.w, Spool: spool, Log: log, Fault: cfg.JournalFault}); err != nil {
 		return fmt.Errorf("live: store spool %s: %w", spool, err)
 	}
 	handoff, err := c.readSecret("im.identity hand-off secret", f.IM.Identity.HandoffSecretFile, f.IM.Identity.HandoffSecretEnv)
@@ -249,21 +247,4 @@ func (c *Center) Flush(ctx context.Context) error {
 		return nil
 	}
 	return c.im.w.Flush(ctx)
-}
-
-// fullDiskFault is the journal's fault hook for serve's own tests: while
-// the file CCSWITCH_FAULT_FULL_DISK names exists, the journal's spool
-// writes and commits fail as on a full disk. Unset (always, in
-// production): none.
-func fullDiskFault() func(string) error {
-	flag := os.Getenv("CCSWITCH_FAULT_FULL_DISK")
-	if flag == "" {
-		return nil
-	}
-	return func(string) error {
-		if _, err := os.Stat(flag); err == nil {
-			return &os.PathError{Op: "write", Path: flag, Err: syscall.ENOSPC}
-		}
-		return nil
-	}
 }

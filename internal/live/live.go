@@ -110,6 +110,10 @@ type Config struct {
 	Drain time.Duration
 	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr.
 	Pprof bool
+	// JournalFault, when set, is asked before each of the journal's
+	// writes to its spool and store (sqlitejournal.Config.Fault): tests
+	// make the disk fail with it. nil in production.
+	JournalFault func(op string) error
 	// Getenv reads the environment variables the center file names for
 	// its secrets (os.Getenv when nil).
 	Getenv func(string) string
