@@ -17,3 +17,21 @@ bg_sipp() {
 	[[ -n $pid ]] || { echo "no PID from sipp $*:" >&2; cat "$log" >&2; return 1; }
 	printf '%s\n' "$pid"
 }
+
+# stop PID... sends each process SIGTERM, gives it 5 s to end, then
+# SIGKILLs it, and reaps it; empty PIDs are skipped.
+stop() {
+	local p
+	for p in "$@"; do
+		[[ -n $p ]] && kill "$p" 2>/dev/null || true
+	done
+	for p in "$@"; do
+		[[ -n $p ]] || continue
+		for _ in $(seq 25); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}

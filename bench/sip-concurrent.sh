@@ -111,21 +111,6 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/sip-concurrent.XXXXXX")
 pids=() # processes this script started
 cc_pid=''
 
-stop() {
-	local p
-	for p in "$@"; do
-		[[ -n $p ]] && kill "$p" 2>/dev/null || true
-	done
-	for p in "$@"; do
-		[[ -n $p ]] || continue
-		for _ in $(seq 25); do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-}
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
