@@ -704,7 +704,8 @@ func (g *Gateway) callbackNumber(c *conversation, text string) {
 	g.say(c, "bot", "Thank you. We will call you back at "+n+".")
 	if c.conn != 0 {
 		c.outcome = "callback"
-		_ = g.ts.ReleaseCall(c.conn) // ends it through EventAbandoned
+		// Out of the queue, counted as a callback (not abandoned).
+		_ = g.ts.LeaveForCallback(c.conn)
 	}
 	g.end(c, "callback")
 }

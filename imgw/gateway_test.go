@@ -373,8 +373,13 @@ func TestWaitingCustomerHearsPositionAndEWTThenCallbackOffer(t *testing.T) {
 	if cb := r.store.Callbacks(); len(cb) != 1 || cb[0].Number != "+442079460000" || cb[0].Queue != "chat-general" {
 		t.Fatalf("callbacks %+v", cb)
 	}
-	if st, _ := r.ts.QueueStats("chat-general"); st.Abandoned != 1 {
-		t.Fatalf("stats %+v", st)
+	// Counted as a callback, not abandoned: offered = answered +
+	// abandoned + callback + still waiting.
+	if st, _ := r.ts.QueueStats("chat-general"); st.Callback != 1 || st.Abandoned != 0 || st.Offered != 3 {
+		t.Fatalf("stats %+v; want offered 3, callback 1, abandoned 0", st)
+	}
+	if out := r.conv("c@x"); out != nil {
+		t.Fatalf("the conversation that took a callback is still open (%v)", out.phase)
 	}
 	// The others' positions moved up.
 	r.clk.Advance(30 * time.Second)

@@ -432,6 +432,53 @@ func (s *Server) ReleaseCall(id pbx.ConnID) error {
 	return nil
 }
 
+// ReasonCallback is the reason of the EventAbandoned of an interaction
+// that left its queue for a callback (LeaveForCallback).
+const ReasonCallback = "callback"
+
+// LeaveForCallback takes a waiting interaction out of its queue because
+// the customer accepted a callback instead of waiting (a chat's bot offer,
+// a caller pressing 1). Its queue counts it under Callback, not
+// Abandoned; subscribers see EventAbandoned with reason ReasonCallback.
+// The callback itself, with the interaction's arrival as its place in
+// line, is the callback server's.
+func (s *Server) LeaveForCallback(id pbx.ConnID) error {
+	c, err := s.lookup("leave for callback", id)
+	if err != nil {
+		return err
+	}
+	switch c.State {
+	case pbx.Routing, pbx.Queued, pbx.Redirected:
+	default:
+		return pbx.Errorf(pbx.Conflict, "tserver: leave for callback: interaction %s is %s, not waiting", id, c.State)
+	}
+	c.Fire(pbx.EvAbandon)
+	if c.bucket != nil {
+		c.queue.remove(c)
+	}
+	if c.counted && c.epoch == s.epoch && !c.answered {
+		q := c.statQueue
+		q.stats.Callback++
+		q.stats.WaitCallback += s.clock.Now().Sub(c.arrived)
+		if !c.waited {
+			c.waited = true
+			q.stats.Waited++
+		}
+	}
+	s.finish(c, nil, EventAbandoned, ReasonCallback)
+	return nil
+}
+
+// Arrived is when interaction id arrived (its place in line), and
+// whether it is known.
+func (s *Server) Arrived(id pbx.ConnID) (time.Time, bool) {
+	c := s.contacts[id]
+	if c == nil {
+		return time.Time{}, false
+	}
+	return c.arrived, true
+}
+
 func (s *Server) countAbandon(c *Contact) {
 	if c.counted && c.epoch == s.epoch && !c.answered {
 		q := c.statQueue

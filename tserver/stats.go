@@ -12,15 +12,17 @@ const recentWaits = 20
 // QueueStats counts a queue's interactions since the statistics were last
 // reset. An interaction is counted where it was first queued (or where it
 // was transferred to), and only if it arrived after the reset, so Offered =
-// Answered + Abandoned + those still waiting.
+// Answered + Abandoned + Callback + those still waiting.
 type QueueStats struct {
 	Offered       int64         `json:"offered"`
 	Answered      int64         `json:"answered"`
 	Abandoned     int64         `json:"abandoned"`
+	Callback      int64         `json:"callback"` // left the queue with a callback promised (LeaveForCallback)
 	Waited        int64         `json:"waited"`         // had to wait (not distributed on arrival)
 	AnsweredInSL  int64         `json:"answered_in_sl"` // answered within the service-level target
 	WaitAnswered  time.Duration `json:"wait_answered"`  // total wait of the answered
 	WaitAbandoned time.Duration `json:"wait_abandoned"` // total wait of the abandoned
+	WaitCallback  time.Duration `json:"wait_callback"`  // total wait of those who took a callback
 	Handled       int64         `json:"handled"`        // answered and finished
 	HandleTime    time.Duration `json:"handle_time"`    // talk plus wrap-up of the handled
 }

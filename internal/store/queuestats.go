@@ -14,10 +14,12 @@ type QueueCounts struct {
 	Offered       int64
 	Answered      int64
 	Abandoned     int64
+	Callback      int64
 	Waited        int64
 	AnsweredInSL  int64
 	WaitAnswered  time.Duration
 	WaitAbandoned time.Duration
+	WaitCallback  time.Duration
 	Handled       int64
 	HandleTime    time.Duration
 }
@@ -26,11 +28,12 @@ type QueueCounts struct {
 const StatsInterval = 15 * time.Minute
 
 var qPutQueueStats = prep(`INSERT INTO queue_stats (interval_start, queue, offered, answered, abandoned, waited,
-		answered_in_sl, wait_answered, wait_abandoned, handled, handle_time)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		answered_in_sl, wait_answered, wait_abandoned, handled, handle_time, callback, wait_callback)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (interval_start, queue) DO UPDATE SET offered = excluded.offered, answered = excluded.answered,
 		abandoned = excluded.abandoned, waited = excluded.waited, answered_in_sl = excluded.answered_in_sl,
 		wait_answered = excluded.wait_answered, wait_abandoned = excluded.wait_abandoned,
+		callback = excluded.callback, wait_callback = excluded.wait_callback,
 		handled = excluded.handled, handle_time = excluded.handle_time`)
 
 func putQueueStats(ctx context.Context, tx txn, interval time.Time, queue string, c QueueCounts) error {
@@ -42,7 +45,8 @@ func putQueueStats(ctx context.Context, tx txn, interval time.Time, queue string
 		return fmt.Errorf("store: queue stats %s: %s does not start an interval: %w", queue, interval.Format(time.RFC3339Nano), ErrInvalid)
 	}
 	_, err := tx.ExecContext(ctx, qPutQueueStats, interval.UnixNano(), queue, c.Offered, c.Answered, c.Abandoned, c.Waited,
-		c.AnsweredInSL, int64(c.WaitAnswered), int64(c.WaitAbandoned), c.Handled, int64(c.HandleTime))
+		c.AnsweredInSL, int64(c.WaitAnswered), int64(c.WaitAbandoned), c.Handled, int64(c.HandleTime),
+		c.Callback, int64(c.WaitCallback))
 	if err != nil {
 		return fmt.Errorf("store: queue stats %s: %w", queue, err)
 	}
@@ -72,13 +76,14 @@ func (s *Store) QueueStatsSince(ctx context.Context, since time.Time) (map[strin
 	rows, err := queryAll(ctx, s.rdb, func(r scanner) (row, error) {
 		var (
 			x          row
-			wa, wb, ht int64
+			wa, wb, ht, wc int64
 		)
-		err := r.Scan(&x.queue, &x.c.Offered, &x.c.Answered, &x.c.Abandoned, &x.c.Waited, &x.c.AnsweredInSL, &wa, &wb, &x.c.Handled, &ht)
-		x.c.WaitAnswered, x.c.WaitAbandoned, x.c.HandleTime = time.Duration(wa), time.Duration(wb), time.Duration(ht)
+		err := r.Scan(&x.queue, &x.c.Offered, &x.c.Answered, &x.c.Abandoned, &x.c.Waited, &x.c.AnsweredInSL, &wa, &wb, &x.c.Handled, &ht,
+			&x.c.Callback, &wc)
+		x.c.WaitAnswered, x.c.WaitAbandoned, x.c.HandleTime, x.c.WaitCallback = time.Duration(wa), time.Duration(wb), time.Duration(ht), time.Duration(wc)
 		return x, err
 	}, `SELECT queue, SUM(offered), SUM(answered), SUM(abandoned), SUM(waited), SUM(answered_in_sl),
-		SUM(wait_answered), SUM(wait_abandoned), SUM(handled), SUM(handle_time)
+		SUM(wait_answered), SUM(wait_abandoned), SUM(handled), SUM(handle_time), SUM(callback), SUM(wait_callback)
 		FROM queue_stats WHERE interval_start >= ? GROUP BY queue`, since.UnixNano())
 	if err != nil {
 		return nil, fmt.Errorf("store: queue stats since %s: %w", since.Format(time.RFC3339), err)

@@ -213,6 +213,12 @@ CREATE TABLE queue_stats (
 	PRIMARY KEY (interval_start, queue)
 ) WITHOUT ROWID;
 `},
+	{"queue statistics count callbacks", `
+-- Waiting customers who took a callback instead (a chat's bot offer, a
+-- caller pressing 1) leave the queue counted here, not as abandoned.
+ALTER TABLE queue_stats ADD COLUMN callback INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue_stats ADD COLUMN wait_callback INTEGER NOT NULL DEFAULT 0;  -- ns
+`},
 }
 
 // LatestSchema is the schema version this build of the store writes.

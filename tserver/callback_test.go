@@ -1,0 +1,60 @@
+package tserver
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
+	pbx "github.com/ccswitch/ccswitch/switch"
+)
+
+// A customer who takes a callback instead of waiting leaves the queue
+// counted as callback, not abandoned, so that offered = answered +
+// abandoned + callback + still waiting; the others keep their places.
+func TestLeaveForCallback(t *testing.T) {
+	e := newEnv(t, requestCenter)
+	r := record(e.s)
+	first := e.call("q")
+	e.advance(10 * time.Second)
+	second := e.call("q")
+	third := e.call("q")
+	e.advance(30 * time.Second)
+	e.must(e.s.LeaveForCallback(second), "leave for callback")
+	e.must(e.s.ReleaseCall(third), "third hangs up")
+
+	var got *Event
+	for i := range r.events {
+		if r.events[i].ConnID == second && r.events[i].Type == EventAbandoned {
+			got = &r.events[i]
+		}
+	}
+	if got == nil || got.Reason != ReasonCallback {
+		t.Fatalf("events of the callback interaction %v; want EventAbandoned with reason %q", r.ConnTypes(second), ReasonCallback)
+	}
+	st, err := e.s.QueueStats("q")
+	e.must(err, "stats")
+	if st.Offered != 3 || st.Callback != 1 || st.Abandoned != 1 || st.Answered != 0 {
+		t.Fatalf("stats %+v; want offered 3, callback 1, abandoned 1, answered 0", st)
+	}
+	if st.WaitCallback != 30*time.Second {
+		t.Fatalf("wait of the callback %v, want 30s", st.WaitCallback)
+	}
+	if waiting := st.Offered - st.Answered - st.Abandoned - st.Callback; waiting != 1 {
+		t.Fatalf("%d still waiting by the balance, want 1", waiting)
+	}
+	if pos, _, err := e.s.Position(first); err != nil || pos != 1 {
+		t.Fatalf("first at position %d (%v), want 1", pos, err)
+	}
+
+	// Twice, or for an interaction with an agent: refused, nothing changes.
+	cctest.WantKind(t, e.s.LeaveForCallback(second), pbx.NotFound, "second leave for callback")
+	e.login("a")
+	if e.agentOf(first) != "a" {
+		t.Fatalf("first not offered to a")
+	}
+	e.answer(first)
+	cctest.WantKind(t, e.s.LeaveForCallback(first), pbx.Conflict, "leave for callback when connected")
+	if after, _ := e.s.QueueStats("q"); after.Callback != 1 || after.Answered != 1 {
+		t.Fatalf("stats after refused requests %+v; want callback 1, answered 1", after)
+	}
+}
