@@ -17,7 +17,7 @@ type QueueStats struct {
 	Offered       int64         `json:"offered"`
 	Answered      int64         `json:"answered"`
 	Abandoned     int64         `json:"abandoned"`
-	Callback      int64         `json:"callback"` // left the queue with a callback promised (LeaveForCallback)
+	Callback      int64         `json:"callback"`       // left the queue with a callback promised (LeaveForCallback)
 	Waited        int64         `json:"waited"`         // had to wait (not distributed on arrival)
 	AnsweredInSL  int64         `json:"answered_in_sl"` // answered within the service-level target
 	WaitAnswered  time.Duration `json:"wait_answered"`  // total wait of the answered

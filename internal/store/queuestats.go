@@ -75,7 +75,7 @@ func (s *Store) QueueStatsSince(ctx context.Context, since time.Time) (map[strin
 	}
 	rows, err := queryAll(ctx, s.rdb, func(r scanner) (row, error) {
 		var (
-			x          row
+			x              row
 			wa, wb, ht, wc int64
 		)
 		err := r.Scan(&x.queue, &x.c.Offered, &x.c.Answered, &x.c.Abandoned, &x.c.Waited, &x.c.AnsweredInSL, &wa, &wb, &x.c.Handled, &ht,
