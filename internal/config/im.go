@@ -198,6 +198,10 @@ type CustomerSeed struct {
 	Language string `yaml:"language"`
 	// Postcode is a fact the bot may verify the customer by.
 	Postcode string `yaml:"postcode"`
+	// Devices are the customer's ways to be reached (customers.go).
+	Devices []Device `yaml:"devices"`
+	// Callback is how the customer wants to be called back.
+	Callback *CallbackPrefs `yaml:"callback"`
 }
 
 // OrderSeed is an order put into the store at start; Customer is the
@@ -236,6 +240,7 @@ func (c *checker) setIMDefaults(f *File) {
 	if im.Name == "" {
 		im.Name = f.Center.Name
 	}
+	c.setCallbackDefaults(im)
 	if c.unset(p.key("position_every"), im.PositionEvery == 0) {
 		im.PositionEvery = Duration(defaultPositionEvery)
 	}
@@ -457,8 +462,11 @@ func (c *checker) checkIM(f *File, queues map[string]*Queue) {
 	}
 
 	customers := map[string]bool{}
-	for i, cu := range im.Customers {
-		c.uniqueName(p.key("customers").index(i).key("number"), customers, cu.Number, cu.Number, "customer %q listed twice")
+	devices := map[string]string{}
+	for i := range im.Customers {
+		cu, cp := &im.Customers[i], p.key("customers").index(i)
+		c.uniqueName(cp.key("number"), customers, cu.Number, cu.Number, "customer %q listed twice")
+		c.checkCustomerDevices(cu, cp, devices)
 	}
 	orders := map[string]bool{}
 	for i, o := range im.Orders {

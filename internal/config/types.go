@@ -60,6 +60,9 @@ type Queue struct {
 	Overflow []Overflow `yaml:"overflow"`
 	// Requires lists attributes an agent must have (e.g. language: en).
 	Requires map[string]string `yaml:"requires"`
+	// CallbackQueue is the queue (media callback) where the callbacks
+	// this queue's customers ask for wait, keeping their place.
+	CallbackQueue string `yaml:"callback_queue"`
 }
 
 // Aging adds Step to the priority every Every of waiting, up to Max.

@@ -179,9 +179,10 @@ func (c *checker) checkQueues(f *File, declared map[string]bool, dns map[string]
 			}
 		}
 	}
-	// Overflow rules may name queues further down the file.
+	// Overflow rules and callback queues may name queues further down the file.
 	for i := range f.Queues {
 		c.checkOverflow(&f.Queues[i], path{}.key("queues").index(i), byName, declared)
+		c.checkCallbackQueue(&f.Queues[i], path{}.key("queues").index(i), byName)
 	}
 	return byName
 }
