@@ -75,6 +75,10 @@ type Config struct {
 	// names, read by whoever opens the center. Empty: every token is
 	// refused. At least MinHandoffSecret bytes.
 	HandoffSecret []byte
+	// OnPresence, when set, is told of each change of a customer
+	// device's presence (a device repeating itself is not a change), on
+	// the domain's goroutine: the callback server's presence sources.
+	OnPresence func(from Address, p PresenceInfo)
 }
 
 // phase is where a conversation is.
@@ -182,6 +186,8 @@ type Gateway struct {
 	onPhone map[string]bool
 	// handoffSecret checks hand-off tokens (none: refused).
 	handoffSecret []byte
+	// onPresence is Config.OnPresence.
+	onPresence func(Address, PresenceInfo)
 	// draining: the center is closing; no new conversation (drain.go).
 	draining bool
 }
@@ -209,6 +215,7 @@ func New(o Config) (*Gateway, error) {
 		defaultQueue:  o.Center.IMQueue(),
 		prefix:        strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
 		handoffSecret: slices.Clone(o.HandoffSecret),
+		onPresence:    o.OnPresence,
 	}
 	if g.customers == nil || g.journal == nil {
 		m := NewMemoryStore()
@@ -288,6 +295,9 @@ func (g *Gateway) Handle(in Inbound) {
 			}
 			g.presence[in.From] = *in.Presence
 			g.journal.Device(in.From, nil, in.Presence)
+			if g.onPresence != nil {
+				g.onPresence(in.From, *in.Presence)
+			}
 		}
 		if c != nil && in.Presence != nil {
 			g.departure(c, in)

@@ -609,9 +609,17 @@ func TestTypingFloodIsBounded(t *testing.T) {
 	}
 }
 
-// Presence is journaled when it changes, not when it repeats.
+// Presence is journaled, and told to Config.OnPresence, when it changes,
+// not when it repeats.
 func TestPresenceJournaledOnChange(t *testing.T) {
 	r := newRig(t, testCenter)
+	var told []PresenceInfo
+	r.gw.onPresence = func(a Address, p PresenceInfo) {
+		if a.User != "p@x" || a.Device != "phone" {
+			t.Errorf("presence of %+v", a)
+		}
+		told = append(told, p)
+	}
 	from := Address{Network: "xmpp:test", User: "p@x", Device: "phone"}
 	for range 100 {
 		r.gw.Handle(Inbound{Kind: Presence, From: from, Presence: &PresenceInfo{Available: true, Show: "away"}})
@@ -625,6 +633,9 @@ func TestPresenceJournaledOnChange(t *testing.T) {
 	}
 	if n := r.store.presenceWrites(from); n != 2 {
 		t.Fatalf("%d presence writes, want 2", n)
+	}
+	if len(told) != 2 || told[0].Show != "away" || told[1].Available {
+		t.Fatalf("OnPresence told %+v; want away, then unavailable", told)
 	}
 }
 

@@ -84,7 +84,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	im.gw, err = imgw.New(imgw.Config{
 		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
 		Customers: im.journal, Journal: im.journal, Desk: desk, Log: log,
-		HandoffSecret: handoff,
+		HandoffSecret: handoff, OnPresence: c.presence.xmpp,
 	})
 	if err != nil {
 		return &ConfigError{err}
@@ -247,4 +247,17 @@ func (c *Center) Flush(ctx context.Context) error {
 		return nil
 	}
 	return c.im.w.Flush(ctx)
+}
+
+// linkedCustomer is the number of the customer an IM user is linked to in
+// the store (verified by the bot, or registered); on the loop.
+func (c *Center) linkedCustomer(from imgw.Address) (string, bool) {
+	if c.im == nil || c.im.journal == nil {
+		return "", false
+	}
+	cu, err := c.im.journal.LinkedCustomer(from)
+	if err != nil || cu.Number == "" {
+		return "", false
+	}
+	return cu.Number, true
 }

@@ -150,6 +150,8 @@ type Center struct {
 	cti  *cti.Server
 	im   *imSide // with an im section
 	ep   *endpoints
+	// presence combines customers' devices (the callback server's).
+	presence *presence
 	// users are the center file's users and agents' roles; throttle
 	// counts failed logins at every door together.
 	users    *auth.Users
@@ -320,6 +322,22 @@ func (c *Center) openDomain(ctx context.Context) error {
 			sipAccounts.ids[a.Number] = a.ID
 		}
 	}
+	// Customers' softphones register too: their bindings are presence.
+	if f.IM != nil {
+		for _, cu := range f.IM.Customers {
+			for _, d := range cu.Devices {
+				if d.Network != config.DeviceSIP {
+					continue
+				}
+				if _, taken := creds[d.Address]; taken {
+					return configErrorf("live: customer %s's SIP device %q is an agent's number", cu.Number, d.Address)
+				}
+				creds[d.Address] = registrar.HA1(d.Address, cfg.Realm, d.Password)
+			}
+		}
+	}
+	realClock := clock.NewReal(c.loop)
+	c.presence = newPresence(realClock, f, c.linkedCustomer)
 	desk := newIMDesk() // before the SIP side serves: OnChange reads it
 	c.reg = registrar.New(registrar.Config{
 		Realm:       cfg.Realm,
@@ -329,6 +347,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		OnChange: func(user string, contacts []registrar.Contact) {
 			desk.phoneGone(user, len(contacts))
 			c.gw.OnRegistration(user, contacts)
+			c.loop.Post(func() { c.presence.sipRegistration(user, contacts) })
 		},
 	})
 	c.gw, err = sipgw.New(sipgw.Config{
@@ -342,7 +361,6 @@ func (c *Center) openDomain(ctx context.Context) error {
 		return err
 	}
 	c.ep = &endpoints{sip: c.gw}
-	realClock := clock.NewReal(c.loop)
 	c.ts, err = tserver.New(f, tserver.Config{
 		Clock: realClock, Endpoints: c.ep, Seed: cfg.Seed, DeferLogin: true,
 	})

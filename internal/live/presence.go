@@ -1,0 +1,223 @@
+package live
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ccswitch/ccswitch/callback"
+	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+)
+
+// presence is the callback server's view of customers' devices: it links
+// a device (an XMPP address, a SIP softphone's user) to its customer and
+// feeds what the device says into the callback.Tracker, which combines a
+// customer's devices. It runs on the loop: the sources post to it.
+//
+// A customer whose devices flood it is held to presenceBurst reports,
+// then one per presenceEvery; what comes faster is coalesced (the last
+// report of each device wins, applied when the customer's bucket refills),
+// so the flood costs others nothing and the final state is never lost.
+type presence struct {
+	clock   clock.Clock
+	tracker *callback.Tracker
+	// devices maps "network\x00address" (lower case) to a customer's
+	// number: the center file's im.customers[].devices.
+	devices map[string]string
+	// linked finds the customer an IM user was linked to (verified by the
+	// bot, or registered), when the center file does not list it.
+	linked func(imgw.Address) (string, bool)
+	// watchers of each customer's combined presence (CTI).
+	watchers map[string]map[uint64]func(callback.Presence)
+	nextID   uint64
+	// limits per customer.
+	limits map[string]*presenceLimit
+}
+
+const (
+	presenceBurst = 10
+	presenceEvery = time.Second
+	// maxPresenceLimits bounds the flood bookkeeping; beyond it the
+	// buckets that are full again are forgotten.
+	maxPresenceLimits = 100_000
+)
+
+type presenceLimit struct {
+	tokens  float64
+	at      time.Time
+	pending map[string]callback.Report // by medium and device
+	timer   clock.Timer
+}
+
+// newPresence builds the presence side of the center file f on clk.
+func newPresence(clk clock.Clock, f *config.File, linked func(imgw.Address) (string, bool)) *presence {
+	p := &presence{
+		clock: clk, devices: map[string]string{}, linked: linked,
+		watchers: map[string]map[uint64]func(callback.Presence){}, limits: map[string]*presenceLimit{},
+	}
+	if f.IM != nil {
+		for _, cu := range f.IM.Customers {
+			for _, d := range cu.Devices {
+				p.devices[deviceKey(d.Network, d.Address)] = cu.Number
+			}
+		}
+	}
+	p.tracker = callback.NewTracker(clk, callback.DefaultRules(), p.changed)
+	return p
+}
+
+func deviceKey(network, address string) string {
+	return network + "\x00" + strings.ToLower(strings.TrimSpace(address))
+}
+
+// customerOfDevice is the customer a device of network belongs to.
+func (p *presence) customerOfDevice(network, address string) (string, bool) {
+	n, ok := p.devices[deviceKey(network, address)]
+	return n, ok
+}
+
+// xmpp takes an XMPP device's presence (imgw.Config.OnPresence): a
+// device of a customer the center knows reports its show.
+func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo) {
+	if !strings.HasPrefix(from.Network, "xmpp") {
+		return
+	}
+	customer, ok := p.customerOfDevice(config.DeviceXMPP, from.User)
+	if !ok && p.linked != nil {
+		customer, ok = p.linked(from)
+	}
+	if !ok {
+		return
+	}
+	show := callback.Unavailable
+	if info.Available {
+		switch info.Show {
+		case "chat":
+			show = callback.Chat
+		case "away":
+			show = callback.Away
+		case "xa":
+			show = callback.ExtAway
+		case "dnd":
+			show = callback.DoNotDisturb
+		default:
+			show = callback.Available
+		}
+	}
+	p.report(customer, callback.Report{Device: from.User + "/" + from.Device, Medium: callback.XMPP, Show: show})
+}
+
+// sipRegistration takes a SIP user's bindings (the registrar's OnChange,
+// posted to the loop): a customer's softphone is available while it is
+// registered, until its last binding expires.
+func (p *presence) sipRegistration(user string, contacts []registrar.Contact) {
+	customer, ok := p.customerOfDevice(config.DeviceSIP, user)
+	if !ok {
+		return
+	}
+	rep := callback.Report{Device: user, Medium: callback.SIP, Show: callback.Unavailable}
+	var until time.Time
+	for _, c := range contacts {
+		if c.Expires.After(until) {
+			until = c.Expires
+		}
+	}
+	if ttl := until.Sub(p.clock.Now()); ttl > 0 {
+		rep.Show, rep.TTL = callback.Available, ttl
+	}
+	p.report(customer, rep)
+}
+
+// report hands rep to the tracker, within customer's rate.
+func (p *presence) report(customer string, rep callback.Report) {
+	now := p.clock.Now()
+	if rep.At.IsZero() {
+		rep.At = now
+	}
+	l := p.limits[customer]
+	if l == nil {
+		if len(p.limits) >= maxPresenceLimits {
+			p.forgetFullBuckets(now)
+		}
+		l = &presenceLimit{tokens: presenceBurst, at: now}
+		p.limits[customer] = l
+	}
+	l.refill(now)
+	if l.timer == nil && l.tokens >= 1 {
+		l.tokens--
+		p.tracker.Report(customer, rep)
+		return
+	}
+	// Over the rate: the device's last word waits for the next token.
+	if l.pending == nil {
+		l.pending = map[string]callback.Report{}
+	}
+	l.pending[string(rep.Medium)+"\x00"+rep.Device] = rep
+	if l.timer == nil {
+		wait := time.Duration((1 - l.tokens) * float64(presenceEvery))
+		l.timer = p.clock.AfterFunc(wait, func() { p.flush(customer, l) })
+	}
+}
+
+// flush applies what a flooding customer's devices said last.
+func (p *presence) flush(customer string, l *presenceLimit) {
+	l.timer = nil
+	l.refill(p.clock.Now())
+	l.tokens = max(0, l.tokens-1)
+	pending := l.pending
+	l.pending = nil
+	for _, rep := range pending {
+		p.tracker.Report(customer, rep)
+	}
+}
+
+func (l *presenceLimit) refill(now time.Time) {
+	l.tokens = min(presenceBurst, l.tokens+float64(now.Sub(l.at))/float64(presenceEvery))
+	l.at = now
+}
+
+func (p *presence) forgetFullBuckets(now time.Time) {
+	for k, l := range p.limits {
+		if l.timer == nil {
+			l.refill(now)
+			if l.tokens >= presenceBurst {
+				delete(p.limits, k)
+			}
+		}
+	}
+}
+
+// changed is the tracker's onChange: the customer's watchers hear it.
+func (p *presence) changed(customer string, now callback.Presence) {
+	for _, fn := range p.watchers[customer] {
+		fn(now)
+	}
+}
+
+// errUnknownCustomer: no customer with that number has a device.
+var errUnknownCustomer = errors.New("unknown customer")
+
+// watch calls fn on each change of customer's combined presence until
+// cancel; it returns the presence now. On the loop.
+func (p *presence) watch(customer string, known func(string) bool, fn func(callback.Presence)) (callback.Presence, func(), error) {
+	if !known(customer) {
+		return callback.Presence{}, nil, fmt.Errorf("%w %q", errUnknownCustomer, customer)
+	}
+	p.nextID++
+	id := p.nextID
+	if p.watchers[customer] == nil {
+		p.watchers[customer] = map[uint64]func(callback.Presence){}
+	}
+	p.watchers[customer][id] = fn
+	cancel := func() {
+		delete(p.watchers[customer], id)
+		if len(p.watchers[customer]) == 0 {
+			delete(p.watchers, customer)
+		}
+	}
+	return p.tracker.Presence(customer), cancel, nil
+}
