@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -115,5 +116,26 @@ func TestClockMinutes(t *testing.T) {
 		if _, err := ClockMinutes(bad); err == nil {
 			t.Errorf("ClockMinutes(%q) accepted", bad)
 		}
+	}
+}
+
+// Every example center the README and the comments point newcomers to
+// loads.
+func TestExamplesLoad(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(paths) < 4 {
+		t.Fatalf("examples: %v %v", paths, err)
+	}
+	for _, p := range paths {
+		if _, err := Load(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	f, err := Load("../../examples/callback-center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.IM.Customers) != 2 || f.Queues[0].CallbackQueue != "support-callback" || f.Users[0].TokenEnv != "CCSWITCH_CRM_TOKEN" {
+		t.Fatalf("callback-center.yaml: customers %d, callback queue %q, users %+v", len(f.IM.Customers), f.Queues[0].CallbackQueue, f.Users)
 	}
 }
