@@ -58,3 +58,37 @@ func TestLeaveForCallback(t *testing.T) {
 		t.Fatalf("stats after refused requests %+v; want callback 1, answered 1", after)
 	}
 }
+
+const callbackQueueCenter = `
+queues:
+  - {name: cb, media: callback, sl_target: 60s}
+agents:
+  - {id: a, skills: {cb: 5}, capacity: {callback: 1}, ready: false}
+`
+
+// A callback arriving with Since keeps the place its customer had: it goes
+// before those who asked later, and its wait and service level count from
+// the request.
+func TestArrivalSinceKeepsThePlace(t *testing.T) {
+	e := newEnv(t, callbackQueueCenter)
+	t0 := e.clk.Now()
+	e.advance(10 * time.Minute)
+	later := e.arrive("cb", pbx.Callback)
+	id, err := e.s.Arrive(&Arrival{Media: pbx.Callback, DNIS: "cb", Since: t0.Add(time.Minute)})
+	e.must(err, "arrive with since")
+	if pos, _, _ := e.s.Position(id); pos != 1 {
+		t.Fatalf("the earlier request is at position %d, want 1", pos)
+	}
+	if at, _ := e.s.Arrived(id); !at.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("arrived %v, want the request's time", at)
+	}
+	e.login("a")
+	if e.agentOf(id) != "a" || e.agentOf(later) != "" {
+		t.Fatalf("offered %q / %q; want the earlier request first", e.agentOf(id), e.agentOf(later))
+	}
+	e.answer(id)
+	st, _ := e.s.QueueStats("cb")
+	if st.Offered != 2 || st.Answered != 1 || st.AnsweredInSL != 0 || st.WaitAnswered != 9*time.Minute {
+		t.Fatalf("stats %+v; want 2 offered, 1 answered after 9m (outside the 60s target)", st)
+	}
+}

@@ -27,6 +27,12 @@ type Arrival struct {
 	// restart, with its original arrival (see Resume). It must arrive at
 	// a queue.
 	Resume *Resume
+	// Since, when before now, is when the interaction's wait began: a
+	// callback keeps the place its customer had when asking for it
+	// (virtual hold). Its wait, its place in line (FIFO within its
+	// priority), its aging and its service level count from there; it is
+	// counted as offered like any new arrival (unlike Resume).
+	Since time.Time
 }
 
 // Arrive brings a new interaction into the center and routes it: at a
@@ -106,6 +112,9 @@ func (s *Server) newContact(in *Arrival) *Contact {
 		Tag:           in.Tag,
 		arrived:       now,
 		seq:           s.seq,
+	}
+	if !in.Since.IsZero() && in.Since.Before(now) {
+		c.arrived, c.Created = in.Since, in.Since
 	}
 	s.nextConn++
 	s.contacts[c.ID] = c
