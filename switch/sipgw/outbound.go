@@ -164,6 +164,8 @@ func (o *outbound) hangUp() {
 		_ = c.Close()
 	}
 	o.g.mu.Lock()
-	delete(o.g.outbound, o.id)
+	if o.g.outbound[o.id] == o { // not a new offer of the same interaction
+		delete(o.g.outbound, o.id)
+	}
 	o.g.mu.Unlock()
 }
