@@ -219,6 +219,27 @@ CREATE TABLE queue_stats (
 ALTER TABLE queue_stats ADD COLUMN callback INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queue_stats ADD COLUMN wait_callback INTEGER NOT NULL DEFAULT 0;  -- ns
 `},
+	{"the callback server's requests and alerts", `
+-- A callback request as the callback server keeps it: the columns it is
+-- found by, and the whole request (attempts and all) as JSON, rewritten
+-- at each change. At start, the requests are put back in the scheduler.
+CREATE TABLE callbacks (
+	id        TEXT PRIMARY KEY CHECK (id <> ''),
+	state     TEXT NOT NULL CHECK (state IN ('pending', 'dialing', 'done', 'failed', 'cancelled')),
+	queue     TEXT NOT NULL CHECK (queue <> ''),
+	requested INTEGER NOT NULL,  -- Unix ns
+	updated   INTEGER NOT NULL,  -- Unix ns
+	doc       TEXT NOT NULL CHECK (json_valid(doc))
+) WITHOUT ROWID;
+CREATE INDEX callbacks_state ON callbacks (state, id);
+
+-- A customer's alert ("tell me when the wait is under N minutes"), as JSON.
+CREATE TABLE callback_alerts (
+	id      TEXT PRIMARY KEY CHECK (id <> ''),
+	updated INTEGER NOT NULL,
+	doc     TEXT NOT NULL CHECK (json_valid(doc))
+) WITHOUT ROWID;
+`},
 }
 
 // LatestSchema is the schema version this build of the store writes.
