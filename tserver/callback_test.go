@@ -92,3 +92,27 @@ func TestArrivalSinceKeepsThePlace(t *testing.T) {
 		t.Fatalf("stats %+v; want 2 offered, 1 answered after 9m (outside the 60s target)", st)
 	}
 }
+
+// A withdrawn callback leaves its queue without an outcome and, resumed
+// later with its original arrival, is counted once.
+func TestWithdrawThenResumeCountsOnce(t *testing.T) {
+	e := newEnv(t, callbackQueueCenter)
+	t0 := e.clk.Now()
+	id := e.arrive("cb", pbx.Callback)
+	e.advance(time.Minute)
+	e.must(e.s.Withdraw(id), "withdraw")
+	st, _ := e.s.QueueStats("cb")
+	if st.Offered != 1 || st.Abandoned != 0 || st.Callback != 0 {
+		t.Fatalf("after withdraw %+v; want offered 1 and no outcome", st)
+	}
+	cctest.WantKind(t, e.s.Withdraw(id), pbx.NotFound, "withdraw twice")
+	e.advance(time.Minute)
+	back, err := e.s.Arrive(&Arrival{Media: pbx.Callback, DNIS: "cb", Resume: &Resume{Arrived: t0}})
+	e.must(err, "resume")
+	e.login("a")
+	e.answer(back)
+	st, _ = e.s.QueueStats("cb")
+	if st.Offered != 1 || st.Answered != 1 || st.WaitAnswered != 2*time.Minute {
+		t.Fatalf("after the resumed callback was answered %+v; want offered 1, answered 1 after 2m", st)
+	}
+}

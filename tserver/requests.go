@@ -478,6 +478,34 @@ func (s *Server) LeaveForCallback(id pbx.ConnID) error {
 	return nil
 }
 
+// ReasonWithdrawn is the reason of the EventAbandoned of an interaction
+// taken out of its queue to come back later (Withdraw).
+const ReasonWithdrawn = "withdrawn"
+
+// Withdraw takes a waiting interaction out of its queue without an
+// outcome: it is owed one still and comes back later through Arrive with
+// a Resume of its original arrival (a callback postponed because its
+// customer turned do-not-disturb), so its queue counts it once, as
+// offered now and by its final outcome then. Subscribers see
+// EventAbandoned with reason ReasonWithdrawn.
+func (s *Server) Withdraw(id pbx.ConnID) error {
+	c, err := s.lookup("withdraw", id)
+	if err != nil {
+		return err
+	}
+	switch c.State {
+	case pbx.Routing, pbx.Queued, pbx.Redirected:
+	default:
+		return pbx.Errorf(pbx.Conflict, "tserver: withdraw: interaction %s is %s, not waiting", id, c.State)
+	}
+	c.Fire(pbx.EvAbandon)
+	if c.bucket != nil {
+		c.queue.remove(c)
+	}
+	s.finish(c, nil, EventAbandoned, ReasonWithdrawn)
+	return nil
+}
+
 // Arrived is when interaction id arrived (its place in line), and
 // whether it is known.
 func (s *Server) Arrived(id pbx.ConnID) (time.Time, bool) {
