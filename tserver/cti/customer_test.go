@@ -287,6 +287,20 @@ func TestMonitorCustomer(t *testing.T) {
 	if n := cust.live("C1001"); n != 1 {
 		t.Fatalf("%d live watches of C1001, want 1", n)
 	}
+
+	// The wire, as README.md shows it.
+	mustOK(t, a1.SendRaw(ctx, []byte(`{"request":"RequestMonitorCustomer","ref":25,"customer":"C1002"}`)), "send")
+	m, err := a1.Next(ctx)
+	mustOK(t, err, "reply")
+	if string(m.Raw) != `{"event":"EventACK","ref":25,"customer":"C1002","status":"away","reachable":["xmpp"]}` {
+		t.Fatalf("reply %s", m.Raw)
+	}
+	e.do(func() { cust.emit("C1002", offline, false) })
+	m, err = a1.Next(ctx)
+	mustOK(t, err, "event")
+	if want := `{"event":"EventCustomerStatus","customer":"C1002","status":"offline","reachable":[],"time":"`; !strings.HasPrefix(string(m.Raw), want) {
+		t.Fatalf("event %s, want %s...", m.Raw, want)
+	}
 }
 
 // Several connections monitor one customer, each gets each change; a

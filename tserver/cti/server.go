@@ -12,6 +12,10 @@
 // RequestRegisterAddress (a queue, an agent, a route point it routes for,
 // or "*"), as its roles allow. Chat requests go to a
 // ChatHandler (the IM gateway) and chat events come back with DeliverChat.
+// Agents and supervisors monitor customers' combined presence
+// (RequestMonitorCustomer, then EventCustomerStatus per change) through a
+// CustomerPresence, and callbacks asked for over CTI (RequestCallback) go
+// to Callbacks: the callback server's hooks.
 //
 // The tserver.Server belongs to one clock.Loop: every request runs there,
 // and events are copied from the loop to each connection's bounded queue,
