@@ -81,7 +81,7 @@ type Callbacks interface {
 type nopCustomers struct{}
 
 func (nopCustomers) Watch(string, func(callback.Presence)) (callback.Presence, func(), error) {
-	return callback.Presence{}, nil, pbx.Errorf(pbx.Unavailable, "cti: no callback server: customers' status is not available")
+	return callback.Presence{}, nil, pbx.Errorf(pbx.Unavailable, "no callback server: customers' status is not available")
 }
 
 // NopCustomerPresence returns the CustomerPresence of a switch without a
@@ -91,7 +91,7 @@ func NopCustomerPresence() CustomerPresence { return nopCustomers{} }
 type nopCallbacks struct{}
 
 func (nopCallbacks) Request(CallbackRequest) (string, error) {
-	return "", pbx.Errorf(pbx.Unavailable, "cti: no callback server: callbacks are not available")
+	return "", pbx.Errorf(pbx.Unavailable, "no callback server: callbacks are not available")
 }
 
 // NopCallbacks returns the Callbacks of a switch without a callback

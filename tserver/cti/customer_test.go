@@ -553,8 +553,14 @@ func TestNoCallbackServer(t *testing.T) {
 	a1 := e.agent("a1", "pw1", false)
 	_, err := a1.MonitorCustomer(ctx, "C1001")
 	cctest.WantKind(t, err, pbx.Unavailable, "monitor")
+	if want := "RequestMonitorCustomer C1001: no callback server"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
 	_, err = a1.Callback(ctx, Request{Queue: "support", Number: "5550100"})
 	cctest.WantKind(t, err, pbx.Unavailable, "callback")
+	if want := "RequestCallback: no callback server"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
 }
 
 // A client that monitors a customer and never reads is disconnected with
