@@ -62,6 +62,10 @@ var access = map[string]who{
 	RequestChatTyping:  agent | supervisor | admin,
 	RequestChatJoin:    supervisor | admin,
 	RequestChatLeave:   supervisor | admin,
+
+	RequestMonitorCustomer:     agent | supervisor | admin, // any customer
+	RequestStopMonitorCustomer: agent | supervisor | admin,
+	RequestCallback:            agent | supervisor | router | admin,
 }
 
 // whoIs is what p may act as.

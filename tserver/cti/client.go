@@ -393,3 +393,26 @@ func (c *Client) simple(ctx context.Context, r Request) error {
 	_, err := c.Do(ctx, r)
 	return err
 }
+
+// MonitorCustomer subscribes to customer's combined presence: it returns
+// the status now, and each change comes as an EventCustomerStatus.
+func (c *Client) MonitorCustomer(ctx context.Context, customer string) (*CustomerStatus, error) {
+	m, err := c.Do(ctx, Request{Request: RequestMonitorCustomer, Customer: customer})
+	if err != nil {
+		return nil, err
+	}
+	return &CustomerStatus{Customer: m.Customer, Status: m.Status, Reachable: m.Reachable}, nil
+}
+
+// StopMonitorCustomer ends the subscription to customer's status.
+func (c *Client) StopMonitorCustomer(ctx context.Context, customer string) error {
+	return c.simple(ctx, Request{Request: RequestStopMonitorCustomer, Customer: customer})
+}
+
+// Callback asks for a callback (r.Request is set to RequestCallback:
+// Queue, Number or Customer, At, Mode) and returns its id.
+func (c *Client) Callback(ctx context.Context, r Request) (id string, err error) {
+	r.Request = RequestCallback
+	m, err := c.Do(ctx, r)
+	return m.CallbackID, err
+}

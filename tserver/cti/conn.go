@@ -48,8 +48,9 @@ type conn struct {
 	// until RequestAgentLogin or RequestLogin succeeds.
 	principal auth.Principal
 	session   *session
-	watches   map[watchKey]func() // registrations, with their undo
-	stamp     uint64              // the last event queued here, to send it once
+	watches   map[watchKey]func()       // registrations, with their undo
+	customers map[string]*customerWatch // customers monitored, by customer number
+	stamp     uint64                    // the last event queued here, to send it once
 }
 
 func (s *Server) newConn(ws *websocket.Conn, remote string) *conn {

@@ -39,6 +39,10 @@ var handlers = map[string]handler{
 	RequestChatTyping:         (*Server).chatTyping,
 	RequestChatJoin:           (*Server).chatJoin,
 	RequestChatLeave:          (*Server).chatLeave,
+
+	RequestMonitorCustomer:     (*Server).monitorCustomer,
+	RequestStopMonitorCustomer: (*Server).stopMonitorCustomer,
+	RequestCallback:            (*Server).requestCallback,
 }
 
 // dispatch runs a decoded request, if c's principal may make it (access),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -60,6 +61,23 @@ var fuzzSeeds = []string{
 	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a2"}
 {"request":"RequestRejectCall","ref":2,"conn_id":"1","reason":"no"}
 {"request":"RequestAgentNotReady","ref":3,"reason":"break"}`,
+	`{"request":"RequestAgentLogin","ref":1,"agent_id":"a2"}
+{"request":"RequestMonitorCustomer","ref":2,"customer":"C1001"}
+{"request":"RequestMonitorCustomer","ref":3,"customer":"C1002"}
+{"request":"RequestMonitorCustomer","ref":4,"customer":"C1001"}
+{"request":"RequestStopMonitorCustomer","ref":5,"customer":"C1001"}
+{"request":"RequestMonitorCustomer","ref":6,"customer":"C9999"}
+--
+{"request":"RequestAgentLogin","ref":7,"agent_id":"a2"}
+{"request":"RequestMonitorCustomer","ref":8,"customer":"C1001"}
+{"request":"RequestCallback","ref":9,"queue":"support","customer":"C1001","mode":"customer_first"}
+{"request":"RequestAgentLogout","ref":10}
+{"request":"RequestStopMonitorCustomer","ref":11,"customer":"C1001"}`,
+	`{"request":"RequestLogin","ref":1,"token":"router-token-0123456789abcdef"}
+{"request":"RequestCallback","ref":2,"queue":"7000","number":"5550100","at":"2026-12-02T15:30:00+01:00"}
+{"request":"RequestCallback","ref":3,"queue":"support","number":"5550100","customer":"C1001"}
+{"request":"RequestCallback","ref":4,"queue":"nowhere","number":"5550100","at":"soon","mode":"x"}
+{"request":"RequestMonitorCustomer","ref":5,"customer":"C1001"}`,
 	`{`,
 	`{"request":"RequestFly"}`,
 	`{"request":"RequestAnswerCall","conn_id":"ffffffffffffffff"}`,
@@ -71,7 +89,9 @@ var fuzzSeeds = []string{
 // FuzzRequest feeds request sequences to the decoder and dispatcher, with
 // no network: every frame gets exactly one reply, queued after the events
 // it caused, with the frame's ref; no reply is an internal error; every
-// message encodes.
+// message encodes. Before each frame the customers' presence changes
+// (EventCustomerStatus to whoever monitors them); when the connection
+// finally drops, no customer watch is left.
 func FuzzRequest(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
@@ -96,7 +116,11 @@ func FuzzRequest(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		s, err := newServer(Config{TServer: ts, Clock: clk, Passwords: pw, Users: users, Chat: &fakeChat{}, Log: zerolog.Nop(), SendQueue: 1 << 14})
+		cust := newFakeCustomers(t)
+		s, err := newServer(Config{
+			TServer: ts, Clock: clk, Passwords: pw, Users: users, Chat: &fakeChat{}, Log: zerolog.Nop(), SendQueue: 1 << 14,
+			Customers: cust, Callbacks: &fakeCallbacks{},
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +130,13 @@ func FuzzRequest(f *testing.F) {
 		if len(frames) > 64 {
 			frames = frames[:64]
 		}
-		for _, frame := range frames {
+		presence := []callback.Presence{
+			{Status: callback.Idle, Reachable: []callback.Medium{callback.XMPP}},
+			{Status: callback.Online, Reachable: []callback.Medium{callback.SIP}},
+		}
+		for i, frame := range frames {
+			cust.emit("C1001", presence[i%2], false)
+			cust.emit("C1002", presence[(i+1)%2], false)
 			if string(frame) == "--" {
 				// The connection drops; the client reconnects.
 				s.detach(c)
@@ -151,6 +181,12 @@ func FuzzRequest(f *testing.F) {
 			}
 			// Time moves on: route and grace timers fire.
 			clk.Advance(15 * time.Second)
+		}
+		s.detach(c)
+		for _, customer := range []string{"C1001", "C1002"} {
+			if n := cust.live(customer); n != 0 {
+				t.Fatalf("%d watches of %s left after the connection dropped", n, customer)
+			}
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/jsonenc"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -46,7 +47,16 @@ const (
 	RequestChatTyping         = "RequestChatTyping"
 	RequestChatJoin           = "RequestChatJoin"
 	RequestChatLeave          = "RequestChatLeave"
+
+	RequestMonitorCustomer     = "RequestMonitorCustomer"
+	RequestStopMonitorCustomer = "RequestStopMonitorCustomer"
+	RequestCallback            = "RequestCallback"
 )
+
+// EventCustomerStatus tells a connection that monitors a customer
+// (RequestMonitorCustomer) of a change of the customer's combined
+// presence: one event per change.
+const EventCustomerStatus = "EventCustomerStatus"
 
 // The replies: every request gets exactly one, carrying the request's ref.
 const (
@@ -102,6 +112,16 @@ type Request struct {
 	UserData    pbx.UserData `json:"user_data,omitempty"`
 	Text        string       `json:"text,omitempty"`
 	State       string       `json:"state,omitempty"`
+	// Customer is a customer number: whose status RequestMonitorCustomer
+	// watches, whom RequestCallback calls back.
+	Customer string `json:"customer,omitempty"`
+	// Number, At and Mode of a RequestCallback: the number to call (instead
+	// of a customer's devices), when (zero: as soon as the queue allows;
+	// RFC 3339 on the wire) and who is dialled first (CallbackAgentFirst
+	// when empty).
+	Number string       `json:"number,omitempty"`
+	At     time.Time    `json:"at,omitzero"`
+	Mode   CallbackMode `json:"mode,omitempty"`
 
 	// verdict is what the connection's reader found of a RequestLogin's
 	// credentials, off the loop (a password hash takes milliseconds).
@@ -126,6 +146,10 @@ type wireRequest struct {
 	UserData    pbx.UserData `json:"user_data"`
 	Text        string       `json:"text"`
 	State       string       `json:"state"`
+	Customer    string       `json:"customer"`
+	Number      string       `json:"number"`
+	At          *string      `json:"at"`
+	Mode        string       `json:"mode"`
 }
 
 // field is one request field a request may need.
@@ -140,6 +164,8 @@ const (
 	fUserData
 	fText
 	fState
+	fCustomer
+	fQueue
 )
 
 var fieldNames = []struct {
@@ -148,6 +174,7 @@ var fieldNames = []struct {
 }{
 	{fAgentID, "agent_id"}, {fConnID, "conn_id"}, {fDN, "dn"}, {fDestination, "destination"},
 	{fTarget, "target"}, {fUserData, "user_data"}, {fText, "text"}, {fState, "state"},
+	{fCustomer, "customer"}, {fQueue, "queue"},
 }
 
 // requestNeeds lists the fields each request must carry. It is the list of
@@ -176,6 +203,10 @@ var requestNeeds = map[string]field{
 	RequestChatTyping:         fConnID | fState,
 	RequestChatJoin:           fConnID,
 	RequestChatLeave:          fConnID,
+
+	RequestMonitorCustomer:     fCustomer,
+	RequestStopMonitorCustomer: fCustomer,
+	RequestCallback:            fQueue, // and number or customer: decodeRequest checks
 }
 
 // RequestNames returns every request the server knows, sorted.
@@ -204,6 +235,7 @@ func decodeRequest(data []byte) (Request, error) {
 		Ref: w.Ref, AgentID: w.AgentID, DN: w.DN, Password: w.Password, User: w.User, Token: w.Token, Reason: w.Reason,
 		Destination: w.Destination, Media: w.Media, Target: w.Target, Queue: w.Queue,
 		UserData: w.UserData, Text: w.Text, State: w.State,
+		Customer: w.Customer, Number: w.Number, Mode: CallbackMode(w.Mode),
 	}
 	if w.Request == nil || *w.Request == "" {
 		return r, pbx.Errorf(pbx.Invalid, "cti: missing field request (the request's name, e.g. RequestAgentReady)")
@@ -243,6 +275,12 @@ func decodeRequest(data []byte) (Request, error) {
 	if w.State != "" {
 		present |= fState
 	}
+	if w.Customer != "" {
+		present |= fCustomer
+	}
+	if w.Queue != "" {
+		present |= fQueue
+	}
 	if missing := needs &^ present; missing != 0 {
 		var names []string
 		for _, fn := range fieldNames {
@@ -260,7 +298,39 @@ func decodeRequest(data []byte) (Request, error) {
 			return r, pbx.Errorf(pbx.Invalid, "cti: %s: %v", r.Request, err)
 		}
 	}
+	if r.Request == RequestCallback {
+		if err := decodeCallback(&r, w.At); err != nil {
+			return r, err
+		}
+	}
 	return r, nil
+}
+
+// decodeCallback checks what RequestCallback needs beyond its queue: a
+// number or a customer (one of them), an RFC 3339 time if any, a known
+// mode (CallbackAgentFirst when none).
+func decodeCallback(r *Request, at *string) error {
+	switch {
+	case r.Number == "" && r.Customer == "":
+		return pbx.Errorf(pbx.Invalid, "cti: %s: missing number or customer (whom to call back)", r.Request)
+	case r.Number != "" && r.Customer != "":
+		return pbx.Errorf(pbx.Invalid, "cti: %s: give number or customer, not both", r.Request)
+	}
+	if at != nil {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return pbx.Errorf(pbx.Invalid, "cti: %s: at %q is not an RFC 3339 time (e.g. 2026-12-02T15:04:05+01:00)", r.Request, *at)
+		}
+		r.At = t
+	}
+	switch r.Mode {
+	case "":
+		r.Mode = CallbackAgentFirst
+	case CallbackAgentFirst, CallbackCustomerFirst:
+	default:
+		return pbx.Errorf(pbx.Invalid, "cti: %s: mode %q is not %s or %s", r.Request, r.Mode, CallbackAgentFirst, CallbackCustomerFirst)
+	}
+	return nil
 }
 
 // salvageRef reads the ref of a request that failed to decode, if it can.
@@ -356,6 +426,11 @@ type reply struct {
 	Queues  []tserver.QueueStatus `json:"queues,omitempty"`
 	Call    *CallInfo             `json:"call,omitempty"`
 	User    *UserInfo             `json:"user,omitempty"`
+	// CallbackID names the callback RequestCallback asked for.
+	CallbackID string `json:"callback_id,omitempty"`
+	// The customer's status, in the reply to RequestMonitorCustomer:
+	// customer, status and reachable, as EventCustomerStatus writes them.
+	*CustomerStatus
 }
 
 // UserInfo is who a connection acts as, in the reply to RequestLogin.
@@ -505,6 +580,14 @@ type Message struct {
 	Queues  []QueueStatus `json:"queues,omitempty"`
 	Call    *CallInfo     `json:"call,omitempty"`
 	User    *UserInfo     `json:"user,omitempty"`
+	// CallbackID: the reply to RequestCallback.
+	CallbackID string `json:"callback_id,omitempty"`
+
+	// A customer's status: EventCustomerStatus, and the reply to
+	// RequestMonitorCustomer.
+	Customer  string            `json:"customer,omitempty"`
+	Status    callback.Status   `json:"status,omitempty"`
+	Reachable []callback.Medium `json:"reachable,omitempty"`
 
 	// Chat events.
 	From  string     `json:"from,omitempty"`

@@ -58,6 +58,10 @@ func TestAccessTable(t *testing.T) {
 		RequestChatTyping:         "-+++--+",
 		RequestChatJoin:           "--++--+",
 		RequestChatLeave:          "--++--+",
+
+		RequestMonitorCustomer:     "-+++--+",
+		RequestStopMonitorCustomer: "-+++--+",
+		RequestCallback:            "-++++-+",
 	}
 	if got, names := len(access), RequestNames(); got != len(names) || len(want) != len(names) {
 		t.Fatalf("access has %d requests, want %d, the protocol has %d", got, len(want), len(names))

@@ -12,6 +12,10 @@
 // RequestRegisterAddress (a queue, an agent, a route point it routes for,
 // or "*"), as its roles allow. Chat requests go to a
 // ChatHandler (the IM gateway) and chat events come back with DeliverChat.
+// Agents and supervisors monitor customers' combined presence
+// (RequestMonitorCustomer, then EventCustomerStatus per change) through a
+// CustomerPresence, and callbacks asked for over CTI (RequestCallback) go
+// to Callbacks: the callback server's hooks.
 //
 // The tserver.Server belongs to one clock.Loop: every request runs there,
 // and events are copied from the loop to each connection's bounded queue,
@@ -77,6 +81,14 @@ type Config struct {
 	TServer *tserver.Server
 	// Chat receives chat requests; NopChat when nil.
 	Chat ChatHandler
+	// Customers lets agents and supervisors monitor customers' combined
+	// presence (RequestMonitorCustomer); NopCustomerPresence when nil.
+	Customers CustomerPresence
+	// Callbacks takes RequestCallback; NopCallbacks when nil.
+	Callbacks Callbacks
+	// MaxCustomerWatches is how many customers one connection may monitor
+	// at a time (default 100).
+	MaxCustomerWatches int
 	// Log receives connection and session logs.
 	Log zerolog.Logger
 	// Passwords returns the password agentID must give to log in. An
@@ -122,20 +134,24 @@ type Config struct {
 
 // Server serves the CTI protocol over WebSocket. It is an http.Handler.
 type Server struct {
-	loop     *clock.Loop
-	ts       *tserver.Server
-	chat     ChatHandler
-	log      zerolog.Logger
-	pw       func(string) (string, bool)
-	users    *auth.Users
-	throttle *auth.Throttle
-	clock    clock.Clock
-	grace    time.Duration
-	maxMsg   int
-	sendQ    int
-	wtime    time.Duration
-	ping     time.Duration
-	origins  []string
+	loop *clock.Loop
+	ts   *tserver.Server
+	chat ChatHandler
+	// customers and callbacks: the callback server's hooks.
+	customers  CustomerPresence
+	callbacks  Callbacks
+	maxWatches int
+	log        zerolog.Logger
+	pw         func(string) (string, bool)
+	users      *auth.Users
+	throttle   *auth.Throttle
+	clock      clock.Clock
+	grace      time.Duration
+	maxMsg     int
+	sendQ      int
+	wtime      time.Duration
+	ping       time.Duration
+	origins    []string
 
 	mu     sync.Mutex
 	closed bool
@@ -184,6 +200,7 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		loop: cfg.Loop, ts: cfg.TServer, chat: cfg.Chat, log: cfg.Log, pw: cfg.Passwords,
+		customers: cfg.Customers, callbacks: cfg.Callbacks, maxWatches: cfg.MaxCustomerWatches,
 		users: cfg.Users, throttle: cfg.Throttle,
 		clock: cfg.Clock, grace: cfg.LogoutGrace, maxMsg: cfg.MaxMessageBytes, sendQ: cfg.SendQueue,
 		wtime: cfg.WriteTimeout, ping: cfg.PingInterval, origins: cfg.OriginPatterns,
@@ -191,6 +208,15 @@ func newServer(cfg Config) (*Server, error) {
 	}
 	if s.chat == nil {
 		s.chat = NopChat()
+	}
+	if s.customers == nil {
+		s.customers = NopCustomerPresence()
+	}
+	if s.callbacks == nil {
+		s.callbacks = NopCallbacks()
+	}
+	if s.maxWatches <= 0 {
+		s.maxWatches = DefaultMaxCustomerWatches
 	}
 	if s.pw == nil {
 		s.pw = func(string) (string, bool) { return "", false }

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/cctest"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -142,7 +143,8 @@ func TestPermission(t *testing.T) {
 // Every request, once, in a scenario where it succeeds.
 func TestEveryRequest(t *testing.T) {
 	chat := &fakeChat{}
-	e := newEnv(t, func(c *Config) { c.Chat = chat })
+	cust, cbs := newFakeCustomers(t), &fakeCallbacks{}
+	e := newEnv(t, func(c *Config) { c.Chat = chat; withCallbackServer(cust, cbs)(c) })
 	ctx := testCtx(t)
 	a1, a2, sup, router := e.dial(), e.dial(), e.dial(), e.dial()
 	var chatID, callID, routed pbx.ConnID
@@ -219,6 +221,23 @@ func TestEveryRequest(t *testing.T) {
 				t.Fatalf("query agent: %s", m.Raw)
 			}
 		}},
+		{router, func() Request {
+			return Request{Request: RequestCallback, Queue: "support", Number: "5550100"}
+		}, func(m Message) {
+			if m.CallbackID != "cb-1" {
+				t.Fatalf("callback: %s", m.Raw)
+			}
+		}},
+		{a1, func() Request { return Request{Request: RequestMonitorCustomer, Customer: "C1001"} }, func(m Message) {
+			if m.Customer != "C1001" || m.Status != callback.Online {
+				t.Fatalf("monitor customer: %s", m.Raw)
+			}
+			e.do(func() { cust.emit("C1001", callback.Presence{Status: callback.Offline}, false) })
+			if m := mustEvent(t, a1, EventCustomerStatus, 0); m.Status != callback.Offline {
+				t.Fatalf("customer status: %s", m.Raw)
+			}
+		}},
+		{a1, func() Request { return Request{Request: RequestStopMonitorCustomer, Customer: "C1001"} }, nil},
 		{a1, func() Request { return Request{Request: RequestAgentNotReady, Reason: "lunch"} }, nil},
 		{a1, func() Request { return Request{Request: RequestAgentLogout} }, func(Message) {
 			mustEvent(t, a1, "EventAgentLogout", 0)
@@ -294,6 +313,12 @@ func TestBadInput(t *testing.T) {
 		{frame: `{"request":"RequestAgentNotReady","ref":15} {"request":"RequestAgentLogout"}`, ref: 15, want: "trailing data"},
 		{frame: `{"request":"RequestAttachUserData","ref":16,"conn_id":"1","user_data":{"a":"b"}}`, ref: 16, want: "field user_data: want a list"},
 		{frame: `{"request":"RequestAgentNotReady","ref":17}`, binary: true, want: "binary frames are not supported"},
+		{frame: `{"request":"RequestMonitorCustomer","ref":18}`, ref: 18, want: "RequestMonitorCustomer: missing customer"},
+		{frame: `{"request":"RequestStopMonitorCustomer","ref":19,"customer":7}`, ref: 19, want: "field customer: want a string, got number"},
+		{frame: `{"request":"RequestCallback","ref":20,"customer":"C1001"}`, ref: 20, want: "RequestCallback: missing queue"},
+		{frame: `{"request":"RequestCallback","ref":21,"queue":"support"}`, ref: 21, want: "missing number or customer"},
+		{frame: `{"request":"RequestCallback","ref":22,"queue":"support","number":"5550100","at":"noon"}`, ref: 22, want: `at "noon" is not an RFC 3339 time`},
+		{frame: `{"request":"RequestCallback","ref":23,"queue":"support","number":"5550100","mode":"later"}`, ref: 23, want: `mode "later" is not agent_first or customer_first`},
 		{frame: huge, want: "request too large"},
 	} {
 		var err error

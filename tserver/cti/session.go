@@ -16,13 +16,16 @@ type loopState struct {
 	watchers map[watchKey]map[*conn]struct{}
 	// joins: the supervisors in each chat.
 	joins map[pbx.ConnID]map[*session]struct{}
-	stamp uint64 // counts deliveries, so a message reaches a connection once
+	// monitoring: the connections that monitor customers.
+	monitoring map[*conn]struct{}
+	stamp      uint64 // counts deliveries, so a message reaches a connection once
 }
 
 func (st *loopState) init() {
 	st.sessions = map[string]*session{}
 	st.watchers = map[watchKey]map[*conn]struct{}{}
 	st.joins = map[pbx.ConnID]map[*session]struct{}{}
+	st.monitoring = map[*conn]struct{}{}
 }
 
 // watchKind is what a registration watches.
@@ -82,13 +85,17 @@ func (s *Server) start() {
 	s.st.unsubscribe = s.ts.Subscribe(s.onEvent)
 }
 
-// stop unsubscribes and stops the grace timers (on the loop). Sessions
-// are forgotten; the agents stay as they are.
+// stop unsubscribes, cancels the customer watches and stops the grace
+// timers (on the loop). Sessions are forgotten; the agents stay as they
+// are.
 func (s *Server) stop() {
 	s.st.stopped = true
 	if s.st.unsubscribe != nil {
 		s.st.unsubscribe()
 		s.st.unsubscribe = nil
+	}
+	for c := range s.st.monitoring {
+		s.unwatchCustomers(c)
 	}
 	for _, ss := range s.st.sessions {
 		if ss.grace != nil {
@@ -211,6 +218,7 @@ func (s *Server) endSession(ss *session) {
 		for k, undo := range c.watches {
 			s.unwatch(c, k, undo)
 		}
+		s.unwatchCustomers(c)
 	}
 	for id := range ss.joined {
 		if err := s.chat.SupervisorLeave(ss.agentID, id); err != nil {
@@ -233,6 +241,7 @@ func (s *Server) detach(c *conn) {
 	for k, undo := range c.watches {
 		s.unwatch(c, k, undo)
 	}
+	s.unwatchCustomers(c)
 	ss := c.session
 	if ss == nil {
 		return
