@@ -440,7 +440,7 @@ func (c *Center) openCTI(agents []config.Agent, realClock clock.Clock, chat cti.
 	c.cti, err = cti.NewServer(cti.Config{
 		Loop: c.loop, TServer: c.ts, Chat: chat, Clock: realClock,
 		Log:   c.log.With().Str("component", "cti").Logger(),
-		Users: c.users, Throttle: c.throttle,
+		Users: c.users, Throttle: c.throttle, Customers: c.presence,
 		Passwords: func(id string) (string, bool) {
 			p, ok := passwords[id]
 			return p, ok

@@ -1,8 +1,6 @@
 package live
 
 import (
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -10,7 +8,9 @@ import (
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 // presence is the callback server's view of customers' devices: it links
@@ -36,6 +36,8 @@ type presence struct {
 	nextID   uint64
 	// limits per customer.
 	limits map[string]*presenceLimit
+	// customers are the numbers of the customers the center knows.
+	customers map[string]bool
 }
 
 const (
@@ -58,9 +60,11 @@ func newPresence(clk clock.Clock, f *config.File, linked func(imgw.Address) (str
 	p := &presence{
 		clock: clk, devices: map[string]string{}, linked: linked,
 		watchers: map[string]map[uint64]func(callback.Presence){}, limits: map[string]*presenceLimit{},
+		customers: map[string]bool{},
 	}
 	if f.IM != nil {
 		for _, cu := range f.IM.Customers {
+			p.customers[cu.Number] = true
 			for _, d := range cu.Devices {
 				p.devices[deviceKey(d.Network, d.Address)] = cu.Number
 			}
@@ -198,14 +202,19 @@ func (p *presence) changed(customer string, now callback.Presence) {
 	}
 }
 
-// errUnknownCustomer: no customer with that number has a device.
-var errUnknownCustomer = errors.New("unknown customer")
+var _ cti.CustomerPresence = (*presence)(nil)
 
-// watch calls fn on each change of customer's combined presence until
-// cancel; it returns the presence now. On the loop.
+// Watch implements cti.CustomerPresence: fn hears each change of a
+// customer's combined presence until cancel; it returns the presence
+// now. On the loop.
+func (p *presence) Watch(customer string, fn func(callback.Presence)) (callback.Presence, func(), error) {
+	return p.watch(customer, func(c string) bool { return p.customers[c] }, fn)
+}
+
+// watch is Watch for the customers known says exist.
 func (p *presence) watch(customer string, known func(string) bool, fn func(callback.Presence)) (callback.Presence, func(), error) {
 	if !known(customer) {
-		return callback.Presence{}, nil, fmt.Errorf("%w %q", errUnknownCustomer, customer)
+		return callback.Presence{}, nil, pbx.Errorf(pbx.NotFound, "no customer %q", customer)
 	}
 	p.nextID++
 	id := p.nextID
