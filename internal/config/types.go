@@ -60,6 +60,10 @@ type Queue struct {
 	Overflow []Overflow `yaml:"overflow"`
 	// Requires lists attributes an agent must have (e.g. language: en).
 	Requires map[string]string `yaml:"requires"`
+	// CallbackDigit is the key ("0"-"9") a queued voice caller presses
+	// to be called back; its callers hear "press N to be called back,
+	// keeping your place" (serve only; voice and voip queues).
+	CallbackDigit string `yaml:"callback_digit"`
 }
 
 // Aging adds Step to the priority every Every of waiting, up to Max.
