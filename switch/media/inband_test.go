@@ -235,3 +235,27 @@ func BenchmarkDTMFDetector(b *testing.B) {
 		found = d.Detect(found[:0], audio)
 	}
 }
+
+// FuzzDTMFDetector: any payload, in either law, yields only keys of the
+// grid, and at most one per two blocks (a press needs two).
+func FuzzDTMFDetector(f *testing.F) {
+	f.Add(false, signal{}.key(f, '1', 100, -10, 0).encode(PCMU))
+	f.Add(true, signal{}.key(f, 'D', 60, -20, 3).encode(PCMA))
+	f.Add(false, MusicOnHold().ulaw[:4*FrameSize])
+	f.Add(true, []byte{})
+	f.Fuzz(func(t *testing.T, alaw bool, payload []byte) {
+		codec := PCMU
+		if alaw {
+			codec = PCMA
+		}
+		got := NewDTMFDetector(codec).Detect(nil, payload)
+		if most := len(payload)/(dtmfBlock*dtmfHitsToBegin) + 1; len(got) > most {
+			t.Fatalf("%d keys from %d bytes, more than %d", len(got), len(payload), most)
+		}
+		for _, k := range got {
+			if _, ok := DigitEvent(k); !ok {
+				t.Fatalf("reported %q, not a key", k)
+			}
+		}
+	})
+}

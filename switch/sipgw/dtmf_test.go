@@ -2,6 +2,7 @@ package sipgw
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -394,4 +395,61 @@ func TestCallbackDigitsChecked(t *testing.T) {
 	if _, err := New(Config{Loop: clock.NewLoop(), Registrar: reg, CallbackDigits: map[string]rune{"support": '1', "billing": '0'}}); err != nil {
 		t.Errorf("good digits refused: %v", err)
 	}
+}
+
+// The RTP watchdog still works with the digit reader: a queued caller
+// presses 1 (read by the gateway), an agent then answers and the relay
+// takes the socket; when the caller goes silent the watchdog, which reads
+// the relay's stamps, ends the call within RTPTimeout and one check.
+func TestRTPTimeoutAfterDigits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const timeout = 10 * time.Second
+		log := &digitLog{}
+		h := tmStartWith(t, 20*time.Second, func(g *Gateway) { g.OnDigit(log) }, func(c *Config) { c.RTPTimeout = timeout })
+		defer h.stop()
+		caller, _, _, rtpConn, answer := queuedCaller(t, h,
+			offerSDP(7102, "0 101", "rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000"))
+		s := newRTPSender(t, rtpConn, answer)
+		s.press(101, 800, '1')
+		synctest.Wait()
+		if digits, _ := log.got(); digits != "1" {
+			t.Fatalf("hook got %q, want \"1\"", digits)
+		}
+		agent := h.phone("127.0.0.1:7001")
+		agentRTP, err := h.net.Listen("127.0.0.1:7104")
+		if err != nil {
+			t.Fatal(err)
+		}
+		agent.Register()
+		offered := agent.Expect("INVITE", 5*time.Second).(*sip.Request)
+		res := sip.NewSDPResponseFromRequest(offered, []byte(sdpAt(7104, media.SendRecv)))
+		res.To().Params.Add("tag", "agent-tag")
+		res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "1001", Host: "127.0.0.1", Port: 7001}})
+		agent.Send(res)
+		agent.Expect("ACK", 5*time.Second)
+		ctx, stopAgent := context.WithCancel(context.Background())
+		defer stopAgent()
+		agentTalking := rtpTalker(t, ctx, agentRTP, offered.Body())
+		s.audio(media.PCMU, 16000, tone(media.PCMU, 0, 1000)) // a second of talk, then silence
+		silentSince := time.Now()
+
+		// The switch ends the agent's leg first, then the caller's.
+		abye := agent.Expect("BYE", time.Minute).(*sip.Request)
+		agent.Respond(abye, 200, "OK")
+		t.Logf("call ended %v after the caller's last packet (timeout %v)", time.Since(silentSince), timeout)
+		if d := time.Since(silentSince); d < timeout || d > timeout+watchInterval(timeout)+time.Second {
+			t.Errorf("call ended %v after the caller's last packet, want within %v + one check", d, timeout)
+		}
+		bye := caller.Expect("BYE", 5*time.Second).(*sip.Request)
+		caller.Respond(bye, 200, "OK")
+		stopAgent()
+		<-agentTalking
+		synctest.Wait()
+		if got := h.transcript(); !strings.Contains(got, "EventEstablished") || !strings.Contains(got, "EventReleased") {
+			t.Errorf("transcript %q: want the call established, then released", got)
+		}
+		if digits, _ := log.got(); digits != "1" {
+			t.Errorf("hook got %q in the end, want \"1\"", digits)
+		}
+	})
 }
