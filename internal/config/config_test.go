@@ -258,6 +258,14 @@ queues:
     aging: {every: -5s, step: 1, max: 2}
 `, "queues[0].aging.every", 3, `negative duration "-5s"`},
 		{"empty", "", "", 0, "empty configuration"},
+		{"callback digit not a key", `
+queues:
+  - {name: support, callback_digit: "12"}
+`, "queues[0].callback_digit", 2, `"12" is not a key 0-9`},
+		{"callback digit on a chat queue", `
+queues:
+  - {name: support, media: im, callback_digit: "1"}
+`, "queues[0].callback_digit", 2, "only voice and voip queues take calls, not im"},
 		{"only comments", "# nothing\n", "", 0, "empty configuration"},
 		{"two documents", `
 queues: [{name: a}]

@@ -63,6 +63,10 @@ type Queue struct {
 	// CallbackQueue is the queue (media callback) where the callbacks
 	// this queue's customers ask for wait, keeping their place.
 	CallbackQueue string `yaml:"callback_queue"`
+	// CallbackDigit is the key ("0"-"9") a queued voice caller presses
+	// to be called back; its callers hear "press N to be called back,
+	// keeping your place" (serve only; voice and voip queues).
+	CallbackDigit string `yaml:"callback_digit"`
 }
 
 // Aging adds Step to the priority every Every of waiting, up to Max.

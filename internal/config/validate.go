@@ -164,6 +164,7 @@ func (c *checker) checkQueues(f *File, declared map[string]bool, dns map[string]
 			c.errorf(p.key("name"), "skill %q (the queue's name; set skill for another) not declared in skills", q.Name)
 		}
 		c.checkLevel(p.key("min_level"), q.MinLevel)
+		c.checkCallbackDigit(p.key("callback_digit"), q)
 		if !slices.Contains(strategies, q.Strategy) {
 			c.errorf(p.key("strategy"), "unknown strategy %q (want one of %s)", q.Strategy, strings.Join(strategies, ", "))
 		}
@@ -442,6 +443,18 @@ func (c *checker) checkMedia(p path, m string) bool {
 	}
 	c.errorf(p, "unknown media %q (want one of %s)", m, strings.Join(medias, ", "))
 	return false
+}
+
+// checkCallbackDigit records an error for a callback digit that is not
+// one key 0-9, or that is given to a queue that takes no calls.
+func (c *checker) checkCallbackDigit(p path, q *Queue) {
+	switch d := q.CallbackDigit; {
+	case d == "":
+	case len(d) != 1 || d[0] < '0' || d[0] > '9':
+		c.errorf(p, "%q is not a key 0-9", d)
+	case q.Media != "voice" && q.Media != "voip":
+		c.errorf(p, "only voice and voip queues take calls, not %s", q.Media)
+	}
 }
 
 // checkSkill records an error when the file declares its skills and skill

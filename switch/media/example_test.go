@@ -39,3 +39,22 @@ func ExampleNegotiate() {
 	// a=ptime:20
 	// a=sendrecv
 }
+
+func ExampleEventReceiver() {
+	var r media.EventReceiver
+	// A "1" as SIPp's pcap/dtmf_2833_1.pcap sends it: updates every
+	// 20 ms, then the end three times, all with the RTP timestamp 13280.
+	for _, e := range []media.TelephoneEvent{
+		{Event: 1, Volume: 10, Duration: 0},
+		{Event: 1, Volume: 10, Duration: 320},
+		{Event: 1, Volume: 10, Duration: 640},
+		{Event: 1, End: true, Volume: 10, Duration: 800},
+		{Event: 1, End: true, Volume: 10, Duration: 800},
+		{Event: 1, End: true, Volume: 10, Duration: 800},
+	} {
+		if digit, ok, err := r.Receive(13280, e.Append(nil)); err == nil && ok {
+			fmt.Printf("%c at duration %d\n", digit, e.Duration)
+		}
+	}
+	// Output: 1 at duration 0
+}

@@ -12,7 +12,8 @@ import (
 // frame-aligned, and the whole set stays small.
 func TestEmbeddedPrompts(t *testing.T) {
 	want := []string{"greeting", "you-are-number", "in-the-queue", "your-estimated-wait-is",
-		"less-than-one-minute", "minute", "minutes", "please-continue-to-hold", "hundred", "music-on-hold"}
+		"less-than-one-minute", "minute", "minutes", "please-continue-to-hold", "hundred", "music-on-hold",
+		"press", "to-be-called-back"}
 	want = append(want, ones[:]...)
 	want = append(want, tens[2:]...)
 	for _, name := range want {

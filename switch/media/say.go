@@ -78,3 +78,28 @@ func PositionAndWait(position int, wait time.Duration) []Prompt {
 	}
 	return ps
 }
+
+// CallbackOfferWords returns the prompt names of the offer CallbackOffer
+// builds, and false when digit is not one of '0'-'9' (the keys the prompts
+// can say).
+func CallbackOfferWords(digit rune) ([]string, bool) {
+	if digit < '0' || digit > '9' {
+		return nil, false
+	}
+	return []string{"press", ones[digit-'0'], "to-be-called-back"}, true
+}
+
+// CallbackOffer builds the announcement that offers a queued caller a
+// callback: "press one to be called back, keeping your place", for the
+// key digit ('0'-'9'); nil for any other key.
+func CallbackOffer(digit rune) []Prompt {
+	words, ok := CallbackOfferWords(digit)
+	if !ok {
+		return nil
+	}
+	ps := make([]Prompt, len(words))
+	for i, w := range words {
+		ps[i] = mustPrompt(w)
+	}
+	return ps
+}

@@ -70,3 +70,31 @@ func TestPositionAndWait(t *testing.T) {
 		}
 	}
 }
+
+func TestCallbackOffer(t *testing.T) {
+	for d := '0'; d <= '9'; d++ {
+		words, ok := CallbackOfferWords(d)
+		if !ok || len(words) != 3 || words[0] != "press" || words[1] != NumberWords(int(d - '0'))[0] || words[2] != "to-be-called-back" {
+			t.Errorf("%q: %v %v", d, words, ok)
+		}
+		ps := CallbackOffer(d)
+		if len(ps) != 3 || ps[1].Name != words[1] || ps[2].Duration() < time.Second {
+			t.Errorf("%q: prompts %v", d, ps)
+		}
+	}
+	if got := strings.Join(must(CallbackOfferWords('1')), " "); got != "press one to-be-called-back" {
+		t.Errorf("offer for 1: %q", got)
+	}
+	for _, d := range []rune{'*', '#', 'A', 'x', 0} {
+		if words, ok := CallbackOfferWords(d); ok || CallbackOffer(d) != nil {
+			t.Errorf("%q: offered %v", d, words)
+		}
+	}
+}
+
+func must(words []string, ok bool) []string {
+	if !ok {
+		return nil
+	}
+	return words
+}

@@ -259,6 +259,26 @@ func parseRTPMap(val string) (Format, error) {
 // codec the switch knows, the stream is rejected: port 0 (RFC 3264 §6).
 // Lines end in CRLF.
 func BuildSDP(sessionID uint64, ip string, port int, codecs []Codec, direction string) []byte {
+	return buildSDP(sessionID, ip, port, codecs, 0, false, direction)
+}
+
+// TelephoneEventRange is the a=fmtp value the switch gives its
+// telephone-events: the events it reports as digits (0-9, *, #, A-D).
+const TelephoneEventRange = "0-15"
+
+// BuildSDPWithEvents is BuildSDP with RFC 4733 telephone-events on the
+// dynamic payload type eventPT (96-127) after the codecs:
+// a=rtpmap:<eventPT> telephone-event/8000 and a=fmtp:<eventPT> 0-15. Answer
+// with the payload type the offer used (NegotiateEvents). A payload type
+// outside 96-127, or a rejected stream, gets no events.
+func BuildSDPWithEvents(sessionID uint64, ip string, port int, codecs []Codec, eventPT uint8, direction string) []byte {
+	return buildSDP(sessionID, ip, port, codecs, eventPT, isDynamic(eventPT), direction)
+}
+
+// isDynamic reports whether pt is in the dynamic range of RFC 3551.
+func isDynamic(pt uint8) bool { return pt >= 96 && pt <= 127 }
+
+func buildSDP(sessionID uint64, ip string, port int, codecs []Codec, eventPT uint8, events bool, direction string) []byte {
 	var known []Codec
 	for _, c := range codecs {
 		if (c == PCMU || c == PCMA) && !slices.Contains(known, c) {
@@ -266,7 +286,7 @@ func BuildSDP(sessionID uint64, ip string, port int, codecs []Codec, direction s
 		}
 	}
 	if len(known) == 0 {
-		port, known = 0, []Codec{PCMU}
+		port, known, events = 0, []Codec{PCMU}, false
 	}
 	if !isDirection(direction) {
 		direction = SendRecv
@@ -289,9 +309,16 @@ func BuildSDP(sessionID uint64, ip string, port int, codecs []Codec, direction s
 	for i, c := range known {
 		pts[i] = strconv.Itoa(int(c.PayloadType()))
 	}
+	if events {
+		pts = append(pts, strconv.Itoa(int(eventPT)))
+	}
 	line("m=audio %d RTP/AVP %s", port, strings.Join(pts, " "))
 	for _, c := range known {
 		line("a=rtpmap:%d %s/%d", c.PayloadType(), c, ClockRate)
+	}
+	if events {
+		line("a=rtpmap:%d %s/%d", eventPT, telephoneEvent, ClockRate)
+		line("a=fmtp:%d %s", eventPT, TelephoneEventRange)
 	}
 	line("a=ptime:%d", Ptime.Milliseconds())
 	line("a=%s", direction)
@@ -312,6 +339,25 @@ func Negotiate(offer SDP, supported []Codec) (Codec, bool) {
 	for _, f := range offer.Formats {
 		if c, ok := f.codec(); ok && slices.Contains(supported, c) {
 			return c, true
+		}
+	}
+	return 0, false
+}
+
+// telephoneEvent is the encoding name of RFC 4733 named events.
+const telephoneEvent = "telephone-event"
+
+// NegotiateEvents returns the payload type on which an offer's RTP/AVP
+// audio stream carries RFC 4733 telephone-events at 8000 Hz (the rate of
+// the G.711 audio they go with), the first such format in the offer, and
+// false when it offers none. Only the dynamic payload types 96-127 count.
+func NegotiateEvents(offer SDP) (uint8, bool) {
+	if offer.Proto != "RTP/AVP" {
+		return 0, false
+	}
+	for _, f := range offer.Formats {
+		if isDynamic(f.PayloadType) && strings.EqualFold(f.Encoding, telephoneEvent) && f.ClockRate == ClockRate {
+			return f.PayloadType, true
 		}
 	}
 	return 0, false

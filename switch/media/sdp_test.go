@@ -218,6 +218,85 @@ func TestNegotiate(t *testing.T) {
 	}
 }
 
+func TestNegotiateEvents(t *testing.T) {
+	parse := func(body string) SDP {
+		t.Helper()
+		s, err := ParseSDP([]byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	offer := func(formats string, extra ...string) SDP {
+		return parse("v=0\nc=IN IP4 1.2.3.4\nm=audio 4000 RTP/AVP " + formats + "\n" + strings.Join(extra, "\n"))
+	}
+	cases := []struct {
+		name  string
+		offer SDP
+		want  uint8
+		ok    bool
+	}{
+		{"softphone, 101", parse(softphoneOffer), 101, true},
+		{"sipp without events", parse(sippOffer), 0, false},
+		{"the 8 kHz one of two", offer("0 100 101", "a=rtpmap:100 telephone-event/48000", "a=rtpmap:101 TELEPHONE-EVENT/8000"), 101, true},
+		{"first of two", offer("0 96 97", "a=rtpmap:96 telephone-event/8000", "a=rtpmap:97 telephone-event/8000"), 96, true},
+		{"no rtpmap for the dynamic type", offer("0 101"), 0, false},
+		{"a static payload type is not used", offer("0 13", "a=rtpmap:13 telephone-event/8000"), 0, false},
+		{"SRTP", parse("v=0\nc=IN IP4 1.2.3.4\nm=audio 4000 RTP/SAVP 0 101\na=rtpmap:101 telephone-event/8000\n"), 0, false},
+	}
+	for _, c := range cases {
+		got, ok := NegotiateEvents(c.offer)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s: NegotiateEvents = %d, %v; want %d, %v", c.name, got, ok, c.want, c.ok)
+		}
+		if codec, ok := Negotiate(c.offer, nil); c.name == "softphone, 101" && (!ok || codec != PCMA) {
+			t.Errorf("%s: events changed the codec: %v %v", c.name, codec, ok)
+		}
+	}
+}
+
+func TestBuildSDPWithEvents(t *testing.T) {
+	got := string(BuildSDPWithEvents(42, "127.0.0.1", 20000, []Codec{PCMA}, 101, SendRecv))
+	want := crlf(`
+v=0
+o=ccswitch 42 42 IN IP4 127.0.0.1
+s=ccswitch
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 20000 RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+`)
+	if got != want {
+		t.Errorf("BuildSDPWithEvents:\n%s\nwant\n%s", got, want)
+	}
+	// The answer negotiates back to the same codec and events.
+	back, err := ParseSDP([]byte(got))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := Negotiate(back, nil); !ok || c != PCMA {
+		t.Errorf("codec %v %v, want PCMA", c, ok)
+	}
+	if pt, ok := NegotiateEvents(back); !ok || pt != 101 {
+		t.Errorf("events %d %v, want 101", pt, ok)
+	}
+	// Without a dynamic payload type, or with the stream rejected, no
+	// events; BuildSDP has none.
+	for name, body := range map[string][]byte{
+		"static type": BuildSDPWithEvents(1, "127.0.0.1", 20000, []Codec{PCMU}, 13, SendRecv),
+		"rejected":    BuildSDPWithEvents(1, "127.0.0.1", 20000, nil, 101, SendRecv),
+		"plain":       BuildSDP(1, "127.0.0.1", 20000, []Codec{PCMU}, SendRecv),
+	} {
+		if strings.Contains(string(body), "telephone-event") || strings.Contains(string(body), "fmtp") {
+			t.Errorf("%s: events offered:\n%s", name, body)
+		}
+	}
+}
+
 func TestCodec(t *testing.T) {
 	if PCMU.PayloadType() != 0 || PCMA.PayloadType() != 8 {
 		t.Error("payload types")

@@ -23,11 +23,15 @@ import (
 // (answered by the switch) and, once the router has picked an agent, the
 // agent's leg.
 type call struct {
-	g      *Gateway
-	id     pbx.ConnID
-	codec  media.Codec
-	ctx    context.Context
-	cancel context.CancelFunc
+	g     *Gateway
+	id    pbx.ConnID
+	codec media.Codec
+	// events: the caller's SDP offered RFC 4733 telephone-events, on
+	// payload type eventPT, and the switch's answer has them.
+	events  bool
+	eventPT uint8
+	ctx     context.Context
+	cancel  context.CancelFunc
 
 	caller       *sipgo.DialogServerSession
 	callerRTP    net.PacketConn
@@ -151,6 +155,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotAcceptableHere, "Not Acceptable Here: no PCMU or PCMA", nil))
 		return
 	}
+	eventPT, events := media.NegotiateEvents(offer)
 	callerTimer, tooSmall := callerSessionTimer(req, time.Now())
 	if tooSmall != nil {
 		_ = tx.Respond(tooSmall)
@@ -175,7 +180,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		m = pbx.Voice
 	}
 	ctx, cancel := context.WithCancel(g.ctx)
-	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
+	c := &call{g: g, codec: codec, events: events, eventPT: eventPT, ctx: ctx, cancel: cancel, caller: dtx, callerRTP: conn,
 		callerRemote: &net.UDPAddr{IP: net.ParseIP(offer.Address), Port: offer.Port},
 		callerSends:  sends(offer), callerTimer: callerTimer,
 		stream: media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
@@ -205,7 +210,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dtx.Close()
 		return
 	}
-	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, "sendrecv")
+	sdp := callerSDP(g.cfg.MediaIP, port, codec, events, eventPT, media.SendRecv)
 	ok200 := sip.NewSDPResponseFromRequest(dtx.InviteRequest, sdp)
 	addSessionHeaders(ok200, callerTimer)
 	err = dtx.WriteResponse(ok200)
@@ -288,7 +293,8 @@ func (c *call) answeredElsewhere() {
 }
 
 // announceLocked plays (the greeting,) the caller's position and wait,
-// then music on hold.
+// the callback offer of the caller's queue if it has one
+// (Config.CallbackDigits), then music on hold.
 func (c *call) announceLocked(greeting bool) {
 	c.stopMediaLocked()
 	if c.callerRTP == nil {
@@ -301,14 +307,18 @@ func (c *call) announceLocked(greeting bool) {
 	id := c.id
 	c.g.post(func() {
 		pos, ewt, err := c.g.ts.Position(id)
-		if err == nil {
-			p.Play(media.PositionAndWait(pos, max(ewt.Staffing, ewt.Recent))...)
+		if err != nil {
+			return
+		}
+		p.Play(media.PositionAndWait(pos, max(ewt.Staffing, ewt.Recent))...)
+		if ct := c.g.ts.Contact(id); ct != nil {
+			if d, ok := c.g.cfg.CallbackDigits[ct.Queue()]; ok {
+				p.Play(media.CallbackOffer(d)...)
+			}
 		}
 	})
 	p.Loop(media.MusicOnHold())
-	c.player = p
-	c.g.playing.Add(1)
-	c.runMediaLocked(p.Run)
+	c.playLocked(p)
 }
 
 // musicLocked plays music on hold only (the agent holds the customer).
@@ -319,9 +329,7 @@ func (c *call) musicLocked() {
 	}
 	p := media.NewPlayer(c.callerRTP, c.callerRemote, c.codec, c.stream.SSRC, c.stream.Seq, c.stream.TS)
 	p.Loop(media.MusicOnHold())
-	c.player = p
-	c.g.playing.Add(1)
-	c.runMediaLocked(p.Run)
+	c.playLocked(p)
 }
 
 // bridgeLocked relays media between the caller and the agent.

@@ -2,7 +2,6 @@ package sipgw
 
 import (
 	"context"
-	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -113,8 +112,13 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.mu.Unlock()
 	}
 	c.mu.Lock()
+	events, eventPT := false, uint8(0)
 	if !fromAgent {
 		c.callerSends = sends(offer)
+		// The caller's digits come as the new offer says from the next
+		// announcement on.
+		eventPT, events = media.NegotiateEvents(offer)
+		c.events, c.eventPT = events, eventPT
 	}
 	conn := c.callerRTP
 	if fromAgent {
@@ -126,7 +130,7 @@ func (g *Gateway) onReInvite(req *sip.Request, tx sip.ServerTransaction) {
 	if conn != nil {
 		port = localPort(conn)
 	}
-	sdp := media.BuildSDP(rand.Uint64()>>1, g.cfg.MediaIP, port, []media.Codec{codec}, mirror(offer.Direction))
+	sdp := callerSDP(g.cfg.MediaIP, port, codec, events, eventPT, mirror(offer.Direction))
 	res := sip.NewSDPResponseFromRequest(req, sdp)
 	res.AppendHeader(&sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "ccswitch", Host: g.host, Port: g.port}})
 	for _, h := range c.refreshed(fromAgent, time.Now()) { // a re-INVITE refreshes the session

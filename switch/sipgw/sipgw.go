@@ -95,6 +95,12 @@ type Config struct {
 	// with the reason rtp_timeout rather than offered the next call on a
 	// dead phone. 0 disables the check; live centers use 60 s.
 	RTPTimeout time.Duration
+	// CallbackDigits, by queue name, is the key ('0'-'9') a queue's
+	// callers press to be called back: after their position and wait
+	// they hear "press N to be called back, keeping your place" (the
+	// queue's callback_digit in the center file). What the key does is
+	// the DigitHandler's (OnDigit), which gets every digit.
+	CallbackDigits map[string]rune
 	// ListenRTP opens an RTP socket in [min, max] (media.ListenRTP when
 	// nil); tests give an in-memory one.
 	ListenRTP func(ip string, min, max int) (net.PacketConn, int, error)
@@ -121,6 +127,9 @@ type Gateway struct {
 	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
 	msgHandler MessageHandler                // OnMessage's; nil: MESSAGE gets 404
 	msgQueues  inOrder                       // SendMessage's, by target
+	// digitHandler is OnDigit's; nil: callers' RTP is not read for digits.
+	digitHandler DigitHandler
+	digitQueues  inOrder // digits on their way to digitHandler, by interaction
 	// wg counts the goroutines the gateway owns (calls, transfers,
 	// dialers, relays, hang-ups, MESSAGE queues); goOwned starts them and
 	// refuses once Serve is closing, so that Serve's Wait is final.
@@ -178,6 +187,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.ListenRTP == nil {
 		cfg.ListenRTP = media.ListenRTP
+	}
+	if err := checkCallbackDigits(cfg.CallbackDigits); err != nil {
+		return nil, err
 	}
 	g := &Gateway{
 		cfg:      cfg,

@@ -5,7 +5,8 @@
 #
 # It is run once by hand and its outputs (*.ulaw) are committed; the build
 # never runs it. Requires espeak-ng and sox (Debian: apt-get install espeak-ng sox).
-# Regenerate with:  sh switch/media/prompts/generate.sh
+# Regenerate with:  sh switch/media/prompts/generate.sh [NAME...]
+# With names, only those prompts are made (the others stay byte for byte).
 # Output depends on the espeak-ng voice data, so a regenerated prompt may
 # differ byte for byte from the committed one (last run: espeak-ng 1.51, SoX 14.4.2).
 set -eu
@@ -17,10 +18,13 @@ command -v sox >/dev/null || { echo "generate.sh: sox not found" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# say NAME TEXT: speak TEXT with the US English voice into NAME.ulaw.
+# say NAME TEXT: speak TEXT with the US English voice into NAME.ulaw
+# (when NAME was asked for, or no names were).
+only=" $* "
 say() {
 	name=$1
 	text=$2
+	case "$only" in "  " | *" $name "*) ;; *) return 0 ;; esac
 	espeak-ng -v en-us -s 160 -w "$tmp/$name.wav" "$text"
 	# Trim the leading and trailing silence espeak adds, leave a short
 	# natural gap on each side, normalise to -3 dBFS, resample to 8 kHz and
@@ -46,6 +50,8 @@ say minute "minute."
 say minutes "minutes."
 say please-continue-to-hold "Please continue to hold."
 say hundred "hundred"
+say press "Press"
+say to-be-called-back "to be called back, keeping your place."
 
 for n in zero one two three four five six seven eight nine ten \
 	eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen \
