@@ -200,6 +200,8 @@ type Tracker struct {
 	clock    clock.Clock
 	rules    Rules
 	onChange func(customer string, p Presence)
+	// listeners are told after onChange, in the order they listen.
+	listeners []*listener
 	// customers by customer number.
 	customers map[string]*customerPresence
 }
@@ -223,6 +225,23 @@ func NewTracker(c clock.Clock, rules Rules, onChange func(customer string, p Pre
 		onChange = func(string, Presence) {}
 	}
 	return &Tracker{clock: c, rules: rules, onChange: onChange, customers: map[string]*customerPresence{}}
+}
+
+type listener struct{ fn func(customer string, p Presence) }
+
+// Listen adds fn to the functions told of each change of a customer's
+// combined presence, after NewTracker's onChange and the listeners
+// added before it, on the clock's goroutine: the callback scheduler
+// listens, and the wiring fans the changes out (CTI). cancel stops
+// telling fn, also from inside a call.
+func (t *Tracker) Listen(fn func(customer string, p Presence)) (cancel func()) {
+	l := &listener{fn: fn}
+	t.listeners = append(t.listeners, l)
+	return func() {
+		if i := slices.Index(t.listeners, l); i >= 0 {
+			t.listeners = slices.Delete(t.listeners, i, i+1)
+		}
+	}
 }
 
 // Report records what a device of customer said (At is set to now when
@@ -269,6 +288,11 @@ func (t *Tracker) update(customer string, cp *customerPresence) {
 	if !p.Equal(cp.now) {
 		cp.now = p
 		t.onChange(customer, p)
+		for _, l := range slices.Clone(t.listeners) {
+			if slices.Contains(t.listeners, l) {
+				l.fn(customer, p)
+			}
+		}
 	}
 	if cp.timer != nil {
 		cp.timer.Stop()
