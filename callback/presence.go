@@ -227,7 +227,9 @@ func NewTracker(c clock.Clock, rules Rules, onChange func(customer string, p Pre
 	return &Tracker{clock: c, rules: rules, onChange: onChange, customers: map[string]*customerPresence{}}
 }
 
-type listener struct{ fn func(customer string, p Presence) }
+type listener struct {
+	fn func(customer string, p Presence)
+}
 
 // Listen adds fn to the functions told of each change of a customer's
 // combined presence, after NewTracker's onChange and the listeners
