@@ -586,7 +586,9 @@ func (s *Scheduler) choose(e *entry) (Target, verdict) {
 	case known:
 		if !c.Prefs.Hours.Allows(now) {
 			v.why = outside
-			v.next, _ = c.Prefs.Hours.Next(now)
+			if next, ok := c.Prefs.Hours.Next(now); ok {
+				v.next = next.In(c.Prefs.Hours.zone()) // said in the customer's time
+			}
 			return Target{}, v
 		}
 		p = s.tracker.Presence(e.r.Customer)
