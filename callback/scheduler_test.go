@@ -237,6 +237,14 @@ func TestRetriesAndBackOff(t *testing.T) {
 			state:    Failed, withdraw: 2,
 		},
 		{
+			name:     "online on IM only: the softphone is not registered, the mobile",
+			req:      Request{Queue: "support", Customer: "1001"},
+			online:   []Medium{XMPP},
+			script:   []scripted{{ResultAnswered, tenSec}},
+			attempts: "phone:+15550101 answered r1 @0s-10s",
+			state:    Done, withdraw: 0,
+		},
+		{
 			name:     "offline: the home number only",
 			req:      Request{Queue: "support", Customer: "1001"},
 			script:   []scripted{{ResultBusy, tenSec}, {ResultAnswered, tenSec}},
@@ -352,12 +360,14 @@ func TestCustomerFirst(t *testing.T) {
 }
 
 // TestDoNotDisturbPostponesAndResumes: a customer in do-not-disturb is
-// not called, nor queued; the request waits, and is queued again (its
+// not called, nor queued, not even at the number the request gave; the
+// request waits, and is queued again (its
 // place kept) when the customer leaves it, also from the queue.
 func TestDoNotDisturbPostponesAndResumes(t *testing.T) {
 	r := newRig(t, alice())
 	r.tr.Report("1001", Report{Medium: XMPP, Device: "alice@x/laptop", Show: DoNotDisturb})
-	r.mustRequest(t, Request{Queue: "support", Customer: "1001"})
+	// The number is no way around do-not-disturb.
+	r.mustRequest(t, Request{Queue: "support", Customer: "1001", Number: "+15550177"})
 	r.clk.Advance(10 * time.Minute)
 	if len(r.q.calls) != 0 || len(r.d.dials) != 0 {
 		t.Fatalf("a dnd customer was queued or called: %v %v", r.q.calls, r.d.dials)
