@@ -22,6 +22,7 @@ type fakeQueues struct {
 	known  map[string]bool
 	ewt    map[string]time.Duration
 	offer  bool
+	sync   bool // offer from inside Enqueue
 	fail   error
 	queued map[string]bool
 	calls  []string
@@ -39,14 +40,19 @@ func (q *fakeQueues) Enqueue(r Request) error {
 	q.queued[r.ID] = true
 	if q.offer {
 		id := r.ID
-		q.clk.AfterFunc(0, func() {
+		offer := func() {
 			if !q.queued[id] {
 				return
 			}
 			delete(q.queued, id)
 			t, err := q.s.Pick(id)
 			q.picks = append(q.picks, fmt.Sprintf("%s pick %s: %v %v", q.clk.Elapsed(), id, t, err))
-		})
+		}
+		if q.sync {
+			offer() // as tserver does: Arrive offers to a free agent at once
+		} else {
+			q.clk.AfterFunc(0, offer)
+		}
 	}
 	return nil
 }
@@ -69,6 +75,7 @@ type fakeDialer struct {
 	s      *Scheduler
 	script []scripted
 	dials  []string
+	sync   bool // report from inside Dial
 }
 
 type scripted struct {
@@ -83,11 +90,16 @@ func (d *fakeDialer) Dial(id string, attempt int, t Target, mode Mode) {
 	}
 	next := d.script[0]
 	d.script = d.script[1:]
-	d.clk.AfterFunc(next.after, func() {
+	report := func() {
 		if err := d.s.Result(id, attempt, next.res); err != nil {
 			panic(err)
 		}
-	})
+	}
+	if d.sync {
+		report() // from inside Dial
+	} else {
+		d.clk.AfterFunc(next.after, report)
+	}
 }
 
 type fakeNotifier struct {
@@ -405,6 +417,7 @@ func TestPickOutsideHoursPostpones(t *testing.T) {
 	r.online("1001", SIP)
 	r.mustRequest(t, Request{Queue: "support", Customer: "1001"}) // at Epoch, 01:00 in Paris
 	r.clk.Advance(31 * time.Minute)                               // 01:31 in Paris
+	r.mustRequest(t, Request{Queue: "support", Customer: "1001"}) // accepted, waits for the hours
 	_, err := r.s.Pick("cb-1")
 	if !errors.Is(err, ErrPostponed) || !strings.Contains(err.Error(), "allowed hours until 2026-01-06T00:30:00+01:00") {
 		t.Fatalf("Pick outside hours: %v", err)
@@ -418,6 +431,7 @@ func TestPickOutsideHoursPostpones(t *testing.T) {
 	wantLines(t, "center", r.q.calls, []string{
 		"0s enqueue cb-1 requested 0s",
 		"31m0s withdraw cb-1",
+		"23h30m0s enqueue cb-2 requested 31m0s",
 		"23h30m0s enqueue cb-1 requested 0s",
 	})
 }
@@ -655,4 +669,31 @@ func TestTrackerListen(t *testing.T) {
 	cancel()
 	tr.Report("1", Report{Medium: XMPP, Device: "a", Show: Available})
 	wantLines(t, "told", got, []string{"onChange 1 away", "listener 1 away", "onChange 1 online"})
+}
+
+// TestReentrantCenterAndDialer: a center that offers the callback from
+// inside Enqueue and a dialer that reports from inside Dial (both
+// allowed) give the same story as when they answer later.
+func TestReentrantCenterAndDialer(t *testing.T) {
+	r := newRig(t, alice())
+	r.online("1001", SIP)
+	r.q.offer, r.q.sync, r.d.sync = true, true, true
+	r.d.script = []scripted{{ResultBusy, 0}, {ResultNoAnswer, 0}, {ResultBusy, 0}, {ResultAnswered, 0}}
+	got := r.mustRequest(t, Request{Queue: "support", Customer: "1001"})
+	if got.State != Pending || got.Round != 2 || len(got.Attempts) != 2 {
+		t.Errorf("returned: %s round %d %s", got.State, got.Round, attempts(got))
+	}
+	r.clk.Run()
+	got, _ = r.s.Get("cb-1")
+	const want = "sip:alice busy r1 @0s-0s; phone:+15550101 no_answer r1 @0s-0s; sip:alice busy r2 @5m0s-5m0s"
+	if got.State != Failed || attempts(got) != want {
+		t.Errorf("%s %s\nwant failed %s", got.State, attempts(got), want)
+	}
+	wantLines(t, "center", r.q.calls, []string{
+		"0s enqueue cb-1 requested 0s", "0s withdraw cb-1",
+		"5m0s enqueue cb-1 requested 0s", "5m0s withdraw cb-1",
+	})
+	if j := r.j.Requests(); attempts(j[0]) != want || j[0].State != Failed {
+		t.Errorf("journal: %s %s", j[0].State, attempts(j[0]))
+	}
 }
