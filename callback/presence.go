@@ -1,10 +1,15 @@
 // Package callback is the callback server's domain: a customer's presence
 // gathered from several devices and networks and combined into one status
-// and the media that reach the customer now; then (next) preferences,
-// callback requests queued as media callback, and the dialer's choices.
-// Like tserver it runs on a clock.Clock, does no I/O and starts no
-// goroutine: adapters (XMPP, SIP, web) report what they see and carry out
-// its decisions.
+// and the media that reach the customer now (Tracker); the customer's
+// preferences (targets per status, allowed hours in their zone, attempts,
+// pause); callback requests, queued in their queue as media callback with
+// their place kept, or dialled customer-first when the wait is over; the
+// dialer's choice of target and its retries (Scheduler); alerts on the wait
+// and before a scheduled callback. Like tserver it runs on a clock.Clock,
+// does no I/O and starts no goroutine: adapters (XMPP, SIP, web, the store,
+// tserver's queues) report what they see through Tracker.Report and
+// Scheduler's methods, and carry out its decisions behind the interfaces it
+// declares (Queues, Dialer, Notifier, Directory, Journal).
 package callback
 
 import (

@@ -697,3 +697,27 @@ func TestReentrantCenterAndDialer(t *testing.T) {
 		t.Errorf("journal: %s %s", j[0].State, attempts(j[0]))
 	}
 }
+
+// TestEnqueueRetriedEachTick: a center that refuses the callback: the
+// request is kept, pending, and queued at the first tick the center
+// takes it; then the tick stops.
+func TestEnqueueRetriedEachTick(t *testing.T) {
+	r := newRig(t)
+	r.q.fail = errors.New("queue full")
+	got := r.mustRequest(t, Request{Queue: "support", Number: "+15550123"})
+	if got.State != Pending {
+		t.Fatalf("state %s", got.State)
+	}
+	r.clk.Advance(12 * time.Second)
+	r.q.fail = nil
+	r.clk.Run()
+	wantLines(t, "center", r.q.calls, []string{
+		"0s enqueue cb-1 refused",
+		"5s enqueue cb-1 refused",
+		"10s enqueue cb-1 refused",
+		"15s enqueue cb-1 requested 0s",
+	})
+	if r.clk.Elapsed() != 15*time.Second {
+		t.Errorf("the clock ran until %v: the tick went on", r.clk.Elapsed())
+	}
+}
