@@ -263,7 +263,7 @@ func (s *Scheduler) Request(r Request) (Request, error) {
 		return bad("at %s: %w", r.At.Format(time.RFC3339), ErrOutsideHours)
 	case !r.At.After(now):
 		if _, ok := prefs.Hours.Next(now); !ok {
-			return bad("customer %q: no time at all: %w", r.Customer, ErrOutsideHours)
+			return bad("customer %q: the allowed hours never allow a call: %w", r.Customer, ErrOutsideHours)
 		}
 	}
 	s.lastID++
