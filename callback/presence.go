@@ -1,10 +1,15 @@
 // Package callback is the callback server's domain: a customer's presence
 // gathered from several devices and networks and combined into one status
-// and the media that reach the customer now; then (next) preferences,
-// callback requests queued as media callback, and the dialer's choices.
-// Like tserver it runs on a clock.Clock, does no I/O and starts no
-// goroutine: adapters (XMPP, SIP, web) report what they see and carry out
-// its decisions.
+// and the media that reach the customer now (Tracker); the customer's
+// preferences (targets per status, allowed hours in their zone, attempts,
+// pause); callback requests, queued in their queue as media callback with
+// their place kept, or dialled customer-first when the wait is over; the
+// dialer's choice of target and its retries (Scheduler); alerts on the wait
+// and before a scheduled callback. Like tserver it runs on a clock.Clock,
+// does no I/O and starts no goroutine: adapters (XMPP, SIP, web, the store,
+// tserver's queues) report what they see through Tracker.Report and
+// Scheduler's methods, and carry out its decisions behind the interfaces it
+// declares (Queues, Dialer, Notifier, Directory, Journal).
 package callback
 
 import (
@@ -200,6 +205,8 @@ type Tracker struct {
 	clock    clock.Clock
 	rules    Rules
 	onChange func(customer string, p Presence)
+	// listeners are told after onChange, in the order they listen.
+	listeners []*listener
 	// customers by customer number.
 	customers map[string]*customerPresence
 }
@@ -223,6 +230,25 @@ func NewTracker(c clock.Clock, rules Rules, onChange func(customer string, p Pre
 		onChange = func(string, Presence) {}
 	}
 	return &Tracker{clock: c, rules: rules, onChange: onChange, customers: map[string]*customerPresence{}}
+}
+
+type listener struct {
+	fn func(customer string, p Presence)
+}
+
+// Listen adds fn to the functions told of each change of a customer's
+// combined presence, after NewTracker's onChange and the listeners
+// added before it, on the clock's goroutine: the callback scheduler
+// listens, and the wiring fans the changes out (CTI). cancel stops
+// telling fn, also from inside a call.
+func (t *Tracker) Listen(fn func(customer string, p Presence)) (cancel func()) {
+	l := &listener{fn: fn}
+	t.listeners = append(t.listeners, l)
+	return func() {
+		if i := slices.Index(t.listeners, l); i >= 0 {
+			t.listeners = slices.Delete(t.listeners, i, i+1)
+		}
+	}
 }
 
 // Report records what a device of customer said (At is set to now when
@@ -269,6 +295,11 @@ func (t *Tracker) update(customer string, cp *customerPresence) {
 	if !p.Equal(cp.now) {
 		cp.now = p
 		t.onChange(customer, p)
+		for _, l := range slices.Clone(t.listeners) {
+			if slices.Contains(t.listeners, l) {
+				l.fn(customer, p)
+			}
+		}
 	}
 	if cp.timer != nil {
 		cp.timer.Stop()
