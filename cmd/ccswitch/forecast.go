@@ -34,7 +34,8 @@ var startLayouts = []string{
 }
 
 // readForecast reads a forecast CSV file (see staffLong): rows in order,
-// each with its handle time (the file's aht, else defaultHandle), and the
+// each with its handle time (the file's aht, else defaultHandle; a row
+// without calls needs none), and the
 // interval length. interval, when not 0, is the length the caller expects;
 // a one-row file needs it. Errors name the file and line.
 func readForecast(path string, interval, defaultHandle time.Duration) ([]forecastRow, time.Duration, error) {
@@ -128,7 +129,7 @@ func parseForecastRow(rec []string, col map[string]int, defaultHandle time.Durat
 			return row, fmt.Errorf("aht %q must be positive", rec[i])
 		}
 	}
-	if row.handle <= 0 {
+	if row.handle <= 0 && row.calls > 0 {
 		return row, errors.New("no aht: fill the aht column or give --aht")
 	}
 	return row, nil
