@@ -147,6 +147,7 @@ func TestBadUsageAndInput(t *testing.T) {
 		{"erlang negative handle", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "-10"}, `invalid argument "-10" for "--handle" flag: must not be negative`},
 		{"erlang handle not a duration", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "4 min"}, `"--handle" flag: want a duration`},
 		{"sim second file", []string{"sim", broken, noTraffic}, "sim: want one scenario file, got 2"},
+		{"serve negative drain", []string{"serve", "--config", "../../examples/sip-center.yaml", "--drain", "-1s"}, `invalid argument "-1s" for "--drain" flag: must not be negative`},
 		{"serve argument", []string{"serve", "--config", "../../examples/sip-center.yaml", "extra"}, `serve: unexpected argument "extra"`},
 		{"single-dash long flag", []string{"serve", "-config", "../../examples/sip-center.yaml"}, "-config: long flags take two dashes: --config"},
 	}

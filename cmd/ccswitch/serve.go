@@ -89,9 +89,6 @@ func (m *Main) checkServe(c live.Config, cfgPath, rtpPorts string, xmppAddrs, xm
 	if c.MaxCalls < 0 {
 		return usagef("serve: --max-calls must not be negative")
 	}
-	if c.RTPTimeout < 0 {
-		return usagef("serve: --rtp-timeout must not be negative")
-	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return usagef("serve: --tls-cert and --tls-key go together")
 	}
@@ -114,9 +111,6 @@ func (m *Main) checkServe(c live.Config, cfgPath, rtpPorts string, xmppAddrs, xm
 	}
 	if c.Simulate && len(f.Traffic) == 0 {
 		return usagef("serve: --simulate: %s has no traffic section", f.Path)
-	}
-	if c.Drain < 0 {
-		return usagef("serve: --drain must not be negative")
 	}
 	if c.Drain == 0 {
 		c.Drain = -1 // no drain (live's zero is its default)
