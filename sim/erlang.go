@@ -250,3 +250,133 @@ func logAddExp(x, y float64) float64 {
 func clamp01(x float64) float64 {
 	return min(max(x, 0), 1)
 }
+
+// Goal is what a staffing must meet. A zero ServiceLevel or MaxAbandon sets no goal of
+// its kind; at least one of them must be set.
+type Goal struct {
+	// ServiceLevel is the least share of offered contacts answered within Within
+	// seconds, in (0, 1).
+	ServiceLevel float64
+	// Within is the service-level target in seconds (ccswitch sim's sl_target).
+	Within float64
+	// MaxAbandon is the highest share of offered contacts that may abandon, in (0, 1).
+	// Nobody abandons in Erlang C, where the cap always holds.
+	MaxAbandon float64
+}
+
+// Staffing is the fewest agents that meet a Goal and the KPIs of the queue with them.
+type Staffing struct {
+	Agents int
+	Analytic
+}
+
+// MaxStaff is the most agents StaffErlangC and StaffErlangA consider.
+const MaxStaff = 1_000_000
+
+// StaffErlangC returns the fewest agents with which an M/M/n queue (Poisson arrivals at
+// lambda per second, exponential handling at mu per second) meets goal. It fails when a
+// rate is not positive and finite, the goal is not valid, or more than MaxStaff agents
+// would be needed.
+func StaffErlangC(lambda, mu float64, goal Goal) (Staffing, error) {
+	if err := checkStaff(lambda, mu, goal); err != nil {
+		return Staffing{}, fmt.Errorf("sim: staff erlang c: %w", err)
+	}
+	// As many agents as the offered load or fewer is unstable: the search starts above.
+	load := lambda / mu
+	if load >= MaxStaff {
+		return Staffing{}, fmt.Errorf("sim: staff erlang c: offered load %g erlangs needs more than %d agents", load, MaxStaff)
+	}
+	s, err := staff(load, int(load), goal, func(n int) (Analytic, error) {
+		return ErlangC(n, lambda, mu, goal.Within)
+	})
+	if err != nil {
+		return Staffing{}, fmt.Errorf("sim: staff erlang c: %w", err)
+	}
+	return s, nil
+}
+
+// StaffErlangA returns the fewest agents with which an M/M/n+M queue (as StaffErlangC,
+// and each waiting contact abandons after an exponential patience of rate theta per
+// second) meets goal. It fails as StaffErlangC does, when theta is not positive and
+// finite, and when ErlangA cannot compute a candidate.
+func StaffErlangA(lambda, mu, theta float64, goal Goal) (Staffing, error) {
+	if err := checkStaff(lambda, mu, goal); err != nil {
+		return Staffing{}, fmt.Errorf("sim: staff erlang a: %w", err)
+	}
+	if !(theta > 0) || math.IsInf(theta, 0) {
+		return Staffing{}, fmt.Errorf("sim: staff erlang a: patience rate theta must be positive and finite, got %g", theta)
+	}
+	s, err := staff(lambda/mu, 0, goal, func(n int) (Analytic, error) {
+		return ErlangA(n, lambda, mu, theta, goal.Within)
+	})
+	if err != nil {
+		return Staffing{}, fmt.Errorf("sim: staff erlang a: %w", err)
+	}
+	return s, nil
+}
+
+// met reports whether a queue with KPIs a meets g.
+func (g Goal) met(a Analytic) bool {
+	return (g.ServiceLevel == 0 || a.ServiceLevel >= g.ServiceLevel) &&
+		(g.MaxAbandon == 0 || a.AbandonRate <= g.MaxAbandon)
+}
+
+// staff finds the fewest agents n > fails that meet goal, given that fails agents do
+// not (0 when any number may) and that meeting it is monotone in n, as it is for
+// Erlang C and A: more agents never lower the service level or raise abandonment. It
+// gallops up from fails in steps of about the square root of the load, as square-root
+// staffing suggests, then bisects.
+func staff(load float64, fails int, goal Goal, kpis func(n int) (Analytic, error)) (Staffing, error) {
+	step := max(1, int(math.Sqrt(load)))
+	var best Analytic
+	meets := fails + step
+	for {
+		if meets > MaxStaff {
+			meets = MaxStaff
+		}
+		a, err := kpis(meets)
+		if err != nil {
+			return Staffing{}, err
+		}
+		if goal.met(a) {
+			best = a
+			break
+		}
+		if meets == MaxStaff {
+			return Staffing{}, fmt.Errorf("offered load %g erlangs needs more than %d agents", load, MaxStaff)
+		}
+		fails, step = meets, 2*step
+		meets = fails + step
+	}
+	for meets-fails > 1 {
+		mid := fails + (meets-fails)/2
+		a, err := kpis(mid)
+		if err != nil {
+			return Staffing{}, err
+		}
+		if goal.met(a) {
+			meets, best = mid, a
+		} else {
+			fails = mid
+		}
+	}
+	return Staffing{Agents: meets, Analytic: best}, nil
+}
+
+func checkStaff(lambda, mu float64, g Goal) error {
+	switch {
+	case !(lambda > 0) || math.IsInf(lambda, 0):
+		return fmt.Errorf("arrival rate lambda must be positive and finite, got %g", lambda)
+	case !(mu > 0) || math.IsInf(mu, 0):
+		return fmt.Errorf("service rate mu must be positive and finite, got %g", mu)
+	case !(g.ServiceLevel >= 0 && g.ServiceLevel < 1):
+		return fmt.Errorf("service-level goal must be in (0, 1), got %g", g.ServiceLevel)
+	case !(g.Within >= 0) || math.IsInf(g.Within, 0):
+		return fmt.Errorf("service-level target must be non-negative and finite, got %g", g.Within)
+	case !(g.MaxAbandon >= 0 && g.MaxAbandon < 1):
+		return fmt.Errorf("abandon cap must be in (0, 1), got %g", g.MaxAbandon)
+	case g.ServiceLevel == 0 && g.MaxAbandon == 0:
+		return fmt.Errorf("no goal: set a service level, an abandon cap or both")
+	}
+	return nil
+}

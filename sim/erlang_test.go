@@ -480,3 +480,206 @@ func ExampleErlangA() {
 		100*r.PW, r.ASA, 100*r.ServiceLevel, 100*r.AbandonRate, 100*r.Occupancy)
 	// Output: wait 11.6%, ASA 1.8s, SL 94.8%, abandoned 1.7%, occupancy 78.6%
 }
+
+// erlangCFormula is Erlang C written out as the textbook gives it, for an offered load
+// of a erlangs on n agents, AHT h seconds and target t seconds:
+//
+//	C = (a^n/n! * n/(n-a)) / (sum_{k<n} a^k/k! + a^n/n! * n/(n-a))
+//	SL = 1 - C e^{-(n-a) t/h}
+//
+// summed term by term in float64: a^n/n! stays finite for the n up to a few hundred
+// used here.
+func erlangCFormula(n int, a, h, t float64) (pw, sl float64) {
+	var sum float64
+	term := 1.0 // a^k/k!
+	for k := range n {
+		if k > 0 {
+			term *= a / float64(k)
+		}
+		sum += term
+	}
+	top := term * a / float64(n) * float64(n) / (float64(n) - a)
+	pw = top / (sum + top)
+	return pw, 1 - pw*math.Exp(-(float64(n)-a)*t/h)
+}
+
+// TestStaffErlangC checks the staffing solver against the written-out formula: the
+// agents found meet the goal and one fewer does not (or is unstable). The wanted
+// agents were also computed independently (exact rational sums in Python's fractions
+// module), as were the service levels: 360/h, AHT 180 s, 80% in 20 s needs 22 agents
+// (SL 0.82170; 21 give 0.71635); 100 calls per half hour, AHT 180 s, 80/20 needs 14
+// (0.88835; 13 give 0.79559); 1,000/h, AHT 240 s, 90% in 15 s needs 77 (0.92058; 76
+// give 0.89500); 60/h, AHT 600 s, 95% in 30 s needs 16 (0.95752; 15 give 0.92053);
+// 3,600/h, AHT 300 s, 80/20 needs 312 (0.82820; 311 give 0.79929).
+func TestStaffErlangC(t *testing.T) {
+	tests := []struct {
+		perHour, aht, sl, within float64
+		want                     int
+		wantSL                   float64
+	}{
+		{360, 180, 0.8, 20, 22, 0.8217017748},
+		{200, 180, 0.8, 20, 14, 0.8883500192},
+		{1000, 240, 0.9, 15, 77, 0.9205770773},
+		{60, 600, 0.95, 30, 16, 0.9575212381},
+		{3600, 300, 0.8, 20, 312, 0.8282010528},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%g/h aht %gs %g in %gs", tt.perHour, tt.aht, tt.sl, tt.within), func(t *testing.T) {
+			lambda, mu := tt.perHour/3600, 1/tt.aht
+			got, err := StaffErlangC(lambda, mu, Goal{ServiceLevel: tt.sl, Within: tt.within})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Agents != tt.want {
+				t.Fatalf("agents = %d, want %d", got.Agents, tt.want)
+			}
+			checkClose(t, "ServiceLevel", got.ServiceLevel, tt.wantSL, 1e-9)
+			a := lambda / mu
+			pw, sl := erlangCFormula(got.Agents, a, tt.aht, tt.within)
+			checkClose(t, "PW (formula)", got.PW, pw, 1e-11)
+			checkClose(t, "ServiceLevel (formula)", got.ServiceLevel, sl, 1e-11)
+			checkClose(t, "ASA (formula)", got.ASA, pw*tt.aht/(float64(got.Agents)-a), 1e-9)
+			if fewer := got.Agents - 1; float64(fewer) > a {
+				if _, sl := erlangCFormula(fewer, a, tt.aht, tt.within); sl >= tt.sl {
+					t.Errorf("%d agents already give SL %g >= %g", fewer, sl, tt.sl)
+				}
+			}
+			if got.AbandonRate != 0 {
+				t.Errorf("AbandonRate = %g, want 0 in Erlang C", got.AbandonRate)
+			}
+		})
+	}
+}
+
+// TestStaffErlangCOnlyStability: with no service-level goal and an abandon cap, which
+// Erlang C always meets, the fewest agents is the fewest that keep the queue stable.
+func TestStaffErlangCOnlyStability(t *testing.T) {
+	for _, tt := range []struct {
+		load float64
+		want int
+	}{{18, 19}, {18.5, 19}, {0.3, 1}} {
+		got, err := StaffErlangC(tt.load/180, 1.0/180, Goal{MaxAbandon: 0.05})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Agents != tt.want {
+			t.Errorf("load %g: agents = %d, want %d", tt.load, got.Agents, tt.want)
+		}
+	}
+}
+
+// TestStaffErlangA checks the Erlang A solver on cases computed independently of
+// ErlangA: the exact M/M/n+M stationary distribution and the closed-form
+// hypoexponential offered wait, in Python's decimal arithmetic at 80 digits (float64
+// partial fractions, as in bruteErlangA, cancel catastrophically at these queue
+// lengths). The KPIs of the agents found and of one agent fewer are both checked, so
+// that the answer is the fewest.
+func TestStaffErlangA(t *testing.T) {
+	type kpis struct{ sl, abandon float64 }
+	tests := []struct {
+		name                   string
+		perHour, aht, patience float64
+		goal                   Goal
+		want                   int
+		got, fewer             kpis
+	}{
+		{"360/h 80/20 patience 120s", 360, 180, 120, Goal{ServiceLevel: 0.8, Within: 20},
+			20, kpis{0.8267562657, 0.0571473766}, kpis{0.7665893139, 0.0777379396}},
+		{"360/h abandon <= 2%", 360, 180, 120, Goal{MaxAbandon: 0.02, Within: 20},
+			23, kpis{0.9422491124, 0.0191193389}, kpis{0.9138044251, 0.0283622353}},
+		{"200/h 90/15 patience 60s", 200, 180, 60, Goal{ServiceLevel: 0.9, Within: 15},
+			14, kpis{0.9344915733, 0.0303218373}, kpis{0.8953683364, 0.0491690837}},
+		// The abandon cap decides: 75 agents meet 80/20 but lose more than 1%.
+		{"1000/h 80/20 and abandon <= 1%", 1000, 240, 180, Goal{ServiceLevel: 0.8, Within: 20, MaxAbandon: 0.01},
+			76, kpis{0.9630746996, 0.0095236191}, kpis{0.9530608546, 0.0118596737}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lambda, mu, theta := tt.perHour/3600, 1/tt.aht, 1/tt.patience
+			got, err := StaffErlangA(lambda, mu, theta, tt.goal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Agents != tt.want {
+				t.Fatalf("agents = %d, want %d", got.Agents, tt.want)
+			}
+			checkClose(t, "ServiceLevel", got.ServiceLevel, tt.got.sl, 1e-8)
+			checkClose(t, "AbandonRate", got.AbandonRate, tt.got.abandon, 1e-9)
+			fewer, err := ErlangA(tt.want-1, lambda, mu, theta, tt.goal.Within)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkClose(t, "ServiceLevel with one agent fewer", fewer.ServiceLevel, tt.fewer.sl, 1e-8)
+			checkClose(t, "AbandonRate with one agent fewer", fewer.AbandonRate, tt.fewer.abandon, 1e-9)
+			if tt.goal.met(fewer) {
+				t.Errorf("%d agents already meet %+v: %+v", tt.want-1, tt.goal, fewer)
+			}
+		})
+	}
+}
+
+// TestStaffLarge: a large center is solved quickly, and by the fewest agents.
+func TestStaffLarge(t *testing.T) {
+	lambda, mu, theta := 12000.0/3600, 1.0/180, 1.0/120
+	goal := Goal{ServiceLevel: 0.8, Within: 20}
+	start := time.Now()
+	c, err := StaffErlangC(lambda, mu, goal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 600 erlangs: 610 agents, SL 0.80863 (Python, exact rationals).
+	if c.Agents != 610 {
+		t.Errorf("Erlang C agents = %d, want 610", c.Agents)
+	}
+	a, err := StaffErlangA(lambda, mu, theta, goal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("took %v, want well under 5 s", elapsed)
+	}
+	if a.Agents > c.Agents || a.ServiceLevel < 0.8 {
+		t.Errorf("Erlang A staffing %+v: want at most Erlang C's %d agents and SL >= 0.8", a, c.Agents)
+	}
+	fewer, err := ErlangA(a.Agents-1, lambda, mu, theta, goal.Within)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fewer.ServiceLevel >= 0.8 {
+		t.Errorf("%d agents already give SL %g", a.Agents-1, fewer.ServiceLevel)
+	}
+}
+
+func TestStaffInvalid(t *testing.T) {
+	tests := []struct {
+		name              string
+		lambda, mu, theta float64
+		goal              Goal
+	}{
+		{"zero lambda", 0, 0.01, 0.01, Goal{ServiceLevel: 0.8, Within: 20}},
+		{"NaN mu", 0.1, math.NaN(), 0.01, Goal{ServiceLevel: 0.8, Within: 20}},
+		{"no goal", 0.1, 0.01, 0.01, Goal{Within: 20}},
+		{"service level 1", 0.1, 0.01, 0.01, Goal{ServiceLevel: 1, Within: 20}},
+		{"negative service level", 0.1, 0.01, 0.01, Goal{ServiceLevel: -0.5, Within: 20}},
+		{"negative target", 0.1, 0.01, 0.01, Goal{ServiceLevel: 0.8, Within: -1}},
+		{"abandon cap 1", 0.1, 0.01, 0.01, Goal{MaxAbandon: 1}},
+		{"NaN abandon cap", 0.1, 0.01, 0.01, Goal{MaxAbandon: math.NaN()}},
+		{"load beyond MaxStaff", 2 * MaxStaff, 1, 0.01, Goal{ServiceLevel: 0.8, Within: 20}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, err := StaffErlangC(tt.lambda, tt.mu, tt.goal); err == nil {
+				t.Errorf("StaffErlangC = %+v, want error", got)
+			}
+			if tt.name == "load beyond MaxStaff" {
+				return // Erlang A is stable there; its tail limit is tested with ErlangA
+			}
+			if got, err := StaffErlangA(tt.lambda, tt.mu, tt.theta, tt.goal); err == nil {
+				t.Errorf("StaffErlangA = %+v, want error", got)
+			}
+		})
+	}
+	if got, err := StaffErlangA(0.1, 0.01, 0, Goal{ServiceLevel: 0.8, Within: 20}); err == nil {
+		t.Errorf("StaffErlangA with theta 0 = %+v, want error", got)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +11,9 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/live"
@@ -31,16 +33,6 @@ func usagef(format string, args ...any) error {
 	return &usageError{fmt.Errorf(format, args...)}
 }
 
-const topUsage = `ccswitch — a contact-center switch that runs for real and simulates with the same code.
-
-Usage:
-  ccswitch serve --config CENTER.yaml   run the center live: SIP phones, callers, status
-  ccswitch sim [flags] SCENARIO.yaml    simulate a center on a virtual clock
-  ccswitch erlang [flags]               analytical Erlang C / Erlang A figures
-
-Run 'ccswitch COMMAND --help' for a command's flags and an example.
-`
-
 // Main is the ccswitch program: parse the command line, run it, close.
 type Main struct {
 	stdout, stderr io.Writer
@@ -50,6 +42,8 @@ type Main struct {
 	// tune, when set (by tests), adjusts serve's live.Config after the
 	// flags: what no flag may set, such as a fault to inject.
 	tune func(*live.Config)
+	// helped is set when a command printed its help.
+	helped bool
 }
 
 // NewMain returns a program writing results to stdout and structured logs
@@ -58,39 +52,171 @@ func NewMain(stdout, stderr io.Writer) *Main {
 	return &Main{stdout: stdout, stderr: stderr, log: zerolog.New(stderr).With().Timestamp().Logger()}
 }
 
-// addLogFlag adds --log-level to a subcommand's flags.
-func (m *Main) addLogFlag(fs *flag.FlagSet) *string {
-	return fs.String("log-level", "info", "log level: debug, info, warn, error, disabled")
-}
-
-func (m *Main) setLogLevel(level string) error {
-	l, err := zerolog.ParseLevel(level)
-	if err != nil || level == "" {
-		return usagef("--log-level %q: want debug, info, warn, error or disabled", level)
+// ParseFlags reads the command and its flags, which may come before and
+// after its arguments, and checks them: every error it returns is bad usage
+// or bad input (exit code 2). --help prints the command's help to stdout
+// and returns errHelp.
+func (m *Main) ParseFlags(ctx context.Context, args []string) error {
+	root := m.newRootCmd(args)
+	if len(args) == 0 {
+		fmt.Fprint(m.stderr, root.UsageString())
+		return usagef("no command given")
 	}
-	m.log = m.log.Level(l)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		if errors.As(err, new(*usageError)) {
+			return err
+		}
+		// cobra's own: an unknown command, with its suggestions.
+		return usagef("%v\nRun 'ccswitch --help' for the commands.", err)
+	}
+	if m.helped {
+		return errHelp
+	}
 	return nil
 }
 
-// ParseFlags reads the subcommand and its flags.
-func (m *Main) ParseFlags(ctx context.Context, args []string) error {
+// newRootCmd returns the command tree. A command's RunE only checks its
+// flags and arguments and sets m.run: Run does the work, so that tests and
+// main can watch the two steps apart.
+func (m *Main) newRootCmd(args []string) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "ccswitch",
+		Short: "A contact-center switch that runs for real and simulates with the same code",
+		Long: `ccswitch — a contact-center switch that runs for real and simulates with the same code.
+
+Flags may come before or after a command's arguments.`,
+		Example: `  ccswitch serve --config examples/sip-center.yaml
+  ccswitch sim examples/demo-center.yaml --json
+  ccswitch erlang staff --per-hour 360 --aht 180s --sl 0.8 --within 20s`,
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetOut(m.stdout)
+	root.SetErr(m.stderr)
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		m.helped = true
+		help(c, args)
+	})
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return flagError(c, args, err)
+	})
+	root.AddCommand(m.newServeCmd(), m.newSimCmd(), m.newErlangCmd())
+	return root
+}
+
+// flagError makes a flag that cobra refused a usage error naming the
+// command. Go's flag package took long flags with one dash (-config); pflag
+// reads -config as the shorthands c, o, n, ...: say so.
+func flagError(c *cobra.Command, args []string, err error) error {
+	name := commandName(c)
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--") && len(a) > 2 {
+			long, _, _ := strings.Cut(a[1:], "=")
+			if c.Flags().Lookup(long) != nil {
+				return usagef("%s: %s: long flags take two dashes: -%s", name, a, a)
+			}
+		}
+	}
+	return usagef("%s: %v (see 'ccswitch %s --help')", name, err, name)
+}
+
+// commandName is the command's path without the program: "erlang staff".
+func commandName(c *cobra.Command) string {
+	return strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" ")
+}
+
+// exactArgs accepts exactly n arguments, called what in the error.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s: want %s, got %d argument(s) (see 'ccswitch %s --help')", commandName(c), what, len(args), commandName(c))
+		}
+		return nil
+	}
+}
+
+// noArgs refuses arguments, naming the command's subcommands if it has any.
+func noArgs(c *cobra.Command, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprint(m.stderr, topUsage)
-		return usagef("no command given")
+		return nil
 	}
-	switch args[0] {
-	case "sim":
-		return m.parseSim(args[1:])
-	case "erlang":
-		return m.parseErlang(args[1:])
-	case "serve":
-		return m.parseServe(args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprint(m.stdout, topUsage)
-		return errHelp
+	var subs []string
+	for _, s := range c.Commands() {
+		if s.IsAvailableCommand() {
+			subs = append(subs, s.Name())
+		}
 	}
-	fmt.Fprint(m.stderr, topUsage)
-	return usagef("unknown command %q", args[0])
+	if len(subs) > 0 {
+		return usagef("%s: unknown command %q (commands: %s)", commandName(c), args[0], strings.Join(subs, ", "))
+	}
+	return usagef("%s: unexpected argument %q (see 'ccswitch %s --help')", commandName(c), args[0], commandName(c))
+}
+
+// durationValue is a time.Duration flag written like a duration in the
+// center file: "240s", "4m" or a bare number of seconds ("240", "0.5").
+type durationValue struct{ d *time.Duration }
+
+// String is "0" for no duration, which help then does not show as a default.
+func (v durationValue) String() string {
+	if v.d == nil || *v.d == 0 {
+		return "0"
+	}
+	return v.d.String()
+}
+
+func (v durationValue) Type() string { return "duration" }
+
+func (v durationValue) Set(s string) error {
+	// The center file's own rule, config.Duration, on the flag's text.
+	var d config.Duration
+	if err := d.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s}); err != nil {
+		if strings.HasPrefix(strings.TrimSpace(s), "-") {
+			return errors.New("must not be negative")
+		}
+		return errors.New("want a duration such as 240s, 4m or a number of seconds (240)")
+	}
+	*v.d = d.D()
+	return nil
+}
+
+// durationVar defines a duration flag that also takes bare seconds.
+func durationVar(f *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {
+	*p = value
+	f.Var(durationValue{p}, name, usage)
+}
+
+// logLevelValue is --log-level: a zerolog level by name.
+type logLevelValue struct{ l *zerolog.Level }
+
+func (v logLevelValue) String() string { return v.l.String() }
+func (v logLevelValue) Type() string   { return "level" }
+
+func (v logLevelValue) Set(s string) error {
+	l, err := zerolog.ParseLevel(s)
+	if err != nil || s == "" {
+		return errors.New("want debug, info, warn, error or disabled")
+	}
+	*v.l = l
+	return nil
+}
+
+// logLevelVar adds --log-level to a command's flags.
+func logLevelVar(f *pflag.FlagSet, p *zerolog.Level) {
+	*p = zerolog.InfoLevel
+	f.Var(logLevelValue{p}, "log-level", "log level: debug, info, warn, error, disabled")
+}
+
+// aliases makes each key a second name of the flag it maps to.
+func aliases(names map[string]string) func(*pflag.FlagSet, string) pflag.NormalizedName {
+	return func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if to, ok := names[name]; ok {
+			return pflag.NormalizedName(to)
+		}
+		return pflag.NormalizedName(name)
+	}
 }
 
 // Run executes the parsed command.
@@ -123,88 +249,68 @@ func (m *Main) Close() error {
 	return nil
 }
 
-func (m *Main) newFlagSet(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.stderr)
-	fs.Usage = func() {
-		fmt.Fprint(m.stderr, usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelp
-		}
-		return &usageError{err}
-	}
-	return nil
-}
-
-const simUsage = `Usage: ccswitch sim [flags] SCENARIO.yaml
-
-Simulates the center in SCENARIO.yaml (queues, agents, traffic, run) on a
+func (m *Main) newSimCmd() *cobra.Command {
+	var (
+		cfg      sim.Config
+		asJSON   bool
+		reps     int
+		seed     uint64
+		logLevel zerolog.Level
+	)
+	c := &cobra.Command{
+		Use:   "sim SCENARIO.yaml",
+		Short: "Simulate a center on a virtual clock",
+		Long: `Simulates the center in SCENARIO.yaml (queues, agents, traffic, run) on a
 virtual clock with the real routing domain, and reports per-queue KPIs with
-95% confidence intervals over the replications.
-
-Example:
-  ccswitch sim --json examples/demo-center.yaml
-
-Flags:
-`
-
-func (m *Main) parseSim(args []string) error {
-	fs := m.newFlagSet("sim", simUsage)
-	asJSON := fs.Bool("json", false, "print the machine-readable result")
-	reps := fs.Int("replications", 0, "override run.replications")
-	seed := fs.Uint64("seed", 0, "override run.seed (0 keeps the file's)")
-	parallel := fs.Int("parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
-	logLevel := m.addLogFlag(fs)
-	if err := parse(fs, args); err != nil {
-		return err
+95% confidence intervals over the replications.`,
+		Example: `  ccswitch sim examples/demo-center.yaml
+  ccswitch sim examples/demo-center.yaml --json --replications 20`,
+		Args: exactArgs(1, "one scenario file"),
+		RunE: func(_ *cobra.Command, args []string) error {
+			m.log = m.log.Level(logLevel)
+			f, err := config.Load(args[0])
+			if err != nil {
+				return &usageError{err}
+			}
+			if len(f.Traffic) == 0 {
+				return usagef("sim: %s has no traffic section to simulate", f.Path)
+			}
+			if reps < 0 || reps > 1000 {
+				return usagef("sim: --replications %d out of range 1..1000", reps)
+			}
+			if reps > 0 {
+				f.Run.Replications = reps
+			}
+			if seed != 0 {
+				f.Run.Seed = seed
+			}
+			m.run = func(ctx context.Context) error { return m.simulate(ctx, f, cfg, asJSON) }
+			return nil
+		},
 	}
-	if err := m.setLogLevel(*logLevel); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return usagef("sim: want exactly one scenario file, got %d", fs.NArg())
-	}
-	f, err := config.Load(fs.Arg(0))
+	fs := c.Flags()
+	fs.BoolVar(&asJSON, "json", false, "print the machine-readable result")
+	fs.IntVar(&reps, "replications", 0, "override run.replications")
+	fs.Uint64Var(&seed, "seed", 0, "override run.seed (0 keeps the file's)")
+	fs.IntVar(&cfg.Parallel, "parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
+	logLevelVar(fs, &logLevel)
+	return c
+}
+
+func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON bool) error {
+	start := time.Now()
+	res, err := sim.Run(ctx, f, cfg)
 	if err != nil {
-		return &usageError{err}
+		return err
 	}
-	if len(f.Traffic) == 0 {
-		return usagef("sim: %s has no traffic section to simulate", f.Path)
+	// Wall time goes to the log, never into the result: the same
+	// scenario and seed must give the same bytes.
+	m.log.Info().Str("scenario", f.Path).Int("replications", res.Replications).
+		Uint64("events", res.Events).Float64("wall_s", time.Since(start).Seconds()).Msg("simulation finished")
+	if asJSON {
+		return json.NewEncoder(m.stdout).Encode(res)
 	}
-	if *reps < 0 || *reps > 1000 {
-		return usagef("sim: --replications %d out of range 1..1000", *reps)
-	}
-	if *reps > 0 {
-		f.Run.Replications = *reps
-	}
-	if *seed != 0 {
-		f.Run.Seed = *seed
-	}
-	m.run = func(ctx context.Context) error {
-		start := time.Now()
-		res, err := sim.Run(ctx, f, sim.Config{Parallel: *parallel})
-		if err != nil {
-			return err
-		}
-		// Wall time goes to the log, never into the result: the same
-		// scenario and seed must give the same bytes.
-		m.log.Info().Str("scenario", f.Path).Int("replications", res.Replications).
-			Uint64("events", res.Events).Float64("wall_s", time.Since(start).Seconds()).Msg("simulation finished")
-		if *asJSON {
-			enc := json.NewEncoder(m.stdout)
-			return enc.Encode(res)
-		}
-		return writeSimTable(m.stdout, res)
-	}
-	return nil
+	return writeSimTable(m.stdout, res)
 }
 
 func writeSimTable(w io.Writer, r *sim.Result) error {
@@ -222,68 +328,4 @@ func writeSimTable(w io.Writer, r *sim.Result) error {
 	}
 	_, err := fmt.Fprintf(w, "\nagent occupancy %.4f ±%.4f (± is the 95%% confidence half-width)\n", r.Agents.Occupancy, r.Agents.OccupancyCI95)
 	return err
-}
-
-const erlangUsage = `Usage: ccswitch erlang [flags]
-
-Prints the analytical KPIs of an M/M/n queue (Erlang C) or, with --patience,
-of an M/M/n+M queue (Erlang A).
-
-Example:
-  ccswitch erlang --agents 30 --per-hour 360 --handle 240s --patience 120s --sl-target 20s
-
-Flags:
-`
-
-func (m *Main) parseErlang(args []string) error {
-	fs := m.newFlagSet("erlang", erlangUsage)
-	agents := fs.Int("agents", 0, "number of agents (required)")
-	perHour := fs.Float64("per-hour", 0, "arrivals per hour (required)")
-	handle := fs.Duration("handle", 0, "mean handle time (required)")
-	patience := fs.Duration("patience", 0, "mean patience (0: nobody abandons: Erlang C)")
-	sl := fs.Duration("sl-target", 20*time.Second, "service-level target")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	var missing []string
-	if *agents <= 0 {
-		missing = append(missing, "--agents")
-	}
-	if *perHour <= 0 {
-		missing = append(missing, "--per-hour")
-	}
-	if *handle <= 0 {
-		missing = append(missing, "--handle")
-	}
-	if len(missing) > 0 {
-		return usagef("erlang: %s must be positive", strings.Join(missing, ", "))
-	}
-	m.run = func(context.Context) error {
-		lambda, mu := *perHour/3600, 1/handle.Seconds()
-		var (
-			a   sim.Analytic
-			err error
-		)
-		model := "erlang_c"
-		if *patience > 0 {
-			model = "erlang_a"
-			a, err = sim.ErlangA(*agents, lambda, mu, 1/patience.Seconds(), sl.Seconds())
-		} else {
-			a, err = sim.ErlangC(*agents, lambda, mu, sl.Seconds())
-		}
-		if err != nil {
-			return &usageError{err}
-		}
-		if *asJSON {
-			return json.NewEncoder(m.stdout).Encode(map[string]any{
-				"model": model, "pw": a.PW, "asa_s": a.ASA, "service_level": a.ServiceLevel,
-				"abandon_rate": a.AbandonRate, "occupancy": a.Occupancy,
-			})
-		}
-		_, err = fmt.Fprintf(m.stdout, "%s: P(wait) %.4f  ASA %.2fs  service level %.4f  abandon rate %.4f  occupancy %.4f\n",
-			model, a.PW, a.ASA, a.ServiceLevel, a.AbandonRate, a.Occupancy)
-		return err
-	}
-	return nil
 }

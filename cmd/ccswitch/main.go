@@ -1,8 +1,9 @@
 // Command ccswitch is the contact-center switch: `ccswitch serve` runs a
 // center live with SIP phones, `ccswitch sim` simulates it on a virtual
 // clock, `ccswitch erlang` prints the analytical Erlang C / Erlang A
-// figures of a queue. main only handles signals and
-// exit codes; the work is in Main.
+// figures of a queue and `ccswitch erlang staff` the fewest agents for a
+// goal. The command line is parsed with cobra. main only handles signals
+// and exit codes; the work is in Main.
 package main
 
 import (

@@ -136,14 +136,20 @@ func TestBadUsageAndInput(t *testing.T) {
 	}{
 		{"no command", nil, "no command"},
 		{"unknown command", []string{"dance"}, `unknown command "dance"`},
-		{"sim without file", []string{"sim"}, "exactly one scenario file"},
+		{"sim without file", []string{"sim"}, "want one scenario file, got 0"},
 		{"sim missing file", []string{"sim", "/nonexistent/x.yaml"}, "x.yaml"},
 		{"sim broken file", []string{"sim", broken}, "broken.yaml:2"},
 		{"sim names the field", []string{"sim", broken}, "queues[0].strategy"},
 		{"sim no traffic", []string{"sim", noTraffic}, "no traffic"},
 		{"sim bad flag", []string{"sim", "--bogus", broken}, "bogus"},
 		{"erlang missing", []string{"erlang"}, "--agents, --per-hour, --handle"},
-		{"erlang unstable", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "10m"}, "erlang c"},
+		{"erlang unstable", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "10m"}, "erlang: unstable queue: 10 erlangs offered"},
+		{"erlang negative handle", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "-10"}, `invalid argument "-10" for "--handle" flag: must not be negative`},
+		{"erlang handle not a duration", []string{"erlang", "--agents", "2", "--per-hour", "60", "--handle", "4 min"}, `"--handle" flag: want a duration`},
+		{"sim second file", []string{"sim", broken, noTraffic}, "sim: want one scenario file, got 2"},
+		{"serve negative drain", []string{"serve", "--config", "../../examples/sip-center.yaml", "--drain", "-1s"}, `invalid argument "-1s" for "--drain" flag: must not be negative`},
+		{"serve argument", []string{"serve", "--config", "../../examples/sip-center.yaml", "extra"}, `serve: unexpected argument "extra"`},
+		{"single-dash long flag", []string{"serve", "-config", "../../examples/sip-center.yaml"}, "-config: long flags take two dashes: --config"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,6 +160,9 @@ func TestBadUsageAndInput(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %q, want it to mention %q", err, tt.want)
+			}
+			if len(tt.args) > 0 && tt.args[0] == "erlang" && !strings.HasPrefix(err.Error(), "erlang: ") {
+				t.Errorf("err = %q, want it to start with the command, erlang:", err)
 			}
 		})
 	}

@@ -38,28 +38,35 @@ func TestMain(m *testing.M) {
 // after limit is killed and fails the test.
 func runProcess(t *testing.T, limit time.Duration, args ...string) (int, string, time.Duration) {
 	t.Helper()
+	status, _, stderr, took := runProcessOutput(t, limit, args...)
+	return status, stderr, took
+}
+
+// runProcessOutput is runProcess that also returns the child's stdout.
+func runProcessOutput(t *testing.T, limit time.Duration, args ...string) (status int, stdout, stderr string, took time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
 	cmd.Dir = t.TempDir()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
 	err := cmd.Run()
-	took := time.Since(start)
+	took = time.Since(start)
 	if ctx.Err() != nil {
-		t.Fatalf("ccswitch %s still running after %v (killed); stderr:\n%s", strings.Join(args, " "), limit, stderr.String())
+		t.Fatalf("ccswitch %s still running after %v (killed); stderr:\n%s", strings.Join(args, " "), limit, errOut.String())
 	}
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, stderr.String(), took
+		return 0, out.String(), errOut.String(), took
 	case errors.As(err, &exit):
-		return exit.ExitCode(), stderr.String(), took
+		return exit.ExitCode(), out.String(), errOut.String(), took
 	}
 	t.Fatalf("ccswitch %s: %v", strings.Join(args, " "), err)
-	return 0, "", 0
+	return 0, "", "", 0
 }
 
 // TestServeStartFailuresExit: serve that cannot start exits at once with
