@@ -79,7 +79,7 @@ func TestArrivalSinceKeepsThePlace(t *testing.T) {
 	if pos, _, _ := e.s.Position(id); pos != 1 {
 		t.Fatalf("the earlier request is at position %d, want 1", pos)
 	}
-	if at, _ := e.s.Arrived(id); !at.Equal(t0.Add(time.Minute)) {
+	if at := e.s.Contact(id).Arrived(); !at.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("arrived %v, want the request's time", at)
 	}
 	e.login("a")

@@ -506,16 +506,6 @@ func (s *Server) Withdraw(id pbx.ConnID) error {
 	return nil
 }
 
-// Arrived is when interaction id arrived (its place in line), and
-// whether it is known.
-func (s *Server) Arrived(id pbx.ConnID) (time.Time, bool) {
-	c := s.contacts[id]
-	if c == nil {
-		return time.Time{}, false
-	}
-	return c.arrived, true
-}
-
 func (s *Server) countAbandon(c *Contact) {
 	if c.counted && c.epoch == s.epoch && !c.answered {
 		q := c.statQueue
