@@ -1005,6 +1005,18 @@ func (g *Gateway) refuseWhileBehind(to Address, c *conversation) bool {
 	return true
 }
 
+// Notify sends text to a customer outside any conversation (a callback's
+// heads-up, an alert), through the network of to; false when the gateway
+// has no such network. Nothing is journaled: it is not a chat line.
+func (g *Gateway) Notify(to Address, text string) bool {
+	a := g.adapters[to.Network]
+	if a == nil || to.User == "" {
+		return false
+	}
+	a.Send(Outbound{To: Address{Network: to.Network, User: to.User}, Text: text})
+	return true
+}
+
 // Durable calls done once everything the gateway has journaled so far is
 // durable: the CTI server acknowledges an agent's chat line (AgentMessage)
 // only then. done may run on another goroutine and must not block.

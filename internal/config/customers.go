@@ -201,6 +201,10 @@ func (c *checker) checkCustomerDevices(cu *CustomerSeed, p path, devices map[str
 // callback.
 func (c *checker) checkCallbackQueue(q *Queue, p path, queues map[string]*Queue) {
 	if q.CallbackQueue == "" {
+		// (A key that is wrong in itself has its own error already.)
+		if d := q.CallbackDigit; len(d) == 1 && d[0] >= '0' && d[0] <= '9' && (q.Media == "voice" || q.Media == "voip") {
+			c.errorf(p.key("callback_digit"), "needs callback_queue: the queue where the callbacks wait")
+		}
 		return
 	}
 	switch to := queues[q.CallbackQueue]; {

@@ -87,6 +87,8 @@ func TestParseCustomerErrors(t *testing.T) {
 		{"unknown callback key", "max_attempts: 5", "max_tries: 5", "im.customers[1].callback.max_tries", `unknown field "max_tries"`},
 		{"callback queue unknown", "callback_queue: support-callback}\n  - {name: support-callback", "callback_queue: later}\n  - {name: support-callback",
 			"queues[0].callback_queue", `unknown queue "later"`},
+		{"digit without a callback queue", `number: "6000", callback_queue: support-callback}`, `number: "6000", callback_digit: "1"}`,
+			"queues[0].callback_digit", "needs callback_queue"},
 		{"callback queue of another media", "media: im, callback_queue: support-callback", "media: im, callback_queue: support",
 			"queues[2].callback_queue", `queue "support" takes voip, not callback`},
 	} {

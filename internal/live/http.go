@@ -20,6 +20,7 @@ import (
 //   - GET /api/status: every queue's aggregates, for anyone; the live
 //     conversations only for a caller whose bearer token has a role that
 //     may watch them (see detailed).
+//   - /api/callbacks: the callback API (callbackapi.go).
 //   - /cti: the CTI protocol (WebSocket); /chat/: the web chat.
 func (c *Center) routes() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -29,6 +30,9 @@ func (c *Center) routes() *http.ServeMux {
 	mux.HandleFunc("GET /readyz", c.readyz)
 	mux.HandleFunc("GET /api/status", c.status)
 	mux.Handle("/cti", c.cti)
+	if c.callbacks != nil {
+		c.mountCallbacks(mux, c.callbacks, c.callbacks.durable)
+	}
 	if c.im != nil {
 		c.im.mount(mux)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/sim"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver"
@@ -150,8 +151,12 @@ type Center struct {
 	cti  *cti.Server
 	im   *imSide // with an im section
 	ep   *endpoints
-	// presence combines customers' devices (the callback server's).
-	presence *presence
+	// presence combines customers' devices; callbacks is the callback
+	// server (both on the loop).
+	presence  *presence
+	callbacks *callbacks
+	// realClock is the domain's clock, on the loop.
+	realClock clock.Clock
 	// users are the center file's users and agents' roles; throttle
 	// counts failed logins at every door together.
 	users    *auth.Users
@@ -337,6 +342,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		}
 	}
 	realClock := clock.NewReal(c.loop)
+	c.realClock = realClock
 	c.presence = newPresence(realClock, f, c.linkedCustomer)
 	desk := newIMDesk() // before the SIP side serves: OnChange reads it
 	c.reg = registrar.New(registrar.Config{
@@ -355,7 +361,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		MediaIP: cfg.MediaIP, RingTimeout: cfg.RingTimeout, RTPPortMin: cfg.RTPPortMin, RTPPortMax: cfg.RTPPortMax,
 		OutboundTrunk: cfg.Trunk, InviteRate: cfg.InviteRate, InviteBurst: 2 * cfg.InviteRate, MaxCalls: cfg.MaxCalls,
 		RTPTimeout: cfg.RTPTimeout, MaxSetups: cfg.MaxSetups, MaxLoopBacklog: cfg.MaxLoopBacklog,
-		MaxPlaying: cfg.MaxWaitingCalls,
+		MaxPlaying: cfg.MaxWaitingCalls, CallbackDigits: callbackDigits(f),
 	})
 	if err != nil {
 		return err
@@ -379,6 +385,13 @@ func (c *Center) openDomain(ctx context.Context) error {
 		chat = c.im.gw
 		c.ep.im = c.im.gw
 	}
+	if err := c.openCallbacks(ctx); err != nil {
+		return err
+	}
+	// A queued caller's key press may ask for a callback.
+	c.gw.OnDigit(sipgw.DigitHandlerFunc(func(id pbx.ConnID, d rune) {
+		c.loop.Post(func() { c.callbacks.digit(id, d) })
+	}))
 	if err := c.openCTI(agents, realClock, chat); err != nil {
 		return err
 	}
@@ -440,7 +453,7 @@ func (c *Center) openCTI(agents []config.Agent, realClock clock.Clock, chat cti.
 	c.cti, err = cti.NewServer(cti.Config{
 		Loop: c.loop, TServer: c.ts, Chat: chat, Clock: realClock,
 		Log:   c.log.With().Str("component", "cti").Logger(),
-		Users: c.users, Throttle: c.throttle, Customers: c.presence,
+		Users: c.users, Throttle: c.throttle, Customers: c.presence, Callbacks: ctiCallbacks{c.callbacks},
 		Passwords: func(id string) (string, bool) {
 			p, ok := passwords[id]
 			return p, ok
@@ -568,3 +581,16 @@ func (c *Center) Addrs() Addrs {
 
 // Registrar is the center's SIP registrar (for tests and tools).
 func (c *Center) Registrar() *registrar.Registrar { return c.reg }
+
+// callbackDigits are the keys queued callers press for a callback, by
+// queue (queues[].callback_digit), for the queues that have a callback
+// queue to wait in.
+func callbackDigits(f *config.File) map[string]rune {
+	out := map[string]rune{}
+	for _, q := range f.Queues {
+		if q.CallbackDigit != "" && q.CallbackQueue != "" {
+			out[q.Name] = rune(q.CallbackDigit[0])
+		}
+	}
+	return out
+}

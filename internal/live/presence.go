@@ -38,6 +38,9 @@ type presence struct {
 	limits map[string]*presenceLimit
 	// customers are the numbers of the customers the center knows.
 	customers map[string]bool
+	// xmppAt is where each customer was last seen on XMPP: the network
+	// and bare JID a heads-up goes to.
+	xmppAt map[string]imgw.Address
 }
 
 const (
@@ -60,7 +63,7 @@ func newPresence(clk clock.Clock, f *config.File, linked func(imgw.Address) (str
 	p := &presence{
 		clock: clk, devices: map[string]string{}, linked: linked,
 		watchers: map[string]map[uint64]func(callback.Presence){}, limits: map[string]*presenceLimit{},
-		customers: map[string]bool{},
+		customers: map[string]bool{}, xmppAt: map[string]imgw.Address{},
 	}
 	if f.IM != nil {
 		for _, cu := range f.IM.Customers {
@@ -96,6 +99,12 @@ func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo) {
 	}
 	if !ok {
 		return
+	}
+	if info.Available {
+		if len(p.xmppAt) >= maxPresenceLimits {
+			clear(p.xmppAt)
+		}
+		p.xmppAt[customer] = imgw.Address{Network: from.Network, User: from.User}
 	}
 	show := callback.Unavailable
 	if info.Available {
@@ -229,4 +238,10 @@ func (p *presence) watch(customer string, known func(string) bool, fn func(callb
 		}
 	}
 	return p.tracker.Presence(customer), cancel, nil
+}
+
+// xmppAddress is where customer was last seen available on XMPP.
+func (p *presence) xmppAddress(customer string) (imgw.Address, bool) {
+	a, ok := p.xmppAt[customer]
+	return a, ok
 }

@@ -146,6 +146,11 @@ func (e *endpoints) Offer(x *tserver.Contact, a *tserver.Agent) {
 		}
 		return
 	}
+	if x.Media == pbx.Callback {
+		// The agent's phone rings, then the customer (agent first).
+		e.sip.OfferCallback(x, a)
+		return
+	}
 	e.sip.Offer(x, a)
 }
 

@@ -25,6 +25,10 @@ type outbound struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// orders are a callback's calls to place (DialCallback); nil for a
+	// MakeCall.
+	orders chan dialOrder
+
 	mu    sync.Mutex
 	legs  []*sipgo.DialogClientSession
 	conns []net.PacketConn

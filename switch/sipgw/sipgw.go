@@ -126,6 +126,7 @@ type Gateway struct {
 	outbound   map[pbx.ConnID]*outbound
 	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
 	msgHandler MessageHandler                // OnMessage's; nil: MESSAGE gets 404
+	callbacks  Callbacks                     // OnCallback's; nil: callbacks are refused
 	msgQueues  inOrder                       // SendMessage's, by target
 	// digitHandler is OnDigit's; nil: callers' RTP is not read for digits.
 	digitHandler DigitHandler

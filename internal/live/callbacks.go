@@ -1,0 +1,467 @@
+package live
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/callback"
+	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/sqlitejournal"
+	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/internal/store"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
+	"github.com/ccswitch/ccswitch/tserver"
+	"github.com/ccswitch/ccswitch/tserver/cti"
+)
+
+// callbacks wires the callback server's scheduler to the center: its
+// requests wait in tserver's callback queues as interactions of media
+// callback, the SIP gateway dials them (agent first), the store keeps
+// them, the IM bot, a caller's key press, CTI and the REST API ask for
+// them. Everything here runs on the loop, but the REST handlers' waits.
+type callbacks struct {
+	c     *Center
+	log   zerolog.Logger
+	sched *callback.Scheduler
+	// queueOf maps a queue a callback may be asked for to the callback
+	// queue it waits in (a callback queue maps to itself).
+	queueOf map[string]string
+	// The interaction that carries each request in tserver, and back.
+	byConn map[pbx.ConnID]string
+	byID   map[string]pbx.ConnID
+	// entered: requests counted as offered in their queue already; they
+	// come back with a Resume, not counted twice.
+	entered map[string]bool
+	// digits: the key a queue's callers press for a callback.
+	digits map[string]rune
+}
+
+var (
+	_ callback.Queues   = (*callbacks)(nil)
+	_ callback.Dialer   = (*callbacks)(nil)
+	_ callback.Journal  = (*callbacks)(nil)
+	_ sipgw.Callbacks   = (*callbacks)(nil)
+	_ cti.Callbacks     = ctiCallbacks{}
+	_ callbackService   = (*callbacks)(nil)
+	_ callback.Notifier = (*callbacks)(nil)
+)
+
+// openCallbacks builds the callback side and restores what the store
+// kept; before the loop runs.
+func (c *Center) openCallbacks(ctx context.Context) error {
+	f := c.cfg.Center
+	cb := &callbacks{
+		c: c, log: c.log.With().Str("component", "callback").Logger(),
+		queueOf: map[string]string{}, byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{},
+		entered: map[string]bool{}, digits: map[string]rune{},
+	}
+	for _, q := range f.Queues {
+		switch {
+		case q.Media == "callback":
+			cb.queueOf[q.Name] = q.Name
+		case q.CallbackQueue != "":
+			cb.queueOf[q.Name] = q.CallbackQueue
+		}
+		if q.CallbackDigit != "" {
+			cb.digits[q.Name] = rune(q.CallbackDigit[0])
+		}
+	}
+	dir, err := customerDirectory(f)
+	if err != nil {
+		return &ConfigError{err}
+	}
+	cb.sched, err = callback.NewScheduler(callback.Config{
+		Clock: c.realClock, Directory: dir, Tracker: c.presence.tracker,
+		Queues: cb, Dialer: cb, Notifier: cb, Journal: cb,
+	})
+	if err != nil {
+		return err
+	}
+	c.callbacks = cb
+	c.ts.Subscribe(cb.onEvent)
+	c.gw.OnCallback(cb)
+	if c.im == nil {
+		return nil
+	}
+	docs, err := c.im.st.CallbackDocs(ctx)
+	if err != nil {
+		return fmt.Errorf("live: store %s: %w", c.cfg.StorePath, err)
+	}
+	reqs := make([]callback.Request, 0, len(docs))
+	for _, d := range docs {
+		var r callback.Request
+		if err := json.Unmarshal(d.Doc, &r); err != nil {
+			return fmt.Errorf("live: store %s: callback %s: %w", c.cfg.StorePath, d.ID, err)
+		}
+		reqs = append(reqs, r)
+	}
+	if err := cb.sched.Restore(reqs); err != nil {
+		return fmt.Errorf("live: store %s: %w", c.cfg.StorePath, err)
+	}
+	if len(reqs) > 0 {
+		cb.log.Info().Int("callbacks", len(reqs)).Int("pending", len(cb.sched.List(callback.Pending))).Msg("callbacks restored")
+	}
+	return nil
+}
+
+// customerDirectory is the center file's customers and their callback
+// preferences.
+func customerDirectory(f *config.File) (callback.MemoryDirectory, error) {
+	dir := callback.MemoryDirectory{}
+	if f.IM == nil {
+		return dir, nil
+	}
+	for _, cu := range f.IM.Customers {
+		c := callback.Customer{Number: cu.Number, Name: cu.Name}
+		if p := cu.Callback; p != nil {
+			prefs := callback.Preferences{ByStatus: map[callback.Status][]callback.Target{}, MaxAttempts: p.MaxAttempts, Pause: p.Pause.D()}
+			for _, st := range []struct {
+				status callback.Status
+				media  []string
+			}{{callback.Online, p.Online}, {callback.Idle, p.Away}, {callback.Offline, p.Offline}} {
+				targets := []callback.Target{}
+				for _, m := range st.media {
+					for _, d := range cu.Devices {
+						if d.Network == m {
+							targets = append(targets, callback.Target{Medium: callback.Medium(m), Address: d.Address})
+						}
+					}
+				}
+				prefs.ByStatus[st.status] = targets
+			}
+			if h := p.Hours; h != nil {
+				zone, err := time.LoadLocation(h.Zone)
+				if err != nil {
+					return nil, fmt.Errorf("customer %s: time zone %q: %w", cu.Number, h.Zone, err)
+				}
+				prefs.Hours.Zone = zone
+				for _, w := range h.Windows {
+					from, _ := config.ClockMinutes(w.From)
+					to, _ := config.ClockMinutes(w.To)
+					win := callback.Window{From: callback.TimeOfDay(from), To: callback.TimeOfDay(to)}
+					for _, d := range w.Days {
+						for i, name := range config.Weekdays {
+							if strings.EqualFold(name, d) {
+								win.Days = append(win.Days, time.Weekday(i))
+							}
+						}
+					}
+					prefs.Hours.Windows = append(prefs.Hours.Windows, win)
+				}
+			}
+			if err := prefs.Validate(); err != nil {
+				return nil, fmt.Errorf("customer %s: callback preferences: %w", cu.Number, err)
+			}
+			c.Prefs = prefs
+		}
+		dir[cu.Number] = c
+	}
+	return dir, nil
+}
+
+// Known implements callback.Queues.
+func (cb *callbacks) Known(queue string) bool { _, ok := cb.queueOf[queue]; return ok }
+
+// Enqueue implements callback.Queues: the callback enters its callback
+// queue as an interaction of media callback, arrived when the customer
+// asked (the first time; afterwards resumed, so counted once).
+func (cb *callbacks) Enqueue(r callback.Request) error {
+	q, ok := cb.queueOf[r.Queue]
+	if !ok {
+		return fmt.Errorf("no callback queue for %q", r.Queue)
+	}
+	in := &tserver.Arrival{Media: pbx.Callback, DNIS: q, ANI: cmp.Or(r.Number, r.Customer)}
+	in.UserData.Set("callback_id", r.ID)
+	if r.Customer != "" {
+		in.UserData.Set("customer", r.Customer)
+		in.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
+	}
+	if cb.entered[r.ID] {
+		in.Resume = &tserver.Resume{Arrived: r.Requested}
+	} else {
+		in.Since = r.Requested
+	}
+	// Arrive may offer it at once; the agent's answer (Answered) comes
+	// later, on the loop, when the maps below are set.
+	id, err := cb.c.ts.Arrive(in)
+	if err != nil {
+		return err
+	}
+	cb.entered[r.ID] = true
+	if cb.c.ts.Contact(id) != nil {
+		cb.byConn[id], cb.byID[r.ID] = r.ID, id
+	}
+	return nil
+}
+
+// Withdraw implements callback.Queues.
+func (cb *callbacks) Withdraw(id string) {
+	conn, ok := cb.byID[id]
+	if !ok {
+		return
+	}
+	cb.forget(conn)
+	x := cb.c.ts.Contact(conn)
+	if x == nil {
+		return
+	}
+	switch x.State {
+	case pbx.Queued, pbx.Routing, pbx.Redirected:
+		_ = cb.c.ts.Withdraw(conn)
+	default:
+		_ = cb.c.ts.ReleaseCall(conn)
+	}
+}
+
+// EWT implements callback.Queues.
+func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
+	q, ok := cb.queueOf[queue]
+	if !ok {
+		return 0, false
+	}
+	e, err := cb.c.ts.EstimatedWait(q)
+	if err != nil {
+		return 0, false
+	}
+	return e.Staffing, true
+}
+
+// Dial implements callback.Dialer: the agent on the callback's
+// interaction calls t (agent first).
+func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callback.Mode) {
+	conn, ok := cb.byID[id]
+	if !ok || mode != callback.AgentFirst {
+		cb.log.Error().Str("callback", id).Str("mode", string(mode)).Msg("callback: nothing carries this call")
+		cb.c.loop.Post(func() { _ = cb.sched.Result(id, attempt, callback.ResultUnreachable) })
+		return
+	}
+	if x := cb.c.ts.Contact(conn); x != nil {
+		x.UserData.Set("callback_medium", string(t.Medium))
+	}
+	cb.c.gw.DialCallback(conn, attempt, t)
+}
+
+// Answered implements sipgw.Callbacks: the agent took the callback; the
+// scheduler picks whom to call (and has the gateway dial), or postpones.
+func (cb *callbacks) Answered(conn pbx.ConnID) {
+	id, ok := cb.byConn[conn]
+	if !ok {
+		_ = cb.c.ts.ReleaseCall(conn)
+		return
+	}
+	if _, err := cb.sched.Pick(id); err != nil {
+		cb.log.Info().Err(err).Str("callback", id).Msg("callback: nobody to call now")
+		if _, still := cb.byConn[conn]; still {
+			cb.forget(conn)
+			_ = cb.c.ts.ReleaseCall(conn)
+		}
+	}
+}
+
+// Result implements sipgw.Callbacks.
+func (cb *callbacks) Result(conn pbx.ConnID, attempt int, r callback.Result) {
+	id, ok := cb.byConn[conn]
+	if !ok {
+		return
+	}
+	if err := cb.sched.Result(id, attempt, r); err != nil {
+		cb.log.Warn().Err(err).Str("callback", id).Msg("callback: result refused")
+	}
+}
+
+// onEvent forgets the interactions that ended.
+func (cb *callbacks) onEvent(e tserver.Event) {
+	if e.Media != pbx.Callback {
+		return
+	}
+	switch e.Type {
+	case tserver.EventReleased, tserver.EventAbandoned:
+		if e.Type == tserver.EventReleased && e.Reason != "" {
+			return // transferred, or an offer refused: it goes on
+		}
+		cb.forget(e.ConnID)
+	}
+}
+
+func (cb *callbacks) forget(conn pbx.ConnID) {
+	if id, ok := cb.byConn[conn]; ok {
+		delete(cb.byConn, conn)
+		if cb.byID[id] == conn {
+			delete(cb.byID, id)
+		}
+	}
+}
+
+// Notify implements callback.Notifier: a heads-up over the customer's
+// XMPP network, when the presence side knows where they are.
+func (cb *callbacks) Notify(customer string, medium callback.Medium, text string) {
+	if medium != callback.XMPP || cb.c.im == nil {
+		return
+	}
+	if to, ok := cb.c.presence.xmppAddress(customer); ok {
+		cb.c.im.gw.Notify(to, text)
+	}
+}
+
+// Save implements callback.Journal: the request, whole, to the store.
+func (cb *callbacks) Save(r callback.Request) {
+	if cb.c.im == nil {
+		return
+	}
+	doc, err := json.Marshal(r)
+	if err != nil {
+		cb.log.Error().Err(err).Str("callback", r.ID).Msg("callback not stored")
+		return
+	}
+	var b store.Batch
+	b.CallbackDoc(store.CallbackDoc{ID: r.ID, State: string(r.State), Queue: r.Queue, Requested: r.Requested, Doc: doc})
+	cb.c.im.w.SubmitBatch(&b, func(what string, err error) {
+		cb.log.Error().Err(err).Str("record", what).Msg("callback not stored")
+	}, nil)
+}
+
+// SaveAlert implements callback.Journal.
+func (cb *callbacks) SaveAlert(a callback.Alert) {
+	if cb.c.im == nil {
+		return
+	}
+	doc, err := json.Marshal(a)
+	if err != nil {
+		return
+	}
+	var b store.Batch
+	b.AlertDoc(store.AlertDoc{ID: a.ID, Doc: doc})
+	cb.c.im.w.SubmitBatch(&b, func(what string, err error) {
+		cb.log.Error().Err(err).Str("record", what).Msg("alert not stored")
+	}, nil)
+}
+
+// durable waits until what was journaled before it is in the store.
+func (cb *callbacks) durable(ctx context.Context) error {
+	if cb.c.im == nil {
+		return nil
+	}
+	done := make(chan error, 1)
+	cb.c.im.w.Submit(func(*sql.Tx) error { return nil }, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ctiCallbacks is the callback side as CTI's RequestCallback sees it.
+type ctiCallbacks struct{ cb *callbacks }
+
+// Request implements cti.Callbacks.
+func (x ctiCallbacks) Request(r cti.CallbackRequest) (string, error) {
+	if x.cb == nil {
+		return "", pbx.Errorf(pbx.Unavailable, "callbacks are not available")
+	}
+	made, err := x.cb.Request(callback.Request{Queue: r.Queue, Number: r.Number, Customer: r.Customer, At: r.At,
+		Mode: callback.Mode(r.Mode), Origin: callback.OriginCTI})
+	return made.ID, err
+}
+
+// Get, List and Cancel implement callbackService.
+func (cb *callbacks) Get(id string) (callback.Request, bool) { return cb.sched.Get(id) }
+
+func (cb *callbacks) List(state callback.State) []callback.Request { return cb.sched.List(state) }
+
+func (cb *callbacks) Cancel(id string) (callback.Request, error) {
+	if err := cb.sched.Cancel(id); err != nil {
+		return callback.Request{}, err
+	}
+	r, _ := cb.sched.Get(id)
+	return r, nil
+}
+
+// Request schedules r (callbackService), refusing what the live switch
+// cannot carry yet.
+func (cb *callbacks) Request(r callback.Request) (callback.Request, error) {
+	if r.Mode == callback.CustomerFirst {
+		return callback.Request{}, pbx.Errorf(pbx.Unavailable, "callback: customer_first callbacks are not carried by the live switch yet; use agent_first")
+	}
+	return cb.sched.Request(r)
+}
+
+// bot's callback: imgw's journal record of a chat customer's request,
+// now scheduled. It keeps the chat's place (its arrival) when known.
+func (cb *callbacks) fromChat(r imgw.CallbackRequest) error {
+	req := callback.Request{Queue: r.Queue, Number: r.Number, Requested: r.Requested, Origin: callback.OriginIM, Conversation: r.Conversation}
+	if r.CustomerID != 0 && cb.c.im != nil {
+		if cu, ok, err := cb.c.im.st.Customer(context.Background(), r.CustomerID); err == nil && ok {
+			req.Customer = cu.Number
+		}
+	}
+	_, err := cb.Request(req)
+	return err
+}
+
+// digit: a queued caller pressed a key (sipgw.OnDigit, posted to the
+// loop); the queue's callback key takes the caller out of the queue with
+// a callback to the caller's number, keeping the place.
+func (cb *callbacks) digit(conn pbx.ConnID, d rune) {
+	x := cb.c.ts.Contact(conn)
+	if x == nil || x.State != pbx.Queued {
+		return
+	}
+	q := x.Queue()
+	if want, ok := cb.digits[q]; !ok || want != d {
+		return
+	}
+	arrived, number := x.Arrived(), x.ANI
+	if _, err := cb.Request(callback.Request{Queue: q, Number: number, Requested: arrived, Origin: callback.OriginVoice}); err != nil {
+		cb.log.Info().Err(err).Str("conn_id", conn.String()).Str("ani", number).Msg("callback: a caller's key press refused")
+		return
+	}
+	_ = cb.c.ts.LeaveForCallback(conn)
+}
+
+// callbackStatus is the HTTP status of a scheduler error.
+func callbackStatus(err error) int {
+	switch {
+	case errors.Is(err, callback.ErrOutsideHours):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, callback.ErrInvalid):
+		return http.StatusBadRequest
+	case errors.Is(err, callback.ErrUnknownQueue), errors.Is(err, callback.ErrUnknownCustomer), errors.Is(err, callback.ErrUnknownCallback):
+		return http.StatusNotFound
+	case errors.Is(err, callback.ErrConflict):
+		return http.StatusConflict
+	case pbx.KindOf(err) == pbx.Unavailable:
+		return http.StatusUnprocessableEntity
+	}
+	return http.StatusInternalServerError
+}
+
+// chatJournal is the IM gateway's journal with its callback requests
+// (the bot's offer, accepted) handed to the callback scheduler; one the
+// scheduler refuses is kept as the journal's own record, never lost.
+type chatJournal struct {
+	*sqlitejournal.Journal
+	c *Center
+}
+
+// Callback implements imgw.Journal.
+func (j chatJournal) Callback(r imgw.CallbackRequest) {
+	if cb := j.c.callbacks; cb != nil {
+		err := cb.fromChat(r)
+		if err == nil {
+			return
+		}
+		cb.log.Warn().Err(err).Str("conversation", r.Conversation).Msg("callback: the chat's request was not scheduled; journaled only")
+	}
+	j.Journal.Callback(r)
+}
