@@ -166,45 +166,6 @@ type User struct {
 // implied), supervisor, router, monitor, admin.
 var Roles = []string{"agent", "supervisor", "router", "monitor", "admin"}
 
-// Traffic is simulated load offered to one queue or route point.
-type Traffic struct {
-	Queue      string            `yaml:"queue"`
-	RoutePoint string            `yaml:"route_point"`
-	Media      string            `yaml:"media"`
-	Arrivals   Arrivals          `yaml:"arrivals"`
-	Handle     Distribution      `yaml:"handle"`
-	Patience   *Distribution     `yaml:"patience"`
-	Priority   int               `yaml:"priority"`
-	Client     string            `yaml:"client"`
-	Requires   map[string]string `yaml:"requires"`
-}
-
-// Arrivals is an arrival process.
-type Arrivals struct {
-	Poisson *Poisson `yaml:"poisson"`
-}
-
-// Poisson arrivals at a constant rate.
-type Poisson struct {
-	PerHour float64 `yaml:"per_hour"`
-}
-
-// Distribution of a duration: exactly one of its members is set.
-type Distribution struct {
-	Exponential *Exponential `yaml:"exponential"`
-	Constant    *Constant    `yaml:"constant"`
-}
-
-// Exponential distribution with the given mean.
-type Exponential struct {
-	Mean Duration `yaml:"mean"`
-}
-
-// Constant duration.
-type Constant struct {
-	Value Duration `yaml:"value"`
-}
-
 // Run says how long to simulate and how often.
 type Run struct {
 	Duration     Duration `yaml:"duration"`
