@@ -137,7 +137,7 @@ func TestSamplersKolmogorovSmirnov(t *testing.T) {
 		}
 		xs := draw(newSampler(&config.Distribution{Empirical: &config.Empirical{Values: values}}, newSource(8)), n)
 		d := stat.KolmogorovSmirnov(xs, nil, data, nil)
-		crit2 := ksCritical(1/(1/float64(n)+1/float64(len(data))))
+		crit2 := ksCritical(1 / (1/float64(n) + 1/float64(len(data))))
 		if d > crit2 {
 			t.Errorf("KS distance %.5f > critical %.5f", d, crit2)
 		}
