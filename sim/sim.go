@@ -285,6 +285,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 	if m.traffic, err = buildTraffic(f, src); err != nil {
 		return replication{}, err
 	}
+	newWorkforce(m, f, src)
 	if observe != nil {
 		observe(r, srv)
 	}

@@ -34,11 +34,23 @@ func scenarioWarnings(f *config.File) []string {
 		routeQueue[r.Number] = r.Queue
 	}
 	agents := f.ExpandAgents()
+	// staffed is the share of the time each agent works: 1, or its
+	// schedule's.
+	staffed := make([]float64, len(agents))
+	for i, s := range agentSchedules(f) {
+		staffed[i] = 1
+		if s != nil {
+			agents[i].Ready = true // the schedule logs it in
+			staffed[i] = s.Staffed()
+		}
+	}
 	serving := make([][]*config.Agent, len(f.Queues))
+	servingStaffed := make([][]float64, len(f.Queues))
 	for qi := range f.Queues {
 		for ai := range agents {
-			if mayServe(&agents[ai], &f.Queues[qi]) {
+			if mayServe(&agents[ai], &f.Queues[qi]) && staffed[ai] > 0 {
 				serving[qi] = append(serving[qi], &agents[ai])
+				servingStaffed[qi] = append(servingStaffed[qi], staffed[ai])
 			}
 		}
 	}
@@ -94,18 +106,20 @@ func scenarioWarnings(f *config.File) []string {
 			continue
 		}
 		moves := slices.ContainsFunc(q.Overflow, func(o config.Overflow) bool { return o.ToQueue != "" })
-		capacity := 0
-		for _, a := range serving[qi] {
-			capacity += a.Capacity[q.Media]
+		// capacity is what the serving agents can take at once, on
+		// average over their schedules.
+		var capacity float64
+		for k, a := range serving[qi] {
+			capacity += float64(a.Capacity[q.Media]) * servingStaffed[qi][k]
 		}
 		switch {
 		case capacity == 0 && !moves:
 			out = append(out, fmt.Sprintf("queue %q: no agent serves it, yet %s offer it interactions: "+
-				"no ready agent has skill %q at level %d or more with a capacity for %s",
+				"no ready (or scheduled) agent has skill %q at level %d or more with a capacity for %s",
 				q.Name, joinAnd(l.lines), q.Skill, q.MinLevel, q.Media))
-		case l.neverAbandons && !moves && l.erlangs >= float64(capacity):
+		case l.neverAbandons && !moves && l.erlangs >= capacity:
 			out = append(out, fmt.Sprintf("queue %q: unstable: the offered load (%.1f erlangs) is at least what its agents "+
-				"can take (%d at once) and customers of %s never abandon: the queue grows without bound "+
+				"can take (%.1f at once, on average over their schedules) and customers of %s never abandon: the queue grows without bound "+
 				"and its waits depend on the run's length", q.Name, l.erlangs, capacity, joinAnd(l.lines)))
 		}
 	}

@@ -40,6 +40,7 @@ func FuzzParse(f *testing.F) {
 		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {file: testdata/forecast.csv, column: support}}, handle: {empirical: {file: testdata/handle-times.csv, column: seconds}}}]",
 		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {file: /dev/zero}}, handle: {erlang: {mean: 1m, k: 0}}}]",
 		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {gamma: {mean: 1m}}, transfers: [{to_queue: a, probability: 2}]}]",
+		"queues: [{name: a}]\nagents: [{group: g, count: 2, skills: {a: 1}}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}}]\nschedule: [{group: g, shifts: [{start: \"08:00\", end: \"12:00\", breaks: [{start: \"10:00\", length: 15m}]}, {start: \"11:00\", end: \"13:00\"}], absenteeism: 0.1, not_ready: {every: {constant: {value: 1h}}, length: {constant: {value: 5m}}}}]",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -71,6 +72,16 @@ func FuzzParse(f *testing.F) {
 		}
 		for i := range file.Traffic {
 			checkAcceptedTraffic(t, &file.Traffic[i])
+		}
+		for _, sc := range file.Schedule {
+			for k, sh := range sc.Shifts {
+				if sh.End <= sh.Start || sh.End.D() > day || k > 0 && sh.Start < sc.Shifts[k-1].End {
+					t.Errorf("accepted shifts %+v", sc.Shifts)
+				}
+			}
+			if !(sc.Absenteeism >= 0 && sc.Absenteeism < 1) {
+				t.Errorf("accepted absenteeism %v", sc.Absenteeism)
+			}
 		}
 		ids := make(map[string]bool, len(agents))
 		for i, a := range agents {

@@ -26,7 +26,9 @@ type File struct {
 	Users []User `yaml:"users"`
 
 	Traffic []Traffic `yaml:"traffic"`
-	Run     Run       `yaml:"run"`
+	// Schedule gives agent groups shifts and breaks (simulations only).
+	Schedule []Schedule `yaml:"schedule"`
+	Run      Run        `yaml:"run"`
 }
 
 // CenterInfo names the center.

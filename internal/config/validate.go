@@ -115,6 +115,7 @@ func (c *checker) validate(f *File) {
 	routePoints := c.checkRoutePoints(f, queues, dns)
 	agentIDs := c.checkAgents(f, declared, dns)
 	c.checkTraffic(f, queues, routePoints)
+	c.checkSchedule(f)
 	c.checkRun(f)
 	c.checkIM(f, queues)
 	c.checkUsers(f, agentIDs)
