@@ -248,6 +248,9 @@ traffic:
     transfers: [{to_queue: back, probability: 0.1}]
   - {queue: chat, arrivals: {poisson: {per_hour: 40}}, handle: {erlang: {mean: 6m, k: 3}},
      patience: {empirical: {values: [1m, 5m, 10m]}}}
+schedule:
+  - {group: c, shifts: [{start: "06:00", end: "22:00", breaks: [{start: "12:00", length: 30m}]}], absenteeism: 0.2,
+     not_ready: {every: {exponential: {mean: 1h}}, length: {gamma: {mean: 5m, sd: 2m}}}}
 run: {duration: 36h, warmup: 0s, replications: 5, seed: 21}
 `
 
@@ -406,5 +409,28 @@ run: {duration: 5h, replications: 1, seed: 2}
 	}
 	if !res.Queues[0].CI95.PW.Known() || float64(res.Queues[0].CI95.PW) <= 0 {
 		t.Errorf("three replications: half-width %v", res.Queues[0].CI95.PW)
+	}
+}
+
+// TestRetailDayExample: the example of a day runs clean (no warning, in
+// strict mode), its every model acts, and its queues balance.
+func TestRetailDayExample(t *testing.T) {
+	f, err := config.Load("../examples/retail-day.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Run.Replications = 4
+	res, err := Run(context.Background(), f, Config{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, returns, chat := res.Queues[0], res.Queues[1], res.Queues[2]
+	if orders.Retrials == 0 || returns.TransferredIn == 0 || chat.Answered == 0 {
+		t.Errorf("a model did not act: %+v", res.Queues)
+	}
+	for _, q := range res.Queues {
+		if q.Offered != q.Answered+q.Abandoned+q.WaitingAtEnd || q.ServiceLevel < 0.5 {
+			t.Errorf("queue %+v", q)
+		}
 	}
 }
