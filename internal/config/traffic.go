@@ -464,6 +464,11 @@ func (c *checker) readCSV(p path, name string, columns ...string) ([]csvRow, boo
 	case !info.Mode().IsRegular():
 		c.errorf(p, "%s is not a regular file", name)
 		return nil, false
+	case info.Size() == 0:
+		// Also what the kernel's pseudo-files (/proc) report: never read
+		// one, it may block.
+		c.errorf(p, "%s is empty; want a header row naming the columns", name)
+		return nil, false
 	case info.Size() > MaxFileBytes:
 		c.errorf(p, "%s is larger than %d MiB", name, MaxFileBytes>>20)
 		return nil, false
