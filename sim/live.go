@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 // device of their own sit at simulated desk telephones that answer at once
 // and hang up after the traffic's handle time. What a live center mixes is
 // the very same domain the simulator drives on its virtual clock.
+// A forecast's 00:00 is when Start is called; retrials and transfers are
+// the simulator's only.
 //
 // Every method runs on the domain's loop, like the domain itself.
 type Live struct {
@@ -32,18 +35,21 @@ type Live struct {
 	DefaultHandle time.Duration
 	arrived       int
 	unsubscribe   func()
+	// start is when the arrivals began: a forecast's 00:00.
+	start time.Time
 }
 
 // NewLive prepares the scenario f's traffic for center ts on clk;
 // deskAgents are the agents whose offers the simulated desks answer.
 func NewLive(ts *tserver.Server, clk clock.Clock, f *config.File, deskAgents []string, seed uint64) (*Live, error) {
-	traffic, err := buildTraffic(f)
+	src := newSource(seed)
+	traffic, err := buildTraffic(f, src)
 	if err != nil {
 		return nil, err
 	}
 	l := &Live{
 		ts: ts, clk: clk, traffic: traffic,
-		rng:           rand.New(rand.NewPCG(seed, seed^0xd1b54a32d192ed03)),
+		rng:           rand.New(src),
 		desks:         map[string]bool{},
 		timers:        map[clock.Timer]struct{}{},
 		DefaultHandle: 3 * time.Minute,
@@ -57,8 +63,11 @@ func NewLive(ts *tserver.Server, clk clock.Clock, f *config.File, deskAgents []s
 // Start begins the arrivals.
 func (l *Live) Start() {
 	l.unsubscribe = l.ts.Subscribe(l.onEvent)
+	l.start = l.clk.Now()
 	for i := range l.traffic {
-		l.scheduleArrival(i)
+		if l.traffic[i].arrivals != nil {
+			l.scheduleArrival(i)
+		}
 	}
 }
 
@@ -102,9 +111,13 @@ func (l *Live) after(d time.Duration, f func()) {
 	l.timers[t] = struct{}{}
 }
 
+// scheduleArrival schedules traffic line i's next arrival. The live
+// center's traffic runs until Stop.
 func (l *Live) scheduleArrival(i int) {
-	gap := time.Duration(l.rng.ExpFloat64() * l.traffic[i].meanGap * float64(time.Second))
-	l.after(gap, func() { l.arrive(i) })
+	now := l.clk.Now().Sub(l.start)
+	if at, ok := l.traffic[i].arrivals.next(now, math.MaxInt64); ok {
+		l.after(at-now, func() { l.arrive(i) })
+	}
 }
 
 func (l *Live) arrive(i int) {
@@ -117,7 +130,7 @@ func (l *Live) arrive(i int) {
 	in.UserData = pbx.UserData{{Key: "simulated", Value: "trunk"}}
 	id, err := l.ts.Arrive(&in)
 	if err == nil && t.patience != nil {
-		l.after(t.patience(l.rng), func() {
+		l.after(t.patience(), func() {
 			if c := l.ts.Contact(id); c != nil && !c.State.Final() && c.State != pbx.Established && c.State != pbx.Held {
 				_ = l.ts.ReleaseCall(id)
 			}
@@ -129,7 +142,7 @@ func (l *Live) arrive(i int) {
 // handle draws how long contact c is talked to.
 func (l *Live) handle(c *tserver.Contact) time.Duration {
 	if c.Tag > 0 && c.Tag <= len(l.traffic) {
-		return l.traffic[c.Tag-1].handle(l.rng)
+		return l.traffic[c.Tag-1].handle()
 	}
 	return l.DefaultHandle
 }

@@ -9,9 +9,12 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,70 +24,40 @@ import (
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
-// Result is what `ccswitch sim --json` prints.
-type Result struct {
-	Queues       []QueueResult `json:"queues"`
-	Agents       AgentResult   `json:"agents"`
-	Replications int           `json:"replications"`
-	// Events is the number of clock events processed over all
-	// replications.
-	Events   uint64  `json:"events"`
-	Seed     uint64  `json:"seed"`
-	Duration float64 `json:"duration_s"`
-	Warmup   float64 `json:"warmup_s"`
-}
-
-// QueueResult holds one queue's KPIs: counts summed over replications,
-// ratios averaged over replications with the half-widths of their 95%
-// confidence intervals.
-type QueueResult struct {
-	Name         string  `json:"name"`
-	Media        string  `json:"media"`
-	Offered      int64   `json:"offered"`
-	Answered     int64   `json:"answered"`
-	Abandoned    int64   `json:"abandoned"`
-	PW           float64 `json:"pw"`
-	ASA          float64 `json:"asa_s"`
-	ServiceLevel float64 `json:"service_level"`
-	AbandonRate  float64 `json:"abandon_rate"`
-	CI95         KPIs    `json:"ci95"`
-}
-
-// KPIs are the ratios reported per queue.
-type KPIs struct {
-	PW           float64 `json:"pw"`
-	ASA          float64 `json:"asa_s"`
-	ServiceLevel float64 `json:"service_level"`
-	AbandonRate  float64 `json:"abandon_rate"`
-}
-
-// AgentResult summarises the agents.
-type AgentResult struct {
-	// Occupancy is the share of logged-in time agents spent handling
-	// interactions (offered, connected or wrapping up), between the end
-	// of the warm-up and the end of the run.
-	Occupancy     float64 `json:"occupancy"`
-	OccupancyCI95 float64 `json:"occupancy_ci95"`
-}
-
 // Config tunes a run.
 type Config struct {
 	// Parallel is how many replications run at once (default: the
 	// number of CPUs). Results do not depend on it.
 	Parallel int
+	// Strict turns the result's warnings (a queue no agent serves, an
+	// unstable queue, many interactions waiting at the end) into an
+	// error wrapping ErrWarnings.
+	Strict bool
+	// observe, when set (by tests), sees each replication's center before
+	// it starts.
+	observe func(replication int, srv *tserver.Server)
 }
 
+// ErrWarnings is what Run's error wraps when Config.Strict is set and the
+// scenario or its result has warnings.
+var ErrWarnings = errors.New("sim: warnings in strict mode")
+
 type replication struct {
-	queues    []tserver.QueueStats
+	queues    []queueOutcome
 	occupancy float64
 	events    uint64
 }
 
 // Run simulates scenario f: its traffic offered to its center for
-// f.Run.Duration, f.Run.Replications times.
+// f.Run.Duration, f.Run.Replications times. The result's warnings say what
+// makes it misleading; with opts.Strict they are an error instead.
 func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 	if len(f.Traffic) == 0 {
 		return nil, fmt.Errorf("sim: %s: no traffic to simulate", f.Path)
+	}
+	warnings := scenarioWarnings(f)
+	if opts.Strict && len(warnings) > 0 {
+		return nil, fmt.Errorf("%w: %s: %s", ErrWarnings, f.Path, strings.Join(warnings, "; "))
 	}
 	reps := max(f.Run.Replications, 1)
 	par := opts.Parallel
@@ -100,7 +73,7 @@ func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 		go func() {
 			defer wg.Done()
 			for r := range next {
-				out[r], errs[r] = runReplication(ctx, f, replicationSeed(f.Run.Seed, r))
+				out[r], errs[r] = runReplication(ctx, f, r, replicationSeed(f.Run.Seed, r), opts.observe)
 			}
 		}()
 	}
@@ -120,7 +93,12 @@ func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	return summarise(f, out), nil
+	res := summarise(f, out)
+	res.Warnings = append(warnings, endWarnings(res)...)
+	if opts.Strict && len(res.Warnings) > 0 {
+		return nil, fmt.Errorf("%w: %s: %s", ErrWarnings, f.Path, strings.Join(res.Warnings, "; "))
+	}
+	return res, nil
 }
 
 // replicationSeed derives replication r's seed with SplitMix64, so
@@ -132,47 +110,61 @@ func replicationSeed(seed uint64, r int) uint64 {
 	return z ^ (z >> 31)
 }
 
-// model is one replication: the domain, its clock, and the customers'
-// and agents' behaviour.
-type model struct {
-	srv     *tserver.Server
-	clk     *clock.Virtual
-	rng     *rand.Rand
-	traffic []trafficModel
-	end     time.Duration
-	// Event handlers as method values, made once: scheduling them
-	// allocates nothing.
-	arriveFn, giveUpFn, hangUpFn func(uint64)
-}
+// newSource returns the random source of a replication (or of a live
+// traffic generator) with the given seed.
+func newSource(seed uint64) *rand.PCG { return rand.NewPCG(seed, seed^0xd1b54a32d192ed03) }
 
+// trafficModel is how one traffic line's customers behave; a transfer of
+// a line has a model of its own (transferred is set), reached by Tag.
 type trafficModel struct {
 	arrival  tserver.Arrival
-	meanGap  float64 // seconds between arrivals
+	arrivals *arrivalProcess // nil for a transfer
+	// queue is the index in f.Queues of the queue whose statistics count
+	// the line's interactions.
+	queue    int
 	handle   sampler
 	patience sampler // nil: customers never abandon
+	// retrial: an abandoned customer calls again with retrialP after
+	// retrialDelay (0: never).
+	retrialP     float64
+	retrialDelay sampler
+	// transfers, by cumulative probability; none for a transfer.
+	transfers   []transferModel
+	transferred bool
 }
 
-// sampler draws a duration.
-type sampler func(*rand.Rand) time.Duration
+type transferModel struct {
+	upTo  float64 // cumulative probability
+	tag   int     // the model of the transferred interaction
+	queue string
+}
 
-func newSampler(d *config.Distribution) sampler {
-	switch {
-	case d == nil:
-		return nil
-	case d.Exponential != nil:
-		mean := float64(d.Exponential.Mean.D())
-		return func(r *rand.Rand) time.Duration { return time.Duration(r.ExpFloat64() * mean) }
-	case d.Constant != nil:
-		v := d.Constant.Value.D()
-		return func(*rand.Rand) time.Duration { return v }
+// maxTags bounds the traffic models (lines and their transfers): a
+// scheduled event carries its model's index in the low tagBits bits.
+const (
+	tagBits = 16
+	maxTags = 1 << tagBits
+)
+
+func pack(id pbx.ConnID, tag int) uint64 { return uint64(id)<<tagBits | uint64(tag) }
+
+func unpack(arg uint64) (pbx.ConnID, int) {
+	return pbx.ConnID(arg >> tagBits), int(arg & (maxTags - 1))
+}
+
+// buildTraffic turns the scenario's traffic lines into customer models
+// drawing from src: line i is model i, and arrivals carry their model's
+// index as Tag; the transfers' models follow the lines'.
+func buildTraffic(f *config.File, src rand.Source) ([]trafficModel, error) {
+	queueIndex := make(map[string]int, len(f.Queues))
+	for i, q := range f.Queues {
+		queueIndex[q.Name] = i
 	}
-	return nil
-}
-
-// buildTraffic turns the scenario's traffic lines into customer models;
-// arrivals carry their line's index as Tag.
-func buildTraffic(f *config.File) ([]trafficModel, error) {
-	var out []trafficModel
+	routeQueue := make(map[string]string, len(f.RoutePoints))
+	for _, r := range f.RoutePoints {
+		routeQueue[r.Number] = r.Queue
+	}
+	var out, transfers []trafficModel
 	for i, t := range f.Traffic {
 		media, err := pbx.ParseMedia(t.Media)
 		if err != nil {
@@ -180,12 +172,14 @@ func buildTraffic(f *config.File) ([]trafficModel, error) {
 		}
 		tm := trafficModel{
 			arrival:  tserver.Arrival{Media: media, DNIS: t.Queue, Priority: t.Priority, Tag: i},
-			meanGap:  3600 / t.Arrivals.Poisson.PerHour,
-			handle:   newSampler(&t.Handle),
-			patience: newSampler(t.Patience),
+			arrivals: newArrivalProcess(&t.Arrivals, src),
+			queue:    queueIndex[t.Queue],
+			handle:   newSampler(&t.Handle, src),
+			patience: newSampler(t.Patience, src),
 		}
 		if t.RoutePoint != "" {
 			tm.arrival.DNIS = t.RoutePoint
+			tm.queue = queueIndex[routeQueue[t.RoutePoint]]
 		}
 		if t.Client != "" {
 			tm.arrival.ClientFamily, tm.arrival.ClientVersion, _ = cutClient(t.Client)
@@ -193,47 +187,152 @@ func buildTraffic(f *config.File) ([]trafficModel, error) {
 		for _, k := range sortedKeys(t.Requires) {
 			tm.arrival.Requires = append(tm.arrival.Requires, pbx.KV{Key: k, Value: t.Requires[k]})
 		}
+		if r := t.Retrial; r != nil {
+			tm.retrialP, tm.retrialDelay = r.Probability, newSampler(&r.Delay, src)
+		}
+		var upTo float64
+		for _, tr := range t.Transfers {
+			upTo += tr.Probability
+			handle := tm.handle
+			if tr.Handle != nil {
+				handle = newSampler(tr.Handle, src)
+			}
+			tm.transfers = append(tm.transfers, transferModel{upTo: upTo, tag: len(f.Traffic) + len(transfers), queue: tr.ToQueue})
+			transfers = append(transfers, trafficModel{
+				arrival: tm.arrival, queue: queueIndex[tr.ToQueue],
+				handle: handle, patience: tm.patience, transferred: true,
+			})
+		}
 		out = append(out, tm)
+	}
+	out = append(out, transfers...)
+	if len(out) > maxTags {
+		return nil, fmt.Errorf("sim: %d traffic lines and transfers is too many (max %d)", len(out), maxTags)
 	}
 	return out, nil
 }
 
-func runReplication(ctx context.Context, f *config.File, seed uint64) (replication, error) {
+// model is one replication: the domain, its clock, and the customers'
+// and agents' behaviour.
+type model struct {
+	srv     *tserver.Server
+	clk     *clock.Virtual
+	rng     *rand.Rand
+	traffic []trafficModel
+	queues  []queueTrack
+	warmup  time.Duration
+	end     time.Duration
+	// counting is set once the statistics restart at the warm-up: from
+	// then on, interactions that enter are counted.
+	counting bool
+	done     bool
+	// entering is the interaction being brought in (an arrival, or a
+	// transfer of interaction enteringID) while tserver routes it;
+	// enteredOffered says it was offered at once, without waiting.
+	entering       entering
+	enteringID     pbx.ConnID
+	enteredOffered bool
+	// Event handlers as method values, made once: scheduling them
+	// allocates nothing.
+	arriveFn, retryFn, giveUpFn, hangUpFn func(uint64)
+}
+
+type entering uint8
+
+const (
+	enteringNone entering = iota
+	enteringArrival
+	enteringTransfer
+)
+
+// queueTrack follows the number of interactions waiting for one queue's
+// statistics (the queue where they were first queued), which tserver does
+// not integrate over time.
+type queueTrack struct {
+	waiting int           // waiting now, counted or not
+	last    time.Duration // when waiting last changed (or the warm-up)
+	area    float64       // integral of waiting since the warm-up, in seconds
+	max     int           // the most waiting at once since the warm-up
+	// counted is how many of those waiting are counted in the statistics,
+	// and countedArrivals the sum of their arrival times.
+	counted                 int64
+	countedArrivals         time.Duration
+	retrials, transferredIn int64
+}
+
+func (q *queueTrack) advance(now time.Duration, measuring bool) {
+	if measuring {
+		q.area += float64(q.waiting) * (now - q.last).Seconds()
+	}
+	q.last = now
+}
+
+func runReplication(ctx context.Context, f *config.File, r int, seed uint64, observe func(int, *tserver.Server)) (replication, error) {
+	src := newSource(seed)
 	m := &model{
-		clk: clock.NewVirtual(clock.Epoch),
-		rng: rand.New(rand.NewPCG(seed, seed^0xd1b54a32d192ed03)),
-		end: f.Run.Duration.D(),
+		clk:    clock.NewVirtual(clock.Epoch),
+		rng:    rand.New(src),
+		warmup: f.Run.Warmup.D(),
+		end:    f.Run.Duration.D(),
+		queues: make([]queueTrack, len(f.Queues)),
 	}
 	srv, err := tserver.New(f, tserver.Config{Clock: m.clk, Endpoints: m, Seed: seed})
 	if err != nil {
 		return replication{}, err
 	}
 	m.srv = srv
-	m.arriveFn, m.giveUpFn, m.hangUpFn = m.arrive, m.giveUp, m.hangUp
-	if m.traffic, err = buildTraffic(f); err != nil {
+	m.arriveFn, m.retryFn, m.giveUpFn, m.hangUpFn = m.arrive, m.retry, m.giveUp, m.hangUp
+	if m.traffic, err = buildTraffic(f, src); err != nil {
 		return replication{}, err
 	}
-	for i := range m.traffic {
-		m.scheduleArrival(i)
+	newWorkforce(m, f, src)
+	if observe != nil {
+		observe(r, srv)
 	}
+	// The statistics restart before anything else happens at the
+	// warm-up's instant: an interaction arriving then is counted, by
+	// tserver and here alike.
 	var busy0, logged0, busy1, logged1 time.Duration
-	warmup := f.Run.Warmup.D()
-	m.clk.AfterFunc(warmup, func() {
+	m.clk.AfterFunc(m.warmup, func() {
 		srv.ResetStats()
 		logged0, busy0, _ = srv.AgentTotals()
+		for i := range m.queues {
+			q := &m.queues[i]
+			q.advance(m.warmup, false)
+			q.max = q.waiting
+		}
+		m.counting = true
 	})
-	m.clk.AfterFunc(m.end, func() { logged1, busy1, _ = srv.AgentTotals() })
-	// Run to the end of arrivals, then drain: every interaction offered
-	// gets its outcome.
-	for n := 0; m.clk.Step(); n++ {
+	for i := range m.traffic {
+		if a := m.traffic[i].arrivals; a != nil {
+			if at, ok := a.next(0, m.end); ok {
+				m.clk.Schedule(at, m.arriveFn, uint64(i))
+			}
+		}
+	}
+	m.clk.AfterFunc(m.end, func() {
+		logged1, busy1, _ = srv.AgentTotals()
+		m.done = true
+	})
+	// Run to the end and stop there: what still waits is reported as
+	// such, not drained.
+	for n := 0; !m.done && m.clk.Step(); n++ {
 		if n&0xffff == 0 && ctx.Err() != nil {
 			return replication{}, ctx.Err()
 		}
 	}
 	rep := replication{events: m.clk.Fired()}
-	for _, q := range f.Queues {
+	for qi, q := range f.Queues {
 		st, _ := srv.QueueStats(q.Name)
-		rep.queues = append(rep.queues, st)
+		tr := &m.queues[qi]
+		tr.advance(m.end, true)
+		rep.queues = append(rep.queues, queueOutcome{
+			offered: st.Offered, answered: st.Answered, abandoned: st.Abandoned, waited: st.Waited,
+			answeredInSL: st.AnsweredInSL, waitAnswered: st.WaitAnswered, waitAbandoned: st.WaitAbandoned,
+			waitingAtEnd: tr.counted, waitAtEnd: time.Duration(tr.counted)*m.end - tr.countedArrivals,
+			retrials: tr.retrials, transferredIn: tr.transferredIn,
+			queueArea: tr.area, queueMax: tr.max,
+		})
 	}
 	if logged1 > logged0 {
 		rep.occupancy = float64(busy1-busy0) / float64(logged1-logged0)
@@ -241,95 +340,167 @@ func runReplication(ctx context.Context, f *config.File, seed uint64) (replicati
 	return rep, nil
 }
 
-func (m *model) scheduleArrival(i int) {
-	gap := time.Duration(m.rng.ExpFloat64() * m.traffic[i].meanGap * float64(time.Second))
-	if m.clk.Elapsed()+gap > m.end {
-		return
+// waitBegins notes that an interaction of queue statistics qi, which
+// entered (arrived or was transferred) now, waits.
+func (m *model) waitBegins(qi int) {
+	now := m.clk.Elapsed()
+	q := &m.queues[qi]
+	q.advance(now, m.counting)
+	q.waiting++
+	if m.counting {
+		q.max = max(q.max, q.waiting)
+		q.counted++
+		q.countedArrivals += now
 	}
-	m.clk.Schedule(gap, m.arriveFn, uint64(i))
 }
 
-// arrive brings in a customer of traffic i.
-func (m *model) arrive(i uint64) {
-	t := &m.traffic[i]
-	id, err := m.srv.Arrive(&t.arrival)
-	if err == nil && t.patience != nil {
-		m.clk.Schedule(t.patience(m.rng), m.giveUpFn, uint64(id))
+// waitEnds notes that interaction c of queue statistics qi no longer waits.
+func (m *model) waitEnds(qi int, c *tserver.Contact) {
+	q := &m.queues[qi]
+	q.advance(m.clk.Elapsed(), m.counting)
+	q.waiting--
+	if arrived := c.Arrived().Sub(clock.Epoch); m.counting && arrived >= m.warmup {
+		q.counted--
+		q.countedArrivals -= arrived
 	}
-	m.scheduleArrival(int(i))
+}
+
+// arrive brings in a customer of traffic line i and schedules the line's
+// next arrival.
+func (m *model) arrive(i uint64) {
+	m.enter(int(i), "")
+	if at, ok := m.traffic[i].arrivals.next(m.clk.Elapsed(), m.end); ok {
+		m.clk.Schedule(at-m.clk.Elapsed(), m.arriveFn, i)
+	}
+}
+
+// retry brings back a customer who abandoned: arg packs the abandoned
+// interaction and its traffic line.
+func (m *model) retry(arg uint64) {
+	id, tag := unpack(arg)
+	if m.counting {
+		m.queues[m.traffic[tag].queue].retrials++
+	}
+	m.enter(tag, "retrial-of-"+strconv.FormatUint(uint64(id), 10))
+}
+
+// enter brings an interaction of traffic line tag into the center; ani
+// marks a retrial.
+func (m *model) enter(tag int, ani string) {
+	t := &m.traffic[tag]
+	in := &t.arrival
+	if ani != "" {
+		retrial := *in
+		retrial.ANI = ani
+		in = &retrial
+	}
+	m.entering, m.enteredOffered = enteringArrival, false
+	id, err := m.srv.Arrive(in)
+	m.entering = enteringNone
+	if err != nil {
+		return
+	}
+	m.startWaiting(id, tag)
+}
+
+// startWaiting follows interaction id of model tag, just entered, unless
+// it was offered at once: it waits, and leaves at the end of its patience.
+func (m *model) startWaiting(id pbx.ConnID, tag int) {
+	t := &m.traffic[tag]
+	var patience time.Duration
+	if t.patience != nil {
+		patience = t.patience()
+	}
+	if m.enteredOffered {
+		return
+	}
+	m.waitBegins(t.queue)
+	if t.patience != nil {
+		m.clk.Schedule(patience, m.giveUpFn, pack(id, tag))
+	}
 }
 
 // giveUp is a customer's patience running out: if still waiting, it hangs
-// up.
+// up, and may call again later.
 func (m *model) giveUp(arg uint64) {
-	id := pbx.ConnID(arg)
+	id, tag := unpack(arg)
 	c := m.srv.Contact(id)
-	if c == nil {
-		return
+	if c == nil || c.Tag != tag {
+		return // over, or transferred since: a new patience runs
 	}
 	switch c.State {
 	case pbx.Routing, pbx.Queued, pbx.Ringing, pbx.Redirected:
-		_ = m.srv.ReleaseCall(id)
+	default:
+		return
+	}
+	t := &m.traffic[tag]
+	m.waitEnds(t.queue, c)
+	if err := m.srv.ReleaseCall(id); err != nil {
+		return
+	}
+	if t.retrialP > 0 && m.rng.Float64() < t.retrialP {
+		m.clk.Schedule(t.retrialDelay(), m.retryFn, arg)
 	}
 }
 
 // Offer is the simulated agent's device: it answers at once and hangs up
-// after the traffic's handle time.
+// (or transfers) after the traffic's handle time.
 func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
-	handle := m.traffic[c.Tag].handle(m.rng)
+	t := &m.traffic[c.Tag]
+	switch {
+	case m.entering == enteringArrival, m.entering == enteringTransfer && c.ID == m.enteringID:
+		m.enteredOffered = true
+	default:
+		m.waitEnds(t.queue, c)
+	}
+	handle := t.handle()
 	if err := m.srv.AnswerCall(c.ID); err != nil {
 		return
 	}
-	m.clk.Schedule(handle, m.hangUpFn, uint64(c.ID))
+	m.clk.Schedule(handle, m.hangUpFn, pack(c.ID, c.Tag))
 }
 
 // Dial is an agent's outbound call: simulated scenarios place none yet,
 // so there is nothing to do.
 func (m *model) Dial(*tserver.Contact, *tserver.Agent) {}
 
-// hangUp ends a call when its handle time is over.
-func (m *model) hangUp(arg uint64) { _ = m.srv.ReleaseCall(pbx.ConnID(arg)) }
-
-func summarise(f *config.File, reps []replication) *Result {
-	res := &Result{
-		Replications: len(reps),
-		Seed:         f.Run.Seed,
-		Duration:     f.Run.Duration.D().Seconds(),
-		Warmup:       f.Run.Warmup.D().Seconds(),
-	}
-	occ := make([]float64, len(reps))
-	for r, rep := range reps {
-		res.Events += rep.events
-		occ[r] = rep.occupancy
-	}
-	res.Agents.Occupancy, res.Agents.OccupancyCI95 = MeanCI95(occ)
-	for qi, q := range f.Queues {
-		qr := QueueResult{Name: q.Name, Media: q.Media}
-		var pw, asa, sl, ab []float64
-		for _, rep := range reps {
-			st := rep.queues[qi]
-			qr.Offered += st.Offered
-			qr.Answered += st.Answered
-			qr.Abandoned += st.Abandoned
-			pw = append(pw, ratio(float64(st.Waited), float64(st.Offered)))
-			asa = append(asa, ratio(st.WaitAnswered.Seconds(), float64(st.Answered)))
-			sl = append(sl, ratio(float64(st.AnsweredInSL), float64(st.Offered)))
-			ab = append(ab, ratio(float64(st.Abandoned), float64(st.Offered)))
+// hangUp ends a call when its handle time is over, or transfers it.
+func (m *model) hangUp(arg uint64) {
+	id, tag := unpack(arg)
+	if tr := m.traffic[tag].transfers; len(tr) > 0 {
+		u := m.rng.Float64()
+		for _, to := range tr {
+			if u < to.upTo {
+				m.transfer(id, tag, to)
+				return
+			}
 		}
-		qr.PW, qr.CI95.PW = MeanCI95(pw)
-		qr.ASA, qr.CI95.ASA = MeanCI95(asa)
-		qr.ServiceLevel, qr.CI95.ServiceLevel = MeanCI95(sl)
-		qr.AbandonRate, qr.CI95.AbandonRate = MeanCI95(ab)
-		res.Queues = append(res.Queues, qr)
 	}
-	return res
+	_ = m.srv.ReleaseCall(id)
 }
 
-func ratio(a, b float64) float64 {
-	if b == 0 {
-		return 0
+// transfer moves interaction id, of model from, to queue to.queue, where
+// it is interaction of model to.tag.
+func (m *model) transfer(id pbx.ConnID, from int, to transferModel) {
+	c := m.srv.Contact(id)
+	if c == nil {
+		return
 	}
-	return a / b
+	// The model changes before tserver routes it: it may be offered at
+	// once, and the offer reads the handle time of the model.
+	c.Tag = to.tag
+	m.entering, m.enteringID, m.enteredOffered = enteringTransfer, id, false
+	err := m.srv.SingleStepTransfer(id, to.queue)
+	m.entering = enteringNone
+	if err != nil {
+		c.Tag = from
+		_ = m.srv.ReleaseCall(id)
+		return
+	}
+	if m.counting {
+		m.queues[m.traffic[to.tag].queue].transferredIn++
+	}
+	m.startWaiting(id, to.tag)
 }
 
 func cutClient(s string) (family, version string, ok bool) {

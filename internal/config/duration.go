@@ -43,23 +43,29 @@ func parseDuration(n *yaml.Node) (time.Duration, error) {
 	if n.Kind != yaml.ScalarNode {
 		return 0, errors.New("want a duration such as 20s, 1h30m or a number of seconds")
 	}
-	s := strings.TrimSpace(n.Value)
+	return parseDurationText(n.Value)
+}
+
+// parseDurationText reads a duration written as in the YAML (see
+// Duration.UnmarshalYAML); a CSV cell is read the same way.
+func parseDurationText(text string) (time.Duration, error) {
+	s := strings.TrimSpace(text)
 	d, err := time.ParseDuration(s)
 	if err != nil {
 		if !reSeconds.MatchString(s) {
-			return 0, fmt.Errorf("invalid duration %q (want e.g. 20s, 1h30m or a number of seconds)", n.Value)
+			return 0, fmt.Errorf("invalid duration %q (want e.g. 20s, 1h30m or a number of seconds)", text)
 		}
 		secs, _ := strconv.ParseFloat(s, 64) // out of range gives ±Inf, caught below
 		switch {
 		case secs < 0:
-			return 0, fmt.Errorf("negative duration %q", n.Value)
+			return 0, fmt.Errorf("negative duration %q", text)
 		case secs > maxSeconds:
-			return 0, fmt.Errorf("duration %q is too long", n.Value)
+			return 0, fmt.Errorf("duration %q is too long", text)
 		}
 		d = time.Duration(math.Round(secs * float64(time.Second)))
 	}
 	if d < 0 {
-		return 0, fmt.Errorf("negative duration %q", n.Value)
+		return 0, fmt.Errorf("negative duration %q", text)
 	}
 	return d, nil
 }

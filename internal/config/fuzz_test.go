@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzParse checks that Parse never panics, that every error it returns is
@@ -33,6 +34,13 @@ func FuzzParse(f *testing.F) {
 		"a: 1\n---\nb: 2\n",
 		"- 1\n- 2\n",
 		"traffic: [{queue: a, arrivals: {poisson: {per_hour: .nan}}, handle: {constant: {value: 1e400}}}]",
+		// The traffic models.
+		"queues: [{name: a}, {name: b}]\nrun: {duration: 24h}\ntraffic:\n  - queue: a\n    arrivals:\n      forecast: {interval: 15m, intervals: [{start: \"08:00\", per_hour: 10}, {start: \"08:15\", per_hour: 0}]}\n      overdispersion: {cv: 0.2}\n    handle: {lognormal: {mean: 3m, sd: 1m}}\n    patience: {gamma: {mean: 1m, sd: 2m}}\n    retrial: {probability: 0.3, delay: {erlang: {mean: 10m, k: 2}}}\n    transfers: [{to_queue: b, probability: 0.2, handle: {empirical: {values: [1m, 2m]}}}]\n",
+		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {intervals: [{start: \"08:00\", per_hour: 5}, {start: \"09:00\", per_hour: 5}]}}, handle: {constant: {value: 1m}}}]",
+		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {file: testdata/forecast.csv, column: support}}, handle: {empirical: {file: testdata/handle-times.csv, column: seconds}}}]",
+		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {file: /dev/zero}}, handle: {erlang: {mean: 1m, k: 0}}}]",
+		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {gamma: {mean: 1m}}, transfers: [{to_queue: a, probability: 2}]}]",
+		"queues: [{name: a}]\nagents: [{group: g, count: 2, skills: {a: 1}}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}}]\nschedule: [{group: g, shifts: [{start: \"08:00\", end: \"12:00\", breaks: [{start: \"10:00\", length: 15m}]}, {start: \"11:00\", end: \"13:00\"}], absenteeism: 0.1, not_ready: {every: {constant: {value: 1h}}, length: {constant: {value: 5m}}}}]",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -62,6 +70,19 @@ func FuzzParse(f *testing.F) {
 		if len(agents) > maxAgents {
 			t.Errorf("accepted %d agents", len(agents))
 		}
+		for i := range file.Traffic {
+			checkAcceptedTraffic(t, &file.Traffic[i])
+		}
+		for _, sc := range file.Schedule {
+			for k, sh := range sc.Shifts {
+				if sh.End <= sh.Start || sh.End.D() > day || k > 0 && sh.Start < sc.Shifts[k-1].End {
+					t.Errorf("accepted shifts %+v", sc.Shifts)
+				}
+			}
+			if !(sc.Absenteeism >= 0 && sc.Absenteeism < 1) {
+				t.Errorf("accepted absenteeism %v", sc.Absenteeism)
+			}
+		}
 		ids := make(map[string]bool, len(agents))
 		for i, a := range agents {
 			if ids[a.ID] || a.Order != i || a.Weight < 1 || len(a.Capacity) != len(medias) {
@@ -70,4 +91,58 @@ func FuzzParse(f *testing.F) {
 			ids[a.ID] = true
 		}
 	})
+}
+
+// checkAcceptedTraffic checks the promises the simulator relies on for a
+// traffic line that Parse accepted.
+func checkAcceptedTraffic(t *testing.T, tr *Traffic) {
+	t.Helper()
+	a := &tr.Arrivals
+	switch {
+	case (a.Poisson == nil) == (a.Forecast == nil):
+		t.Errorf("accepted arrivals %+v", a)
+	case a.Poisson != nil && !(a.Poisson.PerHour > 0 && a.Poisson.PerHour <= maxPerHour):
+		t.Errorf("accepted rate %v", a.Poisson.PerHour)
+	case a.Forecast != nil:
+		fc := a.Forecast
+		iv := fc.Interval.D()
+		positive := false
+		for k, r := range fc.Intervals {
+			if r.Start.D() != fc.Intervals[0].Start.D()+time.Duration(k)*iv || r.Start.D()+iv > day ||
+				!(r.PerHour >= 0 && r.PerHour <= maxPerHour) {
+				t.Errorf("accepted forecast %+v", fc)
+			}
+			positive = positive || r.PerHour > 0
+		}
+		if iv < minForecastInterval || day%iv != 0 || !positive {
+			t.Errorf("accepted forecast %+v", fc)
+		}
+	}
+	if o := a.Overdispersion; o != nil && !(o.CV > 0 && o.CV <= maxCV) {
+		t.Errorf("accepted overdispersion %v", o.CV)
+	}
+	if tr.Handle.Mean() <= 0 {
+		t.Errorf("accepted handle %+v", tr.Handle)
+	}
+	dists := []*Distribution{&tr.Handle, tr.Patience}
+	if tr.Retrial != nil {
+		dists = append(dists, &tr.Retrial.Delay)
+	}
+	var sum float64
+	for _, x := range tr.Transfers {
+		sum += x.Probability
+		dists = append(dists, x.Handle)
+	}
+	if sum > 1+1e-9 {
+		t.Errorf("accepted transfers adding up to %v", sum)
+	}
+	for _, d := range dists {
+		if d == nil {
+			continue
+		}
+		if (d.LogNormal != nil && d.LogNormal.SD <= 0) || (d.Gamma != nil && d.Gamma.SD <= 0) ||
+			(d.Erlang != nil && d.Erlang.K < 1) || (d.Empirical != nil && len(d.Empirical.Values) == 0) || d.Mean() <= 0 {
+			t.Errorf("accepted distribution %+v", d)
+		}
+	}
 }

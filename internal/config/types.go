@@ -26,7 +26,9 @@ type File struct {
 	Users []User `yaml:"users"`
 
 	Traffic []Traffic `yaml:"traffic"`
-	Run     Run       `yaml:"run"`
+	// Schedule gives agent groups shifts and breaks (simulations only).
+	Schedule []Schedule `yaml:"schedule"`
+	Run      Run        `yaml:"run"`
 }
 
 // CenterInfo names the center.
@@ -172,45 +174,6 @@ type User struct {
 // Roles are the roles a user or an agent may hold: agent (every agent's,
 // implied), supervisor, router, monitor, admin.
 var Roles = []string{"agent", "supervisor", "router", "monitor", "admin"}
-
-// Traffic is simulated load offered to one queue or route point.
-type Traffic struct {
-	Queue      string            `yaml:"queue"`
-	RoutePoint string            `yaml:"route_point"`
-	Media      string            `yaml:"media"`
-	Arrivals   Arrivals          `yaml:"arrivals"`
-	Handle     Distribution      `yaml:"handle"`
-	Patience   *Distribution     `yaml:"patience"`
-	Priority   int               `yaml:"priority"`
-	Client     string            `yaml:"client"`
-	Requires   map[string]string `yaml:"requires"`
-}
-
-// Arrivals is an arrival process.
-type Arrivals struct {
-	Poisson *Poisson `yaml:"poisson"`
-}
-
-// Poisson arrivals at a constant rate.
-type Poisson struct {
-	PerHour float64 `yaml:"per_hour"`
-}
-
-// Distribution of a duration: exactly one of its members is set.
-type Distribution struct {
-	Exponential *Exponential `yaml:"exponential"`
-	Constant    *Constant    `yaml:"constant"`
-}
-
-// Exponential distribution with the given mean.
-type Exponential struct {
-	Mean Duration `yaml:"mean"`
-}
-
-// Constant duration.
-type Constant struct {
-	Value Duration `yaml:"value"`
-}
 
 // Run says how long to simulate and how often.
 type Run struct {

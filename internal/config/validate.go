@@ -115,6 +115,7 @@ func (c *checker) validate(f *File) {
 	routePoints := c.checkRoutePoints(f, queues, dns)
 	agentIDs := c.checkAgents(f, declared, dns)
 	c.checkTraffic(f, queues, routePoints)
+	c.checkSchedule(f)
 	c.checkRun(f)
 	c.checkIM(f, queues)
 	c.checkUsers(f, agentIDs)
@@ -366,58 +367,6 @@ func (c *checker) checkChatVia(g *AgentGroup, p path) {
 		}
 	default:
 		c.errorf(cp, "unknown chat_via %q (want %s or %s)", g.ChatVia, ChatViaCTI, ChatViaSIP)
-	}
-}
-
-func (c *checker) checkTraffic(f *File, queues map[string]*Queue, routePoints map[string]*RoutePoint) {
-	for i := range f.Traffic {
-		t, p := &f.Traffic[i], path{}.key("traffic").index(i)
-		var q *Queue
-		switch {
-		case t.Queue != "" && t.RoutePoint != "":
-			c.errorf(p.key("route_point"), "set either queue or route_point, not both")
-		case t.Queue != "":
-			if q = queues[t.Queue]; q == nil {
-				c.errorf(p.key("queue"), "unknown queue %q", t.Queue)
-			}
-		case t.RoutePoint != "":
-			if routePoints[t.RoutePoint] == nil {
-				c.errorf(p.key("route_point"), "unknown route point %q", t.RoutePoint)
-			}
-		default:
-			c.errorf(p, "needs queue or route_point")
-		}
-		if t.Media != "" && c.checkMedia(p.key("media"), t.Media) && q != nil && t.Media != q.Media {
-			c.errorf(p.key("media"), "%s does not match queue %q (%s)", t.Media, q.Name, q.Media)
-		}
-
-		switch po := t.Arrivals.Poisson; {
-		case po == nil:
-			c.errorf(p.key("arrivals"), "needs poisson: {per_hour: N}")
-		case !(po.PerHour > 0) || math.IsInf(po.PerHour, 0):
-			c.errorf(p.key("arrivals").key("poisson").key("per_hour"), "must be a number > 0, got %v", po.PerHour)
-		}
-		c.checkDistribution(p.key("handle"), &t.Handle)
-		if t.Patience != nil {
-			c.checkDistribution(p.key("patience"), t.Patience)
-		}
-		if t.Client != "" {
-			family, version, hasVersion := strings.Cut(t.Client, "/")
-			if family == "" || strings.ContainsAny(family, " \t") || hasVersion && checkVersion(version) != nil {
-				c.errorf(p.key("client"), "want a client family, or family/version such as pidgin/2.14, got %q", t.Client)
-			}
-		}
-	}
-}
-
-func (c *checker) checkDistribution(p path, d *Distribution) {
-	switch {
-	case (d.Exponential == nil) == (d.Constant == nil):
-		c.errorf(p, "needs exactly one of exponential: {mean: D}, constant: {value: D}")
-	case d.Exponential != nil && d.Exponential.Mean <= 0:
-		c.errorf(p.key("exponential").key("mean"), "must be > 0")
-	case d.Constant != nil && d.Constant.Value <= 0:
-		c.errorf(p.key("constant").key("value"), "must be > 0")
 	}
 }
 
