@@ -349,3 +349,25 @@ func TestErlangStaffBadInput(t *testing.T) {
 		t.Errorf("one row with --interval 15m: %v\n%s", err, out)
 	}
 }
+
+// A queue nobody serves is a warning; with --strict (before or after the
+// file) it is bad input.
+func TestSimStrictWarnings(t *testing.T) {
+	path := writeFile(t, "unstaffed.yaml", `queues: [{name: support}, {name: sales}]
+agents: [{id: a, skills: {support: 5}}]
+traffic:
+  - {queue: support, arrivals: {poisson: {per_hour: 10}}, handle: {exponential: {mean: 60s}}}
+  - {queue: sales, arrivals: {poisson: {per_hour: 10}}, handle: {exponential: {mean: 60s}}}
+run: {duration: 1h, replications: 1, seed: 1}
+`)
+	out, _, err := runMain(t, "sim", path)
+	if err != nil || !strings.Contains(out, "warnings:") || !strings.Contains(out, "sales") {
+		t.Fatalf("without --strict: err %v, output:\n%s", err, out)
+	}
+	for _, args := range [][]string{{"sim", "--strict", path}, {"sim", path, "--strict"}} {
+		_, _, err := runMain(t, args...)
+		if !errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "sales") {
+			t.Fatalf("%v: err %v; want a usage error (exit 2) naming the queue", args, err)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -293,6 +292,7 @@ virtual clock with the real routing domain, and reports per-queue KPIs with
 	fs.IntVar(&reps, "replications", 0, "override run.replications")
 	fs.Uint64Var(&seed, "seed", 0, "override run.seed (0 keeps the file's)")
 	fs.IntVar(&cfg.Parallel, "parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
+	fs.BoolVar(&cfg.Strict, "strict", false, "treat warnings (a queue nobody serves, an unstable queue) as errors: exit 2")
 	logLevelVar(fs, &logLevel)
 	return c
 }
@@ -300,8 +300,18 @@ virtual clock with the real routing domain, and reports per-queue KPIs with
 func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON bool) error {
 	start := time.Now()
 	res, err := sim.Run(ctx, f, cfg)
+	if errors.Is(err, sim.ErrWarnings) {
+		return &usageError{err} // --strict: a misleading scenario is bad input
+	}
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		// The text output lists the warnings itself; with --json they
+		// also go to stderr, for the person watching.
+		for _, w := range res.Warnings {
+			fmt.Fprintln(m.stderr, "warning:", w)
+		}
 	}
 	// Wall time goes to the log, never into the result: the same
 	// scenario and seed must give the same bytes.
@@ -310,22 +320,5 @@ func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJ
 	if asJSON {
 		return json.NewEncoder(m.stdout).Encode(res)
 	}
-	return writeSimTable(m.stdout, res)
-}
-
-func writeSimTable(w io.Writer, r *sim.Result) error {
-	fmt.Fprintf(w, "%d replication(s) of %s after %s warm-up, seed %d, %d events\n\n",
-		r.Replications, time.Duration(r.Duration*float64(time.Second)), time.Duration(r.Warmup*float64(time.Second)), r.Seed, r.Events)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "queue\tmedia\toffered\tanswered\tabandoned\tP(wait)\tASA s\tservice level\tabandon rate\t")
-	for _, q := range r.Queues {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%.4f ±%.4f\t%.2f ±%.2f\t%.4f ±%.4f\t%.4f ±%.4f\t\n",
-			q.Name, q.Media, q.Offered, q.Answered, q.Abandoned,
-			q.PW, q.CI95.PW, q.ASA, q.CI95.ASA, q.ServiceLevel, q.CI95.ServiceLevel, q.AbandonRate, q.CI95.AbandonRate)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "\nagent occupancy %.4f ±%.4f (± is the 95%% confidence half-width)\n", r.Agents.Occupancy, r.Agents.OccupancyCI95)
-	return err
+	return res.WriteText(m.stdout)
 }
