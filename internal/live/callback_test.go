@@ -2,6 +2,9 @@ package live
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
 	"slices"
 	"strconv"
 	"testing"
@@ -101,4 +104,127 @@ func TestCTIWatchesACustomersSoftphone(t *testing.T) {
 	if m := next(); m.Status != callback.Offline || len(m.Reachable) != 0 {
 		t.Fatalf("after unREGISTER: %+v; want offline", m)
 	}
+}
+
+// apiCall sends a request to the callback API with token (none: no
+// Authorization) and decodes the JSON answer.
+func apiCall(t *testing.T, c *Center, method, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+c.Addrs().HTTP+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: %s, body not JSON: %v", method, path, resp.Status, err)
+	}
+	return resp.StatusCode, out
+}
+
+// The callback API: a router's token schedules, reads, lists and
+// cancels; bad requests get their status and a message, and store
+// nothing; strangers get 401.
+func TestCallbackAPI(t *testing.T) {
+	c := mustOpen(t, callbackConfig(t))
+	count := func() int {
+		code, out := apiCall(t, c, "GET", "/api/callbacks", crmToken, "")
+		if code != http.StatusOK {
+			t.Fatalf("list: %d %v", code, out)
+		}
+		return len(out["callbacks"].([]any))
+	}
+	if code, _ := apiCall(t, c, "POST", "/api/callbacks", "", `{"queue":"support","number":"+15550100"}`); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d, want 401", code)
+	}
+	if code, _ := apiCall(t, c, "GET", "/api/callbacks", "not-a-token", ""); code != http.StatusUnauthorized {
+		t.Fatalf("unknown token: %d, want 401", code)
+	}
+	// Sunday noon in New York is outside C1001's hours (weekdays 08-21).
+	sunday := time.Date(2031, 1, 5, 12, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"not json", `{"queue":`, 400, "not a JSON object"},
+		{"unknown field", `{"queue":"support","number":"+15550100","priority":9}`, 400, `unknown field "priority"`},
+		{"two values", `{"queue":"support","number":"+15550100"}{}`, 400, "more than one JSON value"},
+		{"no queue", `{"number":"+15550100"}`, 400, `"queue" is required`},
+		{"nobody", `{"queue":"support"}`, 400, `give "number" or "customer"`},
+		{"both", `{"queue":"support","number":"+15550100","customer":"C1001"}`, 400, "not both"},
+		{"bad number", `{"queue":"support","number":"call me"}`, 400, "not a phone number"},
+		{"bad mode", `{"queue":"support","number":"+15550100","mode":"fast"}`, 400, `"mode" "fast"`},
+		{"bad time", `{"queue":"support","number":"+15550100","at":"tomorrow"}`, 400, "not an RFC 3339 time"},
+		{"number as a number", `{"queue":"support","number":15550100}`, 400, `"number" must be a string`},
+		{"unknown queue", `{"queue":"nowhere","number":"+15550100"}`, 404, "nowhere"},
+		{"unknown customer", `{"queue":"support","customer":"C9999"}`, 404, "C9999"},
+		{"outside hours", `{"queue":"support","customer":"C1001","at":"` + sunday + `"}`, 422, "hours"},
+		{"huge", `{"queue":"support","number":"+15550100","x":"` + strings.Repeat("a", 5000) + `"}`, 400, "more than 4096 bytes"},
+	} {
+		code, out := apiCall(t, c, "POST", "/api/callbacks", crmToken, tc.body)
+		msg, _ := out["error"].(string)
+		if code != tc.code || !strings.Contains(msg, tc.msg) {
+			t.Errorf("%s: %d %q; want %d and %q", tc.name, code, msg, tc.code, tc.msg)
+		}
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("%d callbacks stored after bad requests, want 0", n)
+	}
+
+	code, made := apiCall(t, c, "POST", "/api/callbacks", crmToken, `{"queue":"support","number":"+15550100"}`)
+	id, _ := made["id"].(string)
+	if code != http.StatusCreated || id == "" || made["state"] != "pending" || made["origin"] != "rest" {
+		t.Fatalf("POST: %d %v; want 201, an id, pending", code, made)
+	}
+	code, got := apiCall(t, c, "GET", "/api/callbacks/"+id, crmToken, "")
+	if code != http.StatusOK || got["number"] != "+15550100" || got["queue"] != "support" {
+		t.Fatalf("GET %s: %d %v", id, code, got)
+	}
+	code, list := apiCall(t, c, "GET", "/api/callbacks?state=pending", crmToken, "")
+	if code != http.StatusOK || len(list["callbacks"].([]any)) != 1 {
+		t.Fatalf("pending: %d %v", code, list)
+	}
+	if code, _ := apiCall(t, c, "GET", "/api/callbacks?state=lost", crmToken, ""); code != http.StatusBadRequest {
+		t.Fatalf("bad state filter: %d", code)
+	}
+	if code, _ := apiCall(t, c, "GET", "/api/callbacks/cb-999", crmToken, ""); code != http.StatusNotFound {
+		t.Fatalf("unknown id: %d", code)
+	}
+	if n := waitingIn(t, c, "support-callback"); n != 1 {
+		t.Fatalf("%d waiting in support-callback, want the callback", n)
+	}
+	code, gone := apiCall(t, c, "DELETE", "/api/callbacks/"+id, crmToken, "")
+	if code != http.StatusOK || gone["state"] != "cancelled" {
+		t.Fatalf("DELETE: %d %v", code, gone)
+	}
+	if code, _ := apiCall(t, c, "DELETE", "/api/callbacks/"+id, crmToken, ""); code != http.StatusConflict {
+		t.Fatalf("DELETE twice: %d, want 409", code)
+	}
+	if n := waitingIn(t, c, "support-callback"); n != 0 {
+		t.Fatalf("%d waiting in support-callback after the cancel", n)
+	}
+}
+
+// waitingIn is how many interactions wait in queue.
+func waitingIn(t *testing.T, c *Center, queue string) int {
+	t.Helper()
+	n := -1
+	if err := c.loop.Do(context.Background(), func() {
+		for _, q := range c.ts.Status() {
+			if q.Name == queue {
+				n = q.Waiting
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
