@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
+	pbx "github.com/ccswitch/ccswitch/switch"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// End-to-end callbacks: examples/callback-center.yaml served with an
+// outbound trunk that is a SIPp UAS logging every number it is called at,
+// agents' phones that are SIPp, callbacks asked for over REST with the
+// CRM's token.
+
+const crmToken = "crm-token-for-the-e2e-tests-0123"
+
+// trunk is a SIPp UAS standing for the outbound trunk: it answers every
+// call and logs the number called.
+type trunk struct {
+	addr string
+	log  string
+	cmd  *exec.Cmd
+}
+
+func startTrunk(t *testing.T, ctx context.Context) *trunk {
+	t.Helper()
+	port := cctest.FreeUDPPort(t)
+	tr := &trunk{addr: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(t.TempDir(), "trunk.log")}
+	tr.cmd = sipp(t, ctx, "-sf", sippScenario(t, "trunk-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-trace_logs", "-log_file", tr.log)
+	return tr
+}
+
+var calledRE = regexp.MustCompile(`called (\S+)`)
+
+// called counts the calls the trunk got, by number.
+func (tr *trunk) called(t *testing.T) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(tr.log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, m := range calledRE.FindAllStringSubmatch(string(b), -1) {
+		out[m[1]]++
+	}
+	return out
+}
+
+// callbackCenter serves examples/callback-center.yaml with tr as its
+// trunk and store in dir.
+func callbackCenter(t *testing.T, tr *trunk, store string) *liveCenter {
+	t.Helper()
+	t.Setenv("CCSWITCH_CRM_TOKEN", crmToken)
+	lc := startServe(t, []string{"serve", "--config", "../../examples/callback-center.yaml",
+		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "info",
+		"--trunk", tr.addr, "--store", store})
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, e := range lc.snapshot() {
+				t.Logf("CTI %s %s conn=%s %s", e.Time.Format("15:04:05.000"), eventLine(e), e.ConnID, e.Queue)
+			}
+		}
+	})
+	return lc
+}
+
+// api calls the callback API with the CRM's token.
+func api(t *testing.T, lc *liveCenter, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+lc.m.center.Addrs().HTTP+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+crmToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: %s: %v", method, path, resp.Status, err)
+	}
+	return resp.StatusCode, out
+}
+
+// callbacksIn lists the callbacks in state.
+func callbacksIn(t *testing.T, lc *liveCenter, state string) []map[string]any {
+	t.Helper()
+	code, out := api(t, lc, "GET", "/api/callbacks?state="+state, "")
+	if code != http.StatusOK {
+		t.Fatalf("list %s: %d %v", state, code, out)
+	}
+	var list []map[string]any
+	for _, x := range out["callbacks"].([]any) {
+		list = append(list, x.(map[string]any))
+	}
+	return list
+}
+
+// callbacksEnded is a condition: n callback interactions were released
+// (an agent and the customer talked, then hung up).
+func callbacksEnded(n int) func([]tserver.Event) bool {
+	return func(events []tserver.Event) bool {
+		k := 0
+		for _, e := range events {
+			if e.Media == pbx.Callback && e.Type == tserver.EventReleased && e.Reason == "" {
+				k++
+			}
+		}
+		return k >= n
+	}
+}
+
+// TestCallbacksOverRESTDialledOnceEach: 100 callbacks posted for trunk
+// numbers, with agents' phones registered: every one is dialled through
+// the trunk exactly once (the trunk's log counts each number once), an
+// agent talked with each customer, and every callback ends done with one
+// answered attempt by phone.
+func TestCallbacksOverRESTDialledOnceEach(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	tr := startTrunk(t, ctx)
+	lc := callbackCenter(t, tr, filepath.Join(t.TempDir(), "cb.db"))
+	for _, user := range []string{"1001", "1002", "1003", "1004", "1005"} {
+		sippPhone(t, ctx, lc, user, "agent-waits-for-bye.xml")
+	}
+	n := 100
+	if testing.Short() {
+		n = 3
+	}
+	numbers := map[string]bool{}
+	for i := range n {
+		number := fmt.Sprintf("+1555%07d", 1000+i)
+		numbers[number] = true
+		code, out := api(t, lc, "POST", "/api/callbacks", fmt.Sprintf(`{"queue":"support","number":%q}`, number))
+		if code != http.StatusCreated {
+			t.Fatalf("POST %d: %d %v", i, code, out)
+		}
+	}
+	lc.waitFor(t, fmt.Sprintf("%d callbacks talked and ended", n), time.Duration(n)*1500*time.Millisecond, callbacksEnded(n))
+
+	done := callbacksIn(t, lc, "done")
+	if len(done) != n {
+		t.Fatalf("%d callbacks done, want %d (pending %d, failed %d)", len(done), n, len(callbacksIn(t, lc, "pending")), len(callbacksIn(t, lc, "failed")))
+	}
+	for _, cb := range done {
+		attempts := cb["attempts"].([]any)
+		a := attempts[0].(map[string]any)
+		if len(attempts) != 1 || a["medium"] != "phone" || a["result"] != "answered" || a["target"] != cb["number"] {
+			t.Fatalf("callback %v: attempts %v; want one answered call to its number by phone", cb["id"], attempts)
+		}
+	}
+	called := tr.called(t)
+	if len(called) != n {
+		t.Fatalf("the trunk was called at %d numbers, want %d", len(called), n)
+	}
+	for number, k := range called {
+		if !numbers[number] || k != 1 {
+			t.Fatalf("the trunk was called %d times at %s (asked for: %v)", k, number, numbers[number])
+		}
+	}
+	// The callback queue's statistics: 100 offered, 100 answered.
+	var st tserver.QueueStats
+	if err := lc.m.center.Do(ctx, func(ts *tserver.Server) { st, _ = ts.QueueStats("support-callback") }); err != nil {
+		t.Fatal(err)
+	}
+	if st.Offered != int64(n) || st.Answered != int64(n) || st.Abandoned != 0 {
+		t.Fatalf("support-callback %+v; want %d offered and answered", st, n)
+	}
+}
