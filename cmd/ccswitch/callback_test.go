@@ -77,24 +77,10 @@ func callbackCenter(t *testing.T, tr *trunk, store string) *liveCenter {
 	return lc
 }
 
-// api calls the callback API with the CRM's token.
+// api calls lc's callback API with the CRM's token.
 func api(t *testing.T, lc *liveCenter, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+lc.m.center.Addrs().HTTP+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+crmToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("%s %s: %s: %v", method, path, resp.Status, err)
-	}
-	return resp.StatusCode, out
+	return httpAPI(t, lc.m.center.Addrs().HTTP, method, path, body)
 }
 
 // callbacksIn lists the callbacks in state.
@@ -181,4 +167,95 @@ func TestCallbacksOverRESTDialledOnceEach(t *testing.T) {
 	if st.Offered != int64(n) || st.Answered != int64(n) || st.Abandoned != 0 {
 		t.Fatalf("support-callback %+v; want %d offered and answered", st, n)
 	}
+}
+
+// TestCallbacksSurviveKill: 100 callbacks pending with no agent logged in;
+// serve is killed (SIGKILL) and started again on the same store: all 100
+// are listed pending; then agents' phones register and every one is
+// dialled exactly once (the trunk, told to take 100 calls, counts each
+// number once) and ends done.
+func TestCallbacksSurviveKill(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	n := 100
+	if testing.Short() {
+		n = 5
+	}
+	t.Setenv("CCSWITCH_CRM_TOKEN", crmToken)
+	port := cctest.FreeUDPPort(t)
+	tr := &trunk{addr: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(t.TempDir(), "trunk.log")}
+	tr.cmd = sipp(t, ctx, "-sf", sippScenario(t, "trunk-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-trace_logs", "-log_file", tr.log, "-m", strconv.Itoa(n))
+	t.Setenv(serveCrashTrunk, tr.addr)
+	path := filepath.Join(t.TempDir(), "cb.db")
+	const config = "../../examples/callback-center.yaml"
+
+	first := startServeChildConfig(t, ctx, "first", path, config)
+	numbers := map[string]bool{}
+	for i := range n {
+		number := fmt.Sprintf("+1444%07d", 1000+i)
+		numbers[number] = true
+		code, out := httpAPI(t, first.http, "POST", "/api/callbacks", fmt.Sprintf(`{"queue":"support","number":%q}`, number))
+		if code != http.StatusCreated {
+			t.Fatalf("POST %d: %d %v", i, code, out)
+		}
+	}
+	if err := first.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.wait(); !isKilled(err) {
+		t.Fatalf("the first serve: %v, want killed", err)
+	}
+	if got := tr.called(t); len(got) != 0 {
+		t.Fatalf("the trunk was called before any agent was there: %v", got)
+	}
+
+	second := startServeChildConfig(t, ctx, "second", path, config)
+	code, out := httpAPI(t, second.http, "GET", "/api/callbacks?state=pending", "")
+	if pending := out["callbacks"].([]any); code != http.StatusOK || len(pending) != n {
+		t.Fatalf("after the restart: %d, %d pending, want %d", code, len(pending), n)
+	}
+	lc := &liveCenter{sipAddr: second.sip}
+	for _, user := range []string{"1001", "1002", "1003", "1004", "1005"} {
+		port := cctest.FreeUDPPort(t)
+		sipp(t, ctx, "-sf", sippScenario(t, "agent-waits-for-bye.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port), second.sip)
+		registerContact(t, ctx, lc, user, fmt.Sprintf("127.0.0.1:%d", port), "3600")
+	}
+	waitPeer(t, tr.cmd, time.Duration(n)*1500*time.Millisecond, fmt.Sprintf("the trunk taking its %d calls", n))
+	called := tr.called(t)
+	if len(called) != n {
+		t.Fatalf("the trunk was called at %d numbers, want %d", len(called), n)
+	}
+	for number, k := range called {
+		if !numbers[number] || k != 1 {
+			t.Fatalf("the trunk was called %d times at %s (asked for: %v)", k, number, numbers[number])
+		}
+	}
+	code, out = httpAPI(t, second.http, "GET", "/api/callbacks?state=done", "")
+	if done := out["callbacks"].([]any); code != http.StatusOK || len(done) != n {
+		t.Fatalf("%d callbacks done, want %d", len(done), n)
+	}
+	if err := second.stop(); err != nil {
+		t.Fatalf("the second serve: %v", err)
+	}
+}
+
+// httpAPI calls the callback API at addr with the CRM's token.
+func httpAPI(t *testing.T, addr, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+crmToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("%s %s: %s: %v", method, path, resp.Status, err)
+	}
+	return resp.StatusCode, out
 }

@@ -32,6 +32,10 @@ const serveCrashStore = "CCSWITCH_CRASH_STORE"
 // serve it runs (default examples/im-center.yaml).
 const serveCrashConfig = "CCSWITCH_CRASH_CONFIG"
 
+// serveCrashTrunk names, for TestServeCrashChild, the outbound trunk
+// (HOST:PORT) of the serve child, if any.
+const serveCrashTrunk = "CCSWITCH_CRASH_TRUNK"
+
 // A real crash of `ccswitch serve`: an agent sends chat lines to a web
 // chat customer as fast as the CTI connection takes them, and the serve
 // process is killed (SIGKILL: no Close, no deferred code) while lines are
@@ -449,8 +453,12 @@ func TestServeCrashChild(t *testing.T) {
 	if flag := os.Getenv(envFaultFullDisk); flag != "" {
 		m.tune = func(c *live.Config) { c.JournalFault = fullDiskFault(flag) }
 	}
-	if err := m.ParseFlags(ctx, []string{"serve", "--config", config,
-		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", path}); err != nil {
+	args := []string{"serve", "--config", config,
+		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "warn", "--store", path}
+	if trunk := os.Getenv(serveCrashTrunk); trunk != "" {
+		args = append(args, "--trunk", trunk)
+	}
+	if err := m.ParseFlags(ctx, args); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Run(ctx); err != nil {
