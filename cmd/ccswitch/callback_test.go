@@ -259,3 +259,61 @@ func httpAPI(t *testing.T, addr, method, path, body string) (int, map[string]any
 	}
 	return resp.StatusCode, out
 }
+
+// sippPcap is SIPp's capture of an RFC 4733 "1" (Debian's sip-tester).
+const sippPcap = "/usr/share/sip-tester/dtmf_2833_1.pcap"
+
+// TestQueuedCallerPresses1IsCalledBack: a caller waiting in support (no
+// agent yet) presses 1 (RFC 4733, SIPp playing a capture): the switch
+// takes the call out of the queue (counted as a callback, not abandoned)
+// and hangs up; once an agent's phone registers, the agent is rung and the
+// caller is called back at the caller's number through the trunk, and
+// the callback ends done.
+func TestQueuedCallerPresses1IsCalledBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := os.Stat(sippPcap); err != nil {
+		if os.Getenv("CCSWITCH_REQUIRE_PEERS") != "" {
+			t.Fatalf("SIPp's DTMF capture: %v", err)
+		}
+		t.Skipf("SIPp's DTMF capture: %v", err)
+	}
+	port := cctest.FreeUDPPort(t)
+	tr := &trunk{addr: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(t.TempDir(), "trunk.log")}
+	tr.cmd = sipp(t, ctx, "-sf", sippScenario(t, "trunk-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-trace_logs", "-log_file", tr.log, "-m", "1")
+	lc := callbackCenter(t, tr, filepath.Join(t.TempDir(), "cb.db"))
+
+	scenario, err := os.ReadFile(sippScenario(t, "caller-presses-1.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := filepath.Join(t.TempDir(), "caller.xml")
+	if err := os.WriteFile(caller, []byte(strings.ReplaceAll(string(scenario), "PCAP", sippPcap)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	call := sipp(t, ctx, "-sf", caller, "-s", "6000", "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(cctest.FreeUDPPort(t)), lc.sipAddr)
+	waitPeer(t, call, 20*time.Second, "the caller who pressed 1, hung up by the switch")
+
+	pending := callbacksIn(t, lc, "pending")
+	if len(pending) != 1 || pending[0]["number"] != "+15557770001" || pending[0]["origin"] != "voice" || pending[0]["queue"] != "support" {
+		t.Fatalf("pending callbacks %v; want the caller's, from voice, for support", pending)
+	}
+	var st tserver.QueueStats
+	if err := lc.m.center.Do(ctx, func(ts *tserver.Server) { st, _ = ts.QueueStats("support") }); err != nil {
+		t.Fatal(err)
+	}
+	if st.Offered != 1 || st.Callback != 1 || st.Abandoned != 0 {
+		t.Fatalf("support %+v; want offered 1, callback 1, abandoned 0", st)
+	}
+
+	sippPhone(t, ctx, lc, "1001", "agent-waits-for-bye.xml")
+	waitPeer(t, tr.cmd, 20*time.Second, "the trunk taking the callback")
+	if got := tr.called(t); len(got) != 1 || got["+15557770001"] != 1 {
+		t.Fatalf("the trunk was called at %v; want +15557770001 once", got)
+	}
+	lc.waitFor(t, "the callback talked and ended", 10*time.Second, callbacksEnded(1))
+	if done := callbacksIn(t, lc, "done"); len(done) != 1 {
+		t.Fatalf("%d callbacks done, want 1", len(done))
+	}
+}
