@@ -95,6 +95,14 @@ type Config struct {
 	// with the reason rtp_timeout rather than offered the next call on a
 	// dead phone. 0 disables the check; live centers use 60 s.
 	RTPTimeout time.Duration
+	// PUBLISH (RFC 3903, presence; see OnPresence). PublishMinExpires is
+	// the shortest publication accepted, shorter ones get 423 (default
+	// 60 s); PublishMaxExpires caps them and is the lifetime of a PUBLISH
+	// without Expires (default 1 h). PublishRate and PublishBurst limit the
+	// PUBLISHes of one address of record (a token bucket, default 1 a
+	// second after a burst of 10); past it, 503 with Retry-After.
+	PublishMinExpires, PublishMaxExpires time.Duration
+	PublishRate, PublishBurst            float64
 	// ListenRTP opens an RTP socket in [min, max] (media.ListenRTP when
 	// nil); tests give an in-memory one.
 	ListenRTP func(ip string, min, max int) (net.PacketConn, int, error)
@@ -121,6 +129,7 @@ type Gateway struct {
 	pending    map[pbx.ConnID]*tserver.Agent // offers made before the call was known (loop only)
 	msgHandler MessageHandler                // OnMessage's; nil: MESSAGE gets 404
 	msgQueues  inOrder                       // SendMessage's, by target
+	pres       presence                      // PUBLISHed presence (OnPresence)
 	// wg counts the goroutines the gateway owns (calls, transfers,
 	// dialers, relays, hang-ups, MESSAGE queues); goOwned starts them and
 	// refuses once Serve is closing, so that Serve's Wait is final.
@@ -179,6 +188,19 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.ListenRTP == nil {
 		cfg.ListenRTP = media.ListenRTP
 	}
+	if cfg.PublishMinExpires <= 0 {
+		cfg.PublishMinExpires = DefaultPublishMinExpires
+	}
+	if cfg.PublishMaxExpires <= 0 {
+		cfg.PublishMaxExpires = DefaultPublishMaxExpires
+	}
+	cfg.PublishMaxExpires = max(cfg.PublishMaxExpires, cfg.PublishMinExpires)
+	if cfg.PublishRate <= 0 {
+		cfg.PublishRate = DefaultPublishRate
+	}
+	if cfg.PublishBurst < 1 {
+		cfg.PublishBurst = DefaultPublishBurst
+	}
 	g := &Gateway{
 		cfg:      cfg,
 		log:      cfg.Log,
@@ -187,6 +209,11 @@ func New(cfg Config) (*Gateway, error) {
 		calls:    map[pbx.ConnID]*call{},
 		outbound: map[pbx.ConnID]*outbound{},
 		pending:  map[pbx.ConnID]*tserver.Agent{},
+	}
+	g.pres = presence{
+		limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst, time.Now),
+		byETag:  map[string]*publication{},
+		wake:    make(chan struct{}, 1),
 	}
 	for _, ip := range cfg.SwitchedTrunks {
 		g.trunks[ip] = true
@@ -251,6 +278,10 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	})
 	g.srv.OnMessage(g.onMessage)
+	if g.pres.handler != nil {
+		g.srv.OnPublish(g.onPublish)
+		g.goOwned(g.expirePublications)
+	}
 	g.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	})

@@ -1,0 +1,471 @@
+package sipgw
+
+import (
+	"crypto/rand"
+	"errors"
+	"mime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/ccswitch/ccswitch/callback"
+	"github.com/ccswitch/ccswitch/callback/pidf"
+)
+
+// PresenceReport is one change of a device's presence the gateway
+// accepted: a PUBLISH (RFC 3903) that set, modified or refreshed a
+// publication, its removal, or its expiry.
+type PresenceReport struct {
+	// User is the user of the address of record the device publishes for
+	// (the Request-URI's user, which authenticated as itself).
+	User string
+	// Device names the publishing device: the +sip.instance of its
+	// Contact, else its Contact URI, else "etag:" and the publication's
+	// first entity tag. It stays the same across refreshes and
+	// modifications; a new publication from the same device replaces the
+	// old one.
+	Device string
+	// Show is what the device's PIDF says (pidf.Document.Show);
+	// callback.Unavailable when the publication ended (removed or expired).
+	Show callback.Show
+	// IdleSince is when the user went idle (RPID user-input; zero: in use
+	// or not said).
+	IdleSince time.Time
+	// At is when the gateway accepted the change.
+	At time.Time
+	// Expires is when the publication ends unless refreshed; zero when it
+	// ended.
+	Expires time.Time
+	// ETag is the publication's entity tag now (SIP-ETag); empty when it
+	// ended.
+	ETag string
+}
+
+// Report is r in the callback domain's words: a report of medium SIP
+// that holds until the publication expires.
+func (r PresenceReport) Report() callback.Report {
+	rep := callback.Report{Device: r.Device, Medium: callback.SIP, Show: r.Show, IdleSince: r.IdleSince, At: r.At}
+	if r.Show != callback.Unavailable {
+		rep.TTL = r.Expires.Sub(r.At)
+	}
+	return rep
+}
+
+// PresenceHandler takes the presence changes the gateway accepted.
+//
+// HandlePresence is called after the PUBLISH was answered (or when a
+// publication expired), one call at a time and in the order of the
+// changes, from a goroutine of the gateway or of sipgo; it must not block
+// (post the report to the domain's loop and return).
+type PresenceHandler interface {
+	HandlePresence(PresenceReport)
+}
+
+// PresenceHandlerFunc is a function as a PresenceHandler.
+type PresenceHandlerFunc func(PresenceReport)
+
+// HandlePresence calls f.
+func (f PresenceHandlerFunc) HandlePresence(r PresenceReport) { f(r) }
+
+// OnPresence makes h the handler of the presence the gateway accepts by
+// PUBLISH (RFC 3903, event package presence, application/pidf+xml).
+// Without one, PUBLISH gets 405. Call it before Serve.
+func (g *Gateway) OnPresence(h PresenceHandler) { g.pres.handler = h }
+
+// SIP responses of RFC 3903 that sipgo does not name.
+const (
+	statusConditionalRequestFailed = 412
+	statusBadEvent                 = 489
+)
+
+// Defaults of the presence Config fields.
+const (
+	DefaultPublishMinExpires = 60 * time.Second
+	DefaultPublishMaxExpires = time.Hour
+	DefaultPublishRate       = 1 // PUBLISH a second per address of record
+	DefaultPublishBurst      = 10
+	// MaxPublications bounds the live publications of one address of
+	// record (each device has one).
+	MaxPublications = 16
+)
+
+// publication is one device's event state (RFC 3903 §2).
+type publication struct {
+	user, device, etag string
+	show               callback.Show
+	idleSince          time.Time
+	expires            time.Time
+}
+
+// presence is the gateway's event state compositor for presence: the
+// publications by entity tag, their expiry, and the reports waiting to be
+// delivered.
+type presence struct {
+	handler PresenceHandler
+	limiter *rateLimiter // PUBLISHes by address of record
+
+	mu         sync.Mutex
+	byETag     map[string]*publication
+	pending    []PresenceReport
+	delivering bool
+	wake       chan struct{} // the expiry goroutine's: the next expiry may be sooner
+}
+
+// presenceError is a PUBLISH refused: the response's code, reason and
+// extra headers.
+type presenceError struct {
+	code    int
+	reason  string
+	headers []sip.Header
+}
+
+func refuse(code int, reason string, headers ...sip.Header) *presenceError {
+	return &presenceError{code: code, reason: reason, headers: headers}
+}
+
+// onPublish answers a PUBLISH (RFC 3903 §6), checking in this order, each
+// refusal changing nothing: the request is within the per-source rate
+// limit (else 503); Event is presence (else 489); digest credentials of
+// the From user (else 407, 403, 400: registrar.Authenticate); the user
+// publishes its own presence (the Request-URI's user, else 403); the
+// address of record's PUBLISH rate (else 503 with Retry-After); SIP-If-
+// Match names a live publication of the user (else 412); Expires is not
+// below the minimum (else 423 with Min-Expires; above the maximum it is
+// shortened); a body is application/pidf+xml (else 415) and a PIDF
+// document Parse accepts (else 400, the reason naming the error). Then
+// the publication is created, refreshed (no body), modified (a body) or
+// removed (Expires: 0), and 200 carries SIP-ETag and Expires.
+func (g *Gateway) onPublish(req *sip.Request, tx sip.ServerTransaction) {
+	res, report := g.publish(req, tx)
+	if res == nil {
+		return // answered already (authentication)
+	}
+	_ = tx.Respond(res)
+	if report != nil {
+		g.pres.queue(*report)
+		g.pres.deliver()
+	}
+}
+
+// publish processes a PUBLISH; it returns the response and the report to
+// make, or nil when the request was answered already.
+func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) (*sip.Response, *PresenceReport) {
+	respond := func(e *presenceError) *sip.Response {
+		res := sip.NewResponseFromRequest(req, e.code, e.reason, nil)
+		for _, h := range e.headers {
+			res.AppendHeader(h)
+		}
+		return res
+	}
+	if !g.limiter.allow(sourceIP(req.Source())) {
+		return respond(refuse(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1"))), nil
+	}
+	if e := checkEvent(req); e != nil {
+		return respond(e), nil
+	}
+	user, ok := g.cfg.Registrar.Authenticate(req, tx)
+	if !ok {
+		return nil, nil
+	}
+	if presentity := presentityOf(req); presentity != user {
+		return respond(refuse(sip.StatusForbidden, "Forbidden ("+user+" may publish only its own presence)")), nil
+	}
+	if !g.pres.limiter.allow(user) {
+		retry := max(1, int((time.Second+time.Duration(float64(time.Second)/g.cfg.PublishRate)-1)/time.Second))
+		g.log.Debug().Str("aor", user).Msg("presence: PUBLISH rate limit")
+		return respond(refuse(sip.StatusServiceUnavailable, "Service Unavailable (presence rate limit)",
+			sip.NewHeader("Retry-After", strconv.Itoa(retry)))), nil
+	}
+	now := time.Now()
+	rep, expires, e := g.pres.apply(req, user, now, g.cfg.PublishMinExpires, g.cfg.PublishMaxExpires)
+	if e != nil {
+		g.log.Debug().Str("aor", user).Int("status", e.code).Str("reason", e.reason).Msg("presence: PUBLISH refused")
+		return respond(e), nil
+	}
+	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
+	if rep != nil && rep.ETag != "" {
+		res.AppendHeader(sip.NewHeader("SIP-ETag", rep.ETag))
+	}
+	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	return res, rep
+}
+
+// checkEvent refuses a PUBLISH for an event package other than presence
+// (RFC 3903 §6 step 2).
+func checkEvent(req *sip.Request) *presenceError {
+	h := req.GetHeader("Event")
+	allow := sip.NewHeader("Allow-Events", "presence")
+	if h == nil {
+		return refuse(statusBadEvent, "Bad Event (no Event header)", allow)
+	}
+	pkg, _, _ := strings.Cut(h.Value(), ";")
+	if strings.TrimSpace(pkg) != "presence" {
+		return refuse(statusBadEvent, "Bad Event", allow)
+	}
+	return nil
+}
+
+// presentityOf is the user whose presence req publishes: the
+// Request-URI's user, else the To user.
+func presentityOf(req *sip.Request) string {
+	if req.Recipient.User != "" {
+		return req.Recipient.User
+	}
+	if to := req.To(); to != nil {
+		return to.Address.User
+	}
+	return ""
+}
+
+// deviceOf names the device that sent req (PresenceReport.Device); ""
+// when it sent no Contact.
+func deviceOf(req *sip.Request) string {
+	c := req.Contact()
+	if c == nil {
+		return ""
+	}
+	if v, ok := c.Params.Get("+sip.instance"); ok {
+		if v = strings.Trim(v, `"<>`); v != "" {
+			return v
+		}
+	}
+	u := sip.Uri{Scheme: c.Address.Scheme, User: c.Address.User, Host: c.Address.Host, Port: c.Address.Port}
+	return u.String()
+}
+
+// publishBody is what a PUBLISH carries: a parsed PIDF document, or
+// nothing (a refresh or a removal).
+func publishBody(req *sip.Request, now time.Time) (*PresenceReport, *presenceError) {
+	body := req.Body()
+	if len(body) == 0 {
+		return nil, nil
+	}
+	ct := req.ContentType()
+	accept := sip.NewHeader("Accept", "application/pidf+xml")
+	if ct == nil {
+		return nil, refuse(sip.StatusUnsupportedMediaType, "Unsupported Media Type (no Content-Type)", accept)
+	}
+	if mt, _, err := mime.ParseMediaType(ct.Value()); err != nil || mt != "application/pidf+xml" {
+		return nil, refuse(sip.StatusUnsupportedMediaType, "Unsupported Media Type", accept)
+	}
+	doc, err := pidf.Parse(body)
+	if err != nil {
+		return nil, refuse(sip.StatusBadRequest, "Bad Request ("+reasonText(err.Error())+")")
+	}
+	show, idle := doc.Show(now)
+	return &PresenceReport{Show: show, IdleSince: idle}, nil
+}
+
+// reasonText makes s fit a reason phrase: one line of at most 200 bytes.
+func reasonText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "..."
+	}
+	return s
+}
+
+// publishExpires is the lifetime a PUBLISH asks for, within [min, max]:
+// its Expires, else max (RFC 3903 §6 step 5); 0 removes.
+func publishExpires(req *sip.Request, minExp, maxExp time.Duration) (time.Duration, *presenceError) {
+	h := req.GetHeader("Expires")
+	if h == nil {
+		return maxExp, nil
+	}
+	secs, err := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+	if err != nil {
+		return 0, refuse(sip.StatusBadRequest, "Bad Request (malformed Expires header)")
+	}
+	d := time.Duration(secs) * time.Second
+	switch {
+	case d == 0:
+		return 0, nil
+	case d < minExp:
+		return 0, refuse(sip.StatusIntervalToBrief, "Interval Too Brief",
+			sip.NewHeader("Min-Expires", strconv.Itoa(int((minExp+time.Second-1)/time.Second))))
+	}
+	return min(d, maxExp), nil
+}
+
+var errNoMatch = errors.New("no such publication")
+
+// apply checks the rest of a PUBLISH from user and, when all is well,
+// changes the event state: it returns the report to make (nil when
+// nothing changed) and the lifetime granted, or the refusal, having
+// changed nothing.
+func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, maxExp time.Duration) (*PresenceReport, time.Duration, *presenceError) {
+	ifMatch := ""
+	if h := req.GetHeader("SIP-If-Match"); h != nil {
+		ifMatch = strings.TrimSpace(h.Value())
+	}
+	p.mu.Lock()
+	_, err := p.lookup(user, ifMatch, now)
+	p.mu.Unlock()
+	if ifMatch != "" && err != nil {
+		return nil, 0, refuse(statusConditionalRequestFailed, "Conditional Request Failed")
+	}
+	expires, e := publishExpires(req, minExp, maxExp)
+	if e != nil {
+		return nil, 0, e
+	}
+	body, e := publishBody(req, now)
+	if e != nil {
+		return nil, 0, e
+	}
+	if ifMatch == "" && body == nil {
+		if expires == 0 {
+			return nil, 0, nil // nothing to remove: nothing changes
+		}
+		return nil, 0, refuse(sip.StatusBadRequest, "Bad Request (an initial PUBLISH needs a PIDF body)")
+	}
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pub *publication
+	if ifMatch != "" {
+		// Looked up again: another PUBLISH may have ended it meanwhile.
+		if pub, err = p.lookup(user, ifMatch, now); err != nil {
+			return nil, 0, refuse(statusConditionalRequestFailed, "Conditional Request Failed")
+		}
+		delete(p.byETag, pub.etag)
+		if expires == 0 {
+			return &PresenceReport{User: user, Device: pub.device, Show: callback.Unavailable, At: now}, 0, nil
+		}
+	} else {
+		if expires == 0 {
+			return nil, 0, nil
+		}
+		pub = &publication{user: user, device: deviceOf(req), etag: rand.Text()}
+		if pub.device == "" {
+			pub.device = "etag:" + pub.etag
+		}
+		live := 0
+		for tag, old := range p.byETag {
+			if old.user != user {
+				continue
+			}
+			if old.device == pub.device { // the device publishes anew: it replaces its old state
+				delete(p.byETag, tag)
+				continue
+			}
+			live++
+		}
+		if live >= MaxPublications {
+			return nil, 0, refuse(sip.StatusForbidden, "Forbidden (too many publications for "+user+")")
+		}
+	}
+	if body != nil {
+		pub.show, pub.idleSince = body.Show, body.IdleSince
+	}
+	if ifMatch != "" {
+		pub.etag = rand.Text() // a new entity tag for each change (RFC 3903 §6 step 7)
+	}
+	pub.expires = now.Add(expires)
+	p.byETag[pub.etag] = pub
+	p.poke()
+	return &PresenceReport{User: user, Device: pub.device, Show: pub.show, IdleSince: pub.idleSince,
+		At: now, Expires: pub.expires, ETag: pub.etag}, expires, nil
+}
+
+// lookup finds user's live publication by entity tag; p.mu is held.
+func (p *presence) lookup(user, etag string, now time.Time) (*publication, error) {
+	pub := p.byETag[etag]
+	if pub == nil || pub.user != user || !pub.expires.After(now) {
+		return nil, errNoMatch
+	}
+	return pub, nil
+}
+
+// poke tells the expiry goroutine that the next expiry may be sooner;
+// p.mu is held.
+func (p *presence) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queue adds a report to deliver.
+func (p *presence) queue(r PresenceReport) {
+	p.mu.Lock()
+	p.pending = append(p.pending, r)
+	p.mu.Unlock()
+}
+
+// deliver hands the queued reports to the handler, in order, outside the
+// lock; when another goroutine is delivering already, it delivers ours
+// too.
+func (p *presence) deliver() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.delivering {
+		return
+	}
+	p.delivering = true
+	defer func() { p.delivering = false }()
+	for len(p.pending) > 0 {
+		r := p.pending[0]
+		p.pending[0] = PresenceReport{}
+		p.pending = p.pending[1:]
+		p.mu.Unlock()
+		p.handler.HandlePresence(r)
+		p.mu.Lock()
+	}
+	p.pending = nil
+}
+
+// expire ends the publications whose time is up and queues their
+// reports; it returns when the next one ends (zero: none).
+func (p *presence) expire(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var next time.Time
+	for tag, pub := range p.byETag {
+		if !pub.expires.After(now) {
+			delete(p.byETag, tag)
+			p.pending = append(p.pending, PresenceReport{User: pub.user, Device: pub.device, Show: callback.Unavailable, At: now})
+			continue
+		}
+		if next.IsZero() || pub.expires.Before(next) {
+			next = pub.expires
+		}
+	}
+	return next
+}
+
+// expirePublications ends publications as their time comes, until the
+// gateway stops. The gateway owns it.
+func (g *Gateway) expirePublications() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		next := g.pres.expire(time.Now())
+		g.pres.deliver()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = time.Until(next)
+		}
+		timer.Reset(wait)
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-g.pres.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// Publications is the number of live presence publications.
+func (g *Gateway) Publications() int {
+	g.pres.mu.Lock()
+	defer g.pres.mu.Unlock()
+	return len(g.pres.byETag)
+}
