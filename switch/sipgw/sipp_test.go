@@ -1,0 +1,116 @@
+package sipgw
+
+import (
+	"context"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/ccswitch/ccswitch/callback"
+	"github.com/ccswitch/ccswitch/internal/cctest"
+	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
+	"github.com/ccswitch/ccswitch/internal/peer"
+	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/tserver"
+)
+
+// TestSIPpPublish: a real SIP stack (SIPp) registers as customer alice,
+// PUBLISHes a PIDF document saying it is on the phone, and removes it,
+// each with digest authentication; the gateway, on a real UDP socket,
+// reports dnd for alice's contact, then unavailable.
+func TestSIPpPublish(t *testing.T) {
+	sipp := peer.Require(t, "sipp")
+	f, err := config.Parse("timers.yaml", []byte(timerCenter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := clock.NewLoop()
+	reg := registrar.New(registrar.Config{
+		Credentials: registrar.StaticCredentials{"alice": registrar.HA1("alice", registrar.DefaultRealm, "secret")},
+	})
+	gw, err := New(Config{Loop: loop, Registrar: reg, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.Attach(ts)
+	reports := cctest.NewRecorder[PresenceReport]()
+	gw.OnPresence(PresenceHandlerFunc(reports.Record))
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	loopDone, served := make(chan struct{}), make(chan error, 1)
+	go func() { loop.Run(ctx); close(loopDone) }()
+	go func() { served <- gw.Serve(ctx, Listeners{UDP: pc}) }()
+	defer func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+		<-loopDone
+	}()
+
+	// SIPp registers alice, then publishes from the same port: two runs,
+	// since SIPp's digest uri is one for the whole run (-auth_uri).
+	port := cctest.FreeUDPPort(t)
+	contact := "127.0.0.1:" + strconv.Itoa(port)
+	runSIPp(t, sipp, filepath.Join("..", "registrar", "testdata", "sipp-register-auth.xml"),
+		"-p", strconv.Itoa(port), "-au", "alice", "-ap", "secret",
+		"-key", "user", "alice", "-key", "contact_hostport", contact, "-key", "expires", "3600", pc.LocalAddr().String())
+	runSIPp(t, sipp, filepath.Join("testdata", "sipp-publish.xml"),
+		"-p", strconv.Itoa(port), "-au", "alice", "-ap", "secret", "-auth_uri", "alice@"+pc.LocalAddr().String(),
+		"-key", "user", "alice", pc.LocalAddr().String())
+
+	if got := reg.Lookup("alice"); len(got) != 1 || got[0].Source != contact {
+		t.Errorf("alice's bindings %v, want SIPp's contact", got)
+	}
+	device := "sip:alice@127.0.0.1:" + strconv.Itoa(port)
+	reports.WaitFor(t, "the publication and its removal", 10*time.Second, func(rs []PresenceReport) bool { return len(rs) >= 2 })
+	rs := reports.Events()
+	if len(rs) != 2 {
+		t.Fatalf("reports %+v, want 2", rs)
+	}
+	pub, removal := rs[0], rs[1]
+	if pub.User != "alice" || pub.Device != device || pub.Show != callback.DoNotDisturb || pub.ETag == "" {
+		t.Errorf("publication %+v, want alice's %s on the phone (dnd)", pub, device)
+	}
+	if d := pub.Expires.Sub(pub.At); d != 600*time.Second {
+		t.Errorf("publication for %v, want 600 s", d)
+	}
+	if removal.User != "alice" || removal.Device != device || removal.Show != callback.Unavailable {
+		t.Errorf("removal %+v", removal)
+	}
+	if gw.Publications() != 0 {
+		t.Errorf("%d publications left", gw.Publications())
+	}
+}
+
+// runSIPp runs one call of scenario (a path relative to the package)
+// from 127.0.0.1 with args, and fails the test unless it succeeds.
+func runSIPp(t *testing.T, sipp, scenario string, args ...string) {
+	t.Helper()
+	sf, err := filepath.Abs(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	args = append([]string{"-sf", sf, "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "20s"}, args...)
+	cmd := exec.CommandContext(ctx, sipp, args...)
+	cmd.Dir = t.TempDir() // its logs
+	cmd.WaitDelay = 5 * time.Second
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sipp %s: %v\n%s", filepath.Base(scenario), err, out)
+	}
+}
