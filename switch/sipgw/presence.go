@@ -3,7 +3,9 @@ package sipgw
 import (
 	"crypto/rand"
 	"errors"
+	"maps"
 	"mime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,34 +15,39 @@ import (
 
 	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/callback/pidf"
+	"github.com/ccswitch/ccswitch/switch/registrar"
 )
 
 // PresenceReport is one change of a device's presence the gateway
 // accepted: a PUBLISH (RFC 3903) that set, modified or refreshed a
-// publication, its removal, or its expiry.
+// publication, its removal, or its expiry; or a registration (REGISTER)
+// of a device that publishes nothing: new, refreshed, removed, expired.
 type PresenceReport struct {
 	// User is the user of the address of record the device publishes for
 	// (the Request-URI's user, which authenticated as itself).
 	User string
-	// Device names the publishing device: the +sip.instance of its
-	// Contact, else its Contact URI, else "etag:" and the publication's
+	// Device names the device: its Contact URI without parameters
+	// (sip:alice@192.0.2.7:5060), the same for its REGISTER and its
+	// PUBLISH; a PUBLISH without Contact is "etag:" and the publication's
 	// first entity tag. It stays the same across refreshes and
 	// modifications; a new publication from the same device replaces the
 	// old one.
 	Device string
-	// Show is what the device's PIDF says (pidf.Document.Show);
-	// callback.Unavailable when the publication ended (removed or expired).
+	// Show is what the device's PIDF says (pidf.Document.Show); for a
+	// device registered that publishes nothing, callback.Available;
+	// callback.Unavailable when the last of them ended (publication
+	// removed or expired, binding removed or expired).
 	Show callback.Show
 	// IdleSince is when the user went idle (RPID user-input; zero: in use
 	// or not said).
 	IdleSince time.Time
 	// At is when the gateway accepted the change.
 	At time.Time
-	// Expires is when the publication ends unless refreshed; zero when it
-	// ended.
+	// Expires is when the publication (or binding) ends unless
+	// refreshed; zero when it ended.
 	Expires time.Time
 	// ETag is the publication's entity tag now (SIP-ETag); empty when it
-	// ended.
+	// ended, or for a registration.
 	ETag string
 }
 
@@ -71,8 +78,11 @@ type PresenceHandlerFunc func(PresenceReport)
 func (f PresenceHandlerFunc) HandlePresence(r PresenceReport) { f(r) }
 
 // OnPresence makes h the handler of the presence the gateway accepts by
-// PUBLISH (RFC 3903, event package presence, application/pidf+xml).
-// Without one, PUBLISH gets 405. Call it before Serve.
+// PUBLISH (RFC 3903, event package presence, application/pidf+xml) and
+// of the registrations of devices that publish nothing (every address of
+// record's: the handler picks the users it knows, customers' devices).
+// Without one, PUBLISH gets 405 and registrations report nothing. Call
+// it before Serve.
 func (g *Gateway) OnPresence(h PresenceHandler) { g.pres.handler = h }
 
 // SIP responses of RFC 3903 that sipgo does not name.
@@ -109,6 +119,8 @@ type presence struct {
 
 	mu         sync.Mutex
 	byETag     map[string]*publication
+	byDevice   map[string]map[string]*publication // user -> device -> its publication
+	registered map[string]map[string]time.Time    // user -> device registered -> binding's expiry
 	pending    []PresenceReport
 	delivering bool
 	wake       chan struct{} // the expiry goroutine's: the next expiry may be sooner
@@ -224,16 +236,18 @@ func presentityOf(req *sip.Request) string {
 // when it sent no Contact.
 func deviceOf(req *sip.Request) string {
 	c := req.Contact()
-	if c == nil {
+	if c == nil || c.Address.Host == "" {
 		return ""
 	}
-	if v, ok := c.Params.Get("+sip.instance"); ok {
-		if v = strings.Trim(v, `"<>`); v != "" {
-			return v
-		}
-	}
-	u := sip.Uri{Scheme: c.Address.Scheme, User: c.Address.User, Host: c.Address.Host, Port: c.Address.Port}
-	return u.String()
+	return deviceName(c.Address)
+}
+
+// deviceName is a contact URI without its parameters: what names a
+// device in both its REGISTER and its PUBLISH (registrar.Contact keeps no
+// header parameter such as +sip.instance).
+func deviceName(u sip.Uri) string {
+	d := sip.Uri{Scheme: strings.ToLower(u.Scheme), User: u.User, Host: strings.ToLower(u.Host), Port: u.Port}
+	return d.String()
 }
 
 // publishBody is what a PUBLISH carries: a parsed PIDF document, or
@@ -335,10 +349,12 @@ func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, m
 		if pub, err = p.lookup(user, ifMatch, now); err != nil {
 			return nil, 0, refuse(statusConditionalRequestFailed, "Conditional Request Failed")
 		}
-		delete(p.byETag, pub.etag)
 		if expires == 0 {
-			return &PresenceReport{User: user, Device: pub.device, Show: callback.Unavailable, At: now}, 0, nil
+			p.remove(pub)
+			return p.ended(user, pub.device, now), 0, nil
 		}
+		delete(p.byETag, pub.etag)
+		pub.etag = rand.Text() // a new entity tag for each change (RFC 3903 §6 step 7)
 	} else {
 		if expires == 0 {
 			return nil, 0, nil
@@ -347,32 +363,52 @@ func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, m
 		if pub.device == "" {
 			pub.device = "etag:" + pub.etag
 		}
-		live := 0
-		for tag, old := range p.byETag {
-			if old.user != user {
-				continue
-			}
-			if old.device == pub.device { // the device publishes anew: it replaces its old state
-				delete(p.byETag, tag)
-				continue
-			}
-			live++
-		}
-		if live >= MaxPublications {
+		if old := p.byDevice[user][pub.device]; old != nil {
+			p.remove(old) // the device publishes anew: this replaces its old state
+		} else if len(p.byDevice[user]) >= MaxPublications {
 			return nil, 0, refuse(sip.StatusForbidden, "Forbidden (too many publications for "+user+")")
 		}
 	}
 	if body != nil {
 		pub.show, pub.idleSince = body.Show, body.IdleSince
 	}
-	if ifMatch != "" {
-		pub.etag = rand.Text() // a new entity tag for each change (RFC 3903 §6 step 7)
-	}
 	pub.expires = now.Add(expires)
-	p.byETag[pub.etag] = pub
+	p.add(pub)
 	p.poke()
 	return &PresenceReport{User: user, Device: pub.device, Show: pub.show, IdleSince: pub.idleSince,
 		At: now, Expires: pub.expires, ETag: pub.etag}, expires, nil
+}
+
+// add stores pub; p.mu is held.
+func (p *presence) add(pub *publication) {
+	p.byETag[pub.etag] = pub
+	devices := p.byDevice[pub.user]
+	if devices == nil {
+		devices = map[string]*publication{}
+		p.byDevice[pub.user] = devices
+	}
+	devices[pub.device] = pub
+}
+
+// remove forgets pub; p.mu is held.
+func (p *presence) remove(pub *publication) {
+	delete(p.byETag, pub.etag)
+	if devices := p.byDevice[pub.user]; devices[pub.device] == pub {
+		delete(devices, pub.device)
+		if len(devices) == 0 {
+			delete(p.byDevice, pub.user)
+		}
+	}
+}
+
+// ended is the report of a device whose publication ended: available
+// while the device is still registered (until its binding expires), else
+// unavailable; p.mu is held.
+func (p *presence) ended(user, device string, now time.Time) *PresenceReport {
+	if exp, ok := p.registered[user][device]; ok && exp.After(now) {
+		return &PresenceReport{User: user, Device: device, Show: callback.Available, At: now, Expires: exp}
+	}
+	return &PresenceReport{User: user, Device: device, Show: callback.Unavailable, At: now}
 }
 
 // lookup finds user's live publication by entity tag; p.mu is held.
@@ -428,10 +464,10 @@ func (p *presence) expire(now time.Time) time.Time {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var next time.Time
-	for tag, pub := range p.byETag {
+	for _, pub := range p.byETag {
 		if !pub.expires.After(now) {
-			delete(p.byETag, tag)
-			p.pending = append(p.pending, PresenceReport{User: pub.user, Device: pub.device, Show: callback.Unavailable, At: now})
+			p.remove(pub)
+			p.pending = append(p.pending, *p.ended(pub.user, pub.device, now))
 			continue
 		}
 		if next.IsZero() || pub.expires.Before(next) {
@@ -468,4 +504,59 @@ func (g *Gateway) Publications() int {
 	g.pres.mu.Lock()
 	defer g.pres.mu.Unlock()
 	return len(g.pres.byETag)
+}
+
+// onRegister answers a REGISTER (the registrar's HandleRegister), then
+// follows the bindings of its address of record: a refresh moves a
+// binding's expiry without the registrar's OnChange, and the report's
+// lifetime must move with it.
+func (g *Gateway) onRegister(req *sip.Request, tx sip.ServerTransaction) {
+	g.cfg.Registrar.HandleRegister(req, tx)
+	if to := req.To(); to != nil && to.Address.User != "" {
+		g.followRegistration(to.Address.User, g.cfg.Registrar.Lookup(to.Address.User))
+	}
+}
+
+// followRegistration reports the changes of user's bindings, when
+// presence is reported.
+func (g *Gateway) followRegistration(user string, contacts []registrar.Contact) {
+	if g.pres.handler == nil {
+		return
+	}
+	g.pres.registrations(user, contacts, time.Now())
+	g.pres.deliver()
+}
+
+// registrations takes user's current bindings and queues a report for
+// each device whose registration changed and that publishes nothing (a
+// device that publishes is reported by its publications): available
+// until the binding expires when it is new or its expiry moved,
+// unavailable when its binding went.
+func (p *presence) registrations(user string, contacts []registrar.Contact, now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cur := map[string]time.Time{}
+	for _, c := range contacts {
+		if d := deviceName(c.URI); c.Expires.After(now) && c.Expires.After(cur[d]) {
+			cur[d] = c.Expires
+		}
+	}
+	old, published := p.registered[user], p.byDevice[user]
+	for _, d := range slices.Sorted(maps.Keys(cur)) {
+		if prev, ok := old[d]; (ok && prev.Equal(cur[d])) || published[d] != nil {
+			continue
+		}
+		p.pending = append(p.pending, PresenceReport{User: user, Device: d, Show: callback.Available, At: now, Expires: cur[d]})
+	}
+	for _, d := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := cur[d]; ok || published[d] != nil {
+			continue
+		}
+		p.pending = append(p.pending, PresenceReport{User: user, Device: d, Show: callback.Unavailable, At: now})
+	}
+	if len(cur) == 0 {
+		delete(p.registered, user)
+		return
+	}
+	p.registered[user] = cur
 }

@@ -2,6 +2,7 @@ package sipgw
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -42,8 +43,9 @@ func (l *presenceLog) take() []PresenceReport {
 // secret.
 var customers = []string{"alice", "bob", "carol"}
 
-// presStart starts a gateway whose registrar knows the customers, with
-// the presence log as its OnPresence handler.
+// presStart starts a gateway whose registrar knows the customers and
+// tells the gateway its changes (as internal/live wires them), with the
+// presence log as its OnPresence handler.
 func presStart(t *testing.T, tune ...func(*Config)) (*tmHarness, *presenceLog) {
 	t.Helper()
 	log := &presenceLog{}
@@ -51,11 +53,26 @@ func presStart(t *testing.T, tune ...func(*Config)) (*tmHarness, *presenceLog) {
 	for _, u := range customers {
 		creds[u] = registrar.HA1(u, "ccswitch", "secret")
 	}
+	var gw *Gateway
 	tune = append(tune, func(c *Config) {
-		c.Registrar = registrar.New(registrar.Config{Realm: "ccswitch", Credentials: creds})
+		c.Registrar = registrar.New(registrar.Config{Realm: "ccswitch", Credentials: creds,
+			OnChange: func(u string, cs []registrar.Contact) { gw.OnRegistration(u, cs) }})
 	})
-	h := tmStartWith(t, time.Second, func(g *Gateway) { g.OnPresence(log) }, tune...)
+	h := tmStartWith(t, time.Second, func(g *Gateway) { gw = g; g.OnPresence(log) }, tune...)
 	return h, log
+}
+
+// register sends user's REGISTER from ph, with credentials, for expires
+// seconds, and returns the response.
+func register(ph *tmPhone, user string, expires int) *sip.Response {
+	ph.T.Helper()
+	publishes++
+	req := ph.Request(sip.REGISTER, user, 1, fmt.Sprintf("reg-%d", publishes))
+	req.Recipient.User = ""
+	req.From().Address.User = user
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	req.SetBody(nil)
+	return ph.DoAuth(req, user, "secret")
 }
 
 var publishes int
@@ -329,5 +346,71 @@ func TestPublishHookNeverBlocksTheTransaction(t *testing.T) {
 		defer h.stop()
 		ph = h.phone("127.0.0.1:7001")
 		wantStatus(t, "PUBLISH without a handler", ph.Do(publishReq(ph, "1001", pidfDoc(pidf.Open), "Event: presence")), 405)
+	})
+}
+
+// TestRegistrationPresence: a customer's phone that registers is
+// reported available until its binding expires, each refresh moving the
+// expiry; once it publishes, its publications speak for it, and when the
+// last one ends it is available again while still registered; its
+// unregistration, or its binding's expiry, reports it unavailable.
+func TestRegistrationPresence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, log := presStart(t)
+		defer h.stop()
+		ph := h.phone("127.0.0.1:7001")
+		const device = "sip:phone@127.0.0.1:7001"
+		one := func(what string) PresenceReport {
+			t.Helper()
+			got := log.take()
+			if len(got) != 1 || got[0].User != "alice" || got[0].Device != device {
+				t.Fatalf("%s: reports %+v, want one of alice's %s", what, got, device)
+			}
+			return got[0]
+		}
+
+		wantStatus(t, "register", register(ph, "alice", 600), 200)
+		if r := one("registered"); r.Show != callback.Available || !r.Expires.Equal(time.Now().Add(600*time.Second)) {
+			t.Fatalf("registered: %+v, want available for 600 s", r)
+		}
+		time.Sleep(100 * time.Second) // virtual
+		wantStatus(t, "refresh", register(ph, "alice", 600), 200)
+		if r := one("refreshed"); r.Show != callback.Available || !r.Expires.Equal(time.Now().Add(600*time.Second)) {
+			t.Fatalf("refreshed: %+v, want available, 600 s from now", r)
+		}
+		wantStatus(t, "bob registers", register(ph, "bob", 600), 200) // another user: nothing of alice's
+		if got := log.take(); len(got) != 1 || got[0].User != "bob" {
+			t.Fatalf("bob's registration: %+v", got)
+		}
+
+		res := publish(ph, "alice", pidfDoc(pidf.Open, pidf.Meeting), "Event: presence", "Expires: 60")
+		wantStatus(t, "publish", res, 200)
+		if r := one("published"); r.Show != callback.DoNotDisturb {
+			t.Fatalf("published: %+v, want dnd", r)
+		}
+		wantStatus(t, "refresh the registration while publishing", register(ph, "alice", 600), 200)
+		if got := log.take(); len(got) != 0 {
+			t.Fatalf("a registration refresh spoke over the publication: %+v", got)
+		}
+		bindingExpires := time.Now().Add(600 * time.Second)
+		time.Sleep(61 * time.Second) // the publication expires
+		if r := one("publication expired"); r.Show != callback.Available || !r.Expires.Equal(bindingExpires) {
+			t.Fatalf("publication expired, still registered: %+v, want available until %v", r, bindingExpires)
+		}
+
+		wantStatus(t, "unregister", register(ph, "alice", 0), 200)
+		if r := one("unregistered"); r.Show != callback.Unavailable {
+			t.Fatalf("unregistered: %+v", r)
+		}
+
+		// A binding that expires, told by the registrar's Expire (which
+		// internal/live runs periodically).
+		wantStatus(t, "register again", register(ph, "alice", 60), 200)
+		one("registered again")
+		time.Sleep(61 * time.Second)
+		h.gw.cfg.Registrar.Expire()
+		if r := one("binding expired"); r.Show != callback.Unavailable {
+			t.Fatalf("binding expired: %+v", r)
+		}
 	})
 }

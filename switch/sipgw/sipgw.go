@@ -211,9 +211,11 @@ func New(cfg Config) (*Gateway, error) {
 		pending:  map[pbx.ConnID]*tserver.Agent{},
 	}
 	g.pres = presence{
-		limiter: newRateLimiter(cfg.PublishRate, cfg.PublishBurst, time.Now),
-		byETag:  map[string]*publication{},
-		wake:    make(chan struct{}, 1),
+		limiter:    newRateLimiter(cfg.PublishRate, cfg.PublishBurst, time.Now),
+		byETag:     map[string]*publication{},
+		byDevice:   map[string]map[string]*publication{},
+		registered: map[string]map[string]time.Time{},
+		wake:       make(chan struct{}, 1),
 	}
 	for _, ip := range cfg.SwitchedTrunks {
 		g.trunks[ip] = true
@@ -267,7 +269,11 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	g.in = sipgo.NewDialogServerCache(g.cli, contact)
 	g.out = sipgo.NewDialogClientCache(g.cli, contact)
 
-	g.srv.OnRegister(g.cfg.Registrar.HandleRegister)
+	if g.pres.handler != nil {
+		g.srv.OnRegister(g.onRegister) // the registrar's, then presence
+	} else {
+		g.srv.OnRegister(g.cfg.Registrar.HandleRegister)
+	}
 	g.srv.OnInvite(g.onInvite)
 	g.srv.OnAck(g.onAck)
 	g.srv.OnBye(g.onBye)

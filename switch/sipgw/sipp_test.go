@@ -23,7 +23,8 @@ import (
 // TestSIPpPublish: a real SIP stack (SIPp) registers as customer alice,
 // PUBLISHes a PIDF document saying it is on the phone, and removes it,
 // each with digest authentication; the gateway, on a real UDP socket,
-// reports dnd for alice's contact, then unavailable.
+// reports alice's contact available (registered), dnd (published), then
+// available again (the publication removed, the phone still registered).
 func TestSIPpPublish(t *testing.T) {
 	sipp := peer.Require(t, "sipp")
 	f, err := config.Parse("timers.yaml", []byte(timerCenter))
@@ -76,20 +77,28 @@ func TestSIPpPublish(t *testing.T) {
 		t.Errorf("alice's bindings %v, want SIPp's contact", got)
 	}
 	device := "sip:alice@127.0.0.1:" + strconv.Itoa(port)
-	reports.WaitFor(t, "the publication and its removal", 10*time.Second, func(rs []PresenceReport) bool { return len(rs) >= 2 })
+	reports.WaitFor(t, "the registration, the publication and its removal", 10*time.Second,
+		func(rs []PresenceReport) bool { return len(rs) >= 3 })
 	rs := reports.Events()
-	if len(rs) != 2 {
-		t.Fatalf("reports %+v, want 2", rs)
+	if len(rs) != 3 {
+		t.Fatalf("reports %+v, want 3", rs)
 	}
-	pub, removal := rs[0], rs[1]
+	registered, pub, removal := rs[0], rs[1], rs[2]
+	if registered.User != "alice" || registered.Device != device || registered.Show != callback.Available ||
+		registered.Expires.Sub(registered.At) < 3599*time.Second {
+		t.Errorf("registration %+v, want alice's %s available for an hour", registered, device)
+	}
 	if pub.User != "alice" || pub.Device != device || pub.Show != callback.DoNotDisturb || pub.ETag == "" {
 		t.Errorf("publication %+v, want alice's %s on the phone (dnd)", pub, device)
 	}
 	if d := pub.Expires.Sub(pub.At); d != 600*time.Second {
 		t.Errorf("publication for %v, want 600 s", d)
 	}
-	if removal.User != "alice" || removal.Device != device || removal.Show != callback.Unavailable {
-		t.Errorf("removal %+v", removal)
+	// The publication removed, the phone is still registered: available
+	// again, until its binding expires.
+	if removal.User != "alice" || removal.Device != device || removal.Show != callback.Available ||
+		!removal.Expires.Equal(registered.Expires) {
+		t.Errorf("after the removal %+v, want available until %v", removal, registered.Expires)
 	}
 	if gw.Publications() != 0 {
 		t.Errorf("%d publications left", gw.Publications())
