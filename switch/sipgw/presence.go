@@ -151,20 +151,17 @@ func refuse(code int, reason string, headers ...sip.Header) *presenceError {
 // the publication is created, refreshed (no body), modified (a body) or
 // removed (Expires: 0), and 200 carries SIP-ETag and Expires.
 func (g *Gateway) onPublish(req *sip.Request, tx sip.ServerTransaction) {
-	res, report := g.publish(req, tx)
+	res := g.publish(req, tx)
 	if res == nil {
 		return // answered already (authentication)
 	}
 	_ = tx.Respond(res)
-	if report != nil {
-		g.pres.queue(*report)
-		g.pres.deliver()
-	}
+	g.pres.deliver() // the report, queued with the change, after the response
 }
 
-// publish processes a PUBLISH; it returns the response and the report to
-// make, or nil when the request was answered already.
-func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) (*sip.Response, *PresenceReport) {
+// publish processes a PUBLISH; it returns the response, or nil when the
+// request was answered already.
+func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) *sip.Response {
 	respond := func(e *presenceError) *sip.Response {
 		res := sip.NewResponseFromRequest(req, e.code, e.reason, nil)
 		for _, h := range e.headers {
@@ -173,36 +170,36 @@ func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) (*sip.Resp
 		return res
 	}
 	if !g.limiter.allow(sourceIP(req.Source())) {
-		return respond(refuse(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1"))), nil
+		return respond(refuse(sip.StatusServiceUnavailable, "Service Unavailable", sip.NewHeader("Retry-After", "1")))
 	}
 	if e := checkEvent(req); e != nil {
-		return respond(e), nil
+		return respond(e)
 	}
 	user, ok := g.cfg.Registrar.Authenticate(req, tx)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	if presentity := presentityOf(req); presentity != user {
-		return respond(refuse(sip.StatusForbidden, "Forbidden ("+user+" may publish only its own presence)")), nil
+		return respond(refuse(sip.StatusForbidden, "Forbidden ("+user+" may publish only its own presence)"))
 	}
 	if !g.pres.limiter.allow(user) {
 		retry := max(1, int((time.Second+time.Duration(float64(time.Second)/g.cfg.PublishRate)-1)/time.Second))
 		g.log.Debug().Str("aor", user).Msg("presence: PUBLISH rate limit")
 		return respond(refuse(sip.StatusServiceUnavailable, "Service Unavailable (presence rate limit)",
-			sip.NewHeader("Retry-After", strconv.Itoa(retry)))), nil
+			sip.NewHeader("Retry-After", strconv.Itoa(retry))))
 	}
 	now := time.Now()
 	rep, expires, e := g.pres.apply(req, user, now, g.cfg.PublishMinExpires, g.cfg.PublishMaxExpires)
 	if e != nil {
 		g.log.Debug().Str("aor", user).Int("status", e.code).Str("reason", e.reason).Msg("presence: PUBLISH refused")
-		return respond(e), nil
+		return respond(e)
 	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	if rep != nil && rep.ETag != "" {
 		res.AppendHeader(sip.NewHeader("SIP-ETag", rep.ETag))
 	}
 	res.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
-	return res, rep
+	return res
 }
 
 // checkEvent refuses a PUBLISH for an event package other than presence
@@ -312,9 +309,10 @@ func publishExpires(req *sip.Request, minExp, maxExp time.Duration) (time.Durati
 var errNoMatch = errors.New("no such publication")
 
 // apply checks the rest of a PUBLISH from user and, when all is well,
-// changes the event state: it returns the report to make (nil when
-// nothing changed) and the lifetime granted, or the refusal, having
-// changed nothing.
+// changes the event state and queues the report of the change (in the
+// order of the changes; deliver hands it over): it returns that report
+// (nil when nothing changed) and the lifetime granted, or the refusal,
+// having changed nothing.
 func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, maxExp time.Duration) (*PresenceReport, time.Duration, *presenceError) {
 	ifMatch := ""
 	if h := req.GetHeader("SIP-If-Match"); h != nil {
@@ -351,7 +349,9 @@ func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, m
 		}
 		if expires == 0 {
 			p.remove(pub)
-			return p.ended(user, pub.device, now), 0, nil
+			rep := p.ended(user, pub.device, now)
+			p.pending = append(p.pending, *rep)
+			return rep, 0, nil
 		}
 		delete(p.byETag, pub.etag)
 		pub.etag = rand.Text() // a new entity tag for each change (RFC 3903 §6 step 7)
@@ -375,8 +375,10 @@ func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, m
 	pub.expires = now.Add(expires)
 	p.add(pub)
 	p.poke()
-	return &PresenceReport{User: user, Device: pub.device, Show: pub.show, IdleSince: pub.idleSince,
-		At: now, Expires: pub.expires, ETag: pub.etag}, expires, nil
+	rep := PresenceReport{User: user, Device: pub.device, Show: pub.show, IdleSince: pub.idleSince,
+		At: now, Expires: pub.expires, ETag: pub.etag}
+	p.pending = append(p.pending, rep)
+	return &rep, expires, nil
 }
 
 // add stores pub; p.mu is held.
@@ -427,13 +429,6 @@ func (p *presence) poke() {
 	case p.wake <- struct{}{}:
 	default:
 	}
-}
-
-// queue adds a report to deliver.
-func (p *presence) queue(r PresenceReport) {
-	p.mu.Lock()
-	p.pending = append(p.pending, r)
-	p.mu.Unlock()
 }
 
 // deliver hands the queued reports to the handler, in order, outside the
