@@ -28,8 +28,9 @@ type PresenceReport struct {
 	User string
 	// Device names the device: its Contact URI without parameters
 	// (sip:alice@192.0.2.7:5060), the same for its REGISTER and its
-	// PUBLISH; a PUBLISH without Contact is "etag:" and the publication's
-	// first entity tag. It stays the same across refreshes and
+	// PUBLISH; a PUBLISH without Contact is the device registered from
+	// the same address, else "etag:" and the publication's first entity
+	// tag. It stays the same across refreshes and
 	// modifications; a new publication from the same device replaces the
 	// old one.
 	Device string
@@ -189,7 +190,11 @@ func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) *sip.Respo
 			sip.NewHeader("Retry-After", strconv.Itoa(retry))))
 	}
 	now := time.Now()
-	rep, expires, e := g.pres.apply(req, user, now, g.cfg.PublishMinExpires, g.cfg.PublishMaxExpires)
+	device := deviceOf(req)
+	if device == "" {
+		device = g.registeredDevice(user, req.Source())
+	}
+	rep, expires, e := g.pres.apply(req, user, device, now, g.cfg.PublishMinExpires, g.cfg.PublishMaxExpires)
 	if e != nil {
 		g.log.Debug().Str("aor", user).Int("status", e.code).Str("reason", e.reason).Msg("presence: PUBLISH refused")
 		return respond(e)
@@ -237,6 +242,18 @@ func deviceOf(req *sip.Request) string {
 		return ""
 	}
 	return deviceName(c.Address)
+}
+
+// registeredDevice names the device of user registered from source (the
+// same ip:port), for a PUBLISH without Contact (baresip sends none); ""
+// when none is.
+func (g *Gateway) registeredDevice(user, source string) string {
+	for _, c := range g.cfg.Registrar.Lookup(user) {
+		if c.Source == source {
+			return deviceName(c.URI)
+		}
+	}
+	return ""
 }
 
 // deviceName is a contact URI without its parameters: what names a
@@ -313,7 +330,7 @@ var errNoMatch = errors.New("no such publication")
 // order of the changes; deliver hands it over): it returns that report
 // (nil when nothing changed) and the lifetime granted, or the refusal,
 // having changed nothing.
-func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, maxExp time.Duration) (*PresenceReport, time.Duration, *presenceError) {
+func (p *presence) apply(req *sip.Request, user, device string, now time.Time, minExp, maxExp time.Duration) (*PresenceReport, time.Duration, *presenceError) {
 	ifMatch := ""
 	if h := req.GetHeader("SIP-If-Match"); h != nil {
 		ifMatch = strings.TrimSpace(h.Value())
@@ -359,7 +376,7 @@ func (p *presence) apply(req *sip.Request, user string, now time.Time, minExp, m
 		if expires == 0 {
 			return nil, 0, nil
 		}
-		pub = &publication{user: user, device: deviceOf(req), etag: rand.Text()}
+		pub = &publication{user: user, device: device, etag: rand.Text()}
 		if pub.device == "" {
 			pub.device = "etag:" + pub.etag
 		}

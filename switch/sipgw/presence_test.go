@@ -414,3 +414,29 @@ func TestRegistrationPresence(t *testing.T) {
 		}
 	})
 }
+
+// TestPublishWithoutContact: a PUBLISH without Contact (as baresip sends
+// it) is the device registered from the same address; from an address
+// that registered nothing, a device of its own.
+func TestPublishWithoutContact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, log := presStart(t)
+		defer h.stop()
+		ph, other := h.phone("127.0.0.1:7001"), h.phone("127.0.0.1:7002")
+		wantStatus(t, "register", register(ph, "alice", 600), 200)
+		log.take()
+		req := publishReq(ph, "alice", pidfDoc(pidf.Closed), "Event: presence")
+		req.RemoveHeader("Contact")
+		wantStatus(t, "publish", ph.DoAuth(req, "alice", "secret"), 200)
+		if got := log.take(); len(got) != 1 || got[0].Device != "sip:phone@127.0.0.1:7001" || got[0].Show != callback.Unavailable {
+			t.Fatalf("reports %+v, want the registered device closed", got)
+		}
+		req = publishReq(other, "alice", pidfDoc(pidf.Open), "Event: presence")
+		req.RemoveHeader("Contact")
+		res := other.DoAuth(req, "alice", "secret")
+		wantStatus(t, "publish from elsewhere", res, 200)
+		if got := log.take(); len(got) != 1 || got[0].Device != "etag:"+header(res, "SIP-ETag") {
+			t.Fatalf("reports %+v, want a device named by the entity tag", got)
+		}
+	})
+}

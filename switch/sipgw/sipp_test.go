@@ -3,9 +3,12 @@ package sipgw
 import (
 	"context"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,40 +30,7 @@ import (
 // available again (the publication removed, the phone still registered).
 func TestSIPpPublish(t *testing.T) {
 	sipp := peer.Require(t, "sipp")
-	f, err := config.Parse("timers.yaml", []byte(timerCenter))
-	if err != nil {
-		t.Fatal(err)
-	}
-	loop := clock.NewLoop()
-	reg := registrar.New(registrar.Config{
-		Credentials: registrar.StaticCredentials{"alice": registrar.HA1("alice", registrar.DefaultRealm, "secret")},
-	})
-	gw, err := New(Config{Loop: loop, Registrar: reg, Log: zerolog.Nop()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.Attach(ts)
-	reports := cctest.NewRecorder[PresenceReport]()
-	gw.OnPresence(PresenceHandlerFunc(reports.Record))
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	loopDone, served := make(chan struct{}), make(chan error, 1)
-	go func() { loop.Run(ctx); close(loopDone) }()
-	go func() { served <- gw.Serve(ctx, Listeners{UDP: pc}) }()
-	defer func() {
-		cancel()
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-		<-loopDone
-	}()
+	gw, reg, addr, reports := servePresence(t)
 
 	// SIPp registers alice, then publishes from the same port: two runs,
 	// since SIPp's digest uri is one for the whole run (-auth_uri).
@@ -68,10 +38,10 @@ func TestSIPpPublish(t *testing.T) {
 	contact := "127.0.0.1:" + strconv.Itoa(port)
 	runSIPp(t, sipp, filepath.Join("..", "registrar", "testdata", "sipp-register-auth.xml"),
 		"-p", strconv.Itoa(port), "-au", "alice", "-ap", "secret",
-		"-key", "user", "alice", "-key", "contact_hostport", contact, "-key", "expires", "3600", pc.LocalAddr().String())
+		"-key", "user", "alice", "-key", "contact_hostport", contact, "-key", "expires", "3600", addr)
 	runSIPp(t, sipp, filepath.Join("testdata", "sipp-publish.xml"),
-		"-p", strconv.Itoa(port), "-au", "alice", "-ap", "secret", "-auth_uri", "alice@"+pc.LocalAddr().String(),
-		"-key", "user", "alice", pc.LocalAddr().String())
+		"-p", strconv.Itoa(port), "-au", "alice", "-ap", "secret", "-auth_uri", "alice@"+addr,
+		"-key", "user", "alice", addr)
 
 	if got := reg.Lookup("alice"); len(got) != 1 || got[0].Source != contact {
 		t.Errorf("alice's bindings %v, want SIPp's contact", got)
@@ -105,6 +75,48 @@ func TestSIPpPublish(t *testing.T) {
 	}
 }
 
+// servePresence serves a gateway on a real UDP socket of 127.0.0.1 whose
+// registrar knows alice (password secret), recording its presence
+// reports; it stops when the test ends.
+func servePresence(t *testing.T) (*Gateway, *registrar.Registrar, string, *cctest.Recorder[PresenceReport]) {
+	t.Helper()
+	f, err := config.Parse("timers.yaml", []byte(timerCenter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loop := clock.NewLoop()
+	reg := registrar.New(registrar.Config{
+		Credentials: registrar.StaticCredentials{"alice": registrar.HA1("alice", registrar.DefaultRealm, "secret")},
+	})
+	gw, err := New(Config{Loop: loop, Registrar: reg, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := tserver.New(f, tserver.Config{Clock: clock.NewReal(loop), Endpoints: gw, DeferLogin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.Attach(ts)
+	reports := cctest.NewRecorder[PresenceReport]()
+	gw.OnPresence(PresenceHandlerFunc(reports.Record))
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	loopDone, served := make(chan struct{}), make(chan error, 1)
+	go func() { loop.Run(ctx); close(loopDone) }()
+	go func() { served <- gw.Serve(ctx, Listeners{UDP: pc}) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Error(err)
+		}
+		<-loopDone
+	})
+	return gw, reg, pc.LocalAddr().String(), reports
+}
+
 // runSIPp runs one call of scenario (a path relative to the package)
 // from 127.0.0.1 with args, and fails the test unless it succeeds.
 func runSIPp(t *testing.T, sipp, scenario string, args ...string) {
@@ -123,3 +135,86 @@ func runSIPp(t *testing.T, sipp, scenario string, args ...string) {
 		t.Fatalf("sipp %s: %v\n%s", filepath.Base(scenario), err, out)
 	}
 }
+
+// TestBaresipPublish: baresip, a softphone customers use, with its
+// presence module registers as alice and PUBLISHes its PIDF; the gateway
+// reports alice's device published open (available, with an entity tag),
+// the same device as its registration.
+func TestBaresipPublish(t *testing.T) {
+	bin := peer.Require(t, "baresip")
+	gw, reg, addr, reports := servePresence(t)
+	dir := t.TempDir()
+	sipPort := cctest.FreeSIPPort(t)
+	config := strings.Join([]string{
+		"poll_method epoll",
+		"sip_listen 127.0.0.1:" + strconv.Itoa(sipPort),
+		"sip_trans_def udp",
+		"audio_player aubridge,x",
+		"audio_source aubridge,x",
+		"module_path /usr/lib/baresip/modules",
+		"module g711.so",
+		"module aubridge.so",
+		"module_app account.so",
+		"module_app presence.so",
+	}, "\n") + "\n"
+	account := "<sip:alice@" + addr + ";transport=udp>;auth_user=alice;auth_pass=secret;regint=600;pubint=600\n"
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "30")
+	cmd.Dir = dir
+	out := &strings.Builder{}
+	var outMu sync.Mutex
+	cmd.Stdout = writerFunc(func(p []byte) (int, error) { outMu.Lock(); defer outMu.Unlock(); return out.Write(p) })
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			outMu.Lock()
+			t.Logf("baresip output:\n%s", out.String())
+			outMu.Unlock()
+		}
+	}()
+	reports.WaitFor(t, "baresip's publication", 20*time.Second, func(rs []PresenceReport) bool {
+		for _, r := range rs {
+			if r.ETag != "" {
+				return true
+			}
+		}
+		return false
+	})
+	bindings := reg.Lookup("alice")
+	if len(bindings) != 1 {
+		t.Fatalf("alice's bindings %v, want baresip's", bindings)
+	}
+	// baresip's PUBLISH has no Contact: the gateway knows it by the
+	// address it registered from, so its publication and its registration
+	// are one device.
+	device := deviceName(bindings[0].URI)
+	for _, r := range reports.Events() {
+		if r.User != "alice" || r.Device != device {
+			t.Errorf("report %+v, want one of alice's %s", r, device)
+		}
+		if r.ETag != "" && r.Show != callback.Available {
+			t.Errorf("baresip's publication %+v, want available (basic open)", r)
+		}
+	}
+	if gw.Publications() != 1 {
+		t.Errorf("%d publications, want baresip's one", gw.Publications())
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
