@@ -252,7 +252,7 @@ func ExampleParse() {
 		fmt.Println(err)
 		return
 	}
-	show, _ := d.Show(time.Now())
+	show, _ := d.Show(at) // when the document arrived
 	fmt.Println(d.Entity, show)
 	_, err = Parse([]byte(`<presence xmlns="urn:ietf:params:xml:ns:pidf"><tuple id="t1"><status><basic>maybe</basic></status></tuple></presence>`))
 	fmt.Println(err)
