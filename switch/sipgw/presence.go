@@ -199,6 +199,10 @@ func (g *Gateway) publish(req *sip.Request, tx sip.ServerTransaction) *sip.Respo
 		g.log.Debug().Str("aor", user).Int("status", e.code).Str("reason", e.reason).Msg("presence: PUBLISH refused")
 		return respond(e)
 	}
+	if rep != nil {
+		g.log.Debug().Str("aor", user).Str("device", rep.Device).Str("show", string(rep.Show)).
+			Dur("expires", expires).Msg("presence: published")
+	}
 	res := sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil)
 	if rep != nil && rep.ETag != "" {
 		res.AppendHeader(sip.NewHeader("SIP-ETag", rep.ETag))
