@@ -210,3 +210,55 @@ func (p *Phone) Message(user, text string, cseq uint32) *sip.Response {
 		}
 	}
 }
+
+// Do sends req and returns its final response (the first response with
+// req's Call-ID and CSeq that is not provisional), skipping other
+// messages; it fails the test when none comes within 5 s.
+func (p *Phone) Do(req *sip.Request) *sip.Response {
+	p.T.Helper()
+	p.Send(req)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		m := p.Recv(time.Until(deadline))
+		if m == nil {
+			break
+		}
+		res, ok := m.(*sip.Response)
+		if ok && !res.IsProvisional() && res.CallID().Value() == req.CallID().Value() &&
+			res.CSeq().SeqNo == req.CSeq().SeqNo && res.CSeq().MethodName == req.Method {
+			return res
+		}
+	}
+	p.T.Fatalf("%s: no final response to %s %s within 5s", p.Addr, req.Method, req.CallID().Value())
+	return nil
+}
+
+// DoAuth is Do with digest authentication: when the switch challenges
+// req (401 or 407), DoAuth sends it again, with the next CSeq, a new
+// branch and the credentials of user and password, and returns the final
+// response to that.
+func (p *Phone) DoAuth(req *sip.Request, user, password string) *sip.Response {
+	p.T.Helper()
+	res := p.Do(req)
+	header, answer := "WWW-Authenticate", "Authorization"
+	switch res.StatusCode {
+	case 401:
+	case 407:
+		header, answer = "Proxy-Authenticate", "Proxy-Authorization"
+	default:
+		return res
+	}
+	chal, err := digest.ParseChallenge(res.GetHeader(header).Value())
+	if err != nil {
+		p.T.Fatal(err)
+	}
+	cred, err := digest.Digest(chal, digest.Options{Method: req.Method.String(), URI: req.Recipient.String(), Username: user, Password: password, Count: 1})
+	if err != nil {
+		p.T.Fatal(err)
+	}
+	again := req.Clone()
+	again.Via().Params.Add("branch", sip.GenerateBranch())
+	again.CSeq().SeqNo++
+	again.AppendHeader(sip.NewHeader(answer, cred.String()))
+	return p.Do(again)
+}

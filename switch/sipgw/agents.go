@@ -24,8 +24,11 @@ const (
 // OnRegistration follows the registrar: an agent whose phone registers is
 // logged in on that extension (and made ready unless configured
 // otherwise); when its last binding goes, it is logged out. Give it to
-// registrar.Options.OnChange.
+// registrar.Config.OnChange. With OnPresence, it also reports the
+// registrations of devices that publish nothing (a binding's expiry, for
+// one, reaches the gateway only this way).
 func (g *Gateway) OnRegistration(user string, contacts []registrar.Contact) {
+	g.followRegistration(user, contacts)
 	g.post(func() {
 		dn, ok := g.ts.Directory().Lookup(user)
 		if !ok || dn.Type != pbx.Extension {

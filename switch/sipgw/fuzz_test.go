@@ -30,6 +30,12 @@ var tortureSeeds = []string{
 	// Negative Content-Length, huge CSeq, unknown method, folded header.
 	"INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK9\r\nFrom: <sip:c@127.0.0.1>;tag=9\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: f9\r\nCSeq: 99999999999999999999 INVITE\r\nContent-Length: -5\r\n\r\n",
 	"NEWMETHOD sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK10\r\nFrom: <sip:c@127.0.0.1>;tag=10\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: f10\r\nCSeq: 1 NEWMETHOD\r\nSubject: line one\r\n  continued\r\nContent-Length: 0\r\n\r\n",
+	// PUBLISH (RFC 3903): presence with a PIDF body (challenged), another
+	// event package, an odd Expires and entity tag, no Event at all.
+	"PUBLISH sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK11\r\nFrom: <sip:alice@127.0.0.1>;tag=11\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: f11\r\nCSeq: 1 PUBLISH\r\nEvent: presence\r\nExpires: 600\r\nContent-Type: application/pidf+xml\r\nContent-Length: 115\r\n\r\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><tuple id=\"t\"><status><basic>open</basic></status></tuple></presence>",
+	"PUBLISH sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK12\r\nFrom: <sip:alice@127.0.0.1>;tag=12\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: f12\r\nCSeq: 1 PUBLISH\r\nEvent: dialog;id=7\r\nContent-Length: 0\r\n\r\n",
+	"PUBLISH sip:@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK13\r\nFrom: <sip:alice@127.0.0.1>;tag=13\r\nTo: <sip:127.0.0.1>\r\nCall-ID: f13\r\nCSeq: 1 PUBLISH\r\nEvent: presence\r\nSIP-If-Match: \r\nExpires: -1\r\nContent-Length: 0\r\n\r\n",
+	"PUBLISH sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7100;branch=z9hG4bK14\r\nFrom: <sip:alice@127.0.0.1>;tag=14\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: f14\r\nCSeq: 1 PUBLISH\r\nContent-Length: 0\r\n\r\n",
 	// Garbage and an empty datagram.
 	"\x00\x01\x02SIP/2.0 INVITE\r\n\r\n",
 	"",
@@ -42,7 +48,7 @@ func FuzzGatewayInput(f *testing.F) {
 	for _, s := range tortureSeeds {
 		f.Add([]byte(s))
 	}
-	h := tmStart(f, 2*time.Second)
+	h := tmStartWith(f, 2*time.Second, func(g *Gateway) { g.OnPresence(PresenceHandlerFunc(func(PresenceReport) {})) })
 	defer h.stop()
 	probe := h.phone("127.0.0.1:7199")
 	fuzzer := h.phone("127.0.0.1:7100")

@@ -101,6 +101,14 @@ type Config struct {
 	// queue's callback_digit in the center file). What the key does is
 	// the DigitHandler's (OnDigit), which gets every digit.
 	CallbackDigits map[string]rune
+	// PUBLISH (RFC 3903, presence; see OnPresence). PublishMinExpires is
+	// the shortest publication accepted, shorter ones get 423 (default
+	// 60 s); PublishMaxExpires caps them and is the lifetime of a PUBLISH
+	// without Expires (default 1 h). PublishRate and PublishBurst limit the
+	// PUBLISHes of one address of record (a token bucket, default 1 a
+	// second after a burst of 10); past it, 503 with Retry-After.
+	PublishMinExpires, PublishMaxExpires time.Duration
+	PublishRate, PublishBurst            float64
 	// ListenRTP opens an RTP socket in [min, max] (media.ListenRTP when
 	// nil); tests give an in-memory one.
 	ListenRTP func(ip string, min, max int) (net.PacketConn, int, error)
@@ -130,7 +138,8 @@ type Gateway struct {
 	msgQueues  inOrder                       // SendMessage's, by target
 	// digitHandler is OnDigit's; nil: callers' RTP is not read for digits.
 	digitHandler DigitHandler
-	digitQueues  inOrder // digits on their way to digitHandler, by interaction
+	digitQueues  inOrder  // digits on their way to digitHandler, by interaction
+	pres         presence // PUBLISHed presence (OnPresence)
 	// wg counts the goroutines the gateway owns (calls, transfers,
 	// dialers, relays, hang-ups, MESSAGE queues); goOwned starts them and
 	// refuses once Serve is closing, so that Serve's Wait is final.
@@ -192,6 +201,19 @@ func New(cfg Config) (*Gateway, error) {
 	if err := checkCallbackDigits(cfg.CallbackDigits); err != nil {
 		return nil, err
 	}
+	if cfg.PublishMinExpires <= 0 {
+		cfg.PublishMinExpires = DefaultPublishMinExpires
+	}
+	if cfg.PublishMaxExpires <= 0 {
+		cfg.PublishMaxExpires = DefaultPublishMaxExpires
+	}
+	cfg.PublishMaxExpires = max(cfg.PublishMaxExpires, cfg.PublishMinExpires)
+	if cfg.PublishRate <= 0 {
+		cfg.PublishRate = DefaultPublishRate
+	}
+	if cfg.PublishBurst < 1 {
+		cfg.PublishBurst = DefaultPublishBurst
+	}
 	g := &Gateway{
 		cfg:      cfg,
 		log:      cfg.Log,
@@ -200,6 +222,13 @@ func New(cfg Config) (*Gateway, error) {
 		calls:    map[pbx.ConnID]*call{},
 		outbound: map[pbx.ConnID]*outbound{},
 		pending:  map[pbx.ConnID]*tserver.Agent{},
+	}
+	g.pres = presence{
+		limiter:    newRateLimiter(cfg.PublishRate, cfg.PublishBurst, time.Now),
+		byETag:     map[string]*publication{},
+		byDevice:   map[string]map[string]*publication{},
+		registered: map[string]map[string]time.Time{},
+		wake:       make(chan struct{}, 1),
 	}
 	for _, ip := range cfg.SwitchedTrunks {
 		g.trunks[ip] = true
@@ -253,7 +282,11 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	g.in = sipgo.NewDialogServerCache(g.cli, contact)
 	g.out = sipgo.NewDialogClientCache(g.cli, contact)
 
-	g.srv.OnRegister(g.cfg.Registrar.HandleRegister)
+	if g.pres.handler != nil {
+		g.srv.OnRegister(g.onRegister) // the registrar's, then presence
+	} else {
+		g.srv.OnRegister(g.cfg.Registrar.HandleRegister)
+	}
 	g.srv.OnInvite(g.onInvite)
 	g.srv.OnAck(g.onAck)
 	g.srv.OnBye(g.onBye)
@@ -264,6 +297,10 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	})
 	g.srv.OnMessage(g.onMessage)
+	if g.pres.handler != nil {
+		g.srv.OnPublish(g.onPublish)
+		g.goOwned(g.expirePublications)
+	}
 	g.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusOK, "OK", nil))
 	})
