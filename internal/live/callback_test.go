@@ -63,8 +63,9 @@ func register(ctx context.Context, t *testing.T, c *Center, user, password strin
 }
 
 // An agent watching a customer over CTI sees the customer's softphone
-// register (online, reachable by sip) and unregister (offline), one event
-// per change; a stranger's number is refused.
+// register (online, reachable by sip), PUBLISH on-the-phone (dnd), a
+// broken PIDF refused with 400 changing nothing, then away: one event per
+// change; a stranger's number is refused.
 func TestCTIWatchesACustomersSoftphone(t *testing.T) {
 	c := mustOpen(t, callbackConfig(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -100,9 +101,63 @@ func TestCTIWatchesACustomersSoftphone(t *testing.T) {
 	if m := next(); m.Customer != "C1001" || m.Status != callback.Online || !slices.Equal(m.Reachable, []callback.Medium{callback.SIP}) {
 		t.Fatalf("after REGISTER: %+v; want C1001 online by sip", m)
 	}
-	register(ctx, t, c, "7001", "alice-phone", 0)
-	if m := next(); m.Status != callback.Offline || len(m.Reachable) != 0 {
-		t.Fatalf("after unREGISTER: %+v; want offline", m)
+	// The softphone PUBLISHes that its user is on the phone: do not disturb.
+	publish(ctx, t, c, "7001", "alice-phone", `<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="sip:7001@127.0.0.1">
+  <tuple id="t1"><status><basic>open</basic></status><contact>sip:7001@127.0.0.1:5998</contact></tuple>
+  <dm:person id="p1"><rpid:activities><rpid:on-the-phone/></rpid:activities></dm:person>
+</presence>`, sip.StatusOK)
+	if m := next(); m.Status != callback.Busy || len(m.Reachable) != 0 {
+		t.Fatalf("after PUBLISH on-the-phone: %+v; want dnd, nothing reachable", m)
+	}
+	// Broken PIDF: 400, and nothing changes (no event before the next).
+	publish(ctx, t, c, "7001", "alice-phone", `<presence xmlns="urn:ietf:params:xml:ns:pidf"><tuple id="t"><status><basic>maybe`, sip.StatusBadRequest)
+	// Away from the phone: away, still reachable there.
+	publish(ctx, t, c, "7001", "alice-phone", `<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="sip:7001@127.0.0.1">
+  <tuple id="t1"><status><basic>open</basic></status><contact>sip:7001@127.0.0.1:5998</contact></tuple>
+  <dm:person id="p1"><rpid:activities><rpid:away/></rpid:activities></dm:person>
+</presence>`, sip.StatusOK)
+	if m := next(); m.Status != callback.Idle || !slices.Equal(m.Reachable, []callback.Medium{callback.SIP}) {
+		t.Fatalf("after PUBLISH away: %+v; want away by sip (the broken one changed nothing)", m)
+	}
+}
+
+// publish sends a PUBLISH of presence (PIDF) for user, with digest
+// authentication, and wants status back.
+func publish(ctx context.Context, t *testing.T, c *Center, user, password, pidf string, want int) {
+	t.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := splitHostPort(t, c.Addrs().SIP)
+	aor := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
+	req := sip.NewRequest(sip.PUBLISH, aor)
+	from := &sip.FromHeader{Address: aor, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(8))
+	req.AppendHeader(from)
+	req.AppendHeader(sip.NewHeader("Event", "presence"))
+	req.AppendHeader(sip.NewHeader("Expires", "300"))
+	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+user+"@127.0.0.1:5998>"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/pidf+xml"))
+	req.SetBody([]byte(pidf))
+	res, err := cli.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired {
+		if res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: password}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res.StatusCode != want {
+		t.Fatalf("PUBLISH %s: %d %s, want %d", user, res.StatusCode, res.Reason, want)
 	}
 }
 

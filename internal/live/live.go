@@ -353,7 +353,6 @@ func (c *Center) openDomain(ctx context.Context) error {
 		OnChange: func(user string, contacts []registrar.Contact) {
 			desk.phoneGone(user, len(contacts))
 			c.gw.OnRegistration(user, contacts)
-			c.loop.Post(func() { c.presence.sipRegistration(user, contacts) })
 		},
 	})
 	c.gw, err = sipgw.New(sipgw.Config{
@@ -367,6 +366,10 @@ func (c *Center) openDomain(ctx context.Context) error {
 		return err
 	}
 	c.ep = &endpoints{sip: c.gw}
+	// Customers' softphones say where they are: registered, PUBLISHed.
+	c.gw.OnPresence(sipgw.PresenceHandlerFunc(func(r sipgw.PresenceReport) {
+		c.loop.Post(func() { c.presence.sip(r) })
+	}))
 	c.ts, err = tserver.New(f, tserver.Config{
 		Clock: realClock, Endpoints: c.ep, Seed: cfg.Seed, DeferLogin: true,
 	})

@@ -9,7 +9,7 @@ import (
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
-	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
@@ -124,25 +124,15 @@ func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo) {
 	p.report(customer, callback.Report{Device: from.User + "/" + from.Device, Medium: callback.XMPP, Show: show})
 }
 
-// sipRegistration takes a SIP user's bindings (the registrar's OnChange,
+// sip takes what the SIP gateway says of a device (sipgw.OnPresence,
 // posted to the loop): a customer's softphone is available while it is
-// registered, until its last binding expires.
-func (p *presence) sipRegistration(user string, contacts []registrar.Contact) {
-	customer, ok := p.customerOfDevice(config.DeviceSIP, user)
+// registered, or what its PUBLISHed PIDF says, until it expires.
+func (p *presence) sip(r sipgw.PresenceReport) {
+	customer, ok := p.customerOfDevice(config.DeviceSIP, r.User)
 	if !ok {
-		return
+		return // an agent's phone, or a stranger
 	}
-	rep := callback.Report{Device: user, Medium: callback.SIP, Show: callback.Unavailable}
-	var until time.Time
-	for _, c := range contacts {
-		if c.Expires.After(until) {
-			until = c.Expires
-		}
-	}
-	if ttl := until.Sub(p.clock.Now()); ttl > 0 {
-		rep.Show, rep.TTL = callback.Available, ttl
-	}
-	p.report(customer, rep)
+	p.report(customer, r.Report())
 }
 
 // report hands rep to the tracker, within customer's rate.

@@ -9,7 +9,7 @@ import (
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
-	"github.com/ccswitch/ccswitch/switch/registrar"
+	"github.com/ccswitch/ccswitch/switch/sipgw"
 )
 
 const presenceCenter = `
@@ -60,10 +60,10 @@ func xmppFrom(user, device string) imgw.Address {
 func TestPresenceSourcesCombine(t *testing.T) {
 	p, clk, seen := newTestPresence(t)
 	p.xmpp(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "away"})
-	p.sipRegistration("7001", []registrar.Contact{{Expires: clk.Now().Add(time.Hour)}})
+	p.sip(sipgw.PresenceReport{User: "7001", Device: "sip:7001@192.0.2.7", Show: callback.Available, At: clk.Now(), Expires: clk.Now().Add(time.Hour)})
 	p.xmpp(xmppFrom("carol@example.test", "pc"), imgw.PresenceInfo{Available: true})
 	p.xmpp(xmppFrom("stranger@example.test", "pc"), imgw.PresenceInfo{Available: true})
-	p.sipRegistration("9999", []registrar.Contact{{Expires: clk.Now().Add(time.Hour)}})
+	p.sip(sipgw.PresenceReport{User: "1001", Device: "sip:1001@192.0.2.8", Show: callback.Available, At: clk.Now(), Expires: clk.Now().Add(time.Hour)})
 
 	want := []callback.Presence{
 		{Status: callback.Idle, Reachable: []callback.Medium{callback.XMPP}},
