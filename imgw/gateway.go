@@ -705,8 +705,13 @@ func (g *Gateway) callbackNumber(c *conversation, text string) {
 		g.say(c, "bot", "That does not look like a phone number. Which number shall we call?")
 		return
 	}
+	// The callback keeps the place the chat had in its queue.
+	requested := g.clock.Now()
+	if !c.enqueued.IsZero() && c.enqueued.Before(requested) {
+		requested = c.enqueued
+	}
 	r := CallbackRequest{Conversation: c.id, From: Address{Network: c.key.network, User: c.key.user},
-		Queue: c.queue, Number: n, Requested: g.clock.Now()}
+		Queue: c.queue, Number: n, Requested: requested}
 	if c.customer != nil {
 		r.CustomerID = c.customer.ID
 	}

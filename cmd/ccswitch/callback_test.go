@@ -67,14 +67,19 @@ func callbackCenter(t *testing.T, tr *trunk, store string) *liveCenter {
 	lc := startServe(t, []string{"serve", "--config", "../../examples/callback-center.yaml",
 		"--sip", "127.0.0.1:0", "--http", "127.0.0.1:0", "--log-level", "info",
 		"--trunk", tr.addr, "--store", store})
+	logEventsOnFailure(t, lc)
+	return lc
+}
+
+// logEventsOnFailure logs lc's CTI events if the test fails.
+func logEventsOnFailure(t *testing.T, lc *liveCenter) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, e := range lc.snapshot() {
-				t.Logf("CTI %s %s conn=%s %s", e.Time.Format("15:04:05.000"), eventLine(e), e.ConnID, e.Queue)
+				t.Logf("CTI %s %s conn=%s %s %v", e.Time.Format("15:04:05.000"), eventLine(e), e.ConnID, e.Queue, e.Media)
 			}
 		}
 	})
-	return lc
 }
 
 // api calls lc's callback API with the CRM's token.

@@ -400,9 +400,18 @@ func (cb *callbacks) Request(r callback.Request) (callback.Request, error) {
 // now scheduled. It keeps the chat's place (its arrival) when known.
 func (cb *callbacks) fromChat(r imgw.CallbackRequest) error {
 	req := callback.Request{Queue: r.Queue, Number: r.Number, Requested: r.Requested, Origin: callback.OriginIM, Conversation: r.Conversation}
+	// The customer: whom the bot identified, else whose device wrote
+	// (the center file's devices, the store's links).
 	if r.CustomerID != 0 && cb.c.im != nil {
 		if cu, ok, err := cb.c.im.st.Customer(context.Background(), r.CustomerID); err == nil && ok {
 			req.Customer = cu.Number
+		}
+	}
+	if req.Customer == "" && strings.HasPrefix(r.From.Network, "xmpp") {
+		if n, ok := cb.c.presence.customerOfDevice(config.DeviceXMPP, r.From.User); ok {
+			req.Customer = n
+		} else if n, ok := cb.c.linkedCustomer(r.From); ok {
+			req.Customer = n
 		}
 	}
 	_, err := cb.Request(req)
