@@ -346,7 +346,7 @@ func TestWaitingChatGetsPositionEWTAndCallbackOffer(t *testing.T) {
 	second.expect(ctx, "Which phone number")
 	second.say(ctx, "+1 555 0100")
 	second.expect(ctx, "We will call you back at +15550100.")
-	c.waitFor(t, "the queued chat abandoned for the callback", 5*time.Second, hasEvent(tserver.EventAbandoned, "", ""))
+	c.waitFor(t, "the queued chat out of its queue for the callback", 5*time.Second, hasEvent(tserver.EventAbandoned, "", tserver.ReasonCallback))
 	c.closeAndFlush(t)
 	st, err := store.Open(c.store, store.Config{})
 	if err != nil {
