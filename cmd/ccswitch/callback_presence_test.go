@@ -199,6 +199,8 @@ func TestCallbackFollowsPresence(t *testing.T) {
 	phone.waitFor(t, "the softphone answering the callback", 20*time.Second, func(s string) bool {
 		return strings.Contains(s, "Call established")
 	})
+	// Her XMPP client was told first.
+	expectBody(t, ctx, alice, "We are calling you now on your SIP phone.")
 	baresipCommand(t, ctrl, "hangup", "") // Alice hangs up; the switch ends the agent's leg
 	lc.waitFor(t, "the first callback talked and ended", 20*time.Second, callbacksEnded(1))
 	code, got := api(t, lc, "GET", "/api/callbacks/"+first, "")
@@ -221,6 +223,7 @@ func TestCallbackFollowsPresence(t *testing.T) {
 		t.Fatalf("POST: %d %v", code, made)
 	}
 	waitPeer(t, tr.cmd, 20*time.Second, "the trunk taking the second callback")
+	expectBody(t, ctx, alice, "We are calling you now on +15550001.") // away, but on IM
 	if calls := tr.called(t); len(calls) != 1 || calls["+15550001"] != 1 {
 		t.Fatalf("the trunk was called at %v; want her mobile +15550001 once", calls)
 	}
