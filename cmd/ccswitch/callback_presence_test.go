@@ -233,4 +233,16 @@ func TestCallbackFollowsPresence(t *testing.T) {
 	if code != http.StatusOK || got["state"] != "done" || len(attempts) != 1 || attempts[0].(map[string]any)["medium"] != "phone" {
 		t.Fatalf("the second callback: %d %v; want done by phone at once", code, got)
 	}
+
+	// "Tell me when the wait is under 5 minutes": agent 1001 is free, the
+	// wait is nothing, she is told on her IM network, once.
+	code, alert := api(t, lc, "POST", "/api/alerts", `{"customer":"C1001","kind":"wait_under","queue":"support","minutes":5}`)
+	if code != http.StatusCreated {
+		t.Fatalf("POST alert: %d %v", code, alert)
+	}
+	expectBody(t, ctx, alice, "The wait in support is now under 5 minutes.")
+	code, list := api(t, lc, "GET", "/api/alerts", "")
+	if alerts := list["alerts"].([]any); code != http.StatusOK || len(alerts) != 1 || alerts[0].(map[string]any)["fired"] != 1.0 {
+		t.Fatalf("alerts %d %v; want hers, fired once", code, list)
+	}
 }

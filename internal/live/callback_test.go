@@ -283,3 +283,47 @@ func waitingIn(t *testing.T, c *Center, queue string) int {
 	}
 	return n
 }
+
+// The alert API: a router's token adds, lists and removes a customer's
+// alerts; bad ones get their status and store nothing.
+func TestAlertAPI(t *testing.T) {
+	c := mustOpen(t, callbackConfig(t))
+	for _, tc := range []struct {
+		name, body string
+		code       int
+		msg        string
+	}{
+		{"not json", `{"customer":`, 400, "not a JSON object"},
+		{"unknown field", `{"customer":"C1001","kind":"wait_under","queue":"support","minutes":5,"when":"now"}`, 400, `unknown field "when"`},
+		{"no customer", `{"kind":"wait_under","queue":"support","minutes":5}`, 400, `"customer" is required`},
+		{"bad kind", `{"customer":"C1001","kind":"weather","queue":"support","minutes":5}`, 400, `"kind" "weather"`},
+		{"bad medium", `{"customer":"C1001","kind":"wait_under","queue":"support","minutes":5,"medium":"fax"}`, 400, `"medium" "fax"`},
+		{"minutes", `{"customer":"C1001","kind":"wait_under","queue":"support","minutes":0}`, 400, "minutes"},
+		{"unknown customer", `{"customer":"C9999","kind":"wait_under","queue":"support","minutes":5}`, 404, "C9999"},
+		{"unknown queue", `{"customer":"C1001","kind":"wait_under","queue":"nowhere","minutes":5}`, 404, "nowhere"},
+	} {
+		code, out := apiCall(t, c, "POST", "/api/alerts", crmToken, tc.body)
+		msg, _ := out["error"].(string)
+		if code != tc.code || !strings.Contains(msg, tc.msg) {
+			t.Errorf("%s: %d %q; want %d and %q", tc.name, code, msg, tc.code, tc.msg)
+		}
+	}
+	if code, _ := apiCall(t, c, "GET", "/api/alerts", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", code)
+	}
+	code, made := apiCall(t, c, "POST", "/api/alerts", crmToken, `{"customer":"C1001","kind":"wait_under","queue":"support","minutes":5}`)
+	id, _ := made["id"].(string)
+	if code != http.StatusCreated || id == "" || made["active"] != true || made["armed"] != true {
+		t.Fatalf("POST: %d %v", code, made)
+	}
+	code, list := apiCall(t, c, "GET", "/api/alerts", crmToken, "")
+	if alerts := list["alerts"].([]any); code != http.StatusOK || len(alerts) != 1 {
+		t.Fatalf("list: %d %v; want the one alert (bad ones stored nothing)", code, list)
+	}
+	if code, _ := apiCall(t, c, "DELETE", "/api/alerts/"+id, crmToken, ""); code != http.StatusOK {
+		t.Fatalf("DELETE: %d", code)
+	}
+	if code, _ := apiCall(t, c, "DELETE", "/api/alerts/"+id, crmToken, ""); code != http.StatusNotFound && code != http.StatusConflict {
+		t.Fatalf("DELETE twice: %d, want 404 or 409", code)
+	}
+}

@@ -23,6 +23,10 @@ import (
 //   - GET /api/callbacks/{id}: the request, its state and every attempt.
 //   - GET /api/callbacks?state=pending: {"callbacks": [...]}, by id.
 //   - DELETE /api/callbacks/{id}: cancels it; 200 and the request.
+//   - POST /api/alerts {"customer": C, "kind": "wait_under", "queue": Q,
+//     "minutes": N} or {"customer": C, "kind": "before_callback",
+//     "callback": ID, "minutes": N}, optional "medium" (xmpp, sip, web):
+//     201 and the alert; GET /api/alerts; DELETE /api/alerts/{id}.
 //
 // Every call needs a bearer token of a router, supervisor or admin.
 // Errors are {"error": "..."} with 400 (a bad body), 401, 403, 404 (an
@@ -37,6 +41,50 @@ type callbackService interface {
 	Get(id string) (callback.Request, bool)
 	List(state callback.State) []callback.Request
 	Cancel(id string) (callback.Request, error)
+	AddAlert(a callback.Alert) (callback.Alert, error)
+	Alerts() []callback.Alert
+	RemoveAlert(id string) error
+}
+
+// alertBody is POST /api/alerts' body.
+type alertBody struct {
+	Customer string `json:"customer"`
+	Queue    string `json:"queue"`
+	Kind     string `json:"kind"`
+	Minutes  int    `json:"minutes"`
+	Medium   string `json:"medium"`
+	Callback string `json:"callback"`
+}
+
+// decodeAlert reads a POST /api/alerts body; the scheduler checks the
+// rest (known customer, queue, callback; minutes in range).
+func decodeAlert(body []byte) (callback.Alert, error) {
+	bad := func(format string, args ...any) (callback.Alert, error) {
+		return callback.Alert{}, fmt.Errorf("%w: %s", errBadCallback, fmt.Sprintf(format, args...))
+	}
+	if len(body) > maxCallbackBody {
+		return bad("the body has more than %d bytes", maxCallbackBody)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var b alertBody
+	if err := dec.Decode(&b); err != nil {
+		return bad("the body is not a JSON object of customer, queue, kind, minutes, medium and callback: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return bad("more than one JSON value in the body")
+	}
+	a := callback.Alert{Customer: strings.TrimSpace(b.Customer), Queue: strings.TrimSpace(b.Queue),
+		Kind: callback.AlertKind(b.Kind), Minutes: b.Minutes, Medium: callback.Medium(b.Medium), Callback: strings.TrimSpace(b.Callback)}
+	switch {
+	case a.Customer == "":
+		return bad(`"customer" is required`)
+	case a.Kind != callback.WaitUnder && a.Kind != callback.BeforeCallback:
+		return bad(`"kind" %q (want wait_under or before_callback)`, cutText(b.Kind))
+	case a.Medium != "" && a.Medium != callback.XMPP && a.Medium != callback.SIP && a.Medium != callback.Web:
+		return bad(`"medium" %q (want xmpp, sip or web, or none: the first that reaches the customer)`, cutText(b.Medium))
+	}
+	return a, nil
 }
 
 // maxCallbackBody bounds a POST's body.
@@ -226,6 +274,69 @@ func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable
 			return
 		}
 		apiJSON(w, http.StatusOK, got)
+	})
+}
+
+// mountAlerts adds the alert API to mux: POST /api/alerts, GET
+// /api/alerts, DELETE /api/alerts/{id}, with the callback API's roles.
+func (c *Center) mountAlerts(mux *http.ServeMux, svc callbackService, durable func(context.Context) error) {
+	mux.HandleFunc("POST /api/alerts", func(w http.ResponseWriter, r *http.Request) {
+		if !c.callbackCaller(w, r) {
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxCallbackBody+1))
+		if err != nil {
+			apiError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+			return
+		}
+		a, err := decodeAlert(body)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var made callback.Alert
+		if err := c.loop.Do(r.Context(), func() { made, err = svc.AddAlert(a) }); err != nil {
+			apiError(w, http.StatusServiceUnavailable, "the routing loop does not answer")
+			return
+		}
+		if err != nil {
+			apiError(w, callbackStatus(err), err.Error())
+			return
+		}
+		if err := durable(r.Context()); err != nil {
+			apiError(w, http.StatusServiceUnavailable, "the alert "+made.ID+" may not be stored: "+err.Error())
+			return
+		}
+		apiJSON(w, http.StatusCreated, made)
+	})
+	mux.HandleFunc("GET /api/alerts", func(w http.ResponseWriter, r *http.Request) {
+		if !c.callbackCaller(w, r) {
+			return
+		}
+		var list []callback.Alert
+		if err := c.loop.Do(r.Context(), func() { list = svc.Alerts() }); err != nil {
+			apiError(w, http.StatusServiceUnavailable, "the routing loop does not answer")
+			return
+		}
+		if list == nil {
+			list = []callback.Alert{}
+		}
+		apiJSON(w, http.StatusOK, map[string]any{"alerts": list})
+	})
+	mux.HandleFunc("DELETE /api/alerts/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if !c.callbackCaller(w, r) {
+			return
+		}
+		var err error
+		if derr := c.loop.Do(r.Context(), func() { err = svc.RemoveAlert(r.PathValue("id")) }); derr != nil {
+			apiError(w, http.StatusServiceUnavailable, "the routing loop does not answer")
+			return
+		}
+		if err != nil {
+			apiError(w, callbackStatus(err), err.Error())
+			return
+		}
+		apiJSON(w, http.StatusOK, map[string]string{"id": r.PathValue("id"), "state": "removed"})
 	})
 }
 

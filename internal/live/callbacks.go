@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
 	"github.com/ccswitch/ccswitch/callback"
@@ -44,6 +45,8 @@ type callbacks struct {
 	entered map[string]bool
 	// digits: the key a queue's callers press for a callback.
 	digits map[string]rune
+	// softphones: each customer's SIP devices (users), for SIP MESSAGE.
+	softphones map[string][]string
 }
 
 var (
@@ -63,7 +66,16 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 	cb := &callbacks{
 		c: c, log: c.log.With().Str("component", "callback").Logger(),
 		queueOf: map[string]string{}, byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{},
-		entered: map[string]bool{}, digits: map[string]rune{},
+		entered: map[string]bool{}, digits: map[string]rune{}, softphones: map[string][]string{},
+	}
+	if f.IM != nil {
+		for _, cu := range f.IM.Customers {
+			for _, d := range cu.Devices {
+				if d.Network == config.DeviceSIP {
+					cb.softphones[cu.Number] = append(cb.softphones[cu.Number], d.Address)
+				}
+			}
+		}
 	}
 	for _, q := range f.Queues {
 		switch {
@@ -110,6 +122,21 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 	}
 	if len(reqs) > 0 {
 		cb.log.Info().Int("callbacks", len(reqs)).Int("pending", len(cb.sched.List(callback.Pending))).Msg("callbacks restored")
+	}
+	adocs, err := c.im.st.AlertDocs(ctx)
+	if err != nil {
+		return fmt.Errorf("live: store %s: %w", c.cfg.StorePath, err)
+	}
+	alerts := make([]callback.Alert, 0, len(adocs))
+	for _, d := range adocs {
+		var a callback.Alert
+		if err := json.Unmarshal(d.Doc, &a); err != nil {
+			return fmt.Errorf("live: store %s: alert %s: %w", c.cfg.StorePath, d.ID, err)
+		}
+		alerts = append(alerts, a)
+	}
+	if err := cb.sched.RestoreAlerts(alerts); err != nil {
+		return fmt.Errorf("live: store %s: %w", c.cfg.StorePath, err)
 	}
 	return nil
 }
@@ -302,15 +329,45 @@ func (cb *callbacks) forget(conn pbx.ConnID) {
 	}
 }
 
-// Notify implements callback.Notifier: a heads-up over the customer's
-// XMPP network, when the presence side knows where they are.
+// Notify implements callback.Notifier: a heads-up or an alert over the
+// customer's XMPP network (where the presence side last saw them), or by
+// SIP MESSAGE to their registered softphones. Best effort: what cannot go
+// out is logged.
 func (cb *callbacks) Notify(customer string, medium callback.Medium, text string) {
-	if medium != callback.XMPP || cb.c.im == nil {
-		return
+	sent := false
+	switch medium {
+	case callback.XMPP:
+		if to, ok := cb.c.presence.xmppAddress(customer); ok && cb.c.im != nil {
+			sent = cb.c.im.gw.Notify(to, text)
+		}
+	case callback.SIP:
+		for _, user := range cb.softphones[customer] {
+			for _, b := range cb.c.reg.Lookup(user) {
+				req := sip.NewRequest(sip.MESSAGE, b.URI)
+				from := &sip.FromHeader{Address: cb.c.gw.LocalURI(cb.chatUser()), Params: sip.NewParams()}
+				from.Params.Add("tag", sip.GenerateTagN(16))
+				req.AppendHeader(from)
+				req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: b.URI.Host, Port: b.URI.Port}})
+				req.AppendHeader(sip.NewHeader("Content-Type", "text/plain;charset=UTF-8"))
+				req.SetBody([]byte(text))
+				if err := cb.c.gw.SendMessage("callback:"+b.URI.String(), req, nil); err == nil {
+					sent = true
+				}
+			}
+		}
 	}
-	if to, ok := cb.c.presence.xmppAddress(customer); ok {
-		cb.c.im.gw.Notify(to, text)
+	if !sent {
+		cb.log.Info().Str("customer", customer).Str("medium", string(medium)).Msg("callback: a notice could not go out")
 	}
+}
+
+// chatUser is the user part of the center's chat address, the sender of
+// what the callback server says by SIP MESSAGE.
+func (cb *callbacks) chatUser() string {
+	if f := cb.c.cfg.Center; f.IM != nil && f.IM.Networks.SIPMessage.User != "" {
+		return f.IM.Networks.SIPMessage.User
+	}
+	return "support"
 }
 
 // Save implements callback.Journal: the request, whole, to the store.
@@ -373,6 +430,13 @@ func (x ctiCallbacks) Request(r cti.CallbackRequest) (string, error) {
 		Mode: callback.Mode(r.Mode), Origin: callback.OriginCTI})
 	return made.ID, err
 }
+
+// AddAlert, Alerts and RemoveAlert implement callbackService.
+func (cb *callbacks) AddAlert(a callback.Alert) (callback.Alert, error) { return cb.sched.AddAlert(a) }
+
+func (cb *callbacks) Alerts() []callback.Alert { return cb.sched.Alerts() }
+
+func (cb *callbacks) RemoveAlert(id string) error { return cb.sched.RemoveAlert(id) }
 
 // Get, List and Cancel implement callbackService.
 func (cb *callbacks) Get(id string) (callback.Request, bool) { return cb.sched.Get(id) }

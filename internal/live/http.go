@@ -32,6 +32,7 @@ func (c *Center) routes() *http.ServeMux {
 	mux.Handle("/cti", c.cti)
 	if c.callbacks != nil {
 		c.mountCallbacks(mux, c.callbacks, c.callbacks.durable)
+		c.mountAlerts(mux, c.callbacks, c.callbacks.durable)
 	}
 	if c.im != nil {
 		c.im.mount(mux)
