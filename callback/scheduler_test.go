@@ -215,7 +215,7 @@ func (r *rig) online(customer string, ms ...Medium) {
 // round after exactly Pause, failed after MaxAttempts attempts with a
 // result, done at the first answer.
 func TestRetriesAndBackOff(t *testing.T) {
-	tenSec, twentySec := 10*time.Second, 20*time.Second
+	ring10, ring20 := 10*time.Second, 20*time.Second
 	for _, tc := range []struct {
 		name     string
 		req      Request
@@ -228,7 +228,7 @@ func TestRetriesAndBackOff(t *testing.T) {
 		{
 			name:     "a number, never answering: three attempts, Pause apart",
 			req:      Request{Queue: "support", Number: "+15550123"},
-			script:   []scripted{{ResultNoAnswer, twentySec}, {ResultNoAnswer, twentySec}, {ResultNoAnswer, twentySec}},
+			script:   []scripted{{ResultNoAnswer, ring20}, {ResultNoAnswer, ring20}, {ResultNoAnswer, ring20}},
 			attempts: "phone:+15550123 no_answer r1 @0s-20s; phone:+15550123 no_answer r2 @5m20s-5m40s; phone:+15550123 no_answer r3 @10m40s-11m0s",
 			state:    Failed, withdraw: 3,
 		},
@@ -236,7 +236,7 @@ func TestRetriesAndBackOff(t *testing.T) {
 			name:     "softphone busy: the mobile at once, answered",
 			req:      Request{Queue: "support", Customer: "1001"},
 			online:   []Medium{SIP, XMPP},
-			script:   []scripted{{ResultBusy, tenSec}, {ResultAnswered, twentySec}},
+			script:   []scripted{{ResultBusy, ring10}, {ResultAnswered, ring20}},
 			attempts: "sip:alice busy r1 @0s-10s; phone:+15550101 answered r1 @10s-30s",
 			state:    Done, withdraw: 0,
 		},
@@ -244,7 +244,7 @@ func TestRetriesAndBackOff(t *testing.T) {
 			name:     "both fail: a pause, a new round from the softphone, failed at the third",
 			req:      Request{Queue: "support", Customer: "1001"},
 			online:   []Medium{SIP},
-			script:   []scripted{{ResultBusy, tenSec}, {ResultUnreachable, tenSec}, {ResultNoAnswer, twentySec}},
+			script:   []scripted{{ResultBusy, ring10}, {ResultUnreachable, ring10}, {ResultNoAnswer, ring20}},
 			attempts: "sip:alice busy r1 @0s-10s; phone:+15550101 unreachable r1 @10s-20s; sip:alice no_answer r2 @5m20s-5m40s",
 			state:    Failed, withdraw: 2,
 		},
@@ -252,14 +252,14 @@ func TestRetriesAndBackOff(t *testing.T) {
 			name:     "online on IM only: the softphone is not registered, the mobile",
 			req:      Request{Queue: "support", Customer: "1001"},
 			online:   []Medium{XMPP},
-			script:   []scripted{{ResultAnswered, tenSec}},
+			script:   []scripted{{ResultAnswered, ring10}},
 			attempts: "phone:+15550101 answered r1 @0s-10s",
 			state:    Done, withdraw: 0,
 		},
 		{
 			name:     "offline: the home number only",
 			req:      Request{Queue: "support", Customer: "1001"},
-			script:   []scripted{{ResultBusy, tenSec}, {ResultAnswered, tenSec}},
+			script:   []scripted{{ResultBusy, ring10}, {ResultAnswered, ring10}},
 			attempts: "phone:+15550199 busy r1 @0s-10s; phone:+15550199 answered r2 @5m10s-5m20s",
 			state:    Done, withdraw: 1,
 		},
