@@ -322,3 +322,42 @@ func TestQueuedCallerPresses1IsCalledBack(t *testing.T) {
 		t.Fatalf("%d callbacks done, want 1", len(done))
 	}
 }
+
+// TestCustomerFirstCallback: a customer-first callback is dialled once its
+// queue's wait is over (agent 1001 free): the customer answers the
+// switch's call through the trunk, the call goes to the head of support
+// and agent 1001 is rung and talks with the customer.
+func TestCustomerFirstCallback(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	port := cctest.FreeUDPPort(t)
+	tr := &trunk{addr: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(t.TempDir(), "trunk.log")}
+	tr.cmd = sipp(t, ctx, "-sf", sippScenario(t, "trunk-answers.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-trace_logs", "-log_file", tr.log, "-m", "1")
+	lc := callbackCenter(t, tr, filepath.Join(t.TempDir(), "cb.db"))
+	sippPhone(t, ctx, lc, "1001", "agent-waits-for-bye.xml")
+	code, made := api(t, lc, "POST", "/api/callbacks", `{"queue":"support","number":"+15550177","mode":"customer_first"}`)
+	if code != http.StatusCreated || made["mode"] != "customer_first" {
+		t.Fatalf("POST: %d %v", code, made)
+	}
+	waitPeer(t, tr.cmd, 30*time.Second, "the customer answering and hanging up")
+	if got := tr.called(t); len(got) != 1 || got["+15550177"] != 1 {
+		t.Fatalf("the trunk was called at %v; want +15550177 once", got)
+	}
+	lc.waitFor(t, "agent 1001 talking with the customer in support, then released", 10*time.Second, func(events []tserver.Event) bool {
+		established := false
+		for _, e := range events {
+			if e.Media == pbx.VoIP && e.Queue == "support" && e.Type == tserver.EventEstablished && e.AgentID == "agent-01" {
+				established = true
+			}
+			if established && e.Media == pbx.VoIP && e.Type == tserver.EventReleased && e.Reason == "" {
+				return true
+			}
+		}
+		return false
+	})
+	code, got := api(t, lc, "GET", "/api/callbacks/"+made["id"].(string), "")
+	if code != http.StatusOK || got["state"] != "done" {
+		t.Fatalf("the callback: %d %v; want done", code, got)
+	}
+}

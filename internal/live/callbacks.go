@@ -250,32 +250,73 @@ func (cb *callbacks) Withdraw(id string) {
 	}
 }
 
-// EWT implements callback.Queues.
+// EWT implements callback.Queues: the estimated wait of queue itself
+// (a customer-first callback is dialled when its calls queue's wait is
+// over; an alert speaks of the queue the customer asked about).
 func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
-	q, ok := cb.queueOf[queue]
-	if !ok {
-		return 0, false
-	}
-	e, err := cb.c.ts.EstimatedWait(q)
+	e, err := cb.c.ts.EstimatedWait(queue)
 	if err != nil {
 		return 0, false
 	}
 	return e.Staffing, true
 }
 
-// Dial implements callback.Dialer: the agent on the callback's
-// interaction calls t (agent first).
+// Dial implements callback.Dialer. Agent first, the agent on the
+// callback's interaction calls t; customer first, the gateway calls t and,
+// once answered, queues the call at the head of the callback's voice
+// queue for the next agent.
 func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callback.Mode) {
-	conn, ok := cb.byID[id]
-	if !ok || mode != callback.AgentFirst {
-		cb.log.Error().Str("callback", id).Str("mode", string(mode)).Msg("callback: nothing carries this call")
+	unreachable := func(why string) {
+		cb.log.Error().Str("callback", id).Str("mode", string(mode)).Msg("callback: " + why)
 		cb.c.loop.Post(func() { _ = cb.sched.Result(id, attempt, callback.ResultUnreachable) })
+	}
+	if mode == callback.CustomerFirst {
+		r, ok := cb.sched.Get(id)
+		queue, qok := cb.voiceQueue(r.Queue)
+		if !ok || !qok {
+			unreachable("no voice queue for a customer-first callback")
+			return
+		}
+		var data pbx.UserData
+		data.Set("callback_id", id)
+		data.Set("callback_medium", string(t.Medium))
+		if r.Customer != "" {
+			data.Set("customer", r.Customer)
+			data.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
+		}
+		cb.c.gw.DialCustomerFirst(t, queue, r.Requested, data, func(res callback.Result) {
+			if err := cb.sched.Result(id, attempt, res); err != nil {
+				cb.log.Warn().Err(err).Str("callback", id).Msg("callback: result refused")
+			}
+		})
+		return
+	}
+	conn, ok := cb.byID[id]
+	if !ok {
+		unreachable("nothing carries this call")
 		return
 	}
 	if x := cb.c.ts.Contact(conn); x != nil {
 		x.UserData.Set("callback_medium", string(t.Medium))
 	}
 	cb.c.gw.DialCallback(conn, attempt, t)
+}
+
+// voiceQueue is where a customer-first callback's call waits: the
+// request's queue when it takes calls, else a calls queue whose
+// callbacks wait in it.
+func (cb *callbacks) voiceQueue(queue string) (string, bool) {
+	isCalls := func(m string) bool { return m == "voice" || m == "voip" }
+	var found string
+	for _, q := range cb.c.cfg.Center.Queues {
+		switch {
+		case q.Name == queue && isCalls(q.Media):
+			return q.Name, true
+		case found == "" && q.CallbackQueue == queue && isCalls(q.Media):
+			found = q.Name
+		}
+	}
+	return found, found != ""
 }
 
 // Answered implements sipgw.Callbacks: the agent took the callback; the
@@ -451,11 +492,13 @@ func (cb *callbacks) Cancel(id string) (callback.Request, error) {
 	return r, nil
 }
 
-// Request schedules r (callbackService), refusing what the live switch
-// cannot carry yet.
+// Request schedules r (callbackService). A customer-first callback needs
+// a calls queue to wait in once the customer answers.
 func (cb *callbacks) Request(r callback.Request) (callback.Request, error) {
 	if r.Mode == callback.CustomerFirst {
-		return callback.Request{}, pbx.Errorf(pbx.Unavailable, "callback: customer_first callbacks are not carried by the live switch yet; use agent_first")
+		if _, ok := cb.voiceQueue(r.Queue); !ok && cb.Known(r.Queue) {
+			return callback.Request{}, fmt.Errorf("callback: queue %q: a customer-first callback waits in a voice or voip queue once the customer answers, and none leads here: %w", r.Queue, callback.ErrInvalid)
+		}
 	}
 	return cb.sched.Request(r)
 }

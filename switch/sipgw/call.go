@@ -36,6 +36,10 @@ type call struct {
 	caller       *sipgo.DialogServerSession
 	callerRTP    net.PacketConn
 	callerRemote net.Addr
+	// customerLeg is the customer's leg when the switch called the
+	// customer (a customer-first callback) instead of being called; then
+	// caller is nil.
+	customerLeg *sipgo.DialogClientSession
 
 	mu          sync.Mutex
 	agent       *sipgo.DialogClientSession // the leg being rung or connected
@@ -510,6 +514,12 @@ func (c *call) hangUp() {
 			_ = c.g.byeCaller(ctx, c.caller)
 		}
 		c.caller.Close()
+	}
+	if leg := c.customerLeg; leg != nil {
+		if leg.LoadState() == sip.DialogStateConfirmed && leg.Context().Err() == nil {
+			_ = c.g.byeAgent(ctx, leg) // a leg the switch placed, like an agent's
+		}
+		leg.Close()
 	}
 	if agent != nil {
 		agent.Close()

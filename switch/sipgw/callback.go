@@ -1,6 +1,7 @@
 package sipgw
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -276,4 +277,96 @@ func dialResult(err error, timedOut bool) callback.Result {
 		return callback.ResultNoAnswer
 	}
 	return callback.ResultUnreachable
+}
+
+// CustomerFirstPriority lifts a customer-first callback's call above the
+// callers waiting in its queue: the customer answered the switch's call
+// and waits at the head of the queue for the next agent.
+const CustomerFirstPriority = 1000
+
+// DialCustomerFirst calls t for a customer-first callback (on the loop,
+// never blocking): once the customer answers, report hears answered and
+// the call enters queue (voice or voip) at its head, arrived at since, and
+// is carried like any caller's: a short prompt and music until an agent
+// is rung and bridged. A call that does not get through reports busy,
+// no_answer or unreachable. report runs on the loop.
+func (g *Gateway) DialCustomerFirst(t callback.Target, queue string, since time.Time, data pbx.UserData, report func(callback.Result)) {
+	o := &outbound{g: g}
+	o.ctx, o.cancel = context.WithCancel(g.ctx)
+	if !g.goOwned(func() { o.carryCustomerFirst(t, queue, since, data, report) }) {
+		o.cancel()
+		g.post(func() { report(callback.ResultUnreachable) })
+	}
+}
+
+// carryCustomerFirst calls the customer, then hands the answered leg to
+// a call queued in queue until it ends.
+func (o *outbound) carryCustomerFirst(t callback.Target, queue string, since time.Time, data pbx.UserData, report func(callback.Result)) {
+	g := o.g
+	defer o.cancel()
+	uri, ok := o.targetURI(t)
+	res := callback.ResultUnreachable
+	var (
+		leg    *sipgo.DialogClientSession
+		conn   net.PacketConn
+		answer media.SDP
+	)
+	if ok {
+		leg, conn, answer, res = o.dial(uri, "callback", []media.Codec{media.PCMU, media.PCMA}, CustomerAnswerTimeout)
+	}
+	g.log.Info().Str("medium", string(t.Medium)).Str("queue", queue).Str("result", string(res)).Msg("callback: called the customer (customer first)")
+	_ = g.do(func() { report(res) })
+	if res != callback.ResultAnswered {
+		o.hangUp()
+		return
+	}
+	codec, ok := media.Negotiate(answer, []media.Codec{media.PCMU, media.PCMA})
+	if !ok {
+		o.hangUp()
+		return
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, customerLeg: leg, callerRTP: conn,
+		callerRemote: &net.UDPAddr{IP: net.ParseIP(answer.Address), Port: answer.Port},
+		callerSends: sends(answer), callerAnswered: true,
+		stream: media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
+	// The leg is the call's now: the outbound's hang-up must not end it.
+	o.mu.Lock()
+	o.legs, o.conns, o.done = nil, nil, true
+	o.mu.Unlock()
+	// Marked as the gateway's own call, so that an offer made from inside
+	// Arrive waits for the call to be known (Offer, pending).
+	data = data.Clone()
+	data.Set(sipCallIDKey, leg.InviteRequest.CallID().Value())
+	var arriveErr error
+	err := g.do(func() {
+		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: t.Address, DNIS: queue,
+			Priority: CustomerFirstPriority, Since: since, UserData: data})
+		if arriveErr != nil {
+			return
+		}
+		g.mu.Lock()
+		g.calls[c.id] = c
+		g.mu.Unlock()
+		if a := g.pending[c.id]; a != nil {
+			delete(g.pending, c.id)
+			g.ringAgent(c, a)
+		}
+	})
+	if err != nil || arriveErr != nil {
+		g.log.Warn().Err(cmp.Or(err, arriveErr)).Str("queue", queue).Msg("callback: the answered customer could not be queued")
+		c.hangUp()
+		return
+	}
+	c.mu.Lock()
+	if c.player == nil && c.relay == nil && !c.done {
+		c.announceLocked(true)
+	}
+	c.mu.Unlock()
+	select {
+	case <-leg.Context().Done():
+		g.release(c.id)
+	case <-ctx.Done():
+	}
+	c.hangUp()
 }
