@@ -297,6 +297,7 @@ func (s *Server) AnswerCall(id pbx.ConnID) error {
 		a.active++
 		a.handled++
 		a.state, _ = AgentTransition(a.state, AgAnswer)
+		s.reindex(a) // fewest_interactions ranks by handled
 	}
 	c.answerAt = now
 	if !c.answered && c.counted && c.epoch == s.epoch {

@@ -128,6 +128,9 @@ type queue struct {
 	waiting  int
 	rrCursor int // order of the agent last chosen (round robin)
 
+	counted bool           // serving is kept (few enough overflow rules)
+	serving []servingCount // by overflow stage: see serving()
+
 	stats  QueueStats
 	recent [recentWaits]time.Duration
 	nrec   int
@@ -261,9 +264,11 @@ func (s *Server) eligible(a *Agent, c *Contact, q *queue) (int, bool) {
 }
 
 // findAgent picks the agent for c in queue q by the queue's strategy, or
-// nil when no eligible agent is available. It scans the available agents of
-// the queue's skill (and of the skills overflow has added so far); this is
-// the router's hot path, so the common checks are inlined.
+// nil when no eligible agent is available. For most strategies it reads the
+// ranked trees of the queue's skill (and of the skills overflow has added
+// so far): the first eligible agent per level (agentindex.go). For the
+// others it scans the available agents of those skills; this is the
+// router's hot path, so the common checks are inlined.
 func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 	if a := c.prefer; a != nil {
 		if _, ok := s.eligible(a, c, q); ok {
@@ -279,6 +284,18 @@ func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 		}
 	}
 	p.minLevel, p.rule = minLevel, -1
+	if k, ok := rankKindOf(q.strategy); ok {
+		s.rankedPick(&p, k, q.skill, minLevel)
+		for i := 0; i < c.stage && i < len(q.overflow); i++ {
+			if o := &q.overflow[i]; o.addSkill >= 0 {
+				s.rankedPick(&p, k, o.addSkill, max(o.minLevel, 1))
+			}
+		}
+		if s.verifyPick != nil {
+			s.verifyPick(c, q, p.best)
+		}
+		return p.best
+	}
 	s.scan(&p, s.avail[q.skill], q.skill, minLevel)
 	for i := 0; i < c.stage && i < len(q.overflow); i++ {
 		if o := &q.overflow[i]; o.addSkill >= 0 {
@@ -437,10 +454,12 @@ func (s *Server) dispatch(a *Agent) {
 	}
 }
 
-// setAvailable keeps the availability index in step with the agent.
+// setAvailable keeps the availability lists and the indexes in step with
+// the agent.
 func (s *Server) setAvailable(a *Agent) {
 	want := a.available()
 	if want == a.inAvailable {
+		s.reindex(a)
 		return
 	}
 	a.inAvailable = want
@@ -459,6 +478,7 @@ func (s *Server) setAvailable(a *Agent) {
 		s.avail[k] = list[:len(list)-1]
 		a.availPos[i] = -1
 	}
+	s.reindex(a)
 }
 
 func (a *Agent) skillSlot(skill int) int {

@@ -79,7 +79,15 @@ type Server struct {
 	queues      []*queue
 	queueByName map[string]*queue
 	routePoints map[string]*routePoint
-	avail       [][]*Agent // per skill: agents who may be offered work now
+	avail       [][]*Agent                              // per skill: agents who may be offered work now
+	ranked      [][pbx.NumMedia][numRankKinds]rankTrees // per skill: available agents in a strategy's order (agentindex.go)
+	pivot       rankEntry                               // a search key for the ranked trees
+
+	// verifyPick and verifyServing, set by tests only, see each ranked
+	// decision and counted serving() answer, to check them against a
+	// walk of every agent.
+	verifyPick    func(c *Contact, q *queue, got *Agent)
+	verifyServing func(q *queue, c *Contact, agents, capacity, free int)
 
 	contacts map[pbx.ConnID]*Contact
 	nextConn pbx.ConnID
@@ -177,6 +185,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 			s.agentByDN[a.HomeDN] = a
 		}
 	}
+	s.buildIndexes()
 	for _, a := range s.agents {
 		if a.autoReady && !opts.DeferLogin {
 			if err := s.AgentLogin(a.ID, ""); err != nil {

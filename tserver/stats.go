@@ -74,6 +74,13 @@ func (s *Server) serving(q *queue, c *Contact) (agents, capacity, free int) {
 	if c != nil {
 		stage = c.stage
 	}
+	if q.counted && (c == nil || c.ClientFamily == "" && len(c.Requires) == 0) {
+		n := q.serving[stage]
+		if s.verifyServing != nil {
+			s.verifyServing(q, c, n.agents, n.capacity, n.free)
+		}
+		return n.agents, n.capacity, n.free
+	}
 	for _, a := range s.agents {
 		if a.state == LoggedOut || a.state == NotReady {
 			continue

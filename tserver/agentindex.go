@@ -1,0 +1,298 @@
+package tserver
+
+import (
+	"time"
+
+	"github.com/google/btree"
+
+	pbx "github.com/ccswitch/ccswitch/switch"
+)
+
+// The router's indexes: what findAgent and the EWT estimators would
+// otherwise learn by walking every agent, kept up to date as agents change
+// (reindex), so that an event costs O(log agents), not O(agents).
+//
+// Ranked agents: for each skill, media and level, the agents who may be
+// offered an interaction of that media now (available and able to take
+// one more of it) in a B-tree ordered by a strategy's preference, the
+// same order better() gives. The first agent of a tree that meets the
+// interaction's requirements is the best of that tree, so a decision reads
+// one agent per level and list instead of every available agent.
+// longest_idle, highest_skill, top_down, round_robin and
+// fewest_interactions are ranked; least_talk_time (an agent's key moves
+// with the clock while it talks) and weighted_random (one random draw per
+// eligible agent, in list order) keep the linear scan, so that they choose
+// exactly as before.
+//
+// Serving counts: per queue and overflow stage, the agents who serve it
+// now, their capacity and how many are free: serving() for an interaction
+// without client or attribute requirements.
+
+// rankKind is an order the ranked trees keep agents in.
+type rankKind uint8
+
+const (
+	rankIdle   rankKind = iota // idle since, then order: longest_idle, and highest_skill within a level
+	rankOrder                  // configuration order: top_down, round_robin
+	rankFewest                 // in hand, handled, idle since, order: fewest_interactions
+	numRankKinds
+)
+
+// rankKindOf returns the order that ranks agents for strategy st, false
+// when st keeps the linear scan.
+func rankKindOf(st Strategy) (rankKind, bool) {
+	switch st {
+	case LongestIdle, HighestSkill:
+		return rankIdle, true
+	case TopDown, RoundRobin:
+		return rankOrder, true
+	case FewestInteractions:
+		return rankFewest, true
+	}
+	return 0, false
+}
+
+// rankEntry is an agent's place in one ranked tree, with the key it was
+// filed under (a tree finds an entry by its key, so the key changes only
+// while the entry is out of the tree).
+type rankEntry struct {
+	agent *Agent
+	tree  *btree.BTreeG[*rankEntry]
+	kind  rankKind
+	media pbx.Media
+	in    bool
+
+	inHand  int // offered + active (rankFewest)
+	handled int // (rankFewest)
+	idle    time.Time
+	order   int
+}
+
+// rankLess returns the order of kind k; it is better()'s for the
+// strategies ranked by k, levels aside.
+func rankLess(k rankKind) btree.LessFunc[*rankEntry] {
+	byIdle := func(a, b *rankEntry) bool {
+		if !a.idle.Equal(b.idle) {
+			return a.idle.Before(b.idle)
+		}
+		return a.order < b.order
+	}
+	switch k {
+	case rankOrder:
+		return func(a, b *rankEntry) bool { return a.order < b.order }
+	case rankFewest:
+		return func(a, b *rankEntry) bool {
+			if a.inHand != b.inHand {
+				return a.inHand < b.inHand
+			}
+			if a.handled != b.handled {
+				return a.handled < b.handled
+			}
+			return byIdle(a, b)
+		}
+	}
+	return byIdle
+}
+
+// stale reports whether the agent's key for e has changed since e was
+// filed.
+func (e *rankEntry) stale() bool {
+	a := e.agent
+	switch e.kind {
+	case rankOrder:
+		return false
+	case rankFewest:
+		if e.inHand != a.offered+a.active || e.handled != a.handled {
+			return true
+		}
+	}
+	return !e.idle.Equal(a.idleSince)
+}
+
+// file records the agent's current key in e.
+func (e *rankEntry) file() {
+	a := e.agent
+	e.inHand, e.handled, e.idle, e.order = a.offered+a.active, a.handled, a.idleSince, a.order
+}
+
+// rankTrees holds the trees of one skill, media and kind, by level.
+type rankTrees []*btree.BTreeG[*rankEntry]
+
+// servingCount is serving()'s answer for one queue and overflow stage.
+type servingCount struct {
+	agents, capacity, free int
+}
+
+// servingState is what an agent adds to a queue's serving counts: the
+// stages it qualifies for, and whether it counts and is free now.
+type servingState struct {
+	stages         uint64 // bit s: skillOK at overflow stage s
+	counted, free  bool
+	capacityOfThis int
+}
+
+// maxCountedStages bounds the overflow stages whose serving counts are
+// kept; a queue with more rules counts by walking its agents.
+const maxCountedStages = 64
+
+// buildIndexes creates the ranked trees the queues' strategies need and
+// files every agent in them; New calls it once queues and agents exist.
+func (s *Server) buildIndexes() {
+	maxLevel := 0
+	for _, a := range s.agents {
+		for _, k := range a.skills {
+			maxLevel = max(maxLevel, int(a.level[k]))
+		}
+	}
+	s.ranked = make([][pbx.NumMedia][numRankKinds]rankTrees, len(s.skillNames))
+	need := func(skill int, m pbx.Media, k rankKind) {
+		if s.ranked[skill][m][k] == nil {
+			s.ranked[skill][m][k] = make(rankTrees, maxLevel+1)
+		}
+	}
+	for _, q := range s.queues {
+		k, ok := rankKindOf(q.strategy)
+		if !ok {
+			continue
+		}
+		need(q.skill, q.media, k)
+		for _, o := range q.overflow {
+			if o.addSkill >= 0 {
+				need(o.addSkill, q.media, k)
+			}
+		}
+	}
+	for _, q := range s.queues {
+		q.counted = len(q.overflow) < maxCountedStages
+		q.serving = make([]servingCount, len(q.overflow)+1)
+	}
+	for _, a := range s.agents {
+		for _, skill := range a.skills {
+			lvl := a.level[skill]
+			for m := pbx.Media(0); m < pbx.NumMedia; m++ {
+				if a.capacity[m] == 0 {
+					continue
+				}
+				for k, trees := range s.ranked[skill][m] {
+					if trees == nil {
+						continue
+					}
+					if trees[lvl] == nil {
+						trees[lvl] = btree.NewG(16, rankLess(rankKind(k)))
+					}
+					a.ranks = append(a.ranks, &rankEntry{agent: a, tree: trees[lvl], kind: rankKind(k), media: m})
+				}
+			}
+		}
+		a.serving = make([]servingState, len(a.queues))
+		for i, q := range a.queues {
+			st := &a.serving[i]
+			st.capacityOfThis = int(a.capacity[q.media])
+			for stage := 0; stage <= len(q.overflow) && stage < maxCountedStages; stage++ {
+				if _, ok := q.skillOK(a, stage); ok {
+					st.stages |= 1 << stage
+				}
+			}
+		}
+		s.reindex(a)
+	}
+}
+
+// reindex brings the agent's ranked entries and serving counts in step
+// with its state, load and keys. Every change to those calls it
+// (setAvailable does).
+func (s *Server) reindex(a *Agent) {
+	for _, e := range a.ranks {
+		want := a.inAvailable && a.canTake(e.media)
+		if e.in {
+			if want && !e.stale() {
+				continue
+			}
+			e.tree.Delete(e)
+			e.in = false
+		}
+		if want {
+			e.file()
+			e.tree.ReplaceOrInsert(e)
+			e.in = true
+		}
+	}
+	counted := a.state != LoggedOut && a.state != NotReady
+	for i, q := range a.queues {
+		st := &a.serving[i]
+		free := a.takesWork() && a.canTake(q.media)
+		if counted == st.counted && free == st.free {
+			continue
+		}
+		dAgents, dFree := b2i(counted)-b2i(st.counted), b2i(free)-b2i(st.free)
+		st.counted, st.free = counted, free
+		for stage, bits := 0, st.stages; bits != 0; stage, bits = stage+1, bits>>1 {
+			if bits&1 == 0 {
+				continue
+			}
+			n := &q.serving[stage]
+			n.agents += dAgents
+			n.capacity += dAgents * st.capacityOfThis
+			n.free += dFree
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// rankedPick considers, for p, the best ranked agent of each level from
+// minLevel up in skill's trees for p's media and order.
+func (s *Server) rankedPick(p *pick, k rankKind, skill, minLevel int) {
+	trees := s.ranked[skill][p.c.Media][k]
+	for lvl := max(minLevel, 1); lvl < len(trees); lvl++ {
+		t := trees[lvl]
+		if t == nil || t.Len() == 0 {
+			continue
+		}
+		a := s.firstEligible(p, t)
+		if a == nil {
+			continue
+		}
+		switch {
+		case p.best == nil:
+			p.best, p.bestLevel = a, lvl
+		case a == p.best:
+			p.bestLevel = max(p.bestLevel, lvl)
+		case s.better(p.q, a, lvl, p.best, p.bestLevel):
+			p.best, p.bestLevel = a, lvl
+		}
+	}
+}
+
+// firstEligible returns the first agent of tree t, in its order, that may
+// take p's interaction; for round robin the order starts after the agent
+// chosen last and wraps around.
+func (s *Server) firstEligible(p *pick, t *btree.BTreeG[*rankEntry]) *Agent {
+	if p.q.strategy != RoundRobin && p.plain {
+		e, _ := t.Min()
+		return e.agent
+	}
+	var found *Agent
+	take := func(e *rankEntry) bool {
+		if p.plain || e.agent.supports(p.c) && e.agent.hasAttributes(p.q.requires) {
+			found = e.agent
+			return false
+		}
+		return true
+	}
+	if p.q.strategy != RoundRobin {
+		t.Ascend(take)
+		return found
+	}
+	s.pivot.order = p.q.rrCursor + 1
+	t.AscendGreaterOrEqual(&s.pivot, take)
+	if found == nil {
+		t.AscendLessThan(&s.pivot, take)
+	}
+	return found
+}
