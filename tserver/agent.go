@@ -136,7 +136,7 @@ type Agent struct {
 	loggedTime  time.Duration
 	loginSince  time.Time
 	inAvailable bool
-	ranks       []*rankEntry   // its places in the ranked trees (agentindex.go)
+	ranks       []rankEntry    // its places in the ranked trees (agentindex.go)
 	serving     []servingState // what it adds to the serving counts of each of queues
 	preferred   []*Contact     // queued contacts resumed for this agent first (Resume)
 }

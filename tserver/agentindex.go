@@ -1,8 +1,6 @@
 package tserver
 
 import (
-	"time"
-
 	"github.com/google/btree"
 
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -52,71 +50,60 @@ func rankKindOf(st Strategy) (rankKind, bool) {
 	return 0, false
 }
 
+// rankItem is an agent's key in a ranked tree: fields a kind does not
+// use are zero, so one lexicographic order serves every kind. It holds no
+// pointer, which spares the garbage collector the trees.
+type rankItem struct {
+	inHand  int64 // offered + active (rankFewest)
+	handled int64 // (rankFewest)
+	idle    int64 // idle since, as an offset from Server.timeRef (rankIdle, rankFewest)
+	order   int32 // configuration order, unique: no two items are equal
+	agent   int32 // index in Server.agents
+}
+
+func rankLess(a, b rankItem) bool {
+	switch {
+	case a.inHand != b.inHand:
+		return a.inHand < b.inHand
+	case a.handled != b.handled:
+		return a.handled < b.handled
+	case a.idle != b.idle:
+		return a.idle < b.idle
+	}
+	return a.order < b.order
+}
+
+// rankTree is one ranked tree.
+type rankTree = btree.BTreeG[rankItem]
+
 // rankEntry is an agent's place in one ranked tree, with the key it was
-// filed under (a tree finds an entry by its key, so the key changes only
-// while the entry is out of the tree).
+// filed under (a tree finds an item by its key, so the key changes only
+// while the agent is out of the tree).
 type rankEntry struct {
-	agent *Agent
-	tree  *btree.BTreeG[*rankEntry]
+	tree  *rankTree
 	kind  rankKind
 	media pbx.Media
 	in    bool
-
-	inHand  int // offered + active (rankFewest)
-	handled int // (rankFewest)
-	idle    time.Time
-	order   int
+	filed rankItem
 }
 
-// rankLess returns the order of kind k; it is better()'s for the
-// strategies ranked by k, levels aside.
-func rankLess(k rankKind) btree.LessFunc[*rankEntry] {
-	byIdle := func(a, b *rankEntry) bool {
-		if !a.idle.Equal(b.idle) {
-			return a.idle.Before(b.idle)
-		}
-		return a.order < b.order
+// key returns agent a's key in a tree of kind k. Idle times become
+// offsets from timeRef, taken from the same clock: Sub orders them as
+// Before does (both use the monotonic reading when the clock gives one).
+func (s *Server) key(k rankKind, a *Agent) rankItem {
+	it := rankItem{order: int32(a.order), agent: int32(a.index)}
+	if k == rankOrder {
+		return it
 	}
-	switch k {
-	case rankOrder:
-		return func(a, b *rankEntry) bool { return a.order < b.order }
-	case rankFewest:
-		return func(a, b *rankEntry) bool {
-			if a.inHand != b.inHand {
-				return a.inHand < b.inHand
-			}
-			if a.handled != b.handled {
-				return a.handled < b.handled
-			}
-			return byIdle(a, b)
-		}
+	it.idle = int64(a.idleSince.Sub(s.timeRef))
+	if k == rankFewest {
+		it.inHand, it.handled = int64(a.offered+a.active), int64(a.handled)
 	}
-	return byIdle
-}
-
-// stale reports whether the agent's key for e has changed since e was
-// filed.
-func (e *rankEntry) stale() bool {
-	a := e.agent
-	switch e.kind {
-	case rankOrder:
-		return false
-	case rankFewest:
-		if e.inHand != a.offered+a.active || e.handled != a.handled {
-			return true
-		}
-	}
-	return !e.idle.Equal(a.idleSince)
-}
-
-// file records the agent's current key in e.
-func (e *rankEntry) file() {
-	a := e.agent
-	e.inHand, e.handled, e.idle, e.order = a.offered+a.active, a.handled, a.idleSince, a.order
+	return it
 }
 
 // rankTrees holds the trees of one skill, media and kind, by level.
-type rankTrees []*btree.BTreeG[*rankEntry]
+type rankTrees []*rankTree
 
 // servingCount is serving()'s answer for one queue and overflow stage.
 type servingCount struct {
@@ -178,9 +165,9 @@ func (s *Server) buildIndexes() {
 						continue
 					}
 					if trees[lvl] == nil {
-						trees[lvl] = btree.NewG(16, rankLess(rankKind(k)))
+						trees[lvl] = btree.NewG(16, rankLess)
 					}
-					a.ranks = append(a.ranks, &rankEntry{agent: a, tree: trees[lvl], kind: rankKind(k), media: m})
+					a.ranks = append(a.ranks, rankEntry{tree: trees[lvl], kind: rankKind(k), media: m})
 				}
 			}
 		}
@@ -202,18 +189,23 @@ func (s *Server) buildIndexes() {
 // with its state, load and keys. Every change to those calls it
 // (setAvailable does).
 func (s *Server) reindex(a *Agent) {
-	for _, e := range a.ranks {
+	for i := range a.ranks {
+		e := &a.ranks[i]
 		want := a.inAvailable && a.canTake(e.media)
+		var key rankItem
+		if want {
+			key = s.key(e.kind, a)
+		}
 		if e.in {
-			if want && !e.stale() {
+			if want && key == e.filed {
 				continue
 			}
-			e.tree.Delete(e)
+			e.tree.Delete(e.filed)
 			e.in = false
 		}
 		if want {
-			e.file()
-			e.tree.ReplaceOrInsert(e)
+			e.filed = key
+			e.tree.ReplaceOrInsert(key)
 			e.in = true
 		}
 	}
@@ -272,15 +264,16 @@ func (s *Server) rankedPick(p *pick, k rankKind, skill, minLevel int) {
 // firstEligible returns the first agent of tree t, in its order, that may
 // take p's interaction; for round robin the order starts after the agent
 // chosen last and wraps around.
-func (s *Server) firstEligible(p *pick, t *btree.BTreeG[*rankEntry]) *Agent {
+func (s *Server) firstEligible(p *pick, t *rankTree) *Agent {
 	if p.q.strategy != RoundRobin && p.plain {
-		e, _ := t.Min()
-		return e.agent
+		it, _ := t.Min()
+		return s.agents[it.agent]
 	}
 	var found *Agent
-	take := func(e *rankEntry) bool {
-		if p.plain || e.agent.supports(p.c) && e.agent.hasAttributes(p.q.requires) {
-			found = e.agent
+	take := func(it rankItem) bool {
+		a := s.agents[it.agent]
+		if p.plain || a.supports(p.c) && a.hasAttributes(p.q.requires) {
+			found = a
 			return false
 		}
 		return true
@@ -289,10 +282,11 @@ func (s *Server) firstEligible(p *pick, t *btree.BTreeG[*rankEntry]) *Agent {
 		t.Ascend(take)
 		return found
 	}
-	s.pivot.order = p.q.rrCursor + 1
-	t.AscendGreaterOrEqual(&s.pivot, take)
+	// Round robin's trees are in configuration order alone.
+	pivot := rankItem{order: int32(p.q.rrCursor + 1)}
+	t.AscendGreaterOrEqual(pivot, take)
 	if found == nil {
-		t.AscendLessThan(&s.pivot, take)
+		t.AscendLessThan(pivot, take)
 	}
 	return found
 }

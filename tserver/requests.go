@@ -499,7 +499,7 @@ func (s *Server) workEnded(a *Agent) {
 				a.wrapTimer = s.clock.AfterFunc(a.wrapUp, func() { s.wrapUpDone(id) })
 				return
 			}
-			s.wrapUpDone(a.ID)
+			s.endWrapUp(a)
 			return
 		case Reserved:
 			if a.pendingNR {
@@ -517,10 +517,16 @@ func (s *Server) workEnded(a *Agent) {
 	}
 }
 
-// wrapUpDone ends after-call work.
+// wrapUpDone ends agent id's after-call work when its timer fires.
 func (s *Server) wrapUpDone(id string) {
-	a := s.agentByID[id]
-	if a == nil || a.state != AfterCallWork {
+	if a := s.agentByID[id]; a != nil {
+		s.endWrapUp(a)
+	}
+}
+
+// endWrapUp ends agent a's after-call work, if it is in it.
+func (s *Server) endWrapUp(a *Agent) {
+	if a.state != AfterCallWork {
 		return
 	}
 	a.wrapTimer = nil
@@ -640,7 +646,7 @@ func (s *Server) AgentReady(id string) error {
 			a.wrapTimer.Stop()
 		}
 		a.pendingNR = false
-		s.wrapUpDone(a.ID)
+		s.endWrapUp(a)
 		return nil
 	}
 	was := a.state

@@ -81,7 +81,7 @@ type Server struct {
 	routePoints map[string]*routePoint
 	avail       [][]*Agent                              // per skill: agents who may be offered work now
 	ranked      [][pbx.NumMedia][numRankKinds]rankTrees // per skill: available agents in a strategy's order (agentindex.go)
-	pivot       rankEntry                               // a search key for the ranked trees
+	timeRef     time.Time                               // origin of the ranked trees' idle times
 
 	// verifyPick and verifyServing, set by tests only, see each ranked
 	// decision and counted serving() answer, to check them against a
@@ -122,6 +122,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 		routePoints: map[string]*routePoint{},
 		contacts:    map[pbx.ConnID]*Contact{},
 		nextConn:    1,
+		timeRef:     opts.Clock.Now(),
 	}
 	if s.endpoints == nil {
 		s.endpoints = NopEndpoints()
