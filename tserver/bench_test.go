@@ -335,3 +335,33 @@ func BenchmarkRouteBare(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPosition measures Position in a queue of 1,000 and 10,000
+// waiting interactions (two priorities), by order statistics and, as the
+// baseline in the same run, by the walk of the queue it replaced.
+func BenchmarkPosition(b *testing.B) {
+	for _, waiting := range []int{1000, 10000} {
+		s, _ := newTestServer(b, "queues: [{name: q, media: voice}]\nagents: [{id: a, skills: {q: 1}, ready: false}]\n", Config{})
+		ids := make([]pbx.ConnID, waiting)
+		for i := range ids {
+			id, err := s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "q", Priority: i % 2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids[i] = id
+		}
+		r := rand.New(rand.NewPCG(9, 10))
+		b.Run(fmt.Sprintf("waiting=%d/ordered", waiting), func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := s.Position(ids[r.IntN(len(ids))]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("waiting=%d/walk", waiting), func(b *testing.B) {
+			for b.Loop() {
+				oracleAhead(s, s.contacts[ids[r.IntN(len(ids))]])
+			}
+		})
+	}
+}

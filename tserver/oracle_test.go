@@ -1,9 +1,10 @@
 package tserver
 
-// Differential tests of the router's indexes (agentindex.go): every
-// decision the ranked trees make and every serving count kept as agents
-// change is checked, as it is made, against the reference below, which
-// walks every agent the way the router did before it had indexes.
+// Differential tests of the router's indexes (agentindex.go,
+// positions.go): every decision the ranked trees make, every serving count
+// kept as agents change and every position counted by order statistics is
+// checked, as it is made, against the references below, which walk every
+// agent or the queue the way the router did before it had indexes.
 
 import (
 	"fmt"
@@ -64,9 +65,26 @@ func oracleServing(s *Server, q *queue, c *Contact) (agents, capacity, free int)
 	return
 }
 
+// oracleAhead counts the contacts ahead of c in its queue by walking the
+// queue, as Position did before it had order statistics.
+func oracleAhead(s *Server, c *Contact) int {
+	q := c.queue
+	now := s.clock.Now()
+	p := q.effectivePriority(c, now)
+	ahead := 0
+	for _, b := range q.buckets {
+		for d := b.head; d != nil && d != c; d = d.next {
+			if dp := q.effectivePriority(d, now); dp > p || (dp == p && before(d, c)) {
+				ahead++
+			}
+		}
+	}
+	return ahead
+}
+
 // diffCounts counts what the differential checks compared.
 type diffCounts struct {
-	picks, picked, probes, serving int
+	picks, picked, probes, serving, positions int
 }
 
 // installOracle makes h's server check each ranked decision and counted
@@ -81,6 +99,12 @@ func installOracle(h *harness, n *diffCounts) {
 		if want := oracleFindAgent(s, c, q); want != got {
 			h.violate("queue %s (%v, stage %d, client %q/%q): ranked pick %s, a walk of every agent %s",
 				q.name, q.strategy, c.stage, c.ClientFamily, c.ClientVersion, agentName(got), agentName(want))
+		}
+	}
+	s.verifyAhead = func(c *Contact, ahead int) {
+		n.positions++
+		if want := oracleAhead(s, c); want != ahead {
+			h.violate("%v in %s: %d ahead by order statistics, %d by a walk of the queue", c.ID, c.queue.name, ahead, want)
 		}
 	}
 	s.verifyServing = func(q *queue, c *Contact, agents, capacity, free int) {
@@ -101,8 +125,8 @@ func agentName(a *Agent) string {
 
 // probe asks the router, between steps, for the agent it would give a new
 // interaction of each queue at each overflow stage, plain or from an IM
-// client, and for the serving counts: each answer goes through the checks
-// installOracle set up. Weighted-random queues are left out: a decision
+// client, for the serving counts, and for the position of every queued
+// interaction: each answer goes through the checks installOracle set up. Weighted-random queues are left out: a decision
 // there draws from the server's generator, which would change the run.
 func probe(h *harness, n *diffCounts) {
 	s := h.s
@@ -121,6 +145,13 @@ func probe(h *harness, n *diffCounts) {
 			}
 		}
 		s.serving(q, nil)
+	}
+	for _, id := range h.live(pbx.Queued) {
+		if c := s.contacts[id]; c.bucket != nil {
+			if _, _, err := s.Position(id); err != nil {
+				h.violate("position of %v: %v", id, err)
+			}
+		}
 	}
 }
 
@@ -151,8 +182,9 @@ func TestRankedMatchesWalk(t *testing.T) {
 				probe(h, &n)
 				h.check()
 			})
-			t.Logf("%d decisions (%d found an agent), %d probes, %d serving counts checked", n.picks, n.picked, n.probes, n.serving)
-			if n.picked == 0 || n.picks == n.picked || n.serving == 0 {
+			t.Logf("%d decisions (%d found an agent), %d probes, %d serving counts and %d positions checked",
+				n.picks, n.picked, n.probes, n.serving, n.positions)
+			if n.picked == 0 || n.picks == n.picked || n.serving == 0 || n.positions == 0 {
 				t.Fatalf("the run did not exercise the indexes: %+v", n)
 			}
 		})

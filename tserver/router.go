@@ -124,9 +124,10 @@ type queue struct {
 	agingStep  int
 	agingMax   int
 
-	buckets  []*bucket // by priority, highest first
-	waiting  int
-	rrCursor int // order of the agent last chosen (round robin)
+	buckets   []*bucket  // by priority, highest first
+	positions *positions // order statistics of the waiting, from the first Position (no aging)
+	waiting   int
+	rrCursor  int // order of the agent last chosen (round robin)
 
 	counted bool           // serving is kept (few enough overflow rules)
 	serving []servingCount // by overflow stage: see serving()
@@ -184,6 +185,9 @@ func (q *queue) insert(c *Contact) {
 	}
 	c.bucket = b
 	q.waiting++
+	if q.positions != nil {
+		q.positions.add(c, p)
+	}
 	switch {
 	case b.tail == nil:
 		b.head, b.tail = c, c
@@ -212,6 +216,9 @@ func (q *queue) remove(c *Contact) {
 	b := c.bucket
 	if b == nil {
 		return
+	}
+	if q.positions != nil {
+		q.positions.remove(c, b.priority)
 	}
 	if c.prev != nil {
 		c.prev.next = c.next

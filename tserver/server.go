@@ -83,11 +83,12 @@ type Server struct {
 	ranked      [][pbx.NumMedia][numRankKinds]rankTrees // per skill: available agents in a strategy's order (agentindex.go)
 	timeRef     time.Time                               // origin of the ranked trees' idle times
 
-	// verifyPick and verifyServing, set by tests only, see each ranked
-	// decision and counted serving() answer, to check them against a
-	// walk of every agent.
+	// verifyPick, verifyServing and verifyAhead, set by tests only, see
+	// each ranked decision, counted serving() answer and counted Position,
+	// to check them against a walk of every agent or of the queue.
 	verifyPick    func(c *Contact, q *queue, got *Agent)
 	verifyServing func(q *queue, c *Contact, agents, capacity, free int)
+	verifyAhead   func(c *Contact, ahead int)
 
 	contacts map[pbx.ConnID]*Contact
 	nextConn pbx.ConnID

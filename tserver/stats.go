@@ -149,7 +149,9 @@ func (s *Server) EstimatedWait(name string) (EWT, error) {
 }
 
 // Position returns a queued interaction's place in its queue (1 is next)
-// and its own estimated wait.
+// and its own estimated wait. In a queue without aging it costs
+// O(log waiting); with aging, priorities move with time and it walks the
+// queue.
 func (s *Server) Position(id pbx.ConnID) (int, EWT, error) {
 	c, err := s.lookup("position", id)
 	if err != nil {
@@ -160,12 +162,23 @@ func (s *Server) Position(id pbx.ConnID) (int, EWT, error) {
 	}
 	q := c.queue
 	now := s.clock.Now()
-	p := q.effectivePriority(c, now)
 	ahead := 0
-	for _, b := range q.buckets {
-		for d := b.head; d != nil && d != c; d = d.next {
-			if dp := q.effectivePriority(d, now); dp > p || (dp == p && before(d, c)) {
-				ahead++
+	if q.agingEvery == 0 {
+		// Priorities stand still: the order statistics count (positions.go).
+		if q.positions == nil {
+			q.positions = buildPositions(q)
+		}
+		ahead = q.positions.ahead(c, c.bucket.priority)
+		if s.verifyAhead != nil {
+			s.verifyAhead(c, ahead)
+		}
+	} else {
+		p := q.effectivePriority(c, now)
+		for _, b := range q.buckets {
+			for d := b.head; d != nil && d != c; d = d.next {
+				if dp := q.effectivePriority(d, now); dp > p || (dp == p && before(d, c)) {
+					ahead++
+				}
 			}
 		}
 	}
