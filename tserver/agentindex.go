@@ -16,11 +16,12 @@ import (
 // same order better() gives. The first agent of a tree that meets the
 // interaction's requirements is the best of that tree, so a decision reads
 // one agent per level and list instead of every available agent.
-// longest_idle, highest_skill, top_down, round_robin and
-// fewest_interactions are ranked; least_talk_time (an agent's key moves
-// with the clock while it talks) and weighted_random (one random draw per
-// eligible agent, in list order) keep the linear scan, so that they choose
-// exactly as before.
+// Every strategy is ranked but weighted_random, whose decision draws once
+// per eligible agent in list order: it keeps the linear scan, so that it
+// chooses exactly as before. least_talk_time ranks in two trees: agents
+// with nothing established (their talk time stands still) and agents
+// talking, whose talk times all grow with the clock at the same pace, so
+// that their order stands still too.
 //
 // Serving counts: per queue and overflow stage, the agents who serve it
 // now, their capacity and how many are free: serving() for an interaction
@@ -30,41 +31,45 @@ import (
 type rankKind uint8
 
 const (
-	rankIdle   rankKind = iota // idle since, then order: longest_idle, and highest_skill within a level
-	rankOrder                  // configuration order: top_down, round_robin
-	rankFewest                 // in hand, handled, idle since, order: fewest_interactions
+	rankIdle    rankKind = iota // idle since, then order: longest_idle, and highest_skill within a level
+	rankOrder                   // configuration order: top_down, round_robin
+	rankFewest                  // in hand, handled, idle since, order: fewest_interactions
+	rankQuiet                   // talk time, idle since, order: least_talk_time, agents not talking
+	rankTalking                 // talk time less now, idle since, order: least_talk_time, agents talking
 	numRankKinds
 )
 
-// rankKindOf returns the order that ranks agents for strategy st, false
-// when st keeps the linear scan.
-func rankKindOf(st Strategy) (rankKind, bool) {
+// rankKindsOf returns the orders that rank agents for strategy st (one,
+// or two trees to read), false when st keeps the linear scan.
+func rankKindsOf(st Strategy) (first, second rankKind, ok bool) {
 	switch st {
 	case LongestIdle, HighestSkill:
-		return rankIdle, true
+		return rankIdle, rankIdle, true
 	case TopDown, RoundRobin:
-		return rankOrder, true
+		return rankOrder, rankOrder, true
 	case FewestInteractions:
-		return rankFewest, true
+		return rankFewest, rankFewest, true
+	case LeastTalkTime:
+		return rankQuiet, rankTalking, true
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // rankItem is an agent's key in a ranked tree: fields a kind does not
 // use are zero, so one lexicographic order serves every kind. It holds no
 // pointer, which spares the garbage collector the trees.
 type rankItem struct {
-	inHand  int64 // offered + active (rankFewest)
+	lead    int64 // in hand (rankFewest), talk time (rankQuiet, rankTalking)
 	handled int64 // (rankFewest)
-	idle    int64 // idle since, as an offset from Server.timeRef (rankIdle, rankFewest)
+	idle    int64 // idle since, as an offset from Server.timeRef (all but rankOrder)
 	order   int32 // configuration order, unique: no two items are equal
 	agent   int32 // index in Server.agents
 }
 
 func rankLess(a, b rankItem) bool {
 	switch {
-	case a.inHand != b.inHand:
-		return a.inHand < b.inHand
+	case a.lead != b.lead:
+		return a.lead < b.lead
 	case a.handled != b.handled:
 		return a.handled < b.handled
 	case a.idle != b.idle:
@@ -87,19 +92,39 @@ type rankEntry struct {
 	filed rankItem
 }
 
-// key returns agent a's key in a tree of kind k. Idle times become
-// offsets from timeRef, taken from the same clock: Sub orders them as
-// Before does (both use the monotonic reading when the clock gives one).
+// key returns agent a's key in a tree of kind k. Times become offsets
+// from timeRef, taken from the same clock: Sub orders them as Before does
+// (both use the monotonic reading when the clock gives one), and a talking
+// agent's talk time, talk + (now - talkSince), is its key plus now's
+// offset, the same for every agent of the tree.
 func (s *Server) key(k rankKind, a *Agent) rankItem {
 	it := rankItem{order: int32(a.order), agent: int32(a.index)}
 	if k == rankOrder {
 		return it
 	}
 	it.idle = int64(a.idleSince.Sub(s.timeRef))
-	if k == rankFewest {
-		it.inHand, it.handled = int64(a.offered+a.active), int64(a.handled)
+	switch k {
+	case rankFewest:
+		it.lead, it.handled = int64(a.offered+a.active), int64(a.handled)
+	case rankQuiet:
+		it.lead = int64(a.talk - a.talkAtLogin)
+	case rankTalking:
+		it.lead = int64(a.talk - a.talkAtLogin - a.talkSince.Sub(s.timeRef))
 	}
 	return it
+}
+
+// belongs reports whether agent a, available for media, belongs in a
+// tree of kind k: least_talk_time's trees split talking agents from the
+// others.
+func belongs(k rankKind, a *Agent) bool {
+	switch k {
+	case rankQuiet:
+		return a.active == 0
+	case rankTalking:
+		return a.active > 0
+	}
+	return true
 }
 
 // rankTrees holds the trees of one skill, media and kind, by level.
@@ -138,14 +163,16 @@ func (s *Server) buildIndexes() {
 		}
 	}
 	for _, q := range s.queues {
-		k, ok := rankKindOf(q.strategy)
+		k1, k2, ok := rankKindsOf(q.strategy)
 		if !ok {
 			continue
 		}
-		need(q.skill, q.media, k)
-		for _, o := range q.overflow {
-			if o.addSkill >= 0 {
-				need(o.addSkill, q.media, k)
+		for _, k := range [...]rankKind{k1, k2} {
+			need(q.skill, q.media, k)
+			for _, o := range q.overflow {
+				if o.addSkill >= 0 {
+					need(o.addSkill, q.media, k)
+				}
 			}
 		}
 	}
@@ -191,7 +218,7 @@ func (s *Server) buildIndexes() {
 func (s *Server) reindex(a *Agent) {
 	for i := range a.ranks {
 		e := &a.ranks[i]
-		want := a.inAvailable && a.canTake(e.media)
+		want := a.inAvailable && a.canTake(e.media) && belongs(e.kind, a)
 		var key rankItem
 		if want {
 			key = s.key(e.kind, a)

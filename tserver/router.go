@@ -291,11 +291,17 @@ func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 		}
 	}
 	p.minLevel, p.rule = minLevel, -1
-	if k, ok := rankKindOf(q.strategy); ok {
-		s.rankedPick(&p, k, q.skill, minLevel)
+	if k1, k2, ok := rankKindsOf(q.strategy); ok {
+		s.rankedPick(&p, k1, q.skill, minLevel)
+		if k2 != k1 {
+			s.rankedPick(&p, k2, q.skill, minLevel)
+		}
 		for i := 0; i < c.stage && i < len(q.overflow); i++ {
 			if o := &q.overflow[i]; o.addSkill >= 0 {
-				s.rankedPick(&p, k, o.addSkill, max(o.minLevel, 1))
+				s.rankedPick(&p, k1, o.addSkill, max(o.minLevel, 1))
+				if k2 != k1 {
+					s.rankedPick(&p, k2, o.addSkill, max(o.minLevel, 1))
+				}
 			}
 		}
 		if s.verifyPick != nil {
