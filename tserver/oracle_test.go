@@ -8,7 +8,10 @@ package tserver
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -252,5 +255,114 @@ agents:
 	// One chat each (a2's still ringing); a1 has handled one, a2 none.
 	if third := arrive(); third.Agent().ID != "a2" || len(complaints) > 0 {
 		t.Fatalf("third chat offered to %s, want a2; complaints %q", third.Agent().ID, complaints)
+	}
+}
+
+// TestRankedMatchesWalkAtScale checks the indexes against the walks in a
+// larger center than the property tests draw: 300 agents with 4 of 12
+// skills at random levels, voice and chat (capacity 1 to 3, some
+// blocking), one queue per skill with every strategy, overflow that
+// widens levels and adds skills, and some chats from IM clients. Traffic
+// arrives, rings, is answered or refused, abandons and ends on the
+// virtual clock while agents go not ready and back.
+func TestRankedMatchesWalkAtScale(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	var y strings.Builder
+	y.WriteString("queues:\n")
+	for k := range 12 {
+		media := "voice"
+		if k%3 == 2 {
+			media = "im"
+		}
+		fmt.Fprintf(&y, "  - {name: q%d, media: %s, skill: s%d, strategy: %s, min_level: %d", k, media, k, strategies[k%len(strategies)], 1+k%3)
+		if k%2 == 0 {
+			fmt.Fprintf(&y, ", overflow: [{after: 20s, min_level: 1}, {after: 40s, add_skill: s%d, min_level: 2}]", (k+3)%12)
+		}
+		y.WriteString("}\n")
+	}
+	y.WriteString("agents:\n")
+	for i := range 300 {
+		fmt.Fprintf(&y, "  - {id: a%d, skills: {", i)
+		for j, k := range r.Perm(12)[:4] {
+			if j > 0 {
+				y.WriteString(", ")
+			}
+			fmt.Fprintf(&y, "s%d: %d", k, 1+r.IntN(10))
+		}
+		fmt.Fprintf(&y, "}, capacity: {voice: 1, im: %d}", 1+r.IntN(3))
+		if i%4 == 0 {
+			y.WriteString(", block: {voice: [im]}")
+		}
+		if i%5 == 0 {
+			y.WriteString(`, clients: {pidgin: ">=2.10"}`)
+		}
+		fmt.Fprintf(&y, ", weight: %d}\n", 1+r.IntN(3))
+	}
+	s, clk := newTestServer(t, y.String(), Config{Seed: 3})
+	var n diffCounts
+	var complaints []string
+	h := &harness{s: s}
+	installOracle(h, &n)
+	live := map[pbx.ConnID]bool{}
+	for step := range 20000 {
+		clk.Advance(time.Duration(r.IntN(2000)) * time.Millisecond)
+		switch x := r.IntN(10); {
+		case x < 3:
+			k := r.IntN(12)
+			in := &Arrival{Media: pbx.Voice, DNIS: fmt.Sprintf("q%d", k), Priority: r.IntN(3)}
+			if k%3 == 2 {
+				in.Media = pbx.IM
+				if r.IntN(3) == 0 {
+					in.ClientFamily, in.ClientVersion = "pidgin", "2.14"
+				}
+			}
+			id, err := s.Arrive(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			live[id] = true
+		case x < 9:
+			for id := range live { // a random live one (map order is random)
+				c := s.Contact(id)
+				switch {
+				case c == nil:
+				case c.State == pbx.Ringing && r.IntN(8) == 0:
+					_ = s.RejectCall(id, "declined")
+				case c.State == pbx.Ringing:
+					_ = s.AnswerCall(id)
+				default:
+					_ = s.ReleaseCall(id)
+				}
+				if s.Contact(id) == nil {
+					delete(live, id)
+				}
+				break
+			}
+		default:
+			a := s.agents[r.IntN(len(s.agents))]
+			if a.state == NotReady {
+				_ = s.AgentReady(a.ID)
+			} else {
+				_ = s.AgentNotReady(a.ID, "break")
+			}
+		}
+		if step%50 == 0 {
+			for id := range live {
+				if c := s.Contact(id); c != nil && c.bucket != nil {
+					_, _, _ = s.Position(id)
+				}
+			}
+		}
+		if len(h.violations) > 0 {
+			complaints = append(complaints, h.violations...)
+			break
+		}
+	}
+	if len(complaints) > 0 {
+		t.Fatalf("%d differences, the first: %s", len(complaints), complaints[0])
+	}
+	t.Logf("%d decisions (%d found an agent), %d serving counts and %d positions checked", n.picks, n.picked, n.serving, n.positions)
+	if n.picked < 1000 || n.picks == n.picked || n.positions < 1000 || n.serving < 1000 {
+		t.Fatalf("the run did not exercise the indexes: %+v", n)
 	}
 }
