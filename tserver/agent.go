@@ -138,6 +138,7 @@ type Agent struct {
 	inAvailable bool
 	ranks       []rankEntry    // its places in the ranked trees (agentindex.go)
 	serving     []servingState // what it adds to the serving counts of each of queues
+	touched     bool           // changed since the indexes were last brought in step (touch)
 	preferred   []*Contact     // queued contacts resumed for this agent first (Resume)
 }
 

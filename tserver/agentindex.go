@@ -212,9 +212,31 @@ func (s *Server) buildIndexes() {
 	}
 }
 
+// touch notes that agent a's state, load or keys changed: its ranked
+// entries and serving counts are brought in step before the indexes are
+// next read (flushIndexes). Every change to those calls it (setAvailable
+// does). Deferring spares the trees the churn of an agent freed and
+// offered the next waiting interaction within one event.
+func (s *Server) touch(a *Agent) {
+	if !a.touched {
+		a.touched = true
+		s.touched = append(s.touched, a)
+	}
+}
+
+// flushIndexes brings the indexes in step with every agent touched since
+// they were last read; findAgent and serving call it first.
+func (s *Server) flushIndexes() {
+	for i, a := range s.touched {
+		a.touched = false
+		s.reindex(a)
+		s.touched[i] = nil
+	}
+	s.touched = s.touched[:0]
+}
+
 // reindex brings the agent's ranked entries and serving counts in step
-// with its state, load and keys. Every change to those calls it
-// (setAvailable does).
+// with its state, load and keys.
 func (s *Server) reindex(a *Agent) {
 	for i := range a.ranks {
 		e := &a.ranks[i]

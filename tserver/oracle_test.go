@@ -211,6 +211,7 @@ agents:
 		}
 	}
 	clk.Advance(10e9)
+	s.flushIndexes()
 	s.agentByID["a1"].idleSince = clk.Now() // behind the index's back: a2 is now idle the longest
 	id, err := s.Arrive(&Arrival{Media: pbx.Voice, DNIS: "q"})
 	if err != nil {
@@ -246,6 +247,9 @@ agents:
 		return s.Contact(id)
 	}
 	first := arrive() // a1: both have nothing, a1 comes first in the file
+	if _, err := s.EstimatedWait("chat"); err != nil { // reads the indexes: a1 is filed, ringing
+		t.Fatal(err)
+	}
 	if err := s.AnswerCall(first.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +307,7 @@ func TestRankedMatchesWalkAtScale(t *testing.T) {
 	var complaints []string
 	h := &harness{s: s}
 	installOracle(h, &n)
-	live := map[pbx.ConnID]bool{}
+	var live []pbx.ConnID
 	for step := range 20000 {
 		clk.Advance(time.Duration(r.IntN(2000)) * time.Millisecond)
 		switch x := r.IntN(10); {
@@ -320,23 +324,22 @@ func TestRankedMatchesWalkAtScale(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			live[id] = true
-		case x < 9:
-			for id := range live { // a random live one (map order is random)
-				c := s.Contact(id)
-				switch {
-				case c == nil:
-				case c.State == pbx.Ringing && r.IntN(8) == 0:
-					_ = s.RejectCall(id, "declined")
-				case c.State == pbx.Ringing:
-					_ = s.AnswerCall(id)
-				default:
-					_ = s.ReleaseCall(id)
-				}
-				if s.Contact(id) == nil {
-					delete(live, id)
-				}
-				break
+			live = append(live, id)
+		case x < 9 && len(live) > 0:
+			i := r.IntN(len(live))
+			id := live[i]
+			switch c := s.Contact(id); {
+			case c == nil:
+			case c.State == pbx.Ringing && r.IntN(8) == 0:
+				_ = s.RejectCall(id, "declined")
+			case c.State == pbx.Ringing:
+				_ = s.AnswerCall(id)
+			default:
+				_ = s.ReleaseCall(id)
+			}
+			if s.Contact(id) == nil {
+				live[i] = live[len(live)-1]
+				live = live[:len(live)-1]
 			}
 		default:
 			a := s.agents[r.IntN(len(s.agents))]
@@ -347,7 +350,7 @@ func TestRankedMatchesWalkAtScale(t *testing.T) {
 			}
 		}
 		if step%50 == 0 {
-			for id := range live {
+			for _, id := range live {
 				if c := s.Contact(id); c != nil && c.bucket != nil {
 					_, _, _ = s.Position(id)
 				}

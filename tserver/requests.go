@@ -297,7 +297,7 @@ func (s *Server) AnswerCall(id pbx.ConnID) error {
 		a.active++
 		a.handled++
 		a.state, _ = AgentTransition(a.state, AgAnswer)
-		s.reindex(a) // ranked by handled (fewest_interactions), talking or not (least_talk_time)
+		s.touch(a) // ranked by handled (fewest_interactions), talking or not (least_talk_time)
 	}
 	c.answerAt = now
 	if !c.answered && c.counted && c.epoch == s.epoch {

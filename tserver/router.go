@@ -292,6 +292,7 @@ func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 	}
 	p.minLevel, p.rule = minLevel, -1
 	if k1, k2, ok := rankKindsOf(q.strategy); ok {
+		s.flushIndexes()
 		s.rankedPick(&p, k1, q.skill, minLevel)
 		if k2 != k1 {
 			s.rankedPick(&p, k2, q.skill, minLevel)
@@ -472,7 +473,7 @@ func (s *Server) dispatch(a *Agent) {
 func (s *Server) setAvailable(a *Agent) {
 	want := a.available()
 	if want == a.inAvailable {
-		s.reindex(a)
+		s.touch(a)
 		return
 	}
 	a.inAvailable = want
@@ -491,7 +492,7 @@ func (s *Server) setAvailable(a *Agent) {
 		s.avail[k] = list[:len(list)-1]
 		a.availPos[i] = -1
 	}
-	s.reindex(a)
+	s.touch(a)
 }
 
 func (a *Agent) skillSlot(skill int) int {

@@ -82,6 +82,7 @@ type Server struct {
 	avail       [][]*Agent                              // per skill: agents who may be offered work now
 	ranked      [][pbx.NumMedia][numRankKinds]rankTrees // per skill: available agents in a strategy's order (agentindex.go)
 	timeRef     time.Time                               // origin of the ranked trees' idle times
+	touched     []*Agent                                // agents whose index entries are out of step (touch)
 
 	// verifyPick, verifyServing and verifyAhead, set by tests only, see
 	// each ranked decision, counted serving() answer and counted Position,

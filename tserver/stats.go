@@ -75,6 +75,7 @@ func (s *Server) serving(q *queue, c *Contact) (agents, capacity, free int) {
 		stage = c.stage
 	}
 	if q.counted && (c == nil || c.ClientFamily == "" && len(c.Requires) == 0) {
+		s.flushIndexes()
 		n := q.serving[stage]
 		if s.verifyServing != nil {
 			s.verifyServing(q, c, n.agents, n.capacity, n.free)
