@@ -247,7 +247,8 @@ agents:
 		return s.Contact(id)
 	}
 	first := arrive() // a1: both have nothing, a1 comes first in the file
-	if _, err := s.EstimatedWait("chat"); err != nil { // reads the indexes: a1 is filed, ringing
+	// Reading the indexes files a1 as it is now: ringing, nothing handled.
+	if _, err := s.EstimatedWait("chat"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AnswerCall(first.ID); err != nil {
