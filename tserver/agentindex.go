@@ -214,8 +214,10 @@ func (s *Server) buildIndexes() {
 
 // touch notes that agent a's state, load or keys changed: its ranked
 // entries and serving counts are brought in step before the indexes are
-// next read (flushIndexes). Every change to those calls it (setAvailable
-// does). Deferring spares the trees the churn of an agent freed and
+// next read (flushIndexes). Code that changes an agent's state,
+// pendingNR, load, offered, active, handled, idleSince, talk, talkSince
+// or talkAtLogin must call it (setAvailable does); the differential tests
+// (oracle_test.go) catch a change that does not. Deferring spares the trees the churn of an agent freed and
 // offered the next waiting interaction within one event.
 func (s *Server) touch(a *Agent) {
 	if !a.touched {

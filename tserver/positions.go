@@ -7,7 +7,9 @@ package tserver
 // priority's FIFO order (before). That order holds only while priorities
 // do not change with time, so queues with aging walk as before. A queue
 // gets its tree at its first Position and keeps it up to date from then
-// on: a center nobody asks (the simulator) pays nothing.
+// on: a center nobody asks (the simulator) pays nothing. A contact's
+// place is found by its key (bucket priority, first, arrived, seq), which
+// must not change while it is queued (as the bucket's order needs too).
 type positions struct {
 	root *posNode
 }
