@@ -10,6 +10,7 @@ import "time"
 type Virtual struct {
 	start time.Time
 	now   time.Duration // since start
+	at    time.Time     // start + now, what Now returns
 	seq   uint64
 	// heap orders the scheduled timers by (when, seq). Its entries carry
 	// their keys and name their timer by slot, so that sifting compares
@@ -46,11 +47,17 @@ func (t *virtualTimer) Stop() bool {
 
 // NewVirtual returns a virtual clock that starts at start.
 func NewVirtual(start time.Time) *Virtual {
-	return &Virtual{start: start}
+	return &Virtual{start: start, at: start}
 }
 
 // Now returns the virtual time.
-func (v *Virtual) Now() time.Time { return v.start.Add(v.now) }
+func (v *Virtual) Now() time.Time { return v.at }
+
+// setNow moves the clock to d since start.
+func (v *Virtual) setNow(d time.Duration) {
+	v.now = d
+	v.at = v.start.Add(d)
+}
 
 // Elapsed returns the virtual time since the clock started.
 func (v *Virtual) Elapsed() time.Duration { return v.now }
@@ -97,7 +104,7 @@ func (v *Virtual) Step() bool {
 	for len(v.heap) > 0 {
 		when, t := v.pop()
 		if fa := t.fa; fa != nil {
-			v.now = when
+			v.setNow(when)
 			arg := t.arg
 			t.fa = nil
 			v.free = append(v.free, t)
@@ -108,7 +115,7 @@ func (v *Virtual) Step() bool {
 		if t.f == nil {
 			continue
 		}
-		v.now = when
+		v.setNow(when)
 		f := t.f
 		t.f = nil
 		v.fired++
@@ -132,7 +139,7 @@ func (v *Virtual) RunUntil(deadline time.Duration) {
 		v.Step()
 	}
 	if deadline > v.now {
-		v.now = deadline
+		v.setNow(deadline)
 	}
 }
 
