@@ -25,7 +25,8 @@ import (
 //
 // Serving counts: per queue and overflow stage, the agents who serve it
 // now, their capacity and how many are free: serving() for an interaction
-// without client or attribute requirements.
+// without client or attribute requirements. Status counts: per queue, the
+// agents logged in, ready and busy, as Status reports them.
 
 // rankKind is an order the ranked trees keep agents in.
 type rankKind uint8
@@ -135,12 +136,19 @@ type servingCount struct {
 	agents, capacity, free int
 }
 
-// servingState is what an agent adds to a queue's serving counts: the
-// stages it qualifies for, and whether it counts and is free now.
+// statusCount is Status's agent counts of one queue.
+type statusCount struct {
+	loggedIn, ready, busy int
+}
+
+// servingState is what an agent adds to a queue's serving and status
+// counts: the stages it qualifies for, and whether it counts and is free
+// (serving), logged in, ready or busy (Status) now.
 type servingState struct {
-	stages         uint64 // bit s: skillOK at overflow stage s
-	counted, free  bool
-	capacityOfThis int
+	stages                uint64 // bit s: skillOK at overflow stage s
+	counted, free         bool
+	loggedIn, ready, busy bool
+	capacityOfThis        int
 }
 
 // maxCountedStages bounds the overflow stages whose serving counts are
@@ -264,6 +272,9 @@ func (s *Server) reindex(a *Agent) {
 	for i, q := range a.queues {
 		st := &a.serving[i]
 		free := a.takesWork() && a.canTake(q.media)
+		if st.stages&1 != 0 {
+			s.restatus(a, q, st, free)
+		}
 		if counted == st.counted && free == st.free {
 			continue
 		}
@@ -279,6 +290,21 @@ func (s *Server) reindex(a *Agent) {
 			n.free += dFree
 		}
 	}
+}
+
+// restatus brings q's Status counts in step with agent a, which serves q
+// at stage 0 and is free for it or not.
+func (s *Server) restatus(a *Agent, q *queue, st *servingState, free bool) {
+	loggedIn := a.state != LoggedOut
+	ready := loggedIn && free && !a.working()
+	busy := loggedIn && !ready && (a.working() || a.state == AfterCallWork)
+	if loggedIn == st.loggedIn && ready == st.ready && busy == st.busy {
+		return
+	}
+	q.status.loggedIn += b2i(loggedIn) - b2i(st.loggedIn)
+	q.status.ready += b2i(ready) - b2i(st.ready)
+	q.status.busy += b2i(busy) - b2i(st.busy)
+	st.loggedIn, st.ready, st.busy = loggedIn, ready, busy
 }
 
 func b2i(b bool) int {

@@ -1,9 +1,9 @@
 package tserver
 
 // Differential tests of the router's indexes (agentindex.go,
-// positions.go): every decision the ranked trees make, every serving count
-// kept as agents change and every position counted by order statistics is
-// checked, as it is made, against the references below, which walk every
+// positions.go): every decision the ranked trees make, every serving and
+// status count kept as agents change and every position counted by order
+// statistics is checked, as it is made, against the references below, which walk every
 // agent or the queue the way the router did before it had indexes.
 
 import (
@@ -85,9 +85,30 @@ func oracleAhead(s *Server, c *Contact) int {
 	return ahead
 }
 
+// oracleStatus counts q's agents logged in, ready and busy by walking
+// every agent, as Status did.
+func oracleStatus(s *Server, q *queue) (loggedIn, ready, busy int) {
+	for _, a := range s.agents {
+		if a.state == LoggedOut || !a.mayServe(q) {
+			continue
+		}
+		if _, ok := q.skillOK(a, 0); !ok {
+			continue
+		}
+		loggedIn++
+		switch {
+		case a.takesWork() && a.canTake(q.media) && !a.working():
+			ready++
+		case a.working() || a.state == AfterCallWork:
+			busy++
+		}
+	}
+	return
+}
+
 // diffCounts counts what the differential checks compared.
 type diffCounts struct {
-	picks, picked, probes, serving, positions int
+	picks, picked, probes, serving, positions, statuses int
 }
 
 // installOracle makes h's server check each ranked decision and counted
@@ -108,6 +129,13 @@ func installOracle(h *harness, n *diffCounts) {
 		n.positions++
 		if want := oracleAhead(s, c); want != ahead {
 			h.violate("%v in %s: %d ahead by order statistics, %d by a walk of the queue", c.ID, c.queue.name, ahead, want)
+		}
+	}
+	s.verifyStatus = func(q *queue, loggedIn, ready, busy int) {
+		n.statuses++
+		if wl, wr, wb := oracleStatus(s, q); wl != loggedIn || wr != ready || wb != busy {
+			h.violate("queue %s: status counts %d/%d/%d, a walk of every agent %d/%d/%d",
+				q.name, loggedIn, ready, busy, wl, wr, wb)
 		}
 	}
 	s.verifyServing = func(q *queue, c *Contact, agents, capacity, free int) {
@@ -149,6 +177,7 @@ func probe(h *harness, n *diffCounts) {
 		}
 		s.serving(q, nil)
 	}
+	s.Status()
 	for _, id := range h.live(pbx.Queued) {
 		if c := s.contacts[id]; c.bucket != nil {
 			if _, _, err := s.Position(id); err != nil {
@@ -185,9 +214,9 @@ func TestRankedMatchesWalk(t *testing.T) {
 				probe(h, &n)
 				h.check()
 			})
-			t.Logf("%d decisions (%d found an agent), %d probes, %d serving counts and %d positions checked",
-				n.picks, n.picked, n.probes, n.serving, n.positions)
-			if n.picked == 0 || n.picks == n.picked || n.serving == 0 || n.positions == 0 {
+			t.Logf("%d decisions (%d found an agent), %d probes, %d serving counts, %d positions and %d status counts checked",
+				n.picks, n.picked, n.probes, n.serving, n.positions, n.statuses)
+			if n.picked == 0 || n.picks == n.picked || n.serving == 0 || n.positions == 0 || n.statuses == 0 {
 				t.Fatalf("the run did not exercise the indexes: %+v", n)
 			}
 		})
@@ -351,6 +380,7 @@ func TestRankedMatchesWalkAtScale(t *testing.T) {
 			}
 		}
 		if step%50 == 0 {
+			s.Status()
 			for _, id := range live {
 				if c := s.Contact(id); c != nil && c.bucket != nil {
 					_, _, _ = s.Position(id)
@@ -365,8 +395,9 @@ func TestRankedMatchesWalkAtScale(t *testing.T) {
 	if len(complaints) > 0 {
 		t.Fatalf("%d differences, the first: %s", len(complaints), complaints[0])
 	}
-	t.Logf("%d decisions (%d found an agent), %d serving counts and %d positions checked", n.picks, n.picked, n.serving, n.positions)
-	if n.picked < 1000 || n.picks == n.picked || n.positions < 1000 || n.serving < 1000 {
+	t.Logf("%d decisions (%d found an agent), %d serving counts, %d positions and %d status counts checked",
+		n.picks, n.picked, n.serving, n.positions, n.statuses)
+	if n.picked < 1000 || n.picks == n.picked || n.positions < 1000 || n.serving < 1000 || n.statuses < 1000 {
 		t.Fatalf("the run did not exercise the indexes: %+v", n)
 	}
 }

@@ -590,6 +590,7 @@ func (s *Server) AgentLogin(id, dn string) error {
 	// fewest_interactions and least_talk_time count from login.
 	a.handled, a.talkAtLogin = 0, a.talk
 	a.reason, a.pendingNR = "", false
+	s.touch(a) // logged in: Status counts it
 	s.emit(EventAgentLogin, nil, a, nil, "")
 	return nil
 }

@@ -131,6 +131,7 @@ type queue struct {
 
 	counted bool           // serving is kept (few enough overflow rules)
 	serving []servingCount // by overflow stage: see serving()
+	status  statusCount    // agents logged in, ready, busy: see Status
 
 	stats  QueueStats
 	recent [recentWaits]time.Duration

@@ -84,12 +84,14 @@ type Server struct {
 	timeRef     time.Time                               // origin of the ranked trees' idle times
 	touched     []*Agent                                // agents whose index entries are out of step (touch)
 
-	// verifyPick, verifyServing and verifyAhead, set by tests only, see
-	// each ranked decision, counted serving() answer and counted Position,
-	// to check them against a walk of every agent or of the queue.
+	// verifyPick, verifyServing, verifyAhead and verifyStatus, set by
+	// tests only, see each ranked decision, counted serving() answer,
+	// counted Position and Status counts, to check them against a walk of
+	// every agent or of the queue.
 	verifyPick    func(c *Contact, q *queue, got *Agent)
 	verifyServing func(q *queue, c *Contact, agents, capacity, free int)
 	verifyAhead   func(c *Contact, ahead int)
+	verifyStatus  func(q *queue, loggedIn, ready, busy int)
 
 	contacts map[pbx.ConnID]*Contact
 	nextConn pbx.ConnID

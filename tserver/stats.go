@@ -207,20 +207,12 @@ func (s *Server) Status() []QueueStatus {
 	out := make([]QueueStatus, 0, len(s.queues))
 	for _, q := range s.queues {
 		st := QueueStatus{Name: q.name, Media: q.media, Waiting: q.waiting, Stats: q.stats}
-		for _, a := range s.agents {
-			if a.state == LoggedOut || !a.mayServe(q) {
-				continue
-			}
-			if _, ok := q.skillOK(a, 0); !ok {
-				continue
-			}
-			st.LoggedIn++
-			switch {
-			case a.takesWork() && a.canTake(q.media) && !a.working():
-				st.Ready++
-			case a.working() || a.state == AfterCallWork:
-				st.Busy++
-			}
+		// Agents logged in (with the queue's skill), ready for it and
+		// busy, counted as agents change (agentindex.go).
+		s.flushIndexes()
+		st.LoggedIn, st.Ready, st.Busy = q.status.loggedIn, q.status.ready, q.status.busy
+		if s.verifyStatus != nil {
+			s.verifyStatus(q, st.LoggedIn, st.Ready, st.Busy)
 		}
 		st.OldestWait = s.oldestWait(q)
 		st.EWT = s.ewtFor(q, q.waiting, nil)
