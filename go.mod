@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/emiago/sipgo v1.7.3
+	github.com/google/btree v1.1.3
 	github.com/icholy/digest v1.2.0
 	github.com/looplab/fsm v1.0.3
 	github.com/pion/rtp v1.10.6

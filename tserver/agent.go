@@ -136,7 +136,10 @@ type Agent struct {
 	loggedTime  time.Duration
 	loginSince  time.Time
 	inAvailable bool
-	preferred   []*Contact // queued contacts resumed for this agent first (Resume)
+	ranks       []rankEntry    // its places in the ranked trees (agentindex.go)
+	serving     []servingState // what it adds to the serving counts of each of queues
+	touched     bool           // changed since the indexes were last brought in step (touch)
+	preferred   []*Contact     // queued contacts resumed for this agent first (Resume)
 }
 
 // State returns the agent's state.

@@ -306,6 +306,7 @@ func (s *Server) AnswerCall(id pbx.ConnID) error {
 		a.active++
 		a.handled++
 		a.state, _ = AgentTransition(a.state, AgAnswer)
+		s.touch(a) // ranked by handled (fewest_interactions), talking or not (least_talk_time)
 	}
 	c.answerAt = now
 	if !c.answered && c.counted && c.epoch == s.epoch {
@@ -572,7 +573,7 @@ func (s *Server) workEnded(a *Agent) {
 				a.wrapTimer = s.clock.AfterFunc(a.wrapUp, func() { s.wrapUpDone(id) })
 				return
 			}
-			s.wrapUpDone(a.ID)
+			s.endWrapUp(a)
 			return
 		case Reserved:
 			if a.pendingNR {
@@ -590,10 +591,16 @@ func (s *Server) workEnded(a *Agent) {
 	}
 }
 
-// wrapUpDone ends after-call work.
+// wrapUpDone ends agent id's after-call work when its timer fires.
 func (s *Server) wrapUpDone(id string) {
-	a := s.agentByID[id]
-	if a == nil || a.state != AfterCallWork {
+	if a := s.agentByID[id]; a != nil {
+		s.endWrapUp(a)
+	}
+}
+
+// endWrapUp ends agent a's after-call work, if it is in it.
+func (s *Server) endWrapUp(a *Agent) {
+	if a.state != AfterCallWork {
 		return
 	}
 	a.wrapTimer = nil
@@ -657,6 +664,7 @@ func (s *Server) AgentLogin(id, dn string) error {
 	// fewest_interactions and least_talk_time count from login.
 	a.handled, a.talkAtLogin = 0, a.talk
 	a.reason, a.pendingNR = "", false
+	s.touch(a) // logged in: Status counts it
 	s.emit(EventAgentLogin, nil, a, nil, "")
 	return nil
 }
@@ -713,7 +721,7 @@ func (s *Server) AgentReady(id string) error {
 			a.wrapTimer.Stop()
 		}
 		a.pendingNR = false
-		s.wrapUpDone(a.ID)
+		s.endWrapUp(a)
 		return nil
 	}
 	was := a.state

@@ -124,9 +124,14 @@ type queue struct {
 	agingStep  int
 	agingMax   int
 
-	buckets  []*bucket // by priority, highest first
-	waiting  int
-	rrCursor int // order of the agent last chosen (round robin)
+	buckets   []*bucket  // by priority, highest first
+	positions *positions // order statistics of the waiting, from the first Position (no aging)
+	waiting   int
+	rrCursor  int // order of the agent last chosen (round robin)
+
+	counted bool           // serving is kept (few enough overflow rules)
+	serving []servingCount // by overflow stage: see serving()
+	status  statusCount    // agents logged in, ready, busy: see Status
 
 	stats  QueueStats
 	recent [recentWaits]time.Duration
@@ -181,6 +186,9 @@ func (q *queue) insert(c *Contact) {
 	}
 	c.bucket = b
 	q.waiting++
+	if q.positions != nil {
+		q.positions.add(c, p)
+	}
 	switch {
 	case b.tail == nil:
 		b.head, b.tail = c, c
@@ -209,6 +217,9 @@ func (q *queue) remove(c *Contact) {
 	b := c.bucket
 	if b == nil {
 		return
+	}
+	if q.positions != nil {
+		q.positions.remove(c, b.priority)
 	}
 	if c.prev != nil {
 		c.prev.next = c.next
@@ -261,9 +272,11 @@ func (s *Server) eligible(a *Agent, c *Contact, q *queue) (int, bool) {
 }
 
 // findAgent picks the agent for c in queue q by the queue's strategy, or
-// nil when no eligible agent is available. It scans the available agents of
-// the queue's skill (and of the skills overflow has added so far); this is
-// the router's hot path, so the common checks are inlined.
+// nil when no eligible agent is available. For most strategies it reads the
+// ranked trees of the queue's skill (and of the skills overflow has added
+// so far): the first eligible agent per level (agentindex.go). For the
+// others it scans the available agents of those skills; this is the
+// router's hot path, so the common checks are inlined.
 func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 	if a := c.prefer; a != nil {
 		if _, ok := s.eligible(a, c, q); ok {
@@ -279,6 +292,25 @@ func (s *Server) findAgent(c *Contact, q *queue) *Agent {
 		}
 	}
 	p.minLevel, p.rule = minLevel, -1
+	if k1, k2, ok := rankKindsOf(q.strategy); ok {
+		s.flushIndexes()
+		s.rankedPick(&p, k1, q.skill, minLevel)
+		if k2 != k1 {
+			s.rankedPick(&p, k2, q.skill, minLevel)
+		}
+		for i := 0; i < c.stage && i < len(q.overflow); i++ {
+			if o := &q.overflow[i]; o.addSkill >= 0 {
+				s.rankedPick(&p, k1, o.addSkill, max(o.minLevel, 1))
+				if k2 != k1 {
+					s.rankedPick(&p, k2, o.addSkill, max(o.minLevel, 1))
+				}
+			}
+		}
+		if s.verifyPick != nil {
+			s.verifyPick(c, q, p.best)
+		}
+		return p.best
+	}
 	s.scan(&p, s.avail[q.skill], q.skill, minLevel)
 	for i := 0; i < c.stage && i < len(q.overflow); i++ {
 		if o := &q.overflow[i]; o.addSkill >= 0 {
@@ -437,10 +469,12 @@ func (s *Server) dispatch(a *Agent) {
 	}
 }
 
-// setAvailable keeps the availability index in step with the agent.
+// setAvailable keeps the availability lists and the indexes in step with
+// the agent.
 func (s *Server) setAvailable(a *Agent) {
 	want := a.available()
 	if want == a.inAvailable {
+		s.touch(a)
 		return
 	}
 	a.inAvailable = want
@@ -459,6 +493,7 @@ func (s *Server) setAvailable(a *Agent) {
 		s.avail[k] = list[:len(list)-1]
 		a.availPos[i] = -1
 	}
+	s.touch(a)
 }
 
 func (a *Agent) skillSlot(skill int) int {

@@ -79,7 +79,19 @@ type Server struct {
 	queues      []*queue
 	queueByName map[string]*queue
 	routePoints map[string]*routePoint
-	avail       [][]*Agent // per skill: agents who may be offered work now
+	avail       [][]*Agent                              // per skill: agents who may be offered work now
+	ranked      [][pbx.NumMedia][numRankKinds]rankTrees // per skill: available agents in a strategy's order (agentindex.go)
+	timeRef     time.Time                               // origin of the ranked trees' idle times
+	touched     []*Agent                                // agents whose index entries are out of step (touch)
+
+	// verifyPick, verifyServing, verifyAhead and verifyStatus, set by
+	// tests only, see each ranked decision, counted serving() answer,
+	// counted Position and Status counts, to check them against a walk of
+	// every agent or of the queue.
+	verifyPick    func(c *Contact, q *queue, got *Agent)
+	verifyServing func(q *queue, c *Contact, agents, capacity, free int)
+	verifyAhead   func(c *Contact, ahead int)
+	verifyStatus  func(q *queue, loggedIn, ready, busy int)
 
 	contacts map[pbx.ConnID]*Contact
 	nextConn pbx.ConnID
@@ -114,6 +126,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 		routePoints: map[string]*routePoint{},
 		contacts:    map[pbx.ConnID]*Contact{},
 		nextConn:    1,
+		timeRef:     opts.Clock.Now(),
 	}
 	if s.endpoints == nil {
 		s.endpoints = NopEndpoints()
@@ -177,6 +190,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 			s.agentByDN[a.HomeDN] = a
 		}
 	}
+	s.buildIndexes()
 	for _, a := range s.agents {
 		if a.autoReady && !opts.DeferLogin {
 			if err := s.AgentLogin(a.ID, ""); err != nil {

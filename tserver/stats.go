@@ -76,6 +76,14 @@ func (s *Server) serving(q *queue, c *Contact) (agents, capacity, free int) {
 	if c != nil {
 		stage = c.stage
 	}
+	if q.counted && (c == nil || c.ClientFamily == "" && len(c.Requires) == 0) {
+		s.flushIndexes()
+		n := q.serving[stage]
+		if s.verifyServing != nil {
+			s.verifyServing(q, c, n.agents, n.capacity, n.free)
+		}
+		return n.agents, n.capacity, n.free
+	}
 	for _, a := range s.agents {
 		if a.state == LoggedOut || a.state == NotReady {
 			continue
@@ -144,7 +152,9 @@ func (s *Server) EstimatedWait(name string) (EWT, error) {
 }
 
 // Position returns a queued interaction's place in its queue (1 is next)
-// and its own estimated wait.
+// and its own estimated wait. In a queue without aging it costs
+// O(log waiting); with aging, priorities move with time and it walks the
+// queue.
 func (s *Server) Position(id pbx.ConnID) (int, EWT, error) {
 	c, err := s.lookup("position", id)
 	if err != nil {
@@ -155,12 +165,23 @@ func (s *Server) Position(id pbx.ConnID) (int, EWT, error) {
 	}
 	q := c.queue
 	now := s.clock.Now()
-	p := q.effectivePriority(c, now)
 	ahead := 0
-	for _, b := range q.buckets {
-		for d := b.head; d != nil && d != c; d = d.next {
-			if dp := q.effectivePriority(d, now); dp > p || (dp == p && before(d, c)) {
-				ahead++
+	if q.agingEvery == 0 {
+		// Priorities stand still: the order statistics count (positions.go).
+		if q.positions == nil {
+			q.positions = buildPositions(q)
+		}
+		ahead = q.positions.ahead(c, c.bucket.priority)
+		if s.verifyAhead != nil {
+			s.verifyAhead(c, ahead)
+		}
+	} else {
+		p := q.effectivePriority(c, now)
+		for _, b := range q.buckets {
+			for d := b.head; d != nil && d != c; d = d.next {
+				if dp := q.effectivePriority(d, now); dp > p || (dp == p && before(d, c)) {
+					ahead++
+				}
 			}
 		}
 	}
@@ -188,20 +209,12 @@ func (s *Server) Status() []QueueStatus {
 	out := make([]QueueStatus, 0, len(s.queues))
 	for _, q := range s.queues {
 		st := QueueStatus{Name: q.name, Media: q.media, Waiting: q.waiting, Stats: q.stats}
-		for _, a := range s.agents {
-			if a.state == LoggedOut || !a.mayServe(q) {
-				continue
-			}
-			if _, ok := q.skillOK(a, 0); !ok {
-				continue
-			}
-			st.LoggedIn++
-			switch {
-			case a.takesWork() && a.canTake(q.media) && !a.working():
-				st.Ready++
-			case a.working() || a.state == AfterCallWork:
-				st.Busy++
-			}
+		// Agents logged in (with the queue's skill), ready for it and
+		// busy, counted as agents change (agentindex.go).
+		s.flushIndexes()
+		st.LoggedIn, st.Ready, st.Busy = q.status.loggedIn, q.status.ready, q.status.busy
+		if s.verifyStatus != nil {
+			s.verifyStatus(q, st.LoggedIn, st.Ready, st.Busy)
 		}
 		st.OldestWait = s.oldestWait(q)
 		st.EWT = s.ewtFor(q, q.waiting, nil)

@@ -10,25 +10,35 @@ import "time"
 type Virtual struct {
 	start time.Time
 	now   time.Duration // since start
+	at    time.Time     // start + now, what Now returns
 	seq   uint64
-	heap  []*virtualTimer
-	fired uint64
-	free  []*virtualTimer // recycled fire-and-forget nodes
+	// heap orders the scheduled timers by (when, seq). Its entries carry
+	// their keys and name their timer by slot, so that sifting compares
+	// and moves plain values: no pointer to follow, no write barrier.
+	heap   []heapEntry
+	timers []*virtualTimer // by slot
+	slots  []int32         // free slots
+	fired  uint64
+	free   []*virtualTimer // recycled fire-and-forget nodes
+}
+
+type heapEntry struct {
+	when time.Duration
+	seq  uint64
+	slot int32
 }
 
 type virtualTimer struct {
-	when  time.Duration
-	seq   uint64
-	f     func()
-	fa    func(uint64) // fire-and-forget callback (Schedule), with arg
-	arg   uint64
-	index int // position in the heap, -1 when not scheduled
+	f         func()
+	fa        func(uint64) // fire-and-forget callback (Schedule), with arg
+	arg       uint64
+	scheduled bool
 }
 
 // Stop cancels the timer lazily: it stays in the heap, marked, and the clock
 // discards it when it reaches the top. That keeps Stop O(1).
 func (t *virtualTimer) Stop() bool {
-	if t.index < 0 || t.f == nil {
+	if !t.scheduled || t.f == nil {
 		return false
 	}
 	t.f = nil
@@ -37,11 +47,17 @@ func (t *virtualTimer) Stop() bool {
 
 // NewVirtual returns a virtual clock that starts at start.
 func NewVirtual(start time.Time) *Virtual {
-	return &Virtual{start: start}
+	return &Virtual{start: start, at: start}
 }
 
 // Now returns the virtual time.
-func (v *Virtual) Now() time.Time { return v.start.Add(v.now) }
+func (v *Virtual) Now() time.Time { return v.at }
+
+// setNow moves the clock to d since start.
+func (v *Virtual) setNow(d time.Duration) {
+	v.now = d
+	v.at = v.start.Add(d)
+}
 
 // Elapsed returns the virtual time since the clock started.
 func (v *Virtual) Elapsed() time.Duration { return v.now }
@@ -58,9 +74,8 @@ func (v *Virtual) AfterFunc(d time.Duration, f func()) Timer {
 	if d < 0 {
 		d = 0
 	}
-	t := &virtualTimer{when: v.now + d, seq: v.seq, f: f}
-	v.seq++
-	v.push(t)
+	t := &virtualTimer{f: f}
+	v.push(t, v.now+d)
 	return t
 }
 
@@ -79,18 +94,17 @@ func (v *Virtual) Schedule(d time.Duration, f func(uint64), arg uint64) {
 	} else {
 		t = &virtualTimer{}
 	}
-	t.when, t.seq, t.fa, t.arg = v.now+d, v.seq, f, arg
-	v.seq++
-	v.push(t)
+	t.fa, t.arg = f, arg
+	v.push(t, v.now+d)
 }
 
 // Step runs the next pending callback, advancing the clock to its time. It
 // reports false when nothing is scheduled.
 func (v *Virtual) Step() bool {
 	for len(v.heap) > 0 {
-		t := v.pop()
+		when, t := v.pop()
 		if fa := t.fa; fa != nil {
-			v.now = t.when
+			v.setNow(when)
 			arg := t.arg
 			t.fa = nil
 			v.free = append(v.free, t)
@@ -101,7 +115,7 @@ func (v *Virtual) Step() bool {
 		if t.f == nil {
 			continue
 		}
-		v.now = t.when
+		v.setNow(when)
 		f := t.f
 		t.f = nil
 		v.fired++
@@ -115,7 +129,7 @@ func (v *Virtual) Step() bool {
 // offset from the start), then sets the clock to deadline.
 func (v *Virtual) RunUntil(deadline time.Duration) {
 	for len(v.heap) > 0 {
-		if v.heap[0].f == nil && v.heap[0].fa == nil {
+		if t := v.timers[v.heap[0].slot]; t.f == nil && t.fa == nil {
 			v.pop()
 			continue
 		}
@@ -125,7 +139,7 @@ func (v *Virtual) RunUntil(deadline time.Duration) {
 		v.Step()
 	}
 	if deadline > v.now {
-		v.now = deadline
+		v.setNow(deadline)
 	}
 }
 
@@ -138,36 +152,48 @@ func (v *Virtual) Run() {
 	}
 }
 
-func (v *Virtual) less(a, b *virtualTimer) bool {
+func less(a, b *heapEntry) bool {
 	if a.when != b.when {
 		return a.when < b.when
 	}
 	return a.seq < b.seq
 }
 
-func (v *Virtual) push(t *virtualTimer) {
-	h := append(v.heap, t)
+// push schedules t at when (since start), after everything already
+// scheduled at that instant.
+func (v *Virtual) push(t *virtualTimer, when time.Duration) {
+	var slot int32
+	if n := len(v.slots); n > 0 {
+		slot = v.slots[n-1]
+		v.slots = v.slots[:n-1]
+		v.timers[slot] = t
+	} else {
+		slot = int32(len(v.timers))
+		v.timers = append(v.timers, t)
+	}
+	t.scheduled = true
+	e := heapEntry{when: when, seq: v.seq, slot: slot}
+	v.seq++
+	h := append(v.heap, e)
 	i := len(h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !v.less(t, h[p]) {
+		if !less(&e, &h[p]) {
 			break
 		}
 		h[i] = h[p]
-		h[i].index = i
 		i = p
 	}
-	h[i] = t
-	t.index = i
+	h[i] = e
 	v.heap = h
 }
 
-func (v *Virtual) pop() *virtualTimer {
+// pop takes the earliest timer off the heap and returns it with its time.
+func (v *Virtual) pop() (time.Duration, *virtualTimer) {
 	h := v.heap
 	top := h[0]
 	n := len(h) - 1
 	last := h[n]
-	h[n] = nil
 	h = h[:n]
 	if n > 0 {
 		i := 0
@@ -176,20 +202,21 @@ func (v *Virtual) pop() *virtualTimer {
 			if c >= n {
 				break
 			}
-			if r := c + 1; r < n && v.less(h[r], h[c]) {
+			if r := c + 1; r < n && less(&h[r], &h[c]) {
 				c = r
 			}
-			if !v.less(h[c], last) {
+			if !less(&h[c], &last) {
 				break
 			}
 			h[i] = h[c]
-			h[i].index = i
 			i = c
 		}
 		h[i] = last
-		last.index = i
 	}
 	v.heap = h
-	top.index = -1
-	return top
+	t := v.timers[top.slot]
+	v.timers[top.slot] = nil
+	v.slots = append(v.slots, top.slot)
+	t.scheduled = false
+	return top.when, t
 }
