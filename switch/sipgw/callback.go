@@ -328,7 +328,7 @@ func (o *outbound) carryCustomerFirst(t callback.Target, queue string, since tim
 	ctx, cancel := context.WithCancel(g.ctx)
 	c := &call{g: g, codec: codec, ctx: ctx, cancel: cancel, customerLeg: leg, callerRTP: conn,
 		callerRemote: &net.UDPAddr{IP: net.ParseIP(answer.Address), Port: answer.Port},
-		callerSends: sends(answer), callerAnswered: true,
+		callerSends:  sends(answer), callerAnswered: true,
 		stream: media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
 	// The leg is the call's now: the outbound's hang-up must not end it.
 	o.mu.Lock()
