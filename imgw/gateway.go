@@ -78,7 +78,11 @@ type Config struct {
 	// OnPresence, when set, is told of each change of a customer
 	// device's presence (a device repeating itself is not a change), on
 	// the domain's goroutine: the callback server's presence sources.
-	OnPresence func(from Address, p PresenceInfo)
+	// customer is the number of the customer the device's conversation
+	// belongs to, when the customer is identified and verified there
+	// (a hand-off token, a linked address, the verification question);
+	// else empty.
+	OnPresence func(from Address, p PresenceInfo, customer string)
 }
 
 // phase is where a conversation is.
@@ -187,7 +191,7 @@ type Gateway struct {
 	// handoffSecret checks hand-off tokens (none: refused).
 	handoffSecret []byte
 	// onPresence is Config.OnPresence.
-	onPresence func(Address, PresenceInfo)
+	onPresence func(Address, PresenceInfo, string)
 	// draining: the center is closing; no new conversation (drain.go).
 	draining bool
 }
@@ -296,7 +300,11 @@ func (g *Gateway) Handle(in Inbound) {
 			g.presence[in.From] = *in.Presence
 			g.journal.Device(in.From, nil, in.Presence)
 			if g.onPresence != nil {
-				g.onPresence(in.From, *in.Presence)
+				customer := ""
+				if c != nil && c.customer != nil && c.verified {
+					customer = c.customer.Number
+				}
+				g.onPresence(in.From, *in.Presence, customer)
 			}
 		}
 		if c != nil && in.Presence != nil {

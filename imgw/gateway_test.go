@@ -614,7 +614,10 @@ func TestTypingFloodIsBounded(t *testing.T) {
 func TestPresenceJournaledOnChange(t *testing.T) {
 	r := newRig(t, testCenter)
 	var told []PresenceInfo
-	r.gw.onPresence = func(a Address, p PresenceInfo) {
+	r.gw.onPresence = func(a Address, p PresenceInfo, customer string) {
+		if customer != "" {
+			t.Errorf("presence of an unknown device told as customer %q's", customer)
+		}
 		if a.User != "p@x" || a.Device != "phone" {
 			t.Errorf("presence of %+v", a)
 		}

@@ -2,6 +2,8 @@ package imgw
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +363,38 @@ func TestNameSaidOnlyWhenItTellsNothingNew(t *testing.T) {
 				t.Errorf("typed %q: a name reached the customer: %q", tc.typed, o.Text)
 			}
 		}
+	}
+}
+
+// A web chat page of a customer verified by a hand-off token tells the
+// callback server's presence whose page it is; an unverified visitor's
+// does not.
+func TestPresenceToldWithTheVerifiedCustomer(t *testing.T) {
+	for _, tc := range []struct {
+		name, token, want string
+	}{
+		{"verified", "valid", "1002"},
+		{"not verified", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, testCenter)
+			r.on("webchat", false)
+			tok := ""
+			if tc.token == "valid" {
+				tok = SignHandoff(testSecret, "1002", r.clk.Now().Add(5*time.Minute))
+			}
+			var told []string
+			r.gw.onPresence = func(_ Address, p PresenceInfo, customer string) {
+				told = append(told, fmt.Sprintf("%v %s", p.Available, customer))
+			}
+			from := Address{Network: "webchat", User: "visitor", Device: "tab-1"}
+			r.gw.Handle(Inbound{Kind: Message, From: from, Text: "hi", Identity: tok})
+			r.gw.Handle(Inbound{Kind: Presence, From: from, Presence: &PresenceInfo{Available: true}})
+			r.gw.Handle(Inbound{Kind: Presence, From: from, Presence: &PresenceInfo{}})
+			want := []string{"true " + tc.want, "false " + tc.want}
+			if !slices.Equal(told, want) {
+				t.Fatalf("told %q, want %q", told, want)
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	im.gw, err = imgw.New(imgw.Config{
 		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
 		Customers: im.journal, Journal: chatJournal{Journal: im.journal, c: c}, Desk: desk, Log: log,
-		HandoffSecret: handoff, OnPresence: c.presence.xmpp,
+		HandoffSecret: handoff, OnPresence: c.presence.im,
 	})
 	if err != nil {
 		return &ConfigError{err}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/imgw"
+	"github.com/ccswitch/ccswitch/imgw/webchat"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -87,13 +88,33 @@ func (p *presence) customerOfDevice(network, address string) (string, bool) {
 	return n, ok
 }
 
-// xmpp takes an XMPP device's presence (imgw.Config.OnPresence): a
-// device of a customer the center knows reports its show.
-func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo) {
-	if !strings.HasPrefix(from.Network, "xmpp") {
-		return
+// im takes an IM device's presence (imgw.Config.OnPresence): an XMPP
+// device of a customer the center knows (its devices, the conversation's
+// verified customer, the store's links) reports its show; a web chat page
+// of a verified customer is available while open.
+func (p *presence) im(from imgw.Address, info imgw.PresenceInfo, verified string) {
+	switch {
+	case strings.HasPrefix(from.Network, "xmpp"):
+		p.xmpp(from, info, verified)
+	case from.Network == webchat.Network && verified != "":
+		show := callback.Unavailable
+		if info.Available {
+			show = callback.Available
+		}
+		// The page says when it closes: no need to go stale early.
+		p.report(verified, callback.Report{Device: from.User + "/" + from.Device, Medium: callback.Web, Show: show, TTL: webPageTTL})
 	}
+}
+
+// webPageTTL is how long an open web chat page counts without news.
+const webPageTTL = 12 * time.Hour
+
+// xmpp takes an XMPP device's presence.
+func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo, verified string) {
 	customer, ok := p.customerOfDevice(config.DeviceXMPP, from.User)
+	if !ok && verified != "" {
+		customer, ok = verified, true
+	}
 	if !ok && p.linked != nil {
 		customer, ok = p.linked(from)
 	}

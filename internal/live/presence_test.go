@@ -59,10 +59,10 @@ func xmppFrom(user, device string) imgw.Address {
 // strangers' devices are ignored.
 func TestPresenceSourcesCombine(t *testing.T) {
 	p, clk, seen := newTestPresence(t)
-	p.xmpp(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "away"})
+	p.im(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "away"}, "")
 	p.sip(sipgw.PresenceReport{User: "7001", Device: "sip:7001@192.0.2.7", Show: callback.Available, At: clk.Now(), Expires: clk.Now().Add(time.Hour)})
-	p.xmpp(xmppFrom("carol@example.test", "pc"), imgw.PresenceInfo{Available: true})
-	p.xmpp(xmppFrom("stranger@example.test", "pc"), imgw.PresenceInfo{Available: true})
+	p.im(xmppFrom("carol@example.test", "pc"), imgw.PresenceInfo{Available: true}, "")
+	p.im(xmppFrom("stranger@example.test", "pc"), imgw.PresenceInfo{Available: true}, "")
 	p.sip(sipgw.PresenceReport{User: "1001", Device: "sip:1001@192.0.2.8", Show: callback.Available, At: clk.Now(), Expires: clk.Now().Add(time.Hour)})
 
 	want := []callback.Presence{
@@ -84,7 +84,7 @@ func TestPresenceSourcesCombine(t *testing.T) {
 		t.Fatalf("after the binding's expiry C1 is %v, want away on xmpp", got)
 	}
 	// Unregistered, then the XMPP device says dnd.
-	p.xmpp(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "dnd"})
+	p.im(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "dnd"}, "")
 	if got := p.tracker.Presence("C1"); got.Status != callback.Busy || len(got.Reachable) != 0 {
 		t.Fatalf("C1 is %v, want dnd with nothing reachable", got)
 	}
@@ -97,13 +97,13 @@ func TestPresenceFloodIsRateLimited(t *testing.T) {
 	p, clk, seen := newTestPresence(t)
 	shows := []string{"away", ""}
 	for i := range 1000 {
-		p.xmpp(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: shows[i%2]})
+		p.im(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: shows[i%2]}, "")
 	}
-	p.xmpp(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "xa"})
+	p.im(xmppFrom("alice@example.test", "home"), imgw.PresenceInfo{Available: true, Show: "xa"}, "")
 	if n := len(seen["C1"]); n > presenceBurst {
 		t.Fatalf("%d changes told at once from a flood, want at most the burst %d", n, presenceBurst)
 	}
-	p.xmpp(xmppFrom("bob@example.test", "pc"), imgw.PresenceInfo{Available: true})
+	p.im(xmppFrom("bob@example.test", "pc"), imgw.PresenceInfo{Available: true}, "")
 	if got := p.tracker.Presence("C2"); got.Status != callback.Online {
 		t.Fatalf("the other customer is %v during the flood, want online at once", got)
 	}
@@ -115,5 +115,25 @@ func TestPresenceFloodIsRateLimited(t *testing.T) {
 	clk.Advance(time.Minute)
 	if len(seen["C1"]) != before {
 		t.Fatalf("changes told after the flood settled: %v", seen["C1"][before:])
+	}
+}
+
+// A verified customer's web chat page counts as a web device while open;
+// an unverified visitor's page counts for nobody.
+func TestPresenceOfAWebPage(t *testing.T) {
+	p, _, seen := newTestPresence(t)
+	page := imgw.Address{Network: "webchat", User: "visitor-1", Device: "tab-1"}
+	p.im(page, imgw.PresenceInfo{Available: true}, "")
+	if len(seen["C2"]) != 0 {
+		t.Fatalf("an unverified page changed C2: %v", seen["C2"])
+	}
+	p.im(page, imgw.PresenceInfo{Available: true}, "C2")
+	p.im(page, imgw.PresenceInfo{}, "C2")
+	want := []callback.Presence{
+		{Status: callback.Online, Reachable: []callback.Medium{callback.Web}},
+		{Status: callback.Offline},
+	}
+	if !slices.EqualFunc(seen["C2"], want, callback.Presence.Equal) {
+		t.Fatalf("C2 went %v, want %v", seen["C2"], want)
 	}
 }
