@@ -320,6 +320,18 @@ func (s *Scheduler) Pick(id string) (Target, error) {
 	return t, nil
 }
 
+// Planned is the target Pick would choose for callback id now, without
+// starting an attempt; false when nobody would be called (or id is not
+// known). The wiring shows it to the agent the callback is offered to.
+func (s *Scheduler) Planned(id string) (Target, bool) {
+	e := s.entries[id]
+	if e == nil {
+		return Target{}, false
+	}
+	t, v := s.choose(e)
+	return t, v.why == chosen
+}
+
 // Result records how attempt of callback id ended (the dialer reports
 // it): answered, busy, no_answer or unreachable. Answered makes the
 // callback done. Else the next target of the round is dialled at once;

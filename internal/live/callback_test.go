@@ -327,3 +327,37 @@ func TestAlertAPI(t *testing.T) {
 		t.Fatalf("DELETE twice: %d, want 404 or 409", code)
 	}
 }
+
+// A callback offered to an agent carries, as attached data, whose it is,
+// the customer's combined status at that moment and the medium the dialer
+// would use: the agent sees them in EventRinging.
+func TestCallbackOfferCarriesStatusAndMedium(t *testing.T) {
+	cfg := callbackConfig(t)
+	cfg.Center.IM.Customers[0].Callback.Hours = nil // any hour: the test runs at any time
+	c := mustOpen(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	register(ctx, t, c, "7001", "alice-phone", 300) // Alice online on her softphone
+	desk, err := cti.Dial(ctx, "ws://"+c.Addrs().HTTP+"/cti")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer desk.Close()
+	if _, err := desk.Login(ctx, "agent-01", "", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := desk.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := apiCall(t, c, "POST", "/api/callbacks", crmToken, `{"queue":"support","customer":"C1001"}`); code != http.StatusCreated {
+		t.Fatalf("POST: %d %v", code, out)
+	}
+	ring, err := desk.Expect(ctx, func(m cti.Message) bool { return m.Event == "EventRinging" && m.Media == "callback" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ring.UserData.Map()
+	if got["customer"] != "C1001" || got["customer_status"] != "online" || got["callback_medium"] != "sip" || got["callback_id"] == "" {
+		t.Fatalf("attached data %v; want C1001, online, sip and the callback's id", got)
+	}
+}

@@ -347,12 +347,31 @@ func (cb *callbacks) Result(conn pbx.ConnID, attempt int, r callback.Result) {
 	}
 }
 
-// onEvent forgets the interactions that ended.
+// onEvent forgets the interactions that ended and, as a callback is
+// offered to an agent (EventDiverted comes before EventRinging), attaches
+// the customer's status now and the medium the dialer would use.
 func (cb *callbacks) onEvent(e tserver.Event) {
 	if e.Media != pbx.Callback {
 		return
 	}
 	switch e.Type {
+	case tserver.EventDiverted:
+		// (Offered from inside Enqueue's Arrive, before the maps know the
+		// interaction: its attached data names the callback.)
+		x := cb.c.ts.Contact(e.ConnID)
+		if x == nil {
+			return
+		}
+		id, ok := x.UserData.Get("callback_id")
+		if !ok {
+			return
+		}
+		if r, ok := cb.sched.Get(id); ok && r.Customer != "" {
+			x.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
+		}
+		if t, ok := cb.sched.Planned(id); ok {
+			x.UserData.Set("callback_medium", string(t.Medium))
+		}
 	case tserver.EventReleased, tserver.EventAbandoned:
 		if e.Type == tserver.EventReleased && e.Reason != "" {
 			return // transferred, or an offer refused: it goes on
