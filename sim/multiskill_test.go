@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/ccswitch/ccswitch/internal/config"
 )
@@ -109,5 +110,30 @@ func TestMultiSkillWithinExactBounds(t *testing.T) {
 	t.Logf("full    P(wait) %.4f ±%.4f (Erlang C(52) %.4f)  ASA %.2f ±%.2f (%.2f)", pw, pwHalf, pool.PW, asa, asaHalf, pool.ASA)
 	if math.Abs(pw-pool.PW) > pwHalf || math.Abs(asa-pool.ASA) > asaHalf {
 		t.Errorf("full cross-training is off the pooled Erlang C(52): P(wait) %.4f ±%.4f vs %.4f, ASA %.2f ±%.2f vs %.2f", pw, pwHalf, pool.PW, asa, asaHalf, pool.ASA)
+	}
+}
+
+// TestNModelExample: examples/n-model.yaml runs clean in strict mode, and
+// the cross-trained sales agents help support at sales' expense: without
+// their support skill, support waits longer and sales less.
+func TestNModelExample(t *testing.T) {
+	f, err := config.Load("../examples/n-model.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Run.Replications, f.Run.Duration = 4, config.Duration(40*time.Hour)
+	cross, err := Run(context.Background(), f, Config{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(f.Agents[0].Skills, "support")
+	dedicated, err := Run(context.Background(), f, Config{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sales, support := 0, 1
+	if !(cross.Queues[support].ASA < dedicated.Queues[support].ASA && cross.Queues[sales].ASA > dedicated.Queues[sales].ASA) {
+		t.Errorf("support ASA %.2f (cross-trained) vs %.2f (dedicated), sales %.2f vs %.2f: want cross-training to help support and cost sales",
+			cross.Queues[support].ASA, dedicated.Queues[support].ASA, cross.Queues[sales].ASA, dedicated.Queues[sales].ASA)
 	}
 }
