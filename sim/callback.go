@@ -87,7 +87,7 @@ func newCallbackLine(f *config.File, t *config.Traffic, queue string, queueIndex
 		accept:     m.Accept,
 		mode:       callback.Mode(m.Mode),
 		origin:     callback.OriginVoice,
-		ring:       newSampler(m.Ring, src),
+		ring:       newSampler(cmp.Or(m.Ring, &config.Distribution{Constant: &config.Constant{Value: config.Duration(config.DefaultCallbackRing)}}), src),
 		targets:    map[callback.Status][]callback.Medium{},
 		queue:      queue,
 		cbQueue:    queueIndex[cbq],

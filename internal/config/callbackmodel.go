@@ -29,9 +29,9 @@ type CallbackModel struct {
 	// do-not-disturb (they must add up to 1), each with an optional reach
 	// of its own; absent, every customer is offline.
 	Presence *CallbackPresence `yaml:"presence"`
-	// Ring is how long an attempt takes before its result (default
-	// constant 20s); its mean must be under the scheduler's attempt
-	// timeout (2m).
+	// Ring is how long an attempt takes before its result (nil: a
+	// constant DefaultCallbackRing); its mean must be under the
+	// scheduler's attempt timeout (2m).
 	Ring *Distribution `yaml:"ring"`
 	// Preferences are the simulated customers' callback preferences, as
 	// im.customers[].callback takes them (default: phone for every status,
@@ -92,9 +92,6 @@ func (c *checker) setCallbackModelDefaults(f *File) {
 		}
 		if m.Mode == "" {
 			m.Mode = CallbackAgentFirst
-		}
-		if m.Ring == nil {
-			m.Ring = &Distribution{Constant: &Constant{Value: Duration(DefaultCallbackRing)}}
 		}
 		if m.Preferences == nil {
 			m.Preferences = &CallbackPrefs{}
@@ -173,7 +170,7 @@ func (c *checker) checkCallbackModel(p path, t *Traffic, q *Queue) {
 			c.errorf(pp, "the shares add up to %g, want 1", sum)
 		}
 	}
-	if c.checkDistribution(p.key("ring"), m.Ring) && m.Ring.Mean() >= callbackAttemptTimeout {
+	if m.Ring != nil && c.checkDistribution(p.key("ring"), m.Ring) && m.Ring.Mean() >= callbackAttemptTimeout {
 		c.errorf(p.key("ring"), "the mean ring time %v must be under the attempt timeout %v", m.Ring.Mean(), callbackAttemptTimeout)
 	}
 	c.checkCallbackPrefs(p.key("preferences"), m.Preferences, map[string]bool{DeviceSIP: true, DevicePhone: true})
