@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -304,4 +305,22 @@ func TestCallbackDayExample(t *testing.T) {
 	}
 	t.Logf("%d offers, %d callbacks: %d done, %d failed, %d pending; %.2f attempts each",
 		c.Offers, c.Callbacks, c.Done, c.Failed, c.PendingAtEnd, c.AttemptsPerCallback)
+}
+
+// A callback queue no agent serves is warned about before the run (and
+// is an error in strict mode); the callback-day example has no warning.
+func TestCallbackQueueNobodyServesWarns(t *testing.T) {
+	f := callbackScenario(t, 1, 2, `{accept: 1, reach: {answered: 1, busy: 0, no_answer: 0, unreachable: 0}}`)
+	f.Agents[1].Capacity["callback"] = 0 // the callers take no callback
+	want := `queue "support-cb": no agent serves it, yet traffic[0].callback offer it interactions`
+	if w := strings.Join(scenarioWarnings(f), "\n"); !strings.Contains(w, want) {
+		t.Errorf("warnings %q; want %q", w, want)
+	}
+	if _, err := Run(context.Background(), f, Config{Strict: true}); !errors.Is(err, ErrWarnings) {
+		t.Errorf("strict: %v; want ErrWarnings", err)
+	}
+	served := callbackScenario(t, 1, 2, `{accept: 1, reach: {answered: 1, busy: 0, no_answer: 0, unreachable: 0}}`)
+	if w := scenarioWarnings(served); strings.Contains(strings.Join(w, "\n"), "support-cb") {
+		t.Errorf("a served callback queue warned about: %q", w)
+	}
 }
