@@ -184,8 +184,12 @@ type callbacks struct {
 	// entered: callbacks counted as offered in their queue already; they
 	// come back with a Resume, not counted twice.
 	entered map[string]bool
-	// customers, by customer number.
+	// customers, by customer number; of each callback, by ID.
 	customers map[string]*simCustomer
+	ofCallback map[string]*simCustomer
+	// asking is the customer whose request the scheduler is taking: it
+	// may be dialled before Request returns its ID.
+	asking *simCustomer
 	// offers counts, per callback queue, the customers offered a
 	// callback since the warm-up.
 	offers []int64
@@ -198,13 +202,19 @@ var (
 
 // simCustomer is the simulated customer of one callback.
 type simCustomer struct {
-	line   *callbackLine
+	line *callbackLine
+	// number is the customer number (also the number dialled);
+	// requested when the callback was asked for.
+	number    string
+	requested time.Time
 	handle sampler
 	reach  reach
 	// counted: the callback was asked for after the warm-up.
 	counted bool
-	// dialled: an attempt started (the callback left its queue's wait).
-	dialled bool
+	// dialled: an attempt started (the callback left its queue's wait);
+	// answered: the customer answered (customer first: the interaction
+	// offered to an agent is the customer on the line).
+	dialled, answered bool
 }
 
 // newCallbacks returns the callback server of replication m, or nil when
@@ -222,7 +232,7 @@ func newCallbacks(m *model, f *config.File) (*callbacks, error) {
 	cb := &callbacks{
 		m: m, dir: callback.MemoryDirectory{}, queueOf: map[string]string{},
 		byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{}, entered: map[string]bool{},
-		customers: map[string]*simCustomer{}, offers: make([]int64, len(f.Queues)),
+		customers: map[string]*simCustomer{}, ofCallback: map[string]*simCustomer{}, offers: make([]int64, len(f.Queues)),
 	}
 	for _, q := range f.Queues {
 		switch {
@@ -268,10 +278,14 @@ func (cb *callbacks) offer(id pbx.ConnID, tag int) {
 	if m.rng.Float64() >= l.accept {
 		return
 	}
-	number := cb.newCustomer(l, t.handle)
-	if _, err := cb.sched.Request(callback.Request{
-		Queue: l.queue, Customer: number, Number: number, Requested: c.Arrived(), Mode: l.mode, Origin: l.origin,
-	}); err != nil {
+	cu := cb.newCustomer(l, t.handle, c.Arrived())
+	number := cu.number
+	cb.asking = cu
+	r, err := cb.sched.Request(callback.Request{
+		Queue: l.queue, Customer: number, Number: number, Requested: cu.requested, Mode: l.mode, Origin: l.origin,
+	})
+	cb.asking = nil
+	if err != nil {
 		// Refused (the scenario's queues are checked: not expected):
 		// the customer waits on.
 		cb.waitChanges(l.cbQueue, -1)
@@ -279,6 +293,7 @@ func (cb *callbacks) offer(id pbx.ConnID, tag int) {
 		delete(cb.dir, number)
 		return
 	}
+	cb.ofCallback[r.ID] = cu
 	if c := m.srv.Contact(id); c != nil && c.State == pbx.Queued {
 		m.waitEnds(t.queue, c)
 		_ = m.srv.LeaveForCallback(id)
@@ -288,8 +303,8 @@ func (cb *callbacks) offer(id pbx.ConnID, tag int) {
 // newCustomer makes the customer of a new callback of line l: a number,
 // the line's preferences and a drawn presence status, reported to the
 // tracker (online, away: a SIP softphone saying so; dnd: one saying
-// do-not-disturb; offline: no device). It returns the customer number.
-func (cb *callbacks) newCustomer(l *callbackLine, handle sampler) string {
+// do-not-disturb; offline: no device).
+func (cb *callbacks) newCustomer(l *callbackLine, handle sampler, requested time.Time) *simCustomer {
 	m := cb.m
 	number := strconv.Itoa(100_000_000 + len(cb.customers))
 	u := m.rng.Float64()
@@ -313,7 +328,8 @@ func (cb *callbacks) newCustomer(l *callbackLine, handle sampler) string {
 		prefs.ByStatus[status] = targets
 	}
 	cb.dir[number] = callback.Customer{Number: number, Prefs: prefs}
-	cb.customers[number] = &simCustomer{line: l, handle: handle, reach: st.reach, counted: m.counting}
+	cu := &simCustomer{line: l, number: number, requested: requested, handle: handle, reach: st.reach, counted: m.counting}
+	cb.customers[number] = cu
 	show := callback.Show("")
 	switch st.status {
 	case callback.Online:
@@ -329,7 +345,7 @@ func (cb *callbacks) newCustomer(l *callbackLine, handle sampler) string {
 	// The callback waits in its callback queue from now until it is
 	// first dialled.
 	cb.waitChanges(l.cbQueue, +1)
-	return number
+	return cu
 }
 
 // waitChanges moves the number of callbacks waiting to be dialled in
@@ -344,13 +360,12 @@ func (cb *callbacks) waitChanges(qi, d int) {
 	}
 }
 
-// customerOf returns the customer of callback id.
-func (cb *callbacks) customerOf(id string) (*simCustomer, callback.Request) {
-	r, ok := cb.sched.Get(id)
-	if !ok {
-		return nil, r
+// customerOf returns the customer of callback id, or nil.
+func (cb *callbacks) customerOf(id string) *simCustomer {
+	if cu := cb.ofCallback[id]; cu != nil {
+		return cu
 	}
-	return cb.customers[r.Customer], r
+	return cb.asking
 }
 
 // Known implements callback.Queues.
@@ -428,7 +443,7 @@ func (cb *callbacks) forget(conn pbx.ConnID) {
 // Dial implements callback.Dialer: the attempt's result is drawn from the
 // customer's reach now and reported after a drawn ring time.
 func (cb *callbacks) Dial(id string, attempt int, _ callback.Target, mode callback.Mode) {
-	cu, _ := cb.customerOf(id)
+	cu := cb.customerOf(id)
 	if cu == nil {
 		cb.m.clk.AfterFunc(0, func() { _ = cb.sched.Result(id, attempt, callback.ResultUnreachable) })
 		return
@@ -451,9 +466,10 @@ func (cb *callbacks) result(id string, attempt int, res callback.Result, mode ca
 		return // ended already (unknown after the attempt timeout), or the scheduler goes on
 	}
 	m := cb.m
-	cu, r := cb.customerOf(id)
+	cu := cb.customerOf(id)
+	cu.answered = true
 	if mode == callback.CustomerFirst {
-		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cb.queueOf[r.Queue], ANI: r.Number, Tag: callbackTag, Since: r.Requested}
+		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cb.queueOf[cu.line.queue], ANI: cu.number, Tag: callbackTag, Since: cu.requested}
 		in.UserData.Set("callback_id", id)
 		_, _ = m.srv.Arrive(in)
 		return
@@ -489,12 +505,12 @@ func (cb *callbacks) offered(c *tserver.Contact) {
 	if err := m.srv.AnswerCall(conn); err != nil {
 		return
 	}
-	cu, r := cb.customerOf(id)
+	cu := cb.customerOf(id)
 	switch {
 	case cu == nil:
 		_ = m.srv.ReleaseCall(conn)
 		return
-	case r.State == callback.Done:
+	case cu.answered:
 		// Customer first: the customer answered and waited for an agent.
 		cb.hangUpAfter(conn, cu.handle())
 		return
