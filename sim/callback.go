@@ -185,7 +185,7 @@ type callbacks struct {
 	// come back with a Resume, not counted twice.
 	entered map[string]bool
 	// customers, by customer number; of each callback, by ID.
-	customers map[string]*simCustomer
+	customers  map[string]*simCustomer
 	ofCallback map[string]*simCustomer
 	// asking is the customer whose request the scheduler is taking: it
 	// may be dialled before Request returns its ID.
@@ -207,8 +207,8 @@ type simCustomer struct {
 	// requested when the callback was asked for.
 	number    string
 	requested time.Time
-	handle sampler
-	reach  reach
+	handle    sampler
+	reach     reach
 	// counted: the callback was asked for after the warm-up.
 	counted bool
 	// dialled: an attempt started (the callback left its queue's wait);
