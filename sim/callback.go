@@ -187,6 +187,8 @@ type callbacks struct {
 	// customers, by customer number; of each callback, by ID.
 	customers  map[string]*simCustomer
 	ofCallback map[string]*simCustomer
+	// made counts the customers made, for their numbers.
+	made int
 	// asking is the customer whose request the scheduler is taking: it
 	// may be dialled before Request returns its ID.
 	asking *simCustomer
@@ -306,7 +308,8 @@ func (cb *callbacks) offer(id pbx.ConnID, tag int) {
 // do-not-disturb; offline: no device).
 func (cb *callbacks) newCustomer(l *callbackLine, handle sampler, requested time.Time) *simCustomer {
 	m := cb.m
-	number := strconv.Itoa(100_000_000 + len(cb.customers))
+	cb.made++
+	number := strconv.Itoa(100_000_000 + cb.made)
 	u := m.rng.Float64()
 	st := l.statuses[len(l.statuses)-1]
 	for _, s := range l.statuses {
