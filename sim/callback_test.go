@@ -324,3 +324,43 @@ func TestCallbackQueueNobodyServesWarns(t *testing.T) {
 		t.Errorf("a served callback queue warned about: %q", w)
 	}
 }
+
+// Chatters take callbacks too: their chats leave the im queue counted as
+// callback, and the requests come from IM.
+func TestCallbackFromChats(t *testing.T) {
+	f := mustParse(t, `
+queues:
+  - {name: chat, media: im, callback_queue: chat-cb}
+  - {name: chat-cb, media: callback}
+agents:
+  - {group: chat, count: 2, skills: {chat: 5}, capacity: {im: 2, callback: 0}}
+  - {group: callers, count: 10, skills: {chat-cb: 5}, capacity: {im: 0}}
+traffic:
+  - queue: chat
+    arrivals: {forecast: {interval: 1h, intervals: [{start: "00:00", per_hour: 120}]}}
+    handle: {exponential: {mean: 4m}}
+    callback: {offer_after_ewt: 1m, accept: 0.5, reach: {answered: 1, busy: 0, no_answer: 0, unreachable: 0}}
+run: {duration: 4h, replications: 2, seed: 3}
+`)
+	reps := replications(t, f, nil)
+	reqs, n := requestsOf(reps)
+	if n < 20 {
+		t.Fatalf("only %d callbacks", n)
+	}
+	for _, r := range reqs {
+		if r.Origin != callback.OriginIM || r.State != callback.Done || r.Queue != "chat" {
+			t.Fatalf("callback %+v; want one from IM for queue chat, done", r)
+		}
+	}
+	var left int64
+	for _, rep := range reps {
+		o := rep.queues[0]
+		left += o.callback
+		if o.offered != o.answered+o.abandoned+o.callback+o.waitingAtEnd {
+			t.Errorf("chat: %+v does not balance", o)
+		}
+	}
+	if left != int64(n) {
+		t.Errorf("%d chats left for a callback, %d callbacks", left, n)
+	}
+}
