@@ -18,8 +18,8 @@ import (
 // device of their own sit at simulated desk telephones that answer at once
 // and hang up after the traffic's handle time. What a live center mixes is
 // the very same domain the simulator drives on its virtual clock.
-// A forecast's 00:00 is when Start is called; retrials and transfers are
-// the simulator's only.
+// A forecast's 00:00 is when Start is called; retrials, transfers and
+// callbacks are the simulator's only.
 //
 // Every method runs on the domain's loop, like the domain itself.
 type Live struct {

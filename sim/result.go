@@ -23,6 +23,9 @@ type Result struct {
 	Seed     uint64  `json:"seed"`
 	Duration float64 `json:"duration_s"`
 	Warmup   float64 `json:"warmup_s"`
+	// Callbacks, per callback queue whose callbacks the scenario
+	// simulates (absent when none): what became of them.
+	Callbacks []CallbackResult `json:"callbacks,omitempty"`
 	// Warnings say what makes the figures misleading although the
 	// scenario is valid: a queue no agent serves, an unstable queue, many
 	// interactions still waiting at the end. Config.Strict makes them an
@@ -32,13 +35,21 @@ type Result struct {
 
 // QueueResult holds one queue's KPIs: counts summed over replications,
 // ratios averaged over replications with the half-widths of their 95%
-// confidence intervals. Offered = Answered + Abandoned + WaitingAtEnd.
+// confidence intervals. Offered = Answered + Abandoned + Callback +
+// WaitingAtEnd. A callback queue whose callbacks the scenario simulates
+// reports its callbacks: offered, those asked for; answered, those
+// dialled (their first attempt started), within sl_target of the request
+// for the service level; abandoned, those that ended without an attempt;
+// waiting at end, those not dialled yet.
 type QueueResult struct {
 	Name      string `json:"name"`
 	Media     string `json:"media"`
 	Offered   int64  `json:"offered"`
 	Answered  int64  `json:"answered"`
 	Abandoned int64  `json:"abandoned"`
+	// Callback counts the customers who left the queue with a callback
+	// promised instead of waiting (absent when none).
+	Callback int64 `json:"callback,omitempty"`
 	// WaitingAtEnd counts the offered interactions still waiting when the
 	// run ended: the run stops at run.duration, it does not drain.
 	WaitingAtEnd int64 `json:"waiting_at_end"`
@@ -68,6 +79,33 @@ type KPIs struct {
 	ServiceLevel HalfWidth `json:"service_level"`
 	AbandonRate  HalfWidth `json:"abandon_rate"`
 	QueueLength  HalfWidth `json:"queue_length"`
+}
+
+// CallbackResult is what became of the callbacks waiting in one callback
+// queue, summed over replications: those asked for after the warm-up.
+// Callbacks = Done + Failed + Cancelled + PendingAtEnd.
+type CallbackResult struct {
+	// Queue is the callback queue.
+	Queue string `json:"queue"`
+	// Offers counts the waiting customers offered a callback (their
+	// estimated wait over the line's offer_after_ewt); Callbacks those
+	// who took one; AcceptRate = Callbacks / Offers.
+	Offers     int64   `json:"offers"`
+	Callbacks  int64   `json:"callbacks"`
+	AcceptRate float64 `json:"accept_rate"`
+	// Done: the customer answered; Failed: max_attempts attempts in
+	// vain; PendingAtEnd: still pending or dialing when the run ended.
+	Done         int64 `json:"done"`
+	Failed       int64 `json:"failed"`
+	Cancelled    int64 `json:"cancelled"`
+	PendingAtEnd int64 `json:"pending_at_end"`
+	// Attempts counts the calls placed; AttemptsPerCallback = Attempts /
+	// Callbacks; AttemptResults counts them by result (answered, busy,
+	// no_answer, unreachable, unknown: no result within the attempt
+	// timeout; in_flight at the end).
+	Attempts            int64            `json:"attempts"`
+	AttemptsPerCallback float64          `json:"attempts_per_callback"`
+	AttemptResults      map[string]int64 `json:"attempt_results"`
 }
 
 // AgentResult summarises the agents.
@@ -127,10 +165,22 @@ type queueOutcome struct {
 	// waitAtEnd is the time those waiting at the end had waited so far.
 	waitAtEnd               time.Duration
 	retrials, transferredIn int64
+	// callback counts those who left for a callback.
+	callback int64
 	// queueArea is the integral of the number waiting over the measured
 	// period, in seconds; queueMax the most waiting at once.
 	queueArea float64
 	queueMax  int
+}
+
+// fromCallbacks makes o, a callback queue's figures, its callbacks'
+// (QueueResult).
+func (o *queueOutcome) fromCallbacks(c callbackOutcome) {
+	o.offered, o.answered, o.abandoned = c.callbacks, c.dialled, c.neverDialled
+	o.waited, o.answeredInSL = c.waited, c.dialledInSL
+	o.waitAnswered, o.waitAbandoned = c.waitDialled, 0
+	o.waitingAtEnd, o.waitAtEnd = c.waitingAtEnd, c.waitAtEnd
+	o.callback = 0
 }
 
 func summarise(f *config.File, reps []replication) *Result {
@@ -156,6 +206,7 @@ func summarise(f *config.File, reps []replication) *Result {
 			qr.Answered += st.answered
 			qr.Abandoned += st.abandoned
 			qr.WaitingAtEnd += st.waitingAtEnd
+			qr.Callback += st.callback
 			qr.Retrials += st.retrials
 			qr.TransferredIn += st.transferredIn
 			qr.QueueLengthMax = max(qr.QueueLengthMax, st.queueMax)
@@ -172,7 +223,49 @@ func summarise(f *config.File, reps []replication) *Result {
 		qr.QueueLength, qr.CI95.QueueLength = meanCI(ql)
 		res.Queues = append(res.Queues, qr)
 	}
+	res.Callbacks = summariseCallbacks(f, reps)
 	return res
+}
+
+// summariseCallbacks sums the callbacks of every callback queue that has
+// some, in the order of f.Queues.
+func summariseCallbacks(f *config.File, reps []replication) []CallbackResult {
+	var out []CallbackResult
+	for qi, q := range f.Queues {
+		cr := CallbackResult{Queue: q.Name, AttemptResults: map[string]int64{}}
+		simulated := false
+		for _, rep := range reps {
+			if len(rep.callbacks) == 0 {
+				continue
+			}
+			o := rep.callbacks[qi]
+			if o.offers == 0 && o.callbacks == 0 {
+				continue
+			}
+			simulated = true
+			cr.Offers += o.offers
+			cr.Callbacks += o.callbacks
+			cr.Done += o.done
+			cr.Failed += o.failed
+			cr.Cancelled += o.cancelled
+			cr.PendingAtEnd += o.pendingAtEnd
+			cr.Attempts += o.attempts
+			for res, n := range o.attemptResults {
+				key := string(res)
+				if key == "" {
+					key = "in_flight"
+				}
+				cr.AttemptResults[key] += n
+			}
+		}
+		if !simulated {
+			continue
+		}
+		cr.AcceptRate = ratio(float64(cr.Callbacks), float64(cr.Offers))
+		cr.AttemptsPerCallback = ratio(float64(cr.Attempts), float64(cr.Callbacks))
+		out = append(out, cr)
+	}
+	return out
 }
 
 // endWarnings are the warnings only the run can tell: queues where many
@@ -199,10 +292,10 @@ func (r *Result) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "%d replication(s) of %s after %s warm-up, seed %d, %d events\n\n",
 		r.Replications, seconds(r.Duration), seconds(r.Warmup), r.Seed, r.Events)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "queue\tmedia\toffered\tanswered\tabandoned\twaiting at end\tP(wait)\tASA s\tservice level\tabandon rate\tqueue length\t")
+	fmt.Fprintln(tw, "queue\tmedia\toffered\tanswered\tabandoned\tcallback\twaiting at end\tP(wait)\tASA s\tservice level\tabandon rate\tqueue length\t")
 	for _, q := range r.Queues {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
-			q.Name, q.Media, q.Offered, q.Answered, q.Abandoned, q.WaitingAtEnd,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
+			q.Name, q.Media, q.Offered, q.Answered, q.Abandoned, q.Callback, q.WaitingAtEnd,
 			withCI(q.PW, q.CI95.PW, 4), withCI(q.ASA, q.CI95.ASA, 2), withCI(q.ServiceLevel, q.CI95.ServiceLevel, 4),
 			withCI(q.AbandonRate, q.CI95.AbandonRate, 4), withCI(q.QueueLength, q.CI95.QueueLength, 2))
 	}
@@ -211,6 +304,18 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "\nagent occupancy %s (± is the 95%% confidence half-width; n/a with one replication)\n",
 		withCI(r.Agents.Occupancy, r.Agents.OccupancyCI95, 4))
+	if len(r.Callbacks) > 0 {
+		fmt.Fprintln(w, "\ncallbacks (a callback queue's answered = dialled; its service level: dialled within sl_target of the request)")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "callback queue\toffers\tcallbacks\taccept rate\tdone\tfailed\tpending at end\tattempts\tattempts per callback\t")
+		for _, c := range r.Callbacks {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.4f\t%d\t%d\t%d\t%d\t%.2f\t\n", c.Queue, c.Offers, c.Callbacks, c.AcceptRate,
+				c.Done, c.Failed, c.PendingAtEnd, c.Attempts, c.AttemptsPerCallback)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nwarnings:\n  %s\n", strings.Join(r.Warnings, "\n  "))
 	}

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -46,6 +47,11 @@ type replication struct {
 	queues    []queueOutcome
 	occupancy float64
 	events    uint64
+	// callbacks, per callback queue (indexed like f.Queues), and every
+	// callback request as the scheduler left it (dropped by Run once
+	// counted; tests read them).
+	callbacks        []callbackOutcome
+	callbackRequests []callback.Request
 }
 
 // Run simulates scenario f: its traffic offered to its center for
@@ -74,6 +80,7 @@ func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 			defer wg.Done()
 			for r := range next {
 				out[r], errs[r] = runReplication(ctx, f, r, replicationSeed(f.Run.Seed, r), opts.observe)
+				out[r].callbackRequests = nil
 			}
 		}()
 	}
@@ -131,6 +138,9 @@ type trafficModel struct {
 	// transfers, by cumulative probability; none for a transfer.
 	transfers   []transferModel
 	transferred bool
+	// callback: how the line's waiting customers take callbacks; nil:
+	// they are offered none.
+	callback *callbackLine
 }
 
 type transferModel struct {
@@ -177,9 +187,14 @@ func buildTraffic(f *config.File, src rand.Source) ([]trafficModel, error) {
 			handle:   newSampler(&t.Handle, src),
 			patience: newSampler(t.Patience, src),
 		}
+		queue := t.Queue
 		if t.RoutePoint != "" {
 			tm.arrival.DNIS = t.RoutePoint
-			tm.queue = queueIndex[routeQueue[t.RoutePoint]]
+			queue = routeQueue[t.RoutePoint]
+			tm.queue = queueIndex[queue]
+		}
+		if tm.callback, err = newCallbackLine(f, &t, queue, queueIndex, src); err != nil {
+			return nil, err
 		}
 		if t.Client != "" {
 			tm.arrival.ClientFamily, tm.arrival.ClientVersion, _ = cutClient(t.Client)
@@ -220,8 +235,10 @@ type model struct {
 	rng     *rand.Rand
 	traffic []trafficModel
 	queues  []queueTrack
-	warmup  time.Duration
-	end     time.Duration
+	// cb is the callback server; nil when no line takes callbacks.
+	cb     *callbacks
+	warmup time.Duration
+	end    time.Duration
 	// counting is set once the statistics restart at the warm-up: from
 	// then on, interactions that enter are counted.
 	counting bool
@@ -285,6 +302,9 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 	if m.traffic, err = buildTraffic(f, src); err != nil {
 		return replication{}, err
 	}
+	if m.cb, err = newCallbacks(m, f); err != nil {
+		return replication{}, err
+	}
 	newWorkforce(m, f, src)
 	if observe != nil {
 		observe(r, srv)
@@ -331,8 +351,16 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 			answeredInSL: st.AnsweredInSL, waitAnswered: st.WaitAnswered, waitAbandoned: st.WaitAbandoned,
 			waitingAtEnd: tr.counted, waitAtEnd: time.Duration(tr.counted)*m.end - tr.countedArrivals,
 			retrials: tr.retrials, transferredIn: tr.transferredIn,
-			queueArea: tr.area, queueMax: tr.max,
+			queueArea: tr.area, queueMax: tr.max, callback: st.Callback,
 		})
+	}
+	if m.cb != nil {
+		rep.callbacks, rep.callbackRequests = m.cb.outcomes(f, m.clk.Now())
+		for qi, o := range rep.callbacks {
+			if o.callbacks > 0 || o.offers > 0 {
+				rep.queues[qi].fromCallbacks(o)
+			}
+		}
 	}
 	if logged1 > logged0 {
 		rep.occupancy = float64(busy1-busy0) / float64(logged1-logged0)
@@ -418,6 +446,9 @@ func (m *model) startWaiting(id pbx.ConnID, tag int) {
 	if t.patience != nil {
 		m.clk.Schedule(patience, m.giveUpFn, pack(id, tag))
 	}
+	if t.callback != nil {
+		m.cb.offer(id, tag)
+	}
 }
 
 // giveUp is a customer's patience running out: if still waiting, it hangs
@@ -446,6 +477,10 @@ func (m *model) giveUp(arg uint64) {
 // Offer is the simulated agent's device: it answers at once and hangs up
 // (or transfers) after the traffic's handle time.
 func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
+	if c.Tag == callbackTag {
+		m.cb.offered(c)
+		return
+	}
 	t := &m.traffic[c.Tag]
 	switch {
 	case m.entering == enteringArrival, m.entering == enteringTransfer && c.ID == m.enteringID:

@@ -20,7 +20,8 @@ type queueLoad struct {
 }
 
 // scenarioWarnings returns what makes f's results misleading though the
-// file is valid: a queue with traffic that no agent can serve, and a queue
+// file is valid: a queue with traffic (or a line's callbacks) that no
+// agent can serve, and a queue
 // whose customers never abandon offered at least as much work as its
 // agents can do (it grows without bound; its waits depend on the run's
 // length).
@@ -83,6 +84,10 @@ func scenarioWarnings(f *config.File) []string {
 		l.lines = append(l.lines, fmt.Sprintf("traffic[%d]", i))
 		l.erlangs += rate * (t.Handle.Mean() + meanWrap(qi)).Seconds()
 		l.neverAbandons = l.neverAbandons || t.Patience == nil
+		if ci, ok := queueIndex[f.Queues[qi].CallbackQueue]; ok && t.Callback != nil {
+			// The line's callbacks wait there: it needs agents too.
+			loads[ci].lines = append(loads[ci].lines, fmt.Sprintf("traffic[%d].callback", i))
+		}
 		for k, tr := range t.Transfers {
 			ti, ok := queueIndex[tr.ToQueue]
 			if !ok {

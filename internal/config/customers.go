@@ -139,11 +139,14 @@ func (c *checker) checkCustomerDevices(cu *CustomerSeed, p path, devices map[str
 		devices[key] = cu.Number
 		has[d.Network] = true
 	}
-	cb := cu.Callback
-	if cb == nil {
-		return
+	if cu.Callback != nil {
+		c.checkCallbackPrefs(p.key("callback"), cu.Callback, has)
 	}
-	cp := p.key("callback")
+}
+
+// checkCallbackPrefs checks callback preferences at cp; has says which
+// device networks the customer has.
+func (c *checker) checkCallbackPrefs(cp path, cb *CallbackPrefs, has map[string]bool) {
 	for _, st := range []struct {
 		key   string
 		media []string
@@ -164,6 +167,9 @@ func (c *checker) checkCustomerDevices(cu *CustomerSeed, p path, devices map[str
 	}
 	if cb.MaxAttempts < 1 || cb.MaxAttempts > maxCallbackAttempts {
 		c.errorf(cp.key("max_attempts"), "%d must be within 1-%d", cb.MaxAttempts, maxCallbackAttempts)
+	}
+	if cb.Pause < 0 {
+		c.errorf(cp.key("pause"), "must be >= 0")
 	}
 	if h := cb.Hours; h != nil {
 		hp := cp.key("hours")

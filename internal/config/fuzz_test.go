@@ -41,6 +41,10 @@ func FuzzParse(f *testing.F) {
 		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {forecast: {file: /dev/zero}}, handle: {erlang: {mean: 1m, k: 0}}}]",
 		"queues: [{name: a}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {gamma: {mean: 1m}}, transfers: [{to_queue: a, probability: 2}]}]",
 		"queues: [{name: a}]\nagents: [{group: g, count: 2, skills: {a: 1}}]\nrun: {duration: 24h}\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}}]\nschedule: [{group: g, shifts: [{start: \"08:00\", end: \"12:00\", breaks: [{start: \"10:00\", length: 15m}]}, {start: \"11:00\", end: \"13:00\"}], absenteeism: 0.1, not_ready: {every: {constant: {value: 1h}}, length: {constant: {value: 5m}}}}]",
+		// Callbacks.
+		"queues: [{name: a, callback_queue: b}, {name: b, media: callback}]\nrun: {duration: 8h}\ntraffic:\n  - queue: a\n    arrivals: {poisson: {per_hour: 60}}\n    handle: {constant: {value: 3m}}\n    callback:\n      offer_after_ewt: 2m\n      accept: 0.3\n      mode: customer_first\n      reach: {answered: 0.7, busy: 0.1, no_answer: 0.15, unreachable: 0.05}\n      presence: {online: {share: 0.5, reach: {answered: 1, busy: 0, no_answer: 0, unreachable: 0}}, away: {share: 0.2}, offline: {share: 0.2}, dnd: {share: 0.1}}\n      ring: {exponential: {mean: 20s}}\n      preferences: {online: [sip, phone], away: [phone], offline: [], max_attempts: 4, pause: 7m, hours: {zone: Europe/Paris, windows: [{from: \"08:00\", to: \"20:00\"}]}}\n",
+		"queues: [{name: a}, {name: b, media: callback}]\ntraffic: [{queue: b, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}, callback: {accept: 2, mode: x, reach: {answered: .nan, busy: -1}, presence: {dnd: {share: 1, reach: {answered: 1}}}, ring: {constant: {value: 1h}}, preferences: {online: [fax, fax], pause: -1s}}}]",
+		"queues: [{name: a, callback_queue: b}, {name: b, media: callback}]\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}, callback: {accept: 1, reach: {answered: 0.5, busy: 0.5}, presence: {}}}, {queue: b, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}}]",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -125,6 +129,10 @@ func checkAcceptedTraffic(t *testing.T, tr *Traffic) {
 		t.Errorf("accepted handle %+v", tr.Handle)
 	}
 	dists := []*Distribution{&tr.Handle, tr.Patience}
+	if m := tr.Callback; m != nil {
+		checkAcceptedCallbackModel(t, m)
+		dists = append(dists, m.Ring)
+	}
 	if tr.Retrial != nil {
 		dists = append(dists, &tr.Retrial.Delay)
 	}
@@ -143,6 +151,36 @@ func checkAcceptedTraffic(t *testing.T, tr *Traffic) {
 		if (d.LogNormal != nil && d.LogNormal.SD <= 0) || (d.Gamma != nil && d.Gamma.SD <= 0) ||
 			(d.Erlang != nil && d.Erlang.K < 1) || (d.Empirical != nil && len(d.Empirical.Values) == 0) || d.Mean() <= 0 {
 			t.Errorf("accepted distribution %+v", d)
+		}
+	}
+}
+
+// checkAcceptedCallbackModel checks the promises the simulator relies on
+// for a callback model that Parse accepted.
+func checkAcceptedCallbackModel(t *testing.T, m *CallbackModel) {
+	t.Helper()
+	reachOK := func(r *Reach) bool {
+		sum := r.Answered + r.Busy + r.NoAnswer + r.Unreachable
+		return r.Answered >= 0 && r.Busy >= 0 && r.NoAnswer >= 0 && r.Unreachable >= 0 && sum > 1-1e-5 && sum < 1+1e-5
+	}
+	if !(m.Accept > 0 && m.Accept <= 1) || m.OfferAfterEWT < 0 || (m.Mode != CallbackAgentFirst && m.Mode != CallbackCustomerFirst) ||
+		m.Reach == nil || !reachOK(m.Reach) || m.Preferences == nil || m.Preferences.MaxAttempts < 1 || m.Preferences.Pause < 0 ||
+		(m.Ring != nil && m.Ring.Mean() >= callbackAttemptTimeout) {
+		t.Errorf("accepted callback model %+v", m)
+	}
+	if p := m.Presence; p != nil {
+		sum := 0.0
+		for _, s := range []*PresenceShare{p.Online, p.Away, p.Offline, p.DND} {
+			if s == nil {
+				continue
+			}
+			sum += s.Share
+			if s.Share < 0 || (s.Reach != nil && !reachOK(s.Reach)) {
+				t.Errorf("accepted presence %+v", s)
+			}
+		}
+		if sum < 1-1e-5 || sum > 1+1e-5 || (p.DND != nil && p.DND.Reach != nil) {
+			t.Errorf("accepted presence shares adding up to %v", sum)
 		}
 	}
 }

@@ -31,6 +31,9 @@ type Traffic struct {
 	// Transfers: after being handled, an interaction is transferred to
 	// another queue with each rule's probability.
 	Transfers []Transfer `yaml:"transfers"`
+	// Callback, when set, offers the line's waiting customers a
+	// callback (see CallbackModel).
+	Callback *CallbackModel `yaml:"callback"`
 }
 
 // Arrivals is an arrival process: exactly one of Poisson and Forecast,
@@ -276,6 +279,9 @@ func (c *checker) checkTraffic(f *File, queues map[string]*Queue, routePoints ma
 			c.checkDistribution(rp.key("delay"), &r.Delay)
 		}
 		c.checkTransfers(p, t, queues)
+		if t.Callback != nil {
+			c.checkCallbackModel(p.key("callback"), t, lineQueue(t, queues, routePoints))
+		}
 		if t.Client != "" {
 			family, version, hasVersion := strings.Cut(t.Client, "/")
 			if family == "" || strings.ContainsAny(family, " \t") || hasVersion && checkVersion(version) != nil {

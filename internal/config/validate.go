@@ -101,6 +101,7 @@ func (c *checker) setDefaults(f *File) {
 		}
 	}
 
+	c.setCallbackModelDefaults(f)
 	if c.unset(path{}.key("run").key("replications"), f.Run.Replications == 0) {
 		f.Run.Replications = 1
 	}
@@ -115,6 +116,7 @@ func (c *checker) validate(f *File) {
 	routePoints := c.checkRoutePoints(f, queues, dns)
 	agentIDs := c.checkAgents(f, declared, dns)
 	c.checkTraffic(f, queues, routePoints)
+	c.checkCallbackQueuesHaveNoTraffic(f, queues, routePoints)
 	c.checkSchedule(f)
 	c.checkRun(f)
 	c.checkIM(f, queues)
