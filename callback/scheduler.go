@@ -121,6 +121,9 @@ type Scheduler struct {
 	entries map[string]*entry
 	all     []*entry // every request, by ID
 	active  []*entry // the unfinished ones, by ID
+	// byCustomer: the unfinished ones of each customer, by ID (a presence
+	// change looks at the customer's own, whatever the center's load).
+	byCustomer map[string][]*entry
 	lastID  int
 
 	alerts      []*Alert // by ID
@@ -174,6 +177,7 @@ func NewScheduler(cfg Config) (*Scheduler, error) {
 		tickEvery:      cmp.Or(cfg.Tick, DefaultTick),
 		lead:           max(cfg.Lead, 0),
 		entries:        map[string]*entry{},
+		byCustomer:     map[string][]*entry{},
 		alertByID:      map[string]*Alert{},
 	}
 	if s.directory == nil {
@@ -273,6 +277,7 @@ func (s *Scheduler) Request(r Request) (Request, error) {
 	s.entries[r.ID] = e
 	s.all = append(s.all, e)
 	s.active = append(s.active, e)
+	s.indexCustomer(e)
 	if r.At.After(now) {
 		s.waitUntil(e, r.At)
 		s.save(e)
@@ -489,6 +494,10 @@ func (s *Scheduler) Restore(reqs []Request) error {
 	slices.SortFunc(s.all, func(a, b *entry) int { return compareIDs(a.r.ID, b.r.ID) })
 	slices.SortFunc(s.active, func(a, b *entry) int { return compareIDs(a.r.ID, b.r.ID) })
 	slices.SortFunc(back, func(a, b *entry) int { return compareIDs(a.r.ID, b.r.ID) })
+	clear(s.byCustomer)
+	for _, e := range s.active {
+		s.indexCustomer(e)
+	}
 	for _, e := range back {
 		due := e.r.NextTry
 		if e.r.At.After(due) {
@@ -519,8 +528,8 @@ func compareIDs(a, b string) int {
 // one in its queue whose customer turned do-not-disturb, or that no
 // target reaches any more, leaves the queue until the next change.
 func (s *Scheduler) presenceChanged(customer string, _ Presence) {
-	for _, e := range slices.Clone(s.active) {
-		if e.r.Customer != customer || e.r.State != Pending {
+	for _, e := range slices.Clone(s.byCustomer[customer]) {
+		if e.r.State != Pending {
 			continue
 		}
 		switch e.wait {
@@ -766,10 +775,29 @@ func (s *Scheduler) finish(e *entry, state State) {
 	}
 	e.inCenter = false
 	e.r.State, e.wait, e.r.NextTry = state, waitNothing, time.Time{}
-	if i := slices.Index(s.active, e); i >= 0 {
+	// active is sorted by ID: find e by binary search, not a walk.
+	if i, ok := slices.BinarySearchFunc(s.active, e.r.ID, func(x *entry, id string) int { return compareIDs(x.r.ID, id) }); ok {
 		s.active = slices.Delete(s.active, i, i+1)
 	}
+	if c := e.r.Customer; c != "" {
+		list := s.byCustomer[c]
+		if i := slices.Index(list, e); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+		if len(list) == 0 {
+			delete(s.byCustomer, c)
+		} else {
+			s.byCustomer[c] = list
+		}
+	}
 	s.save(e)
+}
+
+// indexCustomer files unfinished e under its customer.
+func (s *Scheduler) indexCustomer(e *entry) {
+	if c := e.r.Customer; c != "" {
+		s.byCustomer[c] = append(s.byCustomer[c], e)
+	}
 }
 
 // leaveCenter withdraws e from the center if it is there.

@@ -182,8 +182,11 @@ type callbacks struct {
 	byConn map[pbx.ConnID]string
 	byID   map[string]pbx.ConnID
 	// entered: callbacks counted as offered in their queue already; they
-	// come back with a Resume, not counted twice.
+	// come back with a Resume, not counted twice. taken: those an agent
+	// answered already (counted answered, and dialled within or outside
+	// the queue's target once).
 	entered map[string]bool
+	taken   map[string]bool
 	// customers, by customer number; of each callback, by ID.
 	customers  map[string]*simCustomer
 	ofCallback map[string]*simCustomer
@@ -233,7 +236,7 @@ func newCallbacks(m *model, f *config.File) (*callbacks, error) {
 	}
 	cb := &callbacks{
 		m: m, dir: callback.MemoryDirectory{}, queueOf: map[string]string{},
-		byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{}, entered: map[string]bool{},
+		byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{}, entered: map[string]bool{}, taken: map[string]bool{},
 		customers: map[string]*simCustomer{}, ofCallback: map[string]*simCustomer{}, offers: make([]int64, len(f.Queues)),
 	}
 	for _, q := range f.Queues {
@@ -385,7 +388,7 @@ func (cb *callbacks) Enqueue(r callback.Request) error {
 	in := &tserver.Arrival{Media: pbx.Callback, DNIS: q, ANI: cmp.Or(r.Number, r.Customer), Tag: callbackTag}
 	in.UserData.Set("callback_id", r.ID)
 	if cb.entered[r.ID] {
-		in.Resume = &tserver.Resume{Arrived: r.Requested}
+		in.Resume = &tserver.Resume{Arrived: r.Requested, Answered: cb.taken[r.ID]}
 	} else {
 		in.Since = r.Requested
 	}
@@ -508,6 +511,7 @@ func (cb *callbacks) offered(c *tserver.Contact) {
 	if err := m.srv.AnswerCall(conn); err != nil {
 		return
 	}
+	cb.taken[id] = true
 	cu := cb.customerOf(id)
 	switch {
 	case cu == nil:

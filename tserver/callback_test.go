@@ -116,3 +116,29 @@ func TestWithdrawThenResumeCountsOnce(t *testing.T) {
 		t.Fatalf("after the resumed callback was answered %+v; want offered 1, answered 1 after 2m", st)
 	}
 }
+
+// A callback an agent answered, released (the customer was not reached)
+// and resumed later as answered is counted once: offered once, answered
+// once, its wait the first answer's.
+func TestRetriedCallbackCountedOnce(t *testing.T) {
+	e := newEnv(t, callbackQueueCenter)
+	t0 := e.clk.Now()
+	id := e.arrive("cb", pbx.Callback)
+	e.advance(time.Minute)
+	e.login("a")
+	e.answer(id)
+	e.advance(20 * time.Second)
+	e.release(id)
+	e.advance(5 * time.Minute)
+	again, err := e.s.Arrive(&Arrival{Media: pbx.Callback, DNIS: "cb", Resume: &Resume{Arrived: t0, Answered: true}})
+	e.must(err, "resume")
+	e.advance(10 * time.Second) // the agent's wrap-up, if any
+	if st, _ := e.connState(again); st != pbx.Ringing && st != pbx.Queued {
+		t.Fatalf("the retried callback is %s", st)
+	}
+	e.serveNext("a")
+	st, _ := e.s.QueueStats("cb")
+	if st.Offered != 1 || st.Answered != 1 || st.WaitAnswered != time.Minute {
+		t.Fatalf("stats %+v; want offered 1, answered 1, waited 1m", st)
+	}
+}

@@ -41,8 +41,11 @@ type callbacks struct {
 	byConn map[pbx.ConnID]string
 	byID   map[string]pbx.ConnID
 	// entered: requests counted as offered in their queue already; they
-	// come back with a Resume, not counted twice.
+	// come back with a Resume, not counted twice. taken: those an agent
+	// answered already (counted answered once: a retry after a pause is
+	// not a second answer, and goes to the head of its queue).
 	entered map[string]bool
+	taken   map[string]bool
 	// digits: the key a queue's callers press for a callback.
 	digits map[string]rune
 	// softphones: each customer's SIP devices (users), for SIP MESSAGE.
@@ -66,7 +69,7 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 	cb := &callbacks{
 		c: c, log: c.log.With().Str("component", "callback").Logger(),
 		queueOf: map[string]string{}, byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{},
-		entered: map[string]bool{}, digits: map[string]rune{}, softphones: map[string][]string{},
+		entered: map[string]bool{}, taken: map[string]bool{}, digits: map[string]rune{}, softphones: map[string][]string{},
 	}
 	if f.IM != nil {
 		for _, cu := range f.IM.Customers {
@@ -214,7 +217,7 @@ func (cb *callbacks) Enqueue(r callback.Request) error {
 		in.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
 	}
 	if cb.entered[r.ID] {
-		in.Resume = &tserver.Resume{Arrived: r.Requested}
+		in.Resume = &tserver.Resume{Arrived: r.Requested, Answered: cb.taken[r.ID]}
 	} else {
 		in.Since = r.Requested
 	}
@@ -327,6 +330,7 @@ func (cb *callbacks) Answered(conn pbx.ConnID) {
 		_ = cb.c.ts.ReleaseCall(conn)
 		return
 	}
+	cb.taken[id] = true
 	if _, err := cb.sched.Pick(id); err != nil {
 		cb.log.Info().Err(err).Str("callback", id).Msg("callback: nobody to call now")
 		if _, still := cb.byConn[conn]; still {
