@@ -124,7 +124,7 @@ type Scheduler struct {
 	// byCustomer: the unfinished ones of each customer, by ID (a presence
 	// change looks at the customer's own, whatever the center's load).
 	byCustomer map[string][]*entry
-	lastID  int
+	lastID     int
 
 	alerts      []*Alert // by ID
 	alertByID   map[string]*Alert
