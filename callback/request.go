@@ -24,6 +24,12 @@ const (
 	CustomerFirst Mode = "customer_first"
 )
 
+// CustomerFirstPriority is the priority of a customer-first callback's
+// interaction once the customer answered: it goes before the callbacks
+// waiting in its callback queue (the customer is on the line), in serve
+// and in sim alike.
+const CustomerFirstPriority = 1000
+
 // Valid reports whether m is a mode.
 func (m Mode) Valid() bool { return m == AgentFirst || m == CustomerFirst }
 

@@ -426,11 +426,9 @@ func (cb *callbacks) Withdraw(id string) {
 
 // EWT implements callback.Queues.
 func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
-	q, ok := cb.queueOf[queue]
-	if !ok {
-		return 0, false
-	}
-	e, err := cb.m.srv.EstimatedWait(q)
+	// The queue's own wait, as serve's: a customer-first callback is
+	// dialled when its callers' queue has no wait left.
+	e, err := cb.m.srv.EstimatedWait(queue)
 	if err != nil {
 		return 0, false
 	}
@@ -475,7 +473,8 @@ func (cb *callbacks) result(id string, attempt int, res callback.Result, mode ca
 	cu := cb.customerOf(id)
 	cu.answered = true
 	if mode == callback.CustomerFirst {
-		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cb.queueOf[cu.line.queue], ANI: cu.number, Tag: callbackTag, Since: cu.requested}
+		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cb.queueOf[cu.line.queue], ANI: cu.number, Tag: callbackTag,
+			Priority: callback.CustomerFirstPriority, Since: cu.requested}
 		in.UserData.Set("callback_id", id)
 		_, _ = m.srv.Arrive(in)
 		return

@@ -325,8 +325,8 @@ func TestQueuedCallerPresses1IsCalledBack(t *testing.T) {
 
 // TestCustomerFirstCallback: a customer-first callback is dialled once its
 // queue's wait is over (agent 1001 free): the customer answers the
-// switch's call through the trunk, the call goes to the head of support
-// and agent 1001 is rung and talks with the customer.
+// switch's call through the trunk, the call goes to the head of the
+// callback queue and agent 1001 is rung and talks with the customer.
 func TestCustomerFirstCallback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -344,13 +344,13 @@ func TestCustomerFirstCallback(t *testing.T) {
 	if got := tr.called(t); len(got) != 1 || got["+15550177"] != 1 {
 		t.Fatalf("the trunk was called at %v; want +15550177 once", got)
 	}
-	lc.waitFor(t, "agent 1001 talking with the customer in support, then released", 10*time.Second, func(events []tserver.Event) bool {
+	lc.waitFor(t, "agent 1001 talking with the customer, then released", 10*time.Second, func(events []tserver.Event) bool {
 		established := false
 		for _, e := range events {
-			if e.Media == pbx.VoIP && e.Queue == "support" && e.Type == tserver.EventEstablished && e.AgentID == "agent-01" {
+			if e.Media == pbx.Callback && e.Queue == "support-callback" && e.Type == tserver.EventEstablished && e.AgentID == "agent-01" {
 				established = true
 			}
-			if established && e.Media == pbx.VoIP && e.Type == tserver.EventReleased && e.Reason == "" {
+			if established && e.Media == pbx.Callback && e.Type == tserver.EventReleased && e.Reason == "" {
 				return true
 			}
 		}

@@ -266,8 +266,8 @@ func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
 
 // Dial implements callback.Dialer. Agent first, the agent on the
 // callback's interaction calls t; customer first, the gateway calls t and,
-// once answered, queues the call at the head of the callback's voice
-// queue for the next agent.
+// once answered, queues the call at the head of the callback queue for
+// the next agent.
 func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callback.Mode) {
 	unreachable := func(why string) {
 		cb.log.Error().Str("callback", id).Str("mode", string(mode)).Msg("callback: " + why)
@@ -275,9 +275,9 @@ func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callba
 	}
 	if mode == callback.CustomerFirst {
 		r, ok := cb.sched.Get(id)
-		queue, qok := cb.voiceQueue(r.Queue)
+		queue, qok := cb.queueOf[r.Queue]
 		if !ok || !qok {
-			unreachable("no voice queue for a customer-first callback")
+			unreachable("no callback queue for a customer-first callback")
 			return
 		}
 		var data pbx.UserData
@@ -303,23 +303,6 @@ func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callba
 		x.UserData.Set("callback_medium", string(t.Medium))
 	}
 	cb.c.gw.DialCallback(conn, attempt, t)
-}
-
-// voiceQueue is where a customer-first callback's call waits: the
-// request's queue when it takes calls, else a calls queue whose
-// callbacks wait in it.
-func (cb *callbacks) voiceQueue(queue string) (string, bool) {
-	isCalls := func(m string) bool { return m == "voice" || m == "voip" }
-	var found string
-	for _, q := range cb.c.cfg.Center.Queues {
-		switch {
-		case q.Name == queue && isCalls(q.Media):
-			return q.Name, true
-		case found == "" && q.CallbackQueue == queue && isCalls(q.Media):
-			found = q.Name
-		}
-	}
-	return found, found != ""
 }
 
 // Answered implements sipgw.Callbacks: the agent took the callback; the
@@ -515,14 +498,8 @@ func (cb *callbacks) Cancel(id string) (callback.Request, error) {
 	return r, nil
 }
 
-// Request schedules r (callbackService). A customer-first callback needs
-// a calls queue to wait in once the customer answers.
+// Request schedules r (callbackService).
 func (cb *callbacks) Request(r callback.Request) (callback.Request, error) {
-	if r.Mode == callback.CustomerFirst {
-		if _, ok := cb.voiceQueue(r.Queue); !ok && cb.Known(r.Queue) {
-			return callback.Request{}, fmt.Errorf("callback: queue %q: a customer-first callback waits in a voice or voip queue once the customer answers, and none leads here: %w", r.Queue, callback.ErrInvalid)
-		}
-	}
 	return cb.sched.Request(r)
 }
 

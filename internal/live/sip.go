@@ -146,8 +146,10 @@ func (e *endpoints) Offer(x *tserver.Contact, a *tserver.Agent) {
 		}
 		return
 	}
-	if x.Media == pbx.Callback {
-		// The agent's phone rings, then the customer (agent first).
+	if x.Media == pbx.Callback && !e.sip.Carries(x) {
+		// The agent's phone rings, then the customer (agent first). A
+		// customer-first callback's customer is on the line already: it
+		// is offered like a caller.
 		e.sip.OfferCallback(x, a)
 		return
 	}

@@ -86,6 +86,17 @@ func (g *Gateway) OfferCallback(c *tserver.Contact, a *tserver.Agent) {
 	}
 }
 
+// Carries reports whether interaction c is a call the gateway carries
+// (a caller's, or a customer-first callback's customer on the line), as
+// opposed to an agent-first callback still to be dialled.
+func (g *Gateway) Carries(c *tserver.Contact) bool {
+	if g.call(c.ID) != nil {
+		return true
+	}
+	_, ours := c.UserData.Get(sipCallIDKey)
+	return ours
+}
+
 // DialCallback has the agent on callback interaction id call t (attempt
 // numbers the callback server's attempt); on the loop, never blocking.
 // An interaction the gateway does not carry reports unreachable.
@@ -279,16 +290,12 @@ func dialResult(err error, timedOut bool) callback.Result {
 	return callback.ResultUnreachable
 }
 
-// CustomerFirstPriority lifts a customer-first callback's call above the
-// callers waiting in its queue: the customer answered the switch's call
-// and waits at the head of the queue for the next agent.
-const CustomerFirstPriority = 1000
-
 // DialCustomerFirst calls t for a customer-first callback (on the loop,
 // never blocking): once the customer answers, report hears answered and
-// the call enters queue (voice or voip) at its head, arrived at since, and
-// is carried like any caller's: a short prompt and music until an agent
-// is rung and bridged. A call that does not get through reports busy,
+// the call enters queue (the callback queue) as an interaction of media
+// callback, at its head (callback.CustomerFirstPriority), arrived at
+// since, and is carried like any caller's: a short prompt and music until
+// an agent is rung and bridged. A call that does not get through reports busy,
 // no_answer or unreachable. report runs on the loop.
 func (g *Gateway) DialCustomerFirst(t callback.Target, queue string, since time.Time, data pbx.UserData, report func(callback.Result)) {
 	o := &outbound{g: g}
@@ -340,8 +347,8 @@ func (o *outbound) carryCustomerFirst(t callback.Target, queue string, since tim
 	data.Set(sipCallIDKey, leg.InviteRequest.CallID().Value())
 	var arriveErr error
 	err := g.do(func() {
-		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: t.Address, DNIS: queue,
-			Priority: CustomerFirstPriority, Since: since, UserData: data})
+		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: pbx.Callback, ANI: t.Address, DNIS: queue,
+			Priority: callback.CustomerFirstPriority, Since: since, UserData: data})
 		if arriveErr != nil {
 			return
 		}
