@@ -186,11 +186,14 @@ func jsonProblem(err error) string {
 	return cutText(err.Error())
 }
 
-// mountCallbacks adds the callback API to mux; durable returns once what
-// svc journaled is stored (a 201 promises that the callback survives a
-// crash).
-func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable func(context.Context) error) {
-	mux.HandleFunc("POST /api/callbacks", func(w http.ResponseWriter, r *http.Request) {
+// creator is a POST that makes something the loop keeps and the store
+// journals: it reads and decodes the body (400), has add make it on the
+// loop (the scheduler's error mapped by callbackStatus), waits until it
+// is stored (503 otherwise: a 201 promises it survives a crash) and
+// answers 201 with it and its Location.
+func creator[T any](c *Center, decode func([]byte) (T, error), add func(T) (T, error), durable func(context.Context) error,
+	what string, location func(T) string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		if !c.callbackCaller(w, r) {
 			return
 		}
@@ -199,13 +202,13 @@ func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable
 			apiError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 			return
 		}
-		req, err := decodeCallback(body)
+		in, err := decode(body)
 		if err != nil {
 			apiError(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		var made callback.Request
-		if err := c.loop.Do(r.Context(), func() { made, err = svc.Request(req) }); err != nil {
+		var made T
+		if err := c.loop.Do(r.Context(), func() { made, err = add(in) }); err != nil {
 			apiError(w, http.StatusServiceUnavailable, "the routing loop does not answer")
 			return
 		}
@@ -214,12 +217,20 @@ func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable
 			return
 		}
 		if err := durable(r.Context()); err != nil {
-			apiError(w, http.StatusServiceUnavailable, "the callback "+made.ID+" may not be stored: "+err.Error())
+			apiError(w, http.StatusServiceUnavailable, what+" "+location(made)+" may not be stored: "+err.Error())
 			return
 		}
-		w.Header().Set("Location", "/api/callbacks/"+made.ID)
+		w.Header().Set("Location", location(made))
 		apiJSON(w, http.StatusCreated, made)
-	})
+	}
+}
+
+// mountCallbacks adds the callback API to mux; durable returns once what
+// svc journaled is stored (a 201 promises that the callback survives a
+// crash).
+func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable func(context.Context) error) {
+	mux.HandleFunc("POST /api/callbacks", creator(c, decodeCallback, svc.Request, durable, "the callback",
+		func(r callback.Request) string { return "/api/callbacks/" + r.ID }))
 	mux.HandleFunc("GET /api/callbacks/{id}", func(w http.ResponseWriter, r *http.Request) {
 		if !c.callbackCaller(w, r) {
 			return
@@ -280,35 +291,8 @@ func (c *Center) mountCallbacks(mux *http.ServeMux, svc callbackService, durable
 // mountAlerts adds the alert API to mux: POST /api/alerts, GET
 // /api/alerts, DELETE /api/alerts/{id}, with the callback API's roles.
 func (c *Center) mountAlerts(mux *http.ServeMux, svc callbackService, durable func(context.Context) error) {
-	mux.HandleFunc("POST /api/alerts", func(w http.ResponseWriter, r *http.Request) {
-		if !c.callbackCaller(w, r) {
-			return
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxCallbackBody+1))
-		if err != nil {
-			apiError(w, http.StatusBadRequest, "reading the body: "+err.Error())
-			return
-		}
-		a, err := decodeAlert(body)
-		if err != nil {
-			apiError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		var made callback.Alert
-		if err := c.loop.Do(r.Context(), func() { made, err = svc.AddAlert(a) }); err != nil {
-			apiError(w, http.StatusServiceUnavailable, "the routing loop does not answer")
-			return
-		}
-		if err != nil {
-			apiError(w, callbackStatus(err), err.Error())
-			return
-		}
-		if err := durable(r.Context()); err != nil {
-			apiError(w, http.StatusServiceUnavailable, "the alert "+made.ID+" may not be stored: "+err.Error())
-			return
-		}
-		apiJSON(w, http.StatusCreated, made)
-	})
+	mux.HandleFunc("POST /api/alerts", creator(c, decodeAlert, svc.AddAlert, durable, "the alert",
+		func(a callback.Alert) string { return "/api/alerts/" + a.ID }))
 	mux.HandleFunc("GET /api/alerts", func(w http.ResponseWriter, r *http.Request) {
 		if !c.callbackCaller(w, r) {
 			return
