@@ -171,22 +171,13 @@ func callbackHours(h *config.Hours) (callback.Hours, error) {
 // callback's, with a number, the preferences of its traffic line and a
 // presence status drawn once.
 type callbacks struct {
+	// CallbackQueues are the scheduler's Queues: tserver's callback
+	// queues, as in serve.
+	*tserver.CallbackQueues
 	m       *model
 	sched   *callback.Scheduler
 	tracker *callback.Tracker
 	dir     callback.MemoryDirectory
-	// queueOf maps a queue callbacks may be asked for to the callback
-	// queue (its name) they wait in.
-	queueOf map[string]string
-	// The interaction that carries each callback in tserver, and back.
-	byConn map[pbx.ConnID]string
-	byID   map[string]pbx.ConnID
-	// entered: callbacks counted as offered in their queue already; they
-	// come back with a Resume, not counted twice. taken: those an agent
-	// answered already (counted answered, and dialled within or outside
-	// the queue's target once).
-	entered map[string]bool
-	taken   map[string]bool
 	// customers, by customer number; of each callback, by ID.
 	customers  map[string]*simCustomer
 	ofCallback map[string]*simCustomer
@@ -235,18 +226,12 @@ func newCallbacks(m *model, f *config.File) (*callbacks, error) {
 		return nil, nil
 	}
 	cb := &callbacks{
-		m: m, dir: callback.MemoryDirectory{}, queueOf: map[string]string{},
-		byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{}, entered: map[string]bool{}, taken: map[string]bool{},
+		CallbackQueues: tserver.NewCallbackQueues(m.srv, f),
+		m:              m, dir: callback.MemoryDirectory{},
 		customers: map[string]*simCustomer{}, ofCallback: map[string]*simCustomer{}, offers: make([]int64, len(f.Queues)),
 	}
-	for _, q := range f.Queues {
-		switch {
-		case q.Media == "callback":
-			cb.queueOf[q.Name] = q.Name
-		case q.CallbackQueue != "":
-			cb.queueOf[q.Name] = q.CallbackQueue
-		}
-	}
+	// Its interactions are the callback model's (Offer).
+	cb.Complete = func(_ callback.Request, in *tserver.Arrival) { in.Tag = callbackTag }
 	cb.tracker = callback.NewTracker(m.clk, callback.DefaultRules(), nil)
 	var err error
 	cb.sched, err = callback.NewScheduler(callback.Config{
@@ -374,75 +359,6 @@ func (cb *callbacks) customerOf(id string) *simCustomer {
 	return cb.asking
 }
 
-// Known implements callback.Queues.
-func (cb *callbacks) Known(queue string) bool { _, ok := cb.queueOf[queue]; return ok }
-
-// Enqueue implements callback.Queues: the callback enters its callback
-// queue as an interaction of media callback, arrived when the customer
-// asked (the first time; afterwards resumed, so counted once).
-func (cb *callbacks) Enqueue(r callback.Request) error {
-	q, ok := cb.queueOf[r.Queue]
-	if !ok {
-		return fmt.Errorf("no callback queue for %q", r.Queue)
-	}
-	in := &tserver.Arrival{Media: pbx.Callback, DNIS: q, ANI: cmp.Or(r.Number, r.Customer), Tag: callbackTag}
-	in.UserData.Set("callback_id", r.ID)
-	if cb.entered[r.ID] {
-		in.Resume = &tserver.Resume{Arrived: r.Requested, Answered: cb.taken[r.ID]}
-	} else {
-		in.Since = r.Requested
-	}
-	id, err := cb.m.srv.Arrive(in)
-	if err != nil {
-		return err
-	}
-	cb.entered[r.ID] = true
-	if cb.m.srv.Contact(id) != nil {
-		if _, mapped := cb.byID[r.ID]; !mapped {
-			cb.byConn[id], cb.byID[r.ID] = r.ID, id
-		}
-	}
-	return nil
-}
-
-// Withdraw implements callback.Queues.
-func (cb *callbacks) Withdraw(id string) {
-	conn, ok := cb.byID[id]
-	if !ok {
-		return
-	}
-	cb.forget(conn)
-	x := cb.m.srv.Contact(conn)
-	if x == nil {
-		return
-	}
-	switch x.State {
-	case pbx.Queued, pbx.Routing, pbx.Redirected:
-		_ = cb.m.srv.Withdraw(conn)
-	default:
-		_ = cb.m.srv.ReleaseCall(conn)
-	}
-}
-
-// EWT implements callback.Queues.
-func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
-	// The queue's own wait, as serve's: a customer-first callback is
-	// dialled when its callers' queue has no wait left.
-	e, err := cb.m.srv.EstimatedWait(queue)
-	if err != nil {
-		return 0, false
-	}
-	return e.Staffing, true
-}
-
-func (cb *callbacks) forget(conn pbx.ConnID) {
-	if id, ok := cb.byConn[conn]; ok {
-		delete(cb.byConn, conn)
-		if cb.byID[id] == conn {
-			delete(cb.byID, id)
-		}
-	}
-}
 
 // Dial implements callback.Dialer: the attempt's result is drawn from the
 // customer's reach now and reported after a drawn ring time.
@@ -473,17 +389,18 @@ func (cb *callbacks) result(id string, attempt int, res callback.Result, mode ca
 	cu := cb.customerOf(id)
 	cu.answered = true
 	if mode == callback.CustomerFirst {
-		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cb.queueOf[cu.line.queue], ANI: cu.number, Tag: callbackTag,
+		cq, _ := cb.Queue(cu.line.queue)
+		in := &tserver.Arrival{Media: pbx.Callback, DNIS: cq, ANI: cu.number, Tag: callbackTag,
 			Priority: callback.CustomerFirstPriority, Since: cu.requested}
-		in.UserData.Set("callback_id", id)
+		in.UserData.Set(tserver.CallbackIDKey, id)
 		_, _ = m.srv.Arrive(in)
 		return
 	}
-	conn, ok := cb.byID[id]
+	conn, ok := cb.Interaction(id)
 	if !ok {
 		return
 	}
-	cb.forget(conn)
+	cb.Forget(conn)
 	cb.hangUpAfter(conn, cu.handle())
 }
 
@@ -505,12 +422,12 @@ func (cb *callbacks) hangUpAfter(conn pbx.ConnID, d time.Duration) {
 // customer already on the line: the agent talks the handle time.
 func (cb *callbacks) offered(c *tserver.Contact) {
 	m := cb.m
-	id, _ := c.UserData.Get("callback_id")
+	id, _ := c.UserData.Get(tserver.CallbackIDKey)
 	conn := c.ID
 	if err := m.srv.AnswerCall(conn); err != nil {
 		return
 	}
-	cb.taken[id] = true
+	cb.Taken(id)
 	cu := cb.customerOf(id)
 	switch {
 	case cu == nil:
@@ -521,10 +438,10 @@ func (cb *callbacks) offered(c *tserver.Contact) {
 		cb.hangUpAfter(conn, cu.handle())
 		return
 	}
-	cb.byConn[conn], cb.byID[id] = id, conn
+	cb.Bind(conn, id)
 	if _, err := cb.sched.Pick(id); err != nil {
-		if _, still := cb.byConn[conn]; still {
-			cb.forget(conn)
+		if _, still := cb.Callback(conn); still {
+			cb.Forget(conn)
 			_ = m.srv.ReleaseCall(conn)
 		}
 	}

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -31,21 +30,12 @@ import (
 // them, the IM bot, a caller's key press, CTI and the REST API ask for
 // them. Everything here runs on the loop, but the REST handlers' waits.
 type callbacks struct {
+	// CallbackQueues are the scheduler's Queues: tserver's callback
+	// queues, as in sim.
+	*tserver.CallbackQueues
 	c     *Center
 	log   zerolog.Logger
 	sched *callback.Scheduler
-	// queueOf maps a queue a callback may be asked for to the callback
-	// queue it waits in (a callback queue maps to itself).
-	queueOf map[string]string
-	// The interaction that carries each request in tserver, and back.
-	byConn map[pbx.ConnID]string
-	byID   map[string]pbx.ConnID
-	// entered: requests counted as offered in their queue already; they
-	// come back with a Resume, not counted twice. taken: those an agent
-	// answered already (counted answered once: a retry after a pause is
-	// not a second answer, and goes to the head of its queue).
-	entered map[string]bool
-	taken   map[string]bool
 	// digits: the key a queue's callers press for a callback.
 	digits map[string]rune
 	// softphones: each customer's SIP devices (users), for SIP MESSAGE.
@@ -68,8 +58,16 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 	f := c.cfg.Center
 	cb := &callbacks{
 		c: c, log: c.log.With().Str("component", "callback").Logger(),
-		queueOf: map[string]string{}, byConn: map[pbx.ConnID]string{}, byID: map[string]pbx.ConnID{},
-		entered: map[string]bool{}, taken: map[string]bool{}, digits: map[string]rune{}, softphones: map[string][]string{},
+		CallbackQueues: tserver.NewCallbackQueues(c.ts, f),
+		digits:         map[string]rune{}, softphones: map[string][]string{},
+	}
+	// A callback enters its queue with whose it is and the customer's
+	// status then.
+	cb.Complete = func(r callback.Request, in *tserver.Arrival) {
+		if r.Customer != "" {
+			in.UserData.Set("customer", r.Customer)
+			in.UserData.Set("customer_status", string(c.presence.tracker.Presence(r.Customer).Status))
+		}
 	}
 	if f.IM != nil {
 		for _, cu := range f.IM.Customers {
@@ -81,12 +79,6 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 		}
 	}
 	for _, q := range f.Queues {
-		switch {
-		case q.Media == "callback":
-			cb.queueOf[q.Name] = q.Name
-		case q.CallbackQueue != "":
-			cb.queueOf[q.Name] = q.CallbackQueue
-		}
 		if q.CallbackDigit != "" {
 			cb.digits[q.Name] = rune(q.CallbackDigit[0])
 		}
@@ -199,71 +191,6 @@ func customerDirectory(f *config.File) (callback.MemoryDirectory, error) {
 	return dir, nil
 }
 
-// Known implements callback.Queues.
-func (cb *callbacks) Known(queue string) bool { _, ok := cb.queueOf[queue]; return ok }
-
-// Enqueue implements callback.Queues: the callback enters its callback
-// queue as an interaction of media callback, arrived when the customer
-// asked (the first time; afterwards resumed, so counted once).
-func (cb *callbacks) Enqueue(r callback.Request) error {
-	q, ok := cb.queueOf[r.Queue]
-	if !ok {
-		return fmt.Errorf("no callback queue for %q", r.Queue)
-	}
-	in := &tserver.Arrival{Media: pbx.Callback, DNIS: q, ANI: cmp.Or(r.Number, r.Customer)}
-	in.UserData.Set("callback_id", r.ID)
-	if r.Customer != "" {
-		in.UserData.Set("customer", r.Customer)
-		in.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
-	}
-	if cb.entered[r.ID] {
-		in.Resume = &tserver.Resume{Arrived: r.Requested, Answered: cb.taken[r.ID]}
-	} else {
-		in.Since = r.Requested
-	}
-	// Arrive may offer it at once; the agent's answer (Answered) comes
-	// later, on the loop, when the maps below are set.
-	id, err := cb.c.ts.Arrive(in)
-	if err != nil {
-		return err
-	}
-	cb.entered[r.ID] = true
-	if cb.c.ts.Contact(id) != nil {
-		cb.byConn[id], cb.byID[r.ID] = r.ID, id
-	}
-	return nil
-}
-
-// Withdraw implements callback.Queues.
-func (cb *callbacks) Withdraw(id string) {
-	conn, ok := cb.byID[id]
-	if !ok {
-		return
-	}
-	cb.forget(conn)
-	x := cb.c.ts.Contact(conn)
-	if x == nil {
-		return
-	}
-	switch x.State {
-	case pbx.Queued, pbx.Routing, pbx.Redirected:
-		_ = cb.c.ts.Withdraw(conn)
-	default:
-		_ = cb.c.ts.ReleaseCall(conn)
-	}
-}
-
-// EWT implements callback.Queues: the estimated wait of queue itself
-// (a customer-first callback is dialled when its calls queue's wait is
-// over; an alert speaks of the queue the customer asked about).
-func (cb *callbacks) EWT(queue string) (time.Duration, bool) {
-	e, err := cb.c.ts.EstimatedWait(queue)
-	if err != nil {
-		return 0, false
-	}
-	return e.Staffing, true
-}
-
 // Dial implements callback.Dialer. Agent first, the agent on the
 // callback's interaction calls t; customer first, the gateway calls t and,
 // once answered, queues the call at the head of the callback queue for
@@ -275,7 +202,7 @@ func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callba
 	}
 	if mode == callback.CustomerFirst {
 		r, ok := cb.sched.Get(id)
-		queue, qok := cb.queueOf[r.Queue]
+		queue, qok := cb.Queue(r.Queue)
 		if !ok || !qok {
 			unreachable("no callback queue for a customer-first callback")
 			return
@@ -294,7 +221,7 @@ func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callba
 		})
 		return
 	}
-	conn, ok := cb.byID[id]
+	conn, ok := cb.Interaction(id)
 	if !ok {
 		unreachable("nothing carries this call")
 		return
@@ -308,16 +235,16 @@ func (cb *callbacks) Dial(id string, attempt int, t callback.Target, mode callba
 // Answered implements sipgw.Callbacks: the agent took the callback; the
 // scheduler picks whom to call (and has the gateway dial), or postpones.
 func (cb *callbacks) Answered(conn pbx.ConnID) {
-	id, ok := cb.byConn[conn]
+	id, ok := cb.Callback(conn)
 	if !ok {
 		_ = cb.c.ts.ReleaseCall(conn)
 		return
 	}
-	cb.taken[id] = true
+	cb.Taken(id)
 	if _, err := cb.sched.Pick(id); err != nil {
 		cb.log.Info().Err(err).Str("callback", id).Msg("callback: nobody to call now")
-		if _, still := cb.byConn[conn]; still {
-			cb.forget(conn)
+		if _, still := cb.Callback(conn); still {
+			cb.Forget(conn)
 			_ = cb.c.ts.ReleaseCall(conn)
 		}
 	}
@@ -325,7 +252,7 @@ func (cb *callbacks) Answered(conn pbx.ConnID) {
 
 // Result implements sipgw.Callbacks.
 func (cb *callbacks) Result(conn pbx.ConnID, attempt int, r callback.Result) {
-	id, ok := cb.byConn[conn]
+	id, ok := cb.Callback(conn)
 	if !ok {
 		return
 	}
@@ -334,45 +261,28 @@ func (cb *callbacks) Result(conn pbx.ConnID, attempt int, r callback.Result) {
 	}
 }
 
-// onEvent forgets the interactions that ended and, as a callback is
-// offered to an agent (EventDiverted comes before EventRinging), attaches
-// the customer's status now and the medium the dialer would use.
+// onEvent: as a callback is offered to an agent (EventDiverted comes
+// before EventRinging), it attaches the customer's status now and the
+// medium the dialer would use.
 func (cb *callbacks) onEvent(e tserver.Event) {
-	if e.Media != pbx.Callback {
+	if e.Media != pbx.Callback || e.Type != tserver.EventDiverted {
 		return
 	}
-	switch e.Type {
-	case tserver.EventDiverted:
-		// (Offered from inside Enqueue's Arrive, before the maps know the
-		// interaction: its attached data names the callback.)
-		x := cb.c.ts.Contact(e.ConnID)
-		if x == nil {
-			return
-		}
-		id, ok := x.UserData.Get("callback_id")
-		if !ok {
-			return
-		}
-		if r, ok := cb.sched.Get(id); ok && r.Customer != "" {
-			x.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
-		}
-		if t, ok := cb.sched.Planned(id); ok {
-			x.UserData.Set("callback_medium", string(t.Medium))
-		}
-	case tserver.EventReleased, tserver.EventAbandoned:
-		if e.Type == tserver.EventReleased && e.Reason != "" {
-			return // transferred, or an offer refused: it goes on
-		}
-		cb.forget(e.ConnID)
+	// (Offered from inside Enqueue's Arrive, before the interaction is
+	// bound: its attached data names the callback.)
+	x := cb.c.ts.Contact(e.ConnID)
+	if x == nil {
+		return
 	}
-}
-
-func (cb *callbacks) forget(conn pbx.ConnID) {
-	if id, ok := cb.byConn[conn]; ok {
-		delete(cb.byConn, conn)
-		if cb.byID[id] == conn {
-			delete(cb.byID, id)
-		}
+	id, ok := x.UserData.Get(tserver.CallbackIDKey)
+	if !ok {
+		return
+	}
+	if r, ok := cb.sched.Get(id); ok && r.Customer != "" {
+		x.UserData.Set("customer_status", string(cb.c.presence.tracker.Presence(r.Customer).Status))
+	}
+	if t, ok := cb.sched.Planned(id); ok {
+		x.UserData.Set("callback_medium", string(t.Medium))
 	}
 }
 
