@@ -359,7 +359,6 @@ func (cb *callbacks) customerOf(id string) *simCustomer {
 	return cb.asking
 }
 
-
 // Dial implements callback.Dialer: the attempt's result is drawn from the
 // customer's reach now and reported after a drawn ring time.
 func (cb *callbacks) Dial(id string, attempt int, _ callback.Target, mode callback.Mode) {
