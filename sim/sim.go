@@ -33,6 +33,9 @@ type Config struct {
 	// unstable queue, many interactions waiting at the end) into an
 	// error wrapping ErrWarnings.
 	Strict bool
+	// Progress, when set, is called when a replication finishes, from
+	// the replications' goroutines (possibly at once).
+	Progress func()
 	// observe, when set (by tests), sees each replication's center before
 	// it starts.
 	observe func(replication int, srv *tserver.Server)
@@ -46,6 +49,7 @@ type replication struct {
 	queues    []queueOutcome
 	occupancy float64
 	events    uint64
+	intervals replicationIntervals
 }
 
 // Run simulates scenario f: its traffic offered to its center for
@@ -74,6 +78,9 @@ func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 			defer wg.Done()
 			for r := range next {
 				out[r], errs[r] = runReplication(ctx, f, r, replicationSeed(f.Run.Seed, r), opts.observe)
+				if opts.Progress != nil {
+					opts.Progress()
+				}
 			}
 		}()
 	}
@@ -232,6 +239,8 @@ type model struct {
 	entering       entering
 	enteringID     pbx.ConnID
 	enteredOffered bool
+	// intervals collects the per-interval results.
+	intervals *intervalCollector
 	// Event handlers as method values, made once: scheduling them
 	// allocates nothing.
 	arriveFn, retryFn, giveUpFn, hangUpFn func(uint64)
@@ -286,6 +295,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 		return replication{}, err
 	}
 	newWorkforce(m, f, src)
+	m.intervals = newIntervalCollector(m, f)
 	if observe != nil {
 		observe(r, srv)
 	}
@@ -321,7 +331,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 			return replication{}, ctx.Err()
 		}
 	}
-	rep := replication{events: m.clk.Fired()}
+	rep := replication{intervals: m.intervals.finish(), events: m.clk.Fired() - m.intervals.fired}
 	for qi, q := range f.Queues {
 		st, _ := srv.QueueStats(q.Name)
 		tr := &m.queues[qi]
@@ -356,6 +366,7 @@ func (m *model) waitBegins(qi int) {
 
 // waitEnds notes that interaction c of queue statistics qi no longer waits.
 func (m *model) waitEnds(qi int, c *tserver.Contact) {
+	m.intervals.waitEnds(qi, c)
 	q := &m.queues[qi]
 	q.advance(m.clk.Elapsed(), m.counting)
 	q.waiting--
@@ -407,6 +418,7 @@ func (m *model) enter(tag int, ani string) {
 // it was offered at once: it waits, and leaves at the end of its patience.
 func (m *model) startWaiting(id pbx.ConnID, tag int) {
 	t := &m.traffic[tag]
+	m.intervals.offered(t.queue)
 	var patience time.Duration
 	if t.patience != nil {
 		patience = t.patience()
@@ -415,6 +427,7 @@ func (m *model) startWaiting(id pbx.ConnID, tag int) {
 		return
 	}
 	m.waitBegins(t.queue)
+	m.intervals.waitBegins(id, t.queue)
 	if t.patience != nil {
 		m.clk.Schedule(patience, m.giveUpFn, pack(id, tag))
 	}
@@ -438,6 +451,7 @@ func (m *model) giveUp(arg uint64) {
 	if err := m.srv.ReleaseCall(id); err != nil {
 		return
 	}
+	m.intervals.abandoned(t.queue, c)
 	if t.retrialP > 0 && m.rng.Float64() < t.retrialP {
 		m.clk.Schedule(t.retrialDelay(), m.retryFn, arg)
 	}
@@ -457,6 +471,7 @@ func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
 	if err := m.srv.AnswerCall(c.ID); err != nil {
 		return
 	}
+	m.intervals.answered(t.queue, c)
 	m.clk.Schedule(handle, m.hangUpFn, pack(c.ID, c.Tag))
 }
 
