@@ -167,6 +167,9 @@ func charts(res *sim.Result, cfg Config) []chart {
 
 	var targets []reference
 	for i, q := range iv.Queues {
+		if res.Queues[i].Offered == 0 {
+			continue // no line to set against the target
+		}
 		if !slices.ContainsFunc(targets, func(r reference) bool { return r.y == q.SLTarget && r.colour == colour(i) }) {
 			targets = append(targets, reference{name: fmt.Sprintf("%s target %s", q.Name, duration(q.SLTarget)), colour: colour(i), y: q.SLTarget})
 		}
@@ -177,6 +180,9 @@ func charts(res *sim.Result, cfg Config) []chart {
 	out[len(out)-1].Note = "Mean wait of the answered, by interval of arrival. Dashed: each queue's service-level target."
 
 	for i, q := range iv.Queues {
+		if res.Queues[i].Offered == 0 {
+			continue // no traffic: nothing to draw
+		}
 		var offered, answered, abandoned series
 		offered = series{name: "offered", colour: "#6b7280", width: 3}
 		answered = series{name: "answered", colour: colour(i)}
@@ -344,7 +350,7 @@ func arrivals(a *config.Arrivals) string {
 			volume += r.PerHour * fc.Interval.D().Hours()
 		}
 		last := fc.Intervals[len(fc.Intervals)-1].Start.D() + fc.Interval.D()
-		s = fmt.Sprintf("forecast per %s, %s–%s, peak %s an hour, %s a day", fc.Interval.D(), fc.Intervals[0].Start,
+		s = fmt.Sprintf("forecast per %s, %s–%s, peak %s an hour, %s a day", duration(fc.Interval.D().Seconds()), fc.Intervals[0].Start,
 			config.TimeOfDay(last), trimFloat(peak), thousands(int64(math.Round(volume))))
 	}
 	if o := a.Overdispersion; o != nil {
