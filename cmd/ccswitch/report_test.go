@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -50,8 +51,9 @@ var wantCSVHeader = []string{
 // queue's; and report.html, which references nothing outside itself.
 func TestSimOutWritesThreeFiles(t *testing.T) {
 	r := mustBankReport(t)
-	if !strings.Contains(r.stderr, filepath.Join(r.dir, "report.html")) {
-		t.Errorf("stderr does not name the report: %q", r.stderr)
+	// Only the report's path on stderr: no progress bar off a terminal.
+	if want := "wrote " + filepath.Join(r.dir, "report.html") + " (and result.json, intervals.csv)\n"; r.stderr != want {
+		t.Errorf("stderr %q, want %q", r.stderr, want)
 	}
 	result, err := os.ReadFile(filepath.Join(r.dir, "result.json"))
 	if err != nil {
@@ -272,4 +274,23 @@ func joinRaw(xs []json.RawMessage) []byte {
 		parts = append(parts, string(x))
 	}
 	return []byte(strings.Join(parts, " "))
+}
+
+// TestNoProgressBarOffATerminal: with stderr a file (as in a pipe or a
+// log), sim counts no progress and writes nothing for it.
+func TestNoProgressBarOffATerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := NewMain(io.Discard, f)
+	tick, stop := m.progressBar(4)
+	stop()
+	if tick != nil {
+		t.Error("a progress bar on a file")
+	}
+	if info, _ := f.Stat(); info.Size() != 0 {
+		t.Errorf("%d bytes written to stderr", info.Size())
+	}
 }
