@@ -294,3 +294,28 @@ func TestNoProgressBarOffATerminal(t *testing.T) {
 		t.Errorf("%d bytes written to stderr", info.Size())
 	}
 }
+
+// TestReportFilesSameBytesAtOneAndTwoWorkers: the bank example's
+// result.json and intervals.csv are the same bytes with one replication
+// at a time or two.
+func TestReportFilesSameBytesAtOneAndTwoWorkers(t *testing.T) {
+	var dirs []string
+	for _, par := range []string{"1", "2"} {
+		dir := t.TempDir()
+		if _, stderr, err := runMain(t, "sim", "../../examples/bank-day.yaml", "--replications", "4", "--parallel", par,
+			"--out", dir, "--log-level", "disabled"); err != nil {
+			t.Fatalf("--parallel %s: %v\n%s", par, err, stderr)
+		}
+		dirs = append(dirs, dir)
+	}
+	for _, name := range []string{"result.json", "intervals.csv"} {
+		one, err1 := os.ReadFile(filepath.Join(dirs[0], name))
+		two, err2 := os.ReadFile(filepath.Join(dirs[1], name))
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		if len(one) < 10000 || string(one) != string(two) {
+			t.Errorf("%s: %d and %d bytes, not the same", name, len(one), len(two))
+		}
+	}
+}

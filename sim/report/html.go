@@ -211,7 +211,7 @@ func charts(res *sim.Result, cfg Config) []chart {
 
 	var occ []series
 	for i, g := range iv.Groups {
-		s := series{name: fmt.Sprintf("%s", g.Name), colour: colour(i)}
+		s := series{name: g.Name, colour: colour(i)}
 		for _, r := range g.Rows {
 			s.values = append(s.values, 100*float64(r.Occupancy))
 		}
