@@ -7,7 +7,8 @@ import (
 )
 
 // palette colours the series of a chart, in order.
-var palette = []string{"#2563eb", "#ea580c", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"}
+var palette = []string{"#2563eb", "#ea580c", "#16a34a", "#dc2626", "#9333ea", "#0891b2", "#ca8a04", "#db2777", "#4b5563",
+	"#65a30d", "#7c2d12", "#1e3a8a", "#a21caf", "#0f766e"}
 
 func colour(i int) string { return palette[i%len(palette)] }
 
@@ -88,21 +89,25 @@ func newChart(id, title, yLabel string, labels []string, data []series, refs []r
 	for _, r := range refs {
 		top = max(top, r.y)
 	}
-	top = niceCeil(top)
+	// Ticks at multiples of a round step, through 0.
+	step := niceCeil((top - bottom) / yTickCount)
+	top = math.Ceil(top/step-1e-9) * step
+	bottom = math.Floor(bottom/step+1e-9) * step
 	if bottom < 0 {
-		// Ticks at multiples of a fifth of the span, through 0.
-		bottom = -niceCeil(-bottom)
 		refs = append(refs, reference{name: "0", colour: "#9ca3af", y: 0})
 	}
 	n := len(labels)
 	x := func(i int) float64 { return c.Left + (float64(i)+0.5)*c.PlotW/float64(max(n, 1)) }
 	y := func(v float64) float64 { return c.Top + c.PlotH*(top-v)/(top-bottom) }
-	for k := 0; k <= yTickCount; k++ {
-		v := bottom + (top-bottom)*float64(k)/yTickCount
+	for k := 0; bottom+float64(k)*step <= top+step*1e-9; k++ {
+		v := bottom + float64(k)*step
+		if math.Abs(v) < step*1e-9 {
+			v = 0
+		}
 		c.YTicks = append(c.YTicks, tick{X: c.Left, Y: y(v), Label: yFormat(v)})
 	}
-	step := (n + maxXTicks - 1) / maxXTicks
-	for i := 0; i < n; i += max(step, 1) {
+	every := (n + maxXTicks - 1) / maxXTicks
+	for i := 0; i < n; i += max(every, 1) {
 		c.XTicks = append(c.XTicks, tick{X: x(i), Y: c.Top + c.PlotH, Label: labels[i]})
 	}
 	for _, s := range data {

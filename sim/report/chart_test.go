@@ -43,17 +43,17 @@ func TestPathBreaksAtMissingValues(t *testing.T) {
 }
 
 // TestChartScalesNegativeValues: a series below 0 widens the axis down
-// and draws the 0 line.
+// to a round step (20 for -30 to 40) and draws the 0 line.
 func TestChartScalesNegativeValues(t *testing.T) {
 	c := newChart("c", "t", "s", []string{"a", "b"}, []series{{name: "x", values: []float64{-30, 40}}}, nil,
 		trimFloat, 1)
 	if c.Empty || len(c.Refs) != 1 || c.Refs[0].Name != "0" {
 		t.Fatalf("chart %+v: want a drawn series and a 0 line", c)
 	}
-	if got, want := c.YTicks[0].Label, "-50"; got != want {
+	if got, want := c.YTicks[0].Label, "-40"; got != want {
 		t.Errorf("lowest tick %q, want %q", got, want)
 	}
-	if got, want := c.YTicks[len(c.YTicks)-1].Label, "50"; got != want {
+	if got, want := c.YTicks[len(c.YTicks)-1].Label, "40"; got != want {
 		t.Errorf("highest tick %q, want %q", got, want)
 	}
 	empty := newChart("e", "t", "s", []string{"a"}, []series{{name: "x", values: []float64{math.NaN()}}}, nil, trimFloat, 1)

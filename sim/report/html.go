@@ -165,13 +165,23 @@ func charts(res *sim.Result, cfg Config) []chart {
 		func(v float64) string { return fmt.Sprintf("%.0f%%", v) }, 100))
 	out[len(out)-1].Note = "Share of the interactions offered in each interval answered within their queue's target. Dashed: the goal."
 
+	// One dashed line per target; queues sharing one share its line.
 	var targets []reference
+	names := map[float64][]string{}
 	for i, q := range iv.Queues {
 		if res.Queues[i].Offered == 0 {
 			continue // no line to set against the target
 		}
-		if !slices.ContainsFunc(targets, func(r reference) bool { return r.y == q.SLTarget && r.colour == colour(i) }) {
-			targets = append(targets, reference{name: fmt.Sprintf("%s target %s", q.Name, duration(q.SLTarget)), colour: colour(i), y: q.SLTarget})
+		if names[q.SLTarget] == nil {
+			targets = append(targets, reference{colour: colour(i), y: q.SLTarget})
+		}
+		names[q.SLTarget] = append(names[q.SLTarget], q.Name)
+	}
+	for i := range targets {
+		r := &targets[i]
+		r.name = fmt.Sprintf("%s target %s", strings.Join(names[r.y], ", "), duration(r.y))
+		if len(names[r.y]) > 1 {
+			r.colour = "#4b5563"
 		}
 	}
 	out = append(out, newChart("asa", "Average speed of answer by interval", "seconds", labels,
