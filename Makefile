@@ -3,9 +3,12 @@ GO ?= go
 
 .PHONY: run test race bench lint fuzz cover build
 
-# Simulate the example center and print its KPIs.
+# Simulate the example center, print its KPIs, write its report into
+# sim-report/ (result.json, intervals.csv, report.html) and print the
+# report's path.
 run:
-	$(GO) run ./cmd/ccswitch sim examples/demo-center.yaml
+	$(GO) run ./cmd/ccswitch sim examples/demo-center.yaml --out sim-report --log-level warn
+	@echo "report: file://$(CURDIR)/sim-report/report.html"
 
 # Install missing real peers (SIPp, ...) when root, vet, then every test
 # (tests needing a peer skip without it unless CCSWITCH_REQUIRE_PEERS=1),

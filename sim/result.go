@@ -31,6 +31,9 @@ type Result struct {
 	// interactions still waiting at the end. Config.Strict makes them an
 	// error.
 	Warnings []string `json:"warnings,omitempty"`
+	// Intervals are the results per interval of time, per queue and
+	// per agent group.
+	Intervals *IntervalResults `json:"intervals,omitempty"`
 }
 
 // QueueResult holds one queue's KPIs: counts summed over replications,
@@ -224,6 +227,7 @@ func summarise(f *config.File, reps []replication) *Result {
 		res.Queues = append(res.Queues, qr)
 	}
 	res.Callbacks = summariseCallbacks(f, reps)
+	res.Intervals = summariseIntervals(f, reps)
 	return res
 }
 

@@ -34,6 +34,9 @@ type Config struct {
 	// unstable queue, many interactions waiting at the end) into an
 	// error wrapping ErrWarnings.
 	Strict bool
+	// Progress, when set, is called when a replication finishes, from
+	// the replications' goroutines (possibly at once).
+	Progress func()
 	// observe, when set (by tests), sees each replication's center before
 	// it starts.
 	observe func(replication int, srv *tserver.Server)
@@ -52,6 +55,7 @@ type replication struct {
 	// counted; tests read them).
 	callbacks        []callbackOutcome
 	callbackRequests []callback.Request
+	intervals replicationIntervals
 }
 
 // Run simulates scenario f: its traffic offered to its center for
@@ -81,6 +85,9 @@ func Run(ctx context.Context, f *config.File, opts Config) (*Result, error) {
 			for r := range next {
 				out[r], errs[r] = runReplication(ctx, f, r, replicationSeed(f.Run.Seed, r), opts.observe)
 				out[r].callbackRequests = nil
+				if opts.Progress != nil {
+					opts.Progress()
+				}
 			}
 		}()
 	}
@@ -249,6 +256,8 @@ type model struct {
 	entering       entering
 	enteringID     pbx.ConnID
 	enteredOffered bool
+	// intervals collects the per-interval results.
+	intervals *intervalCollector
 	// Event handlers as method values, made once: scheduling them
 	// allocates nothing.
 	arriveFn, retryFn, giveUpFn, hangUpFn func(uint64)
@@ -306,6 +315,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 		return replication{}, err
 	}
 	newWorkforce(m, f, src)
+	m.intervals = newIntervalCollector(m, f)
 	if observe != nil {
 		observe(r, srv)
 	}
@@ -341,7 +351,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 			return replication{}, ctx.Err()
 		}
 	}
-	rep := replication{events: m.clk.Fired()}
+	rep := replication{intervals: m.intervals.finish(), events: m.clk.Fired() - m.intervals.fired}
 	for qi, q := range f.Queues {
 		st, _ := srv.QueueStats(q.Name)
 		tr := &m.queues[qi]
@@ -384,6 +394,7 @@ func (m *model) waitBegins(qi int) {
 
 // waitEnds notes that interaction c of queue statistics qi no longer waits.
 func (m *model) waitEnds(qi int, c *tserver.Contact) {
+	m.intervals.waitEnds(qi, c)
 	q := &m.queues[qi]
 	q.advance(m.clk.Elapsed(), m.counting)
 	q.waiting--
@@ -435,6 +446,7 @@ func (m *model) enter(tag int, ani string) {
 // it was offered at once: it waits, and leaves at the end of its patience.
 func (m *model) startWaiting(id pbx.ConnID, tag int) {
 	t := &m.traffic[tag]
+	m.intervals.offered(t.queue)
 	var patience time.Duration
 	if t.patience != nil {
 		patience = t.patience()
@@ -443,6 +455,7 @@ func (m *model) startWaiting(id pbx.ConnID, tag int) {
 		return
 	}
 	m.waitBegins(t.queue)
+	m.intervals.waitBegins(id, t.queue)
 	if t.patience != nil {
 		m.clk.Schedule(patience, m.giveUpFn, pack(id, tag))
 	}
@@ -469,6 +482,7 @@ func (m *model) giveUp(arg uint64) {
 	if err := m.srv.ReleaseCall(id); err != nil {
 		return
 	}
+	m.intervals.abandoned(t.queue, c)
 	if t.retrialP > 0 && m.rng.Float64() < t.retrialP {
 		m.clk.Schedule(t.retrialDelay(), m.retryFn, arg)
 	}
@@ -492,6 +506,7 @@ func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
 	if err := m.srv.AnswerCall(c.ID); err != nil {
 		return
 	}
+	m.intervals.answered(t.queue, c)
 	m.clk.Schedule(handle, m.hangUpFn, pack(c.ID, c.Tag))
 }
 

@@ -27,6 +27,16 @@ type browser struct {
 	mu      sync.Mutex
 	next    int
 	pending map[int]chan cdpReply
+	// events are the DevTools events received so far, in order; arrived
+	// has a value after each.
+	events  []cdpEvent
+	arrived chan struct{}
+}
+
+// cdpEvent is a DevTools event: its method and parameters.
+type cdpEvent struct {
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
 }
 
 type cdpReply struct {
@@ -72,7 +82,7 @@ func startBrowser(t *testing.T, ctx context.Context) *browser {
 		t.Fatal(err)
 	}
 	ws.SetReadLimit(16 << 20)
-	b := &browser{t: t, ws: ws, pending: map[int]chan cdpReply{}}
+	b := &browser{t: t, ws: ws, pending: map[int]chan cdpReply{}, arrived: make(chan struct{}, 1)}
 	go b.read(ctx)
 	var target struct {
 		TargetID string `json:"targetId"`
@@ -95,9 +105,20 @@ func (b *browser) read(ctx context.Context) {
 		var m struct {
 			ID int `json:"id"`
 			cdpReply
+			cdpEvent
 		}
-		if json.Unmarshal(data, &m) != nil || m.ID == 0 {
-			continue // an event
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		if m.ID == 0 {
+			b.mu.Lock()
+			b.events = append(b.events, m.cdpEvent)
+			b.mu.Unlock()
+			select {
+			case b.arrived <- struct{}{}:
+			default:
+			}
+			continue
 		}
 		b.mu.Lock()
 		ch := b.pending[m.ID]

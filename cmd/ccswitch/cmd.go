@@ -2,21 +2,26 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+	"golang.org/x/term"
 
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/live"
 	"github.com/ccswitch/ccswitch/sim"
+	simreport "github.com/ccswitch/ccswitch/sim/report"
 )
 
 // errHelp is returned after --help printed the usage.
@@ -252,6 +257,8 @@ func (m *Main) newSimCmd() *cobra.Command {
 	var (
 		cfg      sim.Config
 		asJSON   bool
+		out      string
+		report   simreport.Config
 		reps     int
 		seed     uint64
 		logLevel zerolog.Level
@@ -261,9 +268,15 @@ func (m *Main) newSimCmd() *cobra.Command {
 		Short: "Simulate a center on a virtual clock",
 		Long: `Simulates the center in SCENARIO.yaml (queues, agents, traffic, run) on a
 virtual clock with the real routing domain, and reports per-queue KPIs with
-95% confidence intervals over the replications.`,
+95% confidence intervals over the replications.
+
+--out DIR also writes DIR/result.json (the --json output, with the results
+per interval), DIR/intervals.csv (one row per queue and interval) and
+DIR/report.html (one page with charts that opens offline). A progress bar
+shows on stderr when it is a terminal and the run takes over a second.`,
 		Example: `  ccswitch sim examples/demo-center.yaml
-  ccswitch sim examples/demo-center.yaml --json --replications 20`,
+  ccswitch sim examples/demo-center.yaml --json --replications 20
+  ccswitch sim examples/bank-day.yaml --out bank-report`,
 		Args: exactArgs(1, "one scenario file"),
 		RunE: func(_ *cobra.Command, args []string) error {
 			m.log = m.log.Level(logLevel)
@@ -283,12 +296,17 @@ virtual clock with the real routing domain, and reports per-queue KPIs with
 			if seed != 0 {
 				f.Run.Seed = seed
 			}
-			m.run = func(ctx context.Context) error { return m.simulate(ctx, f, cfg, asJSON) }
+			if !(report.SLGoal > 0 && report.SLGoal <= 1) {
+				return usagef("sim: --sl-goal %v is not a share in (0, 1]", report.SLGoal)
+			}
+			m.run = func(ctx context.Context) error { return m.simulate(ctx, f, cfg, asJSON, out, report) }
 			return nil
 		},
 	}
 	fs := c.Flags()
 	fs.BoolVar(&asJSON, "json", false, "print the machine-readable result")
+	fs.StringVar(&out, "out", "", "also write result.json, intervals.csv and report.html into this folder")
+	fs.Float64Var(&report.SLGoal, "sl-goal", 0.8, "the service level the report's chart marks as the goal")
 	fs.IntVar(&reps, "replications", 0, "override run.replications")
 	fs.Uint64Var(&seed, "seed", 0, "override run.seed (0 keeps the file's)")
 	fs.IntVar(&cfg.Parallel, "parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
@@ -297,9 +315,12 @@ virtual clock with the real routing domain, and reports per-queue KPIs with
 	return c
 }
 
-func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON bool) error {
+func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON bool, out string, rc simreport.Config) error {
 	start := time.Now()
+	tick, stop := m.progressBar(f.Run.Replications)
+	cfg.Progress = tick
 	res, err := sim.Run(ctx, f, cfg)
+	stop()
 	if errors.Is(err, sim.ErrWarnings) {
 		return &usageError{err} // --strict: a misleading scenario is bad input
 	}
@@ -317,8 +338,60 @@ func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJ
 	// scenario and seed must give the same bytes.
 	m.log.Info().Str("scenario", f.Path).Int("replications", res.Replications).
 		Uint64("events", res.Events).Float64("wall_s", time.Since(start).Seconds()).Msg("simulation finished")
+	if out != "" {
+		if err := simreport.Write(out, f, res, rc); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.stderr, "wrote %s (and %s, %s)\n", filepath.Join(out, simreport.HTMLFile), simreport.ResultFile, simreport.IntervalsFile)
+	}
 	if asJSON {
-		return json.NewEncoder(m.stdout).Encode(res)
+		return simreport.WriteJSON(m.stdout, res)
 	}
 	return res.WriteText(m.stdout)
+}
+
+// progressBar returns what counts the finished replications on a progress
+// bar on stderr, shown once the run has taken a second, and what removes
+// it; both do nothing unless stderr is a terminal.
+func (m *Main) progressBar(replications int) (tick, stop func()) {
+	file, ok := m.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return nil, func() {}
+	}
+	var (
+		mu       sync.Mutex
+		finished int
+		stopped  bool
+		bar      *progressbar.ProgressBar
+	)
+	timer := time.AfterFunc(time.Second, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		bar = progressbar.NewOptions(replications, progressbar.OptionSetWriter(file),
+			progressbar.OptionSetDescription("simulating"), progressbar.OptionShowCount(),
+			progressbar.OptionSetItsString("replications"), progressbar.OptionShowIts(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		_ = bar.Add(finished)
+	})
+	tick = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		finished++
+		if bar != nil {
+			_ = bar.Add(1)
+		}
+	}
+	stop = func() {
+		timer.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		if bar != nil {
+			_ = bar.Finish()
+		}
+	}
+	return tick, stop
 }

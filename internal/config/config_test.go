@@ -685,6 +685,21 @@ run: {replications: 0}
 run:
   replications: 1001
 `, "run.replications", 2, "1001 out of range 1..1000"},
+		{"interval that does not divide a day", `
+run:
+  interval: 7m
+`, "run.interval", 2, "7m0s must be at least 1m0s and divide a day"},
+		{"interval under a minute", `
+run: {interval: 30s}
+`, "run.interval", 1, "30s must be at least 1m0s and divide a day"},
+		{"too many intervals", `
+queues: [{name: a}]
+traffic:
+  - queue: a
+    arrivals: {poisson: {per_hour: 1}}
+    handle: {exponential: {mean: 1m}}
+run: {duration: 100h, interval: 1m}
+`, "run.interval", 6, "1m0s cuts run.duration (100h0m0s) into more than 5000 intervals"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := Parse("center.yaml", []byte(strings.TrimPrefix(tc.src, "\n")))

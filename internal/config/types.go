@@ -181,6 +181,10 @@ type Run struct {
 	Warmup       Duration `yaml:"warmup"`
 	Replications int      `yaml:"replications"`
 	Seed         uint64   `yaml:"seed"`
+	// Interval is the length of the intervals the simulator reports
+	// per-interval results for (0: the shortest forecast interval, else
+	// 30m). It is at least 1m and divides a day.
+	Interval Duration `yaml:"interval"`
 }
 
 // Duration is a time.Duration written in YAML as "20s", "1h30m" or a bare

@@ -384,7 +384,20 @@ func (c *checker) checkRun(f *File) {
 	if r.Replications < 1 || r.Replications > maxReplications {
 		c.errorf(p.key("replications"), "%d out of range 1..%d", r.Replications, maxReplications)
 	}
+	if c.given(p.key("interval")) {
+		iv := r.Interval.D()
+		switch {
+		case iv < minForecastInterval || day%iv != 0:
+			c.errorf(p.key("interval"), "%v must be at least %v and divide a day (15m, 30m, 1h, ...)", iv, minForecastInterval)
+		case r.Duration > 0 && (r.Duration.D()+iv-1)/iv > MaxRunIntervals:
+			c.errorf(p.key("interval"), "%v cuts run.duration (%v) into more than %d intervals: take a longer one",
+				iv, r.Duration.D(), MaxRunIntervals)
+		}
+	}
 }
+
+// MaxRunIntervals bounds how many intervals a run reports results for.
+const MaxRunIntervals = 5000
 
 // checkMedia reports whether m is a known media, and records an error at p
 // when it is not.
