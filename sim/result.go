@@ -31,6 +31,9 @@ type Result struct {
 	// interactions still waiting at the end. Config.Strict makes them an
 	// error.
 	Warnings []string `json:"warnings,omitempty"`
+	// Verify compares each interval with the Erlang formulas (Verify;
+	// `ccswitch sim --verify`); absent otherwise.
+	Verify []Check `json:"verify,omitempty"`
 	// Intervals are the results per interval of time, per queue and
 	// per agent group.
 	Intervals *IntervalResults `json:"intervals,omitempty"`

@@ -371,3 +371,20 @@ run: {duration: 1h, replications: 1, seed: 1}
 		}
 	}
 }
+
+// sim --verify (before or after the file) adds the Erlang check per
+// interval: a table after the KPIs, a "verify" list in the JSON.
+func TestSimVerify(t *testing.T) {
+	out, _, err := runMain(t, "sim", "--verify", "--replications", "2", "--log-level", "disabled", "../../examples/n-model.yaml")
+	if err != nil || !strings.Contains(out, "Erlang SL") || !strings.Contains(out, "intervals: the Erlang formulas and the simulation disagree") {
+		t.Fatalf("text: err %v\n%s", err, out)
+	}
+	out, _, err = runMain(t, "sim", "../../examples/n-model.yaml", "--json", "--replications", "2", "--log-level", "disabled", "--verify")
+	if err != nil || !strings.Contains(out, `"verify":[{"queue":"sales"`) {
+		t.Fatalf("json: err %v\n%.400s", err, out)
+	}
+	out, _, err = runMain(t, "sim", "../../examples/n-model.yaml", "--json", "--replications", "2", "--log-level", "disabled")
+	if err != nil || strings.Contains(out, `"verify"`) {
+		t.Fatalf("without --verify: err %v, verify in the output", err)
+	}
+}

@@ -257,6 +257,7 @@ func (m *Main) newSimCmd() *cobra.Command {
 	var (
 		cfg      sim.Config
 		asJSON   bool
+		verify   bool
 		out      string
 		report   simreport.Config
 		reps     int
@@ -299,7 +300,7 @@ shows on stderr when it is a terminal and the run takes over a second.`,
 			if !(report.SLGoal > 0 && report.SLGoal <= 1) {
 				return usagef("sim: --sl-goal %v is not a share in (0, 1]", report.SLGoal)
 			}
-			m.run = func(ctx context.Context) error { return m.simulate(ctx, f, cfg, asJSON, out, report) }
+			m.run = func(ctx context.Context) error { return m.simulate(ctx, f, cfg, asJSON, verify, out, report) }
 			return nil
 		},
 	}
@@ -310,12 +311,13 @@ shows on stderr when it is a terminal and the run takes over a second.`,
 	fs.IntVar(&reps, "replications", 0, "override run.replications")
 	fs.Uint64Var(&seed, "seed", 0, "override run.seed (0 keeps the file's)")
 	fs.IntVar(&cfg.Parallel, "parallel", 0, "replications run at once (default: CPUs; results do not depend on it)")
+	fs.BoolVar(&verify, "verify", false, "compare every interval with the Erlang formulas and say where they disagree (multi-skill, chats, shifts...)")
 	fs.BoolVar(&cfg.Strict, "strict", false, "treat warnings (a queue nobody serves, an unstable queue) as errors: exit 2")
 	logLevelVar(fs, &logLevel)
 	return c
 }
 
-func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON bool, out string, rc simreport.Config) error {
+func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJSON, verify bool, out string, rc simreport.Config) error {
 	start := time.Now()
 	tick, stop := m.progressBar(f.Run.Replications)
 	cfg.Progress = tick
@@ -334,6 +336,9 @@ func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJ
 			fmt.Fprintln(m.stderr, "warning:", w)
 		}
 	}
+	if verify {
+		res.Verify = sim.Verify(f, res)
+	}
 	// Wall time goes to the log, never into the result: the same
 	// scenario and seed must give the same bytes.
 	m.log.Info().Str("scenario", f.Path).Int("replications", res.Replications).
@@ -347,7 +352,11 @@ func (m *Main) simulate(ctx context.Context, f *config.File, cfg sim.Config, asJ
 	if asJSON {
 		return simreport.WriteJSON(m.stdout, res)
 	}
-	return res.WriteText(m.stdout)
+	if err := res.WriteText(m.stdout); err != nil || !verify {
+		return err
+	}
+	fmt.Fprintln(m.stdout)
+	return sim.WriteChecks(m.stdout, res.Verify)
 }
 
 // progressBar returns what counts the finished replications on a progress
