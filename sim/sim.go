@@ -55,7 +55,7 @@ type replication struct {
 	// counted; tests read them).
 	callbacks        []callbackOutcome
 	callbackRequests []callback.Request
-	intervals replicationIntervals
+	intervals        replicationIntervals
 }
 
 // Run simulates scenario f: its traffic offered to its center for
