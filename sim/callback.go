@@ -343,6 +343,7 @@ func (cb *callbacks) newCustomer(l *callbackLine, handle sampler, requested time
 // callback queue qi by d.
 func (cb *callbacks) waitChanges(qi, d int) {
 	m := cb.m
+	m.intervals.callbacksWaiting(qi, d)
 	q := &m.queues[qi]
 	q.advance(m.clk.Elapsed(), m.counting)
 	q.waiting += d
@@ -496,9 +497,14 @@ func (cb *callbacks) outcomes(f *config.File, end time.Time) ([]callbackOutcome,
 		for _, a := range r.Attempts {
 			o.attemptResults[a.Result]++
 		}
+		var firstWait time.Duration
+		if len(r.Attempts) > 0 {
+			firstWait = r.Attempts[0].At.Sub(r.Requested)
+		}
+		cb.m.intervals.callback(qi, r.Requested, len(r.Attempts) > 0, firstWait, r.State.Finished())
 		switch {
 		case len(r.Attempts) > 0:
-			wait := r.Attempts[0].At.Sub(r.Requested)
+			wait := firstWait
 			o.dialled++
 			o.waitDialled += wait
 			if wait <= f.Queues[qi].SLTarget.D() {

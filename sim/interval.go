@@ -340,6 +340,46 @@ func (c *intervalCollector) abandoned(qi int, ct *tserver.Contact) {
 	}
 }
 
+// callbacksWaiting moves the number of callbacks waiting to be dialled
+// in callback queue qi by d, now: its queue length.
+func (c *intervalCollector) callbacksWaiting(qi, d int) {
+	now := c.m.clk.Elapsed()
+	q := &c.queues[qi]
+	c.integrate(q, now)
+	q.waiting += d
+	if d > 0 && c.m.counting && now >= c.grid.warmup && now < c.grid.end {
+		k := c.grid.index(now)
+		q.rows[k].max = max(q.rows[k].max, q.waiting)
+	}
+}
+
+// callback counts one callback of callback queue qi, asked for at
+// requested after the warm-up, in the interval it was asked in, as the
+// result counts the callback queue: offered; answered once dialled
+// (waited: to its first attempt); abandoned when it finished undialled;
+// waiting at the end when still undialled. Called once per callback, at
+// the end of the replication.
+func (c *intervalCollector) callback(qi int, requested time.Time, dialled bool, waited time.Duration, finished bool) {
+	at := requested.Sub(clock.Epoch)
+	if at < c.grid.warmup || at >= c.grid.end {
+		return
+	}
+	row := &c.queues[qi].rows[c.grid.index(at)]
+	row.offered++
+	switch {
+	case dialled:
+		row.answered++
+		row.waitAnswered += waited
+		if waited <= c.queues[qi].slTarget {
+			row.answeredInSL++
+		}
+	case finished:
+		row.abandoned++
+	default:
+		row.waiting++
+	}
+}
+
 // sampleAgents counts the agents logged in and busy, per group and per
 // queue they serve, and plans the next sample.
 func (c *intervalCollector) sampleAgents() {

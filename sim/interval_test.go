@@ -234,7 +234,8 @@ traffic: [{queue: q, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {val
 
 // TestIntervalsCountCallbacks: with callbacks (examples/callback-day.yaml),
 // each calls queue's intervals balance and their callbacks add up to the
-// queue's own count of customers who left for a callback.
+// queue's own count of customers who left for a callback; the callback
+// queue's intervals add up to its row.
 func TestIntervalsCountCallbacks(t *testing.T) {
 	f, err := config.Load("../examples/callback-day.yaml")
 	if err != nil {
@@ -248,6 +249,16 @@ func TestIntervalsCountCallbacks(t *testing.T) {
 	left := int64(0)
 	for qi, q := range res.Queues {
 		if q.Media == "callback" {
+			// The callback queue's intervals count its callbacks as the
+			// result does: asked for, dialled, undialled.
+			var offered, answered, abandoned, waiting int64
+			for _, r := range res.Intervals.Queues[qi].Rows {
+				offered, answered, abandoned, waiting = offered+r.Offered, answered+r.Answered, abandoned+r.Abandoned, waiting+r.WaitingAtEnd
+			}
+			if offered != q.Offered || answered != q.Answered || abandoned != q.Abandoned || waiting != q.WaitingAtEnd || offered == 0 {
+				t.Errorf("%s: intervals %d/%d/%d/%d, the queue %d/%d/%d/%d (offered/answered/abandoned/waiting)",
+					q.Name, offered, answered, abandoned, waiting, q.Offered, q.Answered, q.Abandoned, q.WaitingAtEnd)
+			}
 			continue
 		}
 		var callbacks int64

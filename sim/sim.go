@@ -351,6 +351,15 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 			return replication{}, ctx.Err()
 		}
 	}
+	// The callbacks' outcomes also fill their queues' intervals: before
+	// the intervals are closed.
+	var (
+		cbOutcomes []callbackOutcome
+		cbRequests []callback.Request
+	)
+	if m.cb != nil {
+		cbOutcomes, cbRequests = m.cb.outcomes(f, m.clk.Now())
+	}
 	rep := replication{intervals: m.intervals.finish(), events: m.clk.Fired() - m.intervals.fired}
 	for qi, q := range f.Queues {
 		st, _ := srv.QueueStats(q.Name)
@@ -365,7 +374,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 		})
 	}
 	if m.cb != nil {
-		rep.callbacks, rep.callbackRequests = m.cb.outcomes(f, m.clk.Now())
+		rep.callbacks, rep.callbackRequests = cbOutcomes, cbRequests
 		for qi, o := range rep.callbacks {
 			if o.callbacks > 0 || o.offers > 0 {
 				rep.queues[qi].fromCallbacks(o)
