@@ -453,18 +453,9 @@ const ReasonCallback = "callback"
 // The callback itself, with the interaction's arrival as its place in
 // line, is the callback server's.
 func (s *Server) LeaveForCallback(id pbx.ConnID) error {
-	c, err := s.lookup("leave for callback", id)
+	c, err := s.takeOutWaiting("leave for callback", id)
 	if err != nil {
 		return err
-	}
-	switch c.State {
-	case pbx.Routing, pbx.Queued, pbx.Redirected:
-	default:
-		return pbx.Errorf(pbx.Conflict, "tserver: leave for callback: interaction %s is %s, not waiting", id, c.State)
-	}
-	c.Fire(pbx.EvAbandon)
-	if c.bucket != nil {
-		c.queue.remove(c)
 	}
 	if c.counted && c.epoch == s.epoch && !c.answered {
 		q := c.statQueue
@@ -479,6 +470,26 @@ func (s *Server) LeaveForCallback(id pbx.ConnID) error {
 	return nil
 }
 
+// takeOutWaiting takes waiting interaction id out of its queue (it
+// leaves before an agent: EvAbandon), for op; the caller counts it and
+// ends it.
+func (s *Server) takeOutWaiting(op string, id pbx.ConnID) (*Contact, error) {
+	c, err := s.lookup(op, id)
+	if err != nil {
+		return nil, err
+	}
+	switch c.State {
+	case pbx.Routing, pbx.Queued, pbx.Redirected:
+	default:
+		return nil, pbx.Errorf(pbx.Conflict, "tserver: %s: interaction %s is %s, not waiting", op, id, c.State)
+	}
+	c.Fire(pbx.EvAbandon)
+	if c.bucket != nil {
+		c.queue.remove(c)
+	}
+	return c, nil
+}
+
 // ReasonWithdrawn is the reason of the EventAbandoned of an interaction
 // taken out of its queue to come back later (Withdraw).
 const ReasonWithdrawn = "withdrawn"
@@ -490,18 +501,9 @@ const ReasonWithdrawn = "withdrawn"
 // offered now and by its final outcome then. Subscribers see
 // EventAbandoned with reason ReasonWithdrawn.
 func (s *Server) Withdraw(id pbx.ConnID) error {
-	c, err := s.lookup("withdraw", id)
+	c, err := s.takeOutWaiting("withdraw", id)
 	if err != nil {
 		return err
-	}
-	switch c.State {
-	case pbx.Routing, pbx.Queued, pbx.Redirected:
-	default:
-		return pbx.Errorf(pbx.Conflict, "tserver: withdraw: interaction %s is %s, not waiting", id, c.State)
-	}
-	c.Fire(pbx.EvAbandon)
-	if c.bucket != nil {
-		c.queue.remove(c)
 	}
 	s.finish(c, nil, EventAbandoned, ReasonWithdrawn)
 	return nil

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/cctest"
-	"github.com/ccswitch/ccswitch/internal/peer"
 	"github.com/ccswitch/ccswitch/internal/xmpptest"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
@@ -66,51 +64,8 @@ func presenceCenter(t *testing.T, srv *xmpptest.Server) string {
 // output.
 func startSoftphone(t *testing.T, ctx context.Context, sipAddr, user, password string) (string, *syncBuffer) {
 	t.Helper()
-	bin := peer.Require(t, "baresip")
-	dir := t.TempDir()
-	ctrl := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	config := strings.Join([]string{
-		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", cctest.FreeSIPPort(t)),
-		"sip_trans_def udp",
-		"audio_player aubridge,customer",
-		"audio_source aubridge,customer",
-		"audio_alert aubridge,customer",
-		"rtp_ports 10200-10300",
-		"rtcp_mux no",
-		"module_path /usr/lib/baresip/modules",
-		"module g711.so",
-		"module aubridge.so",
-		"module_app account.so",
-		"module_app menu.so",
-		"module_app presence.so",
-		"module_app ctrl_tcp.so",
-		"ctrl_tcp_listen " + ctrl,
-	}, "\n") + "\n"
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;answermode=auto;regint=600;pubint=600;audio_codecs=PCMU,PCMA\n",
-		user, sipAddr, user, password)
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
-	cmd.Dir = dir
-	out := newSyncBuffer()
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := exited(cmd)
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-		if t.Failed() {
-			t.Logf("baresip (customer) output:\n%s", out.String())
-		}
-	})
-	return ctrl, out
+	return runBaresip(t, ctx, baresipPhone{registrar: sipAddr, user: user, password: password, audio: "customer",
+		rtpPorts: "10200-10300", modules: []string{"presence.so"}})
 }
 
 // TestCallbackFollowsPresence: Alice has two devices, a slixmpp client on

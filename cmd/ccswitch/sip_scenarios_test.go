@@ -618,22 +618,38 @@ func TestSIPInviteFloodIsRateLimited(t *testing.T) {
 // with baresip's ctrl_tcp address and its output.
 func startBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string) (ctrl string, output *syncBuffer) {
 	t.Helper()
+	ctrl, output = runBaresip(t, ctx, baresipPhone{registrar: lc.sipAddr, user: user, password: "secret", audio: "agent",
+		rtpPorts: "10000-10100", extra: []string{"call_local_timeout 120", "call_max_calls 4", "rtp_tos 0", "jitter_buffer_delay 5-10"}})
+	lc.waitFor(t, user+" (baresip) ready", 10*time.Second, hasEvent(tserver.EventAgentReady, user, ""))
+	return ctrl, output
+}
+
+// baresipPhone is a baresip softphone for a test: registered at registrar
+// as user, answering calls itself, its audio through aubridge device
+// audio, on RTP ports rtpPorts, with extra configuration lines and extra
+// application modules (presence.so publishes its presence).
+type baresipPhone struct {
+	registrar, user, password, audio, rtpPorts string
+	extra, modules                             []string
+}
+
+// runBaresip starts p in a temporary directory, killed when the test
+// ends (its output logged if the test failed); it returns baresip's
+// ctrl_tcp address and its output.
+func runBaresip(t *testing.T, ctx context.Context, p baresipPhone) (ctrl string, output *syncBuffer) {
+	t.Helper()
 	bin := peer.Require(t, "baresip")
 	dir := t.TempDir()
 	ctrl = fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
-	config := strings.Join([]string{
+	lines := []string{
 		"poll_method epoll",
 		fmt.Sprintf("sip_listen 127.0.0.1:%d", cctest.FreeSIPPort(t)),
 		"sip_trans_def udp",
-		"call_local_timeout 120",
-		"call_max_calls 4",
-		"audio_player aubridge,agent",
-		"audio_source aubridge,agent",
-		"audio_alert aubridge,agent",
-		"rtp_tos 0",
-		"rtp_ports 10000-10100",
+		"audio_player aubridge," + p.audio,
+		"audio_source aubridge," + p.audio,
+		"audio_alert aubridge," + p.audio,
+		"rtp_ports " + p.rtpPorts,
 		"rtcp_mux no",
-		"jitter_buffer_delay 5-10",
 		"module_path /usr/lib/baresip/modules",
 		"module g711.so",
 		"module aubridge.so",
@@ -641,16 +657,20 @@ func startBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string
 		"module_app menu.so",
 		"module_app ctrl_tcp.so",
 		"ctrl_tcp_listen " + ctrl,
-	}, "\n") + "\n"
-	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=secret;answermode=auto;regint=600;audio_codecs=PCMU,PCMA\n",
-		user, lc.sipAddr, user)
-	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
+	}
+	lines = append(lines, p.extra...)
+	for _, m := range p.modules {
+		lines = append(lines, "module_app "+m)
+	}
+	account := fmt.Sprintf("<sip:%s@%s;transport=udp>;auth_user=%s;auth_pass=%s;answermode=auto;regint=600;pubint=600;audio_codecs=PCMU,PCMA\n",
+		p.user, p.registrar, p.user, p.password)
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "60")
+	cmd := exec.CommandContext(ctx, bin, "-f", dir, "-t", "90")
 	cmd.Dir = dir
 	out := newSyncBuffer()
 	cmd.Stdout, cmd.Stderr = out, out
@@ -662,10 +682,9 @@ func startBaresip(t *testing.T, ctx context.Context, lc *liveCenter, user string
 		_ = cmd.Process.Kill()
 		<-done
 		if t.Failed() {
-			t.Logf("baresip output:\n%s", out.String())
+			t.Logf("baresip %s output:\n%s", p.user, out.String())
 		}
 	})
-	lc.waitFor(t, user+" (baresip) ready", 10*time.Second, hasEvent(tserver.EventAgentReady, user, ""))
 	return ctrl, out
 }
 

@@ -31,33 +31,46 @@ func callbackConfig(t *testing.T) Config {
 	return cfg
 }
 
-// register registers user's softphone (digest password) at the center,
-// for expires seconds (0: unregisters).
-func register(ctx context.Context, t *testing.T, c *Center, user, password string, expires int) {
+// sipClient is a SIP client on loopback for one test.
+func sipClient(t *testing.T) *sipgo.Client {
 	t.Helper()
 	ua, err := sipgo.NewUA()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ua.Close()
+	t.Cleanup(func() { _ = ua.Close() })
 	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	host, port := splitHostPort(t, c.Addrs().SIP)
-	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", User: user, Host: host, Port: port})
-	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+user+"@127.0.0.1:5998>"))
-	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
-	res, err := cli.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
+	return cli
+}
+
+// sipDoAuth sends req, answers a digest challenge as user, and returns
+// the final response.
+func sipDoAuth(ctx context.Context, t *testing.T, cli *sipgo.Client, req *sip.Request, user, password string, opts ...sipgo.ClientRequestOption) *sip.Response {
+	t.Helper()
+	res, err := cli.Do(ctx, req, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.StatusCode == sip.StatusUnauthorized {
+	if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired {
 		if res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: password}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if res.StatusCode != sip.StatusOK {
+	return res
+}
+
+// register registers user's softphone (digest password) at the center,
+// for expires seconds (0: unregisters).
+func register(ctx context.Context, t *testing.T, c *Center, user, password string, expires int) {
+	t.Helper()
+	host, port := splitHostPort(t, c.Addrs().SIP)
+	req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", User: user, Host: host, Port: port})
+	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+user+"@127.0.0.1:5998>"))
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
+	if res := sipDoAuth(ctx, t, sipClient(t), req, user, password, sipgo.ClientRequestRegisterBuild); res.StatusCode != sip.StatusOK {
 		t.Fatalf("REGISTER %s: %d %s", user, res.StatusCode, res.Reason)
 	}
 }
@@ -127,15 +140,6 @@ func TestCTIWatchesACustomersSoftphone(t *testing.T) {
 // authentication, and wants status back.
 func publish(ctx context.Context, t *testing.T, c *Center, user, password, pidf string, want int) {
 	t.Helper()
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ua.Close()
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	host, port := splitHostPort(t, c.Addrs().SIP)
 	aor := sip.Uri{Scheme: "sip", User: user, Host: host, Port: port}
 	req := sip.NewRequest(sip.PUBLISH, aor)
@@ -147,16 +151,7 @@ func publish(ctx context.Context, t *testing.T, c *Center, user, password, pidf 
 	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+user+"@127.0.0.1:5998>"))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/pidf+xml"))
 	req.SetBody([]byte(pidf))
-	res, err := cli.Do(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired {
-		if res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: password}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if res.StatusCode != want {
+	if res := sipDoAuth(ctx, t, sipClient(t), req, user, password); res.StatusCode != want {
 		t.Fatalf("PUBLISH %s: %d %s, want %d", user, res.StatusCode, res.Reason, want)
 	}
 }

@@ -255,28 +255,12 @@ func TestSIPAndCTIFailuresCountTogether(t *testing.T) {
 	c := mustOpen(t, testConfig(t, "sip-center.yaml"))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ua.Close()
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := sipClient(t)
 	host, port := splitHostPort(t, c.Addrs().SIP)
 	for i := range auth.MaxFailures + 1 {
 		req := sip.NewRequest(sip.REGISTER, sip.Uri{Scheme: "sip", User: "1001", Host: host, Port: port})
 		req.AppendHeader(sip.NewHeader("Contact", "<sip:1001@127.0.0.1:5999>"))
-		res, err := cli.Do(ctx, req, sipgo.ClientRequestRegisterBuild)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err = cli.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "1001", Password: "guess"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res.StatusCode != sip.StatusForbidden {
+		if res := sipDoAuth(ctx, t, cli, req, "1001", "guess", sipgo.ClientRequestRegisterBuild); res.StatusCode != sip.StatusForbidden {
 			t.Fatalf("wrong password %d: %d", i, res.StatusCode)
 		}
 	}
