@@ -1,7 +1,7 @@
 package callback
 
 import (
-	"os/exec"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
 )
@@ -10,15 +10,7 @@ import (
 // (ARCHITECTURE.md): the wiring connects them through Queues, Dialer,
 // Notifier, Directory and Journal.
 func TestDomainImportsNoAdapter(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to list the dependencies with")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range cctest.Deps(t, ".") {
 		switch {
 		case dep == "net", strings.HasPrefix(dep, "net/"), dep == "database/sql",
 			dep == "github.com/ccswitch/ccswitch/tserver",

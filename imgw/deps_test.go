@@ -1,7 +1,7 @@
 package imgw
 
 import (
-	"os/exec"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
 )
@@ -9,15 +9,7 @@ import (
 // The gateway's core imports no storage (ARCHITECTURE.md): journals are
 // adapters behind Journal and Customers (imgw/sqlitejournal is SQLite).
 func TestCoreImportsNoStorage(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command to list the dependencies with")
-	}
-	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range cctest.Deps(t, ".") {
 		switch {
 		case dep == "database/sql",
 			dep == "github.com/ccswitch/ccswitch/internal/store",
