@@ -1,9 +1,10 @@
 package callback
 
 import (
-	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
 )
 
 // The callback domain imports no transport, no storage and not tserver

@@ -1,9 +1,10 @@
 package imgw
 
 import (
-	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
 )
 
 // The gateway's core imports no storage (ARCHITECTURE.md): journals are

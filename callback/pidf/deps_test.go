@@ -1,9 +1,10 @@
 package pidf
 
 import (
-	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
 )
 
 // TestPure: the parser is domain code (ARCHITECTURE.md): go list -deps

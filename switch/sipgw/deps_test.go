@@ -1,9 +1,10 @@
 package sipgw
 
 import (
-	"github.com/ccswitch/ccswitch/internal/cctest"
 	"strings"
 	"testing"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
 )
 
 // TestSwitchDoesNotImportIM: the SIP side knows nothing of the IM side
