@@ -71,6 +71,7 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 		return 0, pbx.Errorf(pbx.Busy, "tserver: arrive: agent %s at %s cannot take a %s interaction now", a.ID, in.DNIS, in.Media)
 	}
 	c := s.newContact(in)
+	id := c.ID // c may be over (and recycled) by the time routing returns
 	if in.Resume != nil {
 		s.resume(c, in.Resume)
 	}
@@ -82,7 +83,6 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 		if rp.listeners == 0 {
 			s.routeTo(c, rp.queue, nil, "default")
 		} else {
-			id := c.ID
 			c.routeT = s.clock.AfterFunc(rp.timeout, func() { s.routeTimeout(id) })
 		}
 	case q != nil:
@@ -90,13 +90,21 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 	default:
 		s.offer(c, a)
 	}
-	return c.ID, nil
+	return id, nil
 }
 
 func (s *Server) newContact(in *Arrival) *Contact {
 	now := s.clock.Now()
 	s.seq++
-	c := &Contact{
+	var c *Contact
+	if n := len(s.spare); n > 0 {
+		c = s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+	} else {
+		c = new(Contact)
+	}
+	*c = Contact{
 		Interaction: pbx.Interaction{
 			ID:       s.nextConn,
 			Media:    in.Media,
@@ -551,6 +559,11 @@ func (s *Server) finish(c *Contact, a *Agent, t EventType, reason string) {
 	}
 	s.emit(t, c, a, c.queue, reason)
 	delete(s.contacts, c.ID)
+	if s.recycle {
+		// newContact clears it when it reuses it: until then a caller
+		// up the stack may still read it.
+		s.spare = append(s.spare, c)
+	}
 }
 
 func (s *Server) endBusy(a *Agent) {

@@ -59,6 +59,13 @@ type Config struct {
 	// DeferLogin leaves every agent logged out at start: their devices
 	// (a SIP phone registering) or CTI requests log them in.
 	DeferLogin bool
+	// RecycleContacts lets the Server reuse the memory of an interaction
+	// that is over for a later one, so that a long run allocates no
+	// Contact per interaction. A *Contact the Server hands out
+	// (Endpoints.Offer and Dial, Server.Contact) is then valid only while
+	// its interaction lives: keep its ConnID, not the pointer. The
+	// simulator, which keeps ConnIDs only, sets it.
+	RecycleContacts bool
 }
 
 // Server is the routing domain's T-Server.
@@ -94,6 +101,8 @@ type Server struct {
 	verifyStatus  func(q *queue, loggedIn, ready, busy int)
 
 	contacts map[pbx.ConnID]*Contact
+	recycle  bool       // Config.RecycleContacts
+	spare    []*Contact // contacts over, for newContact to reuse (recycle)
 	nextConn pbx.ConnID
 	seq      uint64
 	epoch    uint32
@@ -125,6 +134,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 		queueByName: map[string]*queue{},
 		routePoints: map[string]*routePoint{},
 		contacts:    map[pbx.ConnID]*Contact{},
+		recycle:     opts.RecycleContacts,
 		nextConn:    1,
 		timeRef:     opts.Clock.Now(),
 	}
