@@ -125,12 +125,12 @@ func (s *Server) newContact(in *Arrival) *Contact {
 		c.arrived, c.Created = in.Since, in.Since
 	}
 	s.nextConn++
-	s.contacts[c.ID] = c
+	s.contacts.put(c)
 	return c
 }
 
 func (s *Server) routeTimeout(id pbx.ConnID) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil || c.State != pbx.Routing || c.rp == nil {
 		return
 	}
@@ -208,7 +208,7 @@ func (s *Server) armOverflow(c *Contact, q *queue) {
 
 // overflowDue applies the next overflow rule to a waiting contact.
 func (s *Server) overflowDue(id pbx.ConnID) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil || c.State != pbx.Queued || c.bucket == nil {
 		return
 	}
@@ -269,14 +269,14 @@ func (s *Server) offer(c *Contact, a *Agent) {
 }
 
 func (s *Server) ringTimedOut(id pbx.ConnID) {
-	if c := s.contacts[id]; c != nil && c.State == pbx.Ringing && !c.outbound {
+	if c := s.contacts.get(id); c != nil && c.State == pbx.Ringing && !c.outbound {
 		c.ringT = nil
 		_ = s.RejectCall(id, "ring_no_answer")
 	}
 }
 
 func (s *Server) lookup(op string, id pbx.ConnID) (*Contact, error) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil {
 		return nil, pbx.Errorf(pbx.NotFound, "tserver: %s: no interaction %s", op, id)
 	}
@@ -558,7 +558,7 @@ func (s *Server) finish(c *Contact, a *Agent, t EventType, reason string) {
 		s.dropPreference(c)
 	}
 	s.emit(t, c, a, c.queue, reason)
-	delete(s.contacts, c.ID)
+	s.contacts.remove(c)
 	if s.recycle {
 		// newContact clears it when it reuses it: until then a caller
 		// up the stack may still read it.

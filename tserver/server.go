@@ -100,9 +100,9 @@ type Server struct {
 	verifyAhead   func(c *Contact, ahead int)
 	verifyStatus  func(q *queue, loggedIn, ready, busy int)
 
-	contacts map[pbx.ConnID]*Contact
-	recycle  bool       // Config.RecycleContacts
-	spare    []*Contact // contacts over, for newContact to reuse (recycle)
+	contacts contactTable // live interactions by ConnID (contacts.go)
+	recycle  bool         // Config.RecycleContacts
+	spare    []*Contact   // contacts over, for newContact to reuse (recycle)
 	nextConn pbx.ConnID
 	seq      uint64
 	epoch    uint32
@@ -133,7 +133,6 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 		agentByDN:   map[string]*Agent{},
 		queueByName: map[string]*queue{},
 		routePoints: map[string]*routePoint{},
-		contacts:    map[pbx.ConnID]*Contact{},
 		recycle:     opts.RecycleContacts,
 		nextConn:    1,
 		timeRef:     opts.Clock.Now(),
@@ -385,7 +384,7 @@ func (s *Server) Agent(id string) (*Agent, bool) {
 func (s *Server) Agents() []*Agent { return s.agents }
 
 // Contact returns the live interaction id (nil once it is over).
-func (s *Server) Contact(id pbx.ConnID) *Contact { return s.contacts[id] }
+func (s *Server) Contact(id pbx.ConnID) *Contact { return s.contacts.get(id) }
 
 // emit publishes an event when somebody listens.
 func (s *Server) emit(t EventType, c *Contact, a *Agent, q *queue, reason string) {
