@@ -302,7 +302,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 		end:    f.Run.Duration.D(),
 		queues: make([]queueTrack, len(f.Queues)),
 	}
-	srv, err := tserver.New(f, tserver.Config{Clock: m.clk, Endpoints: m, Seed: seed})
+	srv, err := tserver.New(f, tserver.Config{Clock: m.clk, Endpoints: m, Seed: seed, RecycleContacts: true})
 	if err != nil {
 		return replication{}, err
 	}

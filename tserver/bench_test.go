@@ -125,7 +125,7 @@ func BenchmarkRouteAgentFree(b *testing.B) {
 		}
 		var id pbx.ConnID
 		var qname string
-		for cid, c := range s.contacts {
+		for cid, c := range s.contacts.all() {
 			if c.agent == a {
 				id, qname = cid, c.queue.name
 				break
@@ -165,7 +165,7 @@ const (
 	mmnLoad     = 0.97
 )
 
-func newMMNModel(tb testing.TB, agents int) *mmnModel {
+func newMMNModel(tb testing.TB, agents int, opts Config) *mmnModel {
 	tb.Helper()
 	yaml := fmt.Sprintf("queues: [{name: support, media: voice, sl_target: 20s}]\n"+
 		"agents: [{group: agent, count: %d, skills: {support: 5}}]\n", agents)
@@ -179,7 +179,8 @@ func newMMNModel(tb testing.TB, agents int) *mmnModel {
 		arrival: Arrival{Media: pbx.Voice, DNIS: "support"},
 		meanGap: mmnHandle.Seconds() / (mmnLoad * float64(agents)),
 	}
-	if m.s, err = New(f, Config{Clock: m.clk, Endpoints: m}); err != nil {
+	opts.Clock, opts.Endpoints = m.clk, m
+	if m.s, err = New(f, opts); err != nil {
 		tb.Fatal(err)
 	}
 	m.arriveFn, m.giveUpFn, m.hangUpFn = m.arrive, m.giveUp, m.hangUp
@@ -236,7 +237,7 @@ func (m *mmnModel) runContacts(n int) {
 func BenchmarkRoute(b *testing.B) {
 	for _, agents := range []int{100, 300, 1000, 3000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
-			m := newMMNModel(b, agents)
+			m := newMMNModel(b, agents, Config{RecycleContacts: true}) // as the simulator
 			m.runContacts(20 * agents)
 			fired := m.clk.Fired()
 			for b.Loop() {
@@ -360,7 +361,7 @@ func BenchmarkPosition(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("waiting=%d/walk", waiting), func(b *testing.B) {
 			for b.Loop() {
-				oracleAhead(s, s.contacts[ids[r.IntN(len(ids))]])
+				oracleAhead(s, s.contacts.get(ids[r.IntN(len(ids))]))
 			}
 		})
 	}

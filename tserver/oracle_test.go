@@ -179,7 +179,7 @@ func probe(h *harness, n *diffCounts) {
 	}
 	s.Status()
 	for _, id := range h.live(pbx.Queued) {
-		if c := s.contacts[id]; c.bucket != nil {
+		if c := s.contacts.get(id); c.bucket != nil {
 			if _, _, err := s.Position(id); err != nil {
 				h.violate("position of %v: %v", id, err)
 			}

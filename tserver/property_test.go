@@ -243,7 +243,8 @@ func newHarness(t *rapid.T, pr *profile) *harness {
 		t.Fatalf("generated configuration does not parse: %v\n%s", err, yaml)
 	}
 	clk := clock.NewVirtual(clock.Epoch)
-	s, err := New(cfg, Config{Clock: clk, RingTimeout: ring, Seed: rapid.Uint64().Draw(t, "seed")})
+	s, err := New(cfg, Config{Clock: clk, RingTimeout: ring, Seed: rapid.Uint64().Draw(t, "seed"),
+		RecycleContacts: rapid.Bool().Draw(t, "recycle")})
 	if err != nil {
 		t.Fatalf("New: %v\n%s", err, yaml)
 	}
@@ -279,7 +280,7 @@ func (h *harness) onEvent(e Event) {
 			h.final[e.ConnID]++
 		}
 	case EventRinging, EventDialing:
-		c, a := s.contacts[e.ConnID], s.agentByID[e.AgentID]
+		c, a := s.contacts.get(e.ConnID), s.agentByID[e.AgentID]
 		if c == nil || a == nil || c.agent != a {
 			h.violate("%v %v: contact %v is not with agent %q", e.Type, e.ConnID, c != nil, e.AgentID)
 			return
@@ -314,7 +315,7 @@ func (h *harness) onEvent(e Event) {
 // before it (higher effective priority, or the same and earlier).
 func (h *harness) checkTaken(e Event) {
 	s := h.s
-	c, a := s.contacts[e.ConnID], s.agentByID[e.AgentID]
+	c, a := s.contacts.get(e.ConnID), s.agentByID[e.AgentID]
 	if c == nil || a == nil || c.queue == nil {
 		h.violate("diverted %v to %q: no such contact, agent or queue", e.ConnID, e.AgentID)
 		return
@@ -350,7 +351,7 @@ func (h *harness) checkTaken(e Event) {
 // when any are given.
 func (h *harness) live(states ...pbx.State) []pbx.ConnID {
 	var out []pbx.ConnID
-	for id, c := range h.s.contacts {
+	for id, c := range h.s.contacts.all() {
 		if len(states) == 0 || slices.Contains(states, c.State) {
 			out = append(out, id)
 		}
@@ -477,7 +478,7 @@ func (h *harness) snapshot() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "now %v next %v epoch %d\n", s.clock.Now().Sub(clock.Epoch), s.nextConn, s.epoch)
 	for _, id := range h.live() {
-		c := s.contacts[id]
+		c := s.contacts.get(id)
 		agent, queue := "", ""
 		if c.agent != nil {
 			agent = c.agent.ID
@@ -671,7 +672,7 @@ func (h *harness) step() {
 				}
 			}
 			pos, _, err := s.Position(id)
-			if c := s.contacts[id]; c != nil && c.State == pbx.Queued {
+			if c := s.contacts.get(id); c != nil && c.State == pbx.Queued {
 				if err != nil || pos < 1 || pos > c.queue.waiting {
 					t.Fatalf("position of %v: %d, %v (waiting %d)", id, pos, err, c.queue.waiting)
 				}
@@ -720,7 +721,7 @@ func (h *harness) checkAgents() []string {
 	for _, a := range s.agents {
 		byAgent[a] = &work{}
 	}
-	for _, c := range s.contacts {
+	for _, c := range s.contacts.all() {
 		if c.agent == nil {
 			continue
 		}
@@ -847,11 +848,11 @@ func (h *harness) checkPlacement() []string {
 				if c.bucket != b || c.queue != q {
 					bad("contact %v in a bucket of %s but its bucket/queue say otherwise", c.ID, q.name)
 				}
-				if s.contacts[c.ID] != c {
+				if s.contacts.get(c.ID) != c {
 					bad("contact %v in queue %s is not live", c.ID, q.name)
 				}
 				prev = c
-				if n > len(s.contacts)+1 {
+				if n > s.contacts.len()+1 {
 					bad("queue %s: cycle in a bucket", q.name)
 					return errs
 				}
@@ -869,7 +870,7 @@ func (h *harness) checkPlacement() []string {
 			bad("contact %v is in %d bucket places", c.ID, n)
 		}
 	}
-	for id, c := range s.contacts {
+	for id, c := range s.contacts.all() {
 		if c.ID != id {
 			bad("contact %v filed under %v", c.ID, id)
 		}
@@ -945,7 +946,7 @@ func (h *harness) checkStats() []string {
 	s := h.s
 	var errs []string
 	open := map[*queue]int64{}
-	for _, c := range s.contacts {
+	for _, c := range s.contacts.all() {
 		if c.counted && c.epoch == s.epoch && !c.answered {
 			if c.statQueue == nil {
 				errs = append(errs, fmt.Sprintf("contact %v counted without a queue", c.ID))
@@ -975,7 +976,7 @@ func (h *harness) checkStats() []string {
 func (h *harness) checkFinal() []string {
 	var errs []string
 	for _, id := range h.ids {
-		live, n := h.s.contacts[id] != nil, h.final[id]
+		live, n := h.s.contacts.get(id) != nil, h.final[id]
 		switch {
 		case live && n > 0:
 			errs = append(errs, fmt.Sprintf("%v is live after %d final events", id, n))
@@ -1014,7 +1015,7 @@ func runProfile(t *rapid.T, pr *profile, maxSteps int) {
 		h.step()
 		h.check()
 		seen.steps++
-		for _, c := range h.s.contacts {
+		for _, c := range h.s.contacts.all() {
 			switch c.State {
 			case pbx.Ringing:
 				seen.stepsRinging++
@@ -1131,8 +1132,8 @@ agents:
 		t.Fatalf("voip call at a voice route point: %v, want an invalid error", err)
 	}
 	clk.Advance(time.Minute)
-	if len(s.contacts) != 0 || s.queueByName["calls"].waiting != 0 {
-		t.Fatalf("%d contacts live, %d waiting", len(s.contacts), s.queueByName["calls"].waiting)
+	if s.contacts.len() != 0 || s.queueByName["calls"].waiting != 0 {
+		t.Fatalf("%d contacts live, %d waiting", s.contacts.len(), s.queueByName["calls"].waiting)
 	}
 	// Its own media routes as before.
 	mustArrive(t, s, Arrival{Media: pbx.Voice, DNIS: "900", Priority: 0})

@@ -71,6 +71,7 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 		return 0, pbx.Errorf(pbx.Busy, "tserver: arrive: agent %s at %s cannot take a %s interaction now", a.ID, in.DNIS, in.Media)
 	}
 	c := s.newContact(in)
+	id := c.ID // c may be over (and recycled) by the time routing returns
 	if in.Resume != nil {
 		s.resume(c, in.Resume)
 	}
@@ -82,7 +83,6 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 		if rp.listeners == 0 {
 			s.routeTo(c, rp.queue, nil, "default")
 		} else {
-			id := c.ID
 			c.routeT = s.clock.AfterFunc(rp.timeout, func() { s.routeTimeout(id) })
 		}
 	case q != nil:
@@ -90,13 +90,21 @@ func (s *Server) Arrive(in *Arrival) (pbx.ConnID, error) {
 	default:
 		s.offer(c, a)
 	}
-	return c.ID, nil
+	return id, nil
 }
 
 func (s *Server) newContact(in *Arrival) *Contact {
 	now := s.clock.Now()
 	s.seq++
-	c := &Contact{
+	var c *Contact
+	if n := len(s.spare); n > 0 {
+		c = s.spare[n-1]
+		s.spare[n-1] = nil
+		s.spare = s.spare[:n-1]
+	} else {
+		c = new(Contact)
+	}
+	*c = Contact{
 		Interaction: pbx.Interaction{
 			ID:       s.nextConn,
 			Media:    in.Media,
@@ -117,12 +125,12 @@ func (s *Server) newContact(in *Arrival) *Contact {
 		c.arrived, c.Created = in.Since, in.Since
 	}
 	s.nextConn++
-	s.contacts[c.ID] = c
+	s.contacts.put(c)
 	return c
 }
 
 func (s *Server) routeTimeout(id pbx.ConnID) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil || c.State != pbx.Routing || c.rp == nil {
 		return
 	}
@@ -200,7 +208,7 @@ func (s *Server) armOverflow(c *Contact, q *queue) {
 
 // overflowDue applies the next overflow rule to a waiting contact.
 func (s *Server) overflowDue(id pbx.ConnID) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil || c.State != pbx.Queued || c.bucket == nil {
 		return
 	}
@@ -261,14 +269,14 @@ func (s *Server) offer(c *Contact, a *Agent) {
 }
 
 func (s *Server) ringTimedOut(id pbx.ConnID) {
-	if c := s.contacts[id]; c != nil && c.State == pbx.Ringing && !c.outbound {
+	if c := s.contacts.get(id); c != nil && c.State == pbx.Ringing && !c.outbound {
 		c.ringT = nil
 		_ = s.RejectCall(id, "ring_no_answer")
 	}
 }
 
 func (s *Server) lookup(op string, id pbx.ConnID) (*Contact, error) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil {
 		return nil, pbx.Errorf(pbx.NotFound, "tserver: %s: no interaction %s", op, id)
 	}
@@ -552,7 +560,12 @@ func (s *Server) finish(c *Contact, a *Agent, t EventType, reason string) {
 		s.dropPreference(c)
 	}
 	s.emit(t, c, a, c.queue, reason)
-	delete(s.contacts, c.ID)
+	s.contacts.remove(c)
+	if s.recycle {
+		// newContact clears it when it reuses it: until then a caller
+		// up the stack may still read it.
+		s.spare = append(s.spare, c)
+	}
 }
 
 func (s *Server) endBusy(a *Agent) {

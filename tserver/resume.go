@@ -52,7 +52,7 @@ func (s *Server) countResumed(c *Contact, q *queue) {
 // preferenceOver: the preferred agent did not take the contact in time;
 // any agent may.
 func (s *Server) preferenceOver(id pbx.ConnID) {
-	c := s.contacts[id]
+	c := s.contacts.get(id)
 	if c == nil {
 		return
 	}

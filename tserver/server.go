@@ -59,6 +59,13 @@ type Config struct {
 	// DeferLogin leaves every agent logged out at start: their devices
 	// (a SIP phone registering) or CTI requests log them in.
 	DeferLogin bool
+	// RecycleContacts lets the Server reuse the memory of an interaction
+	// that is over for a later one, so that a long run allocates no
+	// Contact per interaction. A *Contact the Server hands out
+	// (Endpoints.Offer and Dial, Server.Contact) is then valid only while
+	// its interaction lives: keep its ConnID, not the pointer. The
+	// simulator, which keeps ConnIDs only, sets it.
+	RecycleContacts bool
 }
 
 // Server is the routing domain's T-Server.
@@ -93,7 +100,9 @@ type Server struct {
 	verifyAhead   func(c *Contact, ahead int)
 	verifyStatus  func(q *queue, loggedIn, ready, busy int)
 
-	contacts map[pbx.ConnID]*Contact
+	contacts contactTable // live interactions by ConnID (contacts.go)
+	recycle  bool         // Config.RecycleContacts
+	spare    []*Contact   // contacts over, for newContact to reuse (recycle)
 	nextConn pbx.ConnID
 	seq      uint64
 	epoch    uint32
@@ -124,7 +133,7 @@ func New(cfg *config.File, opts Config) (*Server, error) {
 		agentByDN:   map[string]*Agent{},
 		queueByName: map[string]*queue{},
 		routePoints: map[string]*routePoint{},
-		contacts:    map[pbx.ConnID]*Contact{},
+		recycle:     opts.RecycleContacts,
 		nextConn:    1,
 		timeRef:     opts.Clock.Now(),
 	}
@@ -375,7 +384,7 @@ func (s *Server) Agent(id string) (*Agent, bool) {
 func (s *Server) Agents() []*Agent { return s.agents }
 
 // Contact returns the live interaction id (nil once it is over).
-func (s *Server) Contact(id pbx.ConnID) *Contact { return s.contacts[id] }
+func (s *Server) Contact(id pbx.ConnID) *Contact { return s.contacts.get(id) }
 
 // emit publishes an event when somebody listens.
 func (s *Server) emit(t EventType, c *Contact, a *Agent, q *queue, reason string) {

@@ -266,7 +266,7 @@ func (e *env) handle(agentID string, d time.Duration) {
 // ringing returns the interactions ringing at agent id, in arrival order.
 func (e *env) ringing(agentID string) []pbx.ConnID {
 	var out []pbx.ConnID
-	for id, c := range e.s.contacts {
+	for id, c := range e.s.contacts.all() {
 		if c.State == pbx.Ringing && c.agent != nil && c.agent.ID == agentID {
 			out = append(out, id)
 		}

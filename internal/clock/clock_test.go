@@ -2,6 +2,7 @@ package clock
 
 import (
 	"context"
+	"math/rand/v2"
 	"testing"
 	"time"
 )
@@ -219,4 +220,21 @@ func TestLoopPendingCountsBacklog(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// BenchmarkVirtualScheduleRandom keeps 6,000 callbacks pending at
+// exponentially distributed delays, as the simulator's M/M/3000+M day
+// does (arrivals, hang-ups and patience timers), and runs one and
+// schedules one per op.
+func BenchmarkVirtualScheduleRandom(b *testing.B) {
+	v := NewVirtual(Epoch)
+	r := rand.New(rand.NewPCG(1, 2))
+	var f func(uint64)
+	f = func(uint64) { v.Schedule(time.Duration(r.ExpFloat64()*float64(200*time.Second)), f, 0) }
+	for range 6000 {
+		f(0)
+	}
+	for b.Loop() {
+		v.Step()
+	}
 }
