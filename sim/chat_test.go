@@ -111,29 +111,33 @@ func TestChatConcurrencySlowsTheAgent(t *testing.T) {
 	const s = 0.25
 	alone := meanHandles(t, mustParse(t, fmt.Sprintf(chatCenter, 1, s)), nil)
 
-	var thinks, sumK int64
-	var length, expected float64
-	maxK := int64(0)
+	var thinks, sumK, chats int64
+	var residual, residual2, expected float64
 	hook := func(_ int, d time.Duration, n int32, k int64) {
 		thinks += int64(n)
 		sumK += k
-		length += d.Seconds()
-		expected += float64(n)*chatCustomer + chatAgent*(float64(n)+s*float64(k-int64(n)))
-		if n > 0 {
-			maxK = max(maxK, (k+int64(n)-1)/int64(n))
-		}
+		chats++
+		want := float64(n)*chatCustomer + chatAgent*(float64(n)+s*float64(k-int64(n)))
+		r := d.Seconds() - want
+		residual += r
+		residual2 += r * r
+		expected += want
 	}
 	busy := meanHandles(t, mustParse(t, fmt.Sprintf(chatCenter, 3, s)), hook)
 
-	// Every chat's length against its own expectation, summed: the
-	// slowdown acted as specified, at the k tserver's load gave.
-	if r := length / expected; math.Abs(r-1) > 0.01 {
-		t.Errorf("Σ chat lengths %.0f s, expected %.0f s from the chats' k (ratio %.4f)", length, expected, r)
+	// Every chat's length against its own expectation given the k of
+	// its thinks (which TestChatLoadIsTserversCount holds to tserver's
+	// count): the mean residual within 4 standard errors of 0.
+	n := float64(chats)
+	mean := residual / n
+	se := math.Sqrt((residual2/n - mean*mean) / n)
+	t.Logf("%d chats: length - expected from their k: %.3f s (se %.3f s; expected mean %.1f s)", chats, mean, se, expected/n)
+	if math.Abs(mean) > 4*se {
+		t.Errorf("chats last %.3f s more than their k make them (se %.3f s)", mean, se)
 	}
-	t.Logf("Σ chat lengths / Σ expected from each chat's k: %.5f", length/expected)
 	kbar := float64(sumK) / float64(thinks)
-	if kbar < 1.2 || maxK > 3 {
-		t.Fatalf("mean chats per agent at a think %.3f (max %d): want concurrency above 1.2 and at most 3", kbar, maxK)
+	if kbar < 1.2 {
+		t.Fatalf("mean chats per agent at a think %.3f: want concurrency above 1.2", kbar)
 	}
 	ma, ha := MeanCI95(alone)
 	mb, hb := MeanCI95(busy)
