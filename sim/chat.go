@@ -135,11 +135,11 @@ type chatEnded func(tag int, length time.Duration, thinks int32, chats int64)
 // has a chat model (then nothing is counted). A chatEnded hook in ctx
 // (tests) sees every chat end.
 func newChats(ctx context.Context, m *model) *chats {
-	any := false
+	found := false
 	for i := range m.traffic {
-		any = any || m.traffic[i].chat != nil
+		found = found || m.traffic[i].chat != nil
 	}
-	if !any {
+	if !found {
 		return nil
 	}
 	agents := m.srv.Agents()
