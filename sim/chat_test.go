@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -313,5 +314,40 @@ func TestChatSameBytesAtOneAndTwoWorkers(t *testing.T) {
 	}
 	if !bytes.Equal(outs[0], outs[1]) {
 		t.Fatalf("different bytes:\n%s\n%s", outs[0], outs[1])
+	}
+}
+
+// TestChatsAllocateNothingPerExchange: two days of chats of 20 exchanges
+// allocate no more per chat than the same days of chats handled for one
+// handle time (agents enough that nobody waits in either): the
+// exchanges' events reuse their slots.
+func TestChatsAllocateNothingPerExchange(t *testing.T) {
+	const center = `
+queues: [{name: chat, media: im}]
+agents: [{group: c, count: 30, skills: {chat: 5}, capacity: {im: 3}}]
+traffic:
+  - queue: chat
+    arrivals: {poisson: {per_hour: 120}}
+%s
+run: {duration: 48h, warmup: 0s, replications: 1, seed: 3}
+`
+	allocs := func(line string) (float64, int64) {
+		f := mustParse(t, fmt.Sprintf(center, line))
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		rep, err := runReplication(context.Background(), f, 0, 1, nil)
+		runtime.ReadMemStats(&after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return float64(after.Mallocs - before.Mallocs), rep.queues[0].answered
+	}
+	plain, n1 := allocs("    handle: {constant: {value: 10m}}")
+	chats, n2 := allocs("    chat: {exchanges: 20, customer_think: {exponential: {mean: 15s}}, agent_think: {exponential: {mean: 15s}}, concurrency_slowdown: 0.2}")
+	perPlain, perChat := plain/float64(n1), chats/float64(n2)
+	t.Logf("allocations per interaction: %.2f handled for a handle time, %.2f as 20 exchanges (%d, %d answered)", perPlain, perChat, n1, n2)
+	if perChat > perPlain+0.5 {
+		t.Errorf("a chat of 20 exchanges allocates %.2f, one handle time %.2f: the exchanges allocate", perChat, perPlain)
 	}
 }
