@@ -87,7 +87,7 @@ type chatState struct {
 	id    pbx.ConnID
 	tag   int32
 	left  int32 // exchanges still to end, the current one included
-	agent int32 // the agent's index in chats.load
+	agent int32 // the agent's index in chats.load (-1: none)
 	// since is when the chat was answered; thinks the agent's thinks so
 	// far and chats the sum of the agent's chats as each began.
 	since  time.Duration
@@ -191,7 +191,11 @@ func (ch *chats) start(c *tserver.Contact, tag int, a *tserver.Agent) {
 		slot = int32(len(ch.slots))
 		ch.slots = append(ch.slots, chatState{})
 	}
-	ch.slots[slot] = chatState{id: c.ID, tag: int32(tag), left: int32(l.exchanges()), agent: ch.agents[a], since: ch.m.clk.Elapsed()}
+	k, ok := ch.agents[a]
+	if !ok {
+		k = -1 // not one of the center's agents: it thinks alone
+	}
+	ch.slots[slot] = chatState{id: c.ID, tag: int32(tag), left: int32(l.exchanges()), agent: k, since: ch.m.clk.Elapsed()}
 	ch.m.clk.Schedule(l.customer(), ch.customerDoneFn, uint64(slot))
 }
 
@@ -200,14 +204,17 @@ func (ch *chats) start(c *tserver.Contact, tag int, a *tserver.Agent) {
 func (ch *chats) customerDone(arg uint64) {
 	s := &ch.slots[arg]
 	l := ch.m.traffic[s.tag].chat
-	k := ch.load[s.agent]
+	k := int32(1)
+	if s.agent >= 0 {
+		k = ch.load[s.agent]
+	}
 	d := l.agent()
 	if k > 1 && l.slowdown > 0 {
 		d = time.Duration(min(float64(d)*(1+l.slowdown*float64(k-1)), float64(maxSample)))
 	}
 	s.thinks++
 	s.chats += int64(k)
-	if ch.think != nil {
+	if ch.think != nil && s.agent >= 0 {
 		ch.think(ch.m.srv.Agents()[s.agent], k)
 	}
 	ch.m.clk.Schedule(d, ch.agentDoneFn, arg)

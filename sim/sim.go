@@ -513,7 +513,8 @@ func (m *model) giveUp(arg uint64) {
 }
 
 // Offer is the simulated agent's device: it answers at once and hangs up
-// (or transfers) after the traffic's handle time.
+// (or transfers) after the traffic's handle time, or a chat after its
+// exchanges (chat.go).
 func (m *model) Offer(c *tserver.Contact, a *tserver.Agent) {
 	if c.Tag == callbackTag {
 		m.cb.offered(c)
