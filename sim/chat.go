@@ -132,8 +132,8 @@ type chatThink func(a *tserver.Agent, k int32)
 type chatEnded func(tag int, length time.Duration, thinks int32, chats int64)
 
 // newChats returns the replication's chats, or nil when no traffic line
-// has a chat model (then nothing is counted). A chatEnded hook in ctx
-// (tests) sees every chat end.
+// has a chat model (then nothing is counted). chatEnded and chatThink
+// hooks in ctx (tests) see every chat end and every think begin.
 func newChats(ctx context.Context, m *model) *chats {
 	found := false
 	for i := range m.traffic {
