@@ -19,7 +19,8 @@ import (
 // and hang up after the traffic's handle time. What a live center mixes is
 // the very same domain the simulator drives on its virtual clock.
 // A forecast's 00:00 is when Start is called; retrials, transfers and
-// callbacks are the simulator's only.
+// callbacks are the simulator's only, and so are a chat model's bot and
+// slowdown: a desk takes a chat for its exchanges' length alone.
 //
 // Every method runs on the domain's loop, like the domain itself.
 type Live struct {

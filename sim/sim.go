@@ -148,6 +148,9 @@ type trafficModel struct {
 	// callback: how the line's waiting customers take callbacks; nil:
 	// they are offered none.
 	callback *callbackLine
+	// chat: how the line's chats go once answered (chat.go); nil: they
+	// are handled for handle.
+	chat *chatLine
 }
 
 type transferModel struct {
@@ -194,6 +197,10 @@ func buildTraffic(f *config.File, src rand.Source) ([]trafficModel, error) {
 			handle:   newSampler(&t.Handle, src),
 			patience: newSampler(t.Patience, src),
 		}
+		if t.Chat != nil {
+			tm.chat = newChatLine(t.Chat, src)
+			tm.handle = tm.chat.alone
+		}
 		queue := t.Queue
 		if t.RoutePoint != "" {
 			tm.arrival.DNIS = t.RoutePoint
@@ -215,14 +222,14 @@ func buildTraffic(f *config.File, src rand.Source) ([]trafficModel, error) {
 		var upTo float64
 		for _, tr := range t.Transfers {
 			upTo += tr.Probability
-			handle := tm.handle
+			handle, chat := tm.handle, tm.chat
 			if tr.Handle != nil {
-				handle = newSampler(tr.Handle, src)
+				handle, chat = newSampler(tr.Handle, src), nil
 			}
 			tm.transfers = append(tm.transfers, transferModel{upTo: upTo, tag: len(f.Traffic) + len(transfers), queue: tr.ToQueue})
 			transfers = append(transfers, trafficModel{
 				arrival: tm.arrival, queue: queueIndex[tr.ToQueue],
-				handle: handle, patience: tm.patience, transferred: true,
+				handle: handle, patience: tm.patience, transferred: true, chat: chat,
 			})
 		}
 		out = append(out, tm)
@@ -243,7 +250,10 @@ type model struct {
 	traffic []trafficModel
 	queues  []queueTrack
 	// cb is the callback server; nil when no line takes callbacks.
-	cb     *callbacks
+	cb *callbacks
+	// chats runs the chats of lines with a chat model and counts each
+	// agent's chats; nil when no line has one.
+	chats  *chats
 	warmup time.Duration
 	end    time.Duration
 	// counting is set once the statistics restart at the warm-up: from
@@ -314,6 +324,7 @@ func runReplication(ctx context.Context, f *config.File, r int, seed uint64, obs
 	if m.cb, err = newCallbacks(m, f); err != nil {
 		return replication{}, err
 	}
+	m.chats = newChats(ctx, m)
 	newWorkforce(m, f, src)
 	m.intervals = newIntervalCollector(m, f)
 	if observe != nil {
@@ -416,7 +427,11 @@ func (m *model) waitEnds(qi int, c *tserver.Contact) {
 // arrive brings in a customer of traffic line i and schedules the line's
 // next arrival.
 func (m *model) arrive(i uint64) {
-	m.enter(int(i), "")
+	if l := m.traffic[i].chat; l != nil {
+		m.chats.arrive(int(i), l)
+	} else {
+		m.enter(int(i), "")
+	}
 	if at, ok := m.traffic[i].arrivals.next(m.clk.Elapsed(), m.end); ok {
 		m.clk.Schedule(at-m.clk.Elapsed(), m.arriveFn, i)
 	}
@@ -493,13 +508,14 @@ func (m *model) giveUp(arg uint64) {
 	}
 	m.intervals.abandoned(t.queue, c)
 	if t.retrialP > 0 && m.rng.Float64() < t.retrialP {
-		m.clk.Schedule(t.retrialDelay(), m.retryFn, arg)
+		m.clk.Schedule(t.retrialDelay()+t.botTime(), m.retryFn, arg)
 	}
 }
 
 // Offer is the simulated agent's device: it answers at once and hangs up
-// (or transfers) after the traffic's handle time.
-func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
+// (or transfers) after the traffic's handle time, or a chat after its
+// exchanges (chat.go).
+func (m *model) Offer(c *tserver.Contact, a *tserver.Agent) {
 	if c.Tag == callbackTag {
 		m.cb.offered(c)
 		return
@@ -510,6 +526,10 @@ func (m *model) Offer(c *tserver.Contact, _ *tserver.Agent) {
 		m.enteredOffered = true
 	default:
 		m.waitEnds(t.queue, c)
+	}
+	if m.chats != nil && c.Media == pbx.IM {
+		m.answerChat(c, a)
+		return
 	}
 	handle := t.handle()
 	if err := m.srv.AnswerCall(c.ID); err != nil {
@@ -526,6 +546,9 @@ func (m *model) Dial(*tserver.Contact, *tserver.Agent) {}
 // hangUp ends a call when its handle time is over, or transfers it.
 func (m *model) hangUp(arg uint64) {
 	id, tag := unpack(arg)
+	if m.chats != nil {
+		m.chats.ends(id)
+	}
 	if tr := m.traffic[tag].transfers; len(tr) > 0 {
 		u := m.rng.Float64()
 		for _, to := range tr {

@@ -75,7 +75,7 @@ func Verify(f *config.File, res *Result) []Check {
 		// patience only when every line's is exponential with one mean.
 		var handle float64
 		for _, t := range lines {
-			handle += t.Handle.Mean().Seconds()
+			handle += t.MeanHandle().Seconds()
 		}
 		handle /= float64(len(lines))
 		patience := 0.0

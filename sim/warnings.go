@@ -82,7 +82,7 @@ func scenarioWarnings(f *config.File) []string {
 		rate := newArrivalProcess(&t.Arrivals, src).meanRate(from, to)
 		l := &loads[qi]
 		l.lines = append(l.lines, fmt.Sprintf("traffic[%d]", i))
-		l.erlangs += rate * (t.Handle.Mean() + meanWrap(qi)).Seconds()
+		l.erlangs += rate * (t.MeanHandle() + meanWrap(qi)).Seconds()
 		l.neverAbandons = l.neverAbandons || t.Patience == nil
 		if ci, ok := queueIndex[f.Queues[qi].CallbackQueue]; ok && t.Callback != nil {
 			// The line's callbacks wait there: it needs agents too.
@@ -93,13 +93,13 @@ func scenarioWarnings(f *config.File) []string {
 			if !ok {
 				continue
 			}
-			handle := &t.Handle
+			handle := t.MeanHandle()
 			if tr.Handle != nil {
-				handle = tr.Handle
+				handle = tr.Handle.Mean()
 			}
 			lt := &loads[ti]
 			lt.lines = append(lt.lines, fmt.Sprintf("traffic[%d].transfers[%d]", i, k))
-			lt.erlangs += rate * tr.Probability * (handle.Mean() + meanWrap(ti)).Seconds()
+			lt.erlangs += rate * tr.Probability * (handle + meanWrap(ti)).Seconds()
 			lt.neverAbandons = lt.neverAbandons || t.Patience == nil
 		}
 	}

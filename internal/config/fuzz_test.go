@@ -45,6 +45,10 @@ func FuzzParse(f *testing.F) {
 		"queues: [{name: a, callback_queue: b}, {name: b, media: callback}]\nrun: {duration: 8h}\ntraffic:\n  - queue: a\n    arrivals: {poisson: {per_hour: 60}}\n    handle: {constant: {value: 3m}}\n    callback:\n      offer_after_ewt: 2m\n      accept: 0.3\n      mode: customer_first\n      reach: {answered: 0.7, busy: 0.1, no_answer: 0.15, unreachable: 0.05}\n      presence: {online: {share: 0.5, reach: {answered: 1, busy: 0, no_answer: 0, unreachable: 0}}, away: {share: 0.2}, offline: {share: 0.2}, dnd: {share: 0.1}}\n      ring: {exponential: {mean: 20s}}\n      preferences: {online: [sip, phone], away: [phone], offline: [], max_attempts: 4, pause: 7m, hours: {zone: Europe/Paris, windows: [{from: \"08:00\", to: \"20:00\"}]}}\n",
 		"queues: [{name: a}, {name: b, media: callback}]\ntraffic: [{queue: b, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}, callback: {accept: 2, mode: x, reach: {answered: .nan, busy: -1}, presence: {dnd: {share: 1, reach: {answered: 1}}}, ring: {constant: {value: 1h}}, preferences: {online: [fax, fax], pause: -1s}}}]",
 		"queues: [{name: a, callback_queue: b}, {name: b, media: callback}]\ntraffic: [{queue: a, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}, callback: {accept: 1, reach: {answered: 0.5, busy: 0.5}, presence: {}}}, {queue: b, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}}]",
+		// Chats.
+		"queues: [{name: c, media: im}]\nrun: {duration: 8h}\ntraffic:\n  - queue: c\n    arrivals: {poisson: {per_hour: 30}}\n    patience: {exponential: {mean: 5m}}\n    chat:\n      exchanges: {geometric: {mean: 5}}\n      customer_think: {exponential: {mean: 40s}}\n      agent_think: {lognormal: {mean: 30s, sd: 20s}}\n      concurrency_slowdown: 0.25\n      bot: {constant: {value: 45s}}\n",
+		"queues: [{name: c, media: im}, {name: v}]\ntraffic: [{queue: c, arrivals: {poisson: {per_hour: 1}}, chat: {exchanges: {empirical: {values: [1, 0]}, poisson: {mean: .nan}}, agent_think: {constant: {value: 1s}}, concurrency_slowdown: -1}}, {queue: v, arrivals: {poisson: {per_hour: 1}}, handle: {constant: {value: 1m}}, chat: {exchanges: 1e9, customer_think: {}}}]",
+		"queues: [{name: c, media: im}]\ntraffic: [{queue: c, arrivals: {poisson: {per_hour: 1}}, chat: {exchanges: {geometric: {mean: 2, x: 1}, poisson: [1]}, customer_think: {constant: {value: 1s}}, agent_think: {constant: {value: 1s}}}}]",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -125,10 +129,16 @@ func checkAcceptedTraffic(t *testing.T, tr *Traffic) {
 	if o := a.Overdispersion; o != nil && !(o.CV > 0 && o.CV <= maxCV) {
 		t.Errorf("accepted overdispersion %v", o.CV)
 	}
-	if tr.Handle.Mean() <= 0 {
+	if tr.MeanHandle() <= 0 {
 		t.Errorf("accepted handle %+v", tr.Handle)
 	}
-	dists := []*Distribution{&tr.Handle, tr.Patience}
+	dists := []*Distribution{tr.Patience}
+	if c := tr.Chat; c != nil {
+		checkAcceptedChatModel(t, tr)
+		dists = append(dists, c.CustomerThink, c.AgentThink, c.Bot)
+	} else {
+		dists = append(dists, &tr.Handle)
+	}
 	if m := tr.Callback; m != nil {
 		checkAcceptedCallbackModel(t, m)
 		dists = append(dists, m.Ring)
@@ -182,5 +192,35 @@ func checkAcceptedCallbackModel(t *testing.T, m *CallbackModel) {
 		if sum < 1-1e-5 || sum > 1+1e-5 || (p.DND != nil && p.DND.Reach != nil) {
 			t.Errorf("accepted presence shares adding up to %v", sum)
 		}
+	}
+}
+
+// checkAcceptedChatModel checks the promises the simulator relies on for a
+// chat model that Parse accepted.
+func checkAcceptedChatModel(t *testing.T, tr *Traffic) {
+	t.Helper()
+	c := tr.Chat
+	n := &c.Exchanges
+	kinds, ok := 0, true
+	if n.scalar {
+		kinds++
+		ok = ok && n.Value >= 1 && n.Value <= maxExchanges
+	}
+	for _, m := range []*CountMean{n.Geometric, n.Poisson} {
+		if m != nil {
+			kinds++
+			ok = ok && m.Mean >= 1 && m.Mean <= maxExchanges
+		}
+	}
+	if n.Empirical != nil {
+		kinds++
+		ok = ok && len(n.Empirical.Values) > 0
+		for _, v := range n.Empirical.Values {
+			ok = ok && v >= 1 && v <= maxExchanges
+		}
+	}
+	if kinds != 1 || !ok || tr.Media != "im" || tr.Handle != (Distribution{}) || c.CustomerThink == nil || c.AgentThink == nil ||
+		!(c.ConcurrencySlowdown >= 0 && c.ConcurrencySlowdown <= maxSlowdown) {
+		t.Errorf("accepted chat model %+v", c)
 	}
 }

@@ -34,6 +34,9 @@ type Traffic struct {
 	// Callback, when set, offers the line's waiting customers a
 	// callback (see CallbackModel).
 	Callback *CallbackModel `yaml:"callback"`
+	// Chat, on an im line, replaces Handle: a chat as a sequence of
+	// exchanges (see ChatModel).
+	Chat *ChatModel `yaml:"chat"`
 }
 
 // Arrivals is an arrival process: exactly one of Poisson and Forecast,
@@ -264,8 +267,15 @@ func (c *checker) checkTraffic(f *File, queues map[string]*Queue, routePoints ma
 		}
 
 		c.checkArrivals(p.key("arrivals"), &t.Arrivals)
-		if c.checkDistribution(p.key("handle"), &t.Handle) && t.Handle.Mean() <= 0 {
-			c.errorf(p.key("handle"), "the mean handle time must be > 0")
+		switch {
+		case t.Chat != nil:
+			c.checkChatModel(p.key("chat"), t, p)
+		case t.Media == "im" && !c.given(p.key("handle")):
+			c.errorf(p.key("handle"), "required: a distribution, or chat: {exchanges: N, customer_think: D, agent_think: D} for an im line")
+		default:
+			if c.checkDistribution(p.key("handle"), &t.Handle) && t.Handle.Mean() <= 0 {
+				c.errorf(p.key("handle"), "the mean handle time must be > 0")
+			}
 		}
 		if t.Patience != nil {
 			c.checkDistribution(p.key("patience"), t.Patience)

@@ -331,6 +331,14 @@ func trafficViews(f *config.File) []trafficView {
 		if t.Patience != nil {
 			v.Patience = distribution(t.Patience)
 		}
+		if c := t.Chat; c != nil {
+			v.Handle = fmt.Sprintf("chat of %.3g exchanges (customer %s, agent %s, %.0f%% slower per other chat), mean %s alone",
+				c.Exchanges.Mean(), distribution(c.CustomerThink), distribution(c.AgentThink), 100*c.ConcurrencySlowdown,
+				c.MeanDuration().Round(time.Second))
+			if c.Bot != nil {
+				v.Handle += "; bot " + distribution(c.Bot)
+			}
+		}
 		var extras []string
 		if r := t.Retrial; r != nil {
 			extras = append(extras, fmt.Sprintf("%.0f%% of the abandoned call again after %s", 100*r.Probability, distribution(&r.Delay)))
