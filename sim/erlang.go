@@ -48,6 +48,17 @@ func ErlangC(n int, lambda, mu, t float64) (Analytic, error) {
 
 // erlangB returns the Erlang B blocking probability B(n, a) by the stable recursion
 // B(0) = 1, B(k) = a*B(k-1) / (k + a*B(k-1)).
+// ErlangB is the blocking probability of a loss system (M/M/n/n): the
+// share of arrivals that find all n servers busy when there is no queue,
+// with a erlangs offered — how many lines (trunks, agents without a
+// queue) a load needs.
+func ErlangB(n int, a float64) float64 {
+	if n < 0 || !(a >= 0) {
+		return math.NaN()
+	}
+	return erlangB(n, a)
+}
+
 func erlangB(n int, a float64) float64 {
 	b := 1.0
 	for k := 1; k <= n; k++ {

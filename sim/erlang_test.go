@@ -683,3 +683,30 @@ func TestStaffInvalid(t *testing.T) {
 		t.Errorf("StaffErlangA with theta 0 = %+v, want error", got)
 	}
 }
+
+// ErlangB against the definition summed directly, (a^n/n!) / Σ a^k/k!,
+// and a table value: 5 erlangs on 10 lines lose 1.84%.
+func TestErlangB(t *testing.T) {
+	direct := func(n int, a float64) float64 {
+		term, sum := 1.0, 1.0
+		for k := 1; k <= n; k++ {
+			term *= a / float64(k)
+			sum += term
+		}
+		return term / sum
+	}
+	for _, c := range []struct {
+		n int
+		a float64
+	}{{1, 1}, {10, 5}, {30, 24}, {52, 48}, {100, 80}} {
+		if got, want := ErlangB(c.n, c.a), direct(c.n, c.a); math.Abs(got-want) > 1e-12 {
+			t.Errorf("ErlangB(%d, %g) = %.12f, want %.12f", c.n, c.a, got, want)
+		}
+	}
+	if got := ErlangB(10, 5); math.Abs(got-0.018385) > 5e-6 {
+		t.Errorf("ErlangB(10, 5) = %.6f, want 0.018385", got)
+	}
+	if !math.IsNaN(ErlangB(3, -1)) {
+		t.Error("a negative load has a blocking probability")
+	}
+}

@@ -50,7 +50,8 @@ func (m *Main) newErlangCmd() *cobra.Command {
 		Use:   "erlang --agents N --per-hour R --handle D [--patience D]",
 		Short: "Analytical Erlang C / Erlang A figures, and staffing",
 		Long: `Prints the analytical KPIs of an M/M/n queue (Erlang C) or, with --patience,
-of an M/M/n+M queue (Erlang A). 'ccswitch erlang staff' finds the fewest
+of an M/M/n+M queue (Erlang A), and the share of callers a loss system of as
+many lines would turn away (Erlang B). 'ccswitch erlang staff' finds the fewest
 agents that meet a goal. Durations are written like in the center file:
 240s, 4m or a bare number of seconds (240).`,
 		Example: `  ccswitch erlang --agents 30 --per-hour 360 --handle 240s --patience 120s --sl-target 20s
@@ -88,14 +89,16 @@ agents that meet a goal. Durations are written like in the center file:
 				if err != nil {
 					return usagef("erlang: %v", err)
 				}
+				// Erlang B: the share turned away if there were no queue.
+				blocking := sim.ErlangB(agents, lambda/mu)
 				if q.asJSON {
 					return json.NewEncoder(m.stdout).Encode(map[string]any{
 						"model": q.model(), "pw": a.PW, "asa_s": a.ASA, "service_level": a.ServiceLevel,
-						"abandon_rate": a.AbandonRate, "occupancy": a.Occupancy,
+						"abandon_rate": a.AbandonRate, "occupancy": a.Occupancy, "blocking": blocking,
 					})
 				}
-				_, err = fmt.Fprintf(m.stdout, "%s: P(wait) %.4f  ASA %.2fs  service level %.4f  abandon rate %.4f  occupancy %.4f\n",
-					q.model(), a.PW, a.ASA, a.ServiceLevel, a.AbandonRate, a.Occupancy)
+				_, err = fmt.Fprintf(m.stdout, "%s: P(wait) %.4f  ASA %.2fs  service level %.4f  abandon rate %.4f  occupancy %.4f\nerlang_b: blocked without a queue %.4f\n",
+					q.model(), a.PW, a.ASA, a.ServiceLevel, a.AbandonRate, a.Occupancy, blocking)
 				return err
 			}
 			return nil

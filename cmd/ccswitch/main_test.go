@@ -186,14 +186,16 @@ func TestErlang(t *testing.T) {
 		t.Fatal(err)
 	}
 	var r struct {
-		Model string  `json:"model"`
-		PW    float64 `json:"pw"`
+		Model    string  `json:"model"`
+		PW       float64 `json:"pw"`
+		Blocking float64 `json:"blocking"`
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatal(err)
 	}
-	if r.Model != "erlang_c" || r.PW < 0.1728 || r.PW > 0.1729 {
-		t.Fatalf("got %+v, want erlang_c with pw 0.17286", r)
+	// Erlang B(30, 24 erlangs) = 0.0401 (the definition, summed).
+	if r.Model != "erlang_c" || r.PW < 0.1728 || r.PW > 0.1729 || r.Blocking < 0.0401 || r.Blocking > 0.0402 {
+		t.Fatalf("got %+v, want erlang_c with pw 0.17286 and Erlang B blocking 0.0401", r)
 	}
 }
 
