@@ -107,7 +107,7 @@ Flags may come before or after a command's arguments.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return flagError(c, args, err)
 	})
-	root.AddCommand(m.newServeCmd(), m.newSimCmd(), m.newErlangCmd())
+	root.AddCommand(m.newServeCmd(), m.newSimCmd(), m.newErlangCmd(), m.newReplayCmd())
 	return root
 }
 
