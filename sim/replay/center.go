@@ -132,7 +132,7 @@ func NewVirtual(s *Script, rec *Record) (*Virtual, error) {
 		nets: map[string]*network{}, conns: map[pbx.ConnID]string{}, byName: map[string]pbx.ConnID{},
 		conversations: map[string]string{}, desks: map[string]*desk{}, chats: map[string]*chatter{},
 		customers: map[imgw.Address]*chatter{},
-		routers: map[string]*router{}, agents: map[string]*tserver.Agent{},
+		routers:   map[string]*router{}, agents: map[string]*tserver.Agent{},
 	}
 	ts, err := tserver.New(s.Center, tserver.Config{
 		Clock: v.clk, Endpoints: v, Seed: s.Seed, RingTimeout: s.RingTimeout, DeferLogin: true,

@@ -2,7 +2,7 @@ package replay
 
 import (
 	"fmt"
-		"strconv"
+	"strconv"
 	"strings"
 	"time"
 
