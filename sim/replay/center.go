@@ -273,7 +273,7 @@ func (v *Virtual) do(a *Action) error {
 			}
 			return v.ts.ReleaseCall(id)
 		}
-		in := &tserver.Arrival{Media: v.script.CallMedia(a.To), ANI: a.From, DNIS: a.To, Priority: a.Priority}
+		in := &tserver.Arrival{Media: a.Media, ANI: a.From, DNIS: a.To, Priority: a.Priority}
 		v.arriving = a.Call
 		id, err := v.ts.Arrive(in)
 		v.arriving = ""

@@ -146,6 +146,10 @@ func parse(name string, data []byte, center *config.File, open func(string) (*co
 		}
 	}
 	l.settleEnd(fields["end"])
+	l.s.starts = make(map[string]time.Duration, len(l.started))
+	for name, it := range l.started {
+		l.s.starts[name] = it.at
+	}
 	if err := l.err(); err != nil {
 		return nil, err
 	}
@@ -173,6 +177,13 @@ type loader struct {
 	routePoints map[string]string       // number -> queue name
 	skills      map[string]bool
 	started     map[string]*interaction
+	customers   map[customerAt]string // chats by customer and start
+	lastNetwork map[string]string     // customer address -> network of its last chat
+}
+
+type customerAt struct {
+	network, from string
+	at            time.Duration
 }
 
 // index builds the center's lookups.
@@ -181,6 +192,7 @@ func (l *loader) index() {
 	l.agents, l.numbers = map[string]config.Agent{}, map[string]string{}
 	l.queues, l.queueNumber, l.routePoints = map[string]config.Queue{}, map[string]string{}, map[string]string{}
 	l.skills, l.started = map[string]bool{}, map[string]*interaction{}
+	l.customers, l.lastNetwork = map[customerAt]string{}, map[string]string{}
 	for _, a := range c.ExpandAgents() {
 		l.agents[a.ID] = a
 		if a.Number != "" {
@@ -423,12 +435,7 @@ func (l *loader) action(n *yaml.Node, i int) {
 			l.errorf(f["network"], at+".network", "unknown network %q (want one of %s)", a.Network, strings.Join(Networks, ", "))
 		}
 		if a.Network == "" {
-			a.Network = "xmpp"
-			for _, it := range l.started {
-				if it.chat && it.from == a.Presence {
-					a.Network = it.network
-				}
-			}
+			a.Network = cmp.Or(l.lastNetwork[a.Presence], "xmpp")
 		}
 	case "router":
 		a.Kind = RouterAction
@@ -572,7 +579,9 @@ func (l *loader) callAction(a *Action, f map[string]*yaml.Node, at string) {
 		return
 	}
 	a.To = l.str(f["to"], at+".to")
-	if m, ok := l.callMedia(a.To); !ok {
+	m, ok := l.callMedia(a.To)
+	a.Media = m
+	if !ok {
 		l.errorf(f["to"], at+".to", "no route point, queue or extension %s in the center %s", a.To, l.s.CenterPath)
 	} else if m == pbx.IM || m == pbx.Callback {
 		l.errorf(f["to"], at+".to", "%s takes %s interactions, not calls", a.To, m)
@@ -601,16 +610,6 @@ func (l *loader) callMedia(number string) (pbx.Media, bool) {
 		return pbx.Voice, true
 	}
 	return 0, false
-}
-
-// CallMedia is the media of a call the script places to number in center
-// s: the media of the queue it reaches, or voice for an extension (voip
-// when the agent takes no voice).
-func (s *Script) CallMedia(number string) pbx.Media {
-	l := &loader{s: s}
-	l.index()
-	m, _ := l.callMedia(number)
-	return m
 }
 
 func (l *loader) chatAction(a *Action, f map[string]*yaml.Node, at string) {
@@ -684,11 +683,12 @@ func (l *loader) chatAction(a *Action, f map[string]*yaml.Node, at string) {
 		l.errorf(f["chat"], at+".say", "a chat starts with something said (say: a line or a list of lines)")
 	}
 	if a.Chat != "" {
-		for name, other := range l.started {
-			if other.chat && other.network == a.Network && other.from == a.From && other.at == a.At && name != a.Chat {
-				l.errorf(f["chat"], at+".chat", "%s starts at the same time as %s from the same customer", a.Chat, name)
-			}
+		k := customerAt{a.Network, a.From, a.At}
+		if other, ok := l.customers[k]; ok {
+			l.errorf(f["chat"], at+".chat", "%s starts at the same time as %s from the same customer", a.Chat, other)
 		}
+		l.customers[k] = a.Chat
+		l.lastNetwork[a.From] = a.Network
 		l.started[a.Chat] = &interaction{chat: true, at: a.At, network: a.Network, from: a.From}
 	}
 }
@@ -903,10 +903,6 @@ func (l *loader) settleEnd(given *yaml.Node) {
 
 // Started returns when the action that started interaction name runs.
 func (s *Script) Started(name string) (time.Duration, bool) {
-	for _, a := range s.Actions {
-		if (a.Kind == CallAction && a.Call == name || a.Kind == ChatAction && a.Chat == name) && a.Do == "" {
-			return a.At, true
-		}
-	}
-	return 0, false
+	at, ok := s.starts[name]
+	return at, ok
 }

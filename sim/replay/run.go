@@ -79,13 +79,7 @@ func Play(s *Script, c Center, rec *Record) *Result {
 		}
 		res.Expectations = append(res.Expectations, o)
 	}
-	for _, a := range s.Actions {
-		if (a.Kind == CallAction || a.Kind == ChatAction) && a.Do == "" {
-			if at, _ := s.Started(a.Call + a.Chat); at == a.At {
-				res.Interactions++
-			}
-		}
-	}
+	res.Interactions = s.Interactions()
 	res.Events = len(rec.Events)
 	return res
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ccswitch/ccswitch/internal/config"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
 
@@ -37,7 +38,12 @@ type Script struct {
 	Actions []Action
 	// Expect are the expectations, in the order of the file.
 	Expect []Expectation
+	// starts: when each call and chat starts, by name.
+	starts map[string]time.Duration
 }
+
+// Interactions is how many calls and chats the script starts.
+func (s *Script) Interactions() int { return len(s.starts) }
 
 // ActionKind says who acts.
 type ActionKind uint8
@@ -85,6 +91,9 @@ type Action struct {
 	// extension).
 	From, To string
 	Priority int
+	// Media of a call: its queue's (voice or voip), or voice for an
+	// extension (voip for an agent who takes no voice).
+	Media pbx.Media
 	// Network of a chat: xmpp, webchat or sip.
 	Network string
 	// ClientFamily and ClientVersion: a chat customer's software.
