@@ -135,6 +135,11 @@ func parse(name string, data []byte, center *config.File, open func(string) (*co
 			l.action(resolve(item), i)
 		}
 	}
+	for _, r := range l.refs {
+		if l.started[r.name] == nil {
+			l.errorf(r.n, r.field, "no call or chat %s in the script", r.name)
+		}
+	}
 	if n := fields["expect"]; n != nil && l.seq(n, "expect") {
 		for i, item := range n.Content {
 			l.expectation(resolve(item), i)
@@ -178,7 +183,15 @@ type loader struct {
 	skills      map[string]bool
 	started     map[string]*interaction
 	customers   map[customerAt]string // chats by customer and start
+	refs        []reference           // agents' interactions, checked once every action is read
 	lastNetwork map[string]string     // customer address -> network of its last chat
+}
+
+// reference is an agent action's interaction, anywhere in the script.
+type reference struct {
+	n     *yaml.Node
+	field string
+	name  string
 }
 
 type customerAt struct {
@@ -500,9 +513,7 @@ func (l *loader) agentAction(a *Action, f map[string]*yaml.Node, at string) {
 	}
 	if n := f["interaction"]; n != nil {
 		a.Interaction = l.str(n, at+".interaction")
-		if l.started[a.Interaction] == nil {
-			l.errorf(n, at+".interaction", "no call or chat %s started before", a.Interaction)
-		}
+		l.refs = append(l.refs, reference{n, at + ".interaction", a.Interaction})
 	}
 	if n := f["reason"]; n != nil {
 		a.Reason = l.str(n, at+".reason")

@@ -342,3 +342,88 @@ func exampleFilesForFuzz() []string {
 	files, _ := filepath.Glob(filepath.Join(examples, "*.yaml"))
 	return files
 }
+
+const readmeCenter = `
+queues:
+  - {name: support, media: voice, number: "6000"}
+  - {name: backup, media: voice, number: "7000"}
+  - {name: vip, media: voice}
+  - {name: chat-general, media: im}
+route_points: [{number: "5000", queue: support}]
+agents:
+  - {group: agent, count: 3, first_number: 1001, skills: {support: 5, backup: 5}}
+  - {id: ann, name: Ann, skills: {chat-general: 5, vip: 5}, capacity: {im: 3}, clients: {AliceChat: ">=2"}}
+im: {bot: {greeting: "Welcome!"}}
+`
+
+// TestREADMEExamplesParse: every action and expectation sim/replay/README.md
+// shows is valid, together in one script, and the README shows every
+// agent action.
+func TestREADMEExamplesParse(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions, expects []string
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "## "):
+			section = line
+		case strings.HasPrefix(line, "- {") && section == "## Actions":
+			actions = append(actions, "  "+line)
+		case strings.HasPrefix(line, "            ") && section == "## Actions" && len(actions) > 0:
+			actions[len(actions)-1] += " " + strings.TrimSpace(line)
+		case strings.HasPrefix(line, "- {") && section == "## Expectations":
+			expects = append(expects, "  "+line)
+		}
+	}
+	if len(actions) < 25 || len(expects) < 10 {
+		t.Fatalf("found %d actions and %d expectations in the README", len(actions), len(expects))
+	}
+	script := "script:\n" + strings.Join(actions, "\n") + "\nexpect:\n" + strings.Join(expects, "\n") + "\n"
+	center, err := config.Parse("center.yaml", []byte(readmeCenter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("README.md", []byte(script), center)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, script)
+	}
+	shown := map[string]bool{}
+	for _, a := range s.Actions {
+		shown[a.Do] = true
+	}
+	for _, do := range append(agentDos, "hangup", "leave", "stop") {
+		if !shown[do] {
+			t.Errorf("the README shows no do: %s", do)
+		}
+	}
+	kinds := map[ExpectKind]bool{}
+	for _, e := range s.Expect {
+		kinds[e.Kind] = true
+	}
+	if len(kinds) != 5 {
+		t.Errorf("the README shows %d kinds of expectations, want 5", len(kinds))
+	}
+	if _, err := Run(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestChatLinesFollowTheAnswers: a chat customer's next line goes 1 s
+// after the center's first answer to the line before: Alice opens at 2s
+// (the bot greets and asks who she is at once), gives her number at 3s
+// (the bot thanks her and asks her reason), her reason at 4s (queued).
+func TestChatLinesFollowTheAnswers(t *testing.T) {
+	res, err := Run(mustLoad(t, filepath.Join(examples, "chat-routing.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range map[int]float64{0: 2, 1: 3, 2: 4} {
+		o := res.Expectations[i]
+		if !o.Met || o.AtS == nil || *o.AtS != want {
+			t.Errorf("%s: met %v at %v, want at %vs", o.Expect, o.Met, o.AtS, want)
+		}
+	}
+}
