@@ -427,3 +427,77 @@ func TestChatLinesFollowTheAnswers(t *testing.T) {
 		}
 	}
 }
+
+// runScript parses and runs a script against examples/replay/center.yaml
+// (or the center at centerPath) and fails the test on any unmet
+// expectation or refused action.
+func runScript(t *testing.T, centerPath, script string) *Result {
+	t.Helper()
+	center, err := config.Load(centerPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("t.yaml", []byte(script), center)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed > 0 || len(res.ActionErrors) > 0 || res.Met != len(s.Expect) {
+		t.Fatalf("%d met, %d failed, refused %v:\n%s", res.Met, res.Failed, res.ActionErrors, textOf(t, res))
+	}
+	return res
+}
+
+// TestHoldRetrieveTransfer: an agent's hold, retrieve and transfer reach
+// tserver; the transferred call rings the target queue's agent.
+func TestHoldRetrieveTransfer(t *testing.T) {
+	runScript(t, filepath.Join(examples, "center.yaml"), `
+script:
+  - {at: 0s, agent: liz, do: login_ready}
+  - {at: 0s, agent: 2002, do: login_ready}
+  - {at: 0s, agent: 2002, do: not_ready, reason: meeting}
+  - {at: 1s, call: c1, to: "7002"}
+  - {at: 2s, agent: liz, do: answer}
+  - {at: 10s, agent: liz, do: hold}
+  - {at: 20s, agent: liz, do: retrieve}
+  - {at: 30s, agent: liz, do: transfer, target: "7001"}
+  - {at: 40s, agent: bea, do: ready}
+  - {at: 45s, agent: bea, do: answer, interaction: c1}
+  - {at: 50s, call: c1, do: hangup}
+  - {at: 55s, agent: bea, do: logout}
+expect:
+  - {call: c1, event: EventHeld, agent: liz, within: 10s}
+  - {call: c1, event: EventRetrieved, agent: liz, within: 20s}
+  - {call: c1, event: EventReleased, agent: liz, reason: transferred, within: 30s}
+  - {call: c1, event: EventQueued, queue: backup, within: 30s}
+  - {call: c1, event: EventRinging, agent: bea, within: 40s}
+  - {call: c1, event: EventEstablished, agent: 2002, within: 45s}
+  - {never: {event: EventRinging, agent: bea, reason: meeting}}
+  - {at_end: {queue: backup, offered: 1, answered: 1}}
+  - {at_end: {agent: bea, state: logged_out}}
+  - {at_end: {agent: liz, state: ready}}
+`)
+}
+
+// TestPresenceAndLeave: a waiting chat whose customer goes away on every
+// device leaves the queue after the departure grace (60 s); a customer
+// who closes the window (leave) ends the chat at once.
+func TestPresenceAndLeave(t *testing.T) {
+	runScript(t, "../../examples/im-center.yaml", `
+script:
+  - {at: 0s, chat: k1, network: xmpp, from: alice@example.test, say: [hi, agent]}
+  - {at: 10s, presence: alice@example.test, show: unavailable}
+  - {at: 0s, chat: k2, network: webchat, from: visitor-2, say: [hi, agent]}
+  - {at: 30s, chat: k2, do: leave}
+expect:
+  - {chat: k1, event: EventQueued, queue: chat-general, within: 3s}   # 1 s, then the 2 s client_wait
+  - {chat: k1, event: EventAbandoned, within: 71s}
+  - {never: {chat: k1, event: EventAbandoned, queue: chat-tech}}
+  - {chat: k2, hears: "Chat ended by you.", within: 30s}
+  - {chat: k2, event: EventAbandoned, within: 30s}
+  - {at_end: {queue: chat-general, offered: 2, abandoned: 2, waiting: 0}}
+`)
+}
