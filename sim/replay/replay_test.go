@@ -155,6 +155,11 @@ func TestWrongExpectationsFail(t *testing.T) {
 					t.Errorf("the output lacks %q:\n%s", w, out)
 				}
 			}
+			for _, o := range res.Expectations {
+				if !o.Met && len(o.Events) == 0 && len(o.Heard) == 0 {
+					t.Errorf("the failure of %s has no events for tools", o.Expect)
+				}
+			}
 		})
 	}
 }

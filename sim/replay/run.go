@@ -41,6 +41,27 @@ type Outcome struct {
 	// Diff, for a failure: what was expected and what happened instead
 	// around it, one line each.
 	Diff []string `json:"diff,omitempty"`
+	// Events and Heard, for a failure: the events around it (of its
+	// interaction, its queue or its agent) and what its chat heard, as
+	// data for tools.
+	Events []EventRecord `json:"events,omitempty"`
+	Heard  []HeardRecord `json:"heard,omitempty"`
+}
+
+// EventRecord is a CTI event in a failure's context.
+type EventRecord struct {
+	AtS         float64 `json:"at_s"`
+	Interaction string  `json:"interaction,omitempty"`
+	Event       string  `json:"event"`
+	Agent       string  `json:"agent,omitempty"`
+	Queue       string  `json:"queue,omitempty"`
+	Reason      string  `json:"reason,omitempty"`
+}
+
+// HeardRecord is a line a chat customer received.
+type HeardRecord struct {
+	AtS  float64 `json:"at_s"`
+	Text string  `json:"text"`
 }
 
 // ActionError is an action of the script the center refused.
@@ -311,6 +332,10 @@ func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
 	}
 	o.Diff = append(o.Diff, "what happened to "+m.Interaction+":")
 	o.Diff = append(o.Diff, ev.eventLines(ev.byName[m.Interaction], 30, true)...)
+	o.Events = ev.records(ev.byName[m.Interaction])
+	if e.Kind == ExpectHears {
+		o.Heard = ev.heardRecords(m.Interaction)
+	}
 	if m.Agent != "" {
 		o.Diff = append(o.Diff, "and to agent "+ev.agentName(m.Agent)+" from "+dur(start)+":")
 		var near []int
@@ -320,6 +345,7 @@ func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
 			}
 		}
 		o.Diff = append(o.Diff, ev.eventLines(near, 15, false)...)
+		o.Events = append(o.Events, ev.records(near)...)
 	}
 }
 
@@ -332,6 +358,7 @@ func (ev *evaluation) checkNever(e *Expectation, o *Outcome) {
 				o.Detail = fmt.Sprintf("happened at %s: %s heard %q", dur(h.At), m.Interaction, h.Text)
 				o.Diff = append(o.Diff, "expected: never "+describeMatch(m), "what "+m.Interaction+" heard:")
 				o.Diff = append(o.Diff, ev.heardLines(m.Interaction, 20)...)
+				o.Heard = ev.heardRecords(m.Interaction)
 				return
 			}
 		}
@@ -349,6 +376,9 @@ func (ev *evaluation) checkNever(e *Expectation, o *Outcome) {
 		if x.Interaction != "" {
 			o.Diff = append(o.Diff, "what happened to "+x.Interaction+":")
 			o.Diff = append(o.Diff, ev.eventLines(ev.byName[x.Interaction], 30, true)...)
+			o.Events = ev.records(ev.byName[x.Interaction])
+		} else {
+			o.Events = ev.records([]int{i})
 		}
 		return
 	}
@@ -388,6 +418,7 @@ func (ev *evaluation) checkQueue(e *Expectation, o *Outcome) {
 		}
 	}
 	o.Diff = append(o.Diff, ev.eventLines(lines, 40, false)...)
+	o.Events = ev.records(lines)
 }
 
 func (ev *evaluation) checkAgent(e *Expectation, o *Outcome) {
@@ -405,6 +436,32 @@ func (ev *evaluation) checkAgent(e *Expectation, o *Outcome) {
 		"got:      "+st.String(), "the last events of agent "+ev.agentName(e.Agent)+":")
 	list := ev.byAgent[e.Agent]
 	o.Diff = append(o.Diff, ev.eventLines(list[max(0, len(list)-15):], 15, false)...)
+	o.Events = ev.records(list[max(0, len(list)-15):])
+}
+
+// maxRecords bounds the events and lines of a failure in the JSON.
+const maxRecords = 100
+
+// records returns the events at indexes list (the first maxRecords).
+func (ev *evaluation) records(list []int) []EventRecord {
+	out := make([]EventRecord, 0, min(len(list), maxRecords))
+	for _, i := range list[:min(len(list), maxRecords)] {
+		x := &ev.rec.Events[i]
+		out = append(out, EventRecord{AtS: x.At.Seconds(), Interaction: x.Interaction, Event: x.Type.String(),
+			Agent: x.Agent, Queue: x.Queue, Reason: x.Reason})
+	}
+	return out
+}
+
+// heardRecords returns the last maxRecords lines chat heard.
+func (ev *evaluation) heardRecords(chat string) []HeardRecord {
+	list := ev.heard[chat]
+	list = list[max(0, len(list)-maxRecords):]
+	out := make([]HeardRecord, 0, len(list))
+	for _, i := range list {
+		out = append(out, HeardRecord{AtS: ev.rec.Heard[i].At.Seconds(), Text: ev.rec.Heard[i].Text})
+	}
+	return out
 }
 
 // eventWords writes one event in a line: what, to whom, where, why.
