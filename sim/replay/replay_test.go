@@ -53,9 +53,9 @@ func textOf(t testing.TB, res *Result) string {
 	return b.String()
 }
 
-// TestExamplesPass: every example meets every expectation, and gives the
+// TestReplayExamplesPass: every example meets every expectation, and gives the
 // same JSON bytes on a second run.
-func TestExamplesPass(t *testing.T) {
+func TestReplayExamplesPass(t *testing.T) {
 	for _, f := range exampleFiles(t) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			var first []byte
@@ -103,10 +103,10 @@ func replaced(t *testing.T, name, old, new string) *Script {
 	return s
 }
 
-// TestWrongExpectationsFail: a copy of each example with one expectation
+// TestReplayWrongExpectationsFail: a copy of each example with one expectation
 // changed fails that expectation only, with a diff that says what
 // happened instead.
-func TestWrongExpectationsFail(t *testing.T) {
+func TestReplayWrongExpectationsFail(t *testing.T) {
 	for _, tc := range []struct {
 		name, file, old, new string
 		want                 []string
@@ -170,9 +170,9 @@ agents: [{group: agent, count: 3, first_number: 1001, skills: {support: 5, chats
 im: {bot: {greeting: hi}}
 `
 
-// TestBrokenScripts: every error names the file, line and field; all the
+// TestReplayBrokenScripts: every error names the file, line and field; all the
 // errors of a file come at once.
-func TestBrokenScripts(t *testing.T) {
+func TestReplayBrokenScripts(t *testing.T) {
 	center, err := config.Parse("center.yaml", []byte(brokenCenter))
 	if err != nil {
 		t.Fatal(err)
@@ -218,10 +218,10 @@ func TestBrokenScripts(t *testing.T) {
 	}
 }
 
-// TestOfferRingsUntilTheRingTimeout: a desk answers only when the script
+// TestReplayOfferRingsUntilTheRingTimeout: a desk answers only when the script
 // says: without an answer the offer rings for the ring timeout, then goes
 // back to the queue and the agent becomes not ready.
-func TestOfferRingsUntilTheRingTimeout(t *testing.T) {
+func TestReplayOfferRingsUntilTheRingTimeout(t *testing.T) {
 	center, err := config.Parse("center.yaml", []byte(brokenCenter))
 	if err != nil {
 		t.Fatal(err)
@@ -248,9 +248,9 @@ expect:
 	}
 }
 
-// TestAnHourInWellUnderASecond: an hour of traffic (a call every 2 s to
+// TestReplayAnHourInWellUnderASecond: an hour of traffic (a call every 2 s to
 // 40 auto-answering agents, chats beside) replays in well under a second.
-func TestAnHourInWellUnderASecond(t *testing.T) {
+func TestReplayAnHourInWellUnderASecond(t *testing.T) {
 	center, err := config.Load(filepath.Join(examples, "center.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -361,10 +361,10 @@ agents:
 im: {bot: {greeting: "Welcome!"}}
 `
 
-// TestREADMEExamplesParse: every action and expectation sim/replay/README.md
+// TestReplayREADMEExamplesParse: every action and expectation sim/replay/README.md
 // shows is valid, together in one script, and the README shows every
 // agent action.
-func TestREADMEExamplesParse(t *testing.T) {
+func TestReplayREADMEExamplesParse(t *testing.T) {
 	data, err := os.ReadFile("README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -416,11 +416,11 @@ func TestREADMEExamplesParse(t *testing.T) {
 	}
 }
 
-// TestChatLinesFollowTheAnswers: a chat customer's next line goes 1 s
+// TestReplayChatLinesFollowTheAnswers: a chat customer's next line goes 1 s
 // after the center's first answer to the line before: Alice opens at 2s
 // (the bot greets and asks who she is at once), gives her number at 3s
 // (the bot thanks her and asks her reason), her reason at 4s (queued).
-func TestChatLinesFollowTheAnswers(t *testing.T) {
+func TestReplayChatLinesFollowTheAnswers(t *testing.T) {
 	res, err := Run(mustLoad(t, filepath.Join(examples, "chat-routing.yaml")))
 	if err != nil {
 		t.Fatal(err)
@@ -456,9 +456,9 @@ func runScript(t *testing.T, centerPath, script string) *Result {
 	return res
 }
 
-// TestHoldRetrieveTransfer: an agent's hold, retrieve and transfer reach
+// TestReplayHoldRetrieveTransfer: an agent's hold, retrieve and transfer reach
 // tserver; the transferred call rings the target queue's agent.
-func TestHoldRetrieveTransfer(t *testing.T) {
+func TestReplayHoldRetrieveTransfer(t *testing.T) {
 	runScript(t, filepath.Join(examples, "center.yaml"), `
 script:
   - {at: 0s, agent: liz, do: login_ready}
@@ -487,10 +487,10 @@ expect:
 `)
 }
 
-// TestPresenceAndLeave: a waiting chat whose customer goes away on every
+// TestReplayPresenceAndLeave: a waiting chat whose customer goes away on every
 // device leaves the queue after the departure grace (60 s); a customer
 // who closes the window (leave) ends the chat at once.
-func TestPresenceAndLeave(t *testing.T) {
+func TestReplayPresenceAndLeave(t *testing.T) {
 	runScript(t, "../../examples/im-center.yaml", `
 script:
   - {at: 0s, chat: k1, network: xmpp, from: alice@example.test, say: [hi, agent]}
