@@ -84,7 +84,6 @@ type Virtual struct {
 	routers            map[string]*router
 	agents             map[string]*tserver.Agent
 	failed             func(a *Action, err error)
-	current            *Action
 }
 
 var (
@@ -239,11 +238,9 @@ func (v *Virtual) Play(actions []Action, end time.Duration, failed func(a *Actio
 	for _, i := range order {
 		a := &actions[i]
 		v.clk.AfterFunc(a.At, func() {
-			v.current = a
 			if err := v.do(a); err != nil {
 				failed(a, err)
 			}
-			v.current = nil
 		})
 	}
 	v.clk.RunUntil(end)

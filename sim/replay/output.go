@@ -29,7 +29,7 @@ func (r *Report) Add(res *Result) {
 func (r *Report) WriteText(w io.Writer) error {
 	ew := &errWriter{w: w}
 	for _, s := range r.Scripts {
-		ew.printf("%s (center %s, %d interactions, end %s)\n", s.File, s.Center, s.Interactions, strconv.FormatFloat(s.EndS, 'f', -1, 64)+"s")
+		ew.printf("%s (center %s, %s, end %ss)\n", s.File, s.Center, plural(s.Interactions, "interaction"), strconv.FormatFloat(s.EndS, 'f', -1, 64))
 		for _, a := range s.ActionErrors {
 			where := fmt.Sprintf("script[%d] (line %d)", a.Index, a.Line)
 			if a.Index < 0 {
@@ -51,12 +51,20 @@ func (r *Report) WriteText(w io.Writer) error {
 				ew.printf("     %s\n", l)
 			}
 		}
-		ew.printf("%d expectations: %d met, %d failed\n", s.Met+s.Failed, s.Met, s.Failed)
+		ew.printf("%s: %d met, %d failed\n", plural(s.Met+s.Failed, "expectation"), s.Met, s.Failed)
 	}
 	if len(r.Scripts) > 1 {
 		ew.printf("all %d scripts: %d met, %d failed\n", len(r.Scripts), r.Met, r.Failed)
 	}
 	return ew.err
+}
+
+// plural writes n things.
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 type errWriter struct {
