@@ -1143,3 +1143,14 @@ func (g *Gateway) Conversations() []ConversationStatus {
 	sort.Slice(out, func(i, j int) bool { return g.byID[out[i].ID].n < g.byID[out[j].ID].n })
 	return out
 }
+
+// ConversationID returns the id of the live conversation of the customer
+// user on network (the id the CTI events' user data carry as
+// "conversation"), if there is one.
+func (g *Gateway) ConversationID(network, user string) (string, bool) {
+	c := g.byUser[userKey{network, user}]
+	if c == nil {
+		return "", false
+	}
+	return c.id, true
+}

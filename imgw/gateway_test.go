@@ -799,3 +799,24 @@ func TestHostileTextReachesAgentAsTyped(t *testing.T) {
 		t.Fatalf("ann got %q, want %q as typed", got[len(got)-1].Text, img)
 	}
 }
+
+// TestConversationID: a customer's live conversation is found by network
+// and user, and not once it ended.
+func TestConversationID(t *testing.T) {
+	r := newRig(t, testCenter)
+	if _, ok := r.gw.ConversationID("xmpp:test", "alice@example.test"); ok {
+		t.Fatal("a conversation before the customer wrote")
+	}
+	r.say("alice@example.test", "hi")
+	id, ok := r.gw.ConversationID("xmpp:test", "alice@example.test")
+	if c := r.conv("alice@example.test"); !ok || c == nil || id != c.id {
+		t.Fatalf("ConversationID = %q, %v", id, ok)
+	}
+	if _, ok := r.gw.ConversationID("webchat", "alice@example.test"); ok {
+		t.Fatal("found on another network")
+	}
+	r.say("alice@example.test", "/end")
+	if _, ok := r.gw.ConversationID("xmpp:test", "alice@example.test"); ok {
+		t.Fatal("found after the end")
+	}
+}

@@ -92,7 +92,8 @@ func (m *Main) newRootCmd(args []string) *cobra.Command {
 Flags may come before or after a command's arguments.`,
 		Example: `  ccswitch serve --config examples/sip-center.yaml
   ccswitch sim examples/demo-center.yaml --json
-  ccswitch erlang staff --per-hour 360 --aht 180s --sl 0.8 --within 20s`,
+  ccswitch erlang staff --per-hour 360 --aht 180s --sl 0.8 --within 20s
+  ccswitch replay examples/replay/*.yaml --junit replay.xml`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
@@ -107,7 +108,7 @@ Flags may come before or after a command's arguments.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return flagError(c, args, err)
 	})
-	root.AddCommand(m.newServeCmd(), m.newSimCmd(), m.newErlangCmd())
+	root.AddCommand(m.newServeCmd(), m.newSimCmd(), m.newErlangCmd(), m.newReplayCmd())
 	return root
 }
 

@@ -2,8 +2,9 @@
 // center live with SIP phones, `ccswitch sim` simulates it on a virtual
 // clock, `ccswitch erlang` prints the analytical Erlang C / Erlang A
 // figures of a queue and `ccswitch erlang staff` the fewest agents for a
-// goal. The command line is parsed with cobra. main only handles signals
-// and exit codes; the work is in Main.
+// goal, and `ccswitch replay` plays scripted scenarios on a virtual clock
+// and checks their expectations. The command line is parsed with cobra.
+// main only handles signals and exit codes; the work is in Main.
 package main
 
 import (

@@ -69,3 +69,8 @@ func parseDurationText(text string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// ParseDuration reads a duration written as in the center file: "20s",
+// "1h30m" or a bare number of seconds; negative durations are errors. Other
+// files that share the center file's conventions (replay scripts) use it.
+func ParseDuration(text string) (time.Duration, error) { return parseDurationText(text) }

@@ -62,3 +62,16 @@ func TestDurationMarshal(t *testing.T) {
 		t.Errorf("round trip = %v, %v", back.D, err)
 	}
 }
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"1m30s": 90 * time.Second, "2.5": 2500 * time.Millisecond, " 20s ": 20 * time.Second, "0": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"1x", "-1s", "-2", "", "1e400"} {
+		if d, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", in, d)
+		}
+	}
+}
