@@ -21,12 +21,7 @@ func exampleFiles(t testing.TB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
-	for _, f := range files {
-		if filepath.Base(f) != "center.yaml" {
-			out = append(out, f)
-		}
-	}
+	out := files
 	if len(out) < 6 {
 		t.Fatalf("only %d example scripts in %s", len(out), examples)
 	}
@@ -251,7 +246,7 @@ expect:
 // TestReplayAnHourInWellUnderASecond: an hour of traffic (a call every 2 s to
 // 40 auto-answering agents, chats beside) replays in well under a second.
 func TestReplayAnHourInWellUnderASecond(t *testing.T) {
-	center, err := config.Load(filepath.Join(examples, "center.yaml"))
+	center, err := config.Load(filepath.Join(examples, "..", "replay-center.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +294,7 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Add([]byte("script: [{at: 1s, call: c1, to: \"7000\"}]\nexpect: [{never: {event: EventRinging, agent: 2001}}]"))
-	center, err := config.Load(filepath.Join(examples, "center.yaml"))
+	center, err := config.Load(filepath.Join(examples, "..", "replay-center.yaml"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -433,7 +428,7 @@ func TestReplayChatLinesFollowTheAnswers(t *testing.T) {
 	}
 }
 
-// runScript parses and runs a script against examples/replay/center.yaml
+// runScript parses and runs a script against examples/replay-center.yaml
 // (or the center at centerPath) and fails the test on any unmet
 // expectation or refused action.
 func runScript(t *testing.T, centerPath, script string) *Result {
@@ -459,7 +454,7 @@ func runScript(t *testing.T, centerPath, script string) *Result {
 // TestReplayHoldRetrieveTransfer: an agent's hold, retrieve and transfer reach
 // tserver; the transferred call rings the target queue's agent.
 func TestReplayHoldRetrieveTransfer(t *testing.T) {
-	runScript(t, filepath.Join(examples, "center.yaml"), `
+	runScript(t, filepath.Join(examples, "..", "replay-center.yaml"), `
 script:
   - {at: 0s, agent: liz, do: login_ready}
   - {at: 0s, agent: 2002, do: login_ready}
