@@ -3,6 +3,7 @@ package imgw
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -83,6 +84,11 @@ type Config struct {
 	// (a hand-off token, a linked address, the verification question);
 	// else empty.
 	OnPresence func(from Address, p PresenceInfo, customer string)
+	// OnAlert, when set, takes a waiting customer's "tell me when the wait
+	// is under N minutes" (Alert) for the conversation's queue, on the
+	// domain's goroutine; customer is as in OnPresence. It returns what
+	// the bot answers, or an error the bot explains.
+	OnAlert func(from Address, customer, queue string, minutes int) (string, error)
 }
 
 // phase is where a conversation is.
@@ -190,8 +196,9 @@ type Gateway struct {
 	onPhone map[string]bool
 	// handoffSecret checks hand-off tokens (none: refused).
 	handoffSecret []byte
-	// onPresence is Config.OnPresence.
+	// onPresence is Config.OnPresence; onAlert Config.OnAlert.
 	onPresence func(Address, PresenceInfo, string)
+	onAlert    func(Address, string, string, int) (string, error)
 	// draining: the center is closing; no new conversation (drain.go).
 	draining bool
 }
@@ -220,6 +227,7 @@ func New(o Config) (*Gateway, error) {
 		prefix:        strconv.FormatInt(o.Clock.Now().UnixMilli(), 36),
 		handoffSecret: slices.Clone(o.HandoffSecret),
 		onPresence:    o.OnPresence,
+		onAlert:       o.OnAlert,
 	}
 	if g.customers == nil || g.journal == nil {
 		m := NewMemoryStore()
@@ -387,6 +395,10 @@ func (g *Gateway) message(c *conversation, in Inbound) {
 		g.armBotTimeout(c)
 		g.botInput(c, text)
 	case phaseQueued:
+		if minutes, ok := AlertRequest(text); ok && g.onAlert != nil {
+			g.alert(c, minutes)
+			return
+		}
 		if c.offered && isWord(text, []string{"callback", "call back", "call me"}) {
 			c.phase = phaseCallback
 			g.say(c, "bot", "Which phone number shall we call? (Your place in the queue is kept until you answer.)")
@@ -698,6 +710,49 @@ func (g *Gateway) tellPosition(c *conversation) {
 		return
 	}
 	g.say(c, "bot", PositionText(pos, e))
+}
+
+// alertWords start a customer's request for an alert.
+var alertWords = regexp.MustCompile(`(?i)\b(alert|tell me|notify me|let me know|message me)\b`)
+
+// alertWait names the wait in such a request ("alert" alone is one).
+var alertWait = regexp.MustCompile(`(?i)\b(alert|wait|waiting|under|below|less than|shorter than)\b`)
+
+// alertMinutes is the number of minutes in such a request.
+var alertMinutes = regexp.MustCompile(`(?i)\b(\d{1,4})\s*(m|min|mins|minute|minutes)?\b`)
+
+// AlertRequest reads a waiting customer's "tell me when the wait is under
+// N minutes" ("alert me under 5 min", "let me know when it is below 10
+// minutes"): the minutes, and whether text is such a request.
+func AlertRequest(text string) (minutes int, ok bool) {
+	if !alertWords.MatchString(text) || !alertWait.MatchString(text) {
+		return 0, false
+	}
+	m := alertMinutes.FindStringSubmatch(text)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 || n > 1440 {
+		return 0, false
+	}
+	return n, true
+}
+
+// alert passes a waiting customer's alert request to the callback
+// server and says what it answered.
+func (g *Gateway) alert(c *conversation, minutes int) {
+	customer := ""
+	if c.customer != nil && c.verified {
+		customer = c.customer.Number
+	}
+	reply, err := g.onAlert(Address{Network: c.key.network, User: c.key.user, Device: c.addr.Device}, customer, c.queue, minutes)
+	if err != nil {
+		g.log.Info().Err(err).Str("conversation", c.id).Msg("alert refused")
+		g.say(c, "bot", "Sorry, I cannot set that alert: "+err.Error())
+		return
+	}
+	g.say(c, "bot", reply)
 }
 
 // callbackNumber takes the number of a customer who asked for a callback.

@@ -820,3 +820,59 @@ func TestConversationID(t *testing.T) {
 		t.Fatal("found after the end")
 	}
 }
+
+func TestAlertRequest(t *testing.T) {
+	for text, want := range map[string]int{
+		"alert me when the wait is under 5 minutes":  5,
+		"Please let me know when it's below 10 min": 10,
+		"tell me when the wait is less than 3":      3,
+		"ALERT 15":                                  15,
+		"notify me when waiting is under 2 mins":    2,
+	} {
+		if got, ok := AlertRequest(text); !ok || got != want {
+			t.Errorf("AlertRequest(%q) = %d, %v; want %d", text, got, ok, want)
+		}
+	}
+	for _, text := range []string{
+		"tell me about my order 123", "I have waited 5 minutes", "alert me", "let me know when the wait is under 0 minutes",
+		"alert me under 99999 minutes", "callback",
+	} {
+		if n, ok := AlertRequest(text); ok {
+			t.Errorf("AlertRequest(%q) = %d: not an alert request", text, n)
+		}
+	}
+}
+
+// A waiting customer asks to be told when the wait is short: the callback
+// server hears it for the conversation's queue, and the bot says its answer
+// (or why not).
+func TestWaitingCustomerAsksForAnAlert(t *testing.T) {
+	r := newRig(t, testCenter)
+	var asked []string
+	refuse := false
+	r.gw.onAlert = func(from Address, customer, queue string, minutes int) (string, error) {
+		asked = append(asked, fmt.Sprintf("%s %s %d", from.User, queue, minutes))
+		if refuse {
+			return "", fmt.Errorf("tell me who you are first")
+		}
+		return fmt.Sprintf("I will tell you when the wait is under %d minutes.", minutes), nil
+	}
+	r.ready("sue")
+	if err := r.ts.AgentNotReady("sue", "meeting"); err != nil {
+		t.Fatal(err)
+	}
+	r.say("c@x", "hi")
+	r.say("c@x", "agent")
+	r.clk.Advance(2 * time.Second) // client_wait
+	if c := r.conv("c@x"); c == nil || c.phase != phaseQueued {
+		t.Fatalf("the chat is not waiting in a queue")
+	}
+	r.say("c@x", "let me know when the wait is under 5 minutes")
+	r.wantLast("c@x", "I will tell you when the wait is under 5 minutes.")
+	refuse = true
+	r.say("c@x", "alert 3")
+	r.wantLast("c@x", "Sorry, I cannot set that alert: tell me who you are first")
+	if strings.Join(asked, "|") != "c@x chat-general 5|c@x chat-general 3" {
+		t.Fatalf("asked %q", asked)
+	}
+}

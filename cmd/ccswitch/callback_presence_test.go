@@ -138,6 +138,9 @@ func TestCallbackFollowsPresence(t *testing.T) {
 	// She asks for a callback in a chat (no agent yet).
 	alice.Send(center, "hello, my router is broken")
 	expectBody(t, ctx, alice, "Reply CALLBACK")
+	// She would also like to know when chatting gets quick.
+	alice.Send(center, "let me know when the wait is under 5 minutes")
+	expectBody(t, ctx, alice, "I will tell you here when the wait is under 5 minutes")
 	alice.Send(center, "callback")
 	expectBody(t, ctx, alice, "Which phone number")
 	alice.Send(center, "+15550001")
@@ -157,6 +160,9 @@ func TestCallbackFollowsPresence(t *testing.T) {
 	// Her XMPP client was told first.
 	expectBody(t, ctx, alice, "We are calling you now on your SIP phone.")
 	baresipCommand(t, ctrl, "hangup", "") // Alice hangs up; the switch ends the agent's leg
+	// Agent 1001 also takes chats: the chat queue's wait is over, her
+	// alert from the chat says so on her IM network.
+	expectBody(t, ctx, alice, "The wait in chat is now under 5 minutes.")
 	lc.waitFor(t, "the first callback talked and ended", 20*time.Second, callbacksEnded(1))
 	code, got := api(t, lc, "GET", "/api/callbacks/"+first, "")
 	attempts, _ := got["attempts"].([]any)
@@ -197,7 +203,13 @@ func TestCallbackFollowsPresence(t *testing.T) {
 	}
 	expectBody(t, ctx, alice, "The wait in support is now under 5 minutes.")
 	code, list := api(t, lc, "GET", "/api/alerts", "")
-	if alerts := list["alerts"].([]any); code != http.StatusOK || len(alerts) != 1 || alerts[0].(map[string]any)["fired"] != 1.0 {
-		t.Fatalf("alerts %d %v; want hers, fired once", code, list)
+	alerts, _ := list["alerts"].([]any)
+	if code != http.StatusOK || len(alerts) != 2 {
+		t.Fatalf("alerts %d %v; want her two (the chat's, the CRM's)", code, list)
+	}
+	for _, a := range alerts {
+		if a := a.(map[string]any); a["customer"] != "C1001" || a["fired"] != 1.0 {
+			t.Fatalf("alert %v; want hers, fired once", a)
+		}
 	}
 }

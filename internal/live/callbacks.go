@@ -16,6 +16,7 @@ import (
 	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/imgw/sqlitejournal"
+	"github.com/ccswitch/ccswitch/imgw/webchat"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/internal/store"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -40,6 +41,9 @@ type callbacks struct {
 	digits map[string]rune
 	// softphones: each customer's SIP devices (users), for SIP MESSAGE.
 	softphones map[string][]string
+	// chatAt: where a customer asked for an alert in a chat, by medium:
+	// where its notices go when presence knows no better.
+	chatAt map[string]map[callback.Medium]imgw.Address
 }
 
 var (
@@ -60,6 +64,7 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 		c: c, log: c.log.With().Str("component", "callback").Logger(),
 		CallbackQueues: tserver.NewCallbackQueues(c.ts, f),
 		digits:         map[string]rune{}, softphones: map[string][]string{},
+		chatAt: map[string]map[callback.Medium]imgw.Address{},
 	}
 	// A callback enters its queue with whose it is and the customer's
 	// status then.
@@ -293,8 +298,14 @@ func (cb *callbacks) onEvent(e tserver.Event) {
 func (cb *callbacks) Notify(customer string, medium callback.Medium, text string) {
 	sent := false
 	switch medium {
-	case callback.XMPP:
-		if to, ok := cb.c.presence.xmppAddress(customer); ok && cb.c.im != nil {
+	case callback.XMPP, callback.Web:
+		to, ok := cb.chatAt[customer][medium]
+		if medium == callback.XMPP {
+			if at, seen := cb.c.presence.xmppAddress(customer); seen {
+				to, ok = at, true
+			}
+		}
+		if ok && cb.c.im != nil {
 			sent = cb.c.im.gw.Notify(to, text)
 		}
 	case callback.SIP:
@@ -316,6 +327,46 @@ func (cb *callbacks) Notify(customer string, medium callback.Medium, text string
 	if !sent {
 		cb.log.Info().Str("customer", customer).Str("medium", string(medium)).Msg("callback: a notice could not go out")
 	}
+}
+
+// chatAlert takes a waiting chat customer's "tell me when the wait is
+// under N minutes" (imgw.Config.OnAlert): an alert of the customer the
+// chat is known to be (verified in it, or by its device), told on the
+// chat's network.
+func (cb *callbacks) chatAlert(from imgw.Address, verified, queue string, minutes int) (string, error) {
+	customer := verified
+	if customer == "" && strings.HasPrefix(from.Network, "xmpp") {
+		if n, ok := cb.c.presence.customerOfDevice(config.DeviceXMPP, from.User); ok {
+			customer = n
+		} else if n, ok := cb.c.linkedCustomer(from); ok {
+			customer = n
+		}
+	}
+	if customer == "" {
+		return "", errors.New("I do not know who you are yet; tell me your customer number first")
+	}
+	var medium callback.Medium
+	switch {
+	case strings.HasPrefix(from.Network, "xmpp"):
+		medium = callback.XMPP
+	case from.Network == webchat.Network:
+		medium = callback.Web
+	default:
+		medium = callback.SIP
+	}
+	a, err := cb.sched.AddAlert(callback.Alert{Customer: customer, Queue: queue, Kind: callback.WaitUnder, Minutes: minutes, Medium: medium})
+	if err != nil {
+		cb.log.Info().Err(err).Str("customer", customer).Msg("callback: a chat's alert refused")
+		return "", errors.New("not for this queue")
+	}
+	if cb.chatAt[customer] == nil {
+		if len(cb.chatAt) >= maxPresenceLimits {
+			clear(cb.chatAt)
+		}
+		cb.chatAt[customer] = map[callback.Medium]imgw.Address{}
+	}
+	cb.chatAt[customer][medium] = imgw.Address{Network: from.Network, User: from.User}
+	return fmt.Sprintf("I will tell you here when the wait is under %d minutes (alert %s).", a.Minutes, a.ID), nil
 }
 
 // chatUser is the user part of the center's chat address, the sender of

@@ -3,6 +3,7 @@ package live
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -85,6 +86,12 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 		Clock: realClock, Post: c.loop.Post, TServer: c.ts, Center: f,
 		Customers: im.journal, Journal: chatJournal{Journal: im.journal, c: c}, Desk: desk, Log: log,
 		HandoffSecret: handoff, OnPresence: c.presence.im,
+		OnAlert: func(from imgw.Address, customer, queue string, minutes int) (string, error) {
+			if c.callbacks == nil {
+				return "", errors.New("alerts are not available")
+			}
+			return c.callbacks.chatAlert(from, customer, queue, minutes)
+		},
 	})
 	if err != nil {
 		return &ConfigError{err}
