@@ -823,7 +823,7 @@ func TestConversationID(t *testing.T) {
 
 func TestAlertRequest(t *testing.T) {
 	for text, want := range map[string]int{
-		"alert me when the wait is under 5 minutes":  5,
+		"alert me when the wait is under 5 minutes": 5,
 		"Please let me know when it's below 10 min": 10,
 		"tell me when the wait is less than 3":      3,
 		"ALERT 15":                                  15,
