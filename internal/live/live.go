@@ -121,6 +121,9 @@ type Config struct {
 	// Seed seeds the router's and the simulation's random choices (0:
 	// random).
 	Seed uint64
+	// Record, when set, is a file the center writes, when it closes, a
+	// replay script of what happened to (serve --record): see Recorder.
+	Record string
 }
 
 // XMPPProvider is one IM provider's XMPP server the gateway joins as an
@@ -151,6 +154,9 @@ type Center struct {
 	cti  *cti.Server
 	im   *imSide // with an im section
 	ep   *endpoints
+	// rec records the session (Config.Record); nil when not recording.
+	rec      *Recorder
+	closeErr error
 	// presence combines customers' devices; callbacks is the callback
 	// server (both on the loop).
 	presence  *presence
@@ -376,6 +382,13 @@ func (c *Center) openDomain(ctx context.Context) error {
 	if err != nil {
 		return &ConfigError{err}
 	}
+	if cfg.Record != "" {
+		// Before anything happens: the agents logged in below are the
+		// first things recorded.
+		c.rec = NewRecorder(RecorderConfig{Path: cfg.Record, Center: f, RingTimeout: cfg.RingTimeout, Seed: cfg.Seed,
+			Log: c.log.With().Str("component", "record").Logger()})
+		c.ts.Subscribe(c.rec.Event)
+	}
 	c.gw.Attach(c.ts)
 	chat := cti.NopChat()
 	if f.IM != nil {
@@ -522,6 +535,9 @@ func (c *Center) serve() {
 // last the IM side, which makes every accepted record durable.
 func (c *Center) Close() error {
 	c.closeOnce.Do(func() {
+		if c.rec != nil {
+			c.rec.Stop()
+		}
 		c.cancel()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.httpSrv.Shutdown(shutdown)
@@ -533,9 +549,13 @@ func (c *Center) Close() error {
 		c.running.Wait()
 		c.loopStop()
 		<-c.loopDone
+		if c.rec != nil {
+			// The loop is over: what it recorded is ours to read.
+			c.closeErr = c.rec.Write()
+		}
 		c.closeIM()
 	})
-	return nil
+	return c.closeErr
 }
 
 // abort closes what a failed Open opened; no goroutine of serve runs yet
