@@ -30,7 +30,7 @@ customers call route points and queues over SIP (UDP and TCP), and the
 status is served over HTTP. Everything listens on loopback by default.`,
 		Example: `  ccswitch serve --config examples/sip-center.yaml --sip 127.0.0.1:5060 --http 127.0.0.1:8080
   ccswitch serve --config examples/sip-center.yaml --record session.yaml   # then: ccswitch replay session.yaml`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			m.log = m.log.Level(logLevel)
 			return m.checkServe(c, cfgPath, rtpPorts, xmppAddrs, xmppDomains, xmppSecrets)

@@ -28,6 +28,10 @@ const MaxRecorded = 10000
 // pace) may take a little longer or shorter in virtual time.
 const RecordSlack = 2 * time.Second
 
+// autoGap: an agent's ready or not ready this soon after its interaction
+// ended, with no event of the agent in between, is the center's doing.
+const autoGap = 50 * time.Millisecond
+
 // Recorder keeps what happened at a live center (its CTI events, and what
 // chat customers sent) and writes it as a replay script (sim/replay's
 // format): the outside world's actions as the script's timeline, what the
@@ -334,6 +338,9 @@ func (r *Recorder) script() []byte {
 	// or a ring-no-answer's not ready, the end of after-call work.
 	consequence := map[string]string{}
 	wrapping := map[string]bool{}
+	// ended: agents whose interaction just ended; their next event, a
+	// ready or not ready at once, is the center's (work over, no wrap-up).
+	ended := map[string]time.Time{}
 	for i := range r.entries {
 		e := &r.entries[i]
 		at := e.at.Sub(r.t0)
@@ -357,9 +364,19 @@ func (r *Recorder) script() []byte {
 		case recPresence:
 			w.act(at, fmt.Sprintf("presence: %s, show: %s, network: %s", strconv.Quote(e.user), e.text, e.network))
 		case recEvent:
+			if t, ok := ended[e.agent]; ok && e.agent != "" {
+				delete(ended, e.agent)
+				if e.name == "" && (e.ev == tserver.EventAgentReady || e.ev == tserver.EventAgentNotReady) &&
+					e.reason != "after_call_work" && e.at.Sub(t) < autoGap {
+					continue
+				}
+			}
 			if e.name == "" {
 				w.agentEvent(at, e, consequence, wrapping)
 				continue
+			}
+			if e.agent != "" && (e.ev == tserver.EventReleased && e.reason == "" || e.ev == tserver.EventAbandoned) {
+				ended[e.agent] = e.at
 			}
 			s := ix[e.name]
 			if s == nil {
@@ -409,16 +426,25 @@ func (r *Recorder) script() []byte {
 }
 
 // relCenter is the center file relative to the script's folder when both
-// paths allow it, else as given.
+// are under the working directory (serve run from a project's folder),
+// else its absolute path.
 func (r *Recorder) relCenter() string {
 	c, err1 := filepath.Abs(r.centerPath)
 	s, err2 := filepath.Abs(r.path)
-	if err1 != nil || err2 != nil {
+	wd, err3 := os.Getwd()
+	if err1 != nil || err2 != nil || err3 != nil {
 		return r.centerPath
+	}
+	under := func(p string) bool {
+		rel, err := filepath.Rel(wd, p)
+		return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+	}
+	if !under(c) || !under(s) {
+		return filepath.ToSlash(c)
 	}
 	rel, err := filepath.Rel(filepath.Dir(s), c)
 	if err != nil {
-		return c
+		return filepath.ToSlash(c)
 	}
 	return filepath.ToSlash(rel)
 }
