@@ -108,6 +108,7 @@ func TestReplayRecordedXMPPChat(t *testing.T) {
 		`chat: k1, network: xmpp, from: "`+bare+`", client: "AliceChat 2.5", say: "hello"}`,
 		`chat: k1, say: "/end"}`,
 		`agent: "ann", do: answer, interaction: k1}`,
+		`agent: "ann", say: "Hello from Ann", interaction: k1}`,
 		`{chat: k1, event: EventQueued, queue: "chat-tech", within: `,
 		`{chat: k1, event: EventEstablished, agent: "ann", within: `,
 		`{at_end: {queue: "chat-tech", offered: 1, answered: 1, abandoned: 0, callback: 0}}`)

@@ -17,8 +17,10 @@ import (
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/store"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 // imSide is the IM gateway of a running center and what it needs.
@@ -279,4 +281,19 @@ var _ imgw.Receiver = recordingReceiver{}
 
 func (r recordingReceiver) Receive(in imgw.Inbound) {
 	r.c.loop.Post(func() { r.c.rec.Inbound(r.c.realClock.Now(), in, r.gw, r.gw.Handle) })
+}
+
+// recordingChat is the IM gateway as CTI desktops see it when the session
+// is recorded: an agent's line the gateway takes is recorded.
+type recordingChat struct {
+	cti.ChatHandler
+	c *Center
+}
+
+func (r recordingChat) AgentMessage(agentID string, id pbx.ConnID, text string) error {
+	if err := r.ChatHandler.AgentMessage(agentID, id, text); err != nil {
+		return err
+	}
+	r.c.rec.AgentLine(r.c.realClock.Now(), agentID, id, text)
+	return nil
 }

@@ -399,6 +399,9 @@ func (c *Center) openDomain(ctx context.Context) error {
 			return err
 		}
 		chat = c.im.gw
+		if c.rec != nil {
+			chat = recordingChat{ChatHandler: c.im.gw, c: c}
+		}
 		c.ep.im = c.im.gw
 	}
 	if err := c.openCallbacks(ctx); err != nil {

@@ -73,10 +73,11 @@ type recChat struct {
 type recKind uint8
 
 const (
-	recEvent    recKind = iota + 1 // a CTI event
-	recLine                        // a chat customer's line
-	recLeave                       // a chat customer closed the window
-	recPresence                    // a customer's device changed presence
+	recEvent     recKind = iota + 1 // a CTI event
+	recLine                         // a chat customer's line
+	recLeave                        // a chat customer closed the window
+	recPresence                     // a customer's device changed presence
+	recAgentLine                    // an agent's line in a chat
 )
 
 // recEntry is one thing that happened, as buffered on the loop.
@@ -179,6 +180,17 @@ func (r *Recorder) Event(e tserver.Event) {
 		x.byCustomer = r.handling != nil && r.handling.name == name
 	}
 	r.add(x)
+}
+
+// AgentLine records a line an agent's desktop sent into a chat (a CTI
+// RequestChatMessage the gateway took); it runs on the loop.
+func (r *Recorder) AgentLine(at time.Time, agent string, id pbx.ConnID, text string) {
+	if !r.on() {
+		return
+	}
+	if name := r.conns[id]; name != "" && r.chats[name] != nil {
+		r.add(recEntry{at: at, kind: recAgentLine, name: name, agent: agent, text: text})
+	}
 }
 
 // conversations is what the recorder asks the IM gateway.
@@ -361,6 +373,11 @@ func (r *Recorder) script() []byte {
 			w.act(at, fmt.Sprintf("chat: %s, say: %s", e.name, strconv.Quote(e.text)))
 		case recLeave:
 			w.act(at, "chat: "+e.name+", do: leave")
+		case recAgentLine:
+			// A supervisor's line is not the connected agent's action.
+			if s := ix[e.name]; s != nil && s.agent == e.agent && !w.gatewayAnswers(s, e.agent) {
+				w.act(at, fmt.Sprintf("agent: %s, say: %s, interaction: %s", w.ref(e.agent), strconv.Quote(e.text), e.name))
+			}
 		case recPresence:
 			w.act(at, fmt.Sprintf("presence: %s, show: %s, network: %s", strconv.Quote(e.user), e.text, e.network))
 		case recEvent:

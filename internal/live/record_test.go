@@ -135,6 +135,13 @@ func TestRecorderWritesAScriptThatReplaysGreen(t *testing.T) {
 	b.customer(20*time.Second, imgw.Inbound{Kind: imgw.Message, Text: "hello"})
 	b.customer(22*time.Second, imgw.Inbound{Kind: imgw.Message, Text: "my order"})
 	b.at(25*time.Second, func() error { return b.ts.AnswerCall(b.conns["chat"]) })
+	b.at(27*time.Second, func() error {
+		if err := b.gw.AgentMessage("liz", b.conns["chat"], "Let me see."); err != nil {
+			return err
+		}
+		b.rec.AgentLine(b.clk.Now(), "liz", b.conns["chat"], "Let me see.")
+		return nil
+	})
 	b.customer(30*time.Second, imgw.Inbound{Kind: imgw.Message, Text: "thanks"})
 	b.customer(35*time.Second, imgw.Inbound{Kind: imgw.Typing, State: imgw.StateGone})
 	b.customer(36*time.Second, imgw.Inbound{Kind: imgw.Presence, Presence: &imgw.PresenceInfo{Available: true, Show: "away"}})
@@ -165,6 +172,7 @@ func TestRecorderWritesAScriptThatReplaysGreen(t *testing.T) {
 		`- {at: 10, chat: k1, network: xmpp, from: "alice@example.test", client: "slixmpp 1.8", say: "hello"}`,
 		`- {at: 12, chat: k1, say: "my order"}`,
 		`- {at: 15, agent: "2003", do: answer, interaction: k1}`,
+		`- {at: 17, agent: "2003", say: "Let me see.", interaction: k1}`,
 		`- {at: 25, chat: k1, do: leave}`,
 		`- {at: 26, presence: "alice@example.test", show: away, network: xmpp}`,
 		`- {call: c1, event: EventEstablished, agent: "2001", within: 4}`,
@@ -237,5 +245,54 @@ func TestRecorderStopsAtItsBound(t *testing.T) {
 	}
 	if !strings.Contains(got, "offered: 10000,") {
 		t.Errorf("want the queue's count of what was recorded")
+	}
+}
+
+// TestRecordWrittenOnShutdown: a center opened with Config.Record writes
+// its script when it shuts down (serve's SIGTERM drain) as when it
+// closes: here the agents the center file makes ready at start; the
+// script loads and replays green.
+func TestRecordWrittenOnShutdown(t *testing.T) {
+	for _, how := range []string{"shutdown", "close"} {
+		t.Run(how, func(t *testing.T) {
+			cfg := testConfig(t, "demo-center.yaml")
+			cfg.Record = filepath.Join(t.TempDir(), "s.yaml")
+			cfg.Drain = -1
+			c, err := Open(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if how == "shutdown" {
+				err = c.Shutdown(t.Context())
+			} else {
+				err = c.Close()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := replay.Load(cfg.Record, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logins int
+			for _, a := range s.Actions {
+				if a.Kind == replay.AgentAction && a.Do == "login" {
+					logins++
+				}
+			}
+			want := 0
+			for _, a := range cfg.Center.ExpandAgents() {
+				if a.Ready && a.Password == "" {
+					want++
+				}
+			}
+			if logins != want || want == 0 {
+				t.Errorf("%d logins recorded, want %d", logins, want)
+			}
+			res, err := replay.Run(s)
+			if err != nil || res.Failed != 0 || len(res.ActionErrors) != 0 {
+				t.Fatalf("replay: %v %+v", err, res)
+			}
+		})
 	}
 }
