@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -276,6 +277,11 @@ func (cfg *Config) check() error {
 		return configErrorf("live: XMPP providers given, but %s has no im section", f.Path)
 	case cfg.Simulate && len(f.Traffic) == 0:
 		return configErrorf("live: simulate: %s has no traffic section", f.Path)
+	}
+	if cfg.Record != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.Record)); err != nil || !st.IsDir() {
+			return configErrorf("live: record %s: its folder does not exist", cfg.Record)
+		}
 	}
 	if cfg.Trunk != "" {
 		if _, _, err := net.SplitHostPort(cfg.Trunk); err != nil {

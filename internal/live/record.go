@@ -22,6 +22,10 @@ import (
 // recording (and logs it once); the script covers what came before.
 const MaxRecorded = 10000
 
+// maxRecordedEntries bounds what a Recorder buffers besides (agents going
+// ready and not ready, chat lines): about 100 bytes each.
+const maxRecordedEntries = 1_000_000
+
 // RecordSlack is added to each observed delay to make a recorded
 // expectation's within: the replay's agents act at the recorded times,
 // but what the center does in between (a SIP phone's ringing, a bot's
@@ -126,6 +130,11 @@ func (r *Recorder) Stop() { r.stopped.Store(true) }
 func (r *Recorder) on() bool { return !r.stopped.Load() && !r.full }
 
 func (r *Recorder) add(e recEntry) {
+	if len(r.entries) >= maxRecordedEntries {
+		r.full = true
+		r.log.Warn().Int("entries", maxRecordedEntries).Str("file", r.path).Msg("record: limit reached; recording stops here")
+		return
+	}
 	if len(r.entries) == 0 {
 		r.t0 = e.at
 	}
