@@ -68,23 +68,42 @@ func TestReplayRecordedSIPSession(t *testing.T) {
 		`{at_end: {queue: "support", offered: 2, answered: 1, abandoned: 1, callback: 0}}`)
 }
 
-// TestReplayRecordedXMPPChat: serve --record with Prosody: a slixmpp
-// customer answers the bot, is routed to Ann's CTI desk, Ann answers,
-// they write, the customer ends the chat. The recording replays green in
-// virtual time.
-func TestReplayRecordedXMPPChat(t *testing.T) {
+// TestReplayRecordedXMPPChatAndSIPCall: serve --record on the IM example
+// center with Prosody, where Cat also takes calls on a SIPp phone (number
+// 1003): a slixmpp customer answers the bot, is routed to Ann's CTI desk,
+// Ann answers, they write, the customer ends the chat; meanwhile a SIPp
+// caller reaches Cat's phone, which answers and hangs up. The recording
+// of the one session replays green in virtual time.
+func TestReplayRecordedXMPPChatAndSIPCall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	prosody := xmpptest.Prosody(t, xmpptest.Config{Users: map[string]string{"alice": "alicepw"}})
-	script := filepath.Join(t.TempDir(), "chat.yaml")
-	c := startIMCenter(t, append(xmppCenter(t, prosody), "--record", script)...)
+	args := xmppCenter(t, prosody)
+	centerFile := args[1]
+	data, err := os.ReadFile(centerFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := "{id: cat, name: Cat, password: secret, ready: false,\n     skills: {chat-general: 3}, capacity: {im: 2, voip: 0},"
+	if !strings.Contains(string(data), cat) {
+		t.Fatal("examples/im-center.yaml: Cat is not as this test expects")
+	}
+	data = []byte(strings.Replace(string(data), cat,
+		"{id: cat, name: Cat, number: \"1003\", password: secret, ready: true,\n     skills: {chat-general: 3, phones: 5}, capacity: {im: 2, voip: 1},", 1))
+	if err := os.WriteFile(centerFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "session.yaml")
+	c := startIMCenter(t, append(args, "--record", script)...)
 	c.waitComponents(t, ctx)
 	ann := c.agentDesk(t, ctx, "ann")
+	phone := sippPhone(t, ctx, c.liveCenter, "1003", "agent-answers.xml", "-m", "1")
 	alice := xmpptest.StartCustomer(t, prosody, xmpptest.CustomerConfig{JID: prosody.JID("alice"), Password: "alicepw",
 		Resource: "laptop", Software: "AliceChat", Version: "2.5", OS: "Linux"})
 	center := "support@" + prosody.ComponentDomain
 	alice.Send(center, "hello")
 	expectBody(t, ctx, alice, "customer number")
+	caller := sippCall(t, ctx, c.liveCenter, "caller-waits.xml", "-s", "6000", "-m", "1", "-timeout", "20s")
 	alice.Send(center, "alice@example.test")
 	alice.Send(center, "1")
 	ring := expectChat(t, ctx, ann, "EventRinging", func(m cti.Message) bool { return m.Media == "im" })
@@ -101,15 +120,24 @@ func TestReplayRecordedXMPPChat(t *testing.T) {
 	alice.Send(center, "/end")
 	expectChat(t, ctx, ann, "EventChatEnded", nil)
 	expectBody(t, ctx, alice, "Chat ended")
+	waitPeer(t, caller, 20*time.Second, "the SIPp caller")
+	waitPeer(t, phone, 5*time.Second, "Cat's phone")
+	c.waitFor(t, "the call released", 5*time.Second, hasEvent(tserver.EventReleased, "1003", ""))
 
 	bare, _, _ := strings.Cut(alice.JID, "/")
 	replayRecording(t, c.m, script,
 		`agent: "ann", do: login}`,
+		`agent: "1003", do: login}`,
 		`chat: k1, network: xmpp, from: "`+bare+`", client: "AliceChat 2.5", say: "hello"}`,
 		`chat: k1, say: "/end"}`,
 		`agent: "ann", do: answer, interaction: k1}`,
 		`agent: "ann", say: "Hello from Ann", interaction: k1}`,
+		`call: c1, from: `,
+		`agent: "1003", do: answer, interaction: c1}`,
+		`call: c1, do: hangup}`,
 		`{chat: k1, event: EventQueued, queue: "chat-tech", within: `,
 		`{chat: k1, event: EventEstablished, agent: "ann", within: `,
-		`{at_end: {queue: "chat-tech", offered: 1, answered: 1, abandoned: 0, callback: 0}}`)
+		`{call: c1, event: EventEstablished, agent: "1003", within: `,
+		`{at_end: {queue: "chat-tech", offered: 1, answered: 1, abandoned: 0, callback: 0}}`,
+		`{at_end: {queue: "phones", offered: 1, answered: 1, abandoned: 0, callback: 0}}`)
 }
