@@ -2,6 +2,7 @@ package live
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -250,7 +251,7 @@ func (r *Recorder) Inbound(at time.Time, in imgw.Inbound, gw conversations, hand
 		if in.Presence != nil {
 			show := "unavailable"
 			if in.Presence.Available {
-				show = cmpOr(in.Presence.Show, "available")
+				show = cmp.Or(in.Presence.Show, "available")
 			}
 			r.add(recEntry{at: at, kind: recPresence, text: show, network: scriptNetwork(k.network), user: k.user})
 		}
@@ -264,13 +265,6 @@ func (r *Recorder) Inbound(at time.Time, in imgw.Inbound, gw conversations, hand
 			r.convs[conv] = ch.name
 		}
 	}
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 // scriptNetwork is a script's name of a gateway network: xmpp for every
