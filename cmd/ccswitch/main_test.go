@@ -149,6 +149,8 @@ func TestBadUsageAndInput(t *testing.T) {
 		{"sim second file", []string{"sim", broken, noTraffic}, "sim: want one scenario file, got 2"},
 		{"serve negative drain", []string{"serve", "--config", "../../examples/sip-center.yaml", "--drain", "-1s"}, `invalid argument "-1s" for "--drain" flag: must not be negative`},
 		{"serve argument", []string{"serve", "--config", "../../examples/sip-center.yaml", "extra"}, `serve: unexpected argument "extra"`},
+		{"serve record nowhere", []string{"serve", "--config", "../../examples/sip-center.yaml", "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0",
+			"--record", "/nonexistent/s.yaml"}, "live: record /nonexistent/s.yaml: its folder does not exist"},
 		{"single-dash long flag", []string{"serve", "-config", "../../examples/sip-center.yaml"}, "-config: long flags take two dashes: --config"},
 	}
 	for _, tt := range tests {

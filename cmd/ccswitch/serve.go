@@ -28,8 +28,9 @@ func (m *Main) newServeCmd() *cobra.Command {
 		Long: `Runs the center live on the real clock: SIP phones register and take calls,
 customers call route points and queues over SIP (UDP and TCP), and the
 status is served over HTTP. Everything listens on loopback by default.`,
-		Example: `  ccswitch serve --config examples/sip-center.yaml --sip 127.0.0.1:5060 --http 127.0.0.1:8080`,
-		Args:    noArgs,
+		Example: `  ccswitch serve --config examples/sip-center.yaml --sip 127.0.0.1:5060 --http 127.0.0.1:8080
+  ccswitch serve --config examples/sip-center.yaml --record session.yaml   # then: ccswitch replay session.yaml`,
+		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			m.log = m.log.Level(logLevel)
 			return m.checkServe(c, cfgPath, rtpPorts, xmppAddrs, xmppDomains, xmppSecrets)
@@ -62,6 +63,7 @@ status is served over HTTP. Everything listens on loopback by default.`,
 	fs.StringArrayVar(&xmppDomains, "xmpp-domain", nil, "deprecated: im.networks.xmpp in the center file (`DOMAIN`)")
 	fs.StringArrayVar(&xmppSecrets, "xmpp-secret", nil, "deprecated, and shown to anyone who lists processes: im.networks.xmpp's secret_file or secret_env (`SECRET`)")
 	durationVar(fs, &c.Drain, "drain", 30*time.Second, "on SIGTERM or SIGINT, how long calls and chats under way may go on before they are ended (new ones are refused at once)")
+	fs.StringVar(&c.Record, "record", "", "when the server stops, write what happened as a replay script to `FILE` (ccswitch replay FILE); customers' numbers and addresses are written as they came")
 	fs.BoolVar(&c.Pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on the HTTP address (keep it on loopback)")
 	fs.BoolVar(&c.Simulate, "simulate", false, "run the file's traffic as simulated trunk callers, and agents without a SIP password at simulated desk phones, beside the real phones")
 	logLevelVar(fs, &logLevel)

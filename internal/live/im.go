@@ -18,8 +18,10 @@ import (
 	"github.com/ccswitch/ccswitch/imgw/xmpp"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/store"
+	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/switch/registrar"
 	"github.com/ccswitch/ccswitch/switch/sipgw"
+	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
 // imSide is the IM gateway of a running center and what it needs.
@@ -96,20 +98,26 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	if err != nil {
 		return &ConfigError{err}
 	}
+	// The networks hand customers' input to the gateway, through the
+	// recorder when the session is recorded.
+	var recv imgw.Receiver = im.gw
+	if c.rec != nil {
+		recv = recordingReceiver{c: c, gw: im.gw}
+	}
 	nets := &f.IM.Networks
 	if nets.WebChat.On() {
 		webKey, err := webchatSecret(cfg.StorePath)
 		if err != nil {
 			return err
 		}
-		im.web = webchat.New(webchat.Config{Receiver: im.gw, Log: c.log.With().Str("component", "webchat").Logger(), Secret: webKey})
+		im.web = webchat.New(webchat.Config{Receiver: recv, Log: c.log.With().Str("component", "webchat").Logger(), Secret: webKey})
 		im.gw.AddAdapter(im.web)
 	}
 	if nets.SIPMessage.On() {
 		// The SIP gateway hands the adapter the MESSAGEs it receives; the
 		// adapter sends through it.
 		im.sipmsg = sipmsg.New(sipmsg.Config{
-			SIP: c.gw, User: cmp.Or(cfg.SIPChatUser, nets.SIPMessage.User), Receiver: im.gw,
+			SIP: c.gw, User: cmp.Or(cfg.SIPChatUser, nets.SIPMessage.User), Receiver: recv,
 			Log:           c.log.With().Str("component", "sipmsg").Logger(),
 			Registrations: c.reg, Loop: c.loop, TServer: c.ts,
 		})
@@ -123,7 +131,7 @@ func (c *Center) openIM(ctx context.Context, realClock clock.Clock, desk imgw.Ag
 	for _, p := range providers {
 		a, err := xmpp.New(xmpp.Config{
 			Addr: p.Addr, Domain: p.Domain, Secret: p.Secret,
-			Receiver: im.gw, Subscribers: im.st,
+			Receiver: recv, Subscribers: im.st,
 			Log:          c.log.With().Str("component", "xmpp").Str("domain", p.Domain).Logger(),
 			SoftwareName: "ccswitch",
 		})
@@ -267,4 +275,32 @@ func (c *Center) linkedCustomer(from imgw.Address) (string, bool) {
 		return "", false
 	}
 	return cu.Number, true
+}
+
+// recordingReceiver is the IM gateway as the networks see it when the
+// session is recorded: each input is recorded on the loop, then handled.
+type recordingReceiver struct {
+	c  *Center
+	gw *imgw.Gateway
+}
+
+var _ imgw.Receiver = recordingReceiver{}
+
+func (r recordingReceiver) Receive(in imgw.Inbound) {
+	r.c.loop.Post(func() { r.c.rec.Inbound(r.c.realClock.Now(), in, r.gw, r.gw.Handle) })
+}
+
+// recordingChat is the IM gateway as CTI desktops see it when the session
+// is recorded: an agent's line the gateway takes is recorded.
+type recordingChat struct {
+	cti.ChatHandler
+	c *Center
+}
+
+func (r recordingChat) AgentMessage(agentID string, id pbx.ConnID, text string) error {
+	if err := r.ChatHandler.AgentMessage(agentID, id, text); err != nil {
+		return err
+	}
+	r.c.rec.AgentLine(r.c.realClock.Now(), agentID, id, text)
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,9 @@ type Config struct {
 	// Seed seeds the router's and the simulation's random choices (0:
 	// random).
 	Seed uint64
+	// Record, when set, is a file the center writes, when it closes, a
+	// replay script of what happened to (serve --record): see Recorder.
+	Record string
 }
 
 // XMPPProvider is one IM provider's XMPP server the gateway joins as an
@@ -151,6 +155,9 @@ type Center struct {
 	cti  *cti.Server
 	im   *imSide // with an im section
 	ep   *endpoints
+	// rec records the session (Config.Record); nil when not recording.
+	rec      *Recorder
+	closeErr error
 	// presence combines customers' devices; callbacks is the callback
 	// server (both on the loop).
 	presence  *presence
@@ -271,6 +278,11 @@ func (cfg *Config) check() error {
 	case cfg.Simulate && len(f.Traffic) == 0:
 		return configErrorf("live: simulate: %s has no traffic section", f.Path)
 	}
+	if cfg.Record != "" {
+		if st, err := os.Stat(filepath.Dir(cfg.Record)); err != nil || !st.IsDir() {
+			return configErrorf("live: record %s: its folder does not exist", cfg.Record)
+		}
+	}
 	if cfg.Trunk != "" {
 		if _, _, err := net.SplitHostPort(cfg.Trunk); err != nil {
 			return configErrorf("live: trunk %q wants HOST:PORT: %v", cfg.Trunk, err)
@@ -376,6 +388,13 @@ func (c *Center) openDomain(ctx context.Context) error {
 	if err != nil {
 		return &ConfigError{err}
 	}
+	if cfg.Record != "" {
+		// Before anything happens: the agents logged in below are the
+		// first things recorded.
+		c.rec = NewRecorder(RecorderConfig{Path: cfg.Record, Center: f, RingTimeout: cfg.RingTimeout, Seed: cfg.Seed,
+			Log: c.log.With().Str("component", "record").Logger()})
+		c.ts.Subscribe(c.rec.Event)
+	}
 	c.gw.Attach(c.ts)
 	chat := cti.NopChat()
 	if f.IM != nil {
@@ -386,6 +405,9 @@ func (c *Center) openDomain(ctx context.Context) error {
 			return err
 		}
 		chat = c.im.gw
+		if c.rec != nil {
+			chat = recordingChat{ChatHandler: c.im.gw, c: c}
+		}
 		c.ep.im = c.im.gw
 	}
 	if err := c.openCallbacks(ctx); err != nil {
@@ -522,6 +544,9 @@ func (c *Center) serve() {
 // last the IM side, which makes every accepted record durable.
 func (c *Center) Close() error {
 	c.closeOnce.Do(func() {
+		if c.rec != nil {
+			c.rec.Stop()
+		}
 		c.cancel()
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = c.httpSrv.Shutdown(shutdown)
@@ -533,9 +558,13 @@ func (c *Center) Close() error {
 		c.running.Wait()
 		c.loopStop()
 		<-c.loopDone
+		if c.rec != nil {
+			// The loop is over: what it recorded is ours to read.
+			c.closeErr = c.rec.Write()
+		}
 		c.closeIM()
 	})
-	return nil
+	return c.closeErr
 }
 
 // abort closes what a failed Open opened; no goroutine of serve runs yet

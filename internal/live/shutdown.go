@@ -18,6 +18,11 @@ const drainPoll = 100 * time.Millisecond
 // the drain short.
 func (c *Center) Shutdown(ctx context.Context) error {
 	drain := max(c.cfg.Drain, 0)
+	if c.rec != nil {
+		// What the drain ends is the center's doing, not the outside
+		// world's: the recording stops here.
+		c.rec.Stop()
+	}
 	c.draining.Store(true)
 	c.gw.Drain()
 	if c.im != nil {
