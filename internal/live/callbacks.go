@@ -343,7 +343,7 @@ func (cb *callbacks) chatAlert(from imgw.Address, verified, queue string, minute
 		}
 	}
 	if customer == "" {
-		return "", errors.New("I do not know who you are yet; tell me your customer number first")
+		return "", errors.New("we do not know who you are yet; tell me your customer number first")
 	}
 	var medium callback.Medium
 	switch {
