@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ccswitch/ccswitch/internal/config"
 	"github.com/ccswitch/ccswitch/sim/replay"
+	livereplay "github.com/ccswitch/ccswitch/sim/replay/live"
 )
 
 // errExpectations is Run's error when some expectation of a replay was not
@@ -20,6 +22,7 @@ func (m *Main) newReplayCmd() *cobra.Command {
 	var (
 		centerPath, junit string
 		asJSON            bool
+		lc                livereplay.Config
 	)
 	c := &cobra.Command{
 		Use:   "replay SCRIPT.yaml...",
@@ -35,10 +38,18 @@ expected and what happened instead. Exit status: 0 every expectation met,
 file, line and field).
 
 --config replaces the center the scripts name (to replay them against a
-changed center file). --junit FILE also writes JUnit XML for CI systems.`,
+changed center file). --junit FILE also writes JUnit XML for CI systems.
+
+--live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
+(a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
+their SIP phones and the callers through --sip SIP-ADDR; expectations are
+checked on the CTI event stream of the center's monitor user (its token_env
+or token_file read as serve does), each within stretched by --slack. What
+--live covers: sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
-  ccswitch replay my-test.yaml --config new-center.yaml --json`,
+  ccswitch replay my-test.yaml --config new-center.yaml --json
+  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("replay: want one or more script files (see 'ccswitch replay --help')")
@@ -69,7 +80,10 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.`,
 			if len(errs) > 0 {
 				return &usageError{errors.Join(errs...)}
 			}
-			m.run = func(context.Context) error { return m.replay(scripts, asJSON, junit) }
+			if lc.HTTP == "" && lc.SIP != "" {
+				return usagef("replay: --sip needs --live")
+			}
+			m.run = func(ctx context.Context) error { return m.replay(ctx, scripts, asJSON, junit, lc) }
 			return nil
 		},
 	}
@@ -77,12 +91,23 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.`,
 	fs.StringVar(&centerPath, "config", "", "the center file to replay against, instead of the one each script names")
 	fs.BoolVar(&asJSON, "json", false, "print the machine-readable result")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
+	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
+	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
+	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }
 
-func (m *Main) replay(scripts []*replay.Script, asJSON bool, junit string) error {
+func (m *Main) replay(ctx context.Context, scripts []*replay.Script, asJSON bool, junit string, lc livereplay.Config) error {
 	var rep replay.Report
 	for _, s := range scripts {
+		if lc.HTTP != "" {
+			res, err := replayLive(ctx, s, lc)
+			if err != nil {
+				return err
+			}
+			rep.Add(res)
+			continue
+		}
 		res, err := replay.Run(s)
 		if err != nil {
 			return &usageError{err}
@@ -115,4 +140,16 @@ func (m *Main) replay(scripts []*replay.Script, asJSON bool, junit string) error
 		return fmt.Errorf("%w: %d of %d failed", errExpectations, rep.Failed, rep.Met+rep.Failed)
 	}
 	return nil
+}
+
+// replayLive plays script s against the running serve lc names.
+func replayLive(ctx context.Context, s *replay.Script, lc livereplay.Config) (*replay.Result, error) {
+	s.Slack = lc.Slack
+	rec := &replay.Record{}
+	c, err := livereplay.New(ctx, s, rec, lc)
+	if err != nil {
+		return nil, fmt.Errorf("replay: %s: %w", s.Path, err)
+	}
+	defer c.Close()
+	return replay.Play(s, c, rec), nil
 }

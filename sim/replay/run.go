@@ -143,6 +143,14 @@ func newEvaluation(s *Script, c Center, rec *Record) *evaluation {
 	return ev
 }
 
+// slack writes the script's slack, when it has one.
+func (ev *evaluation) slack() string {
+	if ev.s.Slack == 0 {
+		return ""
+	}
+	return " + slack " + dur(ev.s.Slack)
+}
+
 // dur writes a time of the replay: 3.2s, 1m5s.
 func dur(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
@@ -279,9 +287,9 @@ func (ev *evaluation) check(e *Expectation) Outcome {
 func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
 	m := &e.Match
 	start, _ := ev.s.Started(m.Interaction)
-	deadline := ev.s.End
+	deadline := ev.s.End + ev.s.Slack
 	if e.HasWithin {
-		deadline = min(deadline, start+e.Within)
+		deadline = min(deadline, start+e.Within+ev.s.Slack)
 	}
 	var (
 		at    time.Duration
@@ -312,13 +320,13 @@ func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
 		o.Met = true
 		o.Detail = "at " + dur(at)
 		if e.HasWithin {
-			o.Detail += fmt.Sprintf(" (%s, within %s)", after, dur(e.Within))
+			o.Detail += fmt.Sprintf(" (%s, within %s%s)", after, dur(e.Within), ev.slack())
 		} else {
 			o.Detail += " (by the end)"
 		}
 		return
 	case found:
-		o.Detail = fmt.Sprintf("came too late: at %s (%s), want within %s", dur(at), after, dur(e.Within))
+		o.Detail = fmt.Sprintf("came too late: at %s (%s), want within %s%s", dur(at), after, dur(e.Within), ev.slack())
 	default:
 		o.Detail = "never came by the end (" + dur(ev.s.End) + ")"
 	}

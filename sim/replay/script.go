@@ -33,6 +33,9 @@ type Script struct {
 	End time.Duration
 	// Seed drives tserver's weighted random routing.
 	Seed uint64
+	// Slack stretches every within and the end when the script is played
+	// live (the wall clock is not exact); 0 in virtual time.
+	Slack time.Duration
 	// Actions in the order of the file; they run in order of At, then of
 	// the file.
 	Actions []Action

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// liveRingNoAnswer is examples/replay/ring-no-answer.yaml on a shorter
+// timeline (ring timeout 3 s): agent 1001's phone lets the call ring, it
+// goes back to the queue and rings at 1002, whose phone answers.
+const liveRingNoAnswer = `center: CENTER
+ring_timeout: 3s
+end: 8s
+script:
+  - {at: 0s, agent: 1001, do: login_ready}
+  - {at: 0.3s, agent: 1002, do: login_ready}
+  - {at: 1s, call: c1, from: "+15551234", to: "5000"}
+  - {at: 5s, agent: 1002, do: answer}
+  - {at: 6s, call: c1, do: hangup}
+expect:
+  - {call: c1, event: EventRinging, agent: 1001, within: 1s}
+  - {call: c1, event: EventReleased, agent: 1001, reason: ring_no_answer, within: 4s}
+  - {call: c1, event: EventRinging, agent: 1002, within: 4s}
+  - {call: c1, event: EventEstablished, agent: 1002, within: 5s}
+  - {never: {event: EventEstablished, agent: 1001}}
+  - {at_end: {agent: 1001, state: not_ready}}
+  - {at_end: {agent: 1002, state: ready}}
+  - {at_end: {queue: support, offered: 1, answered: 1, abandoned: 0}}
+`
+
+// liveCenterWithMonitor is the sip center with a monitor user whose
+// token serve and the replay read from the environment.
+func liveCenterWithMonitor(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../examples/sip-center.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CCSWITCH_REPLAY_MONITOR_TOKEN", "replay-monitor-token-0123456789")
+	return writeFile(t, "center.yaml", string(data)+
+		"users:\n  - {name: wallboard, roles: [monitor], token_env: CCSWITCH_REPLAY_MONITOR_TOKEN}\n")
+}
+
+// TestReplayLive replays a script against serve running in process: the
+// callers and agents' phones over SIP, the agents over CTI, the events
+// watched by a monitor; a copy with one wrong expectation exits 1 with
+// its diff.
+func TestReplayLive(t *testing.T) {
+	center := liveCenterWithMonitor(t)
+	for _, tc := range []struct {
+		name, from, to string
+		want           []string
+		fail           bool
+	}{
+		{name: "good", want: []string{"8 expectations: 8 met, 0 failed"}},
+		{name: "wrong agent", from: "event: EventEstablished, agent: 1002, within: 5s", to: "event: EventEstablished, agent: 1003, within: 5s",
+			fail: true, want: []string{"FAIL c1 EventEstablished agent 1003 within 5s: never came", "what happened to c1:", "EventEstablished agent agent-02 (1002)", "7 met, 1 failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lc := startServe(t, []string{"serve", "--log-level", "warn", "--config", center,
+				"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--ring-timeout", "3s"})
+			addrs := lc.m.center.Addrs()
+			script := strings.Replace(liveRingNoAnswer, "CENTER", center, 1)
+			if tc.from != "" {
+				script = strings.Replace(script, tc.from, tc.to, 1)
+			}
+			p := writeFile(t, "live.yaml", script)
+			out, _, err := runMain(t, "replay", p, "--live", addrs.HTTP, "--sip", addrs.SIP, "--slack", "1s")
+			switch {
+			case tc.fail && (err == nil || !errors.Is(err, errExpectations)):
+				t.Errorf("err %v, want exit 1", err)
+			case !tc.fail && err != nil:
+				t.Errorf("err %v, want exit 0", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
