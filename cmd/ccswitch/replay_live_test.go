@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"strings"
@@ -50,15 +51,18 @@ func liveCenterWithMonitor(t *testing.T) string {
 func TestReplayLive(t *testing.T) {
 	center := liveCenterWithMonitor(t)
 	for _, tc := range []struct {
-		name, from, to string
-		want           []string
-		fail           bool
+		name, center, from, to string
+		want                   []string
+		fail                   bool
 	}{
 		{name: "good", want: []string{"8 expectations: 8 met, 0 failed"}},
+		// Without a monitor user the agents' own sessions are the stream.
+		{name: "no monitor", center: mustAbs(t, "../../examples/sip-center.yaml"), want: []string{"8 expectations: 8 met, 0 failed"}},
 		{name: "wrong agent", from: "event: EventEstablished, agent: 1002, within: 5s", to: "event: EventEstablished, agent: 1003, within: 5s",
 			fail: true, want: []string{"FAIL c1 EventEstablished agent 1003 within 5s: never came", "what happened to c1:", "EventEstablished agent agent-02 (1002)", "7 met, 1 failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			center := cmp.Or(tc.center, center)
 			lc := startServe(t, []string{"serve", "--log-level", "warn", "--config", center,
 				"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--ring-timeout", "3s"})
 			addrs := lc.m.center.Addrs()
@@ -80,5 +84,20 @@ func TestReplayLive(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReplayLiveExample replays examples/replay/ring-no-answer.yaml as it
+// is against serve with the same ring timeout: it takes its two minutes.
+func TestReplayLiveExample(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes the script's two minutes")
+	}
+	lc := startServe(t, []string{"serve", "--log-level", "warn", "--config", "../../examples/sip-center.yaml",
+		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--ring-timeout", "15s"})
+	addrs := lc.m.center.Addrs()
+	out, _, err := runMain(t, "replay", "../../examples/replay/ring-no-answer.yaml", "--live", addrs.HTTP, "--sip", addrs.SIP)
+	if err != nil || !strings.Contains(out, "8 expectations: 8 met, 0 failed") {
+		t.Fatalf("err %v, want exit 0:\n%s", err, out)
 	}
 }

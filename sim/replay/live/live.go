@@ -92,7 +92,7 @@ type agent struct {
 	cli                  *cti.Client
 	phone                bool
 	ringing              []*offer // the phone's offers, oldest first (under Center.mu)
-	hand                 []held                       // interactions at the agent, from its CTI events (under Center.mu)
+	hand                 []held   // interactions at the agent, from its CTI events (under Center.mu)
 }
 
 // offer is an INVITE ringing on an agent's phone. Its handler waits
