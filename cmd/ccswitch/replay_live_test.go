@@ -101,3 +101,22 @@ func TestReplayLiveExample(t *testing.T) {
 		t.Fatalf("err %v, want exit 0:\n%s", err, out)
 	}
 }
+
+// TestReplayLiveRefuses: what --live cannot do yet is refused by name,
+// with the script's file and line, before anything is played.
+func TestReplayLiveRefuses(t *testing.T) {
+	p := writeFile(t, "chat.yaml", "center: "+mustAbs(t, "../../examples/im-center.yaml")+`
+script:
+  - {at: 0s, agent: ann, do: login_ready}
+  - {at: 1s, chat: k1, network: webchat, from: visitor-1, say: hi}
+expect:
+  - {chat: k1, hears: "hello", within: 5s}
+`)
+	_, _, err := runMain(t, "replay", p, "--live", "127.0.0.1:1")
+	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live cannot replay chats (chat k1) yet") {
+		t.Fatalf("err %v, want exit 1 naming the chat", err)
+	}
+	if _, _, err := runMain(t, "replay", p, "--sip", "127.0.0.1:5060"); !errors.As(err, new(*usageError)) {
+		t.Fatalf("--sip without --live: %v, want exit 2", err)
+	}
+}
