@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,11 +32,11 @@ expect:
   - {at_end: {queue: support, offered: 1, answered: 1, abandoned: 0}}
 `
 
-// liveCenterWithMonitor is the sip center with a monitor user whose
+// liveCenterWithMonitor is an example center with a monitor user whose
 // token serve and the replay read from the environment.
-func liveCenterWithMonitor(t *testing.T) string {
+func liveCenterWithMonitor(t *testing.T, example string) string {
 	t.Helper()
-	data, err := os.ReadFile("../../examples/sip-center.yaml")
+	data, err := os.ReadFile("../../examples/" + example)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func liveCenterWithMonitor(t *testing.T) string {
 // watched by a monitor; a copy with one wrong expectation exits 1 with
 // its diff.
 func TestReplayLive(t *testing.T) {
-	center := liveCenterWithMonitor(t)
+	center := liveCenterWithMonitor(t, "sip-center.yaml")
 	for _, tc := range []struct {
 		name, center, from, to string
 		want                   []string
@@ -108,15 +109,72 @@ func TestReplayLiveRefuses(t *testing.T) {
 	p := writeFile(t, "chat.yaml", "center: "+mustAbs(t, "../../examples/im-center.yaml")+`
 script:
   - {at: 0s, agent: ann, do: login_ready}
-  - {at: 1s, chat: k1, network: webchat, from: visitor-1, say: hi}
+  - {at: 1s, chat: k1, network: xmpp, from: alice@example.test, say: hi}
 expect:
   - {chat: k1, hears: "hello", within: 5s}
 `)
 	_, _, err := runMain(t, "replay", p, "--live", "127.0.0.1:1")
-	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live cannot replay chats (chat k1) yet") {
+	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live cannot replay chats on network xmpp (chat k1; only webchat) yet") {
 		t.Fatalf("err %v, want exit 1 naming the chat", err)
 	}
 	if _, _, err := runMain(t, "replay", p, "--sip", "127.0.0.1:5060"); !errors.As(err, new(*usageError)) {
 		t.Fatalf("--sip without --live: %v, want exit 2", err)
+	}
+}
+
+// liveWebChat: a web chat customer asks for an agent; Cat's CTI desktop
+// answers and writes to her, then ends the chat.
+const liveWebChat = `center: CENTER
+end: 9s
+script:
+  - {at: 0s, agent: cat, do: login_ready}
+  - {at: 1s, chat: k1, network: webchat, from: visitor-1, client: "Firefox 128", say: ["hi", "agent"]}
+  - {at: 5s, agent: cat, do: answer}
+  - {at: 6s, agent: cat, say: "Hello, how can I help?"}
+  - {at: 7s, agent: cat, do: release}
+expect:
+  - {chat: k1, event: EventQueued, queue: chat-general, within: 4s}
+  - {chat: k1, event: EventRinging, agent: cat, within: 4s}
+  - {chat: k1, event: EventEstablished, agent: cat, within: 5s}
+  - {chat: k1, hears: "how can I help", within: 6s}
+  - {never: {chat: k1, event: EventRinging, agent: ann}}
+  - {at_end: {queue: chat-general, offered: 1, answered: 1}}
+`
+
+// TestReplayLiveWebChat replays a web chat against the IM center in
+// process (no XMPP server needed), and a copy whose customer must hear
+// what no one says (exit 1, with what she heard).
+func TestReplayLiveWebChat(t *testing.T) {
+	center := liveCenterWithMonitor(t, "im-center.yaml")
+	for _, tc := range []struct {
+		name, from, to string
+		want           []string
+		fail           bool
+	}{
+		{name: "good", want: []string{"6 expectations: 6 met, 0 failed"}},
+		{name: "wrong hears", from: `hears: "how can I help"`, to: `hears: "how may I help"`, fail: true,
+			want: []string{`FAIL k1 hears "how may I help" within 6s`, "what k1 heard:", `"Cat: Hello, how can I help?"`, "5 met, 1 failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lc := startServe(t, []string{"serve", "--config", center, "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0",
+				"--log-level", "warn", "--store", filepath.Join(t.TempDir(), "cc.db")})
+			script := strings.Replace(liveWebChat, "CENTER", center, 1)
+			if tc.from != "" {
+				script = strings.Replace(script, tc.from, tc.to, 1)
+			}
+			p := writeFile(t, "chat.yaml", script)
+			out, _, err := runMain(t, "replay", p, "--live", lc.m.center.Addrs().HTTP, "--slack", "1s")
+			switch {
+			case tc.fail && (err == nil || !errors.Is(err, errExpectations)):
+				t.Errorf("err %v, want exit 1", err)
+			case !tc.fail && err != nil:
+				t.Errorf("err %v, want exit 0", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -77,6 +77,16 @@ type Center struct {
 	seen    map[string]bool   // frames recorded, when agents' sessions are the stream
 	calls   map[string]*caller
 	late    []lateError // what went wrong off the Play goroutine
+
+	// The web chat customers. An IM interaction is bound to a chat by its
+	// conversation id (the events' user data); the first time one is
+	// seen, it is the chat that last spoke among those not bound yet
+	// (unbound, oldest first), since the center routes a chat when its
+	// customer answers the bot.
+	chats      map[string]*chatter
+	convs      map[string]string // conversation id -> chat name
+	unbound    []string
+	boundChats map[string]bool
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -127,7 +137,8 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 		return nil, err
 	}
 	c := &Center{s: s, rec: rec, cfg: cfg, agents: map[string]*agent{}, phoneNumbers: map[string]*agent{},
-		names: map[pbx.ConnID]string{}, callIDs: map[string]string{}, seen: map[string]bool{}, calls: map[string]*caller{}}
+		names: map[pbx.ConnID]string{}, callIDs: map[string]string{}, seen: map[string]bool{}, calls: map[string]*caller{},
+		chats: map[string]*chatter{}, convs: map[string]string{}, boundChats: map[string]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	for _, a := range s.Center.ExpandAgents() {
 		ag := &agent{id: a.ID, number: a.Number, password: a.Password}
@@ -170,15 +181,15 @@ func refuseUnsupported(s *replay.Script) error {
 		var what string
 		switch a.Kind {
 		case replay.ChatAction:
-			what = "chats (chat " + a.Chat + ")"
+			if a.Network != "" && a.Network != "webchat" {
+				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat)"
+			}
 		case replay.PresenceAction:
 			what = "presence"
 		case replay.RouterAction:
 			what = "external routers"
 		case replay.AgentAction:
 			switch {
-			case len(a.Say) > 0:
-				what = "an agent's chat line (say)"
 			case a.Do == "auto_answer" || a.Do == "manual":
 				what = "an agent's " + a.Do
 			}
@@ -403,9 +414,17 @@ func (c *Center) onMessage(m cti.Message, a *agent) {
 		name, ok := c.names[m.ConnID]
 		if !ok {
 			if cid, has := m.UserData.Get("sip_call_id"); has {
-				if name, ok = c.callIDs[cid]; ok {
-					c.names[m.ConnID] = name
+				name, ok = c.callIDs[cid]
+			} else if conv, has := m.UserData.Get("conversation"); has {
+				if name, ok = c.convs[conv]; !ok && len(c.unbound) > 0 {
+					name, ok = c.unbound[len(c.unbound)-1], true
+					c.unbound = c.unbound[:len(c.unbound)-1]
+					c.convs[conv] = name
+					c.boundChats[name] = true
 				}
+			}
+			if ok {
+				c.names[m.ConnID] = name
 			}
 		}
 		if !ok {
@@ -452,6 +471,8 @@ func (c *Center) do(a *replay.Action) error {
 			return c.hangup(ctx, a)
 		}
 		return c.call(ctx, a)
+	case replay.ChatAction:
+		return c.chat(ctx, a)
 	}
 	return fmt.Errorf("--live cannot replay this action yet")
 }
@@ -587,17 +608,19 @@ func (c *Center) agentDo(ctx context.Context, act *replay.Action) error {
 	case "logout":
 		return a.cli.Logout(ctx)
 	case "answer", "reject":
-		if a.phone {
+		if c.phoneRinging(a) {
 			return c.phoneAnswer(act, a)
 		}
 	}
 	var states []string
-	switch act.Do {
-	case "answer", "reject":
-		states = []string{"ringing"}
-	case "hold":
+	switch {
+	case len(act.Say) > 0:
 		states = []string{"established"}
-	case "retrieve":
+	case act.Do == "answer" || act.Do == "reject":
+		states = []string{"ringing"}
+	case act.Do == "hold":
+		states = []string{"established"}
+	case act.Do == "retrieve":
 		states = []string{"held"}
 	default: // release, transfer
 		states = []string{"established", "held"}
@@ -605,6 +628,9 @@ func (c *Center) agentDo(ctx context.Context, act *replay.Action) error {
 	id, err := c.pick(a, act, states)
 	if err != nil {
 		return err
+	}
+	if len(act.Say) > 0 {
+		return a.cli.ChatSend(ctx, id, act.Say[0])
 	}
 	switch act.Do {
 	case "answer":
@@ -619,6 +645,21 @@ func (c *Center) agentDo(ctx context.Context, act *replay.Action) error {
 		return a.cli.Transfer(ctx, id, act.Target)
 	}
 	return a.cli.Release(ctx, id)
+}
+
+// phoneRinging reports whether a call rings on agent a's phone (else a
+// chat ringing on its desktop is answered over CTI).
+func (c *Center) phoneRinging(a *agent) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, o := range a.ringing {
+		select {
+		case <-o.tx.Done():
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // phoneAnswer answers (200 with an SDP) or rejects (486, or 603 with a
