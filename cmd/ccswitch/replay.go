@@ -42,10 +42,11 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.
 
 --live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
 (a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
-their SIP phones and the callers through --sip SIP-ADDR; expectations are
-checked on the CTI event stream of the center's monitor user (its token_env
-or token_file read as serve does), each within stretched by --slack. What
---live covers: sim/replay/README.md.`,
+their SIP phones and the callers through --sip SIP-ADDR, web chat customers
+through HTTP-ADDR/chat/ws. Expectations are checked on the CTI event stream
+of the center's monitor user (its token_env or token_file read as serve
+does), each within stretched by --slack. What --live covers and refuses:
+sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json

@@ -1,6 +1,7 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
-// gives it), their phones and the callers through SIP (sipgo), and it
+// gives it), their phones and the callers through SIP (sipgo), web chat
+// customers through the web chat's WebSocket, and it
 // watches the CTI event stream of a monitor user (or, when the center
 // has none, the agents' own sessions) on the wall clock. It implements
 // replay.Center; sim/replay keeps no network code.
