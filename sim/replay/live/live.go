@@ -101,7 +101,7 @@ type lateError struct {
 type agent struct {
 	id, number, password string
 	cli                  *cti.Client
-	phone                bool
+	phone                bool     // it registered a phone (written under Center.mu)
 	ringing              []*offer // the phone's offers, oldest first (under Center.mu)
 	hand                 []held   // interactions at the agent, from its CTI events (under Center.mu)
 }
@@ -285,7 +285,10 @@ func (c *Center) openSIP() error {
 // answers or rejects, or the switch gives up (CANCEL).
 func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	a := c.phoneNumbers[req.Recipient.User]
-	if a == nil || !a.phone {
+	c.mu.Lock()
+	registered := a != nil && a.phone
+	c.mu.Unlock()
+	if !registered {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusNotFound, "Not Found", nil))
 		return
 	}
@@ -588,7 +591,9 @@ func (c *Center) agentDo(ctx context.Context, act *replay.Action) error {
 			return err
 		}
 		if c.usesPhone(a) && !a.phone {
+			c.mu.Lock()
 			a.phone = true
+			c.mu.Unlock()
 			if err := c.register(ctx, a, 3600); err != nil {
 				return err
 			}
