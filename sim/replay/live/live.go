@@ -78,6 +78,7 @@ type Center struct {
 	seen    map[string]bool   // frames recorded, when agents' sessions are the stream
 	calls   map[string]*caller
 	late    []lateError // what went wrong off the Play goroutine
+	over    bool        // Play has returned: nothing more is recorded
 
 	// The web chat customers. An IM interaction is bound to a chat by its
 	// conversation id (the events' user data); the first time one is
@@ -357,6 +358,7 @@ func (c *Center) Play(actions []replay.Action, end time.Duration, failed func(a 
 	}
 	c.sleepUntil(end + c.cfg.Slack)
 	c.mu.Lock()
+	c.over = true // the record is the runner's now
 	late := c.late
 	c.late = nil
 	c.mu.Unlock()
@@ -402,7 +404,7 @@ func (c *Center) onMessage(m cti.Message, a *agent) {
 		a.track(m)
 	}
 	typ, ok := tserver.ParseEventType(m.Event)
-	if !ok || a != nil && c.watcher != nil {
+	if !ok || a != nil && c.watcher != nil || c.over {
 		return
 	}
 	if c.watcher == nil {

@@ -88,7 +88,9 @@ func (c *Center) listen(ch *chatter) {
 			continue
 		}
 		c.mu.Lock()
-		c.rec.Heard = append(c.rec.Heard, replay.Heard{At: time.Since(c.start), Chat: ch.name, Text: f.Text})
+		if !c.over {
+			c.rec.Heard = append(c.rec.Heard, replay.Heard{At: time.Since(c.start), Chat: ch.name, Text: f.Text})
+		}
 		c.mu.Unlock()
 		select {
 		case ch.heard <- struct{}{}:
