@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ccswitch/ccswitch/internal/config"
 )
 
 // TimeOfDay is a wall-clock time in minutes since midnight, 00:00
@@ -287,4 +289,29 @@ func (h *Hours) UnmarshalJSON(b []byte) error {
 	}
 	*h = out
 	return nil
+}
+
+// ConfigHours converts allowed hours as a center or scenario file writes
+// them (internal/config, checked there) for the scheduler; serve and sim
+// both read them so.
+func ConfigHours(h *config.Hours) (Hours, error) {
+	zone, err := time.LoadLocation(h.Zone)
+	if err != nil {
+		return Hours{}, fmt.Errorf("time zone %q: %w", h.Zone, err)
+	}
+	out := Hours{Zone: zone}
+	for _, w := range h.Windows {
+		from, _ := config.ClockMinutes(w.From)
+		to, _ := config.ClockMinutes(w.To)
+		win := Window{From: TimeOfDay(from), To: TimeOfDay(to)}
+		for _, d := range w.Days {
+			for i, name := range config.Weekdays {
+				if strings.EqualFold(name, d) {
+					win.Days = append(win.Days, time.Weekday(i))
+				}
+			}
+		}
+		out.Windows = append(out.Windows, win)
+	}
+	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ccswitch/ccswitch/callback"
@@ -129,37 +128,13 @@ func newCallbackLine(f *config.File, t *config.Traffic, queue string, queueIndex
 	}
 	l.maxAttempts, l.pause = prefs.MaxAttempts, prefs.Pause.D()
 	if h := prefs.Hours; h != nil {
-		hours, err := callbackHours(h)
+		hours, err := callback.ConfigHours(h)
 		if err != nil {
 			return nil, fmt.Errorf("sim: %w", err)
 		}
 		l.hours = hours
 	}
 	return l, nil
-}
-
-// callbackHours converts the scenario's allowed hours, as the live
-// switch converts a customer's (internal/live's customerDirectory).
-func callbackHours(h *config.Hours) (callback.Hours, error) {
-	zone, err := time.LoadLocation(h.Zone)
-	if err != nil {
-		return callback.Hours{}, fmt.Errorf("time zone %q: %w", h.Zone, err)
-	}
-	out := callback.Hours{Zone: zone}
-	for _, w := range h.Windows {
-		from, _ := config.ClockMinutes(w.From)
-		to, _ := config.ClockMinutes(w.To)
-		win := callback.Window{From: callback.TimeOfDay(from), To: callback.TimeOfDay(to)}
-		for _, d := range w.Days {
-			for i, name := range config.Weekdays {
-				if strings.EqualFold(name, d) {
-					win.Days = append(win.Days, time.Weekday(i))
-				}
-			}
-		}
-		out.Windows = append(out.Windows, win)
-	}
-	return out, nil
 }
 
 // callbacks is one replication's callback server: the callback package's

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
@@ -167,24 +166,11 @@ func customerDirectory(f *config.File) (callback.MemoryDirectory, error) {
 				prefs.ByStatus[st.status] = targets
 			}
 			if h := p.Hours; h != nil {
-				zone, err := time.LoadLocation(h.Zone)
+				hours, err := callback.ConfigHours(h)
 				if err != nil {
-					return nil, fmt.Errorf("customer %s: time zone %q: %w", cu.Number, h.Zone, err)
+					return nil, fmt.Errorf("customer %s: %w", cu.Number, err)
 				}
-				prefs.Hours.Zone = zone
-				for _, w := range h.Windows {
-					from, _ := config.ClockMinutes(w.From)
-					to, _ := config.ClockMinutes(w.To)
-					win := callback.Window{From: callback.TimeOfDay(from), To: callback.TimeOfDay(to)}
-					for _, d := range w.Days {
-						for i, name := range config.Weekdays {
-							if strings.EqualFold(name, d) {
-								win.Days = append(win.Days, time.Weekday(i))
-							}
-						}
-					}
-					prefs.Hours.Windows = append(prefs.Hours.Windows, win)
-				}
+				prefs.Hours = hours
 			}
 			if err := prefs.Validate(); err != nil {
 				return nil, fmt.Errorf("customer %s: callback preferences: %w", cu.Number, err)
