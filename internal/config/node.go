@@ -105,8 +105,13 @@ const (
 )
 
 // resolve skips document nodes and follows aliases.
-func resolve(n *yaml.Node) *yaml.Node {
-	for n != nil {
+func resolve(n *yaml.Node) *yaml.Node { return ResolveYAML(n) }
+
+// ResolveYAML skips document nodes and follows aliases (at most 16 deep),
+// for the other loaders of YAML files that name file, line and field
+// (sim/replay's scripts).
+func ResolveYAML(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && i < 16; i++ {
 		switch {
 		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
 			n = n.Content[0]
@@ -116,7 +121,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 			return n
 		}
 	}
-	return nil
+	return n
 }
 
 // walk calls visit for every mapping entry (key and value) and every

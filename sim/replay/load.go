@@ -268,19 +268,7 @@ func syntaxError(file string, err error) *config.Error {
 }
 
 // resolve skips document nodes and follows aliases.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && i < 16; i++ {
-		switch {
-		case n.Kind == yaml.DocumentNode && len(n.Content) > 0:
-			n = n.Content[0]
-		case n.Kind == yaml.AliasNode && n.Alias != nil && n.Alias != n:
-			n = n.Alias
-		default:
-			return n
-		}
-	}
-	return n
-}
+func resolve(n *yaml.Node) *yaml.Node { return config.ResolveYAML(n) }
 
 // fields returns the values of mapping n by key, refusing keys not in
 // allowed and keys given twice.
