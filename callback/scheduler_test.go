@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -172,16 +173,9 @@ func attempts(r Request) string {
 		if !a.Ended.IsZero() {
 			end = a.Ended.Sub(clock.Epoch).String()
 		}
-		fmt.Fprintf(&b, "%s:%s %s r%d @%s-%s", a.Medium, a.Target, cmpOr(string(a.Result), "-"), a.Round, a.At.Sub(clock.Epoch), end)
+		fmt.Fprintf(&b, "%s:%s %s r%d @%s-%s", a.Medium, a.Target, cmp.Or(string(a.Result), "-"), a.Round, a.At.Sub(clock.Epoch), end)
 	}
 	return b.String()
-}
-
-func cmpOr(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 func lines(ss []string) string { return strings.Join(ss, "\n") }

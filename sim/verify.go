@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -138,7 +139,7 @@ func halfOrZero(h HalfWidth) float64 {
 // blindSpots is what of q the formulas do not model.
 func blindSpots(f *config.File, q config.Queue, lines []*config.Traffic, agents []config.Agent) []string {
 	var out []string
-	skill := cmpOr(q.Skill, q.Name)
+	skill := cmp.Or(q.Skill, q.Name)
 	multi, concurrent := false, false
 	for _, a := range agents {
 		if level, serves := a.Skills[skill]; !serves || level < q.MinLevel {
@@ -198,18 +199,11 @@ func blindSpots(f *config.File, q config.Queue, lines []*config.Traffic, agents 
 // servesQueueSkill reports whether some queue of f needs skill.
 func servesQueueSkill(f *config.File, skill string) bool {
 	for _, q := range f.Queues {
-		if cmpOr(q.Skill, q.Name) == skill {
+		if cmp.Or(q.Skill, q.Name) == skill {
 			return true
 		}
 	}
 	return false
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // WriteChecks writes checks as a table, the disagreements marked, and a
