@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -248,21 +247,7 @@ func TestCallbacksSurviveKill(t *testing.T) {
 // httpAPI calls the callback API at addr with the CRM's token.
 func httpAPI(t *testing.T, addr, method, path, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+crmToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("%s %s: %s: %v", method, path, resp.Status, err)
-	}
-	return resp.StatusCode, out
+	return cctest.JSONRequest(t, method, "http://"+addr+path, crmToken, body)
 }
 
 // sippPcap is SIPp's capture of an RFC 4733 "1" (Debian's sip-tester).

@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccswitch/ccswitch/callback"
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/tserver/cti"
 )
 
@@ -160,23 +160,7 @@ func publish(ctx context.Context, t *testing.T, c *Center, user, password, pidf 
 // Authorization) and decodes the JSON answer.
 func apiCall(t *testing.T, c *Center, method, path, token, body string) (int, map[string]any) {
 	t.Helper()
-	req, err := http.NewRequest(method, "http://"+c.Addrs().HTTP+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		t.Fatalf("%s %s: %s, body not JSON: %v", method, path, resp.Status, err)
-	}
-	return resp.StatusCode, out
+	return cctest.JSONRequest(t, method, "http://"+c.Addrs().HTTP+path, token, body)
 }
 
 // The callback API: a router's token schedules, reads, lists and
