@@ -1,0 +1,185 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ccswitch/ccswitch/internal/xmpptest"
+	"github.com/ccswitch/ccswitch/sim/replay"
+)
+
+// TestReplayExamplesLive replays every script of examples/replay, as it
+// is, against serve running in process with the script's center: the
+// agents over CTI, the callers and phones over SIP, chats over the web
+// chat, SIP MESSAGE and a real Prosody. The scripts run on the wall
+// clock, all at once: the longest decides the test's time.
+func TestReplayExamplesLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays each example on the wall clock")
+	}
+	paths, err := filepath.Glob("../../examples/replay/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			if notYetLive[name] {
+				t.Skip("--live cannot replay this example yet")
+			}
+			t.Parallel()
+			out, err := replayExampleLive(t, p)
+			if err != nil {
+				t.Fatalf("replay --live %s: %v\n%s", p, err, out)
+			}
+			if !regexp.MustCompile(`expectations: (\d+) met, 0 failed`).MatchString(out) {
+				t.Fatalf("replay --live %s: not every expectation met:\n%s", p, out)
+			}
+			t.Log(lastLine(out))
+		})
+	}
+}
+
+// notYetLive are the examples --live cannot replay yet.
+var notYetLive = map[string]bool{"blended": true, "chat-routing": true, "chat-waits": true, "overflow": true, "router": true}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// replayExampleLive serves the center of the replay script at path and
+// replays the script against it with --live; it returns the replay's
+// output and the error that decides its exit code. The center is the
+// script's, with what a deployment adds: a monitor user (and a router
+// user when the script has routers) whose tokens are in files, every
+// token_env of the center turned into a token file, and, when the script
+// chats over XMPP or reports presence, the XMPP network of a Prosody
+// started for it with the customers' accounts.
+func replayExampleLive(t *testing.T, path string, extra ...string) (string, error) {
+	t.Helper()
+	s, err := replay.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	center := deploymentCenter(t, s, dir)
+
+	serve := []string{"serve", "--log-level", "warn", "--config", center.path,
+		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--store", filepath.Join(dir, "cc.db"),
+		"--ring-timeout", s.RingTimeout.String()}
+	lc := startServe(t, serve)
+	addrs := lc.m.center.Addrs()
+	args := []string{"replay", path, "--config", center.path, "--live", addrs.HTTP, "--sip", addrs.SIP}
+	if center.xmpp != nil {
+		args = append(args, "--xmpp", center.xmpp.C2SAddr, "--xmpp-passwords", center.passwords)
+	}
+	out, _, err := runMain(t, append(args, extra...)...)
+	return out, err
+}
+
+// deployment is a center file written for a live replay.
+type deployment struct {
+	path      string
+	xmpp      *xmpptest.Server // nil: the script needs none
+	passwords string           // the customers' XMPP passwords file
+}
+
+// deploymentCenter writes the center of script s, with what a
+// deployment adds (see replayExampleLive), into dir.
+func deploymentCenter(t *testing.T, s *replay.Script, dir string) deployment {
+	t.Helper()
+	data, err := os.ReadFile(s.CenterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", s.CenterPath, err)
+	}
+	tokenFile := func(name string) string {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		p := filepath.Join(dir, name+".token")
+		if err := os.WriteFile(p, []byte(hex.EncodeToString(b)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var users []any
+	if us, ok := doc["users"].([]any); ok {
+		for _, u := range us {
+			m := u.(map[string]any)
+			if env, ok := m["token_env"].(string); ok {
+				delete(m, "token_env")
+				m["token_file"] = tokenFile(strings.ToLower(env))
+			}
+			users = append(users, m)
+		}
+	}
+	users = append(users, map[string]any{"name": "replay-monitor", "roles": []any{"monitor"}, "token_file": tokenFile("monitor")})
+	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.RouterAction }) {
+		users = append(users, map[string]any{"name": "replay-router", "roles": []any{"router"}, "token_file": tokenFile("router")})
+	}
+	doc["users"] = users
+
+	d := deployment{path: filepath.Join(dir, "center.yaml")}
+	jids := map[string]bool{}
+	for _, a := range s.Actions {
+		switch {
+		case a.Kind == replay.ChatAction && a.Network == "xmpp":
+			jids[a.From] = true
+		case a.Kind == replay.PresenceAction:
+			jids[a.Presence] = true
+		}
+	}
+	if len(jids) > 0 {
+		srv := xmpptest.Prosody(t, xmpptest.Config{})
+		const password = "replay-customer-password"
+		for jid := range jids {
+			user, domain, ok := strings.Cut(jid, "@")
+			if !ok || domain != srv.Domain {
+				t.Fatalf("%s: the XMPP customer %s is not on the test server's domain %s", s.Path, jid, srv.Domain)
+			}
+			if err := srv.Register(user, password); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.xmpp = srv
+		d.passwords = filepath.Join(dir, "xmpp-passwords")
+		if err := os.WriteFile(d.passwords, []byte("* "+password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secret := filepath.Join(dir, "xmpp.secret")
+		if err := os.WriteFile(secret, []byte(srv.Secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		im, _ := doc["im"].(map[string]any)
+		if im == nil {
+			im = map[string]any{}
+			doc["im"] = im
+		}
+		networks, _ := im["networks"].(map[string]any)
+		if networks == nil {
+			networks = map[string]any{}
+			im["networks"] = networks
+		}
+		networks["xmpp"] = []any{map[string]any{"component": srv.ComponentAddr, "domain": srv.ComponentDomain, "secret_file": secret}}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
