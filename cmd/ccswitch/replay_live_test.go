@@ -88,21 +88,6 @@ func TestReplayLive(t *testing.T) {
 	}
 }
 
-// TestReplayLiveExample replays examples/replay/ring-no-answer.yaml as it
-// is against serve with the same ring timeout: it takes its two minutes.
-func TestReplayLiveExample(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes the script's two minutes")
-	}
-	lc := startServe(t, []string{"serve", "--log-level", "warn", "--config", "../../examples/sip-center.yaml",
-		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--ring-timeout", "15s"})
-	addrs := lc.m.center.Addrs()
-	out, _, err := runMain(t, "replay", "../../examples/replay/ring-no-answer.yaml", "--live", addrs.HTTP, "--sip", addrs.SIP)
-	if err != nil || !strings.Contains(out, "8 expectations: 8 met, 0 failed") {
-		t.Fatalf("err %v, want exit 0:\n%s", err, out)
-	}
-}
-
 // TestReplayLiveRefuses: what --live cannot do yet is refused by name,
 // with the script's file and line, before anything is played.
 func TestReplayLiveRefuses(t *testing.T) {
