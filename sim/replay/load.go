@@ -173,8 +173,8 @@ type interaction struct {
 	chat     bool
 	callback bool
 	at       time.Duration // when its first action starts it
-	network string
-	from    string
+	network  string
+	from     string
 }
 
 // loader collects the errors of one script.
@@ -183,19 +183,19 @@ type loader struct {
 	s    *Script
 	errs []*config.Error
 
-	agents      map[string]config.Agent // by id
-	numbers     map[string]string       // number -> agent id
-	queues      map[string]config.Queue // by name
-	queueNumber map[string]string       // number -> queue name
-	routePoints map[string]string       // number -> queue name
-	skills      map[string]bool
-	started     map[string]*interaction
-	customers   map[customerAt]string // chats by customer and start
-	refs        []reference           // agents' interactions, checked once every action is read
-	lastNetwork map[string]string     // customer address -> network of its last chat
-	customerNos map[string]bool       // the center's customer numbers
-	softphones  map[string]string     // SIP softphone user -> its customer
-	customerPhones    map[string]bool       // the customers' phone numbers
+	agents         map[string]config.Agent // by id
+	numbers        map[string]string       // number -> agent id
+	queues         map[string]config.Queue // by name
+	queueNumber    map[string]string       // number -> queue name
+	routePoints    map[string]string       // number -> queue name
+	skills         map[string]bool
+	started        map[string]*interaction
+	customers      map[customerAt]string // chats by customer and start
+	refs           []reference           // agents' interactions, checked once every action is read
+	lastNetwork    map[string]string     // customer address -> network of its last chat
+	customerNos    map[string]bool       // the center's customer numbers
+	softphones     map[string]string     // SIP softphone user -> its customer
+	customerPhones map[string]bool       // the customers' phone numbers
 }
 
 // reference is an agent action's interaction, anywhere in the script.

@@ -133,14 +133,14 @@ type ExpectKind uint8
 
 // The kinds of expectations.
 const (
-	ExpectEvent ExpectKind = iota + 1 // {call|chat, event, agent, queue, reason, agent_has, within}
-	ExpectHears                       // {chat, hears, within}
-	ExpectNever                       // {never: {event or hears, ...}}
-	ExpectQueue                       // {at_end: {queue, offered, answered, abandoned, callback, waiting}}
-	ExpectAgent                       // {at_end: {agent, state}}
-	ExpectRings                       // {phone, rings: true, callback, within}
-	ExpectAttempt                     // {callback, medium, result, within}
-	ExpectCallback                    // {at_end: {callback, state}}
+	ExpectEvent    ExpectKind = iota + 1 // {call|chat, event, agent, queue, reason, agent_has, within}
+	ExpectHears                          // {chat, hears, within}
+	ExpectNever                          // {never: {event or hears, ...}}
+	ExpectQueue                          // {at_end: {queue, offered, answered, abandoned, callback, waiting}}
+	ExpectAgent                          // {at_end: {agent, state}}
+	ExpectRings                          // {phone, rings: true, callback, within}
+	ExpectAttempt                        // {callback, medium, result, within}
+	ExpectCallback                       // {at_end: {callback, state}}
 )
 
 // Expectation is one item of expect.
@@ -181,7 +181,7 @@ type Match struct {
 	// Phone selects the calls that rang a customer's phone (ExpectRings,
 	// never) instead of events.
 	Phone string
-	Event       tserver.EventType
+	Event tserver.EventType
 	// Agent is an agent id (AgentRef as written).
 	Agent, AgentRef string
 	Queue           string
