@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -437,7 +438,8 @@ func exampleFilesForFuzz() []string {
 
 const readmeCenter = `
 queues:
-  - {name: support, media: voice, number: "6000"}
+  - {name: support, media: voice, number: "6000", callback_queue: support-callback}
+  - {name: support-callback, media: callback, skill: support}
   - {name: backup, media: voice, number: "7000"}
   - {name: vip, media: voice}
   - {name: chat-general, media: im}
@@ -445,7 +447,13 @@ route_points: [{number: "5000", queue: support}]
 agents:
   - {group: agent, count: 3, first_number: 1001, skills: {support: 5, backup: 5}}
   - {id: ann, name: Ann, skills: {chat-general: 5, vip: 5}, capacity: {im: 3}, clients: {AliceChat: ">=2"}}
-im: {bot: {greeting: "Welcome!"}}
+im:
+  bot: {greeting: "Welcome!"}
+  customers:
+    - number: C1001
+      name: Alice Example
+      devices: [{network: sip, address: "7001", password: alice-phone}, {network: phone, address: "+15550001"}]
+      callback: {online: [sip, phone], away: [phone], offline: [phone]}
 `
 
 // TestReplayREADMEExamplesParse: every action and expectation sim/replay/README.md
@@ -486,7 +494,7 @@ func TestReplayREADMEExamplesParse(t *testing.T) {
 	for _, a := range s.Actions {
 		shown[a.Do] = true
 	}
-	for _, do := range append(agentDos, "hangup", "leave", "stop") {
+	for _, do := range slices.Concat(agentDos, phoneDos, []string{"hangup", "leave", "stop"}) {
 		if !shown[do] {
 			t.Errorf("the README shows no do: %s", do)
 		}
@@ -495,8 +503,8 @@ func TestReplayREADMEExamplesParse(t *testing.T) {
 	for _, e := range s.Expect {
 		kinds[e.Kind] = true
 	}
-	if len(kinds) != 5 {
-		t.Errorf("the README shows %d kinds of expectations, want 5", len(kinds))
+	if len(kinds) != 8 {
+		t.Errorf("the README shows %d kinds of expectations, want 8", len(kinds))
 	}
 	if _, err := Run(s); err != nil {
 		t.Fatal(err)
