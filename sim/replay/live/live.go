@@ -1,7 +1,9 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
 // gives it), their phones and the callers through SIP (sipgo), web chat
-// customers through the web chat's WebSocket, and it
+// customers through the web chat's WebSocket, callbacks through the REST
+// API as the CRM does, customers' softphones and numbers on its SIP user
+// agent (phones.go), and it
 // watches the CTI event stream of a monitor user (or, when the center
 // has none, the agents' own sessions) on the wall clock. It implements
 // replay.Center; sim/replay keeps no network code.
