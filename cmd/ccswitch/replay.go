@@ -43,7 +43,9 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.
 --live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
 (a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
 their SIP phones and the callers through --sip SIP-ADDR, web chat customers
-through HTTP-ADDR/chat/ws. Expectations are checked on the CTI event stream
+through HTTP-ADDR/chat/ws, callbacks through HTTP-ADDR/api/callbacks, the
+customers' softphones and numbers on the replay's SIP address (--sip-listen,
+where serve's --trunk points). Expectations are checked on the CTI event stream
 of the center's monitor user (its token_env or token_file read as serve
 does), each within stretched by --slack. What --live covers and refuses:
 sim/replay/README.md.`,
@@ -84,6 +86,9 @@ sim/replay/README.md.`,
 			if lc.HTTP == "" && lc.SIP != "" {
 				return usagef("replay: --sip needs --live")
 			}
+			if lc.SIP == "" && lc.SIPListen != "" {
+				return usagef("replay: --sip-listen needs --sip")
+			}
 			m.run = func(ctx context.Context) error { return m.replay(ctx, scripts, asJSON, junit, lc) }
 			return nil
 		},
@@ -94,6 +99,7 @@ sim/replay/README.md.`,
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
 	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
+	fs.StringVar(&lc.SIPListen, "sip-listen", "", "with --sip: the replay's own SIP UDP address (HOST:PORT), where serve's --trunk reaches the customers' numbers (default: any port)")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }

@@ -1,7 +1,9 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
 // gives it), their phones and the callers through SIP (sipgo), web chat
-// customers through the web chat's WebSocket, and it
+// customers through the web chat's WebSocket, callbacks through the REST
+// API as the CRM does, customers' softphones and numbers on its SIP user
+// agent (phones.go), and it
 // watches the CTI event stream of a monitor user (or, when the center
 // has none, the agents' own sessions) on the wall clock. It implements
 // replay.Center; sim/replay keeps no network code.
@@ -42,6 +44,11 @@ type Config struct {
 	Slack time.Duration
 	// Getenv reads a monitor's token_env (os.Getenv when nil).
 	Getenv func(string) string
+	// SIPListen is the replay's own SIP UDP address (host:port), where
+	// the switch reaches the customers' phones: serve's --trunk points at
+	// it for numbers. Empty: the local address facing the switch, any
+	// port.
+	SIPListen string
 }
 
 // Center is a running serve driven by a script. Play, QueueStats and
@@ -89,6 +96,10 @@ type Center struct {
 	convs      map[string]string // conversation id -> chat name
 	unbound    []string
 	boundChats map[string]bool
+
+	// The callbacks the script requests and the customers' phones.
+	callbacks      *callbackSide
+	customerPhones map[string]*customerPhone
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -168,6 +179,11 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 		}
 		c.watcher = w
 	}
+	if err := c.openCallbacks(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.openPhones()
 	if cfg.SIP != "" {
 		if err := c.openSIP(); err != nil {
 			c.Close()
@@ -252,9 +268,14 @@ func (c *Center) openSIP() error {
 	}
 	local := probe.LocalAddr().(*net.UDPAddr).IP.String()
 	_ = probe.Close()
-	if c.sipConn, err = net.ListenPacket("udp", net.JoinHostPort(local, "0")); err != nil {
+	listen := net.JoinHostPort(local, "0")
+	if c.cfg.SIPListen != "" {
+		listen = c.cfg.SIPListen
+	}
+	if c.sipConn, err = net.ListenPacket("udp", listen); err != nil {
 		return fmt.Errorf("live: sip: %w", err)
 	}
+	local = c.sipConn.LocalAddr().(*net.UDPAddr).IP.String()
 	c.host = local
 	c.port = c.sipConn.LocalAddr().(*net.UDPAddr).Port
 	if c.ua, err = sipgo.NewUA(sipgo.WithUserAgent("ccswitch-replay"), sipgo.WithUserAgentHostname(local)); err != nil {
@@ -285,6 +306,9 @@ func (c *Center) openSIP() error {
 // onInvite: the switch rings an agent's phone. It rings until the script
 // answers or rejects, or the switch gives up (CANCEL).
 func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if c.customerInvite(req, tx) {
+		return
+	}
 	a := c.phoneNumbers[req.Recipient.User]
 	c.mu.Lock()
 	registered := a != nil && a.phone
@@ -314,22 +338,28 @@ func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // register registers agent a's phone (its number, digest with its
 // password) at the switch, for expires seconds.
 func (c *Center) register(ctx context.Context, a *agent, expires int) error {
+	return c.registerUser(ctx, a.number, a.password, expires)
+}
+
+// registerUser registers SIP user (digest with password) at the switch
+// on the replay's address, for expires seconds (0: unregisters).
+func (c *Center) registerUser(ctx context.Context, user, password string, expires int) error {
 	to := c.switchURI
-	to.User = a.number
+	to.User = user
 	req := sip.NewRequest(sip.REGISTER, to)
-	req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@%s>", a.number, net.JoinHostPort(c.host, strconv.Itoa(c.port)))))
+	req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@%s>", user, net.JoinHostPort(c.host, strconv.Itoa(c.port)))))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := c.cli.Do(rctx, req, sipgo.ClientRequestRegisterBuild)
 	if err == nil && (res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired) {
-		res, err = c.cli.DoDigestAuth(rctx, req, res, sipgo.DigestAuth{Username: a.number, Password: a.password})
+		res, err = c.cli.DoDigestAuth(rctx, req, res, sipgo.DigestAuth{Username: user, Password: password})
 	}
 	if err != nil {
-		return fmt.Errorf("phone %s: REGISTER: %w", a.number, err)
+		return fmt.Errorf("phone %s: REGISTER: %w", user, err)
 	}
 	if res.StatusCode != sip.StatusOK {
-		return fmt.Errorf("phone %s: REGISTER: %d %s", a.number, res.StatusCode, res.Reason)
+		return fmt.Errorf("phone %s: REGISTER: %d %s", user, res.StatusCode, res.Reason)
 	}
 	return nil
 }
@@ -357,6 +387,9 @@ func (c *Center) Play(actions []replay.Action, end time.Duration, failed func(a 
 		}
 	}
 	c.sleepUntil(end + c.cfg.Slack)
+	if err := c.collectCallbacks(); err != nil {
+		failed(&replay.Action{Index: -1, At: end}, err)
+	}
 	c.mu.Lock()
 	c.over = true // the record is the runner's now
 	late := c.late
@@ -419,8 +452,12 @@ func (c *Center) onMessage(m cti.Message, a *agent) {
 	if m.ConnID != 0 {
 		name, ok := c.names[m.ConnID]
 		if !ok {
-			if cid, has := m.UserData.Get("sip_call_id"); has {
+			cid, isCall := m.UserData.Get("sip_call_id")
+			if isCall {
 				name, ok = c.callIDs[cid]
+			}
+			if cbID, has := m.UserData.Get("callback_id"); has && !ok {
+				name, ok = c.callbackName(cbID)
 			} else if conv, has := m.UserData.Get("conversation"); has {
 				if name, ok = c.convs[conv]; !ok && len(c.unbound) > 0 {
 					name, ok = c.unbound[len(c.unbound)-1], true
@@ -479,6 +516,10 @@ func (c *Center) do(a *replay.Action) error {
 		return c.call(ctx, a)
 	case replay.ChatAction:
 		return c.chat(ctx, a)
+	case replay.CallbackAction:
+		return c.requestCallback(ctx, a)
+	case replay.PhoneAction:
+		return c.phoneDo(ctx, a)
 	}
 	return fmt.Errorf("--live cannot replay this action yet")
 }
@@ -799,6 +840,9 @@ func (c *Center) Close() {
 			}
 		default:
 		}
+	}
+	if c.ua != nil {
+		c.unregisterPhones(ctx)
 	}
 	for _, a := range c.agents {
 		if a.phone {
