@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/ccswitch/ccswitch/internal/cctest"
 	"github.com/ccswitch/ccswitch/internal/xmpptest"
 	"github.com/ccswitch/ccswitch/sim/replay"
 )
@@ -25,6 +28,7 @@ func TestReplayExamplesLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays each example on the wall clock")
 	}
+	t.Parallel()
 	paths, err := filepath.Glob("../../examples/replay/*.yaml")
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no examples: %v", err)
@@ -45,6 +49,45 @@ func TestReplayExamplesLive(t *testing.T) {
 			}
 			t.Log(lastLine(out))
 		})
+	}
+}
+
+// wrongCopy writes a copy of examples/replay/example with from replaced
+// by to (once; the example must hold it), its center named by an
+// absolute path.
+func wrongCopy(t *testing.T, example, from, to string) string {
+	t.Helper()
+	path := filepath.Join("../../examples/replay", example)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), from) != 1 {
+		t.Fatalf("%s holds %q %d times, want once", example, from, strings.Count(string(data), from))
+	}
+	s, err := replay.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	center, err := filepath.Abs(s.CenterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`(?m)^center: .*$`).ReplaceAllLiteralString(strings.Replace(string(data), from, to, 1), "center: "+center)
+	return writeFile(t, example, body)
+}
+
+// expectFailure checks a replay of a wrong copy: exit 1, the output
+// holding each of want.
+func expectFailure(t *testing.T, out string, err error, want ...string) {
+	t.Helper()
+	if err == nil || !errors.Is(err, errExpectations) {
+		t.Errorf("err %v, want exit 1 (an expectation failed)", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
 	}
 }
 
@@ -76,9 +119,18 @@ func replayExampleLive(t *testing.T, path string, extra ...string) (string, erro
 	serve := []string{"serve", "--log-level", "warn", "--config", center.path,
 		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--store", filepath.Join(dir, "cc.db"),
 		"--ring-timeout", s.RingTimeout.String()}
+	var listen string
+	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.PhoneAction }) {
+		// The customers' phones: serve's trunk reaches the replay.
+		listen = fmt.Sprintf("127.0.0.1:%d", cctest.FreeUDPPort(t))
+		serve = append(serve, "--trunk", listen)
+	}
 	lc := startServe(t, serve)
 	addrs := lc.m.center.Addrs()
 	args := []string{"replay", path, "--config", center.path, "--live", addrs.HTTP, "--sip", addrs.SIP}
+	if listen != "" {
+		args = append(args, "--sip-listen", listen)
+	}
 	if center.xmpp != nil {
 		args = append(args, "--xmpp", center.xmpp.C2SAddr, "--xmpp-passwords", center.passwords)
 	}
