@@ -43,14 +43,22 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.
 --live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
 (a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
 their SIP phones and the callers through --sip SIP-ADDR, web chat customers
-through HTTP-ADDR/chat/ws. Expectations are checked on the CTI event stream
+through HTTP-ADDR/chat/ws, XMPP chat customers (and their presence) through
+--xmpp HOST:PORT, the client port of the XMPP server serve joins as its
+im.networks.xmpp component: each customer logs in there as the JID the script
+gives (plain TCP, no TLS: a server on loopback or a test server) with its
+password from --xmpp-passwords FILE (one "JID PASSWORD" per line, "*" as the JID
+for every other; passwords are never taken on the command line), and writes to
+support@ the center's first XMPP domain. Expectations are checked on the CTI event stream
 of the center's monitor user (its token_env or token_file read as serve
 does), each within stretched by --slack. What --live covers and refuses:
 sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
-  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060`,
+  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060
+  ccswitch replay examples/replay/chat-routing.yaml --config center.yaml --live 127.0.0.1:8080 \
+    --xmpp 127.0.0.1:5222 --xmpp-passwords customers.passwords`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("replay: want one or more script files (see 'ccswitch replay --help')")
@@ -81,8 +89,13 @@ sim/replay/README.md.`,
 			if len(errs) > 0 {
 				return &usageError{errors.Join(errs...)}
 			}
-			if lc.HTTP == "" && lc.SIP != "" {
+			switch {
+			case lc.HTTP == "" && lc.SIP != "":
 				return usagef("replay: --sip needs --live")
+			case lc.HTTP == "" && lc.XMPP != "":
+				return usagef("replay: --xmpp needs --live")
+			case lc.XMPP == "" && lc.XMPPPasswords != "":
+				return usagef("replay: --xmpp-passwords needs --xmpp")
 			}
 			m.run = func(ctx context.Context) error { return m.replay(ctx, scripts, asJSON, junit, lc) }
 			return nil
@@ -94,6 +107,8 @@ sim/replay/README.md.`,
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
 	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
+	fs.StringVar(&lc.XMPP, "xmpp", "", "with --live: the XMPP server's client address (HOST:PORT) where the script's XMPP customers log in")
+	fs.StringVar(&lc.XMPPPasswords, "xmpp-passwords", "", "with --xmpp: the file of the customers' passwords (one 'JID PASSWORD' a line, '*' for every other JID)")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }
