@@ -158,7 +158,13 @@ func TestReplayLiveXMPP(t *testing.T) {
 			if _, err := desk.Expect(ctx, func(m cti.Message) bool {
 				return m.Event == cti.EventCustomerStatus && m.Customer == "1003" && m.Status == want
 			}); err != nil {
-				t.Fatalf("Carol never became %s: %v; events %+v", want, err, desk.Pending())
+				var seen []callback.Status
+				for _, m := range desk.Pending() {
+					if m.Event == cti.EventCustomerStatus {
+						seen = append(seen, m.Status)
+					}
+				}
+				t.Fatalf("Carol never became %s: %v; her statuses: %v", want, err, seen)
 			}
 		}
 	})
