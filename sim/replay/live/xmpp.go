@@ -186,8 +186,11 @@ func (x *xmppConn) handle(t xmlstream.TokenReadEncoder, start *xml.StartElement)
 			Body  string        `xml:"body"`
 			Error *stanza.Error `xml:"error"`
 		}
-		if err := xml.NewTokenDecoder(t).DecodeElement(&m, start); err != nil {
-			return nil // a malformed message is not the customer's business
+		// t holds what follows start: the decoder reads the whole element.
+		d := xml.NewTokenDecoder(xmlstream.MultiReader(xmlstream.Token(*start), t))
+		if err := d.Decode(&m); err != nil {
+			x.c.lateError(x.first, fmt.Errorf("customer %s: a message it received: %w", x.bare, err))
+			return nil
 		}
 		if !m.From.Bare().Equal(x.c.xmpp.center) {
 			return nil
