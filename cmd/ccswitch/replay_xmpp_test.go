@@ -169,3 +169,40 @@ func TestReplayLiveXMPP(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayLiveXMPPRefuses: --xmpp needs --live and --xmpp-passwords
+// needs --xmpp (exit 2); an XMPP chat without --xmpp, or against a center
+// with no XMPP network, is refused naming the script's line before
+// anything plays (exit 1). No XMPP server is needed.
+func TestReplayLiveXMPPRefuses(t *testing.T) {
+	chat := writeFile(t, "chat.yaml", "center: "+mustAbs(t, "../../examples/im-center.yaml")+`
+script:
+  - {at: 0s, agent: ann, do: login_ready}
+  - {at: 1s, chat: k1, network: xmpp, from: alice@example.test, say: hi}
+expect:
+  - {chat: k1, hears: "hello", within: 5s}
+`)
+	passwords := writeFile(t, "pw", "* secret\n")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		usage bool
+		want  string
+	}{
+		{"xmpp without live", []string{"--xmpp", "127.0.0.1:5222"}, true, "replay: --xmpp needs --live"},
+		{"passwords without xmpp", []string{"--live", "127.0.0.1:1", "--xmpp-passwords", passwords}, true, "replay: --xmpp-passwords needs --xmpp"},
+		{"no xmpp", []string{"--live", "127.0.0.1:1"}, false,
+			"chat.yaml:4: script[1]: --live: chat k1 on network xmpp needs --xmpp HOST:PORT"},
+		{"no passwords", []string{"--live", "127.0.0.1:1", "--xmpp", "127.0.0.1:5222"}, false,
+			"chat.yaml:4: script[1]: --live: chat k1 on network xmpp needs --xmpp-passwords FILE"},
+		{"no xmpp network", []string{"--live", "127.0.0.1:1", "--xmpp", "127.0.0.1:5222", "--xmpp-passwords", passwords}, false,
+			"chat.yaml:4: script[1]: --live: chat k1 on network xmpp: the center"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runMain(t, append([]string{"replay", chat}, tc.args...)...)
+			if err == nil || errors.As(err, new(*usageError)) != tc.usage || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q (usage error: %v)", err, tc.want, tc.usage)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"mellium.im/sasl"
 	"mellium.im/xmlstream"
@@ -171,6 +172,7 @@ func (x *xmppConn) id() string { return "replay-" + strconv.FormatUint(x.nextID.
 
 // close ends the session: the closing stream tag, then the connection.
 func (x *xmppConn) close() {
+	_ = x.sess.Conn().SetWriteDeadline(time.Now().Add(2 * time.Second))
 	_ = x.sess.Close()
 	x.cancel()
 	_ = x.sess.Conn().Close()
