@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,23 +63,19 @@ type xmppConn struct {
 	version string
 }
 
-// xmppNeeded returns the first action of script s that needs the XMPP
-// side (a chat or presence on network xmpp), or nil.
-func xmppNeeded(s *replay.Script) *replay.Action {
-	for i := range s.Actions {
-		a := &s.Actions[i]
-		if (a.Kind == replay.ChatAction || a.Kind == replay.PresenceAction) && a.Network == "xmpp" {
-			return a
-		}
-	}
-	return nil
+// needsXMPP reports whether script s has XMPP customers: a chat or a
+// presence on network xmpp.
+func needsXMPP(s *replay.Script) bool {
+	return slices.ContainsFunc(s.Actions, func(a replay.Action) bool {
+		return (a.Kind == replay.ChatAction || a.Kind == replay.PresenceAction) && a.Network == "xmpp"
+	})
 }
 
 // openXMPP prepares the XMPP side when script s needs it: the center's
 // domain, the passwords file, a password for every customer.
 func (c *Center) openXMPP() error {
 	s := c.s
-	if xmppNeeded(s) == nil {
+	if !needsXMPP(s) {
 		return nil
 	}
 	// refuseUnsupported checked --xmpp, --xmpp-passwords and the center's
