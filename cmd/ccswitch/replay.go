@@ -45,14 +45,22 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.
 their SIP phones and the callers through --sip SIP-ADDR, web chat customers
 through HTTP-ADDR/chat/ws, callbacks through HTTP-ADDR/api/callbacks, the
 customers' softphones and numbers on the replay's SIP address (--sip-listen,
-where serve's --trunk points). Expectations are checked on the CTI event stream
+where serve's --trunk points), XMPP chat customers (and their presence)
+through --xmpp HOST:PORT, the client port of the XMPP server serve joins as
+its im.networks.xmpp component: each customer logs in there as the JID the
+script gives (plain TCP, no TLS: a server on loopback or a test server) with
+its password from --xmpp-passwords FILE (one "JID PASSWORD" per line, "*" as
+the JID for every other; passwords are never taken on the command line), and
+writes to support@ the center's first XMPP domain. Expectations are checked on the CTI event stream
 of the center's monitor user (its token_env or token_file read as serve
 does), each within stretched by --slack. What --live covers and refuses:
 sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
-  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060`,
+  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060
+  ccswitch replay examples/replay/chat-routing.yaml --config center.yaml --live 127.0.0.1:8080 \
+    --xmpp 127.0.0.1:5222 --xmpp-passwords customers.passwords`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("replay: want one or more script files (see 'ccswitch replay --help')")
@@ -83,8 +91,13 @@ sim/replay/README.md.`,
 			if len(errs) > 0 {
 				return &usageError{errors.Join(errs...)}
 			}
-			if lc.HTTP == "" && lc.SIP != "" {
+			switch {
+			case lc.HTTP == "" && lc.SIP != "":
 				return usagef("replay: --sip needs --live")
+			case lc.HTTP == "" && lc.XMPP != "":
+				return usagef("replay: --xmpp needs --live")
+			case lc.XMPP == "" && lc.XMPPPasswords != "":
+				return usagef("replay: --xmpp-passwords needs --xmpp")
 			}
 			if lc.SIP == "" && lc.SIPListen != "" {
 				return usagef("replay: --sip-listen needs --sip")
@@ -100,6 +113,8 @@ sim/replay/README.md.`,
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
 	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
 	fs.StringVar(&lc.SIPListen, "sip-listen", "", "with --sip: the replay's own SIP UDP address (HOST:PORT), where serve's --trunk reaches the customers' numbers (default: any port)")
+	fs.StringVar(&lc.XMPP, "xmpp", "", "with --live: the XMPP server's client address (HOST:PORT) where the script's XMPP customers log in")
+	fs.StringVar(&lc.XMPPPasswords, "xmpp-passwords", "", "with --xmpp: the file of the customers' passwords (one 'JID PASSWORD' a line, '*' for every other JID)")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }

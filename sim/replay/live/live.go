@@ -1,9 +1,10 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
 // gives it), their phones and the callers through SIP (sipgo), web chat
-// customers through the web chat's WebSocket, callbacks through the REST
-// API as the CRM does, customers' softphones and numbers on its SIP user
-// agent (phones.go), and it
+// customers through the web chat's WebSocket, XMPP chat customers
+// through an XMPP server's client port (mellium.im/xmpp), callbacks
+// through the REST API as the CRM does, customers' softphones and
+// numbers on its SIP user agent (phones.go), and it
 // watches the CTI event stream of a monitor user (or, when the center
 // has none, the agents' own sessions) on the wall clock. It implements
 // replay.Center; sim/replay keeps no network code.
@@ -42,6 +43,13 @@ type Config struct {
 	// Slack stretches the end of the replay (the expectations' within
 	// are stretched by replay.Script.Slack).
 	Slack time.Duration
+	// XMPP is the client-to-server address (host:port) of the XMPP server
+	// where the script's XMPP customers log in; empty: the script may
+	// have no XMPP chats or presence.
+	XMPP string
+	// XMPPPasswords is the path of the customers' passwords file: one
+	// "JID PASSWORD" per line, "*" as the JID for every other.
+	XMPPPasswords string
 	// Getenv reads a monitor's token_env (os.Getenv when nil).
 	Getenv func(string) string
 	// SIPListen is the replay's own SIP UDP address (host:port), where
@@ -100,6 +108,7 @@ type Center struct {
 	// The callbacks the script requests and the customers' phones.
 	callbacks      *callbackSide
 	customerPhones map[string]*customerPhone
+	xmpp           *xmppSide // nil: the script has no XMPP customers
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -146,7 +155,7 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
-	if err := refuseUnsupported(s); err != nil {
+	if err := refuseUnsupported(s, cfg); err != nil {
 		return nil, err
 	}
 	c := &Center{s: s, rec: rec, cfg: cfg, agents: map[string]*agent{}, phoneNumbers: map[string]*agent{},
@@ -184,6 +193,10 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 		return nil, err
 	}
 	c.openPhones()
+	if err := c.openXMPP(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if cfg.SIP != "" {
 		if err := c.openSIP(); err != nil {
 			c.Close()
@@ -193,17 +206,26 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 	return c, nil
 }
 
-// refuseUnsupported names the first action live mode cannot do yet.
-func refuseUnsupported(s *replay.Script) error {
+// refuseUnsupported names the first action live mode cannot do yet, or
+// cannot do with cfg and the script's center.
+func refuseUnsupported(s *replay.Script, cfg Config) error {
 	for _, a := range s.Actions {
-		var what string
+		var what, needs string
 		switch a.Kind {
 		case replay.ChatAction:
-			if a.Network != "" && a.Network != "webchat" {
-				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat)"
+			switch a.Network {
+			case "", "webchat":
+			case "xmpp":
+				needs = xmppNeeds(s, cfg, "chat "+a.Chat+" on network xmpp")
+			default:
+				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat and xmpp)"
 			}
 		case replay.PresenceAction:
-			what = "presence"
+			if a.Network != "xmpp" {
+				what = "presence on network " + a.Network + " (only xmpp)"
+			} else {
+				needs = xmppNeeds(s, cfg, "presence of "+a.Presence)
+			}
 		case replay.RouterAction:
 			what = "external routers"
 		case replay.AgentAction:
@@ -215,8 +237,25 @@ func refuseUnsupported(s *replay.Script) error {
 		if what != "" {
 			return fmt.Errorf("%s:%d: script[%d]: --live cannot replay %s yet", s.Path, a.Line, a.Index, what)
 		}
+		if needs != "" {
+			return fmt.Errorf("%s:%d: script[%d]: --live: %s", s.Path, a.Line, a.Index, needs)
+		}
 	}
 	return nil
+}
+
+// xmppNeeds says what an XMPP customer's action (what) lacks: --xmpp,
+// --xmpp-passwords, an XMPP network in the center; "" when nothing.
+func xmppNeeds(s *replay.Script, cfg Config, what string) string {
+	switch {
+	case cfg.XMPP == "":
+		return what + " needs --xmpp HOST:PORT (the XMPP server's client address, where the customer logs in)"
+	case cfg.XMPPPasswords == "":
+		return what + " needs --xmpp-passwords FILE (the customers' account passwords)"
+	case s.Center == nil || s.Center.IM == nil || len(s.Center.IM.Networks.XMPP) == 0:
+		return what + ": the center " + s.CenterPath + " has no im.networks.xmpp (the customer writes to support@ its domain)"
+	}
+	return ""
 }
 
 // monitorToken reads the token of the center's first monitor user with a
@@ -520,6 +559,8 @@ func (c *Center) do(a *replay.Action) error {
 		return c.requestCallback(ctx, a)
 	case replay.PhoneAction:
 		return c.phoneDo(ctx, a)
+	case replay.PresenceAction:
+		return c.presence(ctx, a)
 	}
 	return fmt.Errorf("--live cannot replay this action yet")
 }
@@ -828,7 +869,8 @@ func (c *Center) AgentState(id string) (tserver.AgentState, error) {
 }
 
 // Close hangs up the calls still up, unregisters the phones, logs the
-// agents out and closes every session, then waits for its goroutines.
+// agents out and closes every session (CTI, SIP, XMPP), then waits for
+// its goroutines.
 func (c *Center) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -871,5 +913,6 @@ func (c *Center) Close() {
 	if c.sipConn != nil {
 		_ = c.sipConn.Close()
 	}
+	c.closeXMPP()
 	c.wg.Wait()
 }
