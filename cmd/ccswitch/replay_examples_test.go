@@ -92,7 +92,7 @@ func expectFailure(t *testing.T, out string, err error, want ...string) {
 }
 
 // notYetLive are the examples --live cannot replay yet.
-var notYetLive = map[string]bool{"blended": true, "chat-routing": true, "chat-waits": true, "overflow": true, "router": true}
+var notYetLive = map[string]bool{"blended": true, "chat-waits": true, "overflow": true, "router": true}
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

@@ -62,12 +62,25 @@ script:
   - {at: 1s, presence: carol@example.test, show: dnd}
 `
 
-// TestReplayLiveXMPP replays examples/replay/chat-routing.yaml as it is
-// against serve joined to a real Prosody: Alice logs in there with
-// mellium, answers the gateway's XEP-0092 query with her AliceChat 2.1,
-// talks to the bot and to Ann. A copy whose customer must hear what no
-// one says exits 1 with what she heard. A presence script makes Carol
-// away then busy, which an agent monitoring her sees over CTI.
+// TestReplayLiveXMPPWrongHears: a copy of examples/replay/chat-routing.yaml
+// whose customer must hear what no one says, replayed against serve
+// joined to a real Prosody (Alice logs in there with mellium and answers
+// the gateway's XEP-0092 query with her AliceChat 2.1), exits 1 with what
+// she heard. TestReplayExamplesLive replays the example itself.
+func TestReplayLiveXMPPWrongHears(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays on the wall clock")
+	}
+	t.Parallel()
+	p := wrongCopy(t, "chat-routing.yaml", `hears: "Ann: Let me look at your bill."`, `hears: "Ann: Let me look at your order."`)
+	out, err := replayExampleLive(t, p)
+	expectFailure(t, out, err, `FAIL k1 hears "Ann: Let me look at your order." within 25s`, "what k1 heard:",
+		`"Ann: Let me look at your bill."`, "11 met, 1 failed")
+}
+
+// TestReplayLiveXMPP: a presence script makes Carol, logged in over XMPP
+// with mellium, away then busy, which an agent monitoring her sees over
+// CTI.
 func TestReplayLiveXMPP(t *testing.T) {
 	srv := xmpptest.Prosody(t, xmpptest.Config{})
 	for user, password := range map[string]string{"alice": "alice-pw-1", "carol": "carol-pw-2"} {
@@ -87,53 +100,6 @@ func TestReplayLiveXMPP(t *testing.T) {
 			t.Fatal(err)
 		}
 		return lc
-	}
-	example, err := os.ReadFile("../../examples/replay/chat-routing.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range []struct {
-		name, from, to string
-		want           []string
-		fail           bool
-	}{
-		{name: "chat-routing", want: []string{"12 expectations: 12 met, 0 failed"}},
-		{name: "wrong hears", from: `hears: "Ann: Let me look at your bill."`, to: `hears: "Ann: Let me look at your order."`, fail: true,
-			want: []string{"end 62s", `FAIL k1 hears "Ann: Let me look at your order." within 25s`, "what k1 heard:", `"Ann: Let me look at your bill."`, "11 met, 1 failed"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if testing.Short() {
-				t.Skip("takes the script's two minutes")
-			}
-			lc := serve(t)
-			script := "../../examples/replay/chat-routing.yaml"
-			if tc.from != "" {
-				// The copy names the example's center by its absolute path.
-				body := strings.Replace(string(example), tc.from, tc.to, 1)
-				if body == string(example) {
-					t.Fatalf("chat-routing.yaml has no %q", tc.from)
-				}
-				// It ends soon after Ann's release (at 60 s), not at the
-				// example's two minutes.
-				body = strings.Replace(body, "center: ../im-center.yaml", "center: "+mustAbs(t, "../../examples/im-center.yaml")+"\nend: 62s", 1)
-				script = writeFile(t, "chat-routing.yaml", body)
-			}
-			start := time.Now()
-			out, _, err := runMain(t, "replay", script, "--config", center, "--live", lc.m.center.Addrs().HTTP,
-				"--xmpp", srv.C2SAddr, "--xmpp-passwords", passwords)
-			t.Logf("replayed in %v", time.Since(start).Round(time.Millisecond))
-			switch {
-			case tc.fail && (err == nil || !errors.Is(err, errExpectations)):
-				t.Errorf("err %v, want exit 1", err)
-			case !tc.fail && err != nil:
-				t.Errorf("err %v, want exit 0", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
-		})
 	}
 	t.Run("presence", func(t *testing.T) {
 		lc := serve(t)
