@@ -71,6 +71,8 @@ func (c *Center) chat(ctx context.Context, a *replay.Action) error {
 		switch a.Network {
 		case "webchat":
 			ch, err = c.openWebChat(ctx, a)
+		case "sip":
+			ch, err = c.openSIPChat(a)
 		default:
 			err = fmt.Errorf("--live cannot replay chats on network %s yet", a.Network)
 		}
