@@ -111,9 +111,9 @@ type lateError struct {
 type agent struct {
 	id, number, password string
 	cli                  *cti.Client
-	phone                bool     // it registered a phone (written under Center.mu)
-	ringing              []*offer // the phone's offers, oldest first (under Center.mu)
-	hand                 []held   // interactions at the agent, from its CTI events (under Center.mu)
+	phone                bool           // it registered a phone (written under Center.mu)
+	ringing              []*offer       // the phone's offers, oldest first (under Center.mu)
+	hand                 []held         // interactions at the agent, from its CTI events (under Center.mu)
 	auto                 *replay.Action // its auto_answer, nil when manual (under Center.mu)
 }
 
