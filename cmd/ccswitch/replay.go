@@ -41,12 +41,15 @@ file, line and field).
 changed center file). --junit FILE also writes JUnit XML for CI systems.
 
 --live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
-(a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
-their SIP phones and the callers through --sip SIP-ADDR, web chat customers
-through HTTP-ADDR/chat/ws. Expectations are checked on the CTI event stream
-of the center's monitor user (its token_env or token_file read as serve
-does), each within stretched by --slack. What --live covers and refuses:
-sim/replay/README.md.`,
+(a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti
+(auto_answer answers on the agent's phone or over CTI), their SIP phones, the
+callers and SIP MESSAGE chat customers through --sip SIP-ADDR, web chat
+customers through HTTP-ADDR/chat/ws, external routers through a CTI session
+of the center's router user. Expectations are checked on the CTI event
+stream of the center's monitor user, each within stretched by --slack. The
+monitor's and the router's tokens are read from their token_env or
+token_file, as serve does; a script with routers needs a router user. What
+--live covers and refuses: sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
@@ -93,7 +96,7 @@ sim/replay/README.md.`,
 	fs.BoolVar(&asJSON, "json", false, "print the machine-readable result")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
-	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
+	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls, agents' phones and SIP chats")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }
