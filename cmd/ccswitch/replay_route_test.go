@@ -228,3 +228,35 @@ func TestReplayLiveRouterNeedsUser(t *testing.T) {
 		t.Fatalf("err %v, want the router action refused by file:line", err)
 	}
 }
+
+// liveAutoAnswer: Cat's desktop answers a web chat 1 s after it rings
+// and releases it 2 s later (over CTI); after manual, the next chat
+// rings unanswered.
+const liveAutoAnswer = `center: CENTER
+end: 15s
+script:
+  - {at: 0s, agent: cat, do: login_ready}
+  - {at: 0s, agent: cat, do: auto_answer, answer_after: 1s, release_after: 2s}
+  - {at: 1s, chat: k1, network: webchat, from: visitor-1, client: "Firefox 128", say: ["hi", "agent"]}
+  - {at: 8s, agent: cat, do: manual}
+  - {at: 9s, chat: k2, network: webchat, from: visitor-2, client: "Firefox 128", say: ["hi", "agent"]}
+expect:
+  - {chat: k1, event: EventRinging, agent: cat, within: 4s}
+  - {chat: k1, event: EventEstablished, agent: cat, within: 5s}
+  - {chat: k1, event: EventReleased, agent: cat, within: 7s}
+  - {chat: k2, event: EventRinging, agent: cat, within: 4s}
+  - {never: {chat: k2, event: EventEstablished}}
+`
+
+// TestReplayLiveAutoAnswer replays auto_answer and manual over CTI
+// against the IM center in process.
+func TestReplayLiveAutoAnswer(t *testing.T) {
+	center := liveExampleCenter(t, "im-center.yaml", false, nil)
+	lc := startServe(t, []string{"serve", "--config", center, "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0",
+		"--log-level", "warn", "--store", filepath.Join(t.TempDir(), "cc.db")})
+	p := writeFile(t, "auto.yaml", strings.Replace(liveAutoAnswer, "CENTER", center, 1))
+	out, _, err := runMain(t, "replay", p, "--live", lc.m.center.Addrs().HTTP, "--slack", "1s")
+	if err != nil || !strings.Contains(out, "5 expectations: 5 met, 0 failed") {
+		t.Fatalf("err %v, want exit 0 with every expectation met:\n%s", err, out)
+	}
+}
