@@ -315,3 +315,46 @@ func ConfigHours(h *config.Hours) (Hours, error) {
 	}
 	return out, nil
 }
+
+// ConfigDirectory is the center file's customers (im.customers) with
+// their callback preferences, each target a device of the customer on
+// the listed network: the one conversion serve and replay share.
+func ConfigDirectory(f *config.File) (MemoryDirectory, error) {
+	dir := MemoryDirectory{}
+	if f.IM == nil {
+		return dir, nil
+	}
+	for _, cu := range f.IM.Customers {
+		c := Customer{Number: cu.Number, Name: cu.Name}
+		if p := cu.Callback; p != nil {
+			prefs := Preferences{ByStatus: map[Status][]Target{}, MaxAttempts: p.MaxAttempts, Pause: p.Pause.D()}
+			for _, st := range []struct {
+				status Status
+				media  []string
+			}{{Online, p.Online}, {Idle, p.Away}, {Offline, p.Offline}} {
+				targets := []Target{}
+				for _, m := range st.media {
+					for _, d := range cu.Devices {
+						if d.Network == m {
+							targets = append(targets, Target{Medium: Medium(m), Address: d.Address})
+						}
+					}
+				}
+				prefs.ByStatus[st.status] = targets
+			}
+			if h := p.Hours; h != nil {
+				hours, err := ConfigHours(h)
+				if err != nil {
+					return nil, fmt.Errorf("customer %s: %w", cu.Number, err)
+				}
+				prefs.Hours = hours
+			}
+			if err := prefs.Validate(); err != nil {
+				return nil, fmt.Errorf("customer %s: callback preferences: %w", cu.Number, err)
+			}
+			c.Prefs = prefs
+		}
+		dir[cu.Number] = c
+	}
+	return dir, nil
+}

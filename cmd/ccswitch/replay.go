@@ -45,15 +45,25 @@ changed center file). --junit FILE also writes JUnit XML for CI systems.
 (auto_answer answers on the agent's phone or over CTI), their SIP phones, the
 callers and SIP MESSAGE chat customers through --sip SIP-ADDR, web chat
 customers through HTTP-ADDR/chat/ws, external routers through a CTI session
-of the center's router user. Expectations are checked on the CTI event
-stream of the center's monitor user, each within stretched by --slack. The
-monitor's and the router's tokens are read from their token_env or
-token_file, as serve does; a script with routers needs a router user. What
---live covers and refuses: sim/replay/README.md.`,
+of the center's router user, callbacks through HTTP-ADDR/api/callbacks, the
+customers' softphones and numbers on the replay's SIP address (--sip-listen,
+where serve's --trunk points), XMPP chat customers (and their presence)
+through --xmpp HOST:PORT, the client port of the XMPP server serve joins as
+its im.networks.xmpp component: each customer logs in there as the JID the
+script gives (plain TCP, no TLS: a server on loopback or a test server) with
+its password from --xmpp-passwords FILE (one "JID PASSWORD" per line, "*" as
+the JID for every other; passwords are never taken on the command line), and
+writes to support@ the center's first XMPP domain. Expectations are checked
+on the CTI event stream of the center's monitor user, each within stretched
+by --slack. The monitor's and the router's tokens are read from their
+token_env or token_file, as serve does; a script with routers needs a router
+user. What --live covers and refuses: sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
-  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060`,
+  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060
+  ccswitch replay examples/replay/chat-routing.yaml --config center.yaml --live 127.0.0.1:8080 \
+    --xmpp 127.0.0.1:5222 --xmpp-passwords customers.passwords`,
 		Args: func(c *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("replay: want one or more script files (see 'ccswitch replay --help')")
@@ -84,8 +94,16 @@ token_file, as serve does; a script with routers needs a router user. What
 			if len(errs) > 0 {
 				return &usageError{errors.Join(errs...)}
 			}
-			if lc.HTTP == "" && lc.SIP != "" {
+			switch {
+			case lc.HTTP == "" && lc.SIP != "":
 				return usagef("replay: --sip needs --live")
+			case lc.HTTP == "" && lc.XMPP != "":
+				return usagef("replay: --xmpp needs --live")
+			case lc.XMPP == "" && lc.XMPPPasswords != "":
+				return usagef("replay: --xmpp-passwords needs --xmpp")
+			}
+			if lc.SIP == "" && lc.SIPListen != "" {
+				return usagef("replay: --sip-listen needs --sip")
 			}
 			m.run = func(ctx context.Context) error { return m.replay(ctx, scripts, asJSON, junit, lc) }
 			return nil
@@ -97,6 +115,9 @@ token_file, as serve does; a script with routers needs a router user. What
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
 	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls, agents' phones and SIP chats")
+	fs.StringVar(&lc.SIPListen, "sip-listen", "", "with --sip: the replay's own SIP UDP address (HOST:PORT), where serve's --trunk reaches the customers' numbers (default: any port)")
+	fs.StringVar(&lc.XMPP, "xmpp", "", "with --live: the XMPP server's client address (HOST:PORT) where the script's XMPP customers log in")
+	fs.StringVar(&lc.XMPPPasswords, "xmpp-passwords", "", "with --xmpp: the file of the customers' passwords (one 'JID PASSWORD' a line, '*' for every other JID)")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")
 	return c
 }

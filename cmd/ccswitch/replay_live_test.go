@@ -88,33 +88,18 @@ func TestReplayLive(t *testing.T) {
 	}
 }
 
-// TestReplayLiveExample replays examples/replay/ring-no-answer.yaml as it
-// is against serve with the same ring timeout: it takes its two minutes.
-func TestReplayLiveExample(t *testing.T) {
-	if testing.Short() {
-		t.Skip("takes the script's two minutes")
-	}
-	lc := startServe(t, []string{"serve", "--log-level", "warn", "--config", "../../examples/sip-center.yaml",
-		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--ring-timeout", "15s"})
-	addrs := lc.m.center.Addrs()
-	out, _, err := runMain(t, "replay", "../../examples/replay/ring-no-answer.yaml", "--live", addrs.HTTP, "--sip", addrs.SIP)
-	if err != nil || !strings.Contains(out, "8 expectations: 8 met, 0 failed") {
-		t.Fatalf("err %v, want exit 0:\n%s", err, out)
-	}
-}
-
 // TestReplayLiveRefuses: what --live cannot do yet is refused by name,
 // with the script's file and line, before anything is played.
 func TestReplayLiveRefuses(t *testing.T) {
 	p := writeFile(t, "chat.yaml", "center: "+mustAbs(t, "../../examples/im-center.yaml")+`
 script:
   - {at: 0s, agent: ann, do: login_ready}
-  - {at: 1s, chat: k1, network: xmpp, from: alice@example.test, say: hi}
+  - {at: 1s, chat: k1, network: sip, from: "sip:carol@example.test", say: hi}
 expect:
   - {chat: k1, hears: "hello", within: 5s}
 `)
 	_, _, err := runMain(t, "replay", p, "--live", "127.0.0.1:1")
-	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live cannot replay chats on network xmpp (chat k1; only webchat and sip) yet") {
+	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live: chat k1 on network sip needs the switch's SIP address (--sip)") {
 		t.Fatalf("err %v, want exit 1 naming the chat", err)
 	}
 	if _, _, err := runMain(t, "replay", p, "--sip", "127.0.0.1:5060"); !errors.As(err, new(*usageError)) {

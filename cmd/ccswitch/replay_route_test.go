@@ -125,10 +125,10 @@ type liveExampleCase struct {
 	fail           bool
 }
 
-// replayExampleLive replays examples/replay/SCRIPT against serve running
+// replayExampleOnCenter replays examples/replay/SCRIPT against serve running
 // in process on the example's center (liveExampleCenter), once per case,
 // the cases in parallel (each takes the script's wall-clock time).
-func replayExampleLive(t *testing.T, script, centerName string, router bool, change func(map[string]any), cases []liveExampleCase) {
+func replayExampleOnCenter(t *testing.T, script, centerName string, router bool, change func(map[string]any), cases []liveExampleCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,7 +183,7 @@ func TestReplayLiveOverflow(t *testing.T) {
 		t.Skip("takes the script's three minutes")
 	}
 	t.Parallel()
-	replayExampleLive(t, "overflow.yaml", "replay-center.yaml", false, voiceOnSIPPhones, []liveExampleCase{
+	replayExampleOnCenter(t, "overflow.yaml", "replay-center.yaml", false, voiceOnSIPPhones, []liveExampleCase{
 		{name: "as is", want: []string{"8 expectations: 8 met, 0 failed"}},
 	})
 }
@@ -198,7 +198,7 @@ func TestReplayLiveRouter(t *testing.T) {
 		t.Skip("takes the script's two minutes")
 	}
 	t.Parallel()
-	replayExampleLive(t, "router.yaml", "replay-center.yaml", true, voiceOnSIPPhones, []liveExampleCase{
+	replayExampleOnCenter(t, "router.yaml", "replay-center.yaml", true, voiceOnSIPPhones, []liveExampleCase{
 		{name: "as is", want: []string{"8 expectations: 8 met, 0 failed"}},
 		{name: "another target", from: `router: "5000", target: vip`, to: `router: "5000", target: backup`, fail: true,
 			want: []string{"FAIL c1 EventRouteUsed queue vip within 1s", "what happened to c1:", "EventRouteUsed queue backup"}},
@@ -214,7 +214,7 @@ func TestReplayLiveChatWaits(t *testing.T) {
 		t.Skip("takes the script's two and a half minutes")
 	}
 	t.Parallel()
-	replayExampleLive(t, "chat-waits.yaml", "im-center.yaml", false, nil, []liveExampleCase{
+	replayExampleOnCenter(t, "chat-waits.yaml", "im-center.yaml", false, nil, []liveExampleCase{
 		{name: "as is", want: []string{"10 expectations: 10 met, 0 failed"}},
 	})
 }

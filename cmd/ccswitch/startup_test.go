@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"github.com/ccswitch/ccswitch/internal/cctest"
 	"net"
 	"os"
@@ -29,6 +30,15 @@ func TestMain(m *testing.M) {
 		}
 		main()
 		os.Exit(0)
+	}
+	// The parallel tests here are the replays on the wall clock: they
+	// wait rather than compute, so they all run at once unless -parallel
+	// says otherwise.
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		_ = flag.Set("test.parallel", "16")
 	}
 	os.Exit(m.Run())
 }

@@ -87,7 +87,7 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 			cb.digits[q.Name] = rune(q.CallbackDigit[0])
 		}
 	}
-	dir, err := customerDirectory(f)
+	dir, err := callback.ConfigDirectory(f)
 	if err != nil {
 		return &ConfigError{err}
 	}
@@ -138,48 +138,6 @@ func (c *Center) openCallbacks(ctx context.Context) error {
 		return fmt.Errorf("live: store %s: %w", c.cfg.StorePath, err)
 	}
 	return nil
-}
-
-// customerDirectory is the center file's customers and their callback
-// preferences.
-func customerDirectory(f *config.File) (callback.MemoryDirectory, error) {
-	dir := callback.MemoryDirectory{}
-	if f.IM == nil {
-		return dir, nil
-	}
-	for _, cu := range f.IM.Customers {
-		c := callback.Customer{Number: cu.Number, Name: cu.Name}
-		if p := cu.Callback; p != nil {
-			prefs := callback.Preferences{ByStatus: map[callback.Status][]callback.Target{}, MaxAttempts: p.MaxAttempts, Pause: p.Pause.D()}
-			for _, st := range []struct {
-				status callback.Status
-				media  []string
-			}{{callback.Online, p.Online}, {callback.Idle, p.Away}, {callback.Offline, p.Offline}} {
-				targets := []callback.Target{}
-				for _, m := range st.media {
-					for _, d := range cu.Devices {
-						if d.Network == m {
-							targets = append(targets, callback.Target{Medium: callback.Medium(m), Address: d.Address})
-						}
-					}
-				}
-				prefs.ByStatus[st.status] = targets
-			}
-			if h := p.Hours; h != nil {
-				hours, err := callback.ConfigHours(h)
-				if err != nil {
-					return nil, fmt.Errorf("customer %s: %w", cu.Number, err)
-				}
-				prefs.Hours = hours
-			}
-			if err := prefs.Validate(); err != nil {
-				return nil, fmt.Errorf("customer %s: callback preferences: %w", cu.Number, err)
-			}
-			c.Prefs = prefs
-		}
-		dir[cu.Number] = c
-	}
-	return dir, nil
 }
 
 // Dial implements callback.Dialer. Agent first, the agent on the

@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -29,6 +30,9 @@ type Center interface {
 	QueueStats(queue string) (tserver.QueueStats, error)
 	// AgentState is an agent's state now.
 	AgentState(id string) (tserver.AgentState, error)
+	// CallbackState is the state of the script's callback name now
+	// (pending, dialing, done, failed, cancelled).
+	CallbackState(name string) (string, error)
 }
 
 // Observed is one CTI event as the replay saw it.
@@ -49,11 +53,33 @@ type Heard struct {
 	Text string
 }
 
-// Record is what happened during a replay: the CTI events and what chat
-// customers heard, in order.
+// Record is what happened during a replay: the CTI events, what chat
+// customers heard, the calls that rang customers' phones and how the
+// callbacks' attempts ended, each in order.
 type Record struct {
-	Events []Observed
-	Heard  []Heard
+	Events   []Observed
+	Heard    []Heard
+	Rings    []Ring
+	Attempts []AttemptEnded
+}
+
+// Ring is a call of the callback server that reached a customer's phone
+// (virtual: the dialer rang it; live: its INVITE arrived).
+type Ring struct {
+	At    time.Duration
+	Phone string // the softphone's user or the number
+	// Callback is the script's name of the callback that called ("" when
+	// not known).
+	Callback string
+}
+
+// AttemptEnded is an attempt of a callback with its result.
+type AttemptEnded struct {
+	At       time.Duration // when the result came
+	Callback string        // the script's name
+	Medium   string        // sip or phone
+	Target   string
+	Result   string
 }
 
 // Virtual is the virtual center: the real tserver (with the switch's
@@ -84,6 +110,8 @@ type Virtual struct {
 	routers            map[string]*router
 	agents             map[string]*tserver.Agent
 	failed             func(a *Action, err error)
+	// cb is the callback server and the customers' phones.
+	cb *virtualCallbacks
 }
 
 var (
@@ -127,7 +155,7 @@ const (
 // NewVirtual builds the virtual center for script s, reporting to rec.
 func NewVirtual(s *Script, rec *Record) (*Virtual, error) {
 	v := &Virtual{
-		script: s, rec: rec, clk: clock.NewVirtual(clock.Epoch),
+		script: s, rec: rec, clk: clock.NewVirtual(cmp.Or(s.Start, clock.Epoch)),
 		nets: map[string]*network{}, conns: map[pbx.ConnID]string{}, byName: map[string]pbx.ConnID{},
 		conversations: map[string]string{}, desks: map[string]*desk{}, chats: map[string]*chatter{},
 		customers: map[imgw.Address]*chatter{},
@@ -145,11 +173,14 @@ func NewVirtual(s *Script, rec *Record) (*Virtual, error) {
 		v.desks[a.ID] = &desk{}
 	}
 	ts.Subscribe(v.onEvent)
+	if v.cb, err = newVirtualCallbacks(v); err != nil {
+		return nil, fmt.Errorf("replay: %s: %w", s.CenterPath, err)
+	}
 	if s.Center.IM != nil {
 		store := imgw.NewMemoryStore()
 		seedStore(store, s.Center.IM)
 		v.gw, err = imgw.New(imgw.Config{Clock: v.clk, TServer: ts, Center: s.Center, Desk: nopDesk{}, Log: zerolog.Nop(),
-			Customers: store, Journal: store})
+			Customers: store, Journal: chatJournal{store, v.cb}})
 		if err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", s.CenterPath, err)
 		}
@@ -258,6 +289,9 @@ func (v *Virtual) AgentState(id string) (tserver.AgentState, error) {
 	return a.State(), nil
 }
 
+// CallbackState implements Center.
+func (v *Virtual) CallbackState(name string) (string, error) { return v.cb.state(name) }
+
 func (v *Virtual) do(a *Action) error {
 	switch a.Kind {
 	case AgentAction:
@@ -292,6 +326,10 @@ func (v *Virtual) do(a *Action) error {
 		}
 		v.handle("", imgw.Inbound{Kind: imgw.Presence, From: imgw.Address{Network: n.name, User: a.Presence, Device: "replay"}, Presence: p})
 		return nil
+	case CallbackAction:
+		return v.cb.request(a)
+	case PhoneAction:
+		return v.cb.phoneDo(a)
 	case RouterAction:
 		if r := v.routers[a.Router]; r != nil {
 			r.unregister()
@@ -413,7 +451,9 @@ func (v *Virtual) onEvent(e tserver.Event) {
 	if e.ConnID != 0 {
 		name, ok := v.conns[e.ConnID]
 		if !ok {
-			if conv, has := e.UserData.Get("conversation"); e.Media == pbx.IM && has {
+			if cbID, has := e.UserData.Get(tserver.CallbackIDKey); e.Media == pbx.Callback && has {
+				name, ok = v.cb.nameOf(cbID)
+			} else if conv, has := e.UserData.Get("conversation"); e.Media == pbx.IM && has {
 				if name, ok = v.conversations[conv]; !ok && v.chatting != "" {
 					name, ok = v.chatting, true
 					v.conversations[conv] = name

@@ -92,7 +92,7 @@ func parse(name string, data []byte, center *config.File, open func(string) (*co
 		l.errorf(root, "", "want a mapping with center, script and expect")
 		return nil, l.err()
 	}
-	fields := l.fields(root, "", "center", "ring_timeout", "end", "seed", "script", "expect")
+	fields := l.fields(root, "", "center", "ring_timeout", "end", "seed", "start", "script", "expect")
 	if n := fields["center"]; n != nil {
 		l.s.CenterPath = l.str(n, "center")
 	}
@@ -127,6 +127,13 @@ func parse(name string, data []byte, center *config.File, open func(string) (*co
 			l.errorf(n, "seed", "want a whole number >= 0, got %q", n.Value)
 		}
 		l.s.Seed = v
+	}
+	if n := fields["start"]; n != nil {
+		t, err := time.Parse(time.RFC3339, l.str(n, "start"))
+		if err != nil {
+			l.errorf(n, "start", "bad start %q (want a time such as 2026-01-05T15:00:00Z)", n.Value)
+		}
+		l.s.Start = t
 	}
 	if n := fields["script"]; n == nil {
 		l.errorf(root, "script", "no script (a list of actions)")
@@ -163,10 +170,11 @@ func parse(name string, data []byte, center *config.File, open func(string) (*co
 
 // interaction is what the loader knows of a call or chat of the script.
 type interaction struct {
-	chat    bool
-	at      time.Duration // when its first action starts it
-	network string
-	from    string
+	chat     bool
+	callback bool
+	at       time.Duration // when its first action starts it
+	network  string
+	from     string
 }
 
 // loader collects the errors of one script.
@@ -175,16 +183,19 @@ type loader struct {
 	s    *Script
 	errs []*config.Error
 
-	agents      map[string]config.Agent // by id
-	numbers     map[string]string       // number -> agent id
-	queues      map[string]config.Queue // by name
-	queueNumber map[string]string       // number -> queue name
-	routePoints map[string]string       // number -> queue name
-	skills      map[string]bool
-	started     map[string]*interaction
-	customers   map[customerAt]string // chats by customer and start
-	refs        []reference           // agents' interactions, checked once every action is read
-	lastNetwork map[string]string     // customer address -> network of its last chat
+	agents         map[string]config.Agent // by id
+	numbers        map[string]string       // number -> agent id
+	queues         map[string]config.Queue // by name
+	queueNumber    map[string]string       // number -> queue name
+	routePoints    map[string]string       // number -> queue name
+	skills         map[string]bool
+	started        map[string]*interaction
+	customers      map[customerAt]string // chats by customer and start
+	refs           []reference           // agents' interactions, checked once every action is read
+	lastNetwork    map[string]string     // customer address -> network of its last chat
+	customerNos    map[string]bool       // the center's customer numbers
+	softphones     map[string]string     // SIP softphone user -> its customer
+	customerPhones map[string]bool       // the customers' phone numbers
 }
 
 // reference is an agent action's interaction, anywhere in the script.
@@ -224,6 +235,20 @@ func (l *loader) index() {
 	}
 	for _, rp := range c.RoutePoints {
 		l.routePoints[rp.Number] = rp.Queue
+	}
+	l.customerNos, l.softphones, l.customerPhones = map[string]bool{}, map[string]string{}, map[string]bool{}
+	if c.IM != nil {
+		for _, cu := range c.IM.Customers {
+			l.customerNos[cu.Number] = true
+			for _, d := range cu.Devices {
+				switch d.Network {
+				case config.DeviceSIP:
+					l.softphones[d.Address] = cu.Number
+				case config.DevicePhone:
+					l.customerPhones[d.Address] = true
+				}
+			}
+		}
 	}
 }
 
@@ -372,23 +397,24 @@ func (l *loader) action(n *yaml.Node, i int) {
 	}
 	a := Action{Index: i, Line: n.Line}
 	f := l.fields(n, at, "at", "agent", "do", "reason", "target", "interaction", "answer_after", "release_after",
-		"call", "from", "to", "priority", "chat", "network", "client", "say", "presence", "show", "router", "after")
+		"call", "from", "to", "priority", "chat", "network", "client", "say", "presence", "show", "router", "after",
+		"callback", "customer", "number", "queue", "mode", "phone")
 	if t := f["at"]; t == nil {
 		l.errorf(n, at+".at", "no time (at: 1s)")
 	} else if d, ok := l.duration(t, at+".at"); ok {
 		a.At = d
 	}
 	var who []string
-	for _, k := range []string{"agent", "call", "chat", "presence", "router"} {
+	for _, k := range []string{"agent", "call", "chat", "presence", "router", "callback", "phone"} {
 		if f[k] != nil {
 			who = append(who, k)
 		}
 	}
 	if len(who) != 1 {
 		if len(who) == 0 {
-			l.errorf(n, at, "unknown action: name one of agent, call, chat, presence or router")
+			l.errorf(n, at, "unknown action: name one of agent, call, chat, presence, router, callback or phone")
 		} else {
-			l.errorf(n, at, "one action names one of agent, call, chat, presence or router, not %s", strings.Join(who, " and "))
+			l.errorf(n, at, "one action names one of agent, call, chat, presence, router, callback or phone, not %s", strings.Join(who, " and "))
 		}
 		return
 	}
@@ -438,6 +464,16 @@ func (l *loader) action(n *yaml.Node, i int) {
 		if a.Network == "" {
 			a.Network = cmp.Or(l.lastNetwork[a.Presence], "xmpp")
 		}
+	case "callback":
+		a.Kind = CallbackAction
+		only("callback", "customer", "number", "queue", "mode")
+		a.Callback, a.Customer, a.Number, a.Queue, a.Mode = str("callback"), str("customer"), str("number"), str("queue"), str("mode")
+		l.callbackAction(&a, f, at)
+	case "phone":
+		a.Kind = PhoneAction
+		only("phone", "do", "answer_after")
+		a.Phone = str("phone")
+		l.phoneAction(&a, f, at)
 	case "router":
 		a.Kind = RouterAction
 		only("router", "do", "target", "after")
@@ -699,7 +735,8 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 		return
 	}
 	e := Expectation{Index: i, Line: n.Line}
-	f := l.fields(n, at, "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "within", "never", "at_end")
+	f := l.fields(n, at, "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "within", "never", "at_end",
+		"callback", "phone", "rings", "medium", "result")
 	switch {
 	case f["never"] != nil:
 		e.Kind = ExpectNever
@@ -713,7 +750,11 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 			l.errorf(inner, at+".never", "want a mapping such as {event: EventRinging, agent: 1002}")
 			return
 		}
-		g := l.fields(inner, at+".never", "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears")
+		g := l.fields(inner, at+".never", "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "callback", "phone")
+		if g["phone"] != nil {
+			e.Match = l.phoneMatch(g, at+".never")
+			break
+		}
 		e.Match = l.match(inner, g, at+".never")
 	case f["at_end"] != nil:
 		for k, v := range f {
@@ -722,10 +763,27 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 			}
 		}
 		l.atEnd(f["at_end"], at+".at_end", &e)
+	case f["phone"] != nil:
+		e.Kind = ExpectRings
+		e.Match = l.phoneMatch(f, at)
+		if r := f["rings"]; r == nil || r.Value != "true" {
+			l.errorf(cmp.Or(r, f["phone"]), at+".rings", "a phone's expectation says rings: true (use never for a phone that must not ring)")
+		}
+		if w := f["within"]; w != nil {
+			e.Within, e.HasWithin = l.duration(w, at+".within")
+		}
+	case f["callback"] != nil && (f["result"] != nil || f["medium"] != nil):
+		e.Kind = ExpectAttempt
+		l.attemptExpectation(f, at, &e)
 	default:
-		if f["call"] == nil && f["chat"] == nil {
-			l.errorf(n, at, "unknown expectation: name a call or chat, or use never or at_end")
+		if f["call"] == nil && f["chat"] == nil && f["callback"] == nil {
+			l.errorf(n, at, "unknown expectation: name a call, chat, callback or phone, or use never or at_end")
 			return
+		}
+		for _, k := range []string{"rings", "medium", "result"} {
+			if f[k] != nil {
+				l.errorf(f[k], at+"."+k, "%s does not go with an event", k)
+			}
 		}
 		e.Match = l.match(n, f, at)
 		e.Kind = ExpectEvent
@@ -743,11 +801,18 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 func (l *loader) match(n *yaml.Node, f map[string]*yaml.Node, at string) Match {
 	var m Match
 	switch {
+	case f["callback"] != nil && (f["call"] != nil || f["chat"] != nil):
+		l.errorf(f["callback"], at+".callback", "name a call, a chat or a callback, one of them")
+	case f["callback"] != nil:
+		m.Interaction, m.Callback = l.str(f["callback"], at+".callback"), true
+		if it := l.started[m.Interaction]; it == nil || !it.callback {
+			l.errorf(f["callback"], at+".callback", "no callback %s in the script", m.Interaction)
+		}
 	case f["call"] != nil && f["chat"] != nil:
 		l.errorf(f["chat"], at+".chat", "name a call or a chat, not both")
 	case f["call"] != nil:
 		m.Interaction = l.str(f["call"], at+".call")
-		if it := l.started[m.Interaction]; it == nil || it.chat {
+		if it := l.started[m.Interaction]; it == nil || it.chat || it.callback {
 			l.errorf(f["call"], at+".call", "no call %s in the script", m.Interaction)
 		}
 	case f["chat"] != nil:
@@ -831,8 +896,11 @@ func (l *loader) atEnd(n *yaml.Node, at string, e *Expectation) {
 		l.errorf(n, at, "want a mapping such as {queue: support, offered: 1, answered: 1}")
 		return
 	}
-	f := l.fields(n, at, append([]string{"queue", "agent", "state"}, queueCounts...)...)
+	f := l.fields(n, at, append([]string{"queue", "agent", "callback", "state"}, queueCounts...)...)
 	switch {
+	case f["callback"] != nil && f["queue"] == nil && f["agent"] == nil:
+		// (With a queue, callback is the queue's count.)
+		l.callbackAtEnd(n, f, at, e)
 	case f["queue"] != nil && f["agent"] == nil:
 		e.Kind = ExpectQueue
 		e.Queue = l.str(f["queue"], at+".queue")
@@ -875,7 +943,7 @@ func (l *loader) atEnd(n *yaml.Node, at string, e *Expectation) {
 		}
 		l.errorf(f["state"], at+".state", "unknown state %q (want logged_out, not_ready, ready, reserved, busy or after_call_work)", name)
 	default:
-		l.errorf(n, at, "at_end checks a queue or an agent")
+		l.errorf(n, at, "at_end checks a queue, an agent or a callback")
 	}
 }
 
@@ -890,6 +958,8 @@ func (l *loader) settleEnd(given *yaml.Node) {
 	for _, e := range l.s.Expect {
 		if it := l.started[e.Match.Interaction]; it != nil && e.HasWithin {
 			reach = max(reach, it.at+e.Within)
+		} else if e.HasWithin {
+			reach = max(reach, e.Within) // a phone's rings, since the start
 		}
 	}
 	switch {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -131,6 +132,23 @@ func TestReplayWrongExpectationsFail(t *testing.T) {
 		{"an agent's state", "chat-waits.yaml",
 			"{at_end: {agent: cat, state: busy}}", "{at_end: {agent: cat, state: ready}}",
 			[]string{"FAIL at_end agent cat ready: busy, want ready", "the last events of agent cat:"}},
+		{"another device", "callback-presence.yaml",
+			`{phone: "+15550003", rings: true, callback: cb2, within: 5s}`, `{phone: "7003", rings: true, callback: cb2, within: 5s}`,
+			[]string{"FAIL phone 7003 rings for cb2 within 5s: never came by the end (35s)", "the customers' phones rang:",
+				"20s  phone +15550003 for cb2", "22s  cb2 by phone to +15550003: answered"}},
+		{"a shorter within for a ring", "callback-presence.yaml",
+			`{phone: "7003", rings: true, callback: cb1, within: 5s}`, `{phone: "7003", rings: true, callback: cb1, within: 1s}`,
+			[]string{"FAIL phone 7003 rings for cb1 within 1s: came too late: at 3s (+2s after cb1 was requested), want within 1s",
+				"3s  phone 7003 for cb1", "EventEstablished agent agent-01 (1001) queue support-callback"}},
+		{"a wrong result", "callback-presence.yaml",
+			"{callback: cb1, medium: sip, result: answered, within: 10s}", "{callback: cb1, medium: sip, result: busy, within: 10s}",
+			[]string{"FAIL cb1 by sip busy within 10s: never came by the end", "5s  cb1 by sip to 7003: answered"}},
+		{"a phone that rings", "callback-presence.yaml",
+			`{never: {phone: "7003", callback: cb2}}`, `{never: {phone: "7003", callback: cb1}}`,
+			[]string{"FAIL never phone 7003 rings for cb1: happened at 3s: phone 7003 rang for cb1", "got:      phone 7003 rang for cb1 at 3s"}},
+		{"a callback's state", "callback-presence.yaml",
+			"{at_end: {callback: cb2, state: done}}", "{at_end: {callback: cb2, state: failed}}",
+			[]string{"FAIL at_end callback cb2 failed: done, want failed", "expected: callback cb2 failed at the end", "got:      done"}},
 		{"another queue at the route point", "router.yaml",
 			"{call: c1, event: EventRouteUsed, queue: vip, within: 1s}", "{call: c1, event: EventRouteUsed, queue: sales, within: 1s}",
 			[]string{"FAIL c1 EventRouteUsed queue sales within 1s", "EventRouteUsed queue vip"}},
@@ -151,7 +169,7 @@ func TestReplayWrongExpectationsFail(t *testing.T) {
 				}
 			}
 			for _, o := range res.Expectations {
-				if !o.Met && len(o.Events) == 0 && len(o.Heard) == 0 {
+				if !o.Met && len(o.Events) == 0 && len(o.Heard) == 0 && len(o.Rings) == 0 && len(o.Attempts) == 0 {
 					t.Errorf("the failure of %s has no events for tools", o.Expect)
 				}
 			}
@@ -177,7 +195,7 @@ func TestReplayBrokenScripts(t *testing.T) {
 		want         []string
 	}{
 		{"unknown action", "script:\n  - {at: 1s, dance: tango}\n",
-			[]string{`s.yaml:2:14: script[0].dance: unknown field "dance"`, "s.yaml:2:5: script[0]: unknown action: name one of agent, call, chat, presence or router"}},
+			[]string{`s.yaml:2:14: script[0].dance: unknown field "dance"`, "s.yaml:2:5: script[0]: unknown action: name one of agent, call, chat, presence, router, callback or phone"}},
 		{"unknown do", "script:\n  - {at: 1s, agent: 1001, do: dance}\n",
 			[]string{`s.yaml:2:31: script[0].do: unknown action "dance" (want one of login_ready`}},
 		{"bad time", "script:\n  - {at: 0s, agent: 1001, do: login_ready}\n  - {at: 1x, call: c1, to: \"6000\"}\n",
@@ -197,6 +215,65 @@ func TestReplayBrokenScripts(t *testing.T) {
 			[]string{`expect[0].whithin: unknown field "whithin"`}},
 		{"syntax", "script:\n  - {at: 0s, call: c1\n",
 			[]string{"s.yaml:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("s.yaml", []byte(tc.script), center)
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("got %v, want a *LoadError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("the error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReplayBrokenCallbackScripts: callbacks and customers' phones that
+// cannot be played are errors naming file, line and field.
+func TestReplayBrokenCallbackScripts(t *testing.T) {
+	center, err := config.Load(filepath.Join(examples, "..", "callback-center.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, script string
+		want         []string
+	}{
+		{"unknown customer", "script:\n  - {at: 1s, callback: cb1, customer: C9999, queue: support}\n",
+			[]string{"s.yaml:2:39: script[0].customer: no customer C9999 in the center"}},
+		{"customer and number", "script:\n  - {at: 1s, callback: cb1, customer: C1001, number: \"+1555\", queue: support}\n",
+			[]string{"s.yaml:2:54: script[0].number: a callback calls back a customer or a number, not both"}},
+		{"neither", "script:\n  - {at: 1s, callback: cb1, queue: support}\n",
+			[]string{"s.yaml:2:24: script[0].customer: a callback needs customer"}},
+		{"a queue without callbacks", "script:\n  - {at: 1s, callback: cb1, number: \"+1555\", queue: nowhere}\n",
+			[]string{"s.yaml:2:53: script[0].queue: no queue nowhere taking callbacks"}},
+		{"bad mode", "script:\n  - {at: 1s, callback: cb1, number: \"+1555\", queue: support, mode: now}\n",
+			[]string{`s.yaml:2:68: script[0].mode: unknown mode "now" (want agent_first or customer_first)`}},
+		{"bad number", "script:\n  - {at: 1s, callback: cb1, number: call-me, queue: support}\n",
+			[]string{`s.yaml:2:37: script[0].number: bad number "call-me"`}},
+		{"unknown phone", "script:\n  - {at: 0s, phone: alice, do: register}\n",
+			[]string{"s.yaml:2:21: script[0].phone: no phone alice: want a SIP softphone of the center's customers"}},
+		{"a number registers", "script:\n  - {at: 0s, phone: \"+15550001\", do: register}\n",
+			[]string{"s.yaml:2:38: script[0].do: +15550001 is a number, not a softphone"}},
+		{"unknown phone action", "script:\n  - {at: 0s, phone: \"7001\", do: dial}\n",
+			[]string{`s.yaml:2:33: script[0].do: unknown phone action "dial"`}},
+		{"answer_after on answer", "script:\n  - {at: 0s, phone: \"7001\", do: answer, answer_after: 1s}\n",
+			[]string{"s.yaml:2:55: script[0].answer_after: answer_after goes with register or auto_answer"}},
+		{"expectations", "script:\n  - {at: 1s, callback: cb1, customer: C1001, queue: support}\nexpect:\n" +
+			"  - {phone: \"7001\", within: 3s}\n  - {callback: cb2, result: answered}\n  - {callback: cb1, medium: fax, result: maybe}\n" +
+			"  - {at_end: {callback: cb1, state: ringing}}\n  - {never: {phone: \"7001\", event: EventRinging}}\n  - {callback: cb1, medium: sip}\n",
+			[]string{"s.yaml:4:13: expect[0].rings: a phone's expectation says rings: true",
+				"s.yaml:5:16: expect[1].callback: no callback cb2 in the script",
+				`s.yaml:6:29: expect[2].medium: unknown medium "fax" (want sip or phone)`,
+				`s.yaml:6:42: expect[2].result: unknown result "maybe"`,
+				`s.yaml:7:37: expect[3].at_end.state: unknown callback state "ringing"`,
+				"s.yaml:8:36: expect[4].never.event: event does not go with phone",
+				"s.yaml:9:16: expect[5].result: an attempt's expectation needs a result"}},
+		{"bad start", "start: monday\nscript:\n  - {at: 0s, phone: \"7001\", do: register}\n",
+			[]string{`s.yaml:1:8: start: bad start "monday"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("s.yaml", []byte(tc.script), center)
@@ -294,11 +371,27 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Add([]byte("script: [{at: 1s, call: c1, to: \"7000\"}]\nexpect: [{never: {event: EventRinging, agent: 2001}}]"))
-	center, err := config.Load(filepath.Join(examples, "..", "replay-center.yaml"))
-	if err != nil {
-		f.Fatal(err)
+	f.Add([]byte("script: [{at: 0s, phone: \"7001\", do: register, answer_after: 1s}, {at: 1s, callback: cb1, number: \"+15550100\", queue: support, mode: customer_first}]\n" +
+		"expect: [{phone: \"+15550100\", rings: true, callback: cb1, within: 9s}, {callback: cb1, medium: phone, result: answered}, {never: {phone: \"7001\"}}, {at_end: {callback: cb1, state: done}}]"))
+	// Scripts are parsed against a center with agents and routing and one
+	// with customers and callbacks.
+	var centers []*config.File
+	for _, name := range []string{"replay-center.yaml", "callback-center.yaml"} {
+		center, err := config.Load(filepath.Join(examples, "..", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		centers = append(centers, center)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, center := range centers {
+			fuzzOne(t, data, center)
+		}
+	})
+}
+
+func fuzzOne(t *testing.T, data []byte, center *config.File) {
+	{
 		s, err := Parse("fuzz.yaml", data, center)
 		if err != nil {
 			var le *LoadError
@@ -323,8 +416,8 @@ func FuzzLoad(f *testing.F) {
 			if a.Kind == AgentAction && !agents[a.Agent] {
 				t.Fatalf("action of unknown agent %q", a.Agent)
 			}
-			if a.Do == "" && (a.Call != "" || a.Chat != "") {
-				started[a.Call+a.Chat] = true
+			if a.Do == "" && (a.Call != "" || a.Chat != "") || a.Kind == CallbackAction {
+				started[a.Call+a.Chat+a.Callback] = true
 			}
 		}
 		for _, e := range s.Expect {
@@ -335,7 +428,7 @@ func FuzzLoad(f *testing.F) {
 				t.Fatalf("expectation about an unknown agent")
 			}
 		}
-	})
+	}
 }
 
 func exampleFilesForFuzz() []string {
@@ -345,7 +438,8 @@ func exampleFilesForFuzz() []string {
 
 const readmeCenter = `
 queues:
-  - {name: support, media: voice, number: "6000"}
+  - {name: support, media: voice, number: "6000", callback_queue: support-callback}
+  - {name: support-callback, media: callback, skill: support}
   - {name: backup, media: voice, number: "7000"}
   - {name: vip, media: voice}
   - {name: chat-general, media: im}
@@ -353,7 +447,13 @@ route_points: [{number: "5000", queue: support}]
 agents:
   - {group: agent, count: 3, first_number: 1001, skills: {support: 5, backup: 5}}
   - {id: ann, name: Ann, skills: {chat-general: 5, vip: 5}, capacity: {im: 3}, clients: {AliceChat: ">=2"}}
-im: {bot: {greeting: "Welcome!"}}
+im:
+  bot: {greeting: "Welcome!"}
+  customers:
+    - number: C1001
+      name: Alice Example
+      devices: [{network: sip, address: "7001", password: alice-phone}, {network: phone, address: "+15550001"}]
+      callback: {online: [sip, phone], away: [phone], offline: [phone]}
 `
 
 // TestReplayREADMEExamplesParse: every action and expectation sim/replay/README.md
@@ -394,7 +494,7 @@ func TestReplayREADMEExamplesParse(t *testing.T) {
 	for _, a := range s.Actions {
 		shown[a.Do] = true
 	}
-	for _, do := range append(agentDos, "hangup", "leave", "stop") {
+	for _, do := range slices.Concat(agentDos, phoneDos, []string{"hangup", "leave", "stop"}) {
 		if !shown[do] {
 			t.Errorf("the README shows no do: %s", do)
 		}
@@ -403,8 +503,8 @@ func TestReplayREADMEExamplesParse(t *testing.T) {
 	for _, e := range s.Expect {
 		kinds[e.Kind] = true
 	}
-	if len(kinds) != 5 {
-		t.Errorf("the README shows %d kinds of expectations, want 5", len(kinds))
+	if len(kinds) != 8 {
+		t.Errorf("the README shows %d kinds of expectations, want 8", len(kinds))
 	}
 	if _, err := Run(s); err != nil {
 		t.Fatal(err)

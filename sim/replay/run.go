@@ -46,6 +46,28 @@ type Outcome struct {
 	// data for tools.
 	Events []EventRecord `json:"events,omitempty"`
 	Heard  []HeardRecord `json:"heard,omitempty"`
+	// Rings and Attempts, for a failure about callbacks: the calls that
+	// rang customers' phones and the attempts that ended.
+	Rings    []RingRecord    `json:"rings,omitempty"`
+	Attempts []AttemptRecord `json:"attempts,omitempty"`
+}
+
+// RingRecord is a call that rang a customer's phone, in a failure's
+// context.
+type RingRecord struct {
+	AtS      float64 `json:"at_s"`
+	Phone    string  `json:"phone"`
+	Callback string  `json:"callback,omitempty"`
+}
+
+// AttemptRecord is a callback's attempt that ended, in a failure's
+// context.
+type AttemptRecord struct {
+	AtS      float64 `json:"at_s"`
+	Callback string  `json:"callback"`
+	Medium   string  `json:"medium"`
+	Target   string  `json:"target"`
+	Result   string  `json:"result"`
 }
 
 // EventRecord is a CTI event in a failure's context.
@@ -181,8 +203,13 @@ func describe(e *Expectation) string {
 		return "at_end queue " + e.Queue + ": " + strings.Join(parts, ", ")
 	case ExpectAgent:
 		return "at_end agent " + e.AgentRef + " " + e.State.String()
+	case ExpectCallback:
+		return describeCallback(e)
 	}
 	s := describeMatch(&e.Match)
+	if e.Kind == ExpectAttempt {
+		s = describeCallback(e)
+	}
 	if e.HasWithin {
 		s += " within " + dur(e.Within)
 	}
@@ -190,6 +217,9 @@ func describe(e *Expectation) string {
 }
 
 func describeMatch(m *Match) string {
+	if m.Phone != "" {
+		return describeCallback(&Expectation{Kind: ExpectRings, Match: *m})
+	}
 	var parts []string
 	if m.Interaction != "" {
 		parts = append(parts, m.Interaction)
@@ -268,8 +298,11 @@ func hearsMatch(m *Match, text string) bool {
 func (ev *evaluation) check(e *Expectation) Outcome {
 	o := Outcome{Index: e.Index, Line: e.Line, Expect: describe(e)}
 	o.short = o.Expect
-	if e.Kind == ExpectEvent || e.Kind == ExpectHears {
+	switch e.Kind {
+	case ExpectEvent, ExpectHears, ExpectRings:
 		o.short = describeMatch(&e.Match)
+	case ExpectAttempt:
+		o.short = describeCallback(e)
 	}
 	switch e.Kind {
 	case ExpectEvent, ExpectHears:
@@ -280,6 +313,10 @@ func (ev *evaluation) check(e *Expectation) Outcome {
 		ev.checkQueue(e, &o)
 	case ExpectAgent:
 		ev.checkAgent(e, &o)
+	case ExpectRings, ExpectAttempt:
+		ev.checkCallbackArrival(e, &o)
+	case ExpectCallback:
+		ev.checkCallbackState(e, &o)
 	}
 	return o
 }
@@ -359,6 +396,10 @@ func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
 
 func (ev *evaluation) checkNever(e *Expectation, o *Outcome) {
 	m := &e.Match
+	if m.Phone != "" {
+		ev.checkNeverRings(e, o)
+		return
+	}
 	if m.Hears != "" || m.Regexp != nil {
 		for _, i := range ev.heard[m.Interaction] {
 			if h := ev.rec.Heard[i]; hearsMatch(m, h.Text) {

@@ -33,6 +33,10 @@ type Script struct {
 	End time.Duration
 	// Seed drives tserver's weighted random routing.
 	Seed uint64
+	// Start is the virtual clock's time at the script's start (default
+	// clock.Epoch); customers' allowed callback hours are read on it.
+	// Live, the wall clock is the time.
+	Start time.Time
 	// Slack stretches every within and the end when the script is played
 	// live (the wall clock is not exact); 0 in virtual time.
 	Slack time.Duration
@@ -58,6 +62,8 @@ const (
 	ChatAction                           // a chat customer: {chat, network, from, client, say}, {chat, say}, {chat, do: leave}
 	PresenceAction                       // a customer's device: {presence, show}
 	RouterAction                         // an external router at a route point: {router, target, after} or {router, do: stop}
+	CallbackAction                       // a callback requested as the CRM does: {callback, customer or number, queue, mode}
+	PhoneAction                          // a customer's phone: {phone, do: register|unregister|answer|reject|auto_answer|manual}
 )
 
 // Action is one line of the script. Which fields count depends on Kind.
@@ -109,6 +115,17 @@ type Action struct {
 	Presence, Show string
 	// Router is the route point number an external router serves.
 	Router string
+
+	// Callback names a callback request; Customer (a customer number of
+	// the center) or Number is whom it calls back, Queue its queue, Mode
+	// agent_first (default) or customer_first.
+	Callback, Customer, Number, Queue, Mode string
+	// Phone is a customer's phone: a SIP softphone of the center's
+	// customers (its user), or a number reached through the trunk. Do is
+	// register or unregister (a softphone), answer or reject (the oldest
+	// call ringing on it), auto_answer (each call after AnswerAfter; also
+	// register with AnswerAfter) or manual.
+	Phone string
 }
 
 // ExpectKind says what an expectation checks.
@@ -116,11 +133,14 @@ type ExpectKind uint8
 
 // The kinds of expectations.
 const (
-	ExpectEvent ExpectKind = iota + 1 // {call|chat, event, agent, queue, reason, agent_has, within}
-	ExpectHears                       // {chat, hears, within}
-	ExpectNever                       // {never: {event or hears, ...}}
-	ExpectQueue                       // {at_end: {queue, offered, answered, abandoned, callback, waiting}}
-	ExpectAgent                       // {at_end: {agent, state}}
+	ExpectEvent    ExpectKind = iota + 1 // {call|chat, event, agent, queue, reason, agent_has, within}
+	ExpectHears                          // {chat, hears, within}
+	ExpectNever                          // {never: {event or hears, ...}}
+	ExpectQueue                          // {at_end: {queue, offered, answered, abandoned, callback, waiting}}
+	ExpectAgent                          // {at_end: {agent, state}}
+	ExpectRings                          // {phone, rings: true, callback, within}
+	ExpectAttempt                        // {callback, medium, result, within}
+	ExpectCallback                       // {at_end: {callback, state}}
 )
 
 // Expectation is one item of expect.
@@ -143,15 +163,25 @@ type Expectation struct {
 	// Agent (AgentRef as written) and State for ExpectAgent.
 	Agent, AgentRef string
 	State           tserver.AgentState
+	// Medium and Result of an ExpectAttempt: an attempt of the callback
+	// Match.Interaction on that medium (any when empty) ended so.
+	Medium, Result string
+	// CallbackState of an ExpectCallback: pending, dialing, done, failed
+	// or cancelled.
+	CallbackState string
 }
 
 // Match selects CTI events (Event set) or lines a chat customer hears
 // (Hears or Regexp set); empty fields match anything.
 type Match struct {
-	// Interaction names a call or chat of the script; Chat says which.
-	Interaction string
-	Chat        bool
-	Event       tserver.EventType
+	// Interaction names a call, chat or callback of the script; Chat
+	// and Callback say which.
+	Interaction    string
+	Chat, Callback bool
+	// Phone selects the calls that rang a customer's phone (ExpectRings,
+	// never) instead of events.
+	Phone string
+	Event tserver.EventType
 	// Agent is an agent id (AgentRef as written).
 	Agent, AgentRef string
 	Queue           string

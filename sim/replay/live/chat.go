@@ -71,6 +71,8 @@ func (c *Center) chat(ctx context.Context, a *replay.Action) error {
 		switch a.Network {
 		case "webchat":
 			ch, err = c.openWebChat(ctx, a)
+		case "xmpp":
+			ch, err = c.openXMPPChat(ctx, a)
 		case "sip":
 			ch, err = c.openSIPChat(a)
 		default:

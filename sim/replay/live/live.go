@@ -1,7 +1,10 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
 // gives it), their phones and the callers through SIP (sipgo), web chat
-// customers through the web chat's WebSocket, and it
+// customers through the web chat's WebSocket, XMPP chat customers
+// through an XMPP server's client port (mellium.im/xmpp), callbacks
+// through the REST API as the CRM does, customers' softphones and
+// numbers on its SIP user agent (phones.go), and it
 // watches the CTI event stream of a monitor user (or, when the center
 // has none, the agents' own sessions) on the wall clock. It implements
 // replay.Center; sim/replay keeps no network code.
@@ -16,7 +19,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +42,20 @@ type Config struct {
 	// Slack stretches the end of the replay (the expectations' within
 	// are stretched by replay.Script.Slack).
 	Slack time.Duration
+	// XMPP is the client-to-server address (host:port) of the XMPP server
+	// where the script's XMPP customers log in; empty: the script may
+	// have no XMPP chats or presence.
+	XMPP string
+	// XMPPPasswords is the path of the customers' passwords file: one
+	// "JID PASSWORD" per line, "*" as the JID for every other.
+	XMPPPasswords string
 	// Getenv reads a monitor's token_env (os.Getenv when nil).
 	Getenv func(string) string
+	// SIPListen is the replay's own SIP UDP address (host:port), where
+	// the switch reaches the customers' phones: serve's --trunk points at
+	// it for numbers. Empty: the local address facing the switch, any
+	// port.
+	SIPListen string
 }
 
 // Center is a running serve driven by a script. Play, QueueStats and
@@ -93,11 +107,15 @@ type Center struct {
 
 	// The external routers: one CTI session with the router user's
 	// token, registered for the route points the script routes.
-	routerToken string
-	router      *cti.Client
-	routes      map[string]*route // by route point (under mu)
+	router *cti.Client
+	routes map[string]*route // by route point (under mu)
 
 	closing bool // Close has begun: no timer starts (under mu)
+
+	// The callbacks the script requests and the customers' phones.
+	callbacks      *callbackSide
+	customerPhones map[string]*customerPhone
+	xmpp           *xmppSide // nil: the script has no XMPP customers
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -160,7 +178,7 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 			c.phoneNumbers[a.Number] = ag
 		}
 	}
-	token, err := userToken(s, "monitor", cfg.Getenv)
+	token, err := userToken(s, cfg.Getenv, "monitor")
 	if err != nil {
 		return nil, err
 	}
@@ -179,6 +197,15 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 		}
 		c.watcher = w
 	}
+	if err := c.openCallbacks(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.openPhones()
+	if err := c.openXMPP(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if err := c.openRouter(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -192,54 +219,53 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 	return c, nil
 }
 
-// refuseUnsupported names the first action live mode cannot do yet.
+// refuseUnsupported names the first action live mode cannot do yet, or
+// cannot do with cfg and the script's center.
 func refuseUnsupported(s *replay.Script, cfg Config) error {
 	for _, a := range s.Actions {
-		var what string
+		var what, needs string
 		switch a.Kind {
 		case replay.ChatAction:
-			if a.Network != "" && a.Network != "webchat" && a.Network != "sip" {
-				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat and sip)"
+			switch a.Network {
+			case "", "webchat":
+			case "xmpp":
+				needs = xmppNeeds(s, cfg, "chat "+a.Chat+" on network xmpp")
+			case "sip":
+				if cfg.SIP == "" {
+					needs = "chat " + a.Chat + " on network sip needs the switch's SIP address (--sip)"
+				}
+			default:
+				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat, xmpp and sip)"
 			}
 		case replay.PresenceAction:
-			what = "presence"
+			if a.Network != "xmpp" {
+				what = "presence on network " + a.Network + " (only xmpp)"
+			} else {
+				needs = xmppNeeds(s, cfg, "presence of "+a.Presence)
+			}
 		}
 		if what != "" {
 			return fmt.Errorf("%s:%d: script[%d]: --live cannot replay %s yet", s.Path, a.Line, a.Index, what)
 		}
-		if a.Kind == replay.ChatAction && a.Network == "sip" && cfg.SIP == "" {
-			return fmt.Errorf("%s:%d: script[%d]: chat %s on network sip needs the switch's SIP address (--sip)", s.Path, a.Line, a.Index, a.Chat)
+		if needs != "" {
+			return fmt.Errorf("%s:%d: script[%d]: --live: %s", s.Path, a.Line, a.Index, needs)
 		}
 	}
 	return nil
 }
 
-// userToken reads the token of the center's first user with role and a
-// token_env or token_file, as serve does; "" when there is none.
-func userToken(s *replay.Script, role string, getenv func(string) string) (string, error) {
-	for _, u := range s.Center.Users {
-		if !slices.Contains(u.Roles, role) {
-			continue
-		}
-		switch {
-		case u.TokenEnv != "":
-			v := strings.TrimSpace(getenv(u.TokenEnv))
-			if v == "" {
-				return "", fmt.Errorf("live: %s %s: the environment variable %s is not set or empty", role, u.Name, u.TokenEnv)
-			}
-			return v, nil
-		case u.TokenFile != "":
-			b, err := os.ReadFile(u.TokenFile)
-			if err != nil {
-				return "", fmt.Errorf("live: %s %s: %w", role, u.Name, err)
-			}
-			if v := strings.TrimSpace(string(b)); v != "" {
-				return v, nil
-			}
-			return "", fmt.Errorf("live: %s %s: %s is empty", role, u.Name, u.TokenFile)
-		}
+// xmppNeeds says what an XMPP customer's action (what) lacks: --xmpp,
+// --xmpp-passwords, an XMPP network in the center; "" when nothing.
+func xmppNeeds(s *replay.Script, cfg Config, what string) string {
+	switch {
+	case cfg.XMPP == "":
+		return what + " needs --xmpp HOST:PORT (the XMPP server's client address, where the customer logs in)"
+	case cfg.XMPPPasswords == "":
+		return what + " needs --xmpp-passwords FILE (the customers' account passwords)"
+	case s.Center == nil || s.Center.IM == nil || len(s.Center.IM.Networks.XMPP) == 0:
+		return what + ": the center " + s.CenterPath + " has no im.networks.xmpp (the customer writes to support@ its domain)"
 	}
-	return "", nil
+	return ""
 }
 
 func (c *Center) dialCTI(ctx context.Context) (*cti.Client, error) {
@@ -263,9 +289,14 @@ func (c *Center) openSIP() error {
 	}
 	local := probe.LocalAddr().(*net.UDPAddr).IP.String()
 	_ = probe.Close()
-	if c.sipConn, err = net.ListenPacket("udp", net.JoinHostPort(local, "0")); err != nil {
+	listen := net.JoinHostPort(local, "0")
+	if c.cfg.SIPListen != "" {
+		listen = c.cfg.SIPListen
+	}
+	if c.sipConn, err = net.ListenPacket("udp", listen); err != nil {
 		return fmt.Errorf("live: sip: %w", err)
 	}
+	local = c.sipConn.LocalAddr().(*net.UDPAddr).IP.String()
 	c.host = local
 	c.port = c.sipConn.LocalAddr().(*net.UDPAddr).Port
 	if c.ua, err = sipgo.NewUA(sipgo.WithUserAgent("ccswitch-replay"), sipgo.WithUserAgentHostname(local)); err != nil {
@@ -297,6 +328,9 @@ func (c *Center) openSIP() error {
 // onInvite: the switch rings an agent's phone. It rings until the script
 // answers or rejects, or the switch gives up (CANCEL).
 func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if c.customerInvite(req, tx) {
+		return
+	}
 	a := c.phoneNumbers[req.Recipient.User]
 	c.mu.Lock()
 	registered := a != nil && a.phone
@@ -327,22 +361,28 @@ func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 // register registers agent a's phone (its number, digest with its
 // password) at the switch, for expires seconds.
 func (c *Center) register(ctx context.Context, a *agent, expires int) error {
+	return c.registerUser(ctx, a.number, a.password, expires)
+}
+
+// registerUser registers SIP user (digest with password) at the switch
+// on the replay's address, for expires seconds (0: unregisters).
+func (c *Center) registerUser(ctx context.Context, user, password string, expires int) error {
 	to := c.switchURI
-	to.User = a.number
+	to.User = user
 	req := sip.NewRequest(sip.REGISTER, to)
-	req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@%s>", a.number, net.JoinHostPort(c.host, strconv.Itoa(c.port)))))
+	req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@%s>", user, net.JoinHostPort(c.host, strconv.Itoa(c.port)))))
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(expires)))
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	res, err := c.cli.Do(rctx, req, sipgo.ClientRequestRegisterBuild)
 	if err == nil && (res.StatusCode == sip.StatusUnauthorized || res.StatusCode == sip.StatusProxyAuthRequired) {
-		res, err = c.cli.DoDigestAuth(rctx, req, res, sipgo.DigestAuth{Username: a.number, Password: a.password})
+		res, err = c.cli.DoDigestAuth(rctx, req, res, sipgo.DigestAuth{Username: user, Password: password})
 	}
 	if err != nil {
-		return fmt.Errorf("phone %s: REGISTER: %w", a.number, err)
+		return fmt.Errorf("phone %s: REGISTER: %w", user, err)
 	}
 	if res.StatusCode != sip.StatusOK {
-		return fmt.Errorf("phone %s: REGISTER: %d %s", a.number, res.StatusCode, res.Reason)
+		return fmt.Errorf("phone %s: REGISTER: %d %s", user, res.StatusCode, res.Reason)
 	}
 	return nil
 }
@@ -370,6 +410,9 @@ func (c *Center) Play(actions []replay.Action, end time.Duration, failed func(a 
 		}
 	}
 	c.sleepUntil(end + c.cfg.Slack)
+	if err := c.collectCallbacks(); err != nil {
+		failed(&replay.Action{Index: -1, At: end}, err)
+	}
 	c.mu.Lock()
 	c.over = true // the record is the runner's now
 	late := c.late
@@ -436,8 +479,12 @@ func (c *Center) onMessage(m cti.Message, a *agent) {
 	if m.ConnID != 0 {
 		name, ok := c.names[m.ConnID]
 		if !ok {
-			if cid, has := m.UserData.Get("sip_call_id"); has {
+			cid, isCall := m.UserData.Get("sip_call_id")
+			if isCall {
 				name, ok = c.callIDs[cid]
+			}
+			if cbID, has := m.UserData.Get("callback_id"); has && !ok {
+				name, ok = c.callbackName(cbID)
 			} else if conv, has := m.UserData.Get("conversation"); has {
 				if name, ok = c.convs[conv]; !ok && len(c.unbound) > 0 {
 					name, ok = c.unbound[len(c.unbound)-1], true
@@ -498,6 +545,12 @@ func (c *Center) do(a *replay.Action) error {
 		return c.chat(ctx, a)
 	case replay.RouterAction:
 		return c.routerDo(ctx, a)
+	case replay.CallbackAction:
+		return c.requestCallback(ctx, a)
+	case replay.PhoneAction:
+		return c.phoneDo(ctx, a)
+	case replay.PresenceAction:
+		return c.presence(ctx, a)
 	}
 	return fmt.Errorf("--live cannot replay this action yet")
 }
@@ -811,7 +864,8 @@ func (c *Center) AgentState(id string) (tserver.AgentState, error) {
 }
 
 // Close hangs up the calls still up, unregisters the phones, logs the
-// agents out and closes every session, then waits for its goroutines.
+// agents out and closes every session (CTI, SIP, XMPP), then waits for
+// its goroutines.
 func (c *Center) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -823,6 +877,9 @@ func (c *Center) Close() {
 			}
 		default:
 		}
+	}
+	if c.ua != nil {
+		c.unregisterPhones(ctx)
 	}
 	for _, a := range c.agents {
 		if a.phone {
@@ -855,5 +912,6 @@ func (c *Center) Close() {
 	if c.sipConn != nil {
 		_ = c.sipConn.Close()
 	}
+	c.closeXMPP()
 	c.wg.Wait()
 }

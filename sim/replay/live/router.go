@@ -29,7 +29,7 @@ func (c *Center) openRouter(ctx context.Context) error {
 	if first == nil {
 		return nil
 	}
-	token, err := userToken(c.s, "router", c.cfg.Getenv)
+	token, err := userToken(c.s, c.cfg.Getenv, "router")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ccswitch/ccswitch/internal/cctest"
+	"github.com/ccswitch/ccswitch/internal/xmpptest"
+	"github.com/ccswitch/ccswitch/sim/replay"
+)
+
+// TestReplayExamplesLive replays every script of examples/replay, as it
+// is, against serve running in process with the script's center: the
+// agents over CTI, the callers and phones over SIP, chats over the web
+// chat, SIP MESSAGE and a real Prosody. The scripts run on the wall
+// clock, all at once: the longest decides the test's time.
+func TestReplayExamplesLive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays each example on the wall clock")
+	}
+	t.Parallel()
+	paths, err := filepath.Glob("../../examples/replay/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, p := range paths {
+		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			if why, ok := notYetLive[name]; ok {
+				t.Skip(why)
+			}
+			t.Parallel()
+			out, err := replayExampleLive(t, p)
+			if err != nil {
+				t.Fatalf("replay --live %s: %v\n%s", p, err, out)
+			}
+			if !regexp.MustCompile(`expectations: (\d+) met, 0 failed`).MatchString(out) {
+				t.Fatalf("replay --live %s: not every expectation met:\n%s", p, out)
+			}
+			t.Log(lastLine(out))
+		})
+	}
+}
+
+// wrongCopy writes a copy of examples/replay/example with from replaced
+// by to (once; the example must hold it), its center named by an
+// absolute path.
+func wrongCopy(t *testing.T, example, from, to string) string {
+	t.Helper()
+	path := filepath.Join("../../examples/replay", example)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(string(data), from) != 1 {
+		t.Fatalf("%s holds %q %d times, want once", example, from, strings.Count(string(data), from))
+	}
+	s, err := replay.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	center, err := filepath.Abs(s.CenterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := regexp.MustCompile(`(?m)^center: .*$`).ReplaceAllLiteralString(strings.Replace(string(data), from, to, 1), "center: "+center)
+	return writeFile(t, example, body)
+}
+
+// expectFailure checks a replay of a wrong copy: exit 1, the output
+// holding each of want.
+func expectFailure(t *testing.T, out string, err error, want ...string) {
+	t.Helper()
+	if err == nil || !errors.Is(err, errExpectations) {
+		t.Errorf("err %v, want exit 1 (an expectation failed)", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
+// notYetLive are the examples that cannot be replayed live yet, and why.
+var notYetLive = map[string]string{
+	"blended":      "--live cannot replay this example yet",
+	"chat-routing": "--live cannot replay this example yet",
+	// TestReplayLiveOverflow and TestReplayLiveRouter replay these two on
+	// a center whose voice is VoIP on SIP phones (voiceOnSIPPhones).
+	"overflow": "serve takes every SIP call as voip (a voice queue refuses it: 400) and cannot offer a call to a CTI-only desk (unreachable)",
+	"router":   "serve takes every SIP call as voip (a voice route point refuses it: 400) and cannot offer a call to a CTI-only desk (unreachable)",
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// replayExampleLive serves the center of the replay script at path and
+// replays the script against it with --live; it returns the replay's
+// output and the error that decides its exit code. The center is the
+// script's, with what a deployment adds: a monitor user (and a router
+// user when the script has routers) whose tokens are in files, every
+// token_env of the center turned into a token file, and, when the script
+// chats over XMPP or reports presence, the XMPP network of a Prosody
+// started for it with the customers' accounts.
+func replayExampleLive(t *testing.T, path string, extra ...string) (string, error) {
+	t.Helper()
+	s, err := replay.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	center := deploymentCenter(t, s, dir)
+
+	serve := []string{"serve", "--log-level", "warn", "--config", center.path,
+		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--store", filepath.Join(dir, "cc.db"),
+		"--ring-timeout", s.RingTimeout.String()}
+	var listen string
+	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.PhoneAction }) {
+		// The customers' phones: serve's trunk reaches the replay.
+		listen = fmt.Sprintf("127.0.0.1:%d", cctest.FreeUDPPort(t))
+		serve = append(serve, "--trunk", listen)
+	}
+	lc := startServe(t, serve)
+	addrs := lc.m.center.Addrs()
+	args := []string{"replay", path, "--config", center.path, "--live", addrs.HTTP, "--sip", addrs.SIP}
+	if listen != "" {
+		args = append(args, "--sip-listen", listen)
+	}
+	if center.xmpp != nil {
+		args = append(args, "--xmpp", center.xmpp.C2SAddr, "--xmpp-passwords", center.passwords)
+	}
+	out, _, err := runMain(t, append(args, extra...)...)
+	return out, err
+}
+
+// deployment is a center file written for a live replay.
+type deployment struct {
+	path      string
+	xmpp      *xmpptest.Server // nil: the script needs none
+	passwords string           // the customers' XMPP passwords file
+}
+
+// deploymentCenter writes the center of script s, with what a
+// deployment adds (see replayExampleLive), into dir.
+func deploymentCenter(t *testing.T, s *replay.Script, dir string) deployment {
+	t.Helper()
+	data, err := os.ReadFile(s.CenterPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("%s: %v", s.CenterPath, err)
+	}
+	tokenFile := func(name string) string {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		p := filepath.Join(dir, name+".token")
+		if err := os.WriteFile(p, []byte(hex.EncodeToString(b)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var users []any
+	if us, ok := doc["users"].([]any); ok {
+		for _, u := range us {
+			m := u.(map[string]any)
+			if env, ok := m["token_env"].(string); ok {
+				delete(m, "token_env")
+				m["token_file"] = tokenFile(strings.ToLower(env))
+			}
+			users = append(users, m)
+		}
+	}
+	users = append(users, map[string]any{"name": "replay-monitor", "roles": []any{"monitor"}, "token_file": tokenFile("monitor")})
+	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.RouterAction }) {
+		users = append(users, map[string]any{"name": "replay-router", "roles": []any{"router"}, "token_file": tokenFile("router")})
+	}
+	doc["users"] = users
+
+	d := deployment{path: filepath.Join(dir, "center.yaml")}
+	jids := map[string]bool{}
+	for _, a := range s.Actions {
+		switch {
+		case a.Kind == replay.ChatAction && a.Network == "xmpp":
+			jids[a.From] = true
+		case a.Kind == replay.PresenceAction:
+			jids[a.Presence] = true
+		}
+	}
+	if len(jids) > 0 {
+		srv := xmpptest.Prosody(t, xmpptest.Config{})
+		const password = "replay-customer-password"
+		for jid := range jids {
+			user, domain, ok := strings.Cut(jid, "@")
+			if !ok || domain != srv.Domain {
+				t.Fatalf("%s: the XMPP customer %s is not on the test server's domain %s", s.Path, jid, srv.Domain)
+			}
+			if err := srv.Register(user, password); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d.xmpp = srv
+		d.passwords = filepath.Join(dir, "xmpp-passwords")
+		if err := os.WriteFile(d.passwords, []byte("* "+password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		secret := filepath.Join(dir, "xmpp.secret")
+		if err := os.WriteFile(secret, []byte(srv.Secret), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		im, _ := doc["im"].(map[string]any)
+		if im == nil {
+			im = map[string]any{}
+			doc["im"] = im
+		}
+		networks, _ := im["networks"].(map[string]any)
+		if networks == nil {
+			networks = map[string]any{}
+			im["networks"] = networks
+		}
+		networks["xmpp"] = []any{map[string]any{"component": srv.ComponentAddr, "domain": srv.ComponentDomain, "secret_file": secret}}
+	}
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
