@@ -93,10 +93,10 @@ func expectFailure(t *testing.T, out string, err error, want ...string) {
 
 // notYetLive are the examples that cannot be replayed live yet, and why.
 var notYetLive = map[string]string{
-	"blended":      "--live cannot replay this example yet",
 	"chat-routing": "--live cannot replay this example yet",
-	// TestReplayLiveOverflow and TestReplayLiveRouter replay these two on
-	// a center whose voice is VoIP on SIP phones (voiceOnSIPPhones).
+	// TestReplayLiveOverflow and TestReplayLiveRouter replay the last two
+	// on a center whose voice is VoIP on SIP phones (voiceOnSIPPhones).
+	"blended":  "serve takes every SIP call as voip (a voice queue refuses it: 400) and cannot offer a call to a CTI-only desk (unreachable)",
 	"overflow": "serve takes every SIP call as voip (a voice queue refuses it: 400) and cannot offer a call to a CTI-only desk (unreachable)",
 	"router":   "serve takes every SIP call as voip (a voice route point refuses it: 400) and cannot offer a call to a CTI-only desk (unreachable)",
 }
