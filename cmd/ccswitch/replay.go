@@ -41,9 +41,11 @@ file, line and field).
 changed center file). --junit FILE also writes JUnit XML for CI systems.
 
 --live HTTP-ADDR drives a running 'ccswitch serve' instead, on the wall clock
-(a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti,
-their SIP phones and the callers through --sip SIP-ADDR, web chat customers
-through HTTP-ADDR/chat/ws, callbacks through HTTP-ADDR/api/callbacks, the
+(a script of a minute takes a minute): agents through CTI at HTTP-ADDR/cti
+(auto_answer answers on the agent's phone or over CTI), their SIP phones, the
+callers and SIP MESSAGE chat customers through --sip SIP-ADDR, web chat
+customers through HTTP-ADDR/chat/ws, external routers through a CTI session
+of the center's router user, callbacks through HTTP-ADDR/api/callbacks, the
 customers' softphones and numbers on the replay's SIP address (--sip-listen,
 where serve's --trunk points), XMPP chat customers (and their presence)
 through --xmpp HOST:PORT, the client port of the XMPP server serve joins as
@@ -51,10 +53,11 @@ its im.networks.xmpp component: each customer logs in there as the JID the
 script gives (plain TCP, no TLS: a server on loopback or a test server) with
 its password from --xmpp-passwords FILE (one "JID PASSWORD" per line, "*" as
 the JID for every other; passwords are never taken on the command line), and
-writes to support@ the center's first XMPP domain. Expectations are checked on the CTI event stream
-of the center's monitor user (its token_env or token_file read as serve
-does), each within stretched by --slack. What --live covers and refuses:
-sim/replay/README.md.`,
+writes to support@ the center's first XMPP domain. Expectations are checked
+on the CTI event stream of the center's monitor user, each within stretched
+by --slack. The monitor's and the router's tokens are read from their
+token_env or token_file, as serve does; a script with routers needs a router
+user. What --live covers and refuses: sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
@@ -111,7 +114,7 @@ sim/replay/README.md.`,
 	fs.BoolVar(&asJSON, "json", false, "print the machine-readable result")
 	fs.StringVar(&junit, "junit", "", "also write the results as JUnit XML to this file")
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
-	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls and agents' phones")
+	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls, agents' phones and SIP chats")
 	fs.StringVar(&lc.SIPListen, "sip-listen", "", "with --sip: the replay's own SIP UDP address (HOST:PORT), where serve's --trunk reaches the customers' numbers (default: any port)")
 	fs.StringVar(&lc.XMPP, "xmpp", "", "with --live: the XMPP server's client address (HOST:PORT) where the script's XMPP customers log in")
 	fs.StringVar(&lc.XMPPPasswords, "xmpp-passwords", "", "with --xmpp: the file of the customers' passwords (one 'JID PASSWORD' a line, '*' for every other JID)")

@@ -36,9 +36,6 @@ func TestReplayExamplesLive(t *testing.T) {
 	for _, p := range paths {
 		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
 		t.Run(name, func(t *testing.T) {
-			if notYetLive[name] {
-				t.Skip("--live cannot replay this example yet")
-			}
 			t.Parallel()
 			out, err := replayExampleLive(t, p)
 			if err != nil {
@@ -91,8 +88,6 @@ func expectFailure(t *testing.T, out string, err error, want ...string) {
 	}
 }
 
-// notYetLive are the examples --live cannot replay yet.
-var notYetLive = map[string]bool{"blended": true, "chat-waits": true, "overflow": true, "router": true}
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

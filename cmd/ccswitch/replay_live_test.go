@@ -99,7 +99,7 @@ expect:
   - {chat: k1, hears: "hello", within: 5s}
 `)
 	_, _, err := runMain(t, "replay", p, "--live", "127.0.0.1:1")
-	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live cannot replay chats on network sip (chat k1; only webchat and xmpp) yet") {
+	if err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "chat.yaml:4: script[1]: --live: chat k1 on network sip needs the switch's SIP address (--sip)") {
 		t.Fatalf("err %v, want exit 1 naming the chat", err)
 	}
 	if _, _, err := runMain(t, "replay", p, "--sip", "127.0.0.1:5060"); !errors.As(err, new(*usageError)) {

@@ -73,6 +73,8 @@ func (c *Center) chat(ctx context.Context, a *replay.Action) error {
 			ch, err = c.openWebChat(ctx, a)
 		case "xmpp":
 			ch, err = c.openXMPPChat(ctx, a)
+		case "sip":
+			ch, err = c.openSIPChat(a)
 		default:
 			err = fmt.Errorf("--live cannot replay chats on network %s yet", a.Network)
 		}

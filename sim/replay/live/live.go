@@ -19,7 +19,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -104,6 +103,14 @@ type Center struct {
 	convs      map[string]string // conversation id -> chat name
 	unbound    []string
 	boundChats map[string]bool
+	sipChats   map[string]*chatter // SIP chats by the Contact user the switch writes to
+
+	// The external routers: one CTI session with the router user's
+	// token, registered for the route points the script routes.
+	router *cti.Client
+	routes map[string]*route // by route point (under mu)
+
+	closing bool // Close has begun: no timer starts (under mu)
 
 	// The callbacks the script requests and the customers' phones.
 	callbacks      *callbackSide
@@ -122,9 +129,10 @@ type lateError struct {
 type agent struct {
 	id, number, password string
 	cli                  *cti.Client
-	phone                bool     // it registered a phone (written under Center.mu)
-	ringing              []*offer // the phone's offers, oldest first (under Center.mu)
-	hand                 []held   // interactions at the agent, from its CTI events (under Center.mu)
+	phone                bool           // it registered a phone (written under Center.mu)
+	ringing              []*offer       // the phone's offers, oldest first (under Center.mu)
+	hand                 []held         // interactions at the agent, from its CTI events (under Center.mu)
+	auto                 *replay.Action // its auto_answer, nil when manual (under Center.mu)
 }
 
 // offer is an INVITE ringing on an agent's phone. Its handler waits
@@ -160,7 +168,8 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 	}
 	c := &Center{s: s, rec: rec, cfg: cfg, agents: map[string]*agent{}, phoneNumbers: map[string]*agent{},
 		names: map[pbx.ConnID]string{}, callIDs: map[string]string{}, seen: map[string]bool{}, calls: map[string]*caller{},
-		chats: map[string]*chatter{}, convs: map[string]string{}, boundChats: map[string]bool{}}
+		chats: map[string]*chatter{}, convs: map[string]string{}, boundChats: map[string]bool{},
+		sipChats: map[string]*chatter{}, routes: map[string]*route{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	for _, a := range s.Center.ExpandAgents() {
 		ag := &agent{id: a.ID, number: a.Number, password: a.Password}
@@ -169,7 +178,7 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 			c.phoneNumbers[a.Number] = ag
 		}
 	}
-	token, err := monitorToken(s, cfg.Getenv)
+	token, err := userToken(s, cfg.Getenv, "monitor")
 	if err != nil {
 		return nil, err
 	}
@@ -197,6 +206,10 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 		c.Close()
 		return nil, err
 	}
+	if err := c.openRouter(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
 	if cfg.SIP != "" {
 		if err := c.openSIP(); err != nil {
 			c.Close()
@@ -217,21 +230,18 @@ func refuseUnsupported(s *replay.Script, cfg Config) error {
 			case "", "webchat":
 			case "xmpp":
 				needs = xmppNeeds(s, cfg, "chat "+a.Chat+" on network xmpp")
+			case "sip":
+				if cfg.SIP == "" {
+					needs = "chat " + a.Chat + " on network sip needs the switch's SIP address (--sip)"
+				}
 			default:
-				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat and xmpp)"
+				what = "chats on network " + a.Network + " (chat " + a.Chat + "; only webchat, xmpp and sip)"
 			}
 		case replay.PresenceAction:
 			if a.Network != "xmpp" {
 				what = "presence on network " + a.Network + " (only xmpp)"
 			} else {
 				needs = xmppNeeds(s, cfg, "presence of "+a.Presence)
-			}
-		case replay.RouterAction:
-			what = "external routers"
-		case replay.AgentAction:
-			switch {
-			case a.Do == "auto_answer" || a.Do == "manual":
-				what = "an agent's " + a.Do
 			}
 		}
 		if what != "" {
@@ -256,34 +266,6 @@ func xmppNeeds(s *replay.Script, cfg Config, what string) string {
 		return what + ": the center " + s.CenterPath + " has no im.networks.xmpp (the customer writes to support@ its domain)"
 	}
 	return ""
-}
-
-// monitorToken reads the token of the center's first monitor user with a
-// token_env or token_file, as serve does; "" when there is none.
-func monitorToken(s *replay.Script, getenv func(string) string) (string, error) {
-	for _, u := range s.Center.Users {
-		if !slices.Contains(u.Roles, "monitor") {
-			continue
-		}
-		switch {
-		case u.TokenEnv != "":
-			v := strings.TrimSpace(getenv(u.TokenEnv))
-			if v == "" {
-				return "", fmt.Errorf("live: monitor %s: the environment variable %s is not set or empty", u.Name, u.TokenEnv)
-			}
-			return v, nil
-		case u.TokenFile != "":
-			b, err := os.ReadFile(u.TokenFile)
-			if err != nil {
-				return "", fmt.Errorf("live: monitor %s: %w", u.Name, err)
-			}
-			if v := strings.TrimSpace(string(b)); v != "" {
-				return v, nil
-			}
-			return "", fmt.Errorf("live: monitor %s: %s is empty", u.Name, u.TokenFile)
-		}
-	}
-	return "", nil
 }
 
 func (c *Center) dialCTI(ctx context.Context) (*cti.Client, error) {
@@ -330,6 +312,7 @@ func (c *Center) openSIP() error {
 	c.in = sipgo.NewDialogServerCache(c.cli, contact)
 	c.out = sipgo.NewDialogClientCache(c.cli, contact)
 	c.srv.OnInvite(c.onInvite)
+	c.srv.OnMessage(c.onSIPMessage)
 	c.srv.OnAck(func(req *sip.Request, _ sip.ServerTransaction) { _ = c.in.ReadAck(req, nil) })
 	c.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
 		if c.in.ReadBye(req, tx) == nil || c.out.ReadBye(req, tx) == nil {
@@ -366,6 +349,7 @@ func (c *Center) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	o := &offer{dlg: dlg, tx: tx, decided: make(chan struct{})}
 	c.mu.Lock()
 	a.ringing = append(a.ringing, o)
+	c.autoAnswerPhoneLocked(a, o)
 	c.mu.Unlock()
 	select {
 	case <-o.decided:
@@ -473,7 +457,11 @@ func (c *Center) onMessage(m cti.Message, a *agent) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if a != nil && m.ConnID != 0 && m.AgentID == a.id {
+		offered := m.Event == "EventRinging" && !slices.ContainsFunc(a.hand, func(h held) bool { return h.id == m.ConnID })
 		a.track(m)
+		if offered {
+			c.autoAnswerDeskLocked(a, m)
+		}
 	}
 	typ, ok := tserver.ParseEventType(m.Event)
 	if !ok || a != nil && c.watcher != nil || c.over {
@@ -555,6 +543,8 @@ func (c *Center) do(a *replay.Action) error {
 		return c.call(ctx, a)
 	case replay.ChatAction:
 		return c.chat(ctx, a)
+	case replay.RouterAction:
+		return c.routerDo(ctx, a)
 	case replay.CallbackAction:
 		return c.requestCallback(ctx, a)
 	case replay.PhoneAction:
@@ -666,6 +656,12 @@ func (c *Center) usesPhone(a *agent) bool { return c.ua != nil && a.password != 
 func (c *Center) agentDo(ctx context.Context, act *replay.Action) error {
 	a := c.agents[act.Agent]
 	switch act.Do {
+	case "auto_answer":
+		c.setAutoAnswer(a, act)
+		return nil
+	case "manual":
+		c.setAutoAnswer(a, nil)
+		return nil
 	case "login_ready", "login":
 		if a.cli != nil {
 			return fmt.Errorf("agent %s is logged in already", a.id)
@@ -781,8 +777,7 @@ func (c *Center) phoneAnswer(act *replay.Action, a *agent) error {
 		}
 		return dlg.Respond(sip.StatusBusyHere, "Busy Here", nil)
 	}
-	port := c.port + 2 // media is not played; the SDP only has to be valid
-	return dlg.RespondSDP(media.BuildSDP(rand.Uint64()>>1, c.host, port, []media.Codec{media.PCMU}, media.SendRecv))
+	return c.answerOffer(o)
 }
 
 // pick finds the interaction an agent's CTI action is for.
@@ -894,6 +889,10 @@ func (c *Center) Close() {
 			_ = a.cli.Logout(ctx)
 		}
 	}
+	c.closeRouter(ctx)
+	c.mu.Lock()
+	c.closing = true
+	c.mu.Unlock()
 	c.cancel()
 	for _, cl := range c.calls {
 		cl.cancel()
