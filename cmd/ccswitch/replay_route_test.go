@@ -24,7 +24,7 @@ func TestReplayLiveRouterWrongTarget(t *testing.T) {
 // naming the router action's file and line.
 func TestReplayLiveRouterNeedsUser(t *testing.T) {
 	_, _, err := runMain(t, "replay", "../../examples/replay/router.yaml", "--live", "127.0.0.1:1", "--sip", "127.0.0.1:5060")
-	if err == nil || !strings.Contains(err.Error(), "router.yaml:9: script[2]: the external router at 5000 needs a user with role router") {
+	if err == nil || !strings.Contains(err.Error(), "router.yaml:10: script[2]: the external router at 5000 needs a user with role router") {
 		t.Fatalf("err %v, want the router action refused by file:line", err)
 	}
 }

@@ -61,7 +61,7 @@ func TestReplayExitCodes(t *testing.T) {
 	// is broken.
 	other := writeFile(t, "center.yaml", "queues: [{name: support, media: voip, number: \"6000\"}]\nroute_points: [{number: \"5000\", queue: support}]\nagents: [{id: a1, number: \"1001\", skills: {support: 1}}]\n")
 	_, _, err = runMain(t, "replay", good, "--config", other)
-	if !errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "ring-no-answer.yaml:8:21: script[1].agent: no agent 1002 in the center") {
+	if !errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "ring-no-answer.yaml:9:21: script[1].agent: no agent 1002 in the center") {
 		t.Fatalf("--config: %v, want exit 2 naming script[1].agent", err)
 	}
 
