@@ -88,7 +88,6 @@ func expectFailure(t *testing.T, out string, err error, want ...string) {
 	}
 }
 
-
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
