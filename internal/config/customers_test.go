@@ -137,7 +137,7 @@ func TestExamplesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.IM.Customers) != 2 || f.Queues[0].CallbackQueue != "support-callback" || f.Users[0].TokenEnv != "CCSWITCH_CRM_TOKEN" {
+	if len(f.IM.Customers) != 3 || f.Queues[0].CallbackQueue != "support-callback" || f.Users[0].TokenEnv != "CCSWITCH_CRM_TOKEN" {
 		t.Fatalf("callback-center.yaml: customers %d, callback queue %q, users %+v", len(f.IM.Customers), f.Queues[0].CallbackQueue, f.Users)
 	}
 }

@@ -115,18 +115,18 @@ func TestRecorderWritesAScriptThatReplaysGreen(t *testing.T) {
 	b.at(10*time.Second, login("liz"))
 	b.at(10*time.Second, login("bea"))
 	b.at(11*time.Second, func() error {
-		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.Voice, ANI: "+15550001", DNIS: "7000"})
+		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: "+15550001", DNIS: "7000"})
 		return err
 	})
 	b.at(13*time.Second, func() error { return b.ts.AnswerCall(b.conns["+15550001"]) })
 	b.at(12*time.Second, func() error {
-		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.Voice, ANI: "+15550002", DNIS: "7000"})
+		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: "+15550002", DNIS: "7000"})
 		return err
 	})
 	b.at(15*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550002"]) }) // abandoned in the queue
 	b.at(40*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550001"]) })
 	b.at(41*time.Second, func() error {
-		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.Voice, ANI: "+15550003", DNIS: "7002"})
+		_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: "+15550003", DNIS: "7002"})
 		return err
 	})
 	b.at(43*time.Second, func() error { return b.ts.RejectCall(b.conns["+15550003"], "busy") })
@@ -150,7 +150,7 @@ func TestRecorderWritesAScriptThatReplaysGreen(t *testing.T) {
 	b.clk.RunUntil(time.Minute)
 	b.rec.Stop()
 	// What comes after Stop (a drain) is not recorded.
-	if _, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.Voice, ANI: "+15550009", DNIS: "7000"}); err != nil {
+	if _, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: "+15550009", DNIS: "7000"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.rec.Write(); err != nil {
@@ -229,7 +229,7 @@ func TestRecorderStopsAtItsBound(t *testing.T) {
 	r := NewRecorder(RecorderConfig{Path: path, Center: f, RingTimeout: 20 * time.Second, Seed: 1, Log: zerolog.New(&logged)})
 	for i := range MaxRecorded + 5 {
 		r.Event(tserver.Event{Type: tserver.EventQueued, Time: clock.Epoch.Add(time.Duration(i) * time.Millisecond),
-			ConnID: pbx.ConnID(i + 1), Media: pbx.Voice, ANI: "+1555", DNIS: "7000", Queue: "sales"})
+			ConnID: pbx.ConnID(i + 1), Media: pbx.VoIP, ANI: "+1555", DNIS: "7000", Queue: "sales"})
 	}
 	if err := r.Write(); err != nil {
 		t.Fatal(err)
