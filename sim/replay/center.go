@@ -61,6 +61,19 @@ type Record struct {
 	Heard    []Heard
 	Rings    []Ring
 	Attempts []AttemptEnded
+	// Presences: each change of a customer's combined presence, as the
+	// callback server saw it (virtual only).
+	Presences []PresenceChanged
+}
+
+// PresenceChanged is a change of a customer's combined presence: its
+// status (online, away, dnd, offline) and the media that reach the
+// customer now.
+type PresenceChanged struct {
+	At        time.Duration
+	Customer  string // the customer's number
+	Status    string
+	Reachable []string
 }
 
 // Ring is a call of the callback server that reached a customer's phone
@@ -180,7 +193,7 @@ func NewVirtual(s *Script, rec *Record) (*Virtual, error) {
 		store := imgw.NewMemoryStore()
 		seedStore(store, s.Center.IM)
 		v.gw, err = imgw.New(imgw.Config{Clock: v.clk, TServer: ts, Center: s.Center, Desk: nopDesk{}, Log: zerolog.Nop(),
-			Customers: store, Journal: chatJournal{store, v.cb}})
+			Customers: store, Journal: chatJournal{store, v.cb}, OnPresence: v.cb.imPresence})
 		if err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", s.CenterPath, err)
 		}
