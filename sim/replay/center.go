@@ -35,6 +35,15 @@ type Center interface {
 	CallbackState(name string) (string, error)
 }
 
+// PresenceWatcher is a Center that records each change of a customer's
+// combined presence (Record.Presences): a customer's presence
+// expectations are checked only against one (the virtual center; a
+// running switch's tracker is not visible to a replay).
+type PresenceWatcher interface {
+	Center
+	WatchesPresence()
+}
+
 // Observed is one CTI event as the replay saw it.
 type Observed struct {
 	At          time.Duration // since the start of the script
@@ -301,6 +310,9 @@ func (v *Virtual) AgentState(id string) (tserver.AgentState, error) {
 	}
 	return a.State(), nil
 }
+
+// WatchesPresence implements PresenceWatcher.
+func (v *Virtual) WatchesPresence() {}
 
 // CallbackState implements Center.
 func (v *Virtual) CallbackState(name string) (string, error) { return v.cb.state(name) }

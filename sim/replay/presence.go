@@ -52,6 +52,9 @@ func presenceWords(p *PresenceChanged) string {
 // status wanted, within the time since the start.
 func (ev *evaluation) checkPresence(e *Expectation, o *Outcome) {
 	m := &e.Match
+	if !ev.watchesPresence(o) {
+		return
+	}
 	deadline := ev.s.End + ev.s.Slack
 	if e.HasWithin {
 		deadline = min(deadline, e.Within+ev.s.Slack)
@@ -95,6 +98,9 @@ func (ev *evaluation) checkPresence(e *Expectation, o *Outcome) {
 // status.
 func (ev *evaluation) checkNeverPresence(e *Expectation, o *Outcome) {
 	m := &e.Match
+	if !ev.watchesPresence(o) {
+		return
+	}
 	for i := range ev.rec.Presences {
 		p := &ev.rec.Presences[i]
 		if !presenceMatches(m, p) {
@@ -108,6 +114,16 @@ func (ev *evaluation) checkNeverPresence(e *Expectation, o *Outcome) {
 		return
 	}
 	o.Met, o.Detail = true, "did not happen by the end ("+dur(ev.s.End)+")"
+}
+
+// watchesPresence reports whether the center records customers'
+// presence; when not, o fails saying so.
+func (ev *evaluation) watchesPresence(o *Outcome) bool {
+	if _, ok := ev.c.(PresenceWatcher); ok {
+		return true
+	}
+	o.Detail = "not checked: this center does not show the callback server's presence of customers (virtual only)"
+	return false
 }
 
 // presenceContext adds to failure o how customer's presence changed, as

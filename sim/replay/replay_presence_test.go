@@ -338,3 +338,36 @@ func TestReplayBrokenPresenceExpectations(t *testing.T) {
 		})
 	}
 }
+
+// blindCenter is a center that records no customer's presence, as the
+// live one.
+type blindCenter struct{ Center }
+
+// TestReplayPresenceNeedsAWatchingCenter: against a center that does not
+// record customers' presence, a presence expectation, also a never, fails
+// as not checked rather than as a presence that never came.
+func TestReplayPresenceNeedsAWatchingCenter(t *testing.T) {
+	center, err := config.Load(callbackCenter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("t.yaml", []byte(awayScript), center)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &Record{}
+	v, err := NewVirtual(s, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Play(s, blindCenter{v}, rec)
+	for _, o := range res.Expectations {
+		presence := strings.Contains(o.Expect, "customer C1003")
+		switch {
+		case presence && (o.Met || !strings.HasPrefix(o.Detail, "not checked")):
+			t.Errorf("%s: met %v, %q; want not checked", o.Expect, o.Met, o.Detail)
+		case !presence && !o.Met:
+			t.Errorf("%s failed: %s", o.Expect, o.Detail)
+		}
+	}
+}
