@@ -26,9 +26,9 @@ import (
 type presence struct {
 	clock   clock.Clock
 	tracker *callback.Tracker
-	// devices maps "network\x00address" (lower case) to a customer's
-	// number: the center file's im.customers[].devices.
-	devices map[string]string
+	// devices links the center file's customers' devices
+	// (im.customers[].devices) to their customers.
+	devices callback.Devices
 	// linked finds the customer an IM user was linked to (verified by the
 	// bot, or registered), when the center file does not list it.
 	linked func(imgw.Address) (string, bool)
@@ -62,30 +62,22 @@ type presenceLimit struct {
 // newPresence builds the presence side of the center file f on clk.
 func newPresence(clk clock.Clock, f *config.File, linked func(imgw.Address) (string, bool)) *presence {
 	p := &presence{
-		clock: clk, devices: map[string]string{}, linked: linked,
+		clock: clk, devices: callback.ConfigDevices(f), linked: linked,
 		watchers: map[string]map[uint64]func(callback.Presence){}, limits: map[string]*presenceLimit{},
 		customers: map[string]bool{}, xmppAt: map[string]imgw.Address{},
 	}
 	if f.IM != nil {
 		for _, cu := range f.IM.Customers {
 			p.customers[cu.Number] = true
-			for _, d := range cu.Devices {
-				p.devices[deviceKey(d.Network, d.Address)] = cu.Number
-			}
 		}
 	}
 	p.tracker = callback.NewTracker(clk, callback.DefaultRules(), p.changed)
 	return p
 }
 
-func deviceKey(network, address string) string {
-	return network + "\x00" + strings.ToLower(strings.TrimSpace(address))
-}
-
 // customerOfDevice is the customer a device of network belongs to.
 func (p *presence) customerOfDevice(network, address string) (string, bool) {
-	n, ok := p.devices[deviceKey(network, address)]
-	return n, ok
+	return p.devices.Customer(network, address)
 }
 
 // im takes an IM device's presence (imgw.Config.OnPresence): an XMPP
@@ -127,22 +119,7 @@ func (p *presence) xmpp(from imgw.Address, info imgw.PresenceInfo, verified stri
 		}
 		p.xmppAt[customer] = imgw.Address{Network: from.Network, User: from.User}
 	}
-	show := callback.Unavailable
-	if info.Available {
-		switch info.Show {
-		case "chat":
-			show = callback.Chat
-		case "away":
-			show = callback.Away
-		case "xa":
-			show = callback.ExtAway
-		case "dnd":
-			show = callback.DoNotDisturb
-		default:
-			show = callback.Available
-		}
-	}
-	p.report(customer, callback.Report{Device: from.User + "/" + from.Device, Medium: callback.XMPP, Show: show})
+	p.report(customer, callback.XMPPReport(from.User+"/"+from.Device, info.Available, info.Show))
 }
 
 // sip takes what the SIP gateway says of a device (sipgw.OnPresence,

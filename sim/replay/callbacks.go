@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/clock"
+	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
 	"github.com/ccswitch/ccswitch/tserver"
 )
@@ -27,8 +29,10 @@ const registrationTTL = time.Hour
 // virtualCallbacks is the virtual center's callback server: the callback
 // package's Scheduler on the replay's clock, queueing in tserver's
 // callback queues (tserver.CallbackQueues, as serve and sim do), its
-// presence tracker fed by the script's softphones registering, and a
-// dialer that rings the customers' phones of the script. An agent who
+// presence tracker fed as serve's is (the script's softphones
+// registering, and the XMPP presence of customers' devices the IM
+// gateway takes), each change of a customer's presence in the record,
+// and a dialer that rings the customers' phones of the script. An agent who
 // answers an agent-first callback has the scheduler pick whom to call
 // (Scheduler.Pick), as serve's SIP gateway does once the agent's phone
 // answered.
@@ -43,10 +47,10 @@ type virtualCallbacks struct {
 	names  map[string]string
 	ids    map[string]string
 	asking string
-	// softphones: each customer softphone's customer; phones: the
-	// customers' phones, by softphone user or number.
-	softphones map[string]string
-	phones     map[string]*customerPhone
+	// devices: the customers' devices; phones: the customers' phones,
+	// by softphone user or number.
+	devices callback.Devices
+	phones  map[string]*customerPhone
 	// onLine: customer-first callbacks whose customer answered (their
 	// interaction is the customer on the line, nothing to pick).
 	onLine map[string]bool
@@ -80,23 +84,14 @@ type incoming struct {
 func newVirtualCallbacks(v *Virtual) (*virtualCallbacks, error) {
 	cb := &virtualCallbacks{
 		CallbackQueues: tserver.NewCallbackQueues(v.ts, v.script.Center), v: v,
-		names: map[string]string{}, ids: map[string]string{}, softphones: map[string]string{},
+		names: map[string]string{}, ids: map[string]string{}, devices: callback.ConfigDevices(v.script.Center),
 		phones: map[string]*customerPhone{}, onLine: map[string]bool{}, recorded: map[string]int{},
 	}
 	dir, err := callback.ConfigDirectory(v.script.Center)
 	if err != nil {
 		return nil, err
 	}
-	if im := v.script.Center.IM; im != nil {
-		for _, cu := range im.Customers {
-			for _, d := range cu.Devices {
-				if d.Network == "sip" {
-					cb.softphones[d.Address] = cu.Number
-				}
-			}
-		}
-	}
-	cb.tracker = callback.NewTracker(v.clk, callback.DefaultRules(), nil)
+	cb.tracker = callback.NewTracker(v.clk, callback.DefaultRules(), cb.presenceChanged)
 	cb.sched, err = callback.NewScheduler(callback.Config{
 		Clock: v.clk, Directory: dir, Tracker: cb.tracker, Queues: cb, Dialer: cb, Journal: cb,
 	})
@@ -105,6 +100,35 @@ func newVirtualCallbacks(v *Virtual) (*virtualCallbacks, error) {
 	}
 	v.ts.Subscribe(cb.onEvent)
 	return cb, nil
+}
+
+// imPresence takes an IM device's presence (imgw.Config.OnPresence), as
+// serve does: an XMPP device of a customer (one of the center's
+// customers' devices, or the device of a conversation verified as the
+// customer's) reports its show to the tracker; any other device's
+// presence is the gateway's alone.
+func (cb *virtualCallbacks) imPresence(from imgw.Address, info imgw.PresenceInfo, verified string) {
+	if !strings.HasPrefix(from.Network, config.DeviceXMPP) {
+		return
+	}
+	customer, ok := cb.devices.Customer(config.DeviceXMPP, from.User)
+	if !ok && verified != "" {
+		customer, ok = verified, true
+	}
+	if ok {
+		cb.tracker.Report(customer, callback.XMPPReport(from.User+"/"+from.Device, info.Available, info.Show))
+	}
+}
+
+// presenceChanged is the tracker's onChange: the record keeps each
+// change of a customer's combined presence.
+func (cb *virtualCallbacks) presenceChanged(customer string, p callback.Presence) {
+	reach := make([]string, len(p.Reachable))
+	for i, m := range p.Reachable {
+		reach[i] = string(m)
+	}
+	cb.v.rec.Presences = append(cb.v.rec.Presences, PresenceChanged{At: cb.v.clk.Elapsed(), Customer: customer,
+		Status: string(p.Status), Reachable: reach})
 }
 
 // nameOf is the script's name of callback id.
@@ -157,7 +181,7 @@ func (cb *virtualCallbacks) phoneDo(a *Action) error {
 	now := cb.v.clk.Now()
 	switch a.Do {
 	case "register", "unregister":
-		customer := cb.softphones[a.Phone]
+		customer, _ := cb.devices.Customer(config.DeviceSIP, a.Phone)
 		ph.registered = a.Do == "register"
 		rep := callback.Report{Device: a.Phone, Medium: callback.SIP, Show: callback.Unavailable, At: now}
 		if ph.registered {

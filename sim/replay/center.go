@@ -35,6 +35,15 @@ type Center interface {
 	CallbackState(name string) (string, error)
 }
 
+// PresenceWatcher is a Center that records each change of a customer's
+// combined presence (Record.Presences): a customer's presence
+// expectations are checked only against one (the virtual center; a
+// running switch's tracker is not visible to a replay).
+type PresenceWatcher interface {
+	Center
+	WatchesPresence()
+}
+
 // Observed is one CTI event as the replay saw it.
 type Observed struct {
 	At          time.Duration // since the start of the script
@@ -61,6 +70,19 @@ type Record struct {
 	Heard    []Heard
 	Rings    []Ring
 	Attempts []AttemptEnded
+	// Presences: each change of a customer's combined presence, as the
+	// callback server saw it (virtual only).
+	Presences []PresenceChanged
+}
+
+// PresenceChanged is a change of a customer's combined presence: its
+// status (online, away, dnd, offline) and the media that reach the
+// customer now.
+type PresenceChanged struct {
+	At        time.Duration
+	Customer  string // the customer's number
+	Status    string
+	Reachable []string
 }
 
 // Ring is a call of the callback server that reached a customer's phone
@@ -180,7 +202,7 @@ func NewVirtual(s *Script, rec *Record) (*Virtual, error) {
 		store := imgw.NewMemoryStore()
 		seedStore(store, s.Center.IM)
 		v.gw, err = imgw.New(imgw.Config{Clock: v.clk, TServer: ts, Center: s.Center, Desk: nopDesk{}, Log: zerolog.Nop(),
-			Customers: store, Journal: chatJournal{store, v.cb}})
+			Customers: store, Journal: chatJournal{store, v.cb}, OnPresence: v.cb.imPresence})
 		if err != nil {
 			return nil, fmt.Errorf("replay: %s: %w", s.CenterPath, err)
 		}
@@ -288,6 +310,9 @@ func (v *Virtual) AgentState(id string) (tserver.AgentState, error) {
 	}
 	return a.State(), nil
 }
+
+// WatchesPresence implements PresenceWatcher.
+func (v *Virtual) WatchesPresence() {}
 
 // CallbackState implements Center.
 func (v *Virtual) CallbackState(name string) (string, error) { return v.cb.state(name) }

@@ -736,7 +736,7 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 	}
 	e := Expectation{Index: i, Line: n.Line}
 	f := l.fields(n, at, "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "within", "never", "at_end",
-		"callback", "phone", "rings", "medium", "result")
+		"callback", "phone", "rings", "medium", "result", "customer", "status")
 	switch {
 	case f["never"] != nil:
 		e.Kind = ExpectNever
@@ -750,7 +750,12 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 			l.errorf(inner, at+".never", "want a mapping such as {event: EventRinging, agent: 1002}")
 			return
 		}
-		g := l.fields(inner, at+".never", "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "callback", "phone")
+		g := l.fields(inner, at+".never", "call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "callback", "phone",
+			"customer", "status")
+		if g["customer"] != nil {
+			e.Match = l.presenceMatch(inner, g, at+".never")
+			break
+		}
 		if g["phone"] != nil {
 			e.Match = l.phoneMatch(g, at+".never")
 			break
@@ -763,6 +768,12 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 			}
 		}
 		l.atEnd(f["at_end"], at+".at_end", &e)
+	case f["customer"] != nil:
+		e.Kind = ExpectPresence
+		e.Match = l.presenceMatch(n, f, at, "within")
+		if w := f["within"]; w != nil {
+			e.Within, e.HasWithin = l.duration(w, at+".within")
+		}
 	case f["phone"] != nil:
 		e.Kind = ExpectRings
 		e.Match = l.phoneMatch(f, at)
@@ -777,10 +788,10 @@ func (l *loader) expectation(n *yaml.Node, i int) {
 		l.attemptExpectation(f, at, &e)
 	default:
 		if f["call"] == nil && f["chat"] == nil && f["callback"] == nil {
-			l.errorf(n, at, "unknown expectation: name a call, chat, callback or phone, or use never or at_end")
+			l.errorf(n, at, "unknown expectation: name a call, chat, callback, phone or customer, or use never or at_end")
 			return
 		}
-		for _, k := range []string{"rings", "medium", "result"} {
+		for _, k := range []string{"rings", "medium", "result", "status"} {
 			if f[k] != nil {
 				l.errorf(f[k], at+"."+k, "%s does not go with an event", k)
 			}
@@ -959,7 +970,7 @@ func (l *loader) settleEnd(given *yaml.Node) {
 		if it := l.started[e.Match.Interaction]; it != nil && e.HasWithin {
 			reach = max(reach, it.at+e.Within)
 		} else if e.HasWithin {
-			reach = max(reach, e.Within) // a phone's rings, since the start
+			reach = max(reach, e.Within) // a phone's rings or a customer's presence, since the start
 		}
 	}
 	switch {

@@ -97,7 +97,7 @@ func (l *loader) phoneMatch(f map[string]*yaml.Node, at string) Match {
 			l.errorf(n, at+".callback", "no callback %s in the script", m.Interaction)
 		}
 	}
-	for _, k := range []string{"call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "medium", "result"} {
+	for _, k := range []string{"call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "medium", "result", "customer", "status"} {
 		if f[k] != nil {
 			l.errorf(f[k], at+"."+k, "%s does not go with phone", k)
 		}
@@ -121,7 +121,7 @@ func (l *loader) attemptExpectation(f map[string]*yaml.Node, at string, e *Expec
 	} else if e.Result = l.str(n, at+".result"); !slices.Contains(callbackResults, e.Result) {
 		l.errorf(n, at+".result", "unknown result %q (want one of %s)", e.Result, strings.Join(callbackResults, ", "))
 	}
-	for _, k := range []string{"call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "rings"} {
+	for _, k := range []string{"call", "chat", "event", "agent", "queue", "reason", "agent_has", "hears", "rings", "customer", "status"} {
 		if f[k] != nil {
 			l.errorf(f[k], at+"."+k, "%s does not go with a callback's result", k)
 		}

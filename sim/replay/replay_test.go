@@ -373,6 +373,8 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("script: [{at: 1s, call: c1, to: \"7000\"}]\nexpect: [{never: {event: EventRinging, agent: 2001}}]"))
 	f.Add([]byte("script: [{at: 0s, phone: \"7001\", do: register, answer_after: 1s}, {at: 1s, callback: cb1, number: \"+15550100\", queue: support, mode: customer_first}]\n" +
 		"expect: [{phone: \"+15550100\", rings: true, callback: cb1, within: 9s}, {callback: cb1, medium: phone, result: answered}, {never: {phone: \"7001\"}}, {at_end: {callback: cb1, state: done}}]"))
+	f.Add([]byte("script: [{at: 0s, presence: carol@example.test, show: dnd}, {at: 0s, phone: \"7003\", do: register}, {at: 1s, callback: cb1, customer: C1003, queue: support}, {at: 9s, presence: carol@example.test, show: away}]\n" +
+		"expect: [{customer: C1003, status: dnd, within: 1s}, {customer: C1003, status: online}, {never: {customer: C1003, status: offline}}]"))
 	// Scripts are parsed against a center with agents and routing and one
 	// with customers and callbacks.
 	var centers []*config.File
@@ -503,8 +505,8 @@ func TestReplayREADMEExamplesParse(t *testing.T) {
 	for _, e := range s.Expect {
 		kinds[e.Kind] = true
 	}
-	if len(kinds) != 8 {
-		t.Errorf("the README shows %d kinds of expectations, want 8", len(kinds))
+	if len(kinds) != int(ExpectPresence) {
+		t.Errorf("the README shows %d kinds of expectations, want %d", len(kinds), ExpectPresence)
 	}
 	if _, err := Run(s); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,18 @@ type Outcome struct {
 	// rang customers' phones and the attempts that ended.
 	Rings    []RingRecord    `json:"rings,omitempty"`
 	Attempts []AttemptRecord `json:"attempts,omitempty"`
+	// Presences, for a failure about a customer's presence: how it
+	// changed.
+	Presences []PresenceRecord `json:"presences,omitempty"`
+}
+
+// PresenceRecord is a change of a customer's combined presence, in a
+// failure's context.
+type PresenceRecord struct {
+	AtS       float64  `json:"at_s"`
+	Customer  string   `json:"customer"`
+	Status    string   `json:"status"`
+	Reachable []string `json:"reachable"`
 }
 
 // RingRecord is a call that rang a customer's phone, in a failure's
@@ -217,6 +229,9 @@ func describe(e *Expectation) string {
 }
 
 func describeMatch(m *Match) string {
+	if m.Customer != "" {
+		return describePresence(m)
+	}
 	if m.Phone != "" {
 		return describeCallback(&Expectation{Kind: ExpectRings, Match: *m})
 	}
@@ -299,7 +314,7 @@ func (ev *evaluation) check(e *Expectation) Outcome {
 	o := Outcome{Index: e.Index, Line: e.Line, Expect: describe(e)}
 	o.short = o.Expect
 	switch e.Kind {
-	case ExpectEvent, ExpectHears, ExpectRings:
+	case ExpectEvent, ExpectHears, ExpectRings, ExpectPresence:
 		o.short = describeMatch(&e.Match)
 	case ExpectAttempt:
 		o.short = describeCallback(e)
@@ -317,6 +332,8 @@ func (ev *evaluation) check(e *Expectation) Outcome {
 		ev.checkCallbackArrival(e, &o)
 	case ExpectCallback:
 		ev.checkCallbackState(e, &o)
+	case ExpectPresence:
+		ev.checkPresence(e, &o)
 	}
 	return o
 }
@@ -398,6 +415,10 @@ func (ev *evaluation) checkNever(e *Expectation, o *Outcome) {
 	m := &e.Match
 	if m.Phone != "" {
 		ev.checkNeverRings(e, o)
+		return
+	}
+	if m.Customer != "" {
+		ev.checkNeverPresence(e, o)
 		return
 	}
 	if m.Hears != "" || m.Regexp != nil {

@@ -2,8 +2,8 @@
 // virtual clock: a script is a timeline of what customers (callers,
 // chatters and their devices' presence), agents and external routers do,
 // plus what must happen (CTI events, lines a chat customer receives,
-// events that must never happen, queue counts and agent states at the
-// end). The runner drives the real domain (tserver and its directory) and
+// callbacks' rings and attempts, customers' combined presence, events
+// that must never happen, queue counts and agent states at the end). The runner drives the real domain (tserver and its directory) and
 // the real IM gateway (bot, routing of chats) through in-process
 // endpoints, deterministically; the format is in README.md.
 package replay
@@ -141,6 +141,7 @@ const (
 	ExpectRings                          // {phone, rings: true, callback, within}
 	ExpectAttempt                        // {callback, medium, result, within}
 	ExpectCallback                       // {at_end: {callback, state}}
+	ExpectPresence                       // {customer, status, within}
 )
 
 // Expectation is one item of expect.
@@ -181,7 +182,10 @@ type Match struct {
 	// Phone selects the calls that rang a customer's phone (ExpectRings,
 	// never) instead of events.
 	Phone string
-	Event tserver.EventType
+	// Customer and Status select the changes of a customer's combined
+	// presence to a status (ExpectPresence, never) instead of events.
+	Customer, Status string
+	Event            tserver.EventType
 	// Agent is an agent id (AgentRef as written).
 	Agent, AgentRef string
 	Queue           string
