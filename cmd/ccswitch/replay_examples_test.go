@@ -15,6 +15,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ccswitch/ccswitch/internal/cctest"
+	"github.com/ccswitch/ccswitch/internal/peer"
 	"github.com/ccswitch/ccswitch/internal/xmpptest"
 	"github.com/ccswitch/ccswitch/sim/replay"
 )
@@ -43,6 +44,32 @@ func TestReplayExamplesLive(t *testing.T) {
 			}
 			if !regexp.MustCompile(`expectations: (\d+) met, 0 failed`).MatchString(out) {
 				t.Fatalf("replay --live %s: not every expectation met:\n%s", p, out)
+			}
+			t.Log(lastLine(out))
+		})
+	}
+}
+
+// TestReplayExamplesLiveSIPp replays the examples with voice callers,
+// as they are, with --callers sipp: each call is a SIPp process placing
+// it at the in-process serve (BYE at the script's hangup, the switch's
+// BYE answered).
+func TestReplayExamplesLiveSIPp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays each example on the wall clock")
+	}
+	peer.Require(t, "sipp")
+	t.Parallel()
+	for _, name := range []string{"ring-no-answer", "router", "overflow"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := "../../examples/replay/" + name + ".yaml"
+			out, err := replayExampleLive(t, p, "--callers", "sipp")
+			if err != nil {
+				t.Fatalf("replay --live %s --callers sipp: %v\n%s", p, err, out)
+			}
+			if !regexp.MustCompile(`expectations: (\d+) met, 0 failed`).MatchString(out) {
+				t.Fatalf("replay --live %s --callers sipp: not every expectation met:\n%s", p, out)
 			}
 			t.Log(lastLine(out))
 		})
@@ -100,7 +127,8 @@ func lastLine(s string) string {
 // user when the script has routers) whose tokens are in files, every
 // token_env of the center turned into a token file, and, when the script
 // chats over XMPP or reports presence, the XMPP network of a Prosody
-// started for it with the customers' accounts.
+// started for it with the customers' accounts. extra are more replay
+// flags (--callers sipp).
 func replayExampleLive(t *testing.T, path string, extra ...string) (string, error) {
 	t.Helper()
 	s, err := replay.Load(path, nil)
