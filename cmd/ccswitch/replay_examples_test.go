@@ -76,6 +76,24 @@ func TestReplayExamplesLiveSIPp(t *testing.T) {
 	}
 }
 
+// TestReplayLiveCallersUsage: --callers is sipgo or sipp, and sipp
+// needs --sip (exit 2, before anything is played).
+func TestReplayLiveCallersUsage(t *testing.T) {
+	p := "../../examples/replay/ring-no-answer.yaml"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--live", "127.0.0.1:1", "--callers", "sipp"}, "replay: --callers sipp needs --sip"},
+		{[]string{"--live", "127.0.0.1:1", "--sip", "127.0.0.1:1", "--callers", "baresip"}, `replay: --callers "baresip": want sipgo or sipp`},
+	} {
+		_, _, err := runMain(t, append([]string{"replay", p}, tc.args...)...)
+		if !errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("replay %v: err %v, want a usage error %q", tc.args, err, tc.want)
+		}
+	}
+}
+
 // wrongCopy writes a copy of examples/replay/example with from replaced
 // by to (once; the example must hold it), its center named by an
 // absolute path.

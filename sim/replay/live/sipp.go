@@ -303,7 +303,7 @@ func newSIPpCallID(name string) string {
 	if !sippUser.MatchString(name) {
 		name = "call"
 	}
-	return "replay-" + name + "-" + randomHex(6)
+	return "replay-sipp-" + name + "-" + randomHex(6)
 }
 
 // sippScenario is the UAC scenario of one call.
