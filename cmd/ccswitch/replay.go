@@ -57,11 +57,16 @@ writes to support@ the center's first XMPP domain. Expectations are checked
 on the CTI event stream of the center's monitor user, each within stretched
 by --slack. The monitor's and the router's tokens are read from their
 token_env or token_file, as serve does; a script with routers needs a router
-user. What --live covers and refuses: sim/replay/README.md.`,
+user. --callers sipp places each voice call with a SIPp process (sipp in
+PATH) running a scenario written for it instead of the replay's own SIP user
+agent: the script's From and To, BYE or CANCEL at the script's hangup time,
+the switch's BYE answered. What --live covers and refuses:
+sim/replay/README.md.`,
 		Example: `  ccswitch replay examples/replay/ring-no-answer.yaml
   ccswitch replay examples/replay/*.yaml --junit replay.xml
   ccswitch replay my-test.yaml --config new-center.yaml --json
   ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060
+  ccswitch replay examples/replay/ring-no-answer.yaml --live 127.0.0.1:8080 --sip 127.0.0.1:5060 --callers sipp
   ccswitch replay examples/replay/chat-routing.yaml --config center.yaml --live 127.0.0.1:8080 \
     --xmpp 127.0.0.1:5222 --xmpp-passwords customers.passwords`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -105,6 +110,15 @@ user. What --live covers and refuses: sim/replay/README.md.`,
 			if lc.SIP == "" && lc.SIPListen != "" {
 				return usagef("replay: --sip-listen needs --sip")
 			}
+			switch lc.Callers {
+			case livereplay.CallersSIPgo:
+			case livereplay.CallersSIPp:
+				if lc.SIP == "" {
+					return usagef("replay: --callers sipp needs --sip")
+				}
+			default:
+				return usagef("replay: --callers %q: want sipgo or sipp", lc.Callers)
+			}
 			m.run = func(ctx context.Context) error { return m.replay(ctx, scripts, asJSON, junit, lc) }
 			return nil
 		},
@@ -116,6 +130,7 @@ user. What --live covers and refuses: sim/replay/README.md.`,
 	fs.StringVar(&lc.HTTP, "live", "", "drive the running serve whose HTTP (CTI) address this is, on the wall clock")
 	fs.StringVar(&lc.SIP, "sip", "", "with --live: the serve's SIP UDP address, for calls, agents' phones and SIP chats")
 	fs.StringVar(&lc.SIPListen, "sip-listen", "", "with --sip: the replay's own SIP UDP address (HOST:PORT), where serve's --trunk reaches the customers' numbers (default: any port)")
+	fs.StringVar(&lc.Callers, "callers", livereplay.CallersSIPgo, "with --sip: what places the script's voice calls: sipgo (the replay's SIP user agent) or sipp (a SIPp process per call)")
 	fs.StringVar(&lc.XMPP, "xmpp", "", "with --live: the XMPP server's client address (HOST:PORT) where the script's XMPP customers log in")
 	fs.StringVar(&lc.XMPPPasswords, "xmpp-passwords", "", "with --xmpp: the file of the customers' passwords (one 'JID PASSWORD' a line, '*' for every other JID)")
 	durationVar(fs, &lc.Slack, "slack", 2*time.Second, "with --live: how much later than its within an event may come")

@@ -15,8 +15,10 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ccswitch/ccswitch/internal/cctest"
+	"github.com/ccswitch/ccswitch/internal/peer"
 	"github.com/ccswitch/ccswitch/internal/xmpptest"
 	"github.com/ccswitch/ccswitch/sim/replay"
+	"github.com/ccswitch/ccswitch/tserver"
 )
 
 // TestReplayExamplesLive replays every script of examples/replay, as it
@@ -46,6 +48,63 @@ func TestReplayExamplesLive(t *testing.T) {
 			}
 			t.Log(lastLine(out))
 		})
+	}
+}
+
+// TestReplayExamplesLiveSIPp replays the examples with voice callers,
+// as they are, with --callers sipp: each call is a SIPp process placing
+// it at the in-process serve (BYE at the script's hangup, the switch's
+// BYE answered).
+func TestReplayExamplesLiveSIPp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays each example on the wall clock")
+	}
+	peer.Require(t, "sipp")
+	t.Parallel()
+	for _, name := range []string{"ring-no-answer", "router", "overflow", "blended"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			p := "../../examples/replay/" + name + ".yaml"
+			out, lc, err := replayExampleLiveOn(t, p, "--callers", "sipp")
+			if err != nil {
+				t.Fatalf("replay --live %s --callers sipp: %v\n%s", p, err, out)
+			}
+			if !regexp.MustCompile(`expectations: (\d+) met, 0 failed`).MatchString(out) {
+				t.Fatalf("replay --live %s --callers sipp: not every expectation met:\n%s", p, out)
+			}
+			// Every call the switch saw came from a SIPp the replay started.
+			calls := 0
+			for _, e := range lc.snapshot() {
+				if id, ok := e.UserData.Get("sip_call_id"); ok && e.Type == tserver.EventQueued {
+					calls++
+					if !strings.HasPrefix(id, "replay-sipp-") {
+						t.Errorf("%s: a call with Call-ID %s, not one of the replay's SIPp callers", name, id)
+					}
+				}
+			}
+			if calls == 0 {
+				t.Errorf("%s: the switch queued no SIP call", name)
+			}
+			t.Log(lastLine(out))
+		})
+	}
+}
+
+// TestReplayLiveCallersUsage: --callers is sipgo or sipp, and sipp
+// needs --sip (exit 2, before anything is played).
+func TestReplayLiveCallersUsage(t *testing.T) {
+	p := "../../examples/replay/ring-no-answer.yaml"
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--live", "127.0.0.1:1", "--callers", "sipp"}, "replay: --callers sipp needs --sip"},
+		{[]string{"--live", "127.0.0.1:1", "--sip", "127.0.0.1:1", "--callers", "baresip"}, `replay: --callers "baresip": want sipgo or sipp`},
+	} {
+		_, _, err := runMain(t, append([]string{"replay", p}, tc.args...)...)
+		if !errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("replay %v: err %v, want a usage error %q", tc.args, err, tc.want)
+		}
 	}
 }
 
@@ -100,8 +159,17 @@ func lastLine(s string) string {
 // user when the script has routers) whose tokens are in files, every
 // token_env of the center turned into a token file, and, when the script
 // chats over XMPP or reports presence, the XMPP network of a Prosody
-// started for it with the customers' accounts.
+// started for it with the customers' accounts. extra are more replay
+// flags (--callers sipp).
 func replayExampleLive(t *testing.T, path string, extra ...string) (string, error) {
+	t.Helper()
+	out, _, err := replayExampleLiveOn(t, path, extra...)
+	return out, err
+}
+
+// replayExampleLiveOn is replayExampleLive, also returning the serve it
+// replayed against (its events recorded).
+func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *liveCenter, error) {
 	t.Helper()
 	s, err := replay.Load(path, nil)
 	if err != nil {
@@ -129,7 +197,7 @@ func replayExampleLive(t *testing.T, path string, extra ...string) (string, erro
 		args = append(args, "--xmpp", center.xmpp.C2SAddr, "--xmpp-passwords", center.passwords)
 	}
 	out, _, err := runMain(t, append(args, extra...)...)
-	return out, err
+	return out, lc, err
 }
 
 // deployment is a center file written for a live replay.

@@ -1,6 +1,7 @@
 // Package live drives a running `ccswitch serve` with a replay script:
 // agents through CTI (each logs in with the password the center file
-// gives it), their phones and the callers through SIP (sipgo), web chat
+// gives it), their phones and the callers through SIP (sipgo; or the
+// callers through a SIPp process each, sipp.go), web chat
 // customers through the web chat's WebSocket, XMPP chat customers
 // through an XMPP server's client port (mellium.im/xmpp), callbacks
 // through the REST API as the CRM does, customers' softphones and
@@ -56,6 +57,12 @@ type Config struct {
 	// it for numbers. Empty: the local address facing the switch, any
 	// port.
 	SIPListen string
+	// Callers says what places the script's voice calls: "sipgo" (or
+	// empty) the replay's own SIP user agent, "sipp" a SIPp process per
+	// call (sipp.go). Needs SIP.
+	Callers string
+	// SIPp is the sipp binary for Callers "sipp" (default: sipp in PATH).
+	SIPp string
 }
 
 // Center is a running serve driven by a script. Play, QueueStats and
@@ -116,6 +123,7 @@ type Center struct {
 	callbacks      *callbackSide
 	customerPhones map[string]*customerPhone
 	xmpp           *xmppSide // nil: the script has no XMPP customers
+	sipp           *sippSide // nil: sipgo places the calls
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -215,6 +223,10 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 			c.Close()
 			return nil, err
 		}
+	}
+	if err := c.openSIPp(); err != nil {
+		c.Close()
+		return nil, err
 	}
 	return c, nil
 }
@@ -560,6 +572,9 @@ func (c *Center) call(ctx context.Context, a *replay.Action) error {
 	if c.ua == nil {
 		return errors.New("a call needs the switch's SIP address (--sip)")
 	}
+	if c.sipp != nil {
+		return c.callSIPp(a)
+	}
 	if c.calls[a.Call] != nil {
 		return fmt.Errorf("call %s was placed already", a.Call)
 	}
@@ -613,6 +628,9 @@ func (c *Center) lateError(a *replay.Action, err error) {
 
 // hangup ends a caller's call: BYE once answered, else CANCEL.
 func (c *Center) hangup(ctx context.Context, a *replay.Action) error {
+	if c.sipp != nil {
+		return c.hangupSIPp(a)
+	}
 	cl := c.calls[a.Call]
 	if cl == nil {
 		return fmt.Errorf("call %s was never placed", a.Call)
@@ -867,6 +885,7 @@ func (c *Center) AgentState(id string) (tserver.AgentState, error) {
 // agents out and closes every session (CTI, SIP, XMPP), then waits for
 // its goroutines.
 func (c *Center) Close() {
+	c.closeSIPp()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, cl := range c.calls {
