@@ -156,7 +156,8 @@ func lastLine(s string) string {
 // replays the script against it with --live; it returns the replay's
 // output and the error that decides its exit code. The center is the
 // script's, with what a deployment adds: a monitor user (and a router
-// user when the script has routers) whose tokens are in files, every
+// user when the script has routers, a supervisor when it expects
+// customers' presence) whose tokens are in files, every
 // token_env of the center turned into a token file, and, when the script
 // chats over XMPP or reports presence, the XMPP network of a Prosody
 // started for it with the customers' accounts. extra are more replay
@@ -242,6 +243,10 @@ func deploymentCenter(t *testing.T, s *replay.Script, dir string) deployment {
 	users = append(users, map[string]any{"name": "replay-monitor", "roles": []any{"monitor"}, "token_file": tokenFile("monitor")})
 	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.RouterAction }) {
 		users = append(users, map[string]any{"name": "replay-router", "roles": []any{"router"}, "token_file": tokenFile("router")})
+	}
+	if slices.ContainsFunc(s.Expect, func(e replay.Expectation) bool { return e.Match.Customer != "" }) {
+		// Customers' presence shows to supervisors only.
+		users = append(users, map[string]any{"name": "replay-supervisor", "roles": []any{"supervisor"}, "token_file": tokenFile("supervisor")})
 	}
 	doc["users"] = users
 

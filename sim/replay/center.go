@@ -35,13 +35,14 @@ type Center interface {
 	CallbackState(name string) (string, error)
 }
 
-// PresenceWatcher is a Center that records each change of a customer's
-// combined presence (Record.Presences): a customer's presence
-// expectations are checked only against one (the virtual center; a
-// running switch's tracker is not visible to a replay).
+// PresenceWatcher is a Center that may record each change of a
+// customer's combined presence (Record.Presences): a customer's presence
+// expectations are checked only against one whose WatchesPresence is nil
+// (the virtual center; a running switch when a supervisor monitors the
+// customers over CTI). A non-nil error says why it does not.
 type PresenceWatcher interface {
 	Center
-	WatchesPresence()
+	WatchesPresence() error
 }
 
 // Observed is one CTI event as the replay saw it.
@@ -312,7 +313,7 @@ func (v *Virtual) AgentState(id string) (tserver.AgentState, error) {
 }
 
 // WatchesPresence implements PresenceWatcher.
-func (v *Virtual) WatchesPresence() {}
+func (v *Virtual) WatchesPresence() error { return nil }
 
 // CallbackState implements Center.
 func (v *Virtual) CallbackState(name string) (string, error) { return v.cb.state(name) }

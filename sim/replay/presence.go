@@ -119,11 +119,16 @@ func (ev *evaluation) checkNeverPresence(e *Expectation, o *Outcome) {
 // watchesPresence reports whether the center records customers'
 // presence; when not, o fails saying so.
 func (ev *evaluation) watchesPresence(o *Outcome) bool {
-	if _, ok := ev.c.(PresenceWatcher); ok {
-		return true
+	w, ok := ev.c.(PresenceWatcher)
+	if !ok {
+		o.Detail = "not checked: this center does not show the callback server's presence of customers"
+		return false
 	}
-	o.Detail = "not checked: this center does not show the callback server's presence of customers (virtual only)"
-	return false
+	if err := w.WatchesPresence(); err != nil {
+		o.Detail = "not checked: " + err.Error()
+		return false
+	}
+	return true
 }
 
 // presenceContext adds to failure o how customer's presence changed, as

@@ -122,8 +122,9 @@ type Center struct {
 	// The callbacks the script requests and the customers' phones.
 	callbacks      *callbackSide
 	customerPhones map[string]*customerPhone
-	xmpp           *xmppSide // nil: the script has no XMPP customers
-	sipp           *sippSide // nil: sipgo places the calls
+	xmpp           *xmppSide     // nil: the script has no XMPP customers
+	watch          *presenceSide // nil: the script names no customer's presence
+	sipp           *sippSide     // nil: sipgo places the calls
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -204,6 +205,10 @@ func New(ctx context.Context, s *replay.Script, rec *replay.Record, cfg Config) 
 			return nil, fmt.Errorf("live: the monitor watching everything: %w", err)
 		}
 		c.watcher = w
+	}
+	if err := c.openPresence(ctx); err != nil {
+		c.Close()
+		return nil, err
 	}
 	if err := c.openCallbacks(); err != nil {
 		c.Close()
@@ -412,6 +417,7 @@ func (c *Center) Play(actions []replay.Action, end time.Duration, failed func(a 
 		c.watcher.Discard()
 		c.read(c.watcher, nil)
 	}
+	c.watchPresence()
 	for _, i := range order {
 		a := &actions[i]
 		if !c.sleepUntil(a.At) {
@@ -924,6 +930,9 @@ func (c *Center) Close() {
 	}
 	if c.watcher != nil {
 		_ = c.watcher.Close()
+	}
+	if c.watch != nil && c.watch.cli != nil {
+		_ = c.watch.cli.Close()
 	}
 	if c.ua != nil {
 		_ = c.ua.Close()
