@@ -55,10 +55,7 @@ func (ev *evaluation) checkPresence(e *Expectation, o *Outcome) {
 	if !ev.watchesPresence(o) {
 		return
 	}
-	deadline := ev.s.End + ev.s.Slack
-	if e.HasWithin {
-		deadline = min(deadline, e.Within+ev.s.Slack)
-	}
+	_, deadline := ev.window(e)
 	var (
 		at    time.Duration
 		found bool

@@ -338,13 +338,22 @@ func (ev *evaluation) check(e *Expectation) Outcome {
 	return o
 }
 
-func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
-	m := &e.Match
-	start, _ := ev.s.Started(m.Interaction)
-	deadline := ev.s.End + ev.s.Slack
+// window is when expectation e's arrival counts: from start, when its
+// interaction (or callback) began (0 for none: a customer's presence, a
+// phone named without a callback), to deadline, its within (or the end)
+// stretched by the slack.
+func (ev *evaluation) window(e *Expectation) (start, deadline time.Duration) {
+	start, _ = ev.s.Started(e.Match.Interaction)
+	deadline = ev.s.End + ev.s.Slack
 	if e.HasWithin {
 		deadline = min(deadline, start+e.Within+ev.s.Slack)
 	}
+	return start, deadline
+}
+
+func (ev *evaluation) checkArrival(e *Expectation, o *Outcome) {
+	m := &e.Match
+	start, deadline := ev.window(e)
 	var (
 		at    time.Duration
 		found bool

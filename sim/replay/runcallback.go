@@ -20,11 +20,7 @@ func attemptMatches(e *Expectation, a *AttemptEnded) bool {
 // named without a callback: since the start).
 func (ev *evaluation) checkCallbackArrival(e *Expectation, o *Outcome) {
 	m := &e.Match
-	start, _ := ev.s.Started(m.Interaction)
-	deadline := ev.s.End + ev.s.Slack
-	if e.HasWithin {
-		deadline = min(deadline, start+e.Within+ev.s.Slack)
-	}
+	start, deadline := ev.window(e)
 	var (
 		at    time.Duration
 		found bool

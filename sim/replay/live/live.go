@@ -772,6 +772,22 @@ func (c *Center) phoneRinging(a *agent) bool {
 	return false
 }
 
+// takeRinging takes the oldest offer of queue that still rings (those
+// the switch gave up on are dropped); nil when none does. The caller
+// holds Center.mu.
+func takeRinging(queue *[]*offer) *offer {
+	for len(*queue) > 0 {
+		x := (*queue)[0]
+		*queue = (*queue)[1:]
+		select {
+		case <-x.tx.Done():
+		default:
+			return x
+		}
+	}
+	return nil
+}
+
 // phoneAnswer answers (200 with an SDP) or rejects (486, or 603 with a
 // reason) the oldest call ringing on agent a's phone.
 func (c *Center) phoneAnswer(act *replay.Action, a *agent) error {
@@ -779,16 +795,7 @@ func (c *Center) phoneAnswer(act *replay.Action, a *agent) error {
 		return fmt.Errorf("--live cannot yet answer a named interaction (%s) on agent %s's phone", act.Interaction, a.id)
 	}
 	c.mu.Lock()
-	var o *offer
-	for len(a.ringing) > 0 && o == nil {
-		x := a.ringing[0]
-		a.ringing = a.ringing[1:]
-		select {
-		case <-x.tx.Done():
-		default:
-			o = x
-		}
-	}
+	o := takeRinging(&a.ringing)
 	c.mu.Unlock()
 	if o == nil {
 		return fmt.Errorf("agent %s has no call ringing on its phone", a.id)

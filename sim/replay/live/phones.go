@@ -86,16 +86,7 @@ func (c *Center) phoneDo(ctx context.Context, a *replay.Action) error {
 		return nil
 	}
 	c.mu.Lock()
-	var o *offer
-	for len(p.ringing) > 0 && o == nil {
-		x := p.ringing[0]
-		p.ringing = p.ringing[1:]
-		select {
-		case <-x.tx.Done():
-		default:
-			o = x
-		}
-	}
+	o := takeRinging(&p.ringing)
 	c.mu.Unlock()
 	if o == nil {
 		return fmt.Errorf("nothing rings on phone %s", a.Phone)
