@@ -55,7 +55,6 @@ func (ev *evaluation) checkPresence(e *Expectation, o *Outcome) {
 	if !ev.watchesPresence(o) {
 		return
 	}
-	_, deadline := ev.window(e)
 	var (
 		at    time.Duration
 		found bool
@@ -66,27 +65,8 @@ func (ev *evaluation) checkPresence(e *Expectation, o *Outcome) {
 			break
 		}
 	}
-	if found {
-		o.AtS = secs(at)
-	}
-	switch {
-	case found && at <= deadline:
-		o.Met = true
-		o.Detail = "at " + dur(at)
-		if e.HasWithin {
-			o.Detail += fmt.Sprintf(" (within %s of the start%s)", dur(e.Within), ev.slack())
-		} else {
-			o.Detail += " (by the end)"
-		}
+	if ev.judgeArrival(e, o, describePresence(m), "the start", at, found) {
 		return
-	case found:
-		o.Detail = fmt.Sprintf("came too late: at %s, want within %s of the start%s", dur(at), dur(e.Within), ev.slack())
-	default:
-		o.Detail = "never came by the end (" + dur(ev.s.End) + ")"
-	}
-	o.Diff = append(o.Diff, fmt.Sprintf("expected: %s by %s", describePresence(m), dur(deadline)))
-	if found {
-		o.Diff = append(o.Diff, fmt.Sprintf("got:      %s at %s", describePresence(m), dur(at)))
 	}
 	ev.presenceContext(o, m.Customer)
 }

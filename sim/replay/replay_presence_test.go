@@ -243,7 +243,7 @@ func TestReplayWrongPresenceExpectationsFail(t *testing.T) {
 				"the presence of customer C1003 (offline at the start) changed:", "0s  online [sip]", "15s  away [xmpp]"}},
 		{"a shorter within", awayScript,
 			"{customer: C1003, status: away, within: 16s}", "{customer: C1003, status: away, within: 10s}",
-			[]string{"FAIL customer C1003 away within 10s: came too late: at 15s, want within 10s of the start",
+			[]string{"FAIL customer C1003 away within 10s: came too late: at 15s (+15s after the start), want within 10s",
 				"got:      customer C1003 away at 15s", "15s  away [xmpp]"}},
 		{"a status that comes", dnd,
 			"{never: {customer: C1003, status: offline}}", "{never: {customer: C1003, status: online}}",

@@ -20,7 +20,6 @@ func attemptMatches(e *Expectation, a *AttemptEnded) bool {
 // named without a callback: since the start).
 func (ev *evaluation) checkCallbackArrival(e *Expectation, o *Outcome) {
 	m := &e.Match
-	start, deadline := ev.window(e)
 	var (
 		at    time.Duration
 		found bool
@@ -44,6 +43,17 @@ func (ev *evaluation) checkCallbackArrival(e *Expectation, o *Outcome) {
 	if m.Interaction != "" {
 		since = m.Interaction + " was requested"
 	}
+	if ev.judgeArrival(e, o, describeCallback(e), since, at, found) {
+		return
+	}
+	ev.callbackContext(o, m.Interaction)
+}
+
+// judgeArrival decides expectation e whose thing (what, counted from
+// since) came at at (found) or not: o's detail and, when e is not met,
+// its expected and got lines. It reports whether e is met.
+func (ev *evaluation) judgeArrival(e *Expectation, o *Outcome, what, since string, at time.Duration, found bool) bool {
+	start, deadline := ev.window(e)
 	if found {
 		o.AtS = secs(at)
 	}
@@ -56,17 +66,17 @@ func (ev *evaluation) checkCallbackArrival(e *Expectation, o *Outcome) {
 		} else {
 			o.Detail += " (by the end)"
 		}
-		return
+		return true
 	case found:
 		o.Detail = fmt.Sprintf("came too late: at %s (+%s after %s), want within %s%s", dur(at), dur(at-start), since, dur(e.Within), ev.slack())
 	default:
 		o.Detail = "never came by the end (" + dur(ev.s.End) + ")"
 	}
-	o.Diff = append(o.Diff, fmt.Sprintf("expected: %s by %s", describeCallback(e), dur(deadline)))
+	o.Diff = append(o.Diff, fmt.Sprintf("expected: %s by %s", what, dur(deadline)))
 	if found {
-		o.Diff = append(o.Diff, fmt.Sprintf("got:      %s at %s", describeCallback(e), dur(at)))
+		o.Diff = append(o.Diff, fmt.Sprintf("got:      %s at %s", what, dur(at)))
 	}
-	ev.callbackContext(o, m.Interaction)
+	return false
 }
 
 // checkNeverRings checks that no call rang a phone (of the callback
