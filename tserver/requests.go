@@ -793,13 +793,21 @@ func (s *Server) RegisterRouter(number string) (unregister func(), err error) {
 		return nil, pbx.Errorf(pbx.NotFound, "tserver: register router: no route point %q", number)
 	}
 	rp.listeners++
+	s.routersChange(rp)
 	done := false
 	return func() {
 		if !done {
 			done = true
 			rp.listeners--
+			s.routersChange(rp)
 		}
 	}, nil
+}
+
+func (s *Server) routersChange(rp *routePoint) {
+	if s.routersChanged != nil {
+		s.routersChanged(rp.number, rp.listeners)
+	}
 }
 
 // RouteCall routes an interaction waiting at a route point to target: a

@@ -2,6 +2,7 @@ package tserver
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -864,4 +865,23 @@ agents:
 	// +3m4s EventAgentNotReady agent=alice queue=
 	// +3m34s EventAgentReady agent=alice queue=
 	// offered 1, answered 1, average handle time 3m30s
+}
+
+// TestWatchRoutersHearsEachRouter: the watcher hears a route point's
+// routers come and go, with how many are left; a second unregister of
+// the same router is no change.
+func TestWatchRoutersHearsEachRouter(t *testing.T) {
+	e := newEnv(t, requestCenter)
+	var heard []string
+	e.s.WatchRouters(func(rp string, routers int) { heard = append(heard, fmt.Sprintf("%s:%d", rp, routers)) })
+	un1, err := e.s.RegisterRouter("5000")
+	e.must(err, "register router")
+	un2, err := e.s.RegisterRouter("5000")
+	e.must(err, "register router")
+	un1()
+	un1()
+	un2()
+	if want := []string{"5000:1", "5000:2", "5000:1", "5000:0"}; !slices.Equal(heard, want) {
+		t.Errorf("heard %v, want %v", heard, want)
+	}
 }

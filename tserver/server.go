@@ -106,6 +106,10 @@ type Server struct {
 	nextConn pbx.ConnID
 	seq      uint64
 	epoch    uint32
+
+	// routersChanged, when set, hears each change of a route point's
+	// external routers (WatchRouters).
+	routersChanged func(routePoint string, routers int)
 }
 
 type routePoint struct {
@@ -367,6 +371,12 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // Subscribe calls fn with every CTI event from now on; see Bus.
 func (s *Server) Subscribe(fn func(Event)) (cancel func()) { return s.bus.Subscribe(fn) }
+
+// WatchRouters calls fn, on the domain's loop, each time a route point
+// gains or loses an external router (RegisterRouter, its unregister),
+// with how many it has now; one watcher (serve --record's), replaced by
+// the next call.
+func (s *Server) WatchRouters(fn func(routePoint string, routers int)) { s.routersChanged = fn }
 
 // Now returns the domain's time.
 func (s *Server) Now() time.Time { return s.clock.Now() }

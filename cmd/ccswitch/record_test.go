@@ -15,7 +15,9 @@ import (
 
 // replayRecording closes the center (which writes its recording), checks
 // the script says what the test saw happen, and replays it in virtual
-// time: every expectation must be met.
+// time: every expectation must be met, and a second replay must tell the
+// same (a recording replays deterministically). Closing is idempotent:
+// the cleanup of startServe closing again does nothing.
 func replayRecording(t *testing.T, m *Main, script string, want ...string) {
 	t.Helper()
 	if err := m.Close(); err != nil {
@@ -33,6 +35,10 @@ func replayRecording(t *testing.T, m *Main, script string, want ...string) {
 	out, _, err := runMain(t, "replay", script)
 	if err != nil || strings.Contains(out, "FAIL") || strings.Contains(out, "note ") || !strings.Contains(out, " 0 failed") {
 		t.Fatalf("replay of the recording: %v\n%s\nrecording:\n%s", err, out, data)
+	}
+	again, _, err := runMain(t, "replay", script)
+	if err != nil || again != out {
+		t.Fatalf("a second replay of the recording differs (%v):\n%s\nthe first:\n%s\nrecording:\n%s", err, again, out, data)
 	}
 	t.Logf("recording:\n%s\nreplay:\n%s", data, out)
 }

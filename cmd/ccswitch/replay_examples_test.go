@@ -25,7 +25,9 @@ import (
 // is, against serve running in process with the script's center: the
 // agents over CTI, the callers and phones over SIP, chats over the web
 // chat, SIP MESSAGE and a real Prosody. The scripts run on the wall
-// clock, all at once: the longest decides the test's time.
+// clock, all at once: the longest decides the test's time. Serve records
+// each session (--record); once the live replay passed, the recording
+// replays green in virtual time.
 func TestReplayExamplesLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("replays each example on the wall clock")
@@ -39,7 +41,7 @@ func TestReplayExamplesLive(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(p), ".yaml")
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			out, err := replayExampleLive(t, p)
+			out, lc, err := replayExampleLiveOn(t, p)
 			if err != nil {
 				t.Fatalf("replay --live %s: %v\n%s", p, err, out)
 			}
@@ -47,8 +49,37 @@ func TestReplayExamplesLive(t *testing.T) {
 				t.Fatalf("replay --live %s: not every expectation met:\n%s", p, out)
 			}
 			t.Log(lastLine(out))
+			replayRecording(t, lc.m, lc.recording, recordedFrom[name]...)
 		})
 	}
+}
+
+// recordedFrom is what the recording of an example's live session holds
+// besides replaying green: what the outside world did that only the
+// callback server, the registrar or a router saw.
+var recordedFrom = map[string][]string{
+	"callback-presence": {
+		`phone: "+15550003", do: auto_answer, answer_after: 2`,
+		`phone: "7003", do: register, answer_after: 2`,
+		`callback: cb1, customer: "C1003", queue: "support"}`,
+		`agent: "1001", do: answer, interaction: cb1}`,
+		`agent: "1001", do: release, interaction: cb1}`,
+		`phone: "7003", do: unregister}`,
+		`callback: cb2, customer: "C1003", queue: "support"}`,
+		`{phone: "7003", rings: true, callback: cb1, within: `,
+		`{callback: cb1, medium: sip, result: answered, within: `,
+		`{phone: "+15550003", rings: true, callback: cb2, within: `,
+		`{callback: cb2, medium: phone, result: answered, within: `,
+		`{at_end: {callback: cb1, state: done}}`,
+		`{at_end: {callback: cb2, state: done}}`,
+		`{at_end: {queue: "support-callback", offered: 2, answered: 2, abandoned: 0, callback: 0}}`,
+	},
+	"router": {
+		`router: "5000", target: "vip", after: 1`,
+		`router: "5000", do: stop}`,
+		`{call: c1, event: EventQueued, queue: "vip", within: `,
+		`{at_end: {queue: "sales", offered: 1, answered: 0, abandoned: 1, callback: 0}}`,
+	},
 }
 
 // TestReplayExamplesLiveSIPp replays the examples with voice callers,
@@ -86,6 +117,7 @@ func TestReplayExamplesLiveSIPp(t *testing.T) {
 				t.Errorf("%s: the switch queued no SIP call", name)
 			}
 			t.Log(lastLine(out))
+			replayRecording(t, lc.m, lc.recording)
 		})
 	}
 }
@@ -169,7 +201,8 @@ func replayExampleLive(t *testing.T, path string, extra ...string) (string, erro
 }
 
 // replayExampleLiveOn is replayExampleLive, also returning the serve it
-// replayed against (its events recorded).
+// replayed against (its events kept, the session recorded with --record
+// into its recording file, written when it closes: see replayRecording).
 func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *liveCenter, error) {
 	t.Helper()
 	s, err := replay.Load(path, nil)
@@ -181,7 +214,7 @@ func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *l
 
 	serve := []string{"serve", "--log-level", "warn", "--config", center.path,
 		"--http", "127.0.0.1:0", "--sip", "127.0.0.1:0", "--store", filepath.Join(dir, "cc.db"),
-		"--ring-timeout", s.RingTimeout.String()}
+		"--ring-timeout", s.RingTimeout.String(), "--record", filepath.Join(dir, "session.yaml")}
 	var listen string
 	if slices.ContainsFunc(s.Actions, func(a replay.Action) bool { return a.Kind == replay.PhoneAction }) {
 		// The customers' phones: serve's trunk reaches the replay.
@@ -189,6 +222,7 @@ func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *l
 		serve = append(serve, "--trunk", listen)
 	}
 	lc := startServe(t, serve)
+	lc.recording = filepath.Join(dir, "session.yaml")
 	addrs := lc.m.center.Addrs()
 	args := []string{"replay", path, "--config", center.path, "--live", addrs.HTTP, "--sip", addrs.SIP}
 	if listen != "" {

@@ -21,6 +21,9 @@ type liveCenter struct {
 	m       *Main
 	sipAddr string
 	events  *cctest.Recorder[tserver.Event]
+	// recording is the file serve --record writes when it closes; "" when
+	// it does not record.
+	recording string
 }
 
 func startCenter(t *testing.T, extra ...string) *liveCenter {

@@ -322,8 +322,12 @@ func (cb *callbacks) chatUser() string {
 	return "support"
 }
 
-// Save implements callback.Journal: the request, whole, to the store.
+// Save implements callback.Journal: the request, whole, to the store
+// (and to the recording, when the session is recorded).
 func (cb *callbacks) Save(r callback.Request) {
+	if cb.c.rec != nil {
+		cb.c.rec.Callback(cb.c.realClock.Now(), r)
+	}
 	if cb.c.im == nil {
 		return
 	}

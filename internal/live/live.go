@@ -28,6 +28,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/internal/auth"
 	"github.com/ccswitch/ccswitch/internal/clock"
 	"github.com/ccswitch/ccswitch/internal/config"
@@ -380,7 +381,12 @@ func (c *Center) openDomain(ctx context.Context) error {
 	c.ep = &endpoints{sip: c.gw}
 	// Customers' softphones say where they are: registered, PUBLISHed.
 	c.gw.OnPresence(sipgw.PresenceHandlerFunc(func(r sipgw.PresenceReport) {
-		c.loop.Post(func() { c.presence.sip(r) })
+		c.loop.Post(func() {
+			if _, customers := c.presence.customerOfDevice(config.DeviceSIP, r.User); customers && c.rec != nil {
+				c.rec.Softphone(r.At, r.User, r.Show != callback.Unavailable)
+			}
+			c.presence.sip(r)
+		})
 	}))
 	c.ts, err = tserver.New(f, tserver.Config{
 		Clock: realClock, Endpoints: c.ep, Seed: cfg.Seed, DeferLogin: true,
@@ -394,6 +400,7 @@ func (c *Center) openDomain(ctx context.Context) error {
 		c.rec = NewRecorder(RecorderConfig{Path: cfg.Record, Center: f, RingTimeout: cfg.RingTimeout, Seed: cfg.Seed,
 			Log: c.log.With().Str("component", "record").Logger()})
 		c.ts.Subscribe(c.rec.Event)
+		c.ts.WatchRouters(func(number string, routers int) { c.rec.Routers(realClock.Now(), number, routers) })
 	}
 	c.gw.Attach(c.ts)
 	chat := cti.NopChat()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/ccswitch/ccswitch/callback"
 	"github.com/ccswitch/ccswitch/imgw"
 	"github.com/ccswitch/ccswitch/internal/config"
 	pbx "github.com/ccswitch/ccswitch/switch"
@@ -64,6 +66,16 @@ type Recorder struct {
 	clients  map[recUser]imgw.ClientInfo
 	calls    int
 	handling *recChat // the chat whose customer's input the gateway is handling
+
+	// callbackNames are the script's names (cb1, cb2...) of the callbacks
+	// requested over REST, by the scheduler's id; callbacks are the last
+	// state of every callback the scheduler journaled (any origin: their
+	// attempts say how the customers' phones answered), in order.
+	callbackNames map[string]string
+	callbacks     map[string]callback.Request
+	callbackOrder []string
+	// softphones: the customers' SIP softphones registered now.
+	softphones map[string]bool
 }
 
 type recUser struct{ network, user string }
@@ -83,6 +95,9 @@ const (
 	recLeave                        // a chat customer closed the window
 	recPresence                     // a customer's device changed presence
 	recAgentLine                    // an agent's line in a chat
+	recCallback                     // a callback requested over REST
+	recSoftphone                    // a customer's softphone registered or unregistered
+	recRouters                      // a route point's external routers changed
 )
 
 // recEntry is one thing that happened, as buffered on the loop.
@@ -97,8 +112,13 @@ type recEntry struct {
 	// byCustomer: the event came while the gateway handled the chat
 	// customer's input (the customer ended the chat).
 	byCustomer bool
-	// text is a line, or a presence's show; network and user a device's.
+	// text is a line, or a presence's show; network and user a device's
+	// (a softphone's user).
 	text, network, user string
+	// registered: the softphone registered (else unregistered).
+	registered bool
+	// routers is how many external routers the route point dnis has.
+	routers int
 }
 
 // RecorderConfig says what a Recorder writes besides what it sees.
@@ -120,6 +140,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 		path: cfg.Path, centerPath: cfg.Center.Path, center: cfg.Center, ring: cfg.RingTimeout, seed: cfg.Seed, log: cfg.Log,
 		conns: map[pbx.ConnID]string{}, convs: map[string]string{}, chats: map[string]*recChat{},
 		byUser: map[recUser]*recChat{}, clients: map[recUser]imgw.ClientInfo{},
+		callbackNames: map[string]string{}, callbacks: map[string]callback.Request{}, softphones: map[string]bool{},
 	}
 }
 
@@ -142,8 +163,8 @@ func (r *Recorder) add(e recEntry) {
 	r.entries = append(r.entries, e)
 }
 
-// interactions is how many calls and chats were named.
-func (r *Recorder) interactions() int { return r.calls + len(r.chats) }
+// interactions is how many calls, chats and callbacks were named.
+func (r *Recorder) interactions() int { return r.calls + len(r.chats) + len(r.callbackNames) }
 
 func (r *Recorder) room() bool {
 	if r.interactions() < MaxRecorded {
@@ -165,6 +186,12 @@ func (r *Recorder) Event(e tserver.Event) {
 		if !known {
 			conv, has := e.UserData.Get("conversation")
 			switch {
+			case e.Media == pbx.Callback:
+				// A callback's interaction: named when its request was
+				// recorded (REST), else the center's own (the bot's, a
+				// caller's key, an agent's request).
+				id, _ := e.UserData.Get(tserver.CallbackIDKey)
+				name = r.callbackNames[id]
 			case e.Media == pbx.IM && has:
 				if name = r.convs[conv]; name == "" && r.handling != nil {
 					name = r.handling.name
@@ -201,6 +228,52 @@ func (r *Recorder) AgentLine(at time.Time, agent string, id pbx.ConnID, text str
 	if name := r.conns[id]; name != "" && r.chats[name] != nil {
 		r.add(recEntry{at: at, kind: recAgentLine, name: name, agent: agent, text: text})
 	}
+}
+
+// Callback records a callback request's state, as the scheduler journals
+// it (every change: requested, each attempt and its result, done); it
+// runs on the loop. A request made over REST is the outside world's: it
+// is named (cb1, cb2...) and written as a callback action.
+func (r *Recorder) Callback(at time.Time, req callback.Request) {
+	if !r.on() {
+		return
+	}
+	if _, seen := r.callbacks[req.ID]; !seen {
+		if len(r.callbacks) >= MaxRecorded {
+			return
+		}
+		r.callbackOrder = append(r.callbackOrder, req.ID)
+		if req.Origin == callback.OriginREST && req.At.IsZero() {
+			if !r.room() {
+				return
+			}
+			name := "cb" + strconv.Itoa(len(r.callbackNames)+1)
+			r.callbackNames[req.ID] = name
+			r.add(recEntry{at: at, kind: recCallback, name: name, text: req.ID})
+		}
+	}
+	req.Attempts = slices.Clone(req.Attempts)
+	r.callbacks[req.ID] = req
+}
+
+// Softphone records a customer's SIP softphone (its user) registering or
+// unregistering, as the registrar reports it (refreshes are no change);
+// it runs on the loop.
+func (r *Recorder) Softphone(at time.Time, user string, registered bool) {
+	if !r.on() || r.softphones[user] == registered {
+		return
+	}
+	r.softphones[user] = registered
+	r.add(recEntry{at: at, kind: recSoftphone, user: user, registered: registered})
+}
+
+// Routers records that the route point at number has routers external
+// routers now (tserver.Server.WatchRouters); it runs on the loop.
+func (r *Recorder) Routers(at time.Time, number string, routers int) {
+	if !r.on() {
+		return
+	}
+	r.add(recEntry{at: at, kind: recRouters, dnis: number, routers: routers})
 }
 
 // conversations is what the recorder asks the IM gateway.
@@ -295,7 +368,24 @@ type scriptWriter struct {
 	agents  map[string]config.Agent
 	gateway map[string]bool // automated agents: the gateway acts for them
 	onPhone map[string]bool // agents whose chats their SIP phone takes
+	// callbackStart is when each named callback was requested.
+	callbackStart map[string]time.Duration
+	// answerAfter is how long each customer's phone (a softphone's user,
+	// a number) took to answer the first callback call it answered.
+	answerAfter map[string]time.Duration
+	// routing is what the script's router at each route point does now.
+	routing map[string]routerPlan
 }
+
+// routerPlan is a router action's target and delay.
+type routerPlan struct {
+	target string
+	after  time.Duration
+}
+
+// routerAfterTolerance: a RouteCall this close to the router's current
+// delay is the same router's pace, not a new plan.
+const routerAfterTolerance = 100 * time.Millisecond
 
 // ref names an agent as a tester would: by its number when it has one.
 func (w *scriptWriter) ref(id string) string {
@@ -316,6 +406,7 @@ func (w *scriptWriter) act(at time.Duration, fields string) {
 // ixState is what the writer knows of one interaction as it goes.
 type ixState struct {
 	chat     bool
+	callback bool
 	start    time.Duration
 	counted  string // the queue that counts it ("" until queued)
 	recount  bool   // transferred: the next queue counts it again
@@ -329,7 +420,8 @@ type queueCounts struct{ offered, answered, abandoned, callback int }
 
 func (r *Recorder) script() []byte {
 	f := r.center
-	w := &scriptWriter{r: r, agents: map[string]config.Agent{}, gateway: map[string]bool{}, onPhone: map[string]bool{}}
+	w := &scriptWriter{r: r, agents: map[string]config.Agent{}, gateway: map[string]bool{}, onPhone: map[string]bool{},
+		callbackStart: map[string]time.Duration{}, answerAfter: map[string]time.Duration{}, routing: map[string]routerPlan{}}
 	for _, a := range f.ExpandAgents() {
 		w.agents[a.ID] = a
 		w.onPhone[a.ID] = a.ChatVia == config.ChatViaSIP
@@ -356,6 +448,7 @@ func (r *Recorder) script() []byte {
 	// ended: agents whose interaction just ended; their next event, a
 	// ready or not ready at once, is the center's (work over, no wrap-up).
 	ended := map[string]time.Time{}
+	w.customerPhones()
 	for i := range r.entries {
 		e := &r.entries[i]
 		at := e.at.Sub(r.t0)
@@ -383,6 +476,35 @@ func (r *Recorder) script() []byte {
 			}
 		case recPresence:
 			w.act(at, fmt.Sprintf("presence: %s, show: %s, network: %s", strconv.Quote(e.user), e.text, e.network))
+		case recCallback:
+			w.callbackStart[e.name] = at
+			req := r.callbacks[e.text]
+			fields := "callback: " + e.name
+			if req.Customer != "" {
+				fields += ", customer: " + strconv.Quote(req.Customer)
+			} else {
+				fields += ", number: " + strconv.Quote(req.Number)
+			}
+			fields += ", queue: " + strconv.Quote(req.Queue)
+			if req.Mode == callback.CustomerFirst {
+				fields += ", mode: " + string(req.Mode)
+			}
+			w.act(at, fields)
+		case recSoftphone:
+			if !e.registered {
+				w.act(at, "phone: "+strconv.Quote(e.user)+", do: unregister")
+				continue
+			}
+			fields := "phone: " + strconv.Quote(e.user) + ", do: register"
+			if d, ok := w.answerAfter[e.user]; ok {
+				fields += ", answer_after: " + secs(d)
+			}
+			w.act(at, fields)
+		case recRouters:
+			if _, routing := w.routing[e.dnis]; routing && e.routers == 0 {
+				delete(w.routing, e.dnis)
+				w.act(at, "router: "+strconv.Quote(e.dnis)+", do: stop")
+			}
 		case recEvent:
 			if t, ok := ended[e.agent]; ok && e.agent != "" {
 				delete(ended, e.agent)
@@ -403,8 +525,17 @@ func (r *Recorder) script() []byte {
 				if r.chats[e.name] != nil {
 					continue // a chat's events before its first line: none
 				}
+				if start, ok := w.callbackStart[e.name]; ok {
+					s = &ixState{callback: true, start: start, expected: map[string]bool{}}
+					ix[e.name] = s
+					w.interactionEvent(at, e, s, count, consequence, i)
+					continue
+				}
 				s = &ixState{start: at, expected: map[string]bool{}}
 				ix[e.name] = s
+				if e.ev == tserver.EventRouteRequest {
+					w.router(at, i, e)
+				}
 				fields := "call: " + e.name
 				if e.ani != "" {
 					fields += ", from: " + strconv.Quote(e.ani)
@@ -429,6 +560,7 @@ func (r *Recorder) script() []byte {
 	for _, l := range w.actions {
 		b.WriteString(l + "\n")
 	}
+	w.callbackExpectations()
 	for _, q := range queueOrder {
 		c := queues[q]
 		w.expect = append(w.expect, fmt.Sprintf("  - {at_end: {queue: %s, offered: %d, answered: %d, abandoned: %d, callback: %d}}",
@@ -518,8 +650,11 @@ func (w *scriptWriter) gatewayAnswers(s *ixState, agent string) bool {
 func (w *scriptWriter) interactionEvent(at time.Duration, e *recEntry, s *ixState, count func(string) *queueCounts,
 	consequence map[string]string, i int) {
 	kind := "call"
-	if s.chat {
+	switch {
+	case s.chat:
 		kind = "chat"
+	case s.callback:
+		kind = "callback"
 	}
 	within := at - s.start + RecordSlack
 	expect := func(fields string) {
@@ -565,7 +700,9 @@ func (w *scriptWriter) interactionEvent(at time.Duration, e *recEntry, s *ixStat
 			// caller's hangup.
 			switch {
 			case s.chat && e.byCustomer, s.chat && w.gatewayAnswers(s, e.agent):
-			case s.chat:
+			case s.chat, s.callback:
+				// A callback's customer has no hangup in a script: the
+				// agent's release ends it.
 				w.act(at, fmt.Sprintf("agent: %s, do: release, interaction: %s", w.ref(e.agent), e.name))
 			default:
 				w.act(at, "call: "+e.name+", do: hangup")
@@ -592,7 +729,7 @@ func (w *scriptWriter) interactionEvent(at time.Duration, e *recEntry, s *ixStat
 	case tserver.EventAbandoned:
 		switch e.reason {
 		case "":
-			if !s.chat && !e.byCustomer {
+			if !s.chat && !s.callback && !e.byCustomer {
 				w.act(at, "call: "+e.name+", do: hangup")
 			}
 			if s.counted != "" && !s.answered {
@@ -628,4 +765,88 @@ func (w *scriptWriter) transferTarget(i int, name string) string {
 		}
 	}
 	return ""
+}
+
+// customerPhones finds how the customers' phones answered the callback
+// server's calls: each phone's first answered call gives its answer_after.
+// A number's auto_answer, and the register of a softphone that answered
+// but was registered before the recording began, are written at 0.
+func (w *scriptWriter) customerPhones() {
+	registers := map[string]bool{}
+	for _, e := range w.r.entries {
+		if e.kind == recSoftphone && e.registered {
+			registers[e.user] = true
+		}
+	}
+	for _, id := range w.r.callbackOrder {
+		for _, a := range w.r.callbacks[id].Attempts {
+			if a.Result != callback.ResultAnswered || a.Ended.IsZero() {
+				continue
+			}
+			if _, known := w.answerAfter[a.Target]; known {
+				continue
+			}
+			d := a.Ended.Sub(a.At)
+			w.answerAfter[a.Target] = d
+			switch {
+			case a.Medium == callback.Phone:
+				w.act(0, "phone: "+strconv.Quote(a.Target)+", do: auto_answer, answer_after: "+secs(d))
+			case !registers[a.Target]:
+				w.act(0, "phone: "+strconv.Quote(a.Target)+", do: register, answer_after: "+secs(d))
+			}
+		}
+	}
+}
+
+// router writes, before a call that begins at a route point (entry i),
+// the router action that routes it as a router did: the RouteCall's
+// target, after the delay observed since the route request. Nothing
+// when the call went to the route point's default queue, or when the
+// script's router there does the same already.
+func (w *scriptWriter) router(at time.Duration, i int, first *recEntry) {
+	for _, e := range w.r.entries[i+1:] {
+		if e.name != first.name || e.kind != recEvent || e.ev != tserver.EventRouteUsed {
+			continue
+		}
+		if e.reason != "" {
+			return // the route point's default: no router answered
+		}
+		plan := routerPlan{target: strconv.Quote(e.queue), after: e.at.Sub(first.at)}
+		if e.queue == "" {
+			plan.target = w.ref(e.agent)
+		}
+		if cur, ok := w.routing[first.dnis]; ok && cur.target == plan.target && (cur.after-plan.after).Abs() <= routerAfterTolerance {
+			return
+		}
+		w.routing[first.dnis] = plan
+		w.act(at, fmt.Sprintf("router: %s, target: %s, after: %s", strconv.Quote(first.dnis), plan.target, secs(plan.after)))
+		return
+	}
+}
+
+// callbackExpectations writes what became of each named callback: each
+// attempt's phone ringing and result, within the observed delay since the
+// request plus RecordSlack, and its state at the end.
+func (w *scriptWriter) callbackExpectations() {
+	for _, id := range w.r.callbackOrder {
+		name, ok := w.r.callbackNames[id]
+		if !ok {
+			continue
+		}
+		start := w.callbackStart[name]
+		req := w.r.callbacks[id]
+		within := func(t time.Time) string { return secs(t.Sub(w.r.t0) - start + RecordSlack) }
+		for _, a := range req.Attempts {
+			switch a.Result {
+			case callback.ResultAnswered, callback.ResultBusy, callback.ResultNoAnswer:
+				w.expect = append(w.expect, fmt.Sprintf("  - {phone: %s, rings: true, callback: %s, within: %s}",
+					strconv.Quote(a.Target), name, within(a.At)))
+			}
+			if a.Result != "" && !a.Ended.IsZero() {
+				w.expect = append(w.expect, fmt.Sprintf("  - {callback: %s, medium: %s, result: %s, within: %s}",
+					name, a.Medium, a.Result, within(a.Ended)))
+			}
+		}
+		w.expect = append(w.expect, fmt.Sprintf("  - {at_end: {callback: %s, state: %s}}", name, req.State))
+	}
 }

@@ -298,3 +298,91 @@ func TestRecordWrittenOnShutdown(t *testing.T) {
 		})
 	}
 }
+
+// TestRecorderWritesRouters: a router's RouteCalls at a route point
+// become router actions before the calls, a new one only when the target
+// or the pace changes; its unregistering becomes stop; a call that went
+// to the default queue after it writes none. The script replays green.
+func TestRecorderWritesRouters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "session.yaml")
+	b := newRecBench(t, "replay-center.yaml", path)
+	b.ts.WatchRouters(func(number string, routers int) { b.rec.Routers(b.clk.Now(), number, routers) })
+	var unregister func()
+	b.at(10*time.Second, func() error {
+		if err := b.ts.AgentLogin("bea", ""); err != nil {
+			return err
+		}
+		return b.ts.AgentReady("bea")
+	})
+	b.at(10*time.Second, func() (err error) {
+		unregister, err = b.ts.RegisterRouter("5000")
+		return err
+	})
+	call := func(d time.Duration, ani string) {
+		b.at(d, func() error {
+			_, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: ani, DNIS: "5000"})
+			return err
+		})
+	}
+	routing := map[string]pbx.ConnID{} // the calls at the route point, by ANI
+	b.ts.Subscribe(func(e tserver.Event) {
+		if e.Type == tserver.EventRouteRequest {
+			routing[e.ANI] = e.ConnID
+		}
+	})
+	route := func(d time.Duration, ani, target string) {
+		b.at(d, func() error { return b.ts.RouteCall(routing[ani], target) })
+	}
+	call(11*time.Second, "+15550001")
+	route(12*time.Second, "+15550001", "vip")
+	b.at(13*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550001"]) })
+	call(14*time.Second, "+15550002")
+	route(15050*time.Millisecond, "+15550002", "vip") // the same pace, within the tolerance
+	b.at(16*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550002"]) })
+	call(17*time.Second, "+15550003")
+	route(19*time.Second, "+15550003", "sales")
+	b.at(20*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550003"]) })
+	b.at(21*time.Second, func() error { unregister(); return nil })
+	call(22*time.Second, "+15550004")
+	b.at(23*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550004"]) })
+	b.clk.RunUntil(time.Minute)
+	b.rec.Stop()
+	if err := b.rec.Write(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(data)
+	t.Logf("recorded:\n%s", got)
+	for _, want := range []string{
+		"- {at: 1, router: \"5000\", target: \"vip\", after: 1}\n  - {at: 1, call: c1, from: \"+15550001\", to: \"5000\"}",
+		"- {at: 7, router: \"5000\", target: \"sales\", after: 2}\n  - {at: 7, call: c3, ",
+		`- {at: 11, router: "5000", do: stop}`,
+		`- {call: c2, event: EventQueued, queue: "vip", within: 3.05}`,
+		`- {call: c4, event: EventQueued, queue: "sales", within: 2}`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("script lacks %s", want)
+		}
+	}
+	if n := strings.Count(got, "router: \"5000\", target:"); n != 2 {
+		t.Errorf("script has %d router actions with a target, want 2", n)
+	}
+	s, err := replay.Load(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := replay.Run(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 || len(res.ActionErrors) != 0 || res.Met != len(s.Expect) {
+		var rep replay.Report
+		rep.Add(res)
+		var out strings.Builder
+		_ = rep.WriteText(&out)
+		t.Fatalf("replay of the recording: %d met, %d failed, action errors %v\n%s", res.Met, res.Failed, res.ActionErrors, out.String())
+	}
+}
