@@ -337,9 +337,30 @@ func (c *Center) openSIP() error {
 		}
 		_ = tx.Respond(sip.NewResponseFromRequest(req, sip.StatusCallTransactionDoesNotExists, "Call/Transaction Does Not Exist", nil))
 	})
-	pc := c.sipConn
+	// The client sends from the server's socket only once the server
+	// serves it (sipgo pools the socket, then reads): before, it would
+	// bind the same address again and fail. The server's first read says
+	// it is pooled.
+	pc := &servedConn{PacketConn: c.sipConn, serving: make(chan struct{})}
 	c.wg.Go(func() { _ = c.srv.ServeUDP(pc) })
-	return nil
+	select {
+	case <-pc.serving:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("live: sip: the user agent did not start serving %s", c.sipConn.LocalAddr())
+	}
+}
+
+// servedConn is a socket that says when it is first read from.
+type servedConn struct {
+	net.PacketConn
+	once    sync.Once
+	serving chan struct{}
+}
+
+func (s *servedConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	s.once.Do(func() { close(s.serving) })
+	return s.PacketConn.ReadFrom(p)
 }
 
 // onInvite: the switch rings an agent's phone. It rings until the script
