@@ -2,7 +2,6 @@ package replay
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -22,6 +21,14 @@ var callbackCenter = filepath.Join(examples, "..", "callback-center.yaml")
 // returning the result and the record.
 func playRecorded(t *testing.T, script string) (*Script, *Result, *Record) {
 	t.Helper()
+	s, v, rec := callbackVirtual(t, script)
+	return s, Play(s, v, rec), rec
+}
+
+// callbackVirtual parses script against the callback center and makes
+// its virtual center, reporting to the record it returns.
+func callbackVirtual(t *testing.T, script string) (*Script, *Virtual, *Record) {
+	t.Helper()
 	center, err := config.Load(callbackCenter)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func playRecorded(t *testing.T, script string) (*Script, *Result, *Record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, Play(s, v, rec), rec
+	return s, v, rec
 }
 
 // mustMeetAll fails t unless every expectation of s was met and no action
@@ -325,16 +332,7 @@ func TestReplayBrokenPresenceExpectations(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			script := "script:\n  - {at: 0s, call: c1, to: \"5000\"}\nexpect:\n  - " + tc.expect + "\n"
-			_, err := Parse("s.yaml", []byte(script), center)
-			var le *LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("got %v, want a *LoadError", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("the error lacks %q:\n%v", w, err)
-				}
-			}
+			wantLoadError(t, script, center, tc.want...)
 		})
 	}
 }
@@ -347,19 +345,7 @@ type blindCenter struct{ Center }
 // record customers' presence, a presence expectation, also a never, fails
 // as not checked rather than as a presence that never came.
 func TestReplayPresenceNeedsAWatchingCenter(t *testing.T) {
-	center, err := config.Load(callbackCenter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Parse("t.yaml", []byte(awayScript), center)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rec := &Record{}
-	v, err := NewVirtual(s, rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, v, rec := callbackVirtual(t, awayScript)
 	res := Play(s, blindCenter{v}, rec)
 	for _, o := range res.Expectations {
 		presence := strings.Contains(o.Expect, "customer C1003")

@@ -217,17 +217,24 @@ func TestReplayBrokenScripts(t *testing.T) {
 			[]string{"s.yaml:"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("s.yaml", []byte(tc.script), center)
-			var le *LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("got %v, want a *LoadError", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("the error lacks %q:\n%v", w, err)
-				}
-			}
+			wantLoadError(t, tc.script, center, tc.want...)
 		})
+	}
+}
+
+// wantLoadError parses script (as s.yaml) against center and wants a
+// *LoadError holding each of want.
+func wantLoadError(t *testing.T, script string, center *config.File, want ...string) {
+	t.Helper()
+	_, err := Parse("s.yaml", []byte(script), center)
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("got %v, want a *LoadError", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("the error lacks %q:\n%v", w, err)
+		}
 	}
 }
 
@@ -276,16 +283,7 @@ func TestReplayBrokenCallbackScripts(t *testing.T) {
 			[]string{`s.yaml:1:8: start: bad start "monday"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("s.yaml", []byte(tc.script), center)
-			var le *LoadError
-			if !errors.As(err, &le) {
-				t.Fatalf("got %v, want a *LoadError", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("the error lacks %q:\n%v", w, err)
-				}
-			}
+			wantLoadError(t, tc.script, center, tc.want...)
 		})
 	}
 }
