@@ -113,7 +113,7 @@ func (c *Center) autoAnswerPhoneLocked(a *agent, o *offer) {
 		if !c.takeOffer(a, o) {
 			return // the script answered it, or the switch cancelled it
 		}
-		err := c.answerOffer(o)
+		err := c.answerOffer(o, "agent "+a.id+"'s phone")
 		close(o.decided)
 		if err != nil {
 			if c.ctx.Err() == nil {
@@ -157,9 +157,17 @@ func (c *Center) takeOffer(a *agent, o *offer) bool {
 	}
 }
 
-// answerOffer answers offer o on the phone: 200 with an SDP (media is
-// not played; the SDP only has to be valid).
-func (c *Center) answerOffer(o *offer) error {
-	port := c.port + 2
-	return o.dlg.RespondSDP(media.BuildSDP(rand.Uint64()>>1, c.host, port, []media.Codec{media.PCMU}, media.SendRecv))
+// answerOffer answers offer o on the phone (its leg name is name): 200
+// with an SDP naming an RTP socket of its own, then PCMU on it while the
+// call is up (startRTP).
+func (c *Center) answerOffer(o *offer, name string) error {
+	conn, port, err := c.listenRTP()
+	if err != nil {
+		return err
+	}
+	if err := o.dlg.RespondSDP(media.BuildSDP(rand.Uint64()>>1, c.host, port, []media.Codec{media.PCMU}, media.SendRecv)); err != nil {
+		_ = conn.Close()
+		return err
+	}
+	return c.startRTP(name, conn, o.dlg.InviteRequest.Body(), o.dlg.Context())
 }

@@ -125,6 +125,8 @@ type Center struct {
 	xmpp           *xmppSide     // nil: the script has no XMPP customers
 	watch          *presenceSide // nil: the script names no customer's presence
 	sipp           *sippSide     // nil: sipgo places the calls
+
+	rtpLegs []*rtpLeg // the answered legs' media, in answer order (under mu)
 }
 
 var _ replay.Center = (*Center)(nil)
@@ -643,6 +645,9 @@ func (c *Center) call(ctx context.Context, a *replay.Action) error {
 			return
 		}
 		close(cl.answered)
+		if err := c.startRTP("call "+a.Call, rtp, dlg.InviteResponse.Body(), dlg.Context()); err != nil {
+			c.lateError(a, err)
+		}
 	})
 	return nil
 }
@@ -829,7 +834,7 @@ func (c *Center) phoneAnswer(act *replay.Action, a *agent) error {
 		}
 		return dlg.Respond(sip.StatusBusyHere, "Busy Here", nil)
 	}
-	return c.answerOffer(o)
+	return c.answerOffer(o, "agent "+a.id+"'s phone")
 }
 
 // pick finds the interaction an agent's CTI action is for.

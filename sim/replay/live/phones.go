@@ -3,14 +3,12 @@ package live
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/ccswitch/ccswitch/sim/replay"
-	"github.com/ccswitch/ccswitch/switch/media"
 )
 
 // customerPhone is a customer's phone on the replay's SIP user agent: a
@@ -91,12 +89,12 @@ func (c *Center) phoneDo(ctx context.Context, a *replay.Action) error {
 	if o == nil {
 		return fmt.Errorf("nothing rings on phone %s", a.Phone)
 	}
-	return c.pickUp(o, a.Do == "answer")
+	return c.pickUp(o, p.phone, a.Do == "answer")
 }
 
-// pickUp answers (200 with an SDP; no media is played) or rejects (486:
-// busy) call o, once.
-func (c *Center) pickUp(o *offer, answer bool) error {
+// pickUp answers (200 with an SDP, then PCMU while the call is up: see
+// answerOffer) or rejects (486: busy) call o, once, on phone.
+func (c *Center) pickUp(o *offer, phone string, answer bool) error {
 	select {
 	case <-o.decided:
 		return nil
@@ -106,7 +104,7 @@ func (c *Center) pickUp(o *offer, answer bool) error {
 	if !answer {
 		return o.dlg.Respond(sip.StatusBusyHere, "Busy Here", nil)
 	}
-	return o.dlg.RespondSDP(media.BuildSDP(rand.Uint64()>>1, c.host, c.port+2, []media.Codec{media.PCMU}, media.SendRecv))
+	return c.answerOffer(o, "phone "+phone)
 }
 
 // customerInvite takes an INVITE for a customer's phone (a registered
@@ -150,7 +148,7 @@ func (c *Center) customerInvite(req *sip.Request, tx sip.ServerTransaction) bool
 			p.ringing = slices.Delete(p.ringing, i, i+1)
 		}
 		c.mu.Unlock()
-		_ = c.pickUp(o, true)
+		_ = c.pickUp(o, p.phone, true)
 	case <-o.decided:
 	case <-tx.Done():
 	case <-c.ctx.Done():
