@@ -205,6 +205,13 @@ func replayExampleLive(t *testing.T, path string, extra ...string) (string, erro
 // into its recording file, written when it closes: see replayRecording).
 func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *liveCenter, error) {
 	t.Helper()
+	return replayExampleLiveServe(t, path, nil, extra...)
+}
+
+// replayExampleLiveServe is replayExampleLiveOn with more flags for serve
+// (serveFlags, after the harness's own: a later flag wins).
+func replayExampleLiveServe(t *testing.T, path string, serveFlags []string, extra ...string) (string, *liveCenter, error) {
+	t.Helper()
 	s, err := replay.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +228,7 @@ func replayExampleLiveOn(t *testing.T, path string, extra ...string) (string, *l
 		listen = fmt.Sprintf("127.0.0.1:%d", cctest.FreeUDPPort(t))
 		serve = append(serve, "--trunk", listen)
 	}
-	lc := startServe(t, serve)
+	lc := startServe(t, append(serve, serveFlags...))
 	lc.recording = filepath.Join(dir, "session.yaml")
 	addrs := lc.m.center.Addrs()
 	args := []string{"replay", path, "--config", center.path, "--live", addrs.HTTP, "--sip", addrs.SIP}
