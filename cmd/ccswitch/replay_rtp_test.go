@@ -34,6 +34,7 @@ expect:
 // held 8 s outlives serve's 2 s --rtp-timeout and ends by the caller's
 // hangup.
 func TestReplayRTP(t *testing.T) {
+	t.Parallel()
 	p := writeFile(t, "rtp.yaml", strings.Replace(liveRTPHold, "CENTER", mustAbs(t, "../../examples/sip-center.yaml"), 1))
 	out, _, err := replayExampleLiveServe(t, p, []string{"--rtp-timeout", "2s"}, "--slack", "1s")
 	if err != nil {
