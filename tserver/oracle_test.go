@@ -43,30 +43,6 @@ func oracleFindAgent(s *Server, c *Contact, q *queue) *Agent {
 	return best
 }
 
-// oracleServing is serving() as a walk of every agent.
-func oracleServing(s *Server, q *queue, c *Contact) (agents, capacity, free int) {
-	stage := 0
-	if c != nil {
-		stage = c.stage
-	}
-	for _, a := range s.agents {
-		if a.state == LoggedOut || a.state == NotReady {
-			continue
-		}
-		if _, ok := q.skillOK(a, stage); !ok || a.capacity[q.media] == 0 || !a.hasAttributes(q.requires) {
-			continue
-		}
-		if c != nil && !a.supports(c) {
-			continue
-		}
-		agents++
-		capacity += int(a.capacity[q.media])
-		if a.takesWork() && a.canTake(q.media) {
-			free++
-		}
-	}
-	return
-}
 
 // oracleAhead counts the contacts ahead of c in its queue by walking the
 // queue, as Position did before it had order statistics.
@@ -140,7 +116,7 @@ func installOracle(h *harness, n *diffCounts) {
 	}
 	s.verifyServing = func(q *queue, c *Contact, agents, capacity, free int) {
 		n.serving++
-		if wa, wc, wf := oracleServing(s, q, c); wa != agents || wc != capacity || wf != free {
+		if wa, wc, wf := s.walkServing(q, c); wa != agents || wc != capacity || wf != free {
 			h.violate("queue %s: serving counts %d/%d/%d, a walk of every agent %d/%d/%d",
 				q.name, agents, capacity, free, wa, wc, wf)
 		}

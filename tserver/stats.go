@@ -84,6 +84,17 @@ func (s *Server) serving(q *queue, c *Contact) (agents, capacity, free int) {
 		}
 		return n.agents, n.capacity, n.free
 	}
+	return s.walkServing(q, c)
+}
+
+// walkServing is serving counted by walking every agent: for the
+// contacts the counters do not cover (a client family, requirements),
+// and the oracle the counters are tested against.
+func (s *Server) walkServing(q *queue, c *Contact) (agents, capacity, free int) {
+	stage := 0
+	if c != nil {
+		stage = c.stage
+	}
 	for _, a := range s.agents {
 		if a.state == LoggedOut || a.state == NotReady {
 			continue
