@@ -43,7 +43,6 @@ func oracleFindAgent(s *Server, c *Contact, q *queue) *Agent {
 	return best
 }
 
-
 // oracleAhead counts the contacts ahead of c in its queue by walking the
 // queue, as Position did before it had order statistics.
 func oracleAhead(s *Server, c *Contact) int {
