@@ -169,8 +169,18 @@ func wrongCopy(t *testing.T, example, from, to string) string {
 // holding each of want.
 func expectFailure(t *testing.T, out string, err error, want ...string) {
 	t.Helper()
-	if err == nil || !errors.Is(err, errExpectations) {
+	checkReplay(t, out, err, true, want...)
+}
+
+// checkReplay checks a replay's exit, 1 (an expectation failed) when
+// fail, else 0, and that its output holds each of want.
+func checkReplay(t *testing.T, out string, err error, fail bool, want ...string) {
+	t.Helper()
+	switch {
+	case fail && (err == nil || !errors.Is(err, errExpectations)):
 		t.Errorf("err %v, want exit 1 (an expectation failed)", err)
+	case !fail && err != nil:
+		t.Errorf("err %v, want exit 0", err)
 	}
 	for _, w := range want {
 		if !strings.Contains(out, w) {

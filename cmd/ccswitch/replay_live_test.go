@@ -73,17 +73,7 @@ func TestReplayLive(t *testing.T) {
 			}
 			p := writeFile(t, "live.yaml", script)
 			out, _, err := runMain(t, "replay", p, "--live", addrs.HTTP, "--sip", addrs.SIP, "--slack", "1s")
-			switch {
-			case tc.fail && (err == nil || !errors.Is(err, errExpectations)):
-				t.Errorf("err %v, want exit 1", err)
-			case !tc.fail && err != nil:
-				t.Errorf("err %v, want exit 0", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			checkReplay(t, out, err, tc.fail, tc.want...)
 		})
 	}
 }
@@ -149,17 +139,7 @@ func TestReplayLiveWebChat(t *testing.T) {
 			}
 			p := writeFile(t, "chat.yaml", script)
 			out, _, err := runMain(t, "replay", p, "--live", lc.m.center.Addrs().HTTP, "--slack", "1s")
-			switch {
-			case tc.fail && (err == nil || !errors.Is(err, errExpectations)):
-				t.Errorf("err %v, want exit 1", err)
-			case !tc.fail && err != nil:
-				t.Errorf("err %v, want exit 0", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("output lacks %q:\n%s", w, out)
-				}
-			}
+			checkReplay(t, out, err, tc.fail, tc.want...)
 		})
 	}
 }
