@@ -190,18 +190,8 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		stream: media.Stream{SSRC: rand.Uint32(), Seq: uint16(rand.Uint32()), TS: rand.Uint32()}}
 	var arriveErr error
 	err = g.do(func() {
-		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
+		arriveErr = g.arrive(c, &tserver.Arrival{Media: m, ANI: ani, DNIS: dnis,
 			UserData: pbx.UserData{{Key: sipCallIDKey, Value: req.CallID().Value()}}})
-		if arriveErr != nil {
-			return
-		}
-		g.mu.Lock()
-		g.calls[c.id] = c
-		g.mu.Unlock()
-		if a := g.pending[c.id]; a != nil {
-			delete(g.pending, c.id)
-			g.ringAgent(c, a)
-		}
 	})
 	if err == nil {
 		err = arriveErr
@@ -555,4 +545,23 @@ func sourceIP(hostport string) string {
 		return hostport
 	}
 	return host
+}
+
+// arrive hands call c to tserver and keeps it by its interaction id; an
+// agent tserver offered it to while it arrived rings now. It runs on the
+// loop.
+func (g *Gateway) arrive(c *call, in *tserver.Arrival) error {
+	id, err := g.ts.Arrive(in)
+	if err != nil {
+		return err
+	}
+	c.id = id
+	g.mu.Lock()
+	g.calls[c.id] = c
+	g.mu.Unlock()
+	if a := g.pending[c.id]; a != nil {
+		delete(g.pending, c.id)
+		g.ringAgent(c, a)
+	}
+	return nil
 }

@@ -347,18 +347,8 @@ func (o *outbound) carryCustomerFirst(t callback.Target, queue string, since tim
 	data.Set(sipCallIDKey, leg.InviteRequest.CallID().Value())
 	var arriveErr error
 	err := g.do(func() {
-		c.id, arriveErr = g.ts.Arrive(&tserver.Arrival{Media: pbx.Callback, ANI: t.Address, DNIS: queue,
+		arriveErr = g.arrive(c, &tserver.Arrival{Media: pbx.Callback, ANI: t.Address, DNIS: queue,
 			Priority: callback.CustomerFirstPriority, Since: since, UserData: data})
-		if arriveErr != nil {
-			return
-		}
-		g.mu.Lock()
-		g.calls[c.id] = c
-		g.mu.Unlock()
-		if a := g.pending[c.id]; a != nil {
-			delete(g.pending, c.id)
-			g.ringAgent(c, a)
-		}
 	})
 	if err != nil || arriveErr != nil {
 		g.log.Warn().Err(cmp.Or(err, arriveErr)).Str("queue", queue).Msg("callback: the answered customer could not be queued")
