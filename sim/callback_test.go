@@ -269,23 +269,9 @@ func TestCallbackDayExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var outs [][]byte
-	for _, par := range []int{1, 2} {
-		res, err := Run(context.Background(), f, Config{Parallel: par, Strict: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs = append(outs, b)
-	}
-	if !bytes.Equal(outs[0], outs[1]) {
-		t.Fatalf("different bytes at 1 and 2 workers:\n%s\n%s", outs[0], outs[1])
-	}
+	out := sameJSONAtWorkers(t, f, Config{Strict: true}, wholeResult, 1, 2)
 	var r Result
-	if err := json.Unmarshal(outs[0], &r); err != nil {
+	if err := json.Unmarshal(out, &r); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Callbacks) != 1 {
@@ -296,8 +282,8 @@ func TestCallbackDayExample(t *testing.T) {
 		c.Callbacks != c.Done+c.Failed+c.Cancelled+c.PendingAtEnd || voice.Offered != voice.Answered+voice.Abandoned+voice.Callback+voice.WaitingAtEnd {
 		t.Errorf("callbacks %+v, queues %+v", c, r.Queues)
 	}
-	if !strings.Contains(string(outs[0]), `"callback":`+strconv.FormatInt(voice.Callback, 10)) {
-		t.Errorf("no \"callback\" key in the JSON: %s", outs[0])
+	if !strings.Contains(string(out), `"callback":`+strconv.FormatInt(voice.Callback, 10)) {
+		t.Errorf("no \"callback\" key in the JSON: %s", out)
 	}
 	var text bytes.Buffer
 	if err := r.WriteText(&text); err != nil || !strings.Contains(text.String(), "attempts per callback") {

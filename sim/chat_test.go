@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"runtime"
@@ -300,21 +298,7 @@ func TestChatSameBytesAtOneAndTwoWorkers(t *testing.T) {
 	f := mustParse(t, fmt.Sprintf(chatCenter, 3, 0.25))
 	f.Run.Duration, f.Run.Replications = config.Duration(30*time.Hour), 4
 	f.Traffic[0].Chat.Bot = &config.Distribution{Exponential: &config.Exponential{Mean: config.Duration(time.Minute)}}
-	var outs [][]byte
-	for _, par := range []int{1, 2} {
-		res, err := Run(context.Background(), f, Config{Parallel: par})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := json.Marshal(res)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs = append(outs, b)
-	}
-	if !bytes.Equal(outs[0], outs[1]) {
-		t.Fatalf("different bytes:\n%s\n%s", outs[0], outs[1])
-	}
+	sameJSONAtWorkers(t, f, Config{}, wholeResult, 1, 2)
 }
 
 // TestChatsAllocateNothingPerExchange: two days of chats of 20 exchanges

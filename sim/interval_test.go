@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"github.com/ccswitch/ccswitch/internal/config"
 	"math"
 	"testing"
@@ -187,20 +185,9 @@ run: {duration: 30h, warmup: 1h, replications: 2, seed: 5}
 // merged in replication order.
 func TestIntervalsSameBytesAtOneAndTwoWorkers(t *testing.T) {
 	f := mustParse(t, intervalCenter)
-	var outs [][]byte
-	for _, par := range []int{1, 2} {
-		res, err := Run(context.Background(), f, Config{Parallel: par})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := json.Marshal(res.Intervals)
-		if err != nil {
-			t.Fatal(err)
-		}
-		outs = append(outs, b)
-	}
-	if !bytes.Equal(outs[0], outs[1]) || len(outs[0]) < 1000 {
-		t.Fatalf("different or missing bytes:\n%.400s\n%.400s", outs[0], outs[1])
+	out := sameJSONAtWorkers(t, f, Config{}, func(r *Result) any { return r.Intervals }, 1, 2)
+	if len(out) < 1000 {
+		t.Fatalf("missing intervals: %.400s", out)
 	}
 }
 
