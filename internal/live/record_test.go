@@ -42,6 +42,20 @@ func (b *recBench) Network() string                       { return "xmpp:example
 func (b *recBench) AuthenticatesUsers() bool              { return true }
 func (b *recBench) Send(imgw.Outbound)                    {}
 
+// written writes the bench's recording to path and returns it.
+func (b *recBench) written(t *testing.T, path string) string {
+	t.Helper()
+	if err := b.rec.Write(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recorded:\n%s", data)
+	return string(data)
+}
+
 func newRecBench(t *testing.T, example, script string) *recBench {
 	t.Helper()
 	f, err := config.Load(filepath.Join("..", "..", "examples", example))
@@ -153,15 +167,7 @@ func TestRecorderWritesAScriptThatReplaysGreen(t *testing.T) {
 	if _, err := b.ts.Arrive(&tserver.Arrival{Media: pbx.VoIP, ANI: "+15550009", DNIS: "7000"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.rec.Write(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := string(data)
-	t.Logf("recorded:\n%s", got)
+	got := b.written(t, path)
 	for _, want := range []string{
 		`center: "`,
 		`- {at: 0, agent: "2001", do: login}`,
@@ -347,15 +353,7 @@ func TestRecorderWritesRouters(t *testing.T) {
 	b.at(23*time.Second, func() error { return b.ts.ReleaseCall(b.conns["+15550004"]) })
 	b.clk.RunUntil(time.Minute)
 	b.rec.Stop()
-	if err := b.rec.Write(); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := string(data)
-	t.Logf("recorded:\n%s", got)
+	got := b.written(t, path)
 	for _, want := range []string{
 		"- {at: 1, router: \"5000\", target: \"vip\", after: 1}\n  - {at: 1, call: c1, from: \"+15550001\", to: \"5000\"}",
 		"- {at: 7, router: \"5000\", target: \"sales\", after: 2}\n  - {at: 7, call: c3, ",
